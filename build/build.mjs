@@ -1,0 +1,68 @@
+// Builds the Node-side bundles with esbuild: the `mirror` CLI (run by `prepare`),
+// and, for `all`, the Electron main process and preload. The renderer is built by Vite.
+import { build } from 'esbuild';
+import { chmodSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
+const target = process.argv[2] ?? 'all';
+
+// Native and heavy packages stay external: loaded from node_modules at run time.
+const external = [
+  'electron',
+  'better-sqlite3',
+  'zstd-napi',
+  '@sigstore/*',
+  'age-encryption',
+  'tar',
+  'yaml',
+  'zod',
+];
+
+const common = {
+  bundle: true,
+  platform: 'node',
+  target: 'node20',
+  sourcemap: 'linked',
+  external,
+  define: { __APP_VERSION__: JSON.stringify(pkg.version) },
+  logLevel: 'warning',
+  absWorkingDir: root,
+};
+
+async function cli() {
+  await build({
+    ...common,
+    entryPoints: { 'cli/mirror': 'electron/cli/bin.ts' },
+    outdir: 'dist',
+    outExtension: { '.js': '.mjs' },
+    format: 'esm',
+    banner: { js: '#!/usr/bin/env node' },
+  });
+  chmodSync(join(root, 'dist/cli/mirror.mjs'), 0o755);
+  // Worker entry points used by the engine (bundle work off the caller's thread).
+}
+
+async function electronShell() {
+  await build({
+    ...common,
+    entryPoints: { 'main/main': 'electron/main/main.ts' },
+    outdir: 'dist',
+    outExtension: { '.js': '.mjs' },
+    format: 'esm',
+  });
+  // A sandboxed preload must be a single CommonJS file that requires only 'electron'.
+  await build({
+    ...common,
+    entryPoints: { 'preload/preload': 'electron/preload/preload.ts' },
+    outdir: 'dist',
+    outExtension: { '.js': '.cjs' },
+    format: 'cjs',
+    external: ['electron'],
+  });
+}
+
+if (target === 'cli' || target === 'all') await cli();
+if (target === 'electron' || target === 'all') await electronShell();

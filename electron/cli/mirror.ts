@@ -1,0 +1,74 @@
+/**
+ * `mirror`: the headless face of the engine. Same services as the desktop app.
+ * Invoke as `npx --no mirror …` (the registry has an unrelated package named `mirror`).
+ */
+import { OpsError } from '../../shared/errors';
+import { APP_VERSION } from '../services/version';
+import type { CliIo, Command } from './command';
+import { reportError } from './output';
+import { commands } from './commands/index';
+
+function mainUsage(): string {
+  const width = Math.max(...commands.map((c) => c.name.length));
+  return [
+    `mirror ${APP_VERSION}: verify, import and stage StellaOps Export Center bundles offline.`,
+    '',
+    'Usage: mirror <command> [options]',
+    '',
+    'Commands:',
+    ...commands.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`),
+    '',
+    'Run `mirror <command> --help` for the options of one command.',
+    'Exit codes: 0 ok; 1 input not found or environment problem; 2 content mismatch;',
+    '            4 usage error; 5 signature or key not trusted; 8 ordering; 11 validation failed; 130 cancelled.',
+  ].join('\n');
+}
+
+export async function runCli(argv: string[], io: CliIo): Promise<number> {
+  const [first, ...rest] = argv;
+  if (first === undefined || first === '--help' || first === '-h' || first === 'help') {
+    if (first === 'help' && rest[0]) return runCli([rest[0], '--help'], io);
+    io.stdout.write(mainUsage() + '\n');
+    return first === undefined ? 4 : 0;
+  }
+  if (first === '--version' || first === '-v' || first === 'version') {
+    io.stdout.write(`${APP_VERSION}\n`);
+    return 0;
+  }
+  const cmd: Command | undefined = commands.find((c) => c.name === first);
+  const json = rest.includes('--json');
+  if (!cmd) {
+    return reportError(io, new OpsError('ERR_USAGE', `Unknown command "${first}". Run \`mirror --help\` for the list.`), json);
+  }
+  if (rest.includes('--help') || rest.includes('-h')) {
+    io.stdout.write(cmd.usage.trimEnd() + '\n');
+    return 0;
+  }
+  try {
+    return await cmd.run(rest, io);
+  } catch (e) {
+    if (io.signal.aborted) return reportError(io, new OpsError('ERR_CANCELLED', 'Cancelled by the operator (SIGINT). Nothing was changed.'), json);
+    return reportError(io, e, json);
+  }
+}
+
+/** Process entry point (the bundled `dist/cli/mirror.mjs`). */
+export async function main(): Promise<void> {
+  const controller = new AbortController();
+  let interrupted = false;
+  process.on('SIGINT', () => {
+    if (interrupted) process.exit(130);
+    interrupted = true;
+    controller.abort(new OpsError('ERR_CANCELLED', 'Cancelled by the operator (SIGINT).'));
+  });
+  const io: CliIo = {
+    stdout: process.stdout,
+    stderr: process.stderr,
+    stdin: process.stdin,
+    env: process.env,
+    cwd: process.cwd(),
+    signal: controller.signal,
+  };
+  const code = await runCli(process.argv.slice(2), io);
+  process.exitCode = interrupted && code !== 0 ? 130 : code;
+}

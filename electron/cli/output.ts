@@ -1,0 +1,74 @@
+/** Shared output helpers for the CLI: JSON, readable reports, progress, error mapping. */
+import { exitCodeFor, toErrorShape, type OpsErrorShape } from '../../shared/errors';
+import type { JobProgress, Verdict } from '../../shared/types';
+import type { CliIo } from './command';
+
+export function printJson(io: CliIo, value: unknown): void {
+  io.stdout.write(JSON.stringify(value, null, 2) + '\n');
+}
+
+/** Prints an error the way every command does, and returns its exit code. */
+export function reportError(io: CliIo, e: unknown, json: boolean): number {
+  const err: OpsErrorShape = toErrorShape(e);
+  if (json) {
+    printJson(io, { ok: false, code: err.code, message: err.message, action: err.action ?? null, path: err.path ?? null });
+  } else {
+    io.stderr.write(`error [${err.code}]: ${err.message}\n`);
+    if (err.path) io.stderr.write(`  where: ${err.path}\n`);
+    if (err.action) io.stderr.write(`  what to do: ${err.action}\n`);
+  }
+  return exitCodeFor(err.code);
+}
+
+function fmtBytes(n: number): string {
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let i = 0;
+  let v = n;
+  while (v >= 1024 && i < units.length - 1) {
+    v /= 1024;
+    i++;
+  }
+  return `${v.toFixed(i === 0 ? 0 : 1)} ${units[i]}`;
+}
+export { fmtBytes as formatBytes };
+
+/** A throttled single-line progress reporter on stderr, only when stderr is a TTY. */
+export function progressPrinter(io: CliIo): ((p: JobProgress) => void) | undefined {
+  if (!io.stderr.isTTY) return undefined;
+  const start = Date.now();
+  let last = 0;
+  return (p) => {
+    const now = Date.now();
+    if (now - last < 200 && p.bytesDone !== p.bytesTotal) return;
+    last = now;
+    const secs = Math.max((now - start) / 1000, 0.001);
+    const rate = p.bytesDone / secs;
+    let eta = '';
+    if (p.bytesTotal && rate > 0) eta = ` ETA ${Math.max(0, Math.round((p.bytesTotal - p.bytesDone) / rate))}s`;
+    const total = p.bytesTotal ? ` / ${fmtBytes(p.bytesTotal)}` : '';
+    io.stderr.write(`\r${p.phase}: ${fmtBytes(p.bytesDone)}${total} ${(rate / 1048576).toFixed(1)} MB/s${eta}   `);
+    if (p.bytesTotal && p.bytesDone >= p.bytesTotal) io.stderr.write('\n');
+  };
+}
+
+/** A readable report of a verdict (kits show one block per item). */
+export function formatVerdict(v: Verdict, indent = ''): string {
+  const lines: string[] = [];
+  const head = v.ok ? 'VERIFIED' : `REFUSED [${v.code}]`;
+  const id = v.exportId ? ` ${v.exportId}${v.generation !== null ? ` (generation ${v.generation})` : ''}` : '';
+  lines.push(`${indent}${head}  ${v.kind}${id}  ${v.path}`);
+  if (!v.ok) {
+    lines.push(`${indent}  ${v.message}`);
+    if (v.member) lines.push(`${indent}  member: ${v.member}`);
+    if (v.action) lines.push(`${indent}  what to do: ${v.action}`);
+  }
+  if (v.keys && (v.keys.tried.length || v.keys.signedBy.length)) {
+    lines.push(`${indent}  keys tried: ${v.keys.tried.join(', ') || 'none'}`);
+    if (v.keys.signedBy.length) lines.push(`${indent}  signed by: ${v.keys.signedBy.join(', ')}`);
+  }
+  for (const c of v.checks) lines.push(`${indent}  ${c.ok ? 'ok  ' : 'FAIL'} ${c.name}${c.detail ? `: ${c.detail}` : ''}`);
+  for (const w of v.warnings) lines.push(`${indent}  warning: ${w}`);
+  for (const item of v.items) lines.push(formatVerdict(item, indent + '  '));
+  if (!indent) lines.push(`${v.stats.files} files, ${fmtBytes(v.stats.bytes)} in ${v.stats.seconds.toFixed(2)} s`);
+  return lines.join('\n');
+}

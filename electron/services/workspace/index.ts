@@ -1,0 +1,171 @@
+/**
+ * A workspace: one folder holding staging generations, the bundle library, the
+ * SQLite database, logs, metrics and evidence, with a single-writer lock.
+ */
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, renameSync, unlinkSync, writeFileSync, writeSync, fsyncSync } from 'node:fs';
+import { homedir, hostname } from 'node:os';
+import { join, resolve } from 'node:path';
+import { z } from 'zod';
+import { OpsError } from '../../../shared/errors';
+import { SettingsSchema, type Settings } from '../../../shared/settings';
+import { workspaceLayout, type WorkspaceLayout } from './layout';
+
+export { workspaceLayout, type WorkspaceLayout } from './layout';
+
+export const WORKSPACE_FORMAT = 1;
+
+const ManifestSchema = z.object({
+  format: z.number().int(),
+  createdAt: z.string(),
+  settings: SettingsSchema.default(SettingsSchema.parse({})),
+});
+
+export interface Workspace {
+  layout: WorkspaceLayout;
+  dir: string;
+  settings: Settings;
+}
+
+/** The default workspace in the user's data folder ($XDG_DATA_HOME). */
+export function defaultWorkspaceDir(env: NodeJS.ProcessEnv = process.env): string {
+  const base = env.XDG_DATA_HOME && env.XDG_DATA_HOME.length > 0 ? env.XDG_DATA_HOME : join(homedir(), '.local', 'share');
+  return join(base, 'export-center-console', 'workspace');
+}
+
+export function isWorkspaceDir(dir: string): boolean {
+  return existsSync(join(dir, 'workspace.json'));
+}
+
+function writeFileAtomic(file: string, data: string): void {
+  const tmp = `${file}.tmp-${process.pid}`;
+  const fd = openSync(tmp, 'w', 0o600);
+  try {
+    writeSync(fd, data);
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+  renameSync(tmp, file);
+}
+
+/**
+ * Opens (and with `create`, initialises) a workspace folder. Does not take the
+ * write lock: writers call {@link acquireWriteLock}.
+ */
+export function openWorkspace(dirIn: string, opts: { create?: boolean } = {}): Workspace {
+  const dir = resolve(dirIn);
+  const layout = workspaceLayout(dir);
+  if (!existsSync(layout.manifest)) {
+    if (!opts.create) {
+      throw new OpsError('ERR_WORKSPACE_INVALID', `No workspace at ${dir} (workspace.json is missing). Create one by importing a bundle into it, or pass the right --workspace.`, { path: dir });
+    }
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    writeFileAtomic(layout.manifest, JSON.stringify({ format: WORKSPACE_FORMAT, createdAt: new Date().toISOString(), settings: SettingsSchema.parse({}) }, null, 2) + '\n');
+  }
+  let manifest: z.infer<typeof ManifestSchema>;
+  try {
+    manifest = ManifestSchema.parse(JSON.parse(readFileSync(layout.manifest, 'utf8')));
+  } catch (e) {
+    throw new OpsError('ERR_WORKSPACE_INVALID', `The workspace manifest ${layout.manifest} is unreadable: ${(e as Error).message}`, { path: layout.manifest });
+  }
+  if (manifest.format > WORKSPACE_FORMAT) {
+    throw new OpsError('ERR_WORKSPACE_INVALID', `The workspace at ${dir} was written by a newer console (format ${manifest.format}); this console reads format ${WORKSPACE_FORMAT}. Upgrade the console.`, { path: dir });
+  }
+  for (const d of [layout.library, layout.incoming, layout.staging, layout.trivy, layout.journal, layout.logs, layout.metrics, layout.evidence]) {
+    mkdirSync(d, { recursive: true, mode: 0o700 });
+  }
+  return { layout, dir, settings: manifest.settings };
+}
+
+/** Replaces the workspace settings (validated), atomically. */
+export function saveSettings(ws: Workspace, settings: Settings): Workspace {
+  const parsed = SettingsSchema.parse(settings);
+  const current = JSON.parse(readFileSync(ws.layout.manifest, 'utf8')) as Record<string, unknown>;
+  writeFileAtomic(ws.layout.manifest, JSON.stringify({ ...current, settings: parsed }, null, 2) + '\n');
+  return { ...ws, settings: parsed };
+}
+
+interface LockInfo {
+  pid: number;
+  host: string;
+  since: string;
+  purpose: string;
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+export interface WriteLock {
+  release(): void;
+}
+
+/**
+ * Takes the single-writer lock (O_EXCL lock file with pid and start time).
+ * A lock left by a dead process on this host is taken over; a live holder
+ * gives ERR_WORKSPACE_BUSY naming its pid and since when.
+ */
+export function acquireWriteLock(ws: Workspace, purpose: string): WriteLock {
+  const file = ws.layout.lock;
+  const info: LockInfo = { pid: process.pid, host: hostname(), since: new Date().toISOString(), purpose };
+  for (let attempt = 0; attempt < 3; attempt++) {
+    try {
+      const fd = openSync(file, 'wx', 0o600);
+      writeSync(fd, JSON.stringify(info));
+      fsyncSync(fd);
+      closeSync(fd);
+      let released = false;
+      return {
+        release() {
+          if (released) return;
+          released = true;
+          try {
+            const held = JSON.parse(readFileSync(file, 'utf8')) as LockInfo;
+            if (held.pid === process.pid) unlinkSync(file);
+          } catch {
+            /* already gone */
+          }
+        },
+      };
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+      let held: LockInfo | null = null;
+      try {
+        held = JSON.parse(readFileSync(file, 'utf8')) as LockInfo;
+      } catch {
+        held = null; // half-written by a process that died mid-write: stale
+      }
+      if (held && held.pid !== process.pid && held.host === hostname() && processAlive(held.pid)) {
+        throw new OpsError('ERR_WORKSPACE_BUSY', `The workspace is busy: held by pid ${held.pid} since ${held.since} (${held.purpose}). Wait for it to finish, or stop that process.`, {
+          path: ws.dir,
+          details: { ...held },
+        });
+      }
+      if (held && held.pid === process.pid) {
+        throw new OpsError('ERR_WORKSPACE_BUSY', `The workspace is busy: this process already holds it since ${held.since} (${held.purpose}).`, { path: ws.dir });
+      }
+      // Stale lock (dead holder): remove and retry.
+      try {
+        unlinkSync(file);
+      } catch {
+        /* raced with another taker */
+      }
+    }
+  }
+  throw new OpsError('ERR_WORKSPACE_BUSY', 'The workspace lock could not be taken (another writer keeps taking it).', { path: ws.dir });
+}
+
+/** Runs `fn` holding the write lock. */
+export async function withWriteLock<T>(ws: Workspace, purpose: string, fn: () => Promise<T> | T): Promise<T> {
+  const lock = acquireWriteLock(ws, purpose);
+  try {
+    return await fn();
+  } finally {
+    lock.release();
+  }
+}

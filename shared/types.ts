@@ -1,0 +1,81 @@
+/** Domain types shared by the engine, the CLI, IPC and the renderer. Pure. */
+import type { ErrorCode } from './errors';
+
+export type BundleKind = 'mirror-full' | 'mirror-delta' | 'trivy-db' | 'trivy-java-db';
+export type VerdictKind = BundleKind | 'kit' | 'workspace';
+
+export interface Check {
+  name: string;
+  ok: boolean;
+  detail?: string;
+}
+
+/** One failed check, with the offending member where there is one. */
+export interface Failure {
+  code: ErrorCode;
+  message: string;
+  path?: string;
+}
+
+/**
+ * The result of verifying anything (bundle, kit, staging tree). Shape of
+ * `mirror verify --json`: {ok, code, message, action, path, kind, exportId,
+ * generation, checks, items, warnings, stats}.
+ */
+export interface Verdict {
+  ok: boolean;
+  code: ErrorCode | null;
+  message: string;
+  action: string | null;
+  /** The input as given (file or folder). */
+  path: string;
+  kind: VerdictKind;
+  exportId: string | null;
+  generation: number | null;
+  checks: Check[];
+  /** For a kit: one result per entry, in application order. */
+  items: Verdict[];
+  warnings: string[];
+  stats: { bytes: number; files: number; seconds: number };
+  /** Every failed check (the reported `code` is the first by the spec's precedence). */
+  failures?: Failure[];
+  /** The offending member (inside the bundle) where there is one. */
+  member?: string;
+  /** Key fingerprints that were tried, and the one that verified (if any). */
+  keys?: { tried: string[]; signedBy: string[] };
+}
+
+/** Progress of a long job (verify, import, apply). */
+export interface JobProgress {
+  jobId: string;
+  phase: string;
+  bytesDone: number;
+  bytesTotal: number | null;
+  member?: string;
+  bytesPerSecond?: number;
+}
+
+export interface ExportFileEntry {
+  path: string;
+  sha256: string;
+  size: number;
+  mediaType?: string;
+  storedSha256?: string;
+  storedSize?: number;
+}
+
+export interface GenerationInfo {
+  /** Local sequence number of the staging folder. */
+  seq: number;
+  generation: number;
+  exportId: string;
+  appliedAt: string;
+}
+
+export interface WorkspaceStatus {
+  exportId: string | null;
+  generation: number | null;
+  stateDigest: string | null;
+  generations: { generation: number; exportId: string; appliedAt: string }[];
+  library: { file: string; kind: BundleKind; exportId: string | null; generation: number | null; sha256: string }[];
+}
