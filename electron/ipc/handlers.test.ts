@@ -1,0 +1,147 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { CHANNELS, CONTRACT, type Envelope, type Topic, type Topics } from '../../shared/contract';
+import { tempDir, REPO_ROOT } from '../services/testing/fixtures';
+import { createHandlers, isTrustedSenderUrl, registerHandlers, type Handlers, type IpcEventLike, type IpcMainLike } from './handlers';
+
+type Listener = (event: IpcEventLike, input: unknown) => Promise<unknown>;
+
+/** A fake ipcMain: a registry of channel → listener, invoked like Electron does. */
+class FakeIpcMain implements IpcMainLike {
+  readonly listeners = new Map<string, Listener>();
+  handle(channel: string, listener: Listener): void {
+    if (this.listeners.has(channel)) throw new Error(`Attempted to register a second handler for '${channel}'`);
+    this.listeners.set(channel, listener);
+  }
+  async invoke(channel: string, input: unknown, url = 'app://console/index.html'): Promise<Envelope<unknown>> {
+    const l = this.listeners.get(channel);
+    if (!l) throw new Error(`No handler registered for '${channel}'`);
+    return (await l({ senderFrame: { url } }, input)) as Envelope<unknown>;
+  }
+}
+
+const pkg = JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')) as { version: string };
+
+describe('IPC contract and handler table', () => {
+  let tmp: { dir: string; cleanup: () => void };
+  let handlers: Handlers;
+  let ipc: FakeIpcMain;
+  let events: { topic: Topic; payload: unknown }[];
+
+  beforeEach(() => {
+    tmp = tempDir('okc-ipc-');
+    events = [];
+    handlers = createHandlers({
+      workspaceDir: join(tmp.dir, 'ws'),
+      emit: <T extends Topic>(topic: T, payload: Topics[T]) => events.push({ topic, payload }),
+    });
+    ipc = new FakeIpcMain();
+    registerHandlers(ipc, handlers.table, { isTrustedSender: (e) => isTrustedSenderUrl(e.senderFrame?.url, join(REPO_ROOT, 'dist/renderer')) });
+  });
+
+  afterEach(async () => {
+    await handlers.dispose();
+    tmp.cleanup();
+  });
+
+  it('has a handler and a zod schema for every contract channel, and registers exactly those', () => {
+    expect(CHANNELS.length).toBeGreaterThanOrEqual(20);
+    for (const ch of CHANNELS) {
+      expect(typeof handlers.table[ch], ch).toBe('function');
+      expect(typeof CONTRACT[ch].input.safeParse, ch).toBe('function');
+    }
+    expect([...ipc.listeners.keys()].sort()).toEqual([...CHANNELS].sort());
+    expect(Object.keys(handlers.table).sort()).toEqual([...CHANNELS].sort());
+  });
+
+  it('app.info round-trips through the registered table with a real temp workspace', async () => {
+    const r = await ipc.invoke('app.info', {});
+    expect(r.ok).toBe(true);
+    if (!r.ok) return;
+    const info = r.value as { version: string; workspacePath: string; versions: { node: string } };
+    expect(info.version).toBe(pkg.version);
+    expect(info.workspacePath).toBe(join(tmp.dir, 'ws'));
+    expect(info.versions.node).toBe(process.versions.node);
+    // The workspace was really created on disk.
+    const manifest = JSON.parse(readFileSync(join(tmp.dir, 'ws', 'workspace.json'), 'utf8')) as { format: number };
+    expect(manifest.format).toBe(1);
+  });
+
+  it('refuses bad input with ERR_IPC_INPUT and the zod message', async () => {
+    const noPaths = await ipc.invoke('import.start', { paths: [] });
+    expect(noPaths.ok).toBe(false);
+    if (noPaths.ok) return;
+    expect(noPaths.error.code).toBe('ERR_IPC_INPUT');
+    expect(noPaths.error.message).toContain('Choose at least one bundle');
+
+    const badFp = await ipc.invoke('keys.add', { pem: 'x', tenant: 'acme', fingerprint: 'md5:abc', reason: 'change 42' });
+    expect(badFp.ok).toBe(false);
+    if (!badFp.ok) {
+      expect(badFp.error.code).toBe('ERR_IPC_INPUT');
+      expect(badFp.error.message).toContain('fingerprint');
+    }
+
+    const extra = await ipc.invoke('verify.start', { path: '/x', evil: true });
+    expect(extra.ok ? null : extra.error.code).toBe('ERR_IPC_INPUT');
+
+    const wrongType = await ipc.invoke('audit.list', { page: 'one' });
+    expect(wrongType.ok ? null : wrongType.error.code).toBe('ERR_IPC_INPUT');
+  });
+
+  it('refuses an untrusted sender with ERR_IPC_SENDER and does not run the handler', async () => {
+    for (const url of ['https://evil.example/', 'file:///tmp/other/index.html', 'app://other/index.html', 'data:text/html,hi']) {
+      const r = await ipc.invoke('settings.set', { settings: { keepGenerations: 7 } }, url);
+      expect(r.ok, url).toBe(false);
+      if (!r.ok) expect(r.error.code).toBe('ERR_IPC_SENDER');
+    }
+    // Nothing was written: the workspace does not even exist yet.
+    expect(() => readFileSync(join(tmp.dir, 'ws', 'workspace.json'))).toThrow();
+    const fromDist = await ipc.invoke('app.info', {}, `file://${join(REPO_ROOT, 'dist/renderer/index.html')}`);
+    expect(fromDist.ok).toBe(true);
+  });
+
+  it('settings.set validates, persists to workspace.json and announces the change', async () => {
+    const got = await ipc.invoke('settings.get', undefined);
+    expect(got.ok).toBe(true);
+    if (!got.ok) return;
+    const settings = { ...(got.value as Record<string, unknown>), keepGenerations: 5, operator: 'Dana' };
+    const set = await ipc.invoke('settings.set', { settings });
+    expect(set.ok).toBe(true);
+    const onDisk = JSON.parse(readFileSync(join(tmp.dir, 'ws', 'workspace.json'), 'utf8')) as { settings: { keepGenerations: number; operator: string } };
+    expect(onDisk.settings.keepGenerations).toBe(5);
+    expect(onDisk.settings.operator).toBe('Dana');
+    expect(events).toContainEqual({ topic: 'data.changed', payload: { scopes: ['settings'] } });
+
+    const bad = await ipc.invoke('settings.set', { settings: { ...settings, keepGenerations: 0 } });
+    expect(bad.ok ? null : bad.error.code).toBe('ERR_IPC_INPUT');
+    const after = JSON.parse(readFileSync(join(tmp.dir, 'ws', 'workspace.json'), 'utf8')) as { settings: { keepGenerations: number } };
+    expect(after.settings.keepGenerations).toBe(5);
+  });
+
+  it('dialog.openPath without a picker says so plainly', async () => {
+    const r = await ipc.invoke('dialog.openPath', { mode: 'file' });
+    expect(r.ok ? null : r.error.code).toBe('ERR_USAGE');
+  });
+
+  it('jobs.result for an unknown job is ERR_INPUT_NOT_FOUND', async () => {
+    const r = await ipc.invoke('jobs.result', { jobId: 'nope' });
+    expect(r.ok ? null : r.error.code).toBe('ERR_INPUT_NOT_FOUND');
+  });
+});
+
+describe('isTrustedSenderUrl', () => {
+  const dist = '/opt/console/dist/renderer';
+  it('accepts our protocol and our dist folder only', () => {
+    expect(isTrustedSenderUrl('app://console/index.html', dist)).toBe(true);
+    expect(isTrustedSenderUrl('app://console/', dist)).toBe(true);
+    expect(isTrustedSenderUrl('file:///opt/console/dist/renderer/index.html', dist)).toBe(true);
+    expect(isTrustedSenderUrl('file:///opt/console/dist/renderer/../../secrets.html', dist)).toBe(false);
+    expect(isTrustedSenderUrl('file:///opt/console/dist/renderer-evil/index.html', dist)).toBe(false);
+    expect(isTrustedSenderUrl('app://console.evil/index.html', dist)).toBe(false);
+    expect(isTrustedSenderUrl('http://localhost:5173/', dist)).toBe(false);
+    expect(isTrustedSenderUrl('', dist)).toBe(false);
+    expect(isTrustedSenderUrl(undefined, dist)).toBe(false);
+    expect(isTrustedSenderUrl('file:///opt/console/dist/renderer/index.html')).toBe(false);
+  });
+});

@@ -1,0 +1,267 @@
+/**
+ * The handler table: channel → async (parsed input) => value, and its
+ * registration behind a sender check and the contract's zod schemas.
+ * Imports no Electron: the Electron main process, the vitest contract test and
+ * the Playwright bridge all mount this very table.
+ */
+import { arch, platform } from 'node:os';
+import { resolve, sep } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { z } from 'zod';
+import { CONTRACT, CHANNELS, isChannel, type Channel, type ChannelOutput, type Envelope, type ParsedInput, type Topic, type Topics } from '../../shared/contract';
+import { OpsError, toErrorShape } from '../../shared/errors';
+import { APP_VERSION } from '../services/version';
+import { openWorkspace, saveSettings } from '../services/workspace/index';
+import * as engine from './engine';
+import { JobManager, type Emit, type JobRunner } from './jobs';
+
+export type Handler<C extends Channel> = (input: ParsedInput<C>) => Promise<ChannelOutput<C>>;
+export type HandlerTable = { [C in Channel]: Handler<C> };
+
+export interface HandlerDeps {
+  /** The workspace folder (created on first use). */
+  workspaceDir: string;
+  /** Where the table runs: the Electron main process or a test/browser bridge. */
+  host?: 'electron' | 'bridge';
+  /** Runtime versions the Node side cannot know by itself (the browser bridge passes Chromium's). */
+  versions?: { chromium?: string | null; electron?: string | null };
+  /** Pushes a topic event to the renderer(s). */
+  emit?: Emit;
+  /** Runs verify/import jobs; the app passes a worker-thread runner. Default: in this thread. */
+  runJob?: JobRunner;
+  /** Native file picker (main process only). Absent: `dialog.openPath` answers ERR_USAGE. */
+  openPath?: (input: ParsedInput<'dialog.openPath'>) => Promise<string | null>;
+  /** Folder holding demo-kit/ and demo-kit.pub (default: the package's resources/). */
+  resourcesDir?: string;
+}
+
+export interface Handlers {
+  table: HandlerTable;
+  jobs: JobManager;
+  /** Cancels running jobs and closes the database. */
+  dispose(): Promise<void>;
+}
+
+export function createHandlers(deps: HandlerDeps): Handlers {
+  const emit: Emit = deps.emit ?? (() => {});
+  const jobs = new JobManager(deps.runJob ?? engine.runJobInProcess, emit);
+  const workspaceDir = resolve(deps.workspaceDir);
+  let session: engine.WorkspaceSession | null = null;
+  const sess = (): engine.WorkspaceSession => {
+    if (!session) session = new engine.WorkspaceSession(openWorkspace(workspaceDir, { create: true }));
+    return session;
+  };
+  const operator = () => sess().ws.settings.operator;
+  const changed = (...scopes: Topics['data.changed']['scopes']) => emit('data.changed', { scopes });
+
+  const table: HandlerTable = {
+    'app.info': async () => {
+      const s = sess();
+      let workspaceEmpty = true;
+      try {
+        const st = await engine.workspaceStatus(s, false);
+        workspaceEmpty = st.generation === null && st.library.length === 0;
+      } catch {
+        workspaceEmpty = true;
+      }
+      return {
+        name: 'export-center-offline-console',
+        productName: 'Export Center Offline Console',
+        version: APP_VERSION,
+        workspacePath: s.ws.dir,
+        workspaceEmpty,
+        platform: platform(),
+        arch: arch(),
+        versions: {
+          node: process.versions.node,
+          chromium: deps.versions?.chromium ?? process.versions.chrome ?? null,
+          electron: deps.versions?.electron ?? process.versions.electron ?? null,
+          v8: process.versions.v8,
+        },
+        host: deps.host ?? 'bridge',
+      };
+    },
+    'workspace.status': async (input) => engine.workspaceStatus(sess(), input?.deep ?? false),
+    'verify.start': async (input) => {
+      const jobId = jobs.start({
+        kind: 'verify',
+        workspaceDir: sess().ws.dir,
+        path: input.path,
+        keyFiles: input.keyFiles ?? [],
+        identityFiles: input.identityFiles ?? [],
+        passphrase: input.passphrase,
+      });
+      return { jobId };
+    },
+    'import.start': async (input) => {
+      const jobId = jobs.start({
+        kind: 'import',
+        workspaceDir: sess().ws.dir,
+        paths: input.paths,
+        keyFiles: input.keyFiles ?? [],
+        identityFiles: input.identityFiles ?? [],
+        forceReason: input.forceReason,
+        dryRun: input.dryRun,
+      });
+      return { jobId };
+    },
+    'jobs.result': async ({ jobId }) => jobs.get(jobId),
+    'jobs.list': async () => jobs.list(),
+    'jobs.cancel': async ({ jobId }) => ({ cancelled: jobs.cancel(jobId) }),
+    'library.list': async () => engine.libraryList(sess()),
+    'staging.rollback': async ({ to }) => {
+      const s = sess();
+      await engine.rollback(s, to);
+      changed('workspace', 'audit');
+      return engine.workspaceStatus(s, false);
+    },
+    'audit.list': async (q) => engine.auditList(sess(), q),
+    'audit.verify': async () => engine.auditVerify(sess()),
+    'keys.list': async (input) => engine.keysList(sess(), input?.tenant),
+    'keys.inspect': async ({ pem }) => engine.keyInspect(pem),
+    'keys.add': async (input) => {
+      const k = engine.keysAdd(sess(), input);
+      changed('keys', 'audit');
+      return k;
+    },
+    'keys.revoke': async (input) => {
+      const k = engine.keysRevoke(sess(), input);
+      changed('keys', 'audit');
+      return k;
+    },
+    'checklists.list': async () => engine.checklistsList(sess()),
+    'checklists.start': async ({ checklistId }) => {
+      const run = await engine.checklistStart(sess(), checklistId, operator());
+      changed('checklists', 'audit');
+      return run;
+    },
+    'checklists.completeStep': async (input) => {
+      const run = await engine.checklistCompleteStep(sess(), input, operator());
+      changed('checklists', 'audit');
+      return run;
+    },
+    'checklists.status': async (input) => engine.checklistStatus(sess(), input?.runId),
+    'settings.get': async () => sess().ws.settings,
+    'settings.set': async ({ settings }) => {
+      const s = sess();
+      s.ws = saveSettings(s.ws, settings);
+      changed('settings');
+      return s.ws.settings;
+    },
+    'demoKit.info': async () => engine.demoKitInfo(deps.resourcesDir),
+    'dialog.openPath': async (input) => {
+      if (!deps.openPath) throw new OpsError('ERR_USAGE', 'A file picker is not available here: type the path instead.');
+      return { path: await deps.openPath(input) };
+    },
+  };
+
+  return {
+    table,
+    jobs,
+    async dispose() {
+      await jobs.shutdown();
+      session?.close();
+      session = null;
+    },
+  };
+}
+
+// ---------------------------------------------------------------------------
+// Registration
+
+/** The part of an IPC event the sender check reads (Electron's IpcMainInvokeEvent has it). */
+export interface IpcEventLike {
+  senderFrame?: { url: string } | null;
+}
+
+/** The part of Electron's ipcMain the registration uses (tests pass a fake registry). */
+export interface IpcMainLike {
+  handle(channel: string, listener: (event: IpcEventLike, input: unknown) => Promise<unknown>): void;
+  removeHandler?(channel: string): void;
+}
+
+export interface RegisterOptions {
+  isTrustedSender: (event: IpcEventLike) => boolean;
+}
+
+/** Formats zod issues as one plain sentence list: "paths: Choose at least one bundle…". */
+export function describeZodError(e: z.ZodError): string {
+  return e.issues
+    .map((i) => {
+      const where = i.path.length > 0 ? `${i.path.join('.')}: ` : '';
+      return `${where}${i.message}`;
+    })
+    .join('; ');
+}
+
+/** Parses, calls and wraps one invocation. Never throws. */
+export async function dispatch<C extends Channel>(table: HandlerTable, channel: C, raw: unknown): Promise<Envelope<ChannelOutput<C>>> {
+  const schema = CONTRACT[channel].input as z.ZodType;
+  const parsed = schema.safeParse(raw ?? undefined);
+  if (!parsed.success) {
+    return {
+      ok: false,
+      error: { code: 'ERR_IPC_INPUT', message: `Invalid request to ${channel}: ${describeZodError(parsed.error)}`, action: 'Correct the highlighted value and try again.' },
+    };
+  }
+  try {
+    const handler = table[channel] as unknown as (input: unknown) => Promise<ChannelOutput<C>>;
+    const value = await handler(parsed.data);
+    return { ok: true, value };
+  } catch (e) {
+    return { ok: false, error: toErrorShape(e) };
+  }
+}
+
+/** Registers every contract channel on `ipcMain` behind the sender check. Returns the channels registered. */
+export function registerHandlers(ipcMain: IpcMainLike, table: HandlerTable, opts: RegisterOptions): Channel[] {
+  for (const channel of CHANNELS) {
+    if (typeof table[channel] !== 'function') throw new Error(`No handler for contract channel ${channel}`);
+    ipcMain.handle(channel, async (event, input) => {
+      let trusted = false;
+      try {
+        trusted = opts.isTrustedSender(event);
+      } catch {
+        trusted = false;
+      }
+      if (!trusted) {
+        return {
+          ok: false,
+          error: { code: 'ERR_IPC_SENDER', message: `Refused ${channel}: the request did not come from the console's own window (${event.senderFrame?.url ?? 'unknown frame'}).` },
+        } satisfies Envelope<never>;
+      }
+      return dispatch(table, channel, input);
+    });
+  }
+  return [...CHANNELS];
+}
+
+/**
+ * The sender check: the frame URL is our custom protocol (app://console/…) or
+ * a file:// URL inside our built renderer folder. Anything else (http(s),
+ * data:, another file) is refused.
+ */
+export function isTrustedSenderUrl(url: string | undefined | null, rendererDir?: string): boolean {
+  if (!url) return false;
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch {
+    return false;
+  }
+  if (u.protocol === 'app:') return u.host === 'console' && u.username === '' && u.password === '' && u.port === '';
+  if (u.protocol === 'file:' && rendererDir) {
+    let file: string;
+    try {
+      file = fileURLToPath(u);
+    } catch {
+      return false;
+    }
+    const root = resolve(rendererDir) + sep;
+    return resolve(file).startsWith(root);
+  }
+  return false;
+}
+
+export { isChannel };
+export type { Topic };

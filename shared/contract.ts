@@ -1,0 +1,292 @@
+/**
+ * The IPC contract: ONE map from channel name to its zod input schema and the
+ * TypeScript type of its result, plus the topics the renderer can subscribe
+ * to. Pure: no `node:*`, no DOM, no electron.
+ *
+ * Two verbs cross the bridge (see `ConsoleApi`):
+ *  - `invoke(channel, input)` → `Envelope<output>` (never throws across IPC),
+ *  - `subscribe(topic, listener)` → unsubscribe function.
+ */
+import { z } from 'zod';
+import type { OpsErrorShape } from './errors';
+import { SettingsSchema, type Settings } from './settings';
+import type { BundleKind, JobProgress, Verdict, WorkspaceStatus } from './types';
+
+// ---------------------------------------------------------------------------
+// Result envelope
+
+export type Envelope<T> = { ok: true; value: T } | { ok: false; error: OpsErrorShape };
+
+// ---------------------------------------------------------------------------
+// Input building blocks
+
+/** A path given by the operator (file picker or typed). Never empty, no NUL. */
+const PathInput = z
+  .string()
+  .trim()
+  .min(1, 'A path is required.')
+  .max(4096, 'The path is too long (more than 4096 characters).')
+  .refine((p) => !p.includes('\u0000'), 'The path contains a NUL character.');
+
+const NoInput = z.object({}).strict().optional();
+
+const Fingerprint = z
+  .string()
+  .trim()
+  .regex(/^sha256:[0-9a-f]{64}$/, 'A key fingerprint looks like sha256: followed by 64 lowercase hex digits.');
+
+const Reason = z.string().trim().min(3, 'Give a reason (a change record or a short explanation) of at least 3 characters.').max(2000);
+
+/** Trust material for verify/import, beyond the workspace's pinned keys. */
+const TrustInput = {
+  /** PEM public key files to trust for this run (the CLI's --key). */
+  keyFiles: z.array(PathInput).max(32).optional(),
+  /** age identity files (the CLI's --identity). */
+  identityFiles: z.array(PathInput).max(32).optional(),
+};
+
+// ---------------------------------------------------------------------------
+// Output types (the engine's results as the renderer sees them)
+
+export interface AppInfo {
+  name: string;
+  productName: string;
+  version: string;
+  workspacePath: string;
+  /** Whether the workspace holds nothing yet (no generation, no library entry). */
+  workspaceEmpty: boolean;
+  platform: string;
+  arch: string;
+  versions: { node: string; chromium: string | null; electron: string | null; v8: string };
+  /** Where the handler table runs: the Electron main process, or a test/browser bridge. */
+  host: 'electron' | 'bridge';
+}
+
+export type JobKind = 'verify' | 'import';
+export type JobState = 'running' | 'succeeded' | 'failed' | 'cancelled';
+
+export interface JobInfo {
+  jobId: string;
+  kind: JobKind;
+  state: JobState;
+  paths: string[];
+  startedAt: string;
+  finishedAt: string | null;
+  progress: JobProgress | null;
+  /** verify: the verdict; import: the verdict of what was imported (a kit verdict for several inputs). */
+  verdict: Verdict | null;
+  /** The error that stopped the job (refusal, cancel, environment). */
+  error: OpsErrorShape | null;
+  /** import only: the workspace after the job. */
+  status: WorkspaceStatus | null;
+}
+
+export interface LibraryEntry {
+  file: string;
+  kind: BundleKind;
+  exportId: string | null;
+  generation: number | null;
+  sha256: string;
+  size: number | null;
+}
+
+export interface AuditRowView {
+  id: number;
+  ts: string;
+  actor: string;
+  action: string;
+  subject: string;
+  details: Record<string, unknown>;
+  prevHash: string;
+  hash: string;
+}
+
+export interface AuditPage {
+  rows: AuditRowView[];
+  total: number;
+  page: number;
+  pageSize: number;
+}
+
+export interface AuditVerifyResult {
+  ok: boolean;
+  rows: number;
+  headHash: string | null;
+  /** Id of the first broken row, when the chain is broken. */
+  brokenAt: number | null;
+  message: string;
+}
+
+export interface KeyView {
+  fingerprint: string;
+  algorithm: string;
+  tenant: string | null;
+  label: string | null;
+  status: string;
+  addedAt: string | null;
+}
+
+export interface KeyInspection {
+  fingerprint: string;
+  algorithm: string;
+}
+
+export interface ChecklistSummary {
+  id: string;
+  title: string;
+  section: string;
+  stepCount: number;
+}
+
+export interface ChecklistStepView {
+  id: string;
+  title: string;
+  type: 'manual' | 'automated';
+  /** e.g. pending, passed, warned, failed, confirmed, skipped. */
+  status: string;
+  note: string | null;
+  by: string | null;
+  at: string | null;
+  evidence: string | null;
+}
+
+export interface ChecklistRunView {
+  runId: string;
+  checklistId: string;
+  title: string;
+  /** not_started | in_progress | blocked | done */
+  state: string;
+  startedAt: string | null;
+  steps: ChecklistStepView[];
+}
+
+export interface DemoKitInfo {
+  present: boolean;
+  path: string | null;
+  keyPath: string | null;
+  keyFingerprint: string | null;
+  algorithm: string | null;
+}
+
+// ---------------------------------------------------------------------------
+// The contract
+
+function channel<I extends z.ZodType>(input: I) {
+  return <O>() => ({ input, output: undefined as unknown as O });
+}
+
+export const CONTRACT = {
+  'app.info': channel(NoInput)<AppInfo>(),
+  'workspace.status': channel(z.object({ deep: z.boolean().optional() }).strict().optional())<WorkspaceStatus>(),
+  'verify.start': channel(
+    z.object({ path: PathInput, ...TrustInput, passphrase: z.string().max(1024).optional() }).strict(),
+  )<{ jobId: string }>(),
+  'import.start': channel(
+    z
+      .object({
+        paths: z.array(PathInput).min(1, 'Choose at least one bundle or kit folder.').max(64),
+        ...TrustInput,
+        forceReason: Reason.optional(),
+        dryRun: z.boolean().optional(),
+      })
+      .strict(),
+  )<{ jobId: string }>(),
+  'jobs.result': channel(z.object({ jobId: z.string().min(1).max(100) }).strict())<JobInfo>(),
+  'jobs.list': channel(NoInput)<JobInfo[]>(),
+  'jobs.cancel': channel(z.object({ jobId: z.string().min(1).max(100) }).strict())<{ cancelled: boolean }>(),
+  'library.list': channel(NoInput)<LibraryEntry[]>(),
+  'staging.rollback': channel(z.object({ to: z.number().int().nonnegative().optional() }).strict())<WorkspaceStatus>(),
+  'audit.list': channel(
+    z
+      .object({
+        page: z.number().int().min(1).default(1),
+        pageSize: z.number().int().min(1).max(500).default(50),
+        action: z.string().trim().max(200).optional(),
+        from: z.string().datetime({ message: 'from must be an RFC 3339 UTC timestamp.' }).optional(),
+        to: z.string().datetime({ message: 'to must be an RFC 3339 UTC timestamp.' }).optional(),
+      })
+      .strict(),
+  )<AuditPage>(),
+  'audit.verify': channel(NoInput)<AuditVerifyResult>(),
+  'keys.list': channel(z.object({ tenant: z.string().trim().max(200).optional() }).strict().optional())<KeyView[]>(),
+  'keys.inspect': channel(z.object({ pem: z.string().min(1, 'Paste a PEM public key.').max(65536) }).strict())<KeyInspection>(),
+  'keys.add': channel(
+    z
+      .object({
+        pem: z.string().min(1, 'Paste a PEM public key.').max(65536),
+        tenant: z.string().trim().min(1, 'Name the tenant this key signs for.').max(200),
+        label: z.string().trim().max(200).optional(),
+        /** The fingerprint the operator confirmed (must equal the key's). */
+        fingerprint: Fingerprint,
+        reason: Reason,
+      })
+      .strict(),
+  )<KeyView>(),
+  'keys.revoke': channel(z.object({ fingerprint: Fingerprint, reason: Reason }).strict())<KeyView>(),
+  'checklists.list': channel(NoInput)<ChecklistSummary[]>(),
+  'checklists.start': channel(z.object({ checklistId: z.string().trim().min(1).max(200) }).strict())<ChecklistRunView>(),
+  'checklists.completeStep': channel(
+    z
+      .object({
+        runId: z.string().trim().min(1).max(200),
+        stepId: z.string().trim().min(1).max(200),
+        /** Manual steps: the operator's confirmation (true) and optional note. Automated steps run their check. */
+        confirm: z.boolean().optional(),
+        note: z.string().max(4000).optional(),
+      })
+      .strict(),
+  )<ChecklistRunView>(),
+  'checklists.status': channel(z.object({ runId: z.string().trim().min(1).max(200).optional() }).strict().optional())<ChecklistRunView[]>(),
+  'settings.get': channel(NoInput)<Settings>(),
+  'settings.set': channel(z.object({ settings: SettingsSchema }).strict())<Settings>(),
+  'demoKit.info': channel(NoInput)<DemoKitInfo>(),
+  /** Main-process only: a native file/folder picker. Returns null when the operator cancels. */
+  'dialog.openPath': channel(
+    z.object({ mode: z.enum(['file', 'directory']), title: z.string().max(200).optional() }).strict(),
+  )<{ path: string | null }>(),
+} as const;
+
+export type Contract = typeof CONTRACT;
+export type Channel = keyof Contract;
+export const CHANNELS = Object.keys(CONTRACT) as Channel[];
+
+/** What the renderer passes (zod input type: defaults optional). */
+export type ChannelInput<C extends Channel> = z.input<Contract[C]['input']>;
+/** What the handler receives after parsing (defaults filled in). */
+export type ParsedInput<C extends Channel> = z.output<Contract[C]['input']>;
+export type ChannelOutput<C extends Channel> = Contract[C]['output'];
+
+export function isChannel(name: unknown): name is Channel {
+  return typeof name === 'string' && Object.prototype.hasOwnProperty.call(CONTRACT, name);
+}
+
+// ---------------------------------------------------------------------------
+// Topics (main → renderer)
+
+/** Query scopes the renderer keys react-query caches by; "data changed" notices name them. */
+export const DATA_SCOPES = ['workspace', 'library', 'audit', 'keys', 'checklists', 'settings', 'jobs'] as const;
+export type DataScope = (typeof DATA_SCOPES)[number];
+
+export interface Topics {
+  /** Progress of a running job. */
+  'job.progress': JobProgress;
+  /** A job ended (succeeded, failed or cancelled); the full result via `jobs.result`. */
+  'job.done': JobInfo;
+  /** Something changed on disk: invalidate these scopes. */
+  'data.changed': { scopes: DataScope[] };
+}
+export type Topic = keyof Topics;
+export const TOPICS: readonly Topic[] = ['job.progress', 'job.done', 'data.changed'];
+
+export function isTopic(name: unknown): name is Topic {
+  return typeof name === 'string' && (TOPICS as readonly string[]).includes(name);
+}
+
+/** The one IPC channel name used for pushing topic events to a window. */
+export const EVENT_CHANNEL = 'console:event';
+
+/** What the preload exposes as `window.consoleApi` (and the e2e bridge mimics). */
+export interface ConsoleApi {
+  invoke<C extends Channel>(channel: C, input?: ChannelInput<C>): Promise<Envelope<ChannelOutput<C>>>;
+  subscribe<T extends Topic>(topic: T, listener: (payload: Topics[T]) => void): () => void;
+}
