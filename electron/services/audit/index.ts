@@ -1,5 +1,26 @@
-// PLACEHOLDER (issue 5 replaces this with the hash-chained, append-only log).
+/**
+ * The audit log: append-only (triggers refuse UPDATE and DELETE) and
+ * hash-chained so that editing, deleting, reordering or inserting rows behind
+ * the console's back is detected.
+ *
+ * Chain definition (what an auditor re-computes offline):
+ *   row      = { id, ts, actor, action, subject, details, prevHash }
+ *   hash     = lowercase hex SHA-256 of UTF-8( prevHash || canonicalJson(row) )
+ *   prevHash = hash of the row with id - 1; the first row (id 1) has 64 zeros.
+ * `id` is 1, 2, 3, ... without gaps; `ts` is RFC 3339 UTC with milliseconds;
+ * `details` is a JSON object; canonicalJson sorts keys and writes no white space.
+ * The `hash` field itself is not part of the hashed row.
+ */
+import { createHash } from 'node:crypto';
+import type Database from 'better-sqlite3';
+import { userInfo } from 'node:os';
+import { OpsError } from '../../../shared/errors';
 import type { Db } from '../db/index';
+import { canonicalJson } from './canonical';
+
+export { canonicalJson } from './canonical';
+
+export const GENESIS_HASH = '0'.repeat(64);
 
 export interface AuditEntryInput {
   action: string;
@@ -7,6 +28,8 @@ export interface AuditEntryInput {
   details?: Record<string, unknown>;
   /** Operator name given at the console; the OS user is added automatically. */
   operator?: string;
+  /** Override the timestamp (RFC 3339 UTC). For imports of historical data and benchmarks; defaults to now. */
+  ts?: string;
 }
 
 export interface AuditRow {
@@ -20,7 +43,303 @@ export interface AuditRow {
   hash: string;
 }
 
-/** Appends one event. Synchronous, so it can run inside the caller's db.transaction(). */
-export function appendAudit(_db: Db, entry: AuditEntryInput): AuditRow {
-  return { id: 0, ts: new Date().toISOString(), actor: '', action: entry.action, subject: entry.subject, details: entry.details ?? {}, prevHash: '', hash: '' };
+/** The chain head: how many rows, the last id, and its hash. */
+export interface ChainHead {
+  count: number;
+  lastId: number;
+  hash: string;
 }
+
+let cachedOsUser: string | null = null;
+function osUser(): string {
+  if (cachedOsUser === null) {
+    try {
+      cachedOsUser = userInfo().username || String(process.getuid?.() ?? 'unknown');
+    } catch {
+      cachedOsUser = process.env.USER || process.env.USERNAME || 'unknown';
+    }
+  }
+  return cachedOsUser;
+}
+
+/** The actor string: `<os user>` or `<os user> (operator: <name>)`. */
+export function actorFor(operator?: string): string {
+  const op = operator?.trim();
+  return op ? `${osUser()} (operator: ${op})` : osUser();
+}
+
+/**
+ * The canonical text of a row (without `hash`). `detailsJson` must already be
+ * canonical JSON (as stored); this avoids re-serialising on the hot path and
+ * equals canonicalJson({...row, details}) for a canonical details text.
+ */
+function rowText(id: number, ts: string, actor: string, action: string, subject: string, detailsJson: string, prevHash: string): string {
+  return `{"action":${JSON.stringify(action)},"actor":${JSON.stringify(actor)},"details":${detailsJson},"id":${id},"prevHash":${JSON.stringify(prevHash)},"subject":${JSON.stringify(subject)},"ts":${JSON.stringify(ts)}}`;
+}
+
+export function computeRowHash(prevHash: string, id: number, ts: string, actor: string, action: string, subject: string, detailsJson: string): string {
+  return createHash('sha256').update(prevHash + rowText(id, ts, actor, action, subject, detailsJson, prevHash), 'utf8').digest('hex');
+}
+
+/** Re-computes a row's hash from its exported form (what an offline auditor does). */
+export function hashOfRow(row: Omit<AuditRow, 'hash'>): string {
+  return computeRowHash(row.prevHash, row.id, row.ts, row.actor, row.action, row.subject, canonicalJson(row.details));
+}
+
+interface Stmts {
+  head: Database.Statement;
+  insert: Database.Statement;
+}
+const stmtCache = new WeakMap<Db, Stmts>();
+function stmts(db: Db): Stmts {
+  let s = stmtCache.get(db);
+  if (!s) {
+    s = {
+      head: db.prepare('SELECT id, hash FROM audit_log ORDER BY id DESC LIMIT 1').raw(true),
+      insert: db.prepare('INSERT INTO audit_log (id, ts, actor, action, subject, details, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?)'),
+    };
+    stmtCache.set(db, s);
+  }
+  return s;
+}
+
+const ACTION_RE = /^[a-z][a-z0-9_]*(\.[a-z0-9_]+)+$/;
+
+/**
+ * Appends one event. Synchronous, so it runs inside the caller's
+ * db.transaction() with the state change it records; outside a transaction it
+ * takes an immediate one of its own, so two writers cannot fork the chain.
+ * The head is read from the last row (an index seek), so appending costs the
+ * same at a million rows as at ten.
+ */
+export function appendAudit(db: Db, entry: AuditEntryInput): AuditRow {
+  if (typeof entry.action !== 'string' || !ACTION_RE.test(entry.action)) {
+    throw new OpsError('ERR_INTERNAL', `Audit action "${String(entry.action)}" is not a dotted lowercase name such as mirror.bundle.imported.`);
+  }
+  const details = entry.details ?? {};
+  const detailsJson = canonicalJson(details);
+  const ts = entry.ts ?? new Date().toISOString();
+  const actor = actorFor(entry.operator);
+  const subject = String(entry.subject ?? '');
+  const s = stmts(db);
+  const write = (): AuditRow => {
+    const head = s.head.get() as [number, string] | undefined;
+    const id = head ? head[0] + 1 : 1;
+    const prevHash = head ? head[1] : GENESIS_HASH;
+    const hash = computeRowHash(prevHash, id, ts, actor, entry.action, subject, detailsJson);
+    s.insert.run(id, ts, actor, entry.action, subject, detailsJson, prevHash, hash);
+    return { id, ts, actor, action: entry.action, subject, details: JSON.parse(detailsJson) as Record<string, unknown>, prevHash, hash };
+  };
+  return db.inTransaction ? write() : db.transaction(write).immediate();
+}
+
+/** Reads the chain head without verifying anything. */
+export function auditHead(db: Db): ChainHead {
+  const row = db.prepare('SELECT id, hash FROM audit_log ORDER BY id DESC LIMIT 1').get() as { id: number; hash: string } | undefined;
+  const count = (db.prepare('SELECT count(*) AS n FROM audit_log').get() as { n: number }).n;
+  return row ? { count, lastId: row.id, hash: row.hash } : { count: 0, lastId: 0, hash: GENESIS_HASH };
+}
+
+type RawRow = [number, string, string, string, string, string, string, string];
+
+function toRow(r: RawRow): AuditRow {
+  let details: Record<string, unknown>;
+  try {
+    details = JSON.parse(r[5]) as Record<string, unknown>;
+  } catch {
+    details = { _unparseable: r[5] };
+  }
+  return { id: r[0], ts: r[1], actor: r[2], action: r[3], subject: r[4], details, prevHash: r[6], hash: r[7] };
+}
+
+export interface ChainBreak {
+  /** The id of the first row that does not fit the chain (or where a row is missing). */
+  id: number;
+  /** 1-based position of that row in id order. */
+  position: number;
+  reason: 'hash_mismatch' | 'prev_hash_mismatch' | 'id_gap' | 'details_not_json';
+  message: string;
+}
+
+export interface AgainstResult {
+  ok: boolean;
+  expected: ChainHead;
+  message: string;
+}
+
+export interface ChainVerification {
+  ok: boolean;
+  /** Rows walked. */
+  rows: number;
+  head: ChainHead;
+  firstBroken: ChainBreak | null;
+  against: AgainstResult | null;
+  message: string;
+}
+
+/**
+ * Walks the whole chain in id order (streaming: one row in memory at a time)
+ * and names the first broken row. With `against` (a head recorded by an
+ * earlier export), also checks that the log still reaches that head, which
+ * detects a cut tail.
+ */
+export function verifyAuditChain(db: Db, opts: { against?: ChainHead } = {}): ChainVerification {
+  const it = db.prepare('SELECT id, ts, actor, action, subject, details, prev_hash, hash FROM audit_log ORDER BY id').raw(true).iterate() as IterableIterator<RawRow>;
+  let prev = GENESIS_HASH;
+  let expectedId = 1;
+  let rows = 0;
+  let lastId = 0;
+  let firstBroken: ChainBreak | null = null;
+  let againstSeen: string | null = null;
+  for (const r of it) {
+    rows++;
+    const [id, ts, actor, action, subject, details, prevHash, hash] = r;
+    if (opts.against && id === opts.against.lastId) againstSeen = hash;
+    lastId = id;
+    if (firstBroken) {
+      prev = hash;
+      continue;
+    }
+    if (id !== expectedId) {
+      firstBroken = {
+        id,
+        position: rows,
+        reason: 'id_gap',
+        message: id > expectedId
+          ? `Row ${expectedId}${id - expectedId > 1 ? `..${id - 1}` : ''} is missing before row ${id}: rows were deleted.`
+          : `Row ${id} appears out of order after row ${expectedId - 1}: rows were inserted or reordered.`,
+      };
+    } else if (prevHash !== prev) {
+      firstBroken = { id, position: rows, reason: 'prev_hash_mismatch', message: `Row ${id} does not link to the row before it (prevHash ${prevHash.slice(0, 12)}…, expected ${prev.slice(0, 12)}…): a row before it was changed, removed or reordered.` };
+    } else {
+      let canonical = details;
+      try {
+        const parsed = JSON.parse(details) as unknown;
+        if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) throw new Error('not an object');
+        if (details[0] !== '{' || details !== canonicalJson(parsed)) canonical = canonicalJson(parsed);
+      } catch {
+        firstBroken = { id, position: rows, reason: 'details_not_json', message: `Row ${id}: its details are not a JSON object: the row was edited.` };
+      }
+      if (!firstBroken) {
+        const h = computeRowHash(prevHash, id, ts, actor, action, subject, details);
+        if (h !== hash) {
+          firstBroken = {
+            id,
+            position: rows,
+            reason: 'hash_mismatch',
+            message: canonical !== details
+              ? `Row ${id} was edited: its details are no longer the canonical text that was hashed.`
+              : `Row ${id} was edited: its content no longer matches its hash (action ${action}, subject ${subject}).`,
+          };
+        }
+      }
+    }
+    prev = hash;
+    expectedId = id + 1;
+  }
+  const head: ChainHead = { count: rows, lastId, hash: rows ? prev : GENESIS_HASH };
+  let against: AgainstResult | null = null;
+  if (opts.against) {
+    const exp = opts.against;
+    if (exp.count === 0) against = { ok: true, expected: exp, message: 'The recorded head is the empty log; nothing to reach.' };
+    else if (againstSeen === null) {
+      against = { ok: false, expected: exp, message: `The log no longer reaches the recorded head (row ${exp.lastId}, ${exp.count} rows): it now ends at row ${lastId} with ${rows} rows. Its tail was cut.` };
+    } else if (againstSeen !== exp.hash) {
+      against = { ok: false, expected: exp, message: `Row ${exp.lastId} no longer has the recorded hash ${exp.hash.slice(0, 12)}… (found ${againstSeen.slice(0, 12)}…): the log was rewritten since that export.` };
+    } else if (rows < exp.count) {
+      against = { ok: false, expected: exp, message: `The log holds ${rows} rows, fewer than the ${exp.count} recorded: rows were removed.` };
+    } else against = { ok: true, expected: exp, message: `The log still reaches the recorded head (row ${exp.lastId}); ${rows - exp.count} rows were added since.` };
+  }
+  const ok = firstBroken === null && (against === null || against.ok);
+  let message: string;
+  if (firstBroken) message = `Audit chain BROKEN at row ${firstBroken.id}: ${firstBroken.message}`;
+  else if (against && !against.ok) message = `Audit chain intact internally, but ${against.message}`;
+  else message = `Audit chain intact: ${rows} rows, head ${head.hash.slice(0, 16)}…${against ? `; ${against.message}` : ''}`;
+  return { ok, rows, head, firstBroken, against, message };
+}
+
+export interface AuditQuery {
+  action?: string;
+  /** Inclusive lower bound on ts (RFC 3339 UTC). */
+  from?: string;
+  /** Exclusive upper bound on ts. */
+  to?: string;
+  limit?: number;
+  /** Opaque cursor from a previous page's nextCursor. */
+  cursor?: string | null;
+}
+
+export interface AuditPage {
+  rows: AuditRow[];
+  nextCursor: string | null;
+}
+
+function encodeCursor(ts: string, id: number): string {
+  return Buffer.from(`${ts}|${id}`, 'utf8').toString('base64url');
+}
+function decodeCursor(c: string): { ts: string; id: number } {
+  const text = Buffer.from(c, 'base64url').toString('utf8');
+  const i = text.lastIndexOf('|');
+  const id = Number(text.slice(i + 1));
+  if (i < 0 || !Number.isInteger(id)) throw new OpsError('ERR_USAGE', 'The audit cursor is not one this console issued. Start again without --cursor.');
+  return { ts: text.slice(0, i), id };
+}
+
+/** Normalises a user-given time bound to RFC 3339 UTC (accepts a date, or any Date.parse form). */
+export function normaliseTs(flag: string, value: string | undefined): string | undefined {
+  if (value === undefined || value === '') return undefined;
+  const ms = Date.parse(value);
+  if (Number.isNaN(ms)) throw new OpsError('ERR_USAGE', `${flag} expects a date or time such as 2025-10-29 or 2025-10-29T02:00:00Z, got "${value}".`);
+  return new Date(ms).toISOString();
+}
+
+/**
+ * Newest first, filtered by action and a time range [from, to), paged by an
+ * opaque cursor. Served by the (action, ts, id) and (ts, id) indexes.
+ */
+export function queryAudit(db: Db, q: AuditQuery = {}): AuditPage {
+  const limit = Math.max(1, Math.min(q.limit ?? 100, 10_000));
+  const where: string[] = [];
+  const args: (string | number)[] = [];
+  if (q.action) {
+    where.push('action = ?');
+    args.push(q.action);
+  }
+  if (q.from) {
+    where.push('ts >= ?');
+    args.push(q.from);
+  }
+  if (q.to) {
+    where.push('ts < ?');
+    args.push(q.to);
+  }
+  if (q.cursor) {
+    const c = decodeCursor(q.cursor);
+    where.push('(ts < ? OR (ts = ? AND id < ?))');
+    args.push(c.ts, c.ts, c.id);
+  }
+  const sql = `SELECT id, ts, actor, action, subject, details, prev_hash, hash FROM audit_log ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY ts DESC, id DESC LIMIT ?`;
+  const raw = db.prepare(sql).raw(true).all(...args, limit + 1) as RawRow[];
+  const more = raw.length > limit;
+  const rows = raw.slice(0, limit).map(toRow);
+  const last = rows[rows.length - 1];
+  return { rows, nextCursor: more && last ? encodeCursor(last.ts, last.id) : null };
+}
+
+/** Streams rows in id order within an optional time range (for exports). */
+export function* iterateAudit(db: Db, range: { from?: string; to?: string } = {}): Generator<AuditRow> {
+  const where: string[] = [];
+  const args: string[] = [];
+  if (range.from) {
+    where.push('ts >= ?');
+    args.push(range.from);
+  }
+  if (range.to) {
+    where.push('ts < ?');
+    args.push(range.to);
+  }
+  const it = db.prepare(`SELECT id, ts, actor, action, subject, details, prev_hash, hash FROM audit_log ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id`).raw(true).iterate(...args) as IterableIterator<RawRow>;
+  for (const r of it) yield toRow(r);
+}
+
+export { exportAudit, readExportHead, type AuditExportOptions, type AuditExportResult } from './export';

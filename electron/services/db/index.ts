@@ -1,14 +1,94 @@
-// PLACEHOLDER (issue 5 replaces this): opens the workspace database and applies migrations.
+/**
+ * The workspace database (SQLite through better-sqlite3): WAL, foreign keys,
+ * numbered migrations under PRAGMA user_version, and refusal of a database
+ * that is newer than this code or damaged. A problem is reported, never
+ * "fixed" by recreating the file.
+ */
+import { closeSync, existsSync, openSync, readSync } from 'node:fs';
 import Database from 'better-sqlite3';
-import { MIGRATIONS } from './migrations/index';
+import { OpsError } from '../../../shared/errors';
+import { MIGRATIONS, type Migration } from './migrations/index';
 
 export type Db = Database.Database;
 
-export function openDatabase(file: string): Db {
-  const db = new Database(file);
-  db.pragma('journal_mode = WAL');
-  db.pragma('foreign_keys = ON');
-  const current = db.pragma('user_version', { simple: true }) as number;
-  for (const m of MIGRATIONS) if (m.version > current) db.transaction(() => { m.up(db); db.pragma(`user_version = ${m.version}`); })();
-  return db;
+/** The schema version this build writes (the highest migration number). */
+export const SCHEMA_VERSION: number = MIGRATIONS.reduce((m, x) => Math.max(m, x.version), 0);
+
+const SQLITE_MAGIC = 'SQLite format 3\0';
+
+function corrupt(file: string, why: string, cause?: unknown): OpsError {
+  return new OpsError(
+    'ERR_DB_CORRUPT',
+    `The workspace database ${file} is damaged (${why}). It was left untouched. Restore it from a backup, or move it aside to start a new audit log (the old one stays as evidence).`,
+    { path: file, cause, action: 'Stop using this workspace for imports; copy the database file aside as evidence, restore it from backup, then run `mirror audit verify`.' },
+  );
+}
+
+/** True when the file exists and does not start with the SQLite header (a non-empty non-database file). */
+function hasForeignHeader(file: string): boolean {
+  if (!existsSync(file)) return false;
+  const fd = openSync(file, 'r');
+  try {
+    const buf = Buffer.alloc(16);
+    const n = readSync(fd, buf, 0, 16, 0);
+    if (n === 0) return false; // an empty file is a fresh database for SQLite
+    return buf.subarray(0, n).toString('latin1') !== SQLITE_MAGIC.slice(0, n) || n < 16;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/**
+ * Opens (creating when absent) a database and brings its schema up to date.
+ * `migrations` is for tests of older schema versions; callers use the default.
+ */
+export function openDatabase(file: string, migrations: readonly Migration[] = MIGRATIONS): Db {
+  if (hasForeignHeader(file)) throw corrupt(file, 'it is not an SQLite database: the file header is wrong');
+  let db: Db;
+  try {
+    db = new Database(file, { timeout: 10_000 });
+  } catch (e) {
+    throw corrupt(file, (e as Error).message, e);
+  }
+  try {
+    let check: string[];
+    try {
+      check = (db.pragma('quick_check') as { quick_check: string }[]).map((r) => r.quick_check);
+    } catch (e) {
+      throw corrupt(file, (e as Error).message, e);
+    }
+    if (check.length !== 1 || check[0] !== 'ok') throw corrupt(file, `quick_check: ${check.slice(0, 3).join('; ')}`);
+
+    const latest = migrations.reduce((m, x) => Math.max(m, x.version), 0);
+    const current = db.pragma('user_version', { simple: true }) as number;
+    if (current > latest) {
+      throw new OpsError(
+        'ERR_DB_NEWER',
+        `The workspace database ${file} has schema version ${current}, but this console only knows versions up to ${latest}: it was written by a newer console. Nothing was changed. Use that newer console (or a newer build of this one) with this workspace.`,
+        { path: file, details: { dbVersion: current, codeVersion: latest }, action: 'Upgrade the console to the version that last wrote this workspace; never downgrade a workspace.' },
+      );
+    }
+    db.pragma('journal_mode = WAL');
+    db.pragma('foreign_keys = ON');
+    db.pragma('synchronous = NORMAL');
+    const pending = [...migrations].filter((m) => m.version > current).sort((a, b) => a.version - b.version);
+    if (pending.length > 0) {
+      // All pending migrations in one transaction: a failure leaves the previous version intact.
+      db.transaction(() => {
+        for (const m of pending) {
+          m.up(db);
+          db.pragma(`user_version = ${m.version}`);
+        }
+      }).immediate();
+    }
+    return db;
+  } catch (e) {
+    db.close();
+    throw e;
+  }
+}
+
+/** The schema version stored in an open database. */
+export function schemaVersion(db: Db): number {
+  return db.pragma('user_version', { simple: true }) as number;
 }
