@@ -1,0 +1,146 @@
+/**
+ * Payload content for generated bundles: a Buffer/string held in memory, or a
+ * deterministic pseudo-random stream `{ size, seed }` that is never held whole
+ * (AES-128-CTR keystream keyed by the seed: incompressible, fast, repeatable),
+ * so multi-GiB bundles can be made at run time.
+ */
+import { createCipheriv, createHash, type Hash } from 'node:crypto';
+
+export interface GeneratedContent {
+  /** Plaintext size in bytes. */
+  size: number;
+  /** Any string or number: the same seed gives the same bytes. */
+  seed: string | number;
+  /** `random` (default): incompressible; `text`: compressible JSON lines. */
+  kind?: 'random' | 'text';
+}
+
+export type Content = Buffer | Uint8Array | string | GeneratedContent;
+
+const CHUNK = 1 << 20;
+
+export function isGenerated(c: Content): c is GeneratedContent {
+  return typeof c === 'object' && c !== null && !(c instanceof Uint8Array) && 'size' in c && 'seed' in c;
+}
+
+export function contentSize(c: Content): number {
+  if (typeof c === 'string') return Buffer.byteLength(c, 'utf8');
+  if (isGenerated(c)) return c.size;
+  return c.length;
+}
+
+function seedKey(seed: string | number): Buffer {
+  return createHash('sha256').update(`okc-producer:${String(seed)}`).digest().subarray(0, 16);
+}
+
+/** Deterministic bytes of a generated content, chunk by chunk. */
+function* generatedChunks(c: GeneratedContent, chunkSize = CHUNK): Generator<Buffer> {
+  if (c.kind === 'text') {
+    let left = c.size;
+    let n = 0;
+    const tag = String(c.seed);
+    let carry = Buffer.alloc(0);
+    while (left > 0) {
+      const lines: string[] = [];
+      let len = carry.length;
+      while (len < Math.min(chunkSize, left)) {
+        const line = `{"id":"${tag}-${n}","severity":"${['low', 'medium', 'high', 'critical'][n % 4]}","seq":${n}}\n`;
+        lines.push(line);
+        len += line.length;
+        n++;
+      }
+      const buf = Buffer.concat([carry, Buffer.from(lines.join(''), 'utf8')]);
+      const take = Math.min(left, chunkSize, buf.length);
+      yield buf.subarray(0, take);
+      carry = buf.subarray(take);
+      left -= take;
+    }
+    return;
+  }
+  const cipher = createCipheriv('aes-128-ctr', seedKey(c.seed), Buffer.alloc(16));
+  const zeros = Buffer.alloc(Math.min(chunkSize, Math.max(c.size, 1)));
+  let left = c.size;
+  while (left > 0) {
+    const n = Math.min(left, zeros.length);
+    yield cipher.update(n === zeros.length ? zeros : zeros.subarray(0, n));
+    left -= n;
+  }
+}
+
+/** The plaintext bytes of a content, chunk by chunk (never the whole of a generated content). */
+export function* plaintextChunks(c: Content): Generator<Buffer> {
+  if (typeof c === 'string') {
+    yield Buffer.from(c, 'utf8');
+    return;
+  }
+  if (isGenerated(c)) {
+    yield* generatedChunks(c);
+    return;
+  }
+  yield Buffer.isBuffer(c) ? c : Buffer.from(c);
+}
+
+/** Materialises a content (only for small ones: tests, control files). */
+export function contentBytes(c: Content): Buffer {
+  return Buffer.concat([...plaintextChunks(c)]);
+}
+
+export interface PerFileCipher {
+  dek: Buffer;
+  nonce: Buffer;
+  aad: string;
+}
+
+/** Per-file AES-256-GCM (spec 5.2): `nonce(12) || ciphertext || tag(16)`. */
+export function* storedChunks(c: Content, enc: PerFileCipher | null, onPlain?: (b: Buffer) => void): Generator<Buffer> {
+  if (!enc) {
+    for (const b of plaintextChunks(c)) {
+      onPlain?.(b);
+      yield b;
+    }
+    return;
+  }
+  const cipher = createCipheriv('aes-256-gcm', enc.dek, enc.nonce);
+  cipher.setAAD(Buffer.from(enc.aad, 'utf8'));
+  yield enc.nonce;
+  for (const b of plaintextChunks(c)) {
+    onPlain?.(b);
+    const out = cipher.update(b);
+    if (out.length > 0) yield out;
+  }
+  const fin = cipher.final();
+  if (fin.length > 0) yield fin;
+  yield cipher.getAuthTag();
+}
+
+export const GCM_OVERHEAD = 12 + 16;
+
+export interface Digests {
+  sha256: string;
+  size: number;
+  storedSha256?: string;
+  storedSize?: number;
+}
+
+/** Plaintext (and stored, when encrypted) digests of a content, streaming. */
+export function digestContent(c: Content, enc: PerFileCipher | null): Digests {
+  const plain: Hash = createHash('sha256');
+  const stored: Hash = createHash('sha256');
+  let size = 0;
+  let storedSize = 0;
+  for (const b of storedChunks(c, enc, (p) => {
+    plain.update(p);
+    size += p.length;
+  })) {
+    if (enc) {
+      stored.update(b);
+      storedSize += b.length;
+    }
+  }
+  const d: Digests = { sha256: plain.digest('hex'), size };
+  if (enc) {
+    d.storedSha256 = stored.digest('hex');
+    d.storedSize = storedSize;
+  }
+  return d;
+}
