@@ -1,12 +1,162 @@
+/** `mirror keys add|list|rotate|revoke`: trusted keys per tenant (runbook 9: each change needs a reason). */
+import { existsSync, readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { createInterface, type Interface } from 'node:readline';
 import { OpsError } from '../../../shared/errors';
-import type { Command } from '../command';
+import { openWorkspaceDatabase } from '../../services/db/index';
+import { addTrustedKey, inspectPublicKey, listKeyRecords, revokeTrustedKey, rotateTrustedKey, type KeyRecord } from '../../services/keys/index';
+import { openWorkspace } from '../../services/workspace/index';
+import { parseCommandArgs, type CliIo, type Command } from '../command';
+import { printJson, reportError } from '../output';
+import { workspaceDir } from './audit';
 
-// Placeholder until the owning issue lands: registered so `mirror --help` lists it.
+const USAGE = `Usage:
+  mirror keys add <public.pem> --tenant <t> [--fingerprint sha256:<hex>] [--reason "<change record>"]
+      [--label <name>] [--operator <name>] [--workspace <dir>] [--json]
+      Shows the key's algorithm and fingerprint and asks you to confirm it (in a terminal);
+      scripts confirm with --fingerprint. A mismatch trusts nothing (exit 4).
+  mirror keys list [--tenant <t>] [--all] [--workspace <dir>] [--json]
+      Trusted keys; --all also shows revoked ones.
+  mirror keys rotate <new.pem> --tenant <t> --replaces <old-fingerprint> [--fingerprint ...]
+      [--reason "..."] [--label ...]   The old key stays trusted until revoked.
+  mirror keys revoke <fingerprint> --tenant <t> --reason "<change record>"
+Every change is written to the audit log with its reason.`;
+
+/** Line-by-line questions on the terminal (stdin), prompts on stderr. */
+export class Prompter {
+  private rl: Interface | null = null;
+  private it: AsyncIterator<string> | null = null;
+  constructor(private readonly io: CliIo) {}
+  get interactive(): boolean {
+    return !!this.io.stdin.isTTY;
+  }
+  async ask(question: string): Promise<string | null> {
+    if (!this.rl) {
+      this.rl = createInterface({ input: this.io.stdin, terminal: false });
+      this.it = this.rl[Symbol.asyncIterator]();
+    }
+    this.io.stderr.write(question);
+    const r = await this.it!.next();
+    return r.done ? null : r.value;
+  }
+  close(): void {
+    this.rl?.close();
+  }
+}
+
+function readPem(file: string | undefined, io: CliIo): string {
+  if (!file) throw new OpsError('ERR_USAGE', 'Give the public key file (PEM) as the argument.');
+  const p = resolve(io.cwd, file);
+  if (!existsSync(p)) throw new OpsError('ERR_INPUT_NOT_FOUND', `The key file ${p} does not exist.`, { path: p });
+  return readFileSync(p, 'utf8');
+}
+
+/** Asks the operator to confirm the fingerprint (TTY), or takes --fingerprint. Returns what was confirmed. */
+async function confirmFingerprint(pem: string, flag: string | undefined, prompter: Prompter, io: CliIo, json: boolean): Promise<string> {
+  const k = inspectPublicKey(pem);
+  if (flag !== undefined) return flag;
+  if (!prompter.interactive) {
+    throw new OpsError('ERR_USAGE', `No terminal to confirm the fingerprint. The key is ${k.algorithm} ${k.fingerprint}: compare it with the published one, then pass --fingerprint ${k.fingerprint}.`);
+  }
+  if (!json) io.stderr.write(`Key algorithm: ${k.algorithm}\nFingerprint:   ${k.fingerprint}\n`);
+  const a = ((await prompter.ask('Compare with the fingerprint published by the Export Center. Type "yes" (or paste the published fingerprint) to trust it: ')) ?? '').trim();
+  if (a.toLowerCase() === 'yes' || a.toLowerCase() === 'y') return k.fingerprint;
+  if (a.toLowerCase().startsWith('sha256:')) return a;
+  throw new OpsError('ERR_FINGERPRINT_MISMATCH', 'The fingerprint was not confirmed. Nothing was trusted.');
+}
+
+async function reasonOf(flag: string | undefined, prompter: Prompter): Promise<string> {
+  if (flag !== undefined) return flag;
+  if (prompter.interactive) return ((await prompter.ask('Reason for this change (change record, e.g. ticket id): ')) ?? '').trim();
+  return '';
+}
+
+function printRecord(io: CliIo, r: KeyRecord): void {
+  io.stdout.write(`${r.status === 'active' ? 'trusted' : 'REVOKED'}  ${r.tenant}  ${r.algorithm}  ${r.fingerprint}${r.label ? `  (${r.label})` : ''}\n`);
+  io.stdout.write(`         added ${r.addedAt} by ${r.addedBy}: ${r.reason}${r.replaces ? `; replaces ${r.replaces}` : ''}\n`);
+  if (r.revokedAt) io.stdout.write(`         revoked ${r.revokedAt} by ${r.revokedBy}: ${r.revokedReason}\n`);
+}
+
+const common = { workspace: { type: 'string' }, tenant: { type: 'string' }, operator: { type: 'string' }, json: { type: 'boolean' } } as const;
+
+async function run(sub: string | undefined, argv: string[], io: CliIo, prompter: Prompter): Promise<number> {
+  switch (sub) {
+    case 'add':
+    case 'rotate': {
+      const { values, positionals } = parseCommandArgs(argv, { ...common, fingerprint: { type: 'string' }, reason: { type: 'string' }, label: { type: 'string' }, replaces: { type: 'string' } });
+      if (positionals.length !== 1) throw new OpsError('ERR_USAGE', `mirror keys ${sub} takes exactly one public key file.`);
+      if (sub === 'rotate' && !values.replaces) throw new OpsError('ERR_USAGE', 'mirror keys rotate needs --replaces <fingerprint of the old key>.');
+      if (!values.tenant) throw new OpsError('ERR_USAGE', `mirror keys ${sub} needs --tenant <name>: keys are trusted per tenant.`);
+      const json = !!values.json;
+      const pem = readPem(positionals[0], io);
+      const confirmed = await confirmFingerprint(pem, values.fingerprint, prompter, io, json);
+      const reason = await reasonOf(values.reason, prompter);
+      const ws = openWorkspace(workspaceDir(values.workspace, io), { create: true });
+      const db = openWorkspaceDatabase(ws);
+      try {
+        const input = { pem, tenant: values.tenant, confirmFingerprint: confirmed, reason, label: values.label, operator: values.operator ?? ws.settings.operator };
+        const rec = sub === 'add' ? addTrustedKey(db, input) : rotateTrustedKey(db, { ...input, replaces: values.replaces! });
+        if (json) printJson(io, { ok: true, key: { ...rec, pem: undefined } });
+        else {
+          io.stdout.write(sub === 'add' ? 'Key trusted.\n' : `Key rotated in; ${rec.replaces} stays trusted until you revoke it.\n`);
+          printRecord(io, rec);
+        }
+        return 0;
+      } finally {
+        db.close();
+      }
+    }
+    case 'list': {
+      const { values } = parseCommandArgs(argv, { ...common, all: { type: 'boolean' } }, false);
+      const ws = openWorkspace(workspaceDir(values.workspace, io));
+      const db = openWorkspaceDatabase(ws);
+      try {
+        const recs = listKeyRecords(db, { tenant: values.tenant, includeRevoked: !!values.all });
+        if (values.json) printJson(io, { keys: recs.map((r) => ({ ...r, pem: undefined })) });
+        else if (recs.length === 0) io.stdout.write(`No trusted keys${values.tenant ? ` for tenant ${values.tenant}` : ''}. Add one with: mirror keys add <public.pem> --tenant <t>\n`);
+        else for (const r of recs) printRecord(io, r);
+        return 0;
+      } finally {
+        db.close();
+      }
+    }
+    case 'revoke': {
+      const { values, positionals } = parseCommandArgs(argv, { ...common, reason: { type: 'string' } });
+      if (positionals.length !== 1) throw new OpsError('ERR_USAGE', 'mirror keys revoke takes exactly one fingerprint (sha256:<hex>).');
+      if (!values.tenant) throw new OpsError('ERR_USAGE', 'mirror keys revoke needs --tenant <name>.');
+      const reason = await reasonOf(values.reason, prompter);
+      const ws = openWorkspace(workspaceDir(values.workspace, io));
+      const db = openWorkspaceDatabase(ws);
+      try {
+        const rec = revokeTrustedKey(db, { tenant: values.tenant, fingerprint: positionals[0], reason, operator: values.operator ?? ws.settings.operator });
+        if (values.json) printJson(io, { ok: true, key: { ...rec, pem: undefined } });
+        else {
+          io.stdout.write('Key revoked: bundles signed only by it no longer verify for this tenant.\n');
+          printRecord(io, rec);
+        }
+        return 0;
+      } finally {
+        db.close();
+      }
+    }
+    default:
+      throw new OpsError('ERR_USAGE', `Unknown keys sub-command "${sub ?? ''}". Use add, list, rotate or revoke.\n${USAGE}`);
+  }
+}
+
 export const keysCommand: Command = {
   name: 'keys',
-  summary: '(not yet available)',
-  usage: 'mirror keys: not yet available in this build.',
-  async run() {
-    throw new OpsError('ERR_USAGE', 'mirror keys is not available in this build yet.');
+  summary: 'Trust, list, rotate or revoke signing keys per tenant',
+  usage: USAGE,
+  async run(argv, io) {
+    const [sub, ...rest] = argv;
+    const prompter = new Prompter(io);
+    try {
+      return await run(sub, rest, io, prompter);
+    } catch (e) {
+      return reportError(io, e, rest.includes('--json'));
+    } finally {
+      prompter.close();
+    }
   },
 };

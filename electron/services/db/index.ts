@@ -92,3 +92,8 @@ export function openDatabase(file: string, migrations: readonly Migration[] = MI
 export function schemaVersion(db: Db): number {
   return db.pragma('user_version', { simple: true }) as number;
 }
+
+/** Opens the database of a workspace (`<workspace>/console.db`, from its layout). */
+export function openWorkspaceDatabase(ws: { layout: { db: string } }): Db {
+  return openDatabase(ws.layout.db);
+}
