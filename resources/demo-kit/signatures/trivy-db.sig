@@ -1,0 +1,1 @@
+OmkC76LfPMr+bRsqTb6E+cRmd/nD+cvbTizH8iJkHkWy2UmqpFfFjc5UeUFFxzbgpvHUyz5ucRNxO99UEc85BQ==
