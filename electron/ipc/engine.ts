@@ -20,6 +20,7 @@ import type {
 import type { WorkspaceStatus } from '../../shared/types';
 import { openDatabase, type Db } from '../services/db/index';
 import { resourcePath } from '../services/resources';
+import { loadPublicKey } from '../services/verify/keys';
 import type { Workspace } from '../services/workspace/index';
 import type { JobContext, JobOutcome, JobParams } from './jobs';
 
@@ -73,8 +74,10 @@ export function keysList(_s: WorkspaceSession, _tenant: string | undefined): Key
   return notInBuild('The trusted keys store');
 }
 
-export function keyInspect(_pem: string): KeyInspection {
-  return notInBuild('Key inspection');
+/** Algorithm and fingerprint of a PEM public key, shown before the operator confirms it. */
+export function keyInspect(pem: string): KeyInspection {
+  const k = loadPublicKey(pem, 'workspace');
+  return { fingerprint: k.fingerprint, algorithm: k.algorithm };
 }
 
 export function keysAdd(_s: WorkspaceSession, _input: ParsedInput<'keys.add'>): KeyView {
