@@ -200,6 +200,8 @@ export interface MirrorBundleResult {
   rawSize: number;
   /** The data key, for per-file encrypted bundles. */
   dek?: Buffer;
+  /** Base64 signature over export.json as stored in signatures/export.sig (without the newline). */
+  exportSignature: string;
 }
 
 const DEFAULT_TENANT = 'acme';
@@ -501,6 +503,7 @@ export async function writeMirrorBundle(outFile: string, spec: MirrorBundleSpec)
       manifestDigest: `sha256:${sha256hex(exportJsonStored)}`,
       state,
       dek,
+      exportSignature: exportSig.toString('utf8').trim(),
     };
     return { files: out };
   };
