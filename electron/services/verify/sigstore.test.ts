@@ -1,7 +1,10 @@
 /** Caller-side rules of Sigstore verification, beyond the conformance vectors. */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import http from 'node:http';
+import https from 'node:https';
+import net from 'node:net';
+import { afterAll, describe, expect, it, vi } from 'vitest';
 import { FIXTURES, tempDir } from '../testing/fixtures';
 import { preAuthEncoding, parseDsseEnvelope } from './dsse';
 import { loadPublicKey } from './keys';
@@ -94,6 +97,29 @@ describe('verifySigstoreBundle', () => {
     // The signer among several pinned keys is found.
     const both = await verifySigstoreBundle(bundle, A_TXT, { trustedRootFile: PUBLIC_GOOD, keys: [other, key] });
     expect(both.ok, both.detail).toBe(true);
+  });
+
+  it('never touches the network (no TUF fetch, no log lookups)', async () => {
+    const spies = [
+      vi.spyOn(globalThis, 'fetch'),
+      vi.spyOn(http, 'request'),
+      vi.spyOn(http, 'get'),
+      vi.spyOn(https, 'request'),
+      vi.spyOn(https, 'get'),
+      vi.spyOn(net, 'connect'),
+      vi.spyOn(net, 'createConnection'),
+    ];
+    try {
+      for (const name of ['happy-path-v0.3', 'rekor2-happy-path', 'happy-path-intoto-in-dsse-v3']) {
+        const dir = join(CASES, name);
+        const root = name.startsWith('rekor2') ? join(dir, 'trusted_root.json') : PUBLIC_GOOD;
+        const r = await verifySigstoreBundle(readFileSync(join(dir, 'bundle.sigstore.json')), A_TXT, { trustedRootFile: root, ...cert });
+        expect(r.ok, `${name}: ${r.detail}`).toBe(true);
+      }
+      for (const s of spies) expect(s).not.toHaveBeenCalled();
+    } finally {
+      for (const s of spies) s.mockRestore();
+    }
   });
 
   it('reports malformed bundle JSON as a refusal, not a throw', async () => {

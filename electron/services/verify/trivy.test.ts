@@ -4,7 +4,7 @@
  * interop), signed with keys generated here.
  */
 import { execFileSync } from 'node:child_process';
-import { generateKeyPairSync, sign as cryptoSign, constants, type KeyObject } from 'node:crypto';
+import { createHash, generateKeyPairSync, sign as cryptoSign, constants, type KeyObject } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
@@ -396,8 +396,13 @@ describe('Trivy bundles built here', () => {
   it('writes metadata.json and the database to extractTo during the read, byte for byte', async () => {
     const { file, sig, dir } = writeBundle(tarGz(goodDb(metadata(2), UPSTREAM_BBOLT)));
     const out = join(dir, 'cache', 'db');
-    const v = await verifyTrivyBundle(file, { keys: [signer.trusted], signature: sig, extractTo: out });
+    const copy = join(dir, 'library-copy.bundle');
+    const v = await verifyTrivyBundle(file, { keys: [signer.trusted], signature: sig, extractTo: out, copyTo: copy });
     expect(v.ok).toBe(true);
+    // The library copy is teed from the same read, and its digest is reported.
+    expect(readFileSync(copy).equals(readFileSync(file))).toBe(true);
+    const digest = createHash('sha256').update(readFileSync(file)).digest('hex');
+    expect(v.checks.find((c) => c.name === 'archive')?.detail).toContain(`sha256 ${digest}`);
     expect(readFileSync(join(out, 'trivy.db')).equals(UPSTREAM_BBOLT)).toBe(true);
     expect(readFileSync(join(out, 'metadata.json')).equals(metadata(2))).toBe(true);
 

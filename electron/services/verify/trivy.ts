@@ -20,33 +20,36 @@ import Database from 'better-sqlite3';
 import { Parser, type ReadEntry } from 'tar';
 import { z } from 'zod';
 import { OpsError, isOpsError, pickReportedCode, runbookAdvice, type ErrorCode } from '../../../shared/errors';
-import type { Limits } from '../../../shared/settings';
-import type { Check, Failure, JobProgress, Verdict } from '../../../shared/types';
+import type { Check, Failure, Verdict } from '../../../shared/types';
 import type { Workspace } from '../workspace/index';
 import { logEvent, type LogEvent } from '../obs/index';
 import { BboltHeadCollector } from './bbolt';
 import { decodeSignature, verifyDetached, type TrustedKey } from './keys';
 import { TarGate } from './tar-gate';
+import type { VerifyOptions } from './types';
 
 export type TrivyKind = 'trivy-db' | 'trivy-java-db';
 
-/** The fields of VerifyOptions (./index) that a Trivy bundle uses, plus its own. */
-export interface TrivyVerifyOptions {
-  keys: TrustedKey[];
-  /** Detached signature file (cosign sign-blob format) over the bundle file. */
-  signature?: string;
-  limits?: Partial<Limits>;
-  signal?: AbortSignal;
-  onProgress?: (p: JobProgress) => void;
+/**
+ * VerifyOptions (./types; the Trivy reader uses keys, signature, limits,
+ * signal, onProgress) plus the Trivy reader's own options.
+ */
+export type TrivyVerifyOptions = VerifyOptions & {
   kind?: TrivyKind;
   /**
    * Folder to write `metadata.json` and the database file into during the
    * read (fsynced). Use them only when the verdict is ok.
    */
   extractTo?: string;
+  /**
+   * File to tee the raw bundle bytes into during the same read (the library
+   * copy), fsynced; its SHA-256 is in the `archive` check. Use it only when
+   * the verdict is ok.
+   */
+  copyTo?: string;
   /** Clock for the staleness check (tests). */
   now?: Date;
-}
+};
 
 export const TRIVY_UNSUPPORTED_SCHEMA_EVENT = 'adapter.trivy.unsupported_schema_version';
 
@@ -397,8 +400,21 @@ export async function verifyTrivyBundle(file: string, opts: TrivyVerifyOptions):
     entry.resume();
   });
 
+  let copyFd: number | null = null;
+  if (opts.copyTo) {
+    copyFd = openSync(opts.copyTo, 'w', 0o600);
+    openFds.push(copyFd);
+  }
   const rawTap = new Transform({
     transform(chunk: Buffer, _enc, cb) {
+      if (copyFd !== null) {
+        try {
+          writeSync(copyFd, chunk);
+        } catch (e) {
+          cb(e as Error);
+          return;
+        }
+      }
       rawBytes += chunk.length;
       rawHash.update(chunk);
       signature.update(chunk);
@@ -445,6 +461,7 @@ export async function verifyTrivyBundle(file: string, opts: TrivyVerifyOptions):
     }
     if (streamError && (streamError.code === 'ERR_INPUT_NOT_FOUND' || streamError.code === 'ERR_NO_SPACE')) throw streamError;
     throwIfAborted(opts.signal, file);
+    if (copyFd !== null && !streamError) fsyncSync(copyFd);
     progress(undefined, true);
 
     const stats = { bytes: rawBytes, files: state.files, seconds: (Date.now() - started) / 1000 };
