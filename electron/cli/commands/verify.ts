@@ -1,12 +1,199 @@
-import { OpsError } from '../../../shared/errors';
-import type { Command } from '../command';
+/**
+ * `mirror verify <path>`: verify a mirror bundle, a Trivy bundle, an offline
+ * kit or a workspace's staging tree against the operator's pinned keys.
+ * Exit codes: 0 verified; 1 input not found; 2 content mismatch; 4 usage;
+ * 5 signature/trust; 8 ordering; 11 validation; 130 cancelled.
+ */
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { exitCodeFor, OpsError } from '../../../shared/errors';
+import type { Verdict } from '../../../shared/types';
+import { openWorkspaceDatabase } from '../../services/db/index';
+import { listTrustedKeys } from '../../services/keys/index';
+import { loadPublicKey, type TrustedKey } from '../../services/verify/keys';
+import { verifyPath, type VerifyOptions } from '../../services/verify/index';
+import { defaultWorkspaceDir, isWorkspaceDir, openWorkspace } from '../../services/workspace/index';
+import { parseCommandArgs, parseSize, type CliIo, type Command } from '../command';
+import { formatVerdict, printJson, progressPrinter, reportError } from '../output';
 
-// Placeholder until the owning issue lands: registered so `mirror --help` lists it.
+const USAGE = `Usage: mirror verify <path> [options]
+
+<path> is a mirror bundle (*.tar.zst, *.tar.zst.age), a Trivy bundle (db.bundle,
+java-db.bundle), an offline kit folder (with offline-manifest.json) or a
+workspace folder (its staging tree is re-read and checked).
+
+Trust (keys inside a bundle or kit are never trusted):
+  --key <pem>                     a trusted public key (PEM); repeatable; trusted for this command only
+  --keyring <dir>                 trust every *.pub / *.pem file in this folder
+  (neither)                       the keys pinned in the workspace (--workspace, or the default one)
+  --workspace <dir>               the workspace whose pinned keys to use
+  --tenant <t>                    with workspace keys: only this tenant's keys
+  --signature <file>              detached signature of a Trivy bundle given alone
+  --trusted-root <json>           Sigstore trusted root, for signatures/export.sigstore.json
+  --certificate-identity <san>    expected Sigstore certificate identity
+  --certificate-oidc-issuer <url> expected Sigstore OIDC issuer
+
+Decryption:
+  --identity <file>               age identity file (AGE-SECRET-KEY-1… lines); repeatable
+  --passphrase-file <file>        passphrase of a scrypt age-encrypted bundle (first line)
+
+Limits (defaults: 64G total, 8G per file, 1000000 members, ratio 1000):
+  --max-bytes <n>  --max-member-bytes <n>  --max-members <n>  --max-ratio <n>
+
+Output:
+  --json                          one JSON object on stdout
+Exit codes: 0 verified; 1 input not found; 2 digest/size/missing/extra/tombstone;
+4 usage; 5 signature or key not trusted; 8 ordering; 11 validation failed; 130 cancelled.
+Invoke as \`npx --no mirror verify …\` (a bare \`npx mirror\` could fetch an unrelated package).`;
+
+const OPTIONS = {
+  key: { type: 'string', multiple: true },
+  keyring: { type: 'string' },
+  workspace: { type: 'string' },
+  tenant: { type: 'string' },
+  signature: { type: 'string' },
+  identity: { type: 'string', multiple: true },
+  'passphrase-file': { type: 'string' },
+  'trusted-root': { type: 'string' },
+  'certificate-identity': { type: 'string' },
+  'certificate-oidc-issuer': { type: 'string' },
+  'max-bytes': { type: 'string' },
+  'max-member-bytes': { type: 'string' },
+  'max-members': { type: 'string' },
+  'max-ratio': { type: 'string' },
+  json: { type: 'boolean' },
+} as const;
+
+function readInputFile(io: CliIo, flag: string, file: string): string {
+  const p = resolve(io.cwd, file);
+  try {
+    return readFileSync(p, 'utf8');
+  } catch (e) {
+    throw new OpsError('ERR_INPUT_NOT_FOUND', `${flag} ${file}: the file cannot be read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}).`, { path: p });
+  }
+}
+
+function loadKeyFile(io: CliIo, flag: string, file: string, source: TrustedKey['source']): TrustedKey {
+  const pem = readInputFile(io, flag, file);
+  try {
+    return { ...loadPublicKey(pem, source), label: file };
+  } catch (e) {
+    if (e instanceof OpsError) throw new OpsError(e.code, `${flag} ${file}: ${e.message}`, { path: resolve(io.cwd, file) });
+    throw e;
+  }
+}
+
+/** Parses an age identity file: AGE-SECRET-KEY-1… lines; comments and blank lines ignored. */
+export function parseIdentityFile(text: string, file: string): string[] {
+  const ids: string[] = [];
+  for (const raw of text.split(/\r?\n/)) {
+    const line = raw.trim();
+    if (!line || line.startsWith('#')) continue;
+    if (/^AGE-SECRET-KEY-(PQ-)?1[0-9A-Z]+$/.test(line)) ids.push(line);
+    else throw new OpsError('ERR_USAGE', `--identity ${file}: a line is not an age identity (expected AGE-SECRET-KEY-1…; comments start with #).`);
+  }
+  if (!ids.length) throw new OpsError('ERR_USAGE', `--identity ${file} holds no age identity (AGE-SECRET-KEY-1… line).`);
+  return ids;
+}
+
+function positiveNumber(flag: string, v: string | undefined): number | undefined {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (!Number.isFinite(n) || n <= 0) throw new OpsError('ERR_USAGE', `${flag} expects a positive number, got "${v}".`);
+  return n;
+}
+
+function positiveSize(flag: string, v: string | undefined): number | undefined {
+  const n = parseSize(flag, v);
+  if (n !== undefined && n <= 0) throw new OpsError('ERR_USAGE', `${flag} must be above zero.`);
+  return n;
+}
+
+/** Keys from --key/--keyring, else the workspace's pinned keys. */
+function resolveKeys(io: CliIo, values: { key?: string[]; keyring?: string; workspace?: string; tenant?: string }, input: string): { keys: TrustedKey[]; note?: string } {
+  const keys: TrustedKey[] = [];
+  for (const k of values.key ?? []) keys.push(loadKeyFile(io, '--key', k, 'cli'));
+  if (values.keyring) {
+    const dir = resolve(io.cwd, values.keyring);
+    let names: string[];
+    try {
+      names = readdirSync(dir).filter((n) => /\.(pub|pem)$/i.test(n)).sort();
+    } catch (e) {
+      throw new OpsError('ERR_INPUT_NOT_FOUND', `--keyring ${values.keyring}: the folder cannot be read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}).`, { path: dir });
+    }
+    if (!names.length) throw new OpsError('ERR_USAGE', `--keyring ${values.keyring} holds no *.pub or *.pem file.`);
+    for (const n of names) keys.push(loadKeyFile(io, '--keyring', join(values.keyring, n), 'keyring'));
+  }
+  if (keys.length) return { keys };
+  // No key on the command line: the workspace's pinned keys (per tenant).
+  let wsDir: string | null = null;
+  if (values.workspace) wsDir = resolve(io.cwd, values.workspace);
+  else if (existsSync(input) && statSync(input).isDirectory() && isWorkspaceDir(input)) wsDir = input;
+  else if (isWorkspaceDir(defaultWorkspaceDir(io.env))) wsDir = defaultWorkspaceDir(io.env);
+  if (!wsDir) return { keys: [], note: 'No --key or --keyring was given and there is no workspace with pinned keys.' };
+  const ws = openWorkspace(wsDir);
+  const db = openWorkspaceDatabase(ws);
+  try {
+    const pinned = listTrustedKeys(db, values.tenant);
+    return { keys: pinned, ...(pinned.length ? {} : { note: `The workspace ${wsDir} has no trusted key${values.tenant ? ` for tenant ${values.tenant}` : ''}.` }) };
+  } finally {
+    db.close();
+  }
+}
+
 export const verifyCommand: Command = {
   name: 'verify',
-  summary: '(not yet available)',
-  usage: 'mirror verify: not yet available in this build.',
-  async run() {
-    throw new OpsError('ERR_USAGE', 'mirror verify is not available in this build yet.');
+  summary: 'Verify a bundle, an offline kit or a workspace staging tree (signatures, digests, chain).',
+  usage: USAGE,
+  async run(argv: string[], io: CliIo): Promise<number> {
+    const json = argv.includes('--json');
+    try {
+      const { values, positionals } = parseCommandArgs(argv, OPTIONS);
+      if (positionals.length !== 1) throw new OpsError('ERR_USAGE', positionals.length ? `mirror verify takes one path, got ${positionals.length}.` : 'Give the bundle, kit or workspace to verify: mirror verify <path>.');
+      const given = positionals[0];
+      const input = resolve(io.cwd, given);
+      const { keys, note } = resolveKeys(io, values, input);
+      const identities: string[] = [];
+      for (const f of values.identity ?? []) identities.push(...parseIdentityFile(readInputFile(io, '--identity', f), f));
+      let passphrase: string | undefined;
+      if (values['passphrase-file']) {
+        passphrase = readInputFile(io, '--passphrase-file', values['passphrase-file']).split(/\r?\n/)[0];
+        if (!passphrase) throw new OpsError('ERR_USAGE', `--passphrase-file ${values['passphrase-file']} is empty.`);
+      }
+      const limits: NonNullable<VerifyOptions['limits']> = {};
+      const maxBytes = positiveSize('--max-bytes', values['max-bytes']);
+      const maxMember = positiveSize('--max-member-bytes', values['max-member-bytes']);
+      const maxMembers = positiveNumber('--max-members', values['max-members']);
+      const maxRatio = positiveNumber('--max-ratio', values['max-ratio']);
+      if (maxBytes !== undefined) limits.maxTotalBytes = maxBytes;
+      if (maxMember !== undefined) limits.maxMemberBytes = maxMember;
+      if (maxMembers !== undefined) limits.maxMembers = Math.floor(maxMembers);
+      if (maxRatio !== undefined) limits.maxRatio = maxRatio;
+      const optional = (flag: string | undefined): string | undefined => (flag === undefined ? undefined : resolve(io.cwd, flag));
+      const opts: VerifyOptions = {
+        keys,
+        identities,
+        ...(passphrase !== undefined ? { passphrase } : {}),
+        ...(values.signature ? { signature: optional(values.signature) } : {}),
+        ...(values['trusted-root'] ? { trustedRoot: optional(values['trusted-root']) } : {}),
+        ...(values['certificate-identity'] ? { certificateIdentity: values['certificate-identity'] } : {}),
+        ...(values['certificate-oidc-issuer'] ? { certificateOidcIssuer: values['certificate-oidc-issuer'] } : {}),
+        limits,
+        signal: io.signal,
+      };
+      const progress = json ? undefined : progressPrinter(io);
+      if (progress) opts.onProgress = progress;
+      const verdict: Verdict = await verifyPath(input, opts);
+      verdict.path = given;
+      if (note && !verdict.ok) verdict.warnings.push(note);
+      if (io.signal.aborted && verdict.code !== 'ERR_CANCELLED') {
+        throw new OpsError('ERR_CANCELLED', 'Cancelled by the operator (SIGINT). Nothing was changed.');
+      }
+      if (json) printJson(io, verdict);
+      else io.stdout.write(formatVerdict(verdict) + '\n');
+      return exitCodeFor(verdict.code);
+    } catch (e) {
+      return reportError(io, e, json);
+    }
   },
 };

@@ -14,7 +14,7 @@ import { pickReportedCode, runbookAdvice, type ErrorCode } from '../../../shared
 import { bundlePathProblem, compareBytewise, describePathProblem } from '../../../shared/paths';
 import type { BundleKind, JobProgress, Verdict } from '../../../shared/types';
 import { verifyDetached } from './keys';
-import { buildVerdict, Report, verifyMirrorBundle, type MirrorBundleResult } from './mirror';
+import { buildVerdict, checkSignerTenant, Report, verifyMirrorBundle, type MirrorBundleResult } from './mirror';
 import { verifyTrivyBundle } from './trivy';
 import type { VerifyOptions } from './types';
 
@@ -186,6 +186,7 @@ export async function verifyKit(dirIn: string, opts: VerifyOptions): Promise<Kit
     return finish();
   }
   tenant = manifest.tenant;
+  checkSignerTenant(report, opts.keys, keysInfo?.signedBy ?? [], manifest.tenant, 'The kit');
   let sorted = true;
   for (let i = 1; i < manifest.entries.length; i++) {
     if (compareBytewise(manifest.entries[i - 1].path, manifest.entries[i].path) >= 0) {

@@ -614,6 +614,7 @@ export async function verifyMirrorBundle(file: string, opts: MirrorVerifyOptions
     return finish();
   }
   result.exportJson = exp;
+  checkSignerTenant(report, keys, keysInfo?.signedBy ?? [], exp.tenant, 'export.json');
 
   if (manifestBytes) {
     try {
@@ -698,6 +699,17 @@ export async function verifyMirrorBundle(file: string, opts: MirrorVerifyOptions
   }
 
   return finish();
+}
+
+/**
+ * Keys pinned in a workspace carry their tenant: a signature by a key trusted
+ * only for another tenant does not count (trust is pinned per tenant).
+ */
+export function checkSignerTenant(report: Report, keys: TrustedKey[], signedBy: string[], tenant: string, what: string): void {
+  if (!signedBy.length) return;
+  const signers = keys.filter((k) => signedBy.includes(k.fingerprint));
+  if (signers.some((k) => k.tenant === undefined || k.tenant === tenant)) return;
+  report.fail(`signer trusted for tenant ${tenant}`, 'ERR_VERIFY_SIGNATURE', `${what} is for tenant "${tenant}", but the key that signed it (${signers.map((k) => k.fingerprint).join(', ')}) is trusted only for tenant ${[...new Set(signers.map((k) => `"${k.tenant}"`))].join(', ')}.`);
 }
 
 function checkDsse(report: Report, bytes: Buffer, exportBytes: Buffer, keys: TrustedKey[]): void {
