@@ -9,6 +9,8 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { afterAll, describe, expect, it } from 'vitest';
+import { generateSigningKey } from '../producer/keys';
+import { writeTrivyBundle } from '../producer/trivy';
 import { FIXTURES, KITS, tempDir } from '../testing/fixtures';
 import { writeMinimalBbolt } from './bbolt';
 import { loadPublicKey, type TrustedKey } from './keys';
@@ -425,4 +427,32 @@ describe('Trivy bundles built here', () => {
     await expect(verifyTrivyBundle(join(tmp.dir, 'nope.bundle'), { keys: [signer.trusted] })).rejects.toMatchObject({ code: 'ERR_INPUT_NOT_FOUND' });
     await expect(verifyTrivyBundle(file, { keys: [signer.trusted], signature: join(tmp.dir, 'nope.sig') })).rejects.toMatchObject({ code: 'ERR_INPUT_NOT_FOUND' });
   });
+});
+
+describe('Trivy bundles written by the project’s producer', () => {
+  const key = generateSigningKey('ecdsa-p256');
+  const trusted = loadPublicKey(key.publicPem, 'cli');
+  const cases: [string, Parameters<typeof writeTrivyBundle>[1], string | null][] = [
+    ['a valid trivy-db', { kind: 'trivy-db', key }, null],
+    ['a valid trivy-java-db', { kind: 'trivy-java-db', key }, null],
+    ['Version 3', { kind: 'trivy-db', key, version: 3 }, 'ERR_EXPORT_UNSUPPORTED_SCHEMA'],
+    ['a bad bbolt magic', { kind: 'trivy-db', key, corrupt: 'bbolt-magic' }, 'ERR_BUNDLE_CORRUPT'],
+    ['bad bbolt checksums', { kind: 'trivy-db', key, corrupt: 'bbolt-checksum' }, 'ERR_BUNDLE_CORRUPT'],
+    ['a bad SQLite header', { kind: 'trivy-java-db', key, corrupt: 'sqlite-header' }, 'ERR_BUNDLE_CORRUPT'],
+    ['broken metadata.json', { kind: 'trivy-db', key, corrupt: 'metadata-json' }, 'ERR_BUNDLE_CORRUPT'],
+    ['no database', { kind: 'trivy-db', key, corrupt: 'missing-db' }, 'ERR_VERIFY_MISSING_FILE'],
+    ['a symlink member', { kind: 'trivy-db', key, corrupt: 'symlink-member' }, 'ERR_BUNDLE_UNSAFE_ENTRY'],
+    ['a truncated file', { kind: 'trivy-db', key, corrupt: 'truncate' }, 'ERR_BUNDLE_CORRUPT'],
+    ['another signer', { kind: 'trivy-db', key, signWith: generateSigningKey('ed25519') }, 'ERR_VERIFY_SIGNATURE'],
+  ];
+  for (const [what, spec, code] of cases) {
+    it(`${what} → ${code ?? 'verified'}`, async () => {
+      const dir = fresh('producer');
+      const out = writeTrivyBundle(join(dir, spec.kind === 'trivy-java-db' ? 'java-db.bundle' : 'db.bundle'), spec);
+      const v = await verifyTrivyBundle(out.file, { keys: [trusted] });
+      expect(v.code, v.message).toBe(code);
+      expect(v.ok).toBe(code === null);
+      expect(v.kind).toBe(spec.kind);
+    });
+  }
 });
