@@ -34,3 +34,40 @@ export function workspaceLayout(dir: string): WorkspaceLayout {
     evidence: join(dir, 'evidence'),
   };
 }
+
+/** Name of a generation folder inside staging/ (local sequence number, zero-padded so names sort). */
+export function generationName(seq: number): string {
+  return String(seq).padStart(6, '0');
+}
+
+/** staging/<seq>/: the payload tree of one generation (payload files only). */
+export function generationDir(layout: WorkspaceLayout, seq: number): string {
+  return join(layout.staging, generationName(seq));
+}
+
+/** staging/<seq>.meta/: export.json bytes and state.txt of one generation, outside the payload tree. */
+export function generationMetaDir(layout: WorkspaceLayout, seq: number): string {
+  return join(layout.staging, `${generationName(seq)}.meta`);
+}
+
+/** Parses a staging/ entry name back to its sequence number (payload or meta folder), or null. */
+export function parseGenerationName(name: string): { seq: number; meta: boolean } | null {
+  const m = /^(\d{6,})(\.meta)?$/.exec(name);
+  if (!m) return null;
+  return { seq: Number(m[1]), meta: m[2] !== undefined };
+}
+
+/** incoming/<job>/: quarantine of one import (verified bytes land in files/). */
+export function incomingJobDir(layout: WorkspaceLayout, job: string): string {
+  return join(layout.incoming, job);
+}
+
+/** journal/apply.json: the one in-flight apply/rollback/install journal. */
+export function applyJournalFile(layout: WorkspaceLayout): string {
+  return join(layout.journal, 'apply.json');
+}
+
+/** Trivy's --cache-dir is trivy/: db/ (trivy.db + metadata.json) and java-db/ (trivy-java.db + metadata.json). */
+export function trivyCacheLink(layout: WorkspaceLayout, kind: 'trivy-db' | 'trivy-java-db'): string {
+  return join(layout.trivy, kind === 'trivy-db' ? 'db' : 'java-db');
+}

@@ -1,0 +1,414 @@
+/**
+ * Applying one verified bundle: chain rules, the new generation built beside
+ * the current one (hard links for unchanged files, verified incoming files
+ * moved in), state digest from known digests, fsync, journal commit, atomic
+ * switch, database transaction with the audit row, pruning.
+ */
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { OpsError } from '../../../shared/errors';
+import type { StateEntry } from '../../../shared/state-digest';
+import { appendAudit, type AuditEntryInput } from '../audit/index';
+import type { Db } from '../db/index';
+import { bumpCounter, logEvent, setGauge } from '../obs/index';
+import type { Workspace } from '../workspace/index';
+import { generationDir, generationMetaDir, generationName, parseGenerationName } from '../workspace/layout';
+import { freeBytes, hookedFs, isNoSpace, type StagingFs, type StagingHooks } from './fsops';
+import { readJournal, removeJournal, writeJournal, type ApplyJournal, type GenerationInsert, type LibraryInsert } from './journal';
+import { digestOfText, mergeState, parseStateText, sortEntries, stateText } from './state';
+import { currentGeneration, getGeneration, getLibrary, insertGeneration, listGenerations, listLibrary, markGenerationPruned, maxSeq, readState, setCurrent, setLastApply, upsertLibrary } from './store';
+import { currentLinkSeq, switchLink } from './switch';
+import type { ApplyResult, ApplyStats, GenerationRow, PreparedBundle, StagingExport } from './types';
+
+export interface ApplyOptions {
+  /** Written reason that lets a full or resetBaseline bundle go over ERR_IMPORT_NON_MONOTONIC (audited). */
+  forceReason?: string;
+  operator?: string;
+  hooks?: StagingHooks;
+  /** Added to the audit row (for example the keys that verified the bundle). */
+  auditDetails?: Record<string, unknown>;
+  now?: () => Date;
+}
+
+export function isFullLike(exp: StagingExport): boolean {
+  return exp.profile.variant === 'full' || exp.resetBaseline === true;
+}
+
+export function chainName(tenant: string | null, profileId: string | null): string {
+  return `tenant "${tenant}" / profile "${profileId}"`;
+}
+
+/**
+ * The spec's application rules, in its order. Returns the generation to build
+ * on (null for a full or resetBaseline bundle) and whether force was used.
+ */
+export function checkChain(db: Db, exp: StagingExport, forceReason: string | undefined): { forced: boolean; base: GenerationRow | null } {
+  const st = readState(db);
+  const cur = currentGeneration(db);
+  if (st.chain_tenant !== null && (st.chain_tenant !== exp.tenant || st.chain_profile_id !== exp.profile.id)) {
+    throw new OpsError(
+      'ERR_EXPORT_BASE_MISSING',
+      `This bundle belongs to another chain: the workspace holds ${chainName(st.chain_tenant, st.chain_profile_id)}, the bundle ${exp.exportId} is ${chainName(exp.tenant, exp.profile.id)}. A workspace holds one chain; use another workspace for this one.`,
+      { details: { workspaceChain: { tenant: st.chain_tenant, profileId: st.chain_profile_id }, bundleChain: { tenant: exp.tenant, profileId: exp.profile.id } } },
+    );
+  }
+  const fullLike = isFullLike(exp);
+  let forced = false;
+  if (cur && exp.generation <= cur.generation) {
+    const reason = forceReason?.trim();
+    if (!fullLike || !reason) {
+      const hint = !fullLike && reason ? ' (--force-reason only applies to a full bundle or a resetBaseline delta)' : '';
+      throw new OpsError(
+        'ERR_IMPORT_NON_MONOTONIC',
+        `Bundle ${exp.exportId} is generation ${exp.generation}, not newer than the current generation ${cur.generation} (${cur.export_id}): a replay or a rollback. Nothing was changed${hint}.`,
+        { details: { bundleGeneration: exp.generation, currentGeneration: cur.generation, currentExportId: cur.export_id } },
+      );
+    }
+    forced = true;
+  }
+  if (fullLike) return { forced, base: null };
+  const b = exp.base ?? null;
+  if (!cur) {
+    throw new OpsError(
+      'ERR_EXPORT_BASE_MISSING',
+      `Delta ${exp.exportId} (generation ${exp.generation}) needs its base ${b ? `${b.exportId} (generation ${b.generation})` : '(none named)'} staged first, but nothing is staged yet. Import the full bundle and the deltas before it, in order.`,
+      { details: { base: b, current: null } },
+    );
+  }
+  const curDigest = `sha256:${cur.export_json_sha256}`;
+  if (!b || b.exportId !== cur.export_id || b.manifestDigest !== curDigest || exp.generation !== cur.generation + 1) {
+    let why: string;
+    if (!b) why = 'it names no base';
+    else if (exp.generation > cur.generation + 1 || b.exportId !== cur.export_id) why = `it applies on ${b.exportId} (generation ${b.generation}), but staging holds ${cur.export_id} (generation ${cur.generation}): generations ${cur.generation + 1}..${exp.generation - 1} are missing`;
+    else if (b.manifestDigest !== curDigest) why = `its base ${b.exportId} has export.json digest ${b.manifestDigest}, but the staged ${cur.export_id} has ${curDigest} (a different export with the same id: mix-and-match)`;
+    else why = `its generation ${exp.generation} does not follow the current generation ${cur.generation}`;
+    throw new OpsError('ERR_EXPORT_BASE_MISSING', `Delta ${exp.exportId} cannot be applied: ${why}. Nothing was changed.`, {
+      details: { base: b, current: { exportId: cur.export_id, generation: cur.generation, manifestDigest: curDigest } },
+    });
+  }
+  return { forced, base: cur };
+}
+
+/** Reads the state lines of a kept generation. */
+export function readGenerationState(ws: Workspace, seq: number): StateEntry[] {
+  return parseStateText(readFileSync(join(generationMetaDir(ws.layout, seq), 'state.txt'), 'utf8'));
+}
+
+/** The next free local sequence number (never reuses one that the DB or the disk knows). */
+export function nextSeq(ws: Workspace, db: Db): number {
+  let m = maxSeq(db);
+  for (const name of readdirSync(ws.layout.staging)) {
+    const p = parseGenerationName(name);
+    if (p && p.seq > m) m = p.seq;
+  }
+  const linked = currentLinkSeq(ws.layout);
+  if (linked !== null && linked > m) m = linked;
+  const j = readJournal(ws.layout);
+  if (j && j.op === 'apply' && j.seq > m) m = j.seq;
+  return m + 1;
+}
+
+export function noSpaceError(what: string, needed: number, free: number | null, cause?: unknown): OpsError {
+  const freeText = free === null ? '' : ` (${free} bytes free now)`;
+  return new OpsError(
+    'ERR_NO_SPACE',
+    `The workspace volume ran out of space while ${what}: the apply needs about ${needed} bytes${freeText}. The current generation is untouched; free space (for example mirror retention run) or move the workspace, then import again.`,
+    { details: { neededBytes: needed, freeBytes: free }, cause },
+  );
+}
+
+function libraryPlacement(ws: Workspace, db: Db, prepared: PreparedBundle, exp: StagingExport, importedAt: string): ApplyJournal['library'] {
+  const lib = prepared.library;
+  if (!lib) return null;
+  const file = `library/${lib.sha256}/${lib.name}`;
+  const existing = getLibrary(db, lib.sha256);
+  const existed = !!existing && existing.pruned_at === null && existsSync(join(ws.dir, existing.file));
+  const row: LibraryInsert = {
+    sha256: lib.sha256,
+    file: existed ? existing!.file : file,
+    name: lib.name,
+    kind: exp.profile.variant === 'full' ? 'mirror-full' : 'mirror-delta',
+    size: lib.size,
+    export_id: exp.exportId,
+    generation: exp.generation,
+    reset_baseline: exp.resetBaseline ? 1 : 0,
+    export_json_sha256: prepared.exportJsonSha256,
+    created_at: exp.createdAt,
+    imported_at: importedAt,
+  };
+  return { tmpFile: lib.tmpFile, finalFile: join(ws.dir, row.file), row, existed };
+}
+
+/** Makes the database reflect a committed apply (idempotent: recovery calls it too). */
+export function finishApplyInDb(db: Db, j: ApplyJournal): boolean {
+  let done = false;
+  db.transaction(() => {
+    const st = readState(db);
+    if (getGeneration(db, j.seq) && st.current_seq === j.seq) return;
+    if (!getGeneration(db, j.seq)) insertGeneration(db, j.row);
+    if (j.library) upsertLibrary(db, j.library.row);
+    setCurrent(db, j.seq, j.chain);
+    setLastApply(db, j.lastApply);
+    for (const a of j.audits) appendAudit(db, a);
+    done = true;
+  })();
+  return done;
+}
+
+/** Removes a not-switched new generation and its library copy (journal phase "building"). */
+export function discardApply(ws: Workspace, fs: StagingFs, j: ApplyJournal): void {
+  fs.rm(generationDir(ws.layout, j.seq));
+  fs.rm(generationMetaDir(ws.layout, j.seq));
+  if (j.library && !j.library.existed) fs.rm(join(ws.layout.library, j.library.row.sha256));
+  fs.rm(join(ws.layout.incoming, j.job));
+  fs.fsyncDir(ws.layout.staging);
+  removeJournal(fs, ws.layout);
+}
+
+/**
+ * Applies one verified bundle. Synchronous disk work; throws OpsError with
+ * nothing changed (ERR_IMPORT_NON_MONOTONIC, ERR_EXPORT_BASE_MISSING,
+ * ERR_VERIFY_DIGEST, ERR_NO_SPACE), or returns the new generation.
+ */
+export function applyPrepared(ws: Workspace, db: Db, prepared: PreparedBundle, opts: ApplyOptions = {}): ApplyResult {
+  const tStart = performance.now();
+  const { fs, cp } = hookedFs(opts.hooks);
+  const now = opts.now ?? (() => new Date());
+  const exp = prepared.exp;
+  const { forced, base } = checkChain(db, exp, opts.forceReason);
+
+  const changed: StateEntry[] = exp.files.map((f) => ({ path: f.path, sha256: f.sha256, size: f.size }));
+  const newEntries = base ? mergeState(readGenerationState(ws, base.seq), changed, exp.removed ?? []) : sortEntries(changed);
+  const text = stateText(newEntries);
+  const digest = digestOfText(text);
+  let totalBytes = 0;
+  for (const e of newEntries) totalBytes += e.size;
+  if (digest !== exp.state.digest || newEntries.length !== exp.state.fileCount || totalBytes !== exp.state.totalBytes) {
+    throw new OpsError(
+      'ERR_VERIFY_DIGEST',
+      `Applying ${exp.exportId} would give a staging tree with digest ${digest} (${newEntries.length} files, ${totalBytes} bytes), but the bundle's signed state is ${exp.state.digest} (${exp.state.fileCount} files, ${exp.state.totalBytes} bytes). The new generation was discarded; the current generation is unchanged.`,
+      { details: { computed: digest, expected: exp.state.digest } },
+    );
+  }
+
+  const changedSet = new Set(changed.map((c) => c.path));
+  let writtenBytes = 0;
+  for (const c of changed) writtenBytes += c.size;
+  const dirCount = new Set(newEntries.map((e) => e.path.slice(0, Math.max(0, e.path.lastIndexOf('/'))))).size;
+  const needed = Buffer.byteLength(text) + prepared.exportJsonBytes.length + (dirCount + 4) * 4096 + 65536;
+  const free = freeBytes(ws.layout.staging);
+  if (free !== null && free < needed) throw noSpaceError(`preparing ${exp.exportId}`, needed, free);
+
+  const seq = nextSeq(ws, db);
+  const prevSeq = readState(db).current_seq;
+  const appliedAt = now().toISOString();
+  const variant = exp.profile.variant === 'full' ? 'full' : 'delta';
+  const library = libraryPlacement(ws, db, prepared, exp, appliedAt);
+  const row: GenerationInsert = {
+    seq,
+    export_id: exp.exportId,
+    generation: exp.generation,
+    variant,
+    reset_baseline: exp.resetBaseline ? 1 : 0,
+    tenant: exp.tenant,
+    profile_id: exp.profile.id,
+    run_id: exp.runId ?? null,
+    created_at: exp.createdAt,
+    export_json_sha256: prepared.exportJsonSha256,
+    state_digest: digest,
+    file_count: newEntries.length,
+    total_bytes: totalBytes,
+    base_seq: base ? base.seq : null,
+    library_sha256: prepared.library?.sha256 ?? null,
+    applied_at: appliedAt,
+  };
+  const audits: AuditEntryInput[] = [];
+  const cur = base ?? (prevSeq !== null ? getGeneration(db, prevSeq) ?? null : null);
+  if (forced) {
+    audits.push({
+      action: 'mirror.import.forced',
+      subject: exp.exportId,
+      operator: opts.operator,
+      details: { reason: opts.forceReason!.trim(), generation: exp.generation, currentGeneration: cur?.generation ?? null, currentExportId: cur?.export_id ?? null },
+    });
+  }
+  audits.push({
+    action: variant === 'full' ? 'mirror.bundle.imported' : 'mirror.delta.applied',
+    subject: exp.exportId,
+    operator: opts.operator,
+    details: {
+      path: prepared.path,
+      generation: exp.generation,
+      seq,
+      previousSeq: prevSeq,
+      stateDigest: digest,
+      exportJsonSha256: prepared.exportJsonSha256,
+      bundleSha256: prepared.library?.sha256 ?? null,
+      resetBaseline: !!exp.resetBaseline,
+      ...(opts.auditDetails ?? {}),
+    },
+  });
+  const j: ApplyJournal = {
+    op: 'apply',
+    phase: 'building',
+    job: prepared.job,
+    seq,
+    prevSeq,
+    startedAt: appliedAt,
+    row,
+    chain: { tenant: exp.tenant, profileId: exp.profile.id },
+    library,
+    audits,
+    lastApply: { ok: true, at: appliedAt, path: prepared.path, exportId: exp.exportId, generation: exp.generation, seq, code: null },
+  };
+
+  const genDir = generationDir(ws.layout, seq);
+  const metaDir = generationMetaDir(ws.layout, seq);
+  const baseDir = base ? generationDir(ws.layout, base.seq) : '';
+  const stats: ApplyStats = { linkedFiles: 0, linkSeconds: 0, writtenFiles: 0, writtenBytes, writeSeconds: 0, dirs: 0, fsyncSeconds: 0, switchSeconds: 0, verifySeconds: prepared.verifySeconds ?? 0, totalSeconds: 0 };
+  let switched = false;
+  try {
+    cp('journal:begin');
+    writeJournal(fs, ws.layout, j);
+    cp('build:mkdir');
+    fs.mkdir(genDir);
+    fs.mkdir(metaDir);
+    const made = new Set<string>(['']);
+    const ensureDir = (rel: string): void => {
+      if (made.has(rel)) return;
+      const slash = rel.lastIndexOf('/');
+      ensureDir(slash < 0 ? '' : rel.slice(0, slash));
+      cp('build:dir');
+      fs.mkdir(join(genDir, rel));
+      made.add(rel);
+    };
+    let linkMs = 0;
+    let moveMs = 0;
+    for (const e of newEntries) {
+      const slash = e.path.lastIndexOf('/');
+      const t = performance.now();
+      ensureDir(slash < 0 ? '' : e.path.slice(0, slash));
+      if (changedSet.has(e.path)) {
+        cp('build:move');
+        fs.rename(join(prepared.filesDir, e.path), join(genDir, e.path));
+        stats.writtenFiles++;
+        moveMs += performance.now() - t;
+      } else {
+        cp('build:link');
+        fs.link(join(baseDir, e.path), join(genDir, e.path));
+        stats.linkedFiles++;
+        linkMs += performance.now() - t;
+      }
+    }
+    stats.linkSeconds = linkMs / 1000;
+    stats.writeSeconds = moveMs / 1000;
+    stats.dirs = made.size;
+    const tMeta = performance.now();
+    cp('meta:write');
+    fs.writeFile(join(metaDir, 'export.json'), prepared.exportJsonBytes);
+    fs.writeFile(join(metaDir, 'state.txt'), text);
+    if (library && !library.existed) {
+      cp('library:place');
+      const libDir = join(ws.layout.library, library.row.sha256);
+      fs.rm(libDir);
+      fs.mkdir(libDir);
+      fs.rename(library.tmpFile, library.finalFile);
+      fs.fsyncDir(libDir);
+      fs.fsyncDir(ws.layout.library);
+    } else if (library) {
+      fs.rm(library.tmpFile);
+    }
+    stats.writeSeconds += (performance.now() - tMeta) / 1000;
+    const tSync = performance.now();
+    cp('build:fsync');
+    for (const rel of made) fs.fsyncDir(rel === '' ? genDir : join(genDir, rel));
+    fs.fsyncDir(metaDir);
+    fs.fsyncDir(ws.layout.staging);
+    stats.fsyncSeconds = (performance.now() - tSync) / 1000;
+    cp('journal:commit');
+    j.phase = 'committed';
+    writeJournal(fs, ws.layout, j);
+    const tSwitch = performance.now();
+    switchLink(fs, ws.layout.current, generationName(seq), cp);
+    switched = true;
+    stats.switchSeconds = (performance.now() - tSwitch) / 1000;
+  } catch (e) {
+    // Not switched: the current generation is what it was. Undo what was built.
+    if (!switched && currentLinkSeq(ws.layout) !== seq) {
+      try {
+        discardApply(ws, fs, j);
+      } catch {
+        /* the journal stays; recovery finishes the cleanup on next start */
+      }
+      if (isNoSpace(e)) throw noSpaceError(`applying ${exp.exportId}`, needed + writtenBytes, freeBytes(ws.layout.staging), e);
+      throw e;
+    }
+    switched = true;
+  }
+  cp('db:commit');
+  finishApplyInDb(db, j);
+  cp('journal:end');
+  removeJournal(fs, ws.layout);
+  fs.rm(join(ws.layout.incoming, prepared.job));
+  const prunedSeqs = pruneGenerations(ws, db, ws.settings.keepGenerations, { fs, cp, now });
+  stats.totalSeconds = (performance.now() - tStart) / 1000 + stats.verifySeconds;
+
+  logEvent(ws, {
+    event: variant === 'full' ? 'mirror.bundle.imported' : 'mirror.delta.applied',
+    exportId: exp.exportId,
+    runId: exp.runId ?? undefined,
+    profile: exp.profile.id,
+    generation: exp.generation,
+    seq,
+    forced,
+    stats,
+  });
+  bumpCounter(ws, 'imports_total', { kind: variant === 'full' ? 'mirror-full' : 'mirror-delta' });
+  updateGauges(ws, db, now());
+  return { seq, exportId: exp.exportId, generation: exp.generation, stateDigest: digest, forced, prunedSeqs, stats };
+}
+
+export function updateGauges(ws: Workspace, db: Db, now: Date): void {
+  const cur = currentGeneration(db);
+  setGauge(ws, 'staging_bytes', {}, cur?.total_bytes ?? 0);
+  let lib = 0;
+  for (const r of listLibrary(db)) lib += r.size;
+  setGauge(ws, 'library_bytes', {}, lib);
+  if (cur) setGauge(ws, 'last_successful_apply_timestamp_seconds', {}, Math.floor(Date.parse(cur.applied_at) / 1000) || Math.floor(now.getTime() / 1000));
+}
+
+/**
+ * Keeps the current generation plus the `keep` most recent others (by local
+ * sequence number); the rest are marked pruned in the database first, then removed.
+ */
+export function pruneGenerations(ws: Workspace, db: Db, keep: number, ctx: { fs: StagingFs; cp: (s: string) => void; now: () => Date }): number[] {
+  const cur = readState(db).current_seq;
+  const others = listGenerations(db)
+    .filter((g) => g.seq !== cur)
+    .sort((a, b) => b.seq - a.seq);
+  const drop = others.slice(keep);
+  if (drop.length === 0) return [];
+  const at = ctx.now().toISOString();
+  db.transaction(() => {
+    for (const g of drop) markGenerationPruned(db, g.seq, at);
+  })();
+  for (const g of drop) {
+    ctx.cp('prune:rm');
+    ctx.fs.rm(generationDir(ws.layout, g.seq));
+    ctx.fs.rm(generationMetaDir(ws.layout, g.seq));
+  }
+  ctx.fs.fsyncDir(ws.layout.staging);
+  return drop.map((g) => g.seq);
+}
+
+/** Records a failed apply: last apply result, audit row, log event and counter. */
+export function recordApplyFailure(ws: Workspace, db: Db, info: { path: string; exportId?: string | null; generation?: number | null; runId?: string | null; profile?: string | null; operator?: string }, err: { code: string; message: string }, now = new Date()): void {
+  const at = now.toISOString();
+  db.transaction(() => {
+    setLastApply(db, { ok: false, at, path: info.path, exportId: info.exportId ?? null, generation: info.generation ?? null, code: err.code, message: err.message });
+    appendAudit(db, { action: 'mirror.delta.apply_failed', subject: info.exportId ?? info.path, operator: info.operator, details: { path: info.path, generation: info.generation ?? null, errorCode: err.code, message: err.message } });
+  })();
+  logEvent(ws, { event: 'mirror.delta.apply_failed', level: 'error', exportId: info.exportId ?? undefined, runId: info.runId ?? undefined, profile: info.profile ?? undefined, errorCode: err.code, message: err.message, path: info.path });
+  bumpCounter(ws, 'apply_failures_total', { error_code: err.code });
+}

@@ -1,0 +1,94 @@
+/**
+ * The disk operations the staging engine performs, behind one small interface
+ * so tests can inject failures (ENOSPC) and crash points (SIGKILL at the N-th
+ * step) without a tiny filesystem or root-proof permissions.
+ */
+import { closeSync, fsyncSync, linkSync, mkdirSync, openSync, renameSync, rmSync, symlinkSync, writeSync, statfsSync } from 'node:fs';
+import { dirname } from 'node:path';
+
+export interface StagingFs {
+  mkdir(path: string): void;
+  link(existing: string, newPath: string): void;
+  rename(from: string, to: string): void;
+  /** Writes a whole file and fsyncs it. */
+  writeFile(path: string, data: string | Buffer): void;
+  symlink(target: string, path: string): void;
+  fsyncDir(path: string): void;
+  rm(path: string): void;
+}
+
+export const nodeStagingFs: StagingFs = {
+  mkdir(path) {
+    mkdirSync(path, { mode: 0o755 });
+  },
+  link(existing, newPath) {
+    linkSync(existing, newPath);
+  },
+  rename(from, to) {
+    renameSync(from, to);
+  },
+  writeFile(path, data) {
+    const fd = openSync(path, 'w', 0o644);
+    try {
+      const buf = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
+      let off = 0;
+      while (off < buf.length) off += writeSync(fd, buf, off, buf.length - off);
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+  },
+  symlink(target, path) {
+    symlinkSync(target, path);
+  },
+  fsyncDir(path) {
+    const fd = openSync(path, 'r');
+    try {
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+  },
+  rm(path) {
+    rmSync(path, { recursive: true, force: true });
+  },
+};
+
+/**
+ * Hooks for tests and fault injection. `checkpoint` is called before every
+ * step that changes the disk or the database (a driver may SIGKILL itself
+ * there); `fs` replaces the disk operations (a test may fail one with ENOSPC).
+ */
+export interface StagingHooks {
+  checkpoint?: (step: string) => void;
+  fs?: StagingFs;
+}
+
+export function hookedFs(hooks: StagingHooks | undefined): { fs: StagingFs; cp: (step: string) => void } {
+  const fs = hooks?.fs ?? nodeStagingFs;
+  const cp = hooks?.checkpoint ?? (() => {});
+  return { fs, cp };
+}
+
+/** Writes a file atomically: tmp + fsync + rename + fsync of the folder. */
+export function writeFileAtomic(fs: StagingFs, path: string, data: string | Buffer): void {
+  const tmp = `${path}.tmp-${process.pid}`;
+  fs.writeFile(tmp, data);
+  fs.rename(tmp, path);
+  fs.fsyncDir(dirname(path));
+}
+
+export function isNoSpace(e: unknown): boolean {
+  const code = (e as NodeJS.ErrnoException | undefined)?.code;
+  return code === 'ENOSPC' || code === 'EDQUOT';
+}
+
+/** Free bytes for an unprivileged writer on the volume holding `path` (null when unknown). */
+export function freeBytes(path: string): number | null {
+  try {
+    const s = statfsSync(path);
+    return Number(s.bavail) * Number(s.bsize);
+  } catch {
+    return null;
+  }
+}

@@ -1,0 +1,430 @@
+/**
+ * `mirror import`: verify and extract each bundle in ONE read (the verifier
+ * writes the payload into incoming/<job>/files and tees the raw bytes to the
+ * library), then apply in generation order with the chain rules.
+ */
+import { randomBytes, createHash } from 'node:crypto';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { basename, dirname, join, resolve } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { OpsError, isOpsError, runbookAdvice, toErrorShape, type ErrorCode } from '../../../shared/errors';
+import type { BundleKind, JobProgress, Verdict } from '../../../shared/types';
+import { appendAudit } from '../audit/index';
+import type { Db } from '../db/index';
+import { bumpCounter, logEvent } from '../obs/index';
+import { verifyMirrorBundle } from '../verify/index';
+import { verifyTrivyBundle } from '../verify/trivy';
+import type { TrustedKey } from '../verify/keys';
+import type { Workspace } from '../workspace/index';
+import { incomingJobDir } from '../workspace/layout';
+import { applyPrepared, isFullLike, noSpaceError, recordApplyFailure } from './apply';
+import { freeBytes, isNoSpace, type StagingHooks } from './fsops';
+import { isKitDir, kitEntryFile, readKitManifest, type KitEntry, type KitManifest } from './kit';
+import { currentGeneration, getLibrary, readState } from './store';
+import { installTrivy, type TrivyKind } from './trivy-install';
+import type { ImportItem, ImportResult, PreparedBundle, StagingExport } from './types';
+import type { Limits } from '../../../shared/settings';
+
+export interface ImportOptions {
+  /** Keys trusted for this import (workspace keys and any --key / --keyring). */
+  keys: TrustedKey[];
+  identities?: string[];
+  passphrase?: string;
+  trustedRoot?: string;
+  certificateIdentity?: string;
+  certificateOidcIssuer?: string;
+  limits?: Partial<Limits>;
+  forceReason?: string;
+  dryRun?: boolean;
+  operator?: string;
+  signal?: AbortSignal;
+  onProgress?: (p: JobProgress) => void;
+  hooks?: StagingHooks;
+  now?: () => Date;
+}
+
+function newJob(): string {
+  return `${Date.now().toString(36)}-${randomBytes(4).toString('hex')}`;
+}
+
+function item(path: string, kind: BundleKind | null, outcome: ImportItem['outcome'], code: ErrorCode | null, message: string, extra: Partial<ImportItem> = {}): ImportItem {
+  return { path, kind, exportId: null, generation: null, outcome, code, message, ...extra };
+}
+
+function trivyKindOf(file: string): TrivyKind {
+  return /java/i.test(basename(file)) ? 'trivy-java-db' : 'trivy-db';
+}
+
+/** Has this exact export (id + export.json digest) been applied in this workspace at some point? */
+function appliedBefore(db: Db, exportId: string, exportJsonSha256: string): boolean {
+  return !!db.prepare('SELECT 1 FROM staging_generations WHERE export_id = ? AND export_json_sha256 = ? LIMIT 1').get(exportId, exportJsonSha256);
+}
+
+interface Verified {
+  item: ImportItem;
+  prepared?: PreparedBundle;
+}
+
+/** Verifies one mirror bundle into a private incoming folder (one read). */
+async function verifyInto(ws: Workspace, db: Db, file: string, shownPath: string, opts: ImportOptions, expect?: KitEntry): Promise<Verified> {
+  const job = newJob();
+  const jobDir = incomingJobDir(ws.layout, job);
+  mkdirSync(jobDir, { recursive: true, mode: 0o700 });
+  const filesDir = join(jobDir, 'files');
+  const libTmp = join(ws.layout.library, `.tmp-${job}`);
+  const t0 = performance.now();
+  const rawSize = statSync(file).size;
+  const free = freeBytes(ws.dir);
+  if (free !== null && free < rawSize * 2) {
+    rmQuiet(jobDir);
+    throw noSpaceError(`importing ${shownPath}`, rawSize * 2, free);
+  }
+  let res;
+  try {
+    res = await verifyMirrorBundle(file, {
+      keys: opts.keys,
+      identities: opts.identities,
+      passphrase: opts.passphrase,
+      trustedRoot: opts.trustedRoot,
+      certificateIdentity: opts.certificateIdentity,
+      certificateOidcIssuer: opts.certificateOidcIssuer,
+      limits: opts.limits,
+      signal: opts.signal,
+      onProgress: opts.onProgress,
+      extractTo: filesDir,
+      copyTo: libTmp,
+    });
+  } catch (e) {
+    rmQuiet(jobDir);
+    rmQuiet(libTmp);
+    if (isNoSpace(e)) throw noSpaceError(`verifying and extracting ${shownPath}`, rawSize * 2, freeBytes(ws.dir), e);
+    throw e;
+  }
+  const verifySeconds = (performance.now() - t0) / 1000;
+  const v: Verdict = res.verdict;
+  const exp = res.exportJson as StagingExport | undefined;
+  const base: Partial<ImportItem> = { exportId: v.exportId, generation: v.generation, verdict: v };
+  const kind: BundleKind = v.kind === 'mirror-delta' || v.kind === 'mirror-full' ? v.kind : exp?.profile.variant === 'full' ? 'mirror-full' : 'mirror-delta';
+  const refuse = (code: ErrorCode, message: string): Verified => {
+    rmQuiet(jobDir);
+    rmQuiet(libTmp);
+    return { item: item(shownPath, kind, 'refused', code, message, base) };
+  };
+  if (!v.ok || !exp || !res.exportJsonBytes || !res.exportJsonSha256) return refuse(v.code ?? 'ERR_BUNDLE_CORRUPT', v.message);
+  if ((res as { plaintextVerified?: boolean }).plaintextVerified === false) {
+    return refuse('ERR_DECRYPT_NO_RECIPIENT', `${shownPath} is encrypted per file and no identity decrypted it: an import needs the age identity (--identity).`);
+  }
+  if (expect) {
+    if (expect.sha256 !== res.rawSha256 || expect.size !== res.rawSize) {
+      return refuse('ERR_VERIFY_DIGEST', `${shownPath} does not match the kit manifest (sha256 ${res.rawSha256}, ${res.rawSize} bytes; the manifest says ${expect.sha256}, ${expect.size} bytes). Copy the kit again.`);
+    }
+    if (expect.exportId !== exp.exportId || expect.generation !== exp.generation) {
+      return refuse('ERR_BUNDLE_CORRUPT', `${shownPath}: the kit manifest says ${expect.exportId} generation ${expect.generation}, the signed export.json says ${exp.exportId} generation ${exp.generation}.`);
+    }
+  }
+  return {
+    item: item(shownPath, kind, 'planned', null, v.message, base),
+    prepared: {
+      path: shownPath,
+      exp,
+      exportJsonBytes: res.exportJsonBytes,
+      exportJsonSha256: res.exportJsonSha256,
+      filesDir,
+      job,
+      library: { tmpFile: libTmp, sha256: res.rawSha256, size: res.rawSize, name: basename(file) },
+      verifySeconds,
+    },
+  };
+}
+
+function rmQuiet(p: string): void {
+  try {
+    rmSync(p, { recursive: true, force: true });
+  } catch {
+    /* best effort: recovery tidies on next start */
+  }
+}
+
+function recordFailure(ws: Workspace, db: Db, it: ImportItem, opts: ImportOptions, verification: boolean, exp?: StagingExport): void {
+  if (!it.code) return;
+  if (verification) {
+    db.transaction(() => {
+      appendAudit(db, { action: 'mirror.verify.failed', subject: it.exportId ?? it.path, operator: opts.operator, details: { path: it.path, errorCode: it.code, message: it.message } });
+    })();
+    logEvent(ws, { event: 'mirror.verify.failed', level: 'error', exportId: it.exportId ?? undefined, errorCode: it.code, message: it.message, path: it.path });
+    bumpCounter(ws, 'verify_failures_total', { error_code: it.code });
+  }
+  recordApplyFailure(ws, db, { path: it.path, exportId: it.exportId, generation: it.generation, runId: exp?.runId ?? null, profile: exp?.profile.id ?? null, operator: opts.operator }, { code: it.code, message: it.message }, opts.now?.());
+}
+
+/** Applies one prepared bundle, turning refusals into an item. */
+function applyOne(ws: Workspace, db: Db, p: PreparedBundle, it: ImportItem, opts: ImportOptions): ImportItem {
+  try {
+    const r = applyPrepared(ws, db, p, {
+      forceReason: opts.forceReason,
+      operator: opts.operator,
+      hooks: opts.hooks,
+      now: opts.now,
+      auditDetails: { signedBy: it.verdict?.keys?.signedBy ?? [], keySources: [...new Set(opts.keys.filter((k) => it.verdict?.keys?.signedBy.includes(k.fingerprint)).map((k) => k.source))] },
+    });
+    return { ...it, outcome: 'applied', code: null, seq: r.seq, stats: r.stats, message: `${p.exp.exportId} (generation ${p.exp.generation}) applied as staging generation ${r.seq}${r.forced ? ' (forced, reason recorded)' : ''}; state ${r.stateDigest}.` };
+  } catch (e) {
+    rmQuiet(incomingJobDir(ws.layout, p.job));
+    if (p.library) rmQuiet(p.library.tmpFile);
+    const err = toErrorShape(e);
+    const out: ImportItem = { ...it, outcome: 'refused', code: err.code, message: err.message };
+    recordFailure(ws, db, out, opts, false, p.exp);
+    if (!isOpsError(e)) throw e;
+    return out;
+  }
+}
+
+async function importTrivy(ws: Workspace, db: Db, file: string, shownPath: string, kind: TrivyKind, signature: string | undefined, opts: ImportOptions, expect?: KitEntry): Promise<ImportItem> {
+  const job = newJob();
+  const jobDir = incomingJobDir(ws.layout, job);
+  const extractDir = join(jobDir, 'trivy');
+  mkdirSync(jobDir, { recursive: true, mode: 0o700 });
+  try {
+    const v = await verifyTrivyBundle(file, { keys: opts.keys, signature, kind, extractTo: extractDir, limits: opts.limits, signal: opts.signal, onProgress: opts.onProgress });
+    if (!v.ok) {
+      rmQuiet(jobDir);
+      const it = item(shownPath, kind, 'refused', v.code ?? 'ERR_BUNDLE_CORRUPT', v.message, { verdict: v });
+      recordFailure(ws, db, it, opts, true);
+      return it;
+    }
+    // The library copy (Trivy bundles are small; the verifier has no tee for them).
+    const libTmp = join(ws.layout.library, `.tmp-${job}`);
+    copyFileSync(file, libTmp);
+    const bytes = readFileSync(libTmp);
+    const sha256 = createHash('sha256').update(bytes).digest('hex');
+    if (expect && (expect.sha256 !== sha256 || expect.size !== bytes.length)) {
+      rmQuiet(jobDir);
+      rmQuiet(libTmp);
+      const it = item(shownPath, kind, 'refused', 'ERR_VERIFY_DIGEST', `${shownPath} does not match the kit manifest (sha256 ${sha256}; the manifest says ${expect.sha256}). Copy the kit again.`, { verdict: v });
+      recordFailure(ws, db, it, opts, true);
+      return it;
+    }
+    const r = installTrivy(ws, db, { path: shownPath, kind, job, extractedDir: extractDir, library: { tmpFile: libTmp, sha256, size: bytes.length, name: basename(file) }, operator: opts.operator }, { hooks: opts.hooks, now: opts.now });
+    return item(shownPath, kind, 'installed', null, `Trivy ${kind === 'trivy-db' ? 'DB' : 'Java DB'} installed for Trivy's --cache-dir ${ws.layout.trivy} (${r.dir}).`, { verdict: v });
+  } catch (e) {
+    rmQuiet(jobDir);
+    if (isNoSpace(e)) throw noSpaceError(`installing ${shownPath}`, statSync(file).size * 4, freeBytes(ws.dir), e);
+    throw e;
+  }
+}
+
+function summarise(items: ImportItem[], missing: number[], dryRun: boolean, db: Db, warnings: string[]): ImportResult {
+  const failed = items.find((i) => i.outcome === 'refused');
+  const code = failed?.code ?? null;
+  const cur = currentGeneration(db);
+  const applied = items.filter((i) => i.outcome === 'applied').length;
+  const skipped = items.filter((i) => i.outcome === 'already-applied').length;
+  let message: string;
+  if (dryRun) message = `Plan: ${items.filter((i) => i.outcome === 'planned').length} to apply, ${skipped} already applied.${failed ? ` Would stop: ${failed.message}` : ''}`;
+  else if (failed) message = `${applied} applied, ${skipped} already applied, then stopped: ${failed.message}${missing.length ? ` Missing generation(s): ${missing.join(', ')}.` : ''}`;
+  else message = `${applied} applied, ${skipped} already applied${items.some((i) => i.outcome === 'installed') ? `, ${items.filter((i) => i.outcome === 'installed').length} Trivy database(s) installed` : ''}. Staging is at generation ${cur?.generation ?? 'none'}${cur ? ` (${cur.export_id})` : ''}.`;
+  return {
+    ok: !failed,
+    code,
+    message,
+    action: code ? runbookAdvice(code)?.action ?? null : null,
+    dryRun,
+    items,
+    missing,
+    current: cur ? { seq: cur.seq, exportId: cur.export_id, generation: cur.generation, stateDigest: cur.state_digest } : null,
+    warnings,
+  };
+}
+
+function gapMissing(db: Db, upTo: number): number[] {
+  const cur = currentGeneration(db);
+  const from = (cur?.generation ?? 0) + 1;
+  const out: number[] = [];
+  for (let g = from; g < upTo && out.length < 1000; g++) out.push(g);
+  return out;
+}
+
+/** Plans a kit without reading its bundles (dry run): order, already-applied (by library digest), expected gaps. */
+function planKit(db: Db, kit: KitManifest): { items: ImportItem[]; missing: number[] } {
+  const items: ImportItem[] = [];
+  let gen = currentGeneration(db)?.generation ?? 0;
+  let missing: number[] = [];
+  let stopped = false;
+  for (const e of kit.entries.filter((x) => x.kind.startsWith('mirror-')).sort((a, b) => a.generation! - b.generation!)) {
+    const lib = getLibrary(db, e.sha256);
+    const shown = join(kit.dir, e.path);
+    const base = { exportId: e.exportId ?? null, generation: e.generation ?? null };
+    if (lib && lib.export_id === e.exportId && lib.export_json_sha256 && appliedBefore(db, lib.export_id!, lib.export_json_sha256) && e.generation! <= gen) {
+      items.push(item(shown, e.kind, 'already-applied', null, `${e.exportId} (generation ${e.generation}) is already applied.`, base));
+    } else if (stopped) {
+      items.push(item(shown, e.kind, 'not-applied', null, 'Not applied: an earlier entry stops the chain.', base));
+    } else if (e.kind === 'mirror-delta' && e.generation !== gen + 1) {
+      if (e.generation! <= gen) items.push(item(shown, e.kind, 'refused', 'ERR_IMPORT_NON_MONOTONIC', `${e.exportId} (generation ${e.generation}) is not newer than the current generation ${gen}.`, base));
+      else {
+        missing = Array.from({ length: e.generation! - gen - 1 }, (_, i) => gen + 1 + i);
+        items.push(item(shown, e.kind, 'refused', 'ERR_EXPORT_BASE_MISSING', `${e.exportId} (generation ${e.generation}) would not apply: generation(s) ${missing.join(', ')} are missing.`, base));
+        stopped = true;
+      }
+    } else if (e.kind === 'mirror-full' && e.generation! <= gen) {
+      items.push(item(shown, e.kind, 'refused', 'ERR_IMPORT_NON_MONOTONIC', `${e.exportId} (generation ${e.generation}) is not newer than the current generation ${gen}.`, base));
+    } else {
+      items.push(item(shown, e.kind, 'planned', null, `Would verify and apply ${e.exportId} (generation ${e.generation}).`, base));
+      gen = e.generation!;
+    }
+  }
+  for (const e of kit.entries.filter((x) => !x.kind.startsWith('mirror-'))) items.push(item(join(kit.dir, e.path), e.kind, 'planned', null, `Would verify and install the ${e.kind} bundle.`));
+  return { items, missing };
+}
+
+async function importKit(ws: Workspace, db: Db, dir: string, opts: ImportOptions, out: { items: ImportItem[]; missing: number[]; warnings: string[] }): Promise<void> {
+  let kit: KitManifest;
+  try {
+    const st = readState(db);
+    kit = readKitManifest(dir, opts.keys);
+    if (st.chain_tenant && kit.tenant !== st.chain_tenant) {
+      throw new OpsError('ERR_EXPORT_BASE_MISSING', `This kit is for tenant "${kit.tenant}", but the workspace holds the chain of tenant "${st.chain_tenant}". A workspace holds one chain.`, { path: dir });
+    }
+  } catch (e) {
+    const err = toErrorShape(e);
+    const it = item(dir, null, 'refused', err.code, err.message);
+    if (!opts.dryRun) recordFailure(ws, db, it, opts, true);
+    out.items.push(it);
+    return;
+  }
+  out.warnings.push(...kit.warnings);
+  if (opts.dryRun) {
+    const plan = planKit(db, kit);
+    out.items.push(...plan.items);
+    out.missing.push(...plan.missing);
+    return;
+  }
+  const mirror = kit.entries.filter((e) => e.kind === 'mirror-full' || e.kind === 'mirror-delta').sort((a, b) => a.generation! - b.generation! || (a.kind === 'mirror-full' ? -1 : 1));
+  let stopped = false;
+  for (const e of mirror) {
+    const shown = join(dir, e.path);
+    const base = { exportId: e.exportId ?? null, generation: e.generation ?? null };
+    if (stopped) {
+      out.items.push(item(shown, e.kind, 'not-applied', null, `Not applied: the chain stopped before generation ${e.generation}.`, base));
+      continue;
+    }
+    const cur = currentGeneration(db);
+    // Already applied, known without reading: the library holds these exact bytes and that export was applied.
+    const lib = getLibrary(db, e.sha256);
+    if (cur && e.generation! <= cur.generation && lib && lib.export_json_sha256 && lib.export_id === e.exportId && appliedBefore(db, lib.export_id, lib.export_json_sha256)) {
+      out.items.push(item(shown, e.kind, 'already-applied', null, `${e.exportId} (generation ${e.generation}) is already applied.`, base));
+      continue;
+    }
+    let file: string;
+    try {
+      file = kitEntryFile(kit, e);
+    } catch (err) {
+      const s = toErrorShape(err);
+      const it = item(shown, e.kind, 'refused', s.code, s.message, base);
+      recordFailure(ws, db, it, opts, true);
+      out.items.push(it);
+      stopped = true;
+      continue;
+    }
+    const v = await verifyInto(ws, db, file, shown, opts, e);
+    if (!v.prepared) {
+      recordFailure(ws, db, v.item, opts, true);
+      out.items.push(v.item);
+      stopped = true;
+      continue;
+    }
+    const p = v.prepared;
+    if (cur && p.exp.generation <= cur.generation && appliedBefore(db, p.exp.exportId, p.exportJsonSha256)) {
+      rmQuiet(incomingJobDir(ws.layout, p.job));
+      if (p.library) rmQuiet(p.library.tmpFile);
+      out.items.push({ ...v.item, outcome: 'already-applied', message: `${p.exp.exportId} (generation ${p.exp.generation}) is already applied.` });
+      continue;
+    }
+    const r = applyOne(ws, db, p, v.item, opts);
+    out.items.push(r);
+    if (r.outcome === 'refused') {
+      if (r.code === 'ERR_EXPORT_BASE_MISSING') out.missing.push(...gapMissing(db, p.exp.generation));
+      if (r.code !== 'ERR_IMPORT_NON_MONOTONIC') stopped = true;
+    }
+  }
+  for (const e of kit.entries.filter((x) => x.kind === 'trivy-db' || x.kind === 'trivy-java-db')) {
+    const shown = join(dir, e.path);
+    try {
+      const file = kitEntryFile(kit, e);
+      const sig = e.signature ? join(dir, ...e.signature.split('/')) : undefined;
+      out.items.push(await importTrivy(ws, db, file, shown, e.kind as TrivyKind, sig, opts, e));
+    } catch (err) {
+      if (isOpsError(err) && err.code === 'ERR_NO_SPACE') throw err;
+      const s = toErrorShape(err);
+      const it = item(shown, e.kind, 'refused', s.code, s.message);
+      recordFailure(ws, db, it, opts, true);
+      out.items.push(it);
+    }
+  }
+}
+
+/**
+ * Imports bundles and kits into a workspace. The caller holds the write lock
+ * and has run recovery (see importBundles in ./index).
+ */
+export async function importLocked(ws: Workspace, db: Db, paths: string[], opts: ImportOptions): Promise<ImportResult> {
+  const out = { items: [] as ImportItem[], missing: [] as number[], warnings: [] as string[] };
+  if (paths.length === 0) throw new OpsError('ERR_USAGE', 'Nothing to import: give one or more bundle files or kit folders.');
+  const st = readState(db);
+  if (st.imports_frozen && !opts.dryRun) {
+    throw new OpsError('ERR_IMPORTS_FROZEN', `Imports are frozen in this workspace since ${st.frozen_at ?? '?'}${st.frozen_reason ? ` (${st.frozen_reason})` : ''}.`);
+  }
+  for (const p of paths) {
+    if (!existsSync(p)) throw new OpsError('ERR_INPUT_NOT_FOUND', `${p} does not exist: give a bundle file or a kit folder.`, { path: p });
+  }
+  const loose: string[] = [];
+  for (const p of paths) {
+    const abs = resolve(p);
+    if (statSync(abs).isDirectory()) {
+      if (!isKitDir(abs)) throw new OpsError('ERR_USAGE', `${p} is a folder without offline-manifest.json: not an offline kit. Give the kit folder or bundle files.`, { path: p });
+      await importKit(ws, db, abs, opts, out);
+    } else loose.push(p);
+  }
+  // Loose bundle files: verify each (one read), then apply in generation order.
+  const prepared: Verified[] = [];
+  for (const p of loose) {
+    const abs = resolve(p);
+    if (/\.bundle$/.test(abs)) {
+      const kind = trivyKindOf(abs);
+      if (opts.dryRun) {
+        out.items.push(item(p, kind, 'planned', null, `Would verify and install the ${kind} bundle.`));
+        continue;
+      }
+      const candidates = [`${abs}.sig`, join(dirname(dirname(abs)), 'signatures', `${kind}.sig`)];
+      const sig = candidates.find((c) => existsSync(c));
+      out.items.push(await importTrivy(ws, db, abs, p, kind, sig, opts));
+      continue;
+    }
+    if (opts.dryRun) {
+      out.items.push(item(p, null, 'planned', null, 'Would verify this bundle and apply it in generation order with the other inputs.'));
+      continue;
+    }
+    const v = await verifyInto(ws, db, abs, p, opts);
+    if (!v.prepared) {
+      recordFailure(ws, db, v.item, opts, true);
+      out.items.push(v.item);
+    } else prepared.push(v);
+  }
+  prepared.sort((a, b) => a.prepared!.exp.generation - b.prepared!.exp.generation || (isFullLike(a.prepared!.exp) ? -1 : 1));
+  let stopped = false;
+  for (const v of prepared) {
+    const p = v.prepared!;
+    if (stopped) {
+      rmQuiet(incomingJobDir(ws.layout, p.job));
+      if (p.library) rmQuiet(p.library.tmpFile);
+      out.items.push({ ...v.item, outcome: 'not-applied', message: `Not applied: the chain stopped before generation ${p.exp.generation}.` });
+      continue;
+    }
+    const r = applyOne(ws, db, p, v.item, opts);
+    out.items.push(r);
+    if (r.outcome === 'refused' && r.code === 'ERR_EXPORT_BASE_MISSING') {
+      out.missing.push(...gapMissing(db, p.exp.generation));
+      stopped = true;
+    }
+  }
+  return summarise(out.items, out.missing, !!opts.dryRun, db, out.warnings);
+}

@@ -1,0 +1,160 @@
+/**
+ * Deep verification of a staging generation: every file's sha256 and size
+ * recomputed, and the state digest compared with the generation's signed
+ * export.json state.digest. Each mismatch (changed, missing, extra) by path.
+ */
+import { createHash } from 'node:crypto';
+import { createReadStream, existsSync, readFileSync } from 'node:fs';
+import { lstat, readdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { OpsError, pickReportedCode, runbookAdvice, type ErrorCode } from '../../../shared/errors';
+import type { StateEntry } from '../../../shared/state-digest';
+import type { Check, Failure, Verdict } from '../../../shared/types';
+import type { Db } from '../db/index';
+import type { Workspace } from '../workspace/index';
+import { generationDir, generationMetaDir, generationName } from '../workspace/layout';
+import { digestOfText, parseStateText, sortEntries, stateText } from './state';
+import { currentGeneration, getGeneration } from './store';
+
+async function hashFile(file: string, signal?: AbortSignal): Promise<{ sha256: string; size: number }> {
+  const h = createHash('sha256');
+  let size = 0;
+  for await (const chunk of createReadStream(file, { highWaterMark: 1 << 20, signal })) {
+    h.update(chunk as Buffer);
+    size += (chunk as Buffer).length;
+  }
+  return { sha256: h.digest('hex'), size };
+}
+
+/** Walks a payload tree; anything that is not a regular file or a folder is reported. */
+async function walk(root: string): Promise<{ files: string[]; odd: string[] }> {
+  const files: string[] = [];
+  const odd: string[] = [];
+  async function rec(rel: string): Promise<void> {
+    const ents = await readdir(rel ? join(root, rel) : root, { withFileTypes: true });
+    for (const d of ents) {
+      const p = rel ? `${rel}/${d.name}` : d.name;
+      if (d.isDirectory()) await rec(p);
+      else if (d.isFile()) files.push(p);
+      else odd.push(p);
+    }
+  }
+  await rec('');
+  return { files, odd };
+}
+
+export interface TreeVerifyOptions {
+  /** Local sequence number of the generation to check (default: the current one). */
+  seq?: number;
+  signal?: AbortSignal;
+  /** Input path to echo in the verdict (default: the workspace folder). */
+  path?: string;
+}
+
+function emptyVerdict(path: string): Verdict {
+  return { ok: false, code: null, message: '', action: null, path, kind: 'workspace', exportId: null, generation: null, checks: [], items: [], warnings: [], stats: { bytes: 0, files: 0, seconds: 0 } };
+}
+
+/** Deep-verifies one generation (current by default) and returns a Verdict of kind 'workspace'. */
+export async function verifyGeneration(ws: Workspace, db: Db, opts: TreeVerifyOptions = {}): Promise<Verdict> {
+  const t0 = performance.now();
+  const v = emptyVerdict(opts.path ?? ws.dir);
+  const row = opts.seq !== undefined ? getGeneration(db, opts.seq) : currentGeneration(db);
+  if (!row || row.status !== 'kept') {
+    const code: ErrorCode = 'ERR_INPUT_NOT_FOUND';
+    v.code = code;
+    v.message = opts.seq !== undefined ? `Generation folder staging/${generationName(opts.seq)} is not kept in this workspace.` : 'Nothing is staged in this workspace yet: import a full bundle first.';
+    v.action = 'Import a full bundle (mirror import <bundle> --workspace <dir>) and the deltas after it.';
+    v.failures = [{ code, message: v.message }];
+    v.stats.seconds = (performance.now() - t0) / 1000;
+    return v;
+  }
+  v.exportId = row.export_id;
+  v.generation = row.generation;
+  const failures: Failure[] = [];
+  const checks: Check[] = [];
+  const metaDir = generationMetaDir(ws.layout, row.seq);
+  // 1. The signed export.json kept beside the generation, and its expected state.
+  let signedDigest: string | null = null;
+  const exportFile = join(metaDir, 'export.json');
+  if (existsSync(exportFile)) {
+    const bytes = readFileSync(exportFile);
+    const sha = createHash('sha256').update(bytes).digest('hex');
+    if (sha !== row.export_json_sha256) {
+      failures.push({ code: 'ERR_VERIFY_DIGEST', message: `The kept export.json of ${row.export_id} was altered (sha256 ${sha}, recorded ${row.export_json_sha256}).`, path: 'export.json' });
+      checks.push({ name: 'export.json', ok: false, detail: 'altered since import' });
+    } else {
+      try {
+        signedDigest = (JSON.parse(bytes.toString('utf8')) as { state: { digest: string } }).state.digest;
+        checks.push({ name: 'export.json', ok: true, detail: `${row.export_id}, signed state ${signedDigest}` });
+      } catch {
+        failures.push({ code: 'ERR_BUNDLE_CORRUPT', message: `The kept export.json of ${row.export_id} is unreadable.`, path: 'export.json' });
+      }
+    }
+  } else {
+    failures.push({ code: 'ERR_VERIFY_MISSING_FILE', message: `The kept export.json of ${row.export_id} is missing.`, path: 'export.json' });
+    checks.push({ name: 'export.json', ok: false, detail: 'missing' });
+  }
+  let expected: StateEntry[] = [];
+  try {
+    const text = readFileSync(join(metaDir, 'state.txt'), 'utf8');
+    expected = parseStateText(text);
+    const d = digestOfText(text);
+    const okState = signedDigest === null ? d === row.state_digest : d === signedDigest;
+    checks.push({ name: 'state list', ok: okState, detail: okState ? `${expected.length} files` : `state list digest ${d} differs from the signed ${signedDigest ?? row.state_digest}` });
+    if (!okState) failures.push({ code: 'ERR_VERIFY_DIGEST', message: 'The kept list of expected files was altered.', path: 'state.txt' });
+  } catch {
+    failures.push({ code: 'ERR_VERIFY_MISSING_FILE', message: 'The kept list of expected files is missing or unreadable.', path: 'state.txt' });
+  }
+  // 2. The tree itself.
+  const root = generationDir(ws.layout, row.seq);
+  const actual: StateEntry[] = [];
+  let bytes = 0;
+  if (!existsSync(root)) {
+    failures.push({ code: 'ERR_VERIFY_MISSING_FILE', message: `The generation folder staging/${generationName(row.seq)} is missing.`, path: `staging/${generationName(row.seq)}` });
+  } else {
+    const { files, odd } = await walk(root);
+    for (const p of odd) failures.push({ code: 'ERR_VERIFY_EXTRA_FILE', message: `Not a regular file in the staging tree: ${p}`, path: p });
+    const exp = new Map(expected.map((e) => [e.path, e]));
+    const seen = new Set<string>();
+    // Hash a few files at a time.
+    let i = 0;
+    const worker = async (): Promise<void> => {
+      while (i < files.length) {
+        const p = files[i++];
+        if (opts.signal?.aborted) throw new OpsError('ERR_CANCELLED', 'Verification cancelled.');
+        const st = await lstat(join(root, p));
+        const h = await hashFile(join(root, p), opts.signal);
+        bytes += h.size;
+        actual.push({ path: p, sha256: h.sha256, size: h.size });
+        const e = exp.get(p);
+        seen.add(p);
+        if (!e) failures.push({ code: 'ERR_VERIFY_EXTRA_FILE', message: `Extra file not in the signed state: ${p}`, path: p });
+        else if (e.sha256 !== h.sha256 || e.size !== h.size || st.size !== e.size) failures.push({ code: 'ERR_VERIFY_DIGEST', message: `Changed: ${p} has sha256 ${h.sha256} (${h.size} bytes), the signed state says ${e.sha256} (${e.size} bytes).`, path: p });
+      }
+    };
+    await Promise.all([worker(), worker(), worker(), worker()]);
+    for (const e of expected) if (!seen.has(e.path)) failures.push({ code: 'ERR_VERIFY_MISSING_FILE', message: `Missing: ${e.path}`, path: e.path });
+  }
+  const tree = digestOfText(stateText(sortEntries(actual)));
+  const want = signedDigest ?? row.state_digest;
+  checks.push({ name: 'files', ok: !failures.some((f) => f.path && f.path !== 'export.json' && f.path !== 'state.txt'), detail: `${actual.length} files checked` });
+  checks.push({ name: 'state digest', ok: tree === want, detail: tree === want ? want : `tree hashes to ${tree}, signed state is ${want}` });
+  if (tree !== want && failures.length === 0) failures.push({ code: 'ERR_VERIFY_DIGEST', message: `The staging tree hashes to ${tree}, the signed state is ${want}.` });
+  v.checks = checks;
+  v.stats = { bytes, files: actual.length, seconds: (performance.now() - t0) / 1000 };
+  failures.sort((a, b) => (a.path ?? '').localeCompare(b.path ?? ''));
+  if (failures.length === 0) {
+    v.ok = true;
+    v.message = `Staging generation ${row.generation} (${row.export_id}, staging/${generationName(row.seq)}) matches its signed state ${want}: ${actual.length} files.`;
+    return v;
+  }
+  const code = pickReportedCode(failures.map((f) => f.code));
+  v.code = code;
+  v.failures = failures;
+  v.member = failures[0].path;
+  v.action = code ? runbookAdvice(code)?.action ?? null : null;
+  v.message = `Staging generation ${row.generation} (${row.export_id}) does not match its signed state: ${failures.length} mismatch${failures.length === 1 ? '' : 'es'} (${failures.slice(0, 5).map((f) => f.path ?? f.message).join(', ')}${failures.length > 5 ? ', …' : ''}).`;
+  return v;
+}
