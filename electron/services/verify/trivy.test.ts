@@ -259,6 +259,16 @@ describe('Trivy bundles built here', () => {
     expect(v.warnings.join(' ')).toMatch(/meta page 0: checksum/);
   });
 
+  it('never opens the SQLite database of a bundle whose signature fails', async () => {
+    const broken = Buffer.from(UPSTREAM_SQLITE);
+    broken.fill(0xff, 4096 * 3, 4096 * 4);
+    const { file } = writeBundle(tarGz([{ name: 'metadata.json', data: metadata(1) }, { name: 'trivy-java.db', data: broken }]), 'java-db.bundle');
+    const v = await verifyTrivyBundle(file, { keys: [makeSigner('p256').trusted] });
+    expect(v.code).toBe('ERR_VERIFY_SIGNATURE');
+    expect(v.failures?.map((f) => f.code)).toEqual(['ERR_VERIFY_SIGNATURE']);
+    expect(v.checks.find((c) => c.name === 'database')?.detail).toMatch(/not opened/);
+  });
+
   it('refuses a corrupted SQLite Java DB, and one without the SQLite header', async () => {
     const broken = Buffer.from(UPSTREAM_SQLITE);
     broken.fill(0xff, 4096 * 3, 4096 * 4);

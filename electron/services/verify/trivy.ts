@@ -564,6 +564,9 @@ export async function verifyTrivyBundle(file: string, opts: TrivyVerifyOptions):
         addFailure('ERR_BUNDLE_CORRUPT', msg, dbFile);
         checks.push({ name: 'database', ok: false, detail: msg });
       }
+    } else if (state.sqliteFile && !sig.ok) {
+      // An SQLite file nobody trusted signed is never opened (SQLite parses it deeply).
+      checks.push({ name: 'database', ok: false, detail: `${dbFile} was not opened: the bundle's signature did not verify, and an unsigned database is never opened` });
     } else if (state.sqliteFile) {
       let problem: string | null = null;
       if (!state.sqliteHead.equals(SQLITE_HEADER)) problem = 'it does not start with the SQLite 3 header ("SQLite format 3\\0")';
