@@ -59,3 +59,37 @@ export async function probeVerify(): Promise<string | null> {
   const msg = (j && typeof j.message === 'string' ? j.message : '') || firstLine(t.stderr) || firstLine(t.stdout);
   return `mirror verify does not verify the demo kit yet (exit ${t.exitCode}: ${msg})`;
 }
+
+/** Does `mirror import` import the shipped demo kit into a fresh workspace? Returns null when it does, else why not. */
+export async function probeImport(scratch: string): Promise<string | null> {
+  const ws = join(scratch, 'probe-ws');
+  const t = await timed(process.execPath, [CLI, 'import', join(ROOT, 'resources/demo-kit'), '--workspace', ws, '--key', join(ROOT, 'resources/demo-kit.pub'), '--json']);
+  if (t.exitCode === 0) return null;
+  const j = parseJsonOut(t.stdout);
+  const msg = (j && typeof j.message === 'string' ? j.message : '') || firstLine(t.stderr) || firstLine(t.stdout);
+  return `mirror import does not import the demo kit yet (exit ${t.exitCode}: ${msg})`;
+}
+
+/** `mirror import <bundle> --workspace <ws> --key <pub> --json`, timed; throws when it does not succeed. */
+export async function mirrorImport(bundle: string, ws: string, pub: string) {
+  const t = await timed(process.execPath, [CLI, 'import', bundle, '--workspace', ws, '--key', pub, '--json']);
+  const j = parseJsonOut(t.stdout);
+  if (t.exitCode !== 0 || (j && j.ok === false)) {
+    throw new Error(`mirror import failed (exit ${t.exitCode}): ${j ? `${String(j.code)} ${String(j.message)}` : t.stderr.slice(0, 500)}`);
+  }
+  return { ...t, json: j };
+}
+
+/** Numeric fields anywhere in a JSON value whose key matches the pattern (e.g. how an import split its work). */
+export function findNumbers(v: unknown, pattern: RegExp, prefix = ''): Record<string, number> {
+  const out: Record<string, number> = {};
+  if (Array.isArray(v)) v.forEach((x, i) => Object.assign(out, findNumbers(x, pattern, `${prefix}[${i}]`)));
+  else if (v && typeof v === 'object') {
+    for (const [k, x] of Object.entries(v as Record<string, unknown>)) {
+      const key = prefix ? `${prefix}.${k}` : k;
+      if (typeof x === 'number' && pattern.test(k)) out[key] = x;
+      else Object.assign(out, findNumbers(x, pattern, key));
+    }
+  }
+  return out;
+}

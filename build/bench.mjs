@@ -1,0 +1,65 @@
+// `npm run bench`: builds the CLI, runs each benchmark (`npx tsx bench/<name>.ts`)
+// one after the other, prints a table, and writes bench-results/<name>.json and
+// bench-results/summary.json (gitignored). Usage: node build/bench.mjs [verify|import|delta|audit ...]
+// Sizes: BENCH_SIZE_MIB (512), BENCH_FILE_MIB (8), BENCH_REPS (2), BENCH_LARGE=1 (adds 2 GiB),
+// BENCH_DELTA_FILES (100000), BENCH_AUDIT_EVENTS (1000000). See docs/benchmarks.md.
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const ALL = ['verify', 'import', 'delta', 'audit'];
+const wanted = process.argv.slice(2).length ? process.argv.slice(2) : ALL;
+for (const w of wanted) {
+  if (!ALL.includes(w)) {
+    console.error(`unknown benchmark "${w}"; choose from ${ALL.join(', ')}`);
+    process.exit(4);
+  }
+}
+
+const results = join(root, 'bench-results');
+mkdirSync(results, { recursive: true });
+
+if (!process.env.BENCH_CLI) {
+  console.log('building the mirror CLI (node build/build.mjs cli) ...');
+  const b = spawnSync(process.execPath, [join(root, 'build/build.mjs'), 'cli'], { cwd: root, stdio: 'inherit' });
+  if (b.status !== 0) {
+    console.error('building the CLI failed');
+    process.exit(1);
+  }
+}
+
+const tsx = join(root, 'node_modules/.bin/tsx');
+const summary = [];
+let failed = 0;
+for (const name of wanted) {
+  const out = join(results, `${name}.json`);
+  rmSync(out, { force: true });
+  console.log(`\n=== ${name} (load average ${loadavg().map((x) => x.toFixed(2)).join(' ')}) ===`);
+  const r = spawnSync(existsSync(tsx) ? tsx : 'npx', existsSync(tsx) ? [join('bench', `${name}.ts`)] : ['tsx', join('bench', `${name}.ts`)], { cwd: root, stdio: 'inherit', env: process.env });
+  let res;
+  try {
+    res = JSON.parse(readFileSync(out, 'utf8'));
+  } catch {
+    res = { bench: name, status: 'failed', reason: `exited ${r.status ?? r.signal} without writing ${out}`, metrics: [] };
+  }
+  if (res.status === 'failed') failed++;
+  summary.push(res);
+}
+
+const rows = [['bench', 'status', 'metric', 'value', 'target', '']];
+for (const s of summary) {
+  if (s.status !== 'ok') continue;
+  for (const m of s.metrics) {
+    const v = typeof m.value === 'number' ? (Number.isInteger(m.value) ? String(m.value) : m.value.toFixed(3)) : String(m.value ?? '');
+    rows.push([s.bench, s.status, m.name, `${v}${m.unit ? ` ${m.unit}` : ''}`, m.target ?? '', m.pass === true ? 'ok' : m.pass === false ? 'MISS' : '']);
+  }
+}
+const widths = rows[0].map((_, i) => Math.min(90, Math.max(...rows.map((r) => r[i].length))));
+console.log('\n' + rows.map((r) => r.map((c, i) => (c.length > widths[i] ? c.slice(0, widths[i] - 1) + '…' : c.padEnd(widths[i]))).join('  ').trimEnd()).join('\n'));
+for (const s of summary) if (s.status !== 'ok') console.log(`${s.bench}: ${s.status}: ${s.reason ?? ''}`);
+writeFileSync(join(results, 'summary.json'), JSON.stringify({ at: new Date().toISOString(), results: summary }, null, 2) + '\n');
+console.log(`\nresults: ${results}/*.json`);
+process.exit(failed ? 1 : 0);
