@@ -13,7 +13,7 @@ import { appendAudit } from '../audit/index';
 import type { Db } from '../db/index';
 import { bumpCounter, logEvent } from '../obs/index';
 import { verifyMirrorBundle } from '../verify/index';
-import { verifyTrivyBundle } from '../verify/trivy';
+import { logTrivyVerdictEvents, verifyTrivyBundle } from '../verify/trivy';
 import type { TrustedKey } from '../verify/keys';
 import type { Workspace } from '../workspace/index';
 import { incomingJobDir } from '../workspace/layout';
@@ -186,6 +186,7 @@ async function importTrivy(ws: Workspace, db: Db, file: string, shownPath: strin
   mkdirSync(jobDir, { recursive: true, mode: 0o700 });
   try {
     const v = await verifyTrivyBundle(file, { keys: opts.keys, signature, kind, extractTo: extractDir, limits: opts.limits, signal: opts.signal, onProgress: opts.onProgress });
+    logTrivyVerdictEvents(ws, v); // adapter.trivy.unsupported_schema_version (spec section 7)
     if (!v.ok) {
       rmQuiet(jobDir);
       const it = item(shownPath, kind, 'refused', v.code ?? 'ERR_BUNDLE_CORRUPT', v.message, { verdict: v });
