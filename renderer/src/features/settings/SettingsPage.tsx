@@ -15,7 +15,7 @@ export function SettingsPage() {
     <section className="card card-wide" aria-label="Workspace settings">
       {settings.isPending && <Loading what="settings" />}
       {settings.error && <ErrorPanel error={settings.error} title="Settings unavailable" />}
-      {settings.data && <SettingsForm key={JSON.stringify(settings.data)} initial={settings.data} save={(s) => invoke('settings.set', { settings: s })} />}
+      {settings.data && <SettingsForm initial={settings.data} save={(s) => invoke('settings.set', { settings: s })} />}
     </section>
   );
 }
@@ -27,6 +27,7 @@ function SettingsForm({ initial, save }: { initial: Settings; save: (s: Settings
 
   return (
     <form
+      noValidate
       onSubmit={(e) => {
         e.preventDefault();
         mutation.mutate(draft);
