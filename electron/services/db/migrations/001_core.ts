@@ -54,7 +54,8 @@ export const m001: Migration = {
         started_at   TEXT NOT NULL,
         updated_at   TEXT NOT NULL,
         finished_at  TEXT,
-        blocked_reason TEXT
+        blocked_reason TEXT,
+        inputs       TEXT NOT NULL DEFAULT '{}'
       );
       CREATE INDEX checklist_runs_started ON checklist_runs(started_at);
 

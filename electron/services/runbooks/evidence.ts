@@ -1,0 +1,105 @@
+/** Evidence reports of a checklist run: JSON plus a standalone, human-readable HTML page. */
+import { closeSync, fsyncSync, mkdirSync, openSync, renameSync, writeSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { APP_VERSION } from '../version';
+import { auditHead, type AuditRow } from '../audit/index';
+import type { Db } from '../db/index';
+import type { Workspace } from '../workspace/index';
+import { getRun, runOutcome, type RunRecord } from './runs';
+import type { Procedure } from './schema';
+
+export interface EvidenceReport {
+  format: 'okc-checklist-evidence/1';
+  generatedAt: string;
+  console: string;
+  workspace: string;
+  run: RunRecord;
+  outcome: ReturnType<typeof runOutcome>;
+  procedure: { id: string; title: string; section: string; description: string } | null;
+  audit: { chainHead: ReturnType<typeof auditHead>; rows: AuditRow[] };
+}
+
+function writeAtomic(file: string, text: string): void {
+  const tmp = `${file}.tmp-${process.pid}`;
+  const fd = openSync(tmp, 'w', 0o644);
+  try {
+    writeSync(fd, text);
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+  renameSync(tmp, file);
+}
+
+export function esc(s: unknown): string {
+  return String(s ?? '').replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
+}
+
+export function buildEvidence(ws: Workspace, db: Db, runId: string, procedures: Procedure[], now = new Date()): EvidenceReport {
+  const run = getRun(db, runId, procedures);
+  const proc = procedures.find((p) => p.id === run.checklistId);
+  const rows = (db.prepare("SELECT id, ts, actor, action, subject, details, prev_hash, hash FROM audit_log WHERE action = 'checklist.step.completed' AND subject >= ? AND subject < ? ORDER BY id").all(`${runId}/`, `${runId}0`) as {
+    id: number; ts: string; actor: string; action: string; subject: string; details: string; prev_hash: string; hash: string;
+  }[]).map((r) => ({ id: r.id, ts: r.ts, actor: r.actor, action: r.action, subject: r.subject, details: JSON.parse(r.details) as Record<string, unknown>, prevHash: r.prev_hash, hash: r.hash }));
+  return {
+    format: 'okc-checklist-evidence/1',
+    generatedAt: now.toISOString(),
+    console: APP_VERSION,
+    workspace: ws.dir,
+    run,
+    outcome: runOutcome(run),
+    procedure: proc ? { id: proc.id, title: proc.title, section: proc.section, description: proc.description } : null,
+    audit: { chainHead: auditHead(db), rows },
+  };
+}
+
+const STATUS_COLOR: Record<string, string> = { passed: '#1a7f37', confirmed: '#1a7f37', warned: '#9a6700', unknown: '#57606a', failed: '#cf222e', declined: '#cf222e', pending: '#57606a' };
+
+export function renderEvidenceHtml(r: EvidenceReport): string {
+  const run = r.run;
+  const stepRows = run.steps
+    .map((s) => {
+      const ev = s.evidence ? `<details><summary>evidence</summary><pre>${esc(JSON.stringify(s.evidence, null, 2))}</pre></details>` : '';
+      return `<tr><td>${s.position}</td><td>${esc(s.title)}<div class="id">${esc(s.stepId)} · ${esc(s.kind)}</div></td><td><span class="st" style="color:${STATUS_COLOR[s.status] ?? '#000'}">${esc(s.status)}</span></td><td>${esc(s.summary ?? '')}${s.note ? `<div class="note">Note: ${esc(s.note)}</div>` : ''}${ev}</td><td>${esc(s.actor ?? '')}</td><td>${esc(s.completedAt ?? '')}</td></tr>`;
+    })
+    .join('\n');
+  const inputs = Object.entries(run.inputs).map(([k, v]) => `<li><code>${esc(k)}</code> = ${esc(v)}</li>`).join('') || '<li>none</li>';
+  return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8">
+<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'">
+<title>Evidence: ${esc(run.title)} (${esc(run.id)})</title>
+<style>
+body{font:14px/1.45 system-ui,sans-serif;margin:2em;color:#1f2328;max-width:72em}
+h1{font-size:1.5em;margin-bottom:.2em}.meta{color:#57606a}table{border-collapse:collapse;width:100%;margin-top:1em}
+th,td{border:1px solid #d0d7de;padding:.4em .6em;vertical-align:top;text-align:left}th{background:#f6f8fa}
+.id{color:#57606a;font-size:.85em}.st{font-weight:600;text-transform:uppercase;font-size:.85em}.note{margin-top:.3em;font-style:italic}
+pre{white-space:pre-wrap;word-break:break-all;font-size:.8em;background:#f6f8fa;padding:.5em}code{font-size:.9em}
+.outcome{display:inline-block;padding:.1em .6em;border-radius:1em;color:#fff;background:${r.outcome === 'pass' ? '#1a7f37' : r.outcome === 'warn' ? '#9a6700' : r.outcome === 'fail' ? '#cf222e' : '#57606a'}}
+</style></head><body>
+<h1>${esc(run.title)}</h1>
+<div class="meta">Runbook section ${esc(run.section)} · procedure <code>${esc(run.checklistId)}</code> · run <code>${esc(run.id)}</code></div>
+<p>${esc(r.procedure?.description ?? '')}</p>
+<p>State: <b>${esc(run.state)}</b> · Outcome: <span class="outcome">${esc(r.outcome)}</span>${run.blockedReason ? `<br>${esc(run.blockedReason)}` : ''}</p>
+<p>Operator: ${esc(run.operator || '(not given)')} · Started ${esc(run.startedAt)} · ${run.finishedAt ? `Finished ${esc(run.finishedAt)}` : `Last update ${esc(run.updatedAt)}`}</p>
+<p>Inputs:</p><ul>${inputs}</ul>
+<table><thead><tr><th>#</th><th>Step</th><th>Status</th><th>Result</th><th>By</th><th>When (UTC)</th></tr></thead><tbody>
+${stepRows}
+</tbody></table>
+<h2>Audit</h2>
+<p>${r.audit.rows.length} audit row(s) record these steps (action <code>checklist.step.completed</code>). Audit chain head at export: ${r.audit.chainHead.count} rows, last id ${r.audit.chainHead.lastId}, hash <code>${esc(r.audit.chainHead.hash)}</code>. Check later with <code>mirror audit verify --against</code> an audit export.</p>
+<p class="meta">Generated ${esc(r.generatedAt)} by Export Center Offline Console ${esc(r.console)} for workspace ${esc(r.workspace)}.</p>
+</body></html>
+`;
+}
+
+/** Writes `<dir>/<runId>.json` and `<dir>/<runId>.html` (default dir: the workspace evidence folder). */
+export function exportRunEvidence(ws: Workspace, db: Db, runId: string, procedures: Procedure[], outDir?: string): { dir: string; json: string; html: string; report: EvidenceReport } {
+  const report = buildEvidence(ws, db, runId, procedures);
+  const dir = resolve(outDir ?? join(ws.layout.evidence, 'checklists'));
+  mkdirSync(dir, { recursive: true });
+  const json = join(dir, `${runId}.json`);
+  const html = join(dir, `${runId}.html`);
+  writeAtomic(json, JSON.stringify(report, null, 2) + '\n');
+  writeAtomic(html, renderEvidenceHtml(report));
+  return { dir, json, html, report };
+}
