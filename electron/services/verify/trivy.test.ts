@@ -405,6 +405,21 @@ describe('Trivy bundles built here', () => {
     expect(ok.ok).toBe(true);
   });
 
+  it('stops a decompression bomb at the ratio limit, having written nothing far beyond it', async () => {
+    const zeros = Buffer.concat([writeMinimalBbolt(), Buffer.alloc(32 * 1024 * 1024)]);
+    const { file, sig, dir } = writeBundle(tarGz(goodDb(metadata(2), zeros)));
+    const out = join(dir, 'out');
+    const v = await verifyTrivyBundle(file, { keys: [signer.trusted], signature: sig, extractTo: out, limits: { maxRatio: 20, ratioGraceBytes: 1024 * 1024 } });
+    expect(v.code).toBe('ERR_BUNDLE_LIMIT');
+    expect(v.message).toMatch(/decompression bomb/);
+    const written = existsSync(join(out, 'trivy.db')) ? readFileSync(join(out, 'trivy.db')).length : 0;
+    expect(written).toBeLessThan(4 * 1024 * 1024);
+    // The same bundle passes with the default limits (64 MiB grace).
+    expect((await verifyTrivyBundle(file, { keys: [signer.trusted], signature: sig })).ok).toBe(true);
+    const total = await verifyTrivyBundle(file, { keys: [signer.trusted], signature: sig, limits: { maxTotalBytes: 1024 * 1024 } });
+    expect(total.code).toBe('ERR_BUNDLE_LIMIT');
+  });
+
   it('writes metadata.json and the database to extractTo during the read, byte for byte', async () => {
     const { file, sig, dir } = writeBundle(tarGz(goodDb(metadata(2), UPSTREAM_BBOLT)));
     const out = join(dir, 'cache', 'db');
