@@ -10,6 +10,8 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { REPO_ROOT, tempDir } from '../testing/fixtures';
 import { loadPublicKey, verifyDetached } from '../verify/keys';
+import { verifyPath } from '../verify/index';
+import { generateSigningKey } from './index';
 
 const KIT = join(REPO_ROOT, 'resources/demo-kit');
 const PUB = readFileSync(join(REPO_ROOT, 'resources/demo-kit.pub'), 'utf8');
@@ -58,6 +60,22 @@ describe('resources/demo-kit', () => {
       prevDigest = `sha256:${createHash('sha256').update(exportBytes).digest('hex')}`;
       prevId = exp.exportId;
     }
+  });
+
+  it('verifies with the verification engine and the demo key, and is refused with any other key', async () => {
+    const v = await verifyPath(KIT, { keys: [key] });
+    expect(v.code, v.message).toBeNull();
+    expect(v.ok).toBe(true);
+    expect(v.kind).toBe('kit');
+    expect(v.items.map((i) => [i.kind, i.ok])).toEqual([
+      ['mirror-full', true],
+      ['mirror-delta', true],
+      ['mirror-delta', true],
+      ['trivy-db', true],
+    ]);
+    const other = await verifyPath(KIT, { keys: [loadPublicKey(generateSigningKey('ed25519').publicPem)] });
+    expect(other.ok).toBe(false);
+    expect(other.code).toBe('ERR_VERIFY_SIGNATURE');
   });
 
   it('is reproducible by bench/make-demo-kit.ts (same export.json bytes)', () => {
