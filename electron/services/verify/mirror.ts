@@ -17,7 +17,7 @@ import { Decrypter } from 'age-encryption';
 import { ReadableStream } from 'node:stream/web';
 import { Parser, type ReadEntry } from 'tar';
 import { parse as parseYaml } from 'yaml';
-import { DecompressStream } from 'zstd-napi';
+import * as zstdBinding from 'zstd-napi/binding';
 import { OpsError, isOpsError, pickReportedCode, runbookAdvice, type ErrorCode } from '../../../shared/errors';
 import { compareBytewise, isPayloadPath } from '../../../shared/paths';
 import { stateDigestText } from '../../../shared/state-digest';
@@ -66,6 +66,7 @@ const OTHER_CONTROL_CAP = 64 * 1024 * 1024;
 const AGE_MAGIC = Buffer.from('age-encryption.org/v1\n');
 const AGE_ARMOR = Buffer.from('-----BEGIN AGE ENCRYPTED FILE-----');
 const ZSTD_MAGIC = Buffer.from([0x28, 0xb5, 0x2f, 0xfd]);
+const ZSTD_OUT = 1024 * 1024;
 
 interface Member {
   size: number;
@@ -282,7 +283,8 @@ export async function verifyMirrorBundle(file: string, opts: MirrorVerifyOptions
   const wantDecrypt = (opts.identities?.length ?? 0) > 0 || (opts.passphrase !== undefined && opts.passphrase !== '');
 
   const head = sniff(file, 64);
-  const ageWhole = head.subarray(0, AGE_MAGIC.length).equals(AGE_MAGIC) || head.subarray(0, AGE_ARMOR.length).equals(AGE_ARMOR);
+  const ageArmored = head.toString('latin1').trimStart().startsWith(AGE_ARMOR.toString('latin1'));
+  const ageWhole = head.subarray(0, AGE_MAGIC.length).equals(AGE_MAGIC) || ageArmored;
   const members = new Map<string, Member>();
   const control = new Map<string, Buffer>();
   let exportEarly: ExportJson | null = null;
@@ -374,7 +376,66 @@ export async function verifyMirrorBundle(file: string, opts: MirrorVerifyOptions
     if (first) throw new OpsError('ERR_BUNDLE_CORRUPT', 'The bundle is empty or too short to be a zstd stream.');
   }
 
-  const zstd = new DecompressStream();
+  /**
+   * zstd decompression with real backpressure: one bounded output buffer per
+   * step, yielded before the next step (zstd-napi's DecompressStream pushes all
+   * output of an input chunk at once, which a decompression bomb turns into
+   * unbounded memory).
+   */
+  async function* zstdDecompress(source: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
+    const dctx = new zstdBinding.DCtx();
+    let inFrame = false;
+    for await (const chunk of source) {
+      let src: Buffer = chunk;
+      for (;;) {
+        const dst = Buffer.allocUnsafe(ZSTD_OUT);
+        let ret: number, produced: number, consumed: number;
+        try {
+          [ret, produced, consumed] = dctx.decompressStream(dst, src);
+        } catch (e) {
+          throw new OpsError('ERR_BUNDLE_CORRUPT', `The bundle is not a readable zstd stream (${(e as Error).message}). It may be truncated or damaged.`);
+        }
+        src = src.subarray(consumed);
+        if (produced > 0) yield dst.subarray(0, produced);
+        if (src.length === 0 && (produced < ZSTD_OUT || ret === 0)) {
+          inFrame = ret !== 0;
+          break;
+        }
+      }
+    }
+    if (inFrame) throw new OpsError('ERR_BUNDLE_CORRUPT', 'The bundle\'s zstd stream ends in the middle of a frame: the bundle is truncated.');
+  }
+
+  /** Decodes an ASCII-armored age file (PEM-like base64 lines) as it streams. */
+  async function* armorDecode(source: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
+    let text = '';
+    let begun = false;
+    let ended = false;
+    for await (const chunk of source) {
+      if (ended) continue;
+      text += chunk.toString('latin1');
+      let nl: number;
+      const out: Buffer[] = [];
+      while (!ended && (nl = text.indexOf('\n')) >= 0) {
+        const line = text.slice(0, nl).replace(/\r$/, '').trim();
+        text = text.slice(nl + 1);
+        if (!begun) {
+          if (line === '') continue;
+          if (line !== '-----BEGIN AGE ENCRYPTED FILE-----') throw new OpsError('ERR_BUNDLE_CORRUPT', 'The armored age file does not start with its BEGIN line.');
+          begun = true;
+        } else if (line === '-----END AGE ENCRYPTED FILE-----') {
+          ended = true;
+        } else if (line.length > 64 || !/^[A-Za-z0-9+/]*={0,2}$/.test(line) || line.length % 4 !== 0) {
+          throw new OpsError('ERR_BUNDLE_CORRUPT', 'The armored age file has a line that is not valid base64.');
+        } else {
+          out.push(Buffer.from(line, 'base64'));
+        }
+      }
+      if (text.length > 1024) throw new OpsError('ERR_BUNDLE_CORRUPT', 'The armored age file has an overlong line.');
+      if (out.length) yield Buffer.concat(out);
+    }
+    if (!ended) throw new OpsError('ERR_DECRYPT_AUTH', 'The armored age file is truncated (no END line).');
+  }
 
   const onEntry = (entry: ReadEntry): void => {
     const dec = gate.admit({ path: entry.path, type: entry.type, size: entry.size, linkpath: entry.linkpath });
@@ -497,10 +558,12 @@ export async function verifyMirrorBundle(file: string, opts: MirrorVerifyOptions
   let streamError: OpsError | null = null;
   try {
     if (opts.copyTo) copy = await openAsync(opts.copyTo, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL | fsc.O_NOFOLLOW, 0o600);
-    if (ageWhole) {
-      await pipeline(rawSource, ageDecrypt, zstdCheck, zstd, tarSink);
+    if (ageArmored) {
+      await pipeline(rawSource, armorDecode, ageDecrypt, zstdCheck, zstdDecompress, tarSink);
+    } else if (ageWhole) {
+      await pipeline(rawSource, ageDecrypt, zstdCheck, zstdDecompress, tarSink);
     } else {
-      await pipeline(rawSource, zstdCheck, zstd, tarSink);
+      await pipeline(rawSource, zstdCheck, zstdDecompress, tarSink);
     }
     if (copy) await copy.sync();
   } catch (e) {
