@@ -73,6 +73,22 @@ describe('checkBbolt', () => {
     expect(r2.problems.join(' ')).toMatch(/neither meta page/);
   });
 
+  it('finds meta page 1 when meta page 0’s page size field is itself damaged', () => {
+    for (const ps of [4096, 16384]) {
+      const db = writeMinimalBbolt(ps);
+      const damaged = poke32(db, ps, 0, 8, 12345); // page size field of meta 0, checksum now wrong
+      const r = checkBbolt(damaged);
+      expect(r.ok, r.problems.join('; ')).toBe(true);
+      expect(r.pageSize).toBe(ps);
+      expect(r.metas[0].checksumOk).toBe(false);
+      const c = new BboltHeadCollector();
+      for (let i = 0; i < damaged.length; i += 1000) c.push(damaged.subarray(i, i + 1000));
+      expect(c.result().ok).toBe(true);
+      // With meta 1 damaged too, nothing is left.
+      expect(checkBbolt(poke32(damaged, ps, 1, 8, 999)).ok).toBe(false);
+    }
+  });
+
   it('refuses truncated files and non-bbolt data', () => {
     expect(checkBbolt(upstream.subarray(0, 4096)).ok).toBe(false);
     expect(checkBbolt(upstream.subarray(0, 40)).ok).toBe(false);

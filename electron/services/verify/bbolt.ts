@@ -27,6 +27,8 @@ export const PAGE_FLAG_FREELIST = 0x10;
 const PGID_NO_FREELIST = 0xffffffffffffffffn;
 export const MIN_PAGE_SIZE = 512;
 export const MAX_PAGE_SIZE = 1024 * 1024;
+/** Page sizes tried for meta page 1 when meta page 0 is damaged (OS page sizes bbolt meets). */
+const PROBE_PAGE_SIZES = [4096, 16384, 65536, 8192, 32768, 2048, 1024, 512];
 
 const FNV_OFFSET = 0xcbf29ce484222325n;
 const FNV_PRIME = 0x100000001b3n;
@@ -136,12 +138,25 @@ export function checkBbolt(head: Buffer, fileSize: number = head.length): BboltC
     return result;
   }
   const meta0 = readMeta(head, 0, 0);
-  // The page size comes from meta page 0 (bbolt does the same).
-  const pageSize = meta0.pageSize;
+  // The page size comes from meta page 0 (bbolt does the same). When meta 0 is
+  // damaged, its page size field cannot be trusted: probe the usual sizes for
+  // an intact meta page 1, as bbolt falls back to it.
+  let pageSize = meta0.pageSize;
   if (meta0.magic !== BBOLT_MAGIC) {
     result.metas.push(meta0);
     result.problems.push(...meta0.problems.filter((x) => x.includes('magic')), 'this is not a bbolt database');
     return result;
+  }
+  if (!meta0.checksumOk) {
+    const probes = [...new Set([pageSize, ...PROBE_PAGE_SIZES])].filter(sanePageSize);
+    for (const ps of probes) {
+      if (head.length < ps + need || fileSize < 2 * ps) continue;
+      const m1 = readMeta(head, ps, 1);
+      if (m1.valid && m1.pageSize === ps) {
+        pageSize = ps;
+        break;
+      }
+    }
   }
   if (!sanePageSize(pageSize)) {
     result.metas.push(meta0);
@@ -193,9 +208,12 @@ export function checkBbolt(head: Buffer, fileSize: number = head.length): BboltC
 /** Bytes of a bbolt file's head that {@link checkBbolt} needs, once the first bytes are known. */
 export function bboltHeadBytesNeeded(firstBytes: Buffer): number {
   const need = PAGE_HEADER_SIZE + META_SIZE;
-  if (firstBytes.length < PAGE_HEADER_SIZE + 12) return need;
+  if (firstBytes.length < need) return need;
   const pageSize = firstBytes.readUInt32LE(PAGE_HEADER_SIZE + 8);
-  return sanePageSize(pageSize) ? pageSize + need : need;
+  const meta0Intact = fnv1a64(firstBytes.subarray(PAGE_HEADER_SIZE, PAGE_HEADER_SIZE + 56)) === firstBytes.readBigUInt64LE(PAGE_HEADER_SIZE + 56);
+  // A damaged meta 0 means probing for meta 1 at the usual page sizes.
+  const largest = meta0Intact ? pageSize : Math.max(...PROBE_PAGE_SIZES, sanePageSize(pageSize) ? pageSize : 0);
+  return sanePageSize(largest) ? largest + need : need;
 }
 
 /**
