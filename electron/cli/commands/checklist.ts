@@ -1,12 +1,239 @@
+/** `mirror checklist list|run|status|export|advice`: the runbook's procedures from a terminal or a script. */
+import { existsSync, readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { parse as parseYaml } from 'yaml';
 import { OpsError } from '../../../shared/errors';
-import type { Command } from '../command';
+import { openWorkspaceDatabase } from '../../services/db/index';
+import {
+  advanceRun,
+  createRun,
+  exportRunEvidence,
+  failureLookup,
+  failureTable,
+  findProcedure,
+  getRun,
+  listRuns,
+  loadProcedures,
+  runOutcome,
+  type Answers,
+  type RunRecord,
+  type StepRecord,
+} from '../../services/runbooks/index';
+import { openWorkspace } from '../../services/workspace/index';
+import { parseCommandArgs, type CliIo, type Command } from '../command';
+import { printJson, reportError } from '../output';
+import { workspaceDir } from './audit';
+import { Prompter } from './keys';
 
-// Placeholder until the owning issue lands: registered so `mirror --help` lists it.
+const USAGE = `Usage:
+  mirror checklist list [--json]
+      The procedures (checklists and playbooks) and their runbook sections.
+  mirror checklist run <procedure-id|section|run-id> [--workspace <dir>] [--operator <name>]
+      [--input name=value ...] [--answers <file>] [--yes] [--identity <age-identity-file>] [--new] [--json]
+      Runs the automated steps and asks for the manual ones (in a terminal). Scripts answer
+      manual steps with --answers (JSON/YAML: {"<step-id>": "yes" | "no" | "<note>"}) or --yes.
+      Without a terminal and without an answer the run stays in progress at that step.
+      An unfinished run of the same procedure is resumed unless --new is given.
+      Exit 0 when the run is done without failures; 1 otherwise (blocked, waiting, failed checks).
+  mirror checklist status [<run-id>] [--workspace <dir>] [--json]
+  mirror checklist export <run-id> [--out <dir>] [--workspace <dir>] [--json]
+      Writes <run-id>.json and <run-id>.html (default: <workspace>/evidence/checklists).
+  mirror checklist advice [<error-code|symptom>] [--json]
+      The runbook's failure table (section 6): likely cause, immediate action, follow-up.`;
+
+const MARK: Record<string, string> = { passed: 'PASS', confirmed: 'DONE', warned: 'WARN', unknown: '????', failed: 'FAIL', declined: 'NO  ', pending: '    ' };
+
+function stepLine(s: StepRecord): string {
+  return `  [${MARK[s.status] ?? s.status}] ${s.position}. ${s.title}${s.summary && s.kind === 'automated' ? `\n         ${s.summary}` : ''}${s.note ? `\n         note: ${s.note}` : ''}`;
+}
+
+function printRun(io: CliIo, run: RunRecord): void {
+  io.stdout.write(`${run.title} (runbook ${run.section})  run ${run.id}\n`);
+  io.stdout.write(`state: ${run.state}${run.state === 'done' ? `, outcome: ${runOutcome(run)}` : ''}  operator: ${run.operator || '(none)'}  started ${run.startedAt}\n`);
+  for (const s of run.steps) io.stdout.write(stepLine(s) + '\n');
+  if (run.blockedReason) io.stdout.write(`${run.state === 'blocked' ? 'BLOCKED' : 'WAITING'}: ${run.blockedReason}\n`);
+}
+
+function parseInputs(list: string[] | undefined): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const item of list ?? []) {
+    const i = item.indexOf('=');
+    if (i <= 0) throw new OpsError('ERR_USAGE', `--input expects name=value, got "${item}".`);
+    out[item.slice(0, i)] = item.slice(i + 1);
+  }
+  return out;
+}
+
+function readAnswers(file: string | undefined, io: CliIo): Answers | undefined {
+  if (!file) return undefined;
+  const p = resolve(io.cwd, file);
+  if (!existsSync(p)) throw new OpsError('ERR_INPUT_NOT_FOUND', `The answers file ${p} does not exist.`, { path: p });
+  let v: unknown;
+  try {
+    v = parseYaml(readFileSync(p, 'utf8'));
+  } catch (e) {
+    throw new OpsError('ERR_USAGE', `The answers file ${p} is not valid JSON or YAML: ${(e as Error).message}`, { path: p });
+  }
+  if (!v || typeof v !== 'object' || Array.isArray(v)) throw new OpsError('ERR_USAGE', `The answers file ${p} must map step ids to answers, e.g. {"review-dashboard": "yes"}.`, { path: p });
+  return v as Answers;
+}
+
+function readIdentities(files: string[] | undefined, io: CliIo): string[] | undefined {
+  if (!files?.length) return undefined;
+  const ids: string[] = [];
+  for (const f of files) {
+    const p = resolve(io.cwd, f);
+    if (!existsSync(p)) throw new OpsError('ERR_INPUT_NOT_FOUND', `The identity file ${p} does not exist.`, { path: p });
+    for (const line of readFileSync(p, 'utf8').split('\n')) if (line.trim().startsWith('AGE-SECRET-KEY-')) ids.push(line.trim());
+  }
+  return ids;
+}
+
+async function run(sub: string | undefined, argv: string[], io: CliIo, prompter: Prompter): Promise<number> {
+  switch (sub) {
+    case 'list': {
+      const { values } = parseCommandArgs(argv, { json: { type: 'boolean' }, workspace: { type: 'string' } }, false);
+      const procs = loadProcedures();
+      if (values.json) printJson(io, { procedures: procs });
+      else for (const p of procs) io.stdout.write(`${p.section.padEnd(4)} ${p.id.padEnd(24)} ${p.kind.padEnd(9)} ${p.title} (${p.steps.length} steps${p.inputs.length ? `; inputs: ${p.inputs.map((i) => `${i.name}${i.required ? '' : '?'}`).join(', ')}` : ''})\n`);
+      return 0;
+    }
+    case 'advice': {
+      const { values, positionals } = parseCommandArgs(argv, { json: { type: 'boolean' } });
+      if (positionals.length === 0) {
+        const table = failureTable();
+        if (values.json) printJson(io, { table });
+        else for (const a of table) io.stdout.write(`${a.key}\n  cause: ${a.cause}\n  immediate action: ${a.action}\n  follow-up: ${a.followUp}\n`);
+        return 0;
+      }
+      const a = failureLookup(positionals[0]);
+      if (!a) throw new OpsError('ERR_USAGE', `No failure table entry for "${positionals[0]}". Run \`mirror checklist advice\` for the whole table.`);
+      if (values.json) printJson(io, a);
+      else io.stdout.write(`${a.symptom}\n  likely cause: ${a.cause}\n  immediate action: ${a.action}\n  follow-up: ${a.followUp}\n`);
+      return 0;
+    }
+    case 'run': {
+      const { values, positionals } = parseCommandArgs(argv, {
+        workspace: { type: 'string' },
+        operator: { type: 'string' },
+        input: { type: 'string', multiple: true },
+        answers: { type: 'string' },
+        yes: { type: 'boolean' },
+        identity: { type: 'string', multiple: true },
+        new: { type: 'boolean' },
+        json: { type: 'boolean' },
+      });
+      if (positionals.length !== 1) throw new OpsError('ERR_USAGE', 'mirror checklist run takes one procedure id (see mirror checklist list) or a run id to resume.');
+      const json = !!values.json;
+      const procs = loadProcedures();
+      const answers = readAnswers(values.answers, io);
+      const identities = readIdentities(values.identity, io);
+      const inputs = parseInputs(values.input);
+      const ws = openWorkspace(workspaceDir(values.workspace, io), { create: true });
+      const db = openWorkspaceDatabase(ws);
+      try {
+        const target = positionals[0];
+        let runId: string;
+        const existing = db.prepare('SELECT id FROM checklist_runs WHERE id = ?').get(target) as { id: string } | undefined;
+        if (existing) runId = existing.id;
+        else {
+          const proc = findProcedure(procs, target);
+          const open = values.new ? [] : listRuns(db, { checklistId: proc.id, unfinished: true, limit: 1 });
+          if (open[0] && Object.keys(inputs).length === 0) {
+            runId = open[0].id;
+            if (!json) io.stderr.write(`Resuming run ${runId} (started ${open[0].startedAt}, ${open[0].state}). Use --new to start over.\n`);
+          } else runId = createRun(db, proc, { operator: values.operator ?? ws.settings.operator, inputs }).id;
+        }
+        const interactive = prompter.interactive && !json;
+        const result = await advanceRun({ ws, db, settings: ws.settings, procedures: procs }, runId, {
+          answers,
+          yes: !!values.yes,
+          operator: values.operator,
+          identities,
+          signal: io.signal,
+          prompt: interactive
+            ? async (step) => {
+                io.stderr.write(`\n${step.title}\n${step.description ? `  ${step.description}\n` : ''}`);
+                for (;;) {
+                  const a = await prompter.ask(step.type === 'manual' && step.noteRequired ? 'Type a note to confirm (or "no" if you cannot): ' : 'Done? [y = yes, n = cannot confirm, or type a note]: ');
+                  if (a === null) return null;
+                  const t = a.trim();
+                  if (!t) continue;
+                  if (/^(n|no)$/i.test(t)) return { confirm: false };
+                  if (/^(y|yes)$/i.test(t)) {
+                    if (step.type === 'manual' && step.noteRequired) continue;
+                    return { confirm: true };
+                  }
+                  return { confirm: true, note: t };
+                }
+              }
+            : undefined,
+          onStep: json ? undefined : (s) => io.stdout.write(stepLine(s) + '\n'),
+        });
+        if (json) printJson(io, { ok: result.state === 'done' && runOutcome(result) !== 'fail', outcome: runOutcome(result), run: result });
+        else {
+          io.stdout.write(`\n`);
+          printRun(io, result);
+          if (result.state === 'done') io.stdout.write(`Evidence: mirror checklist export ${result.id}\n`);
+        }
+        return result.state === 'done' && runOutcome(result) !== 'fail' ? 0 : 1;
+      } finally {
+        db.close();
+      }
+    }
+    case 'status': {
+      const { values, positionals } = parseCommandArgs(argv, { workspace: { type: 'string' }, json: { type: 'boolean' } });
+      const ws = openWorkspace(workspaceDir(values.workspace, io));
+      const db = openWorkspaceDatabase(ws);
+      try {
+        const procs = loadProcedures();
+        if (positionals[0]) {
+          const r = getRun(db, positionals[0], procs);
+          if (values.json) printJson(io, { run: r, outcome: runOutcome(r) });
+          else printRun(io, r);
+          return 0;
+        }
+        const runs = listRuns(db, { limit: 50 });
+        if (values.json) printJson(io, { runs: runs.map((r) => ({ id: r.id, checklistId: r.checklistId, section: r.section, state: r.state, outcome: runOutcome(r), operator: r.operator, startedAt: r.startedAt, updatedAt: r.updatedAt, blockedReason: r.blockedReason })) });
+        else if (runs.length === 0) io.stdout.write('No checklist runs yet. Start one: mirror checklist run daily\n');
+        else for (const r of runs) io.stdout.write(`${r.id.padEnd(44)} ${r.state.padEnd(12)} ${(r.state === 'done' ? runOutcome(r) : '').padEnd(5)} ${r.startedAt}  ${r.title}\n`);
+        return 0;
+      } finally {
+        db.close();
+      }
+    }
+    case 'export': {
+      const { values, positionals } = parseCommandArgs(argv, { workspace: { type: 'string' }, out: { type: 'string' }, json: { type: 'boolean' } });
+      if (positionals.length !== 1) throw new OpsError('ERR_USAGE', 'mirror checklist export takes one run id (see mirror checklist status).');
+      const ws = openWorkspace(workspaceDir(values.workspace, io));
+      const db = openWorkspaceDatabase(ws);
+      try {
+        const res = exportRunEvidence(ws, db, positionals[0], loadProcedures(), values.out ? resolve(io.cwd, values.out) : undefined);
+        if (values.json) printJson(io, { ok: true, json: res.json, html: res.html, outcome: res.report.outcome });
+        else io.stdout.write(`Evidence written:\n  ${res.json}\n  ${res.html}\n`);
+        return 0;
+      } finally {
+        db.close();
+      }
+    }
+    default:
+      throw new OpsError('ERR_USAGE', `Unknown checklist sub-command "${sub ?? ''}". Use list, run, status, export or advice.\n${USAGE}`);
+  }
+}
+
 export const checklistCommand: Command = {
   name: 'checklist',
-  summary: '(not yet available)',
-  usage: 'mirror checklist: not yet available in this build.',
-  async run() {
-    throw new OpsError('ERR_USAGE', 'mirror checklist is not available in this build yet.');
+  summary: 'Run the runbook procedures (daily, weekly, pre-release, recovery playbooks)',
+  usage: USAGE,
+  async run(argv, io) {
+    const [sub, ...rest] = argv;
+    const prompter = new Prompter(io);
+    try {
+      return await run(sub, rest, io, prompter);
+    } catch (e) {
+      return reportError(io, e, rest.includes('--json'));
+    } finally {
+      prompter.close();
+    }
   },
 };

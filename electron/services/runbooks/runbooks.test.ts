@@ -1,0 +1,297 @@
+import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { isOpsError } from '../../../shared/errors';
+import { appendAudit, queryAudit, verifyAuditChain } from '../audit/index';
+import { openDatabase, type Db } from '../db/index';
+import { addTrustedKey, inspectPublicKey } from '../keys/index';
+import { logEvent } from '../obs/index';
+import { KITS, tempDir } from '../testing/fixtures';
+import { openWorkspace, type Workspace } from '../workspace/index';
+import { setEngineForTests } from './engine-bridge';
+import {
+  advanceRun,
+  assertImportsNotFrozen,
+  CHECKS,
+  createRun,
+  exportRunEvidence,
+  failureLookup,
+  findProcedure,
+  freezeImports,
+  getRun,
+  importsFrozen,
+  loadProcedures,
+  parseProcedure,
+  resumeImports,
+  type CheckContext,
+} from './index';
+import type { Procedure } from './schema';
+
+let dir: string;
+let cleanup: () => void;
+let ws: Workspace;
+let db: Db;
+let procs: Procedure[];
+
+beforeEach(() => {
+  ({ dir, cleanup } = tempDir('okc-rb-'));
+  ws = openWorkspace(join(dir, 'ws'), { create: true });
+  db = openDatabase(ws.layout.db);
+  procs = loadProcedures();
+});
+afterEach(() => {
+  setEngineForTests({});
+  if (db.open) db.close();
+  cleanup();
+});
+
+function ctx(extra: Partial<CheckContext> = {}): CheckContext {
+  return { ws, db, settings: ws.settings, now: new Date(), params: {}, previous: {}, ...extra };
+}
+const env = () => ({ ws, db, settings: ws.settings, procedures: procs });
+
+describe('procedure files', () => {
+  it('every shipped procedure validates and the required sections are present', () => {
+    expect(procs.map((p) => p.section)).toEqual(['4.1', '4.2', '4.3', '7.1', '7.2', '7.3', '8.1', '8.2']);
+    for (const p of procs) for (const s of p.steps) if (s.type === 'automated') expect(CHECKS[s.check], `${p.id}/${s.id}`).toBeDefined();
+  });
+
+  it('refuses a procedure with an unknown check, a duplicate step or an undeclared input', () => {
+    const base = { id: 'x', title: 'Xxx', section: '9.9', kind: 'checklist', description: 'd', steps: [{ id: 'a', type: 'manual', title: 'Step a' }] };
+    expect(parseProcedure(JSON.stringify(base), 'x.json').steps[0]).toMatchObject({ type: 'manual', noteRequired: false });
+    const bad = [
+      { ...base, steps: [{ id: 'a', type: 'automated', title: 'Step a', check: 'no.such.check' }] },
+      { ...base, steps: [base.steps[0], base.steps[0]] },
+      { ...base, steps: [{ id: 'a', type: 'automated', title: 'Step a', check: 'bundle.verify', params: { path: '${input.nope}' } }] },
+      { ...base, section: 'four' },
+      { ...base, steps: [] },
+    ];
+    for (const b of bad) {
+      try {
+        parseProcedure(JSON.stringify(b), 'bad.json');
+        expect.unreachable(JSON.stringify(b));
+      } catch (e) {
+        expect(isOpsError(e) && e.code).toBe('ERR_RUNBOOK_INVALID');
+      }
+    }
+    expect(() => parseProcedure('{nope', 'bad.json')).toThrow(/not valid JSON/);
+  });
+});
+
+describe('checks', () => {
+  it('retention.recent: fails without a run, passes within 24 h (even when nothing was pruned), fails when stale', () => {
+    expect(CHECKS['retention.recent'].run(ctx())).toMatchObject({ status: 'fail' });
+    appendAudit(db, { action: 'retention.run', subject: 'workspace', details: { pruned: 0 }, ts: '2025-11-01T00:00:00.000Z' });
+    expect(CHECKS['retention.recent'].run(ctx({ now: new Date('2025-11-01T20:00:00Z') }))).toMatchObject({ status: 'pass' });
+    const stale = CHECKS['retention.recent'].run(ctx({ now: new Date('2025-11-02T01:00:00Z') })) as { status: string; summary: string };
+    expect(stale.status).toBe('fail');
+    expect(stale.summary).toMatch(/ExportCenterRetentionStale/);
+  });
+
+  it('logs.scan: finds the two events, then only new ones since its last run', () => {
+    logEvent(ws, { event: 'mirror.bundle.imported', exportId: 'e1' });
+    logEvent(ws, { event: 'mirror.delta.apply_failed', errorCode: 'ERR_EXPORT_BASE_MISSING', exportId: 'e2' });
+    logEvent(ws, { event: 'adapter.trivy.unsupported_schema_version', errorCode: 'ERR_EXPORT_UNSUPPORTED_SCHEMA' });
+    const first = CHECKS['logs.scan'].run(ctx({ now: new Date(Date.now() + 1000) })) as { status: string; evidence: { counts: Record<string, number>; codes: string[] } };
+    expect(first.status).toBe('fail');
+    expect(first.evidence.counts).toEqual({ 'mirror.delta.apply_failed': 1, 'adapter.trivy.unsupported_schema_version': 1 });
+    expect(first.evidence.codes.sort()).toEqual(['ERR_EXPORT_BASE_MISSING', 'ERR_EXPORT_UNSUPPORTED_SCHEMA']);
+    expect(CHECKS['logs.scan'].run(ctx({ now: new Date(Date.now() + 2000) }))).toMatchObject({ status: 'pass' });
+  });
+
+  it('storage.capacity: warn and fail levels from settings, hard links counted once', () => {
+    const f = join(ws.layout.staging, 'x.bin');
+    writeFileSync(f, Buffer.alloc(1_000_000));
+    mkdirSync(join(ws.layout.library, 'a'), { recursive: true });
+    writeFileSync(join(ws.layout.library, 'a', 'b.bin'), Buffer.alloc(500_000));
+    const settings = { ...ws.settings, capacity: { warnBytes: 1_400_000, failBytes: 2_000_000, warnFreeBytes: 0, failFreeBytes: 0 } };
+    const r = CHECKS['storage.capacity'].run(ctx({ settings })) as { status: string; evidence: { usedBytes: number } };
+    expect(r.evidence.usedBytes).toBe(1_500_000);
+    expect(r.status).toBe('warn');
+    expect((CHECKS['storage.capacity'].run(ctx({ settings: { ...settings, capacity: { ...settings.capacity, failBytes: 1_500_000 } } })) as { status: string }).status).toBe('fail');
+    expect((CHECKS['storage.capacity'].run(ctx({ settings: { ...settings, capacity: { ...settings.capacity, warnBytes: 10_000_000, failBytes: 20_000_000 } } })) as { status: string }).status).toBe('pass');
+    expect((CHECKS['storage.capacity'].run(ctx({ settings: { ...settings, capacity: { warnBytes: 1e12, failBytes: 2e12, warnFreeBytes: 0, failFreeBytes: Number.MAX_SAFE_INTEGER } } })) as { status: string }).status).toBe('fail');
+  });
+
+  it('imports.last reports the failure code and its runbook advice', () => {
+    expect(CHECKS['imports.last'].run(ctx())).toMatchObject({ status: 'warn' });
+    appendAudit(db, { action: 'mirror.bundle.imported', subject: 'exp-1', details: { generation: 1 } });
+    expect(CHECKS['imports.last'].run(ctx())).toMatchObject({ status: 'pass' });
+    appendAudit(db, { action: 'mirror.delta.apply_failed', subject: 'exp-3', details: { errorCode: 'ERR_EXPORT_BASE_MISSING' } });
+    const r = CHECKS['imports.last'].run(ctx()) as { status: string; summary: string };
+    expect(r.status).toBe('fail');
+    expect(r.summary).toMatch(/ERR_EXPORT_BASE_MISSING.*full export/);
+  });
+
+  it('failure table lookup: codes from shared/errors.ts and symptom rows', () => {
+    expect(failureLookup('ERR_EXPORT_BASE_MISSING')?.action).toMatch(/mirror:full/);
+    expect(failureLookup('signing')?.symptom).toMatch(/Signing failure/);
+    expect(failureLookup('retention-skipped')?.action).toMatch(/mirror retention run/);
+    expect(failureLookup('ERR_NOPE')).toBeNull();
+  });
+
+  it('staging.verify is "unknown" with a clear summary when the staging engine is not available', async () => {
+    setEngineForTests({ staging: null });
+    const r = await CHECKS['staging.verify'].run(ctx());
+    expect(r.status).toBe('unknown');
+    expect(r.summary).toMatch(/not available/);
+  });
+});
+
+describe('import freeze (7.3)', () => {
+  it('freezes with a reason, refuses imports with ERR_IMPORTS_FROZEN, resumes; all audited', () => {
+    expect(() => freezeImports(ws, db, '')).toThrow(/reason/);
+    freezeImports(ws, db, 'INC-42 KMS outage', 'alice');
+    expect(importsFrozen(db)).toMatchObject({ frozen: true, reason: 'INC-42 KMS outage' });
+    try {
+      assertImportsNotFrozen(db);
+      expect.unreachable();
+    } catch (e) {
+      expect(isOpsError(e) && e.code).toBe('ERR_IMPORTS_FROZEN');
+    }
+    resumeImports(ws, db, 'KMS restored');
+    expect(importsFrozen(db).frozen).toBe(false);
+    expect(() => assertImportsNotFrozen(db)).not.toThrow();
+    expect(queryAudit(db).rows.map((r) => r.action).reverse()).toEqual(['imports.frozen', 'imports.resumed']);
+  });
+});
+
+describe('checklist runs', () => {
+  it('daily: automated steps run, the manual step waits without an answer, the run survives a restart and resumes', async () => {
+    const daily = findProcedure(procs, 'daily');
+    const run = createRun(db, daily, { operator: 'alice' });
+    expect(run.state).toBe('not_started');
+    let r = await advanceRun(env(), run.id);
+    // The first step is manual: nothing answered, so the run waits there.
+    expect(r.state).toBe('in_progress');
+    expect(r.blockedReason).toMatch(/Waiting for the operator at step 1/);
+    expect(r.steps.every((s) => s.status === 'pending')).toBe(true);
+
+    // "Restart": close and reopen the database, then answer.
+    db.close();
+    db = openDatabase(ws.layout.db);
+    expect(getRun(db, run.id).state).toBe('in_progress');
+    r = await advanceRun(env(), run.id, { answers: { 'review-dashboard': 'Dashboard reviewed, no failures' }, operator: 'bob' });
+    expect(r.state).toBe('done');
+    expect(r.steps[0]).toMatchObject({ status: 'confirmed', note: 'Dashboard reviewed, no failures' });
+    expect(r.steps[0].actor).toMatch(/operator: bob/);
+    const byId = Object.fromEntries(r.steps.map((s) => [s.stepId, s.status]));
+    expect(byId.retention).toBe('failed'); // no retention run recorded: recorded, the checklist goes on
+    expect(byId['not-frozen']).toBe('passed');
+    expect(r.steps.every((s) => s.completedAt)).toBe(true);
+    const stepAudits = queryAudit(db, { action: 'checklist.step.completed', limit: 100 }).rows;
+    expect(stepAudits).toHaveLength(daily.steps.length);
+    // Re-advancing a done run changes nothing.
+    await advanceRun(env(), run.id);
+    expect(queryAudit(db, { action: 'checklist.step.completed', limit: 100 }).rows).toHaveLength(daily.steps.length);
+    expect(verifyAuditChain(db).ok).toBe(true);
+  });
+
+  it('a declined manual step blocks the run; answering again resumes it', async () => {
+    const p = findProcedure(procs, 'kms-outage');
+    expect(() => createRun(db, p, {})).toThrow(/needs the input "reason"/);
+    const run = createRun(db, p, { operator: 'alice', inputs: { reason: 'INC-7 HSM down' } });
+    let r = await advanceRun(env(), run.id, { answers: { coordinate: 'Called Authority Core, ETA 2h' } });
+    expect(importsFrozen(db)).toMatchObject({ frozen: true, reason: 'INC-7 HSM down' });
+    expect(r.state).toBe('in_progress'); // waiting at "signing restored"
+    r = await advanceRun(env(), run.id, { answers: { 'signing-restored': 'no' } });
+    expect(r.state).toBe('blocked');
+    expect(importsFrozen(db).frozen).toBe(true);
+    r = await advanceRun(env(), run.id, { answers: { 'signing-restored': 'yes', 'catch-up': 'yes' } });
+    expect(r.state).toBe('done');
+    expect(importsFrozen(db).frozen).toBe(false);
+    const actions = queryAudit(db, { limit: 100 }).rows.map((x) => x.action);
+    expect(actions).toContain('imports.frozen');
+    expect(actions).toContain('imports.resumed');
+  });
+
+  it('a note-required step without a note stays waiting', async () => {
+    const p = findProcedure(procs, 'kms-outage');
+    const run = createRun(db, p, { inputs: { reason: 'INC-8' } });
+    const r = await advanceRun(env(), run.id, { yes: true });
+    expect(r.state).toBe('in_progress');
+    expect(r.blockedReason).toMatch(/needs a note/);
+  });
+
+  it('exports evidence as JSON and a standalone HTML page', async () => {
+    const p = findProcedure(procs, 'kms-outage');
+    const run = createRun(db, p, { operator: 'alice <script>', inputs: { reason: 'INC-9 <b>' } });
+    await advanceRun(env(), run.id, { answers: { coordinate: 'note', 'signing-restored': 'yes', 'catch-up': 'yes' } });
+    const out = exportRunEvidence(ws, db, run.id, procs);
+    expect(out.json.startsWith(ws.layout.evidence)).toBe(true);
+    const j = JSON.parse(readFileSync(out.json, 'utf8'));
+    expect(j.run.state).toBe('done');
+    expect(j.audit.rows).toHaveLength(5);
+    expect(j.audit.rows.map((r: { subject: string }) => r.subject)).toEqual(p.steps.map((s) => `${run.id}/${s.id}`));
+    const html = readFileSync(out.html, 'utf8');
+    expect(html).toContain('<!doctype html>');
+    expect(html).toContain('KMS / signing outage');
+    expect(html).not.toContain('<script>');
+    expect(html).toContain('alice &lt;script&gt;');
+  });
+});
+
+// ------------------------------------------------------------ restore playbook end to end (real staging engine)
+
+const KIT = join(KITS, 'ecdsa-p256');
+const PUB = join(KITS, 'ecdsa-p256.trusted.pub');
+
+function findPayloadFile(root: string): string | null {
+  for (const name of readdirSync(root)) {
+    const p = join(root, name);
+    const st = statSync(p);
+    if (st.isDirectory()) {
+      const f = findPayloadFile(p);
+      if (f) return f;
+    } else if (/\.jsonl\.zst$|sbom\.json$/.test(name)) return p;
+  }
+  return null;
+}
+
+describe('restore playbook (7.2) on the fixture kit', () => {
+  it.skipIf(!existsSync(KIT))('locates the last full, verifies it, applies it and the deltas in order, and the tree verifies', async () => {
+    const staging = await import('../staging/index');
+    const pem = readFileSync(PUB, 'utf8');
+    const manifest = JSON.parse(readFileSync(join(KIT, 'offline-manifest.json'), 'utf8')) as { tenant: string };
+    addTrustedKey(db, { pem, tenant: manifest.tenant, confirmFingerprint: inspectPublicKey(pem).fingerprint, reason: 'CHG-1 trust fixture key' });
+    db.close();
+    const { listTrustedKeys } = await import('../keys/index');
+    let keys;
+    {
+      const d = openDatabase(ws.layout.db);
+      keys = listTrustedKeys(d);
+      d.close();
+    }
+    const imported = await staging.importBundles(ws, [KIT], { keys });
+    expect(imported.ok, imported.message).toBe(true);
+    const top = imported.current!;
+    expect(top.generation).toBe(3);
+    db = openDatabase(ws.layout.db);
+
+    // Damage the staging tree (hard-linked generations share it): the daily check now fails.
+    const victim = findPayloadFile(ws.layout.current);
+    expect(victim).not.toBeNull();
+    appendFileSync(victim!, 'tampered');
+    const before = await CHECKS['staging.verify'].run(ctx());
+    expect(before.status).toBe('fail');
+
+    const p = findProcedure(procs, 'restore-previous-full');
+    const run = createRun(db, p, { operator: 'alice', inputs: { reason: 'INC-11 staging damaged' } });
+    const r = await advanceRun(env(), run.id);
+    expect(r.state, r.blockedReason ?? '').toBe('done');
+    const byId = Object.fromEntries(r.steps.map((s) => [s.stepId, s]));
+    expect(byId.locate.status).toBe('passed');
+    expect((byId.locate.evidence as { deltas: unknown[] }).deltas).toHaveLength(2);
+    expect(byId['verify-full'].status).toBe('passed');
+    expect(byId.apply.status).toBe('passed');
+    expect((byId.apply.evidence as { items: { generation: number; outcome: string }[] }).items.map((i) => i.generation)).toEqual([1, 2, 3]);
+    expect(byId['verify-tree'].status).toBe('passed');
+    const after = await staging.verifyStagingTree(ws);
+    expect(after.ok).toBe(true);
+    expect(after.generation).toBe(3);
+    const forced = queryAudit(db, { action: 'mirror.import.forced' }).rows;
+    expect(forced.length).toBeGreaterThan(0);
+    expect(JSON.stringify(forced[0].details)).toContain('INC-11 staging damaged');
+    expect(verifyAuditChain(db).ok).toBe(true);
+  });
+});
