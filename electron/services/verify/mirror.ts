@@ -10,6 +10,7 @@
 import { createDecipheriv, createHash, type Hash } from 'node:crypto';
 import { constants as fsc, createReadStream, closeSync, fsyncSync, mkdirSync, mkdtempSync, openSync, readdirSync, readSync, renameSync, rmSync, statSync, writevSync, writeSync } from 'node:fs';
 import { open as openAsync, type FileHandle } from 'node:fs/promises';
+import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join, resolve, sep, dirname } from 'node:path';
 import { pipeline } from 'node:stream/promises';
@@ -17,7 +18,7 @@ import { Decrypter } from 'age-encryption';
 import { ReadableStream } from 'node:stream/web';
 import { Parser, type ReadEntry } from 'tar';
 import { parse as parseYaml } from 'yaml';
-import * as zstdBinding from 'zstd-napi/binding';
+import type * as ZstdBinding from 'zstd-napi/binding';
 import { OpsError, isOpsError, pickReportedCode, runbookAdvice, type ErrorCode } from '../../../shared/errors';
 import { compareBytewise, isPayloadPath } from '../../../shared/paths';
 import { stateDigestText } from '../../../shared/state-digest';
@@ -67,6 +68,8 @@ const AGE_MAGIC = Buffer.from('age-encryption.org/v1\n');
 const AGE_ARMOR = Buffer.from('-----BEGIN AGE ENCRYPTED FILE-----');
 const ZSTD_MAGIC = Buffer.from([0x28, 0xb5, 0x2f, 0xfd]);
 const ZSTD_OUT = 1024 * 1024;
+// zstd-napi's low-level binding (a CommonJS native module without an exports map).
+const zstdBinding = createRequire(import.meta.url)('zstd-napi/binding') as typeof ZstdBinding;
 
 interface Member {
   size: number;
