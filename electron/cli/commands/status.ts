@@ -1,12 +1,62 @@
-import { OpsError } from '../../../shared/errors';
-import type { Command } from '../command';
+/** `mirror status --workspace <dir> [--deep] [--json]`: what staging holds. */
+import { exitCodeFor, OpsError } from '../../../shared/errors';
+import { workspaceStatus } from '../../services/staging/index';
+import { openWorkspace } from '../../services/workspace/index';
+import { parseCommandArgs, type CliIo, type Command } from '../command';
+import { formatBytes, printJson, reportError } from '../output';
+import { workspaceDirFrom } from './import';
 
-// Placeholder until the owning issue lands: registered so `mirror --help` lists it.
+const USAGE = `Usage: mirror status [--workspace <dir>] [--deep] [--json]
+
+Shows the current export (exportId, generation, state digest), the kept
+generations (for mirror rollback), the bundle library and the last apply result.
+  --deep   re-read every staged file and recompute the state digest (mismatches exit 2)
+  --json   {exportId, generation, stateDigest, generations[{generation, exportId, appliedAt}],
+            library[{file, kind, exportId, generation, sha256}], lastApply}`;
+
+const OPTIONS = { workspace: { type: 'string' }, deep: { type: 'boolean' }, json: { type: 'boolean' } } as const;
+
 export const statusCommand: Command = {
   name: 'status',
-  summary: '(not yet available)',
-  usage: 'mirror status: not yet available in this build.',
-  async run() {
-    throw new OpsError('ERR_USAGE', 'mirror status is not available in this build yet.');
+  summary: 'Show the staged export, kept generations, library and last apply result.',
+  usage: USAGE,
+  async run(argv: string[], io: CliIo): Promise<number> {
+    const json = argv.includes('--json');
+    try {
+      const { values, positionals } = parseCommandArgs(argv, OPTIONS);
+      if (positionals.length) throw new OpsError('ERR_USAGE', `mirror status takes no positional argument (got "${positionals[0]}"); use --workspace <dir>.`);
+      const ws = openWorkspace(workspaceDirFrom(io, values.workspace));
+      const st = await workspaceStatus(ws, { deep: !!values.deep, signal: io.signal });
+      const code = st.deep && !st.deep.ok ? st.deep.code : null;
+      if (json) {
+        printJson(io, { exportId: st.exportId, generation: st.generation, stateDigest: st.stateDigest, generations: st.generations, library: st.library, lastApply: st.lastApply });
+        if (st.deep && !st.deep.ok) io.stderr.write(`${st.deep.message}\n`);
+      } else {
+        const lines: string[] = [];
+        lines.push(`workspace: ${ws.dir}`);
+        if (st.exportId === null) lines.push('staging: nothing staged yet (import a full bundle first)');
+        else {
+          lines.push(`staging: ${st.exportId} generation ${st.generation} (${st.current?.folder}, ${st.current?.fileCount} files, ${formatBytes(st.current?.totalBytes ?? 0)})`);
+          lines.push(`state digest: ${st.stateDigest}${st.deep ? (st.deep.ok ? ' (recomputed from the files: matches the signed state)' : ' (recomputed from the files: DOES NOT match the signed state)') : ''}`);
+          if (st.chain) lines.push(`chain: tenant ${st.chain.tenant}, profile ${st.chain.profileId}`);
+        }
+        if (st.importsFrozen) lines.push(`imports FROZEN since ${st.importsFrozen.since}: ${st.importsFrozen.reason ?? ''}`);
+        lines.push('kept generations:');
+        for (const g of st.generations) lines.push(`  ${g.generation === st.generation && g.exportId === st.exportId ? '*' : ' '} ${String(g.generation).padStart(4)}  ${g.exportId}  applied ${g.appliedAt}`);
+        lines.push('library:');
+        if (!st.library.length) lines.push('  (empty)');
+        for (const l of st.library) lines.push(`    ${l.kind.padEnd(13)} ${l.exportId ?? ''}${l.generation !== null ? ` (generation ${l.generation})` : ''}  ${l.file}`);
+        for (const t of st.trivy) lines.push(`trivy: ${t.kind} installed ${t.installedAt} at ${t.path}`);
+        if (st.lastApply) lines.push(`last apply: ${st.lastApply.ok ? 'ok' : `FAILED [${String(st.lastApply.code)}] ${String(st.lastApply.message ?? '')}`} at ${String(st.lastApply.at)}`);
+        if (st.deep && !st.deep.ok) {
+          lines.push(st.deep.message);
+          for (const f of st.deep.failures ?? []) lines.push(`  [${f.code}] ${f.path ?? ''} ${f.message}`);
+        }
+        io.stdout.write(lines.join('\n') + '\n');
+      }
+      return exitCodeFor(code);
+    } catch (e) {
+      return reportError(io, e, json);
+    }
   },
 };

@@ -16,6 +16,7 @@ import { stagingStatus, type StagingStatus } from './status';
 import { verifyGeneration, type TreeVerifyOptions } from './verify-tree';
 import type { StagingHooks } from './fsops';
 import type { ImportResult } from './types';
+import { registerWorkspaceVerifier } from '../verify/index';
 
 export type { ImportOptions } from './import';
 export type { RollbackOptions, RollbackResult } from './rollback';
@@ -126,3 +127,6 @@ export function recoverInterruptedApply(ws: Workspace, opts: { hooks?: StagingHo
   s.close();
   return s.recovery;
 }
+
+// `mirror verify <workspace>` / verifyPath on a workspace folder use this engine's tree check.
+registerWorkspaceVerifier((dir, opts) => verifyStagingTree(openWorkspace(dir), { signal: opts.signal, path: dir }));
