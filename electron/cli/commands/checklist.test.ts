@@ -1,0 +1,93 @@
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { PassThrough } from 'node:stream';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { tempDir } from '../../services/testing/fixtures';
+import type { CliIo } from '../command';
+import { runCli } from '../mirror';
+
+let dir: string;
+let cleanup: () => void;
+let ws: string;
+beforeEach(() => {
+  ({ dir, cleanup } = tempDir('okc-cl-'));
+  ws = join(dir, 'ws');
+});
+afterEach(() => cleanup());
+
+async function cli(args: string[], stdin?: string, tty = false) {
+  const stdout = new PassThrough();
+  const stderr = new PassThrough();
+  const input = new PassThrough() as PassThrough & { isTTY?: boolean };
+  if (tty) input.isTTY = true;
+  if (stdin !== undefined) input.end(stdin);
+  let out = '';
+  let err = '';
+  stdout.on('data', (d) => (out += d));
+  stderr.on('data', (d) => (err += d));
+  const io: CliIo = { stdout, stderr, stdin: input, env: {}, cwd: dir, signal: new AbortController().signal };
+  const code = await runCli(args, io);
+  return { code, out, err };
+}
+
+describe('mirror checklist', () => {
+  it('list shows every procedure with its section', async () => {
+    const r = await cli(['checklist', 'list', '--json']);
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.out).procedures.map((p: { section: string }) => p.section)).toEqual(['4.1', '4.2', '4.3', '7.1', '7.2', '7.3', '8.1', '8.2']);
+  });
+
+  it('without a terminal and without answers, the run stays in progress at the manual step (exit 1), then resumes with --answers', async () => {
+    const first = await cli(['checklist', 'run', 'daily', '--workspace', ws, '--operator', 'carol']);
+    expect(first.code).toBe(1);
+    expect(first.out).toMatch(/WAITING: Waiting for the operator at step 1/);
+    expect(first.out).toMatch(/--answers/);
+    const status = JSON.parse((await cli(['checklist', 'status', '--workspace', ws, '--json'])).out);
+    expect(status.runs).toHaveLength(1);
+    expect(status.runs[0]).toMatchObject({ checklistId: 'daily', state: 'in_progress' });
+    const runId = status.runs[0].id;
+    const answers = join(dir, 'answers.yaml');
+    writeFileSync(answers, 'review-dashboard: "reviewed at 08:00, all green"\n');
+    const second = await cli(['checklist', 'run', 'daily', '--workspace', ws, '--answers', answers, '--json']);
+    const res = JSON.parse(second.out);
+    expect(res.run.id).toBe(runId); // resumed, not a new run
+    expect(res.run.state).toBe('done');
+    // A fresh workspace has no retention run: the daily checklist reports a failure (exit 1 for cron).
+    expect(res.outcome).toBe('fail');
+    expect(second.code).toBe(1);
+    expect(res.run.steps[0]).toMatchObject({ status: 'confirmed', note: 'reviewed at 08:00, all green' });
+    expect(res.run.steps[0].actor).toMatch(/operator: carol/);
+
+    const ex = await cli(['checklist', 'export', runId, '--workspace', ws, '--out', join(dir, 'evidence'), '--json']);
+    expect(ex.code).toBe(0);
+    const paths = JSON.parse(ex.out);
+    expect(existsSync(paths.json) && existsSync(paths.html)).toBe(true);
+    expect(readFileSync(paths.html, 'utf8')).toContain('Daily checklist');
+  });
+
+  it('prompts manual steps in a terminal; --yes confirms them in scripts; --new starts over', async () => {
+    const r = await cli(['checklist', 'run', '8.2', '--workspace', ws, '--input', 'path=nowhere.tar.zst'], 'y\n', true);
+    // The automated verify step fails (no such file) and blocks the playbook before the manual step.
+    expect(r.code).toBe(1);
+    expect(r.out).toMatch(/BLOCKED/);
+    expect(r.out).toMatch(/does not exist/);
+    const k = await cli(['checklist', 'run', 'kms-outage', '--workspace', ws, '--input', 'reason=INC-1 signing down'], 'Called Authority Core\ny\ny\n', true);
+    expect(k.code).toBe(0);
+    expect(k.err).toMatch(/Coordinate with Authority Core/);
+    expect(k.out).toMatch(/state: done, outcome: pass/);
+    const y = await cli(['checklist', 'run', 'weekly', '--workspace', ws, '--yes', '--new', '--json']);
+    expect(JSON.parse(y.out).run.steps.filter((s: { kind: string }) => s.kind === 'manual').every((s: { status: string }) => s.status === 'confirmed')).toBe(true);
+    const audit = JSON.parse((await cli(['audit', 'list', '--workspace', ws, '--action', 'imports.frozen', '--json'])).out);
+    expect(audit.rows[0].details.reason).toBe('INC-1 signing down');
+  });
+
+  it('bad usage gets clear errors', async () => {
+    expect((await cli(['checklist', 'run', 'no-such-procedure', '--workspace', ws])).code).toBe(4);
+    expect((await cli(['checklist', 'run', 'kms-outage', '--workspace', ws])).err).toMatch(/needs the input "reason"/);
+    expect((await cli(['checklist', 'run', 'daily', '--workspace', ws, '--answers', join(dir, 'missing.json')])).code).toBe(1);
+    expect((await cli(['checklist', 'status', 'nope', '--workspace', ws])).code).toBe(1);
+    const adv = await cli(['checklist', 'advice', 'ERR_EXPORT_BASE_MISSING']);
+    expect(adv.code).toBe(0);
+    expect(adv.out).toMatch(/immediate action: .*mirror:full/);
+  });
+});
