@@ -29,7 +29,7 @@ export interface TrivyBundleSpec {
   /** The database bytes to ship (default: a minimal valid database of the kind). */
   db?: Buffer;
   /** Deliberately broken variants. */
-  corrupt?: 'bbolt-magic' | 'bbolt-checksum' | 'sqlite-header' | 'metadata-json' | 'missing-db' | 'symlink-member' | 'truncate';
+  corrupt?: 'bbolt-magic' | 'bbolt-checksum' | 'bbolt-version' | 'sqlite-header' | 'metadata-json' | 'missing-db' | 'symlink-member' | 'truncate';
   /** Sign with another key (ERR_VERIFY_SIGNATURE against the spec key). */
   signWith?: SigningKey;
   /** Extra raw members for the tar. */
@@ -88,7 +88,10 @@ export function writeTrivyBundle(outFile: string, spec: TrivyBundleSpec): TrivyB
   let db: Buffer;
   if (spec.db) db = spec.db;
   else if (java) db = minimalJavaDb();
-  else db = minimalBbolt({ corrupt: spec.corrupt === 'bbolt-magic' ? 'magic' : spec.corrupt === 'bbolt-checksum' ? 'checksum' : undefined });
+  else {
+    const corrupt = spec.corrupt === 'bbolt-magic' ? 'magic' : spec.corrupt === 'bbolt-checksum' ? 'checksum' : spec.corrupt === 'bbolt-version' ? 'version' : undefined;
+    db = minimalBbolt({ corrupt });
+  }
   if (spec.corrupt === 'sqlite-header') {
     db = Buffer.from(db);
     db.write('NOT SQLite fmt 3', 0, 'latin1');
