@@ -13,9 +13,10 @@
  * - a Rekor v2 entry for a DSSE envelope is a hashedrekord 0.0.2 over the
  *   SHA-256 of the envelope's PAE: its digest is compared with that value;
  * - key-based bundles verify with a pinned key and no identity; certificate
- *   bundles need the pinned identity (SAN, matched exactly) and OIDC issuer.
+ *   bundles need the pinned identity (SAN, matched exactly) and OIDC issuer;
+ * - a certificate chain in the bundle must not carry a root certificate.
  */
-import { createHash, createPublicKey, timingSafeEqual, type KeyObject } from 'node:crypto';
+import { X509Certificate, createHash, createPublicKey, timingSafeEqual, type KeyObject } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { bundleFromJSON, type Bundle } from '@sigstore/bundle';
 import { TrustedRoot } from '@sigstore/protobuf-specs';
@@ -144,6 +145,31 @@ function adaptRekorV2Dsse(bundle: Bundle, entity: SignedEntity): string | null {
   return null;
 }
 
+/**
+ * A certificate chain inside the bundle must not carry a root (self-signed)
+ * certificate: roots come only from the operator's trusted root.
+ */
+function checkChainHasNoRoot(bundle: Bundle): string | null {
+  const vm = bundle.verificationMaterial.content;
+  if (vm.$case !== 'x509CertificateChain') return null;
+  for (const [i, c] of vm.x509CertificateChain.certificates.entries()) {
+    let cert: X509Certificate;
+    try {
+      cert = new X509Certificate(Buffer.from(c.rawBytes));
+    } catch {
+      return `certificate ${i} of the bundle's chain cannot be read`;
+    }
+    let selfSigned = false;
+    try {
+      selfSigned = cert.subject === cert.issuer && cert.verify(cert.publicKey);
+    } catch {
+      selfSigned = false;
+    }
+    if (selfSigned) return `the bundle's certificate chain contains a root certificate (${cert.subject.replace(/\n/g, ', ')}); roots are taken only from the trusted root file`;
+  }
+  return null;
+}
+
 /** Base64 SHA-256 of a key's DER SPKI: the usual public-key hint form. */
 function keyHint(key: KeyObject): string {
   return sha256(key.export({ type: 'spki', format: 'der' })).toString('base64');
@@ -195,6 +221,8 @@ export async function verifySigstoreBundle(bundleJson: Buffer, artifact: Buffer,
 
   const artifactProblem = checkDsseArtifact(bundle, artifact);
   if (artifactProblem) return fail(artifactProblem);
+  const chainProblem = checkChainHasNoRoot(bundle);
+  if (chainProblem) return fail(chainProblem);
 
   const keyBased = bundle.verificationMaterial.content.$case === 'publicKey';
   const makeEntity = (): SignedEntity | string => {
