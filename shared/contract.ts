@@ -10,6 +10,7 @@
 import { z } from 'zod';
 import type { OpsErrorShape } from './errors';
 import { SettingsSchema, type Settings } from './settings';
+import type { ErrorCode } from './errors';
 import type { BundleKind, JobProgress, Verdict, WorkspaceStatus } from './types';
 
 // ---------------------------------------------------------------------------
@@ -77,8 +78,43 @@ export interface JobInfo {
   verdict: Verdict | null;
   /** The error that stopped the job (refusal, cancel, environment). */
   error: OpsErrorShape | null;
+  /** import only: what happened to each bundle, in application order. */
+  import: ImportSummary | null;
   /** import only: the workspace after the job. */
   status: WorkspaceStatus | null;
+}
+
+/** The result of an import (several bundles or a kit), as the staging engine reports it. */
+export interface ImportSummary {
+  ok: boolean;
+  code: ErrorCode | null;
+  message: string;
+  action: string | null;
+  dryRun: boolean;
+  items: ImportItemView[];
+  /** Export generations known to be missing when a gap stopped the import. */
+  missing: number[];
+  current: { exportId: string; generation: number; stateDigest: string } | null;
+  warnings: string[];
+}
+
+export interface ImportItemView {
+  path: string;
+  kind: BundleKind | null;
+  exportId: string | null;
+  generation: number | null;
+  /** applied | already-applied | refused | not-applied | planned | installed */
+  outcome: string;
+  code: ErrorCode | null;
+  message: string;
+  verdict: Verdict | null;
+}
+
+/** Workspace status plus what the console shows beside the agreed keys. */
+export interface WorkspaceStatusView extends WorkspaceStatus {
+  importsFrozen: { since: string | null; reason: string | null } | null;
+  /** With deep: the re-verification of the current generation from disk. */
+  deep: Verdict | null;
 }
 
 export interface LibraryEntry {
@@ -101,11 +137,10 @@ export interface AuditRowView {
   hash: string;
 }
 
+/** Newest first; `nextCursor` fetches the following (older) page. */
 export interface AuditPage {
   rows: AuditRowView[];
-  total: number;
-  page: number;
-  pageSize: number;
+  nextCursor: string | null;
 }
 
 export interface AuditVerifyResult {
@@ -177,7 +212,7 @@ function channel<I extends z.ZodType>(input: I) {
 
 export const CONTRACT = {
   'app.info': channel(NoInput)<AppInfo>(),
-  'workspace.status': channel(z.object({ deep: z.boolean().optional() }).strict().optional())<WorkspaceStatus>(),
+  'workspace.status': channel(z.object({ deep: z.boolean().optional() }).strict().optional())<WorkspaceStatusView>(),
   'verify.start': channel(
     z.object({ path: PathInput, ...TrustInput, passphrase: z.string().max(1024).optional() }).strict(),
   )<{ jobId: string }>(),
@@ -195,12 +230,14 @@ export const CONTRACT = {
   'jobs.list': channel(NoInput)<JobInfo[]>(),
   'jobs.cancel': channel(z.object({ jobId: z.string().min(1).max(100) }).strict())<{ cancelled: boolean }>(),
   'library.list': channel(NoInput)<LibraryEntry[]>(),
-  'staging.rollback': channel(z.object({ to: z.number().int().nonnegative().optional() }).strict())<WorkspaceStatus>(),
+  'staging.rollback': channel(
+    z.object({ to: z.number().int().nonnegative().optional(), reason: z.string().trim().max(2000).optional() }).strict(),
+  )<WorkspaceStatusView>(),
   'audit.list': channel(
     z
       .object({
-        page: z.number().int().min(1).default(1),
-        pageSize: z.number().int().min(1).max(500).default(50),
+        limit: z.number().int().min(1).max(500).default(50),
+        cursor: z.string().max(500).nullable().optional(),
         action: z.string().trim().max(200).optional(),
         from: z.string().datetime({ message: 'from must be an RFC 3339 UTC timestamp.' }).optional(),
         to: z.string().datetime({ message: 'to must be an RFC 3339 UTC timestamp.' }).optional(),
@@ -222,7 +259,7 @@ export const CONTRACT = {
       })
       .strict(),
   )<KeyView>(),
-  'keys.revoke': channel(z.object({ fingerprint: Fingerprint, reason: Reason }).strict())<KeyView>(),
+  'keys.revoke': channel(z.object({ tenant: z.string().trim().min(1).max(200), fingerprint: Fingerprint, reason: Reason }).strict())<KeyView>(),
   'checklists.list': channel(NoInput)<ChecklistSummary[]>(),
   'checklists.start': channel(z.object({ checklistId: z.string().trim().min(1).max(200) }).strict())<ChecklistRunView>(),
   'checklists.completeStep': channel(

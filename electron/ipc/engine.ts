@@ -12,16 +12,22 @@ import type {
   ChecklistRunView,
   ChecklistSummary,
   DemoKitInfo,
+  ImportSummary,
   KeyInspection,
   KeyView,
   LibraryEntry,
   ParsedInput,
+  WorkspaceStatusView,
 } from '../../shared/contract';
-import type { WorkspaceStatus } from '../../shared/types';
+import type { Verdict } from '../../shared/types';
+import { appendAudit, queryAudit, verifyAuditChain } from '../services/audit/index';
 import { openDatabase, type Db } from '../services/db/index';
+import { addTrustedKey, inspectPublicKey, listKeyRecords, listTrustedKeys, revokeTrustedKey, type KeyRecord } from '../services/keys/index';
 import { resourcePath } from '../services/resources';
-import { loadPublicKey } from '../services/verify/keys';
-import type { Workspace } from '../services/workspace/index';
+import * as staging from '../services/staging/index';
+import type { ImportResult } from '../services/staging/index';
+import { classifyInput, loadPublicKey, verifyPath, type TrustedKey } from '../services/verify/index';
+import { openWorkspace, type Workspace } from '../services/workspace/index';
 import type { JobContext, JobOutcome, JobParams } from './jobs';
 
 /** An open workspace plus its database, opened lazily and closed on dispose. */
@@ -46,46 +52,63 @@ function notInBuild(what: string): never {
 
 // --- staging and library --------------------------------------------------
 
-export async function workspaceStatus(_s: WorkspaceSession, _deep: boolean): Promise<WorkspaceStatus> {
-  return notInBuild('The staging service (workspace status)');
+export async function workspaceStatus(s: WorkspaceSession, deep: boolean, signal?: AbortSignal): Promise<WorkspaceStatusView> {
+  const st = await staging.workspaceStatus(s.ws, { deep, signal });
+  return {
+    exportId: st.exportId,
+    generation: st.generation,
+    stateDigest: st.stateDigest,
+    generations: st.generations,
+    library: st.library,
+    importsFrozen: st.importsFrozen,
+    deep: st.deep ?? null,
+  };
 }
 
-export async function rollback(_s: WorkspaceSession, _to: number | undefined): Promise<void> {
-  notInBuild('The staging service (rollback)');
+export async function rollback(s: WorkspaceSession, to: number | undefined, reason: string | undefined, operator: string): Promise<void> {
+  await staging.rollback(s.ws, { to, reason, operator: operator || undefined });
 }
 
-export async function libraryList(_s: WorkspaceSession): Promise<LibraryEntry[]> {
-  return notInBuild('The library service');
+export async function libraryList(s: WorkspaceSession): Promise<LibraryEntry[]> {
+  return staging.listLibrary(s.db()).map((r) => ({ file: r.file, kind: r.kind, exportId: r.export_id, generation: r.generation, sha256: r.sha256, size: r.size }));
 }
 
 // --- audit ------------------------------------------------------------------
 
-export function auditList(_s: WorkspaceSession, _q: ParsedInput<'audit.list'>): AuditPage {
-  return notInBuild('The audit log query');
+export function auditList(s: WorkspaceSession, q: ParsedInput<'audit.list'>): AuditPage {
+  const page = queryAudit(s.db(), { action: q.action || undefined, from: q.from, to: q.to, limit: q.limit, cursor: q.cursor ?? null });
+  return { rows: page.rows, nextCursor: page.nextCursor };
 }
 
-export function auditVerify(_s: WorkspaceSession): AuditVerifyResult {
-  return notInBuild('The audit chain verification');
+export function auditVerify(s: WorkspaceSession): AuditVerifyResult {
+  const v = verifyAuditChain(s.db());
+  return { ok: v.ok, rows: v.rows, headHash: v.rows > 0 ? v.head.hash : null, brokenAt: v.firstBroken?.id ?? null, message: v.message };
 }
 
 // --- keys -------------------------------------------------------------------
 
-export function keysList(_s: WorkspaceSession, _tenant: string | undefined): KeyView[] {
-  return notInBuild('The trusted keys store');
+function keyView(k: KeyRecord): KeyView {
+  return { fingerprint: k.fingerprint, algorithm: k.algorithm, tenant: k.tenant, label: k.label, status: k.status, addedAt: k.addedAt };
+}
+
+export function keysList(s: WorkspaceSession, tenant: string | undefined): KeyView[] {
+  return listKeyRecords(s.db(), { tenant, includeRevoked: true }).map(keyView);
 }
 
 /** Algorithm and fingerprint of a PEM public key, shown before the operator confirms it. */
 export function keyInspect(pem: string): KeyInspection {
-  const k = loadPublicKey(pem, 'workspace');
+  const k = inspectPublicKey(pem);
   return { fingerprint: k.fingerprint, algorithm: k.algorithm };
 }
 
-export function keysAdd(_s: WorkspaceSession, _input: ParsedInput<'keys.add'>): KeyView {
-  return notInBuild('The trusted keys store');
+export function keysAdd(s: WorkspaceSession, input: ParsedInput<'keys.add'>, operator: string): KeyView {
+  return keyView(
+    addTrustedKey(s.db(), { pem: input.pem, tenant: input.tenant, label: input.label, confirmFingerprint: input.fingerprint, reason: input.reason, operator: operator || undefined }),
+  );
 }
 
-export function keysRevoke(_s: WorkspaceSession, _input: ParsedInput<'keys.revoke'>): KeyView {
-  return notInBuild('The trusted keys store');
+export function keysRevoke(s: WorkspaceSession, input: ParsedInput<'keys.revoke'>, operator: string): KeyView {
+  return keyView(revokeTrustedKey(s.db(), { tenant: input.tenant, fingerprint: input.fingerprint, reason: input.reason, operator: operator || undefined }));
 }
 
 // --- checklists -------------------------------------------------------------
@@ -139,7 +162,100 @@ function safeResource(name: string): string | null {
 
 // --- jobs ---------------------------------------------------------------------
 
-/** Runs a verify or import job in this thread (the CLI's way; the app's worker calls this too). */
-export async function runJobInProcess(_params: JobParams, _ctx: JobContext): Promise<JobOutcome> {
-  return notInBuild('The verification and staging engine');
+function readInput(file: string, what: string): string {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new OpsError('ERR_INPUT_NOT_FOUND', `The ${what} ${file} cannot be read (${code ?? (e as Error).message}). Check the path and that the media is mounted.`, { path: file });
+  }
+}
+
+/** age identity file: AGE-SECRET-KEY-1… lines; comments (#) and blank lines ignored. */
+export function parseIdentities(text: string, file: string): string[] {
+  const ids: string[] = [];
+  for (const raw of text.split(/\r?\n/)) {
+    const line = raw.trim();
+    if (!line || line.startsWith('#')) continue;
+    if (!/^AGE-SECRET-KEY-1[0-9A-Z]+$/.test(line)) throw new OpsError('ERR_USAGE', `The identity file ${file} holds a line that is not an age identity (expected AGE-SECRET-KEY-1…).`, { path: file });
+    ids.push(line);
+  }
+  if (ids.length === 0) throw new OpsError('ERR_USAGE', `The identity file ${file} holds no age identity (AGE-SECRET-KEY-1… line).`, { path: file });
+  return ids;
+}
+
+/** The workspace's pinned keys plus the key files given for this run. */
+function trustFor(db: Db, params: { keyFiles: string[]; identityFiles: string[] }): { keys: TrustedKey[]; identities: string[] } {
+  const keys: TrustedKey[] = listTrustedKeys(db);
+  for (const f of params.keyFiles) {
+    const k = loadPublicKey(readInput(f, 'key file'), 'cli');
+    if (!keys.some((x) => x.fingerprint === k.fingerprint)) keys.push(k);
+  }
+  const identities = params.identityFiles.flatMap((f) => parseIdentities(readInput(f, 'identity file'), f));
+  return { keys, identities };
+}
+
+function importView(r: ImportResult): ImportSummary {
+  return {
+    ok: r.ok,
+    code: r.code,
+    message: r.message,
+    action: r.action,
+    dryRun: r.dryRun,
+    items: r.items.map((i) => ({ path: i.path, kind: i.kind, exportId: i.exportId, generation: i.generation, outcome: i.outcome, code: i.code, message: i.message, verdict: i.verdict ?? null })),
+    missing: r.missing,
+    current: r.current ? { exportId: r.current.exportId, generation: r.current.generation, stateDigest: r.current.stateDigest } : null,
+    warnings: r.warnings,
+  };
+}
+
+/**
+ * Runs a verify or import job in this thread (the CLI's way; the app's
+ * worker thread calls this too). Verify records its verdict in the audit log.
+ */
+export async function runJobInProcess(params: JobParams, ctx: JobContext): Promise<JobOutcome> {
+  const ws = openWorkspace(params.workspaceDir, { create: true });
+  const operator = ws.settings.operator || undefined;
+  const db = openDatabase(ws.layout.db);
+  try {
+    const { keys, identities } = trustFor(db, params);
+    if (params.kind === 'verify') {
+      let verdict: Verdict;
+      if (classifyInputSafe(params.path) === 'workspace') {
+        verdict = await staging.verifyStagingTree(openWorkspace(params.path), { signal: ctx.signal, path: params.path });
+      } else {
+        verdict = await verifyPath(params.path, { keys, identities, passphrase: params.passphrase, limits: ws.settings.limits, signal: ctx.signal, onProgress: ctx.onProgress });
+      }
+      if (ctx.signal.aborted) throw new OpsError('ERR_CANCELLED', 'Cancelled by the operator. Nothing was changed.');
+      appendAudit(db, {
+        action: verdict.ok ? 'mirror.verify.passed' : 'mirror.verify.failed',
+        subject: verdict.exportId ?? params.path,
+        operator,
+        details: { path: params.path, kind: verdict.kind, errorCode: verdict.code, message: verdict.message, source: 'console' },
+      });
+      return { verdict, status: null, import: null };
+    }
+    const result = await staging.importBundles(ws, params.paths, {
+      keys,
+      identities,
+      forceReason: params.forceReason,
+      dryRun: params.dryRun,
+      operator,
+      limits: ws.settings.limits,
+      signal: ctx.signal,
+      onProgress: ctx.onProgress,
+    });
+    const status = await workspaceStatus(new WorkspaceSession(ws), false);
+    return { verdict: null, status, import: importView(result) };
+  } finally {
+    db.close();
+  }
+}
+
+function classifyInputSafe(path: string): string {
+  try {
+    return classifyInput(path);
+  } catch {
+    return 'unknown';
+  }
 }

@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { CHANNELS, CONTRACT, type Envelope, type Topic, type Topics } from '../../shared/contract';
-import { tempDir, REPO_ROOT } from '../services/testing/fixtures';
+import { CHANNELS, CONTRACT, type AuditPage, type AuditVerifyResult, type Envelope, type JobInfo, type LibraryEntry, type Topic, type Topics, type WorkspaceStatusView } from '../../shared/contract';
+import { KITS, REPO_ROOT, tempDir } from '../services/testing/fixtures';
 import { createHandlers, isTrustedSenderUrl, registerHandlers, type Handlers, type IpcEventLike, type IpcMainLike } from './handlers';
 
 type Listener = (event: IpcEventLike, input: unknown) => Promise<unknown>;
@@ -143,5 +143,91 @@ describe('isTrustedSenderUrl', () => {
     expect(isTrustedSenderUrl('', dist)).toBe(false);
     expect(isTrustedSenderUrl(undefined, dist)).toBe(false);
     expect(isTrustedSenderUrl('file:///opt/console/dist/renderer/index.html')).toBe(false);
+  });
+});
+
+describe('channels backed by the real engine (fixture kit ecdsa-p256)', () => {
+  let tmp: { dir: string; cleanup: () => void };
+  let handlers: Handlers;
+  let ipc: FakeIpcMain;
+  const KIT = join(KITS, 'ecdsa-p256');
+  const KEY = join(KITS, 'ecdsa-p256.trusted.pub');
+
+  beforeEach(() => {
+    tmp = tempDir('okc-ipc-engine-');
+    handlers = createHandlers({ workspaceDir: join(tmp.dir, 'ws') });
+    ipc = new FakeIpcMain();
+    registerHandlers(ipc, handlers.table, { isTrustedSender: (e) => isTrustedSenderUrl(e.senderFrame?.url) });
+  });
+  afterEach(async () => {
+    await handlers.dispose();
+    tmp.cleanup();
+  });
+
+  async function run(channel: 'verify.start' | 'import.start', input: unknown): Promise<JobInfo> {
+    const r = await ipc.invoke(channel, input);
+    if (!r.ok) throw new Error(`${channel}: ${r.error.code} ${r.error.message}`);
+    return handlers.jobs.wait((r.value as { jobId: string }).jobId);
+  }
+
+  async function value<T>(channel: string, input?: unknown): Promise<T> {
+    const r = await ipc.invoke(channel, input);
+    if (!r.ok) throw new Error(`${channel}: ${r.error.code} ${r.error.message}`);
+    return r.value as T;
+  }
+
+  it('verify.start verifies the kit with the given key and records the verdict in the audit log', async () => {
+    const job = await run('verify.start', { path: KIT, keyFiles: [KEY] });
+    expect(job.state).toBe('succeeded');
+    expect(job.verdict?.ok).toBe(true);
+    expect(job.verdict?.kind).toBe('kit');
+    const audit = await value<AuditPage>('audit.list', { action: 'mirror.verify.passed' });
+    expect(audit.rows).toHaveLength(1);
+    expect((audit.rows[0].details as { path: string }).path).toBe(KIT);
+  });
+
+  it('verify.start without a trusted key refuses with ERR_VERIFY_SIGNATURE and the runbook action', async () => {
+    const job = await run('verify.start', { path: KIT });
+    expect(job.state).toBe('failed');
+    expect(job.verdict?.ok).toBe(false);
+    expect(job.verdict?.code).toBe('ERR_VERIFY_SIGNATURE');
+    expect(job.verdict?.action).toContain('Do not import');
+  });
+
+  it('import.start applies the kit; status, library, audit and rollback follow through the table', async () => {
+    const job = await run('import.start', { paths: [KIT], keyFiles: [KEY] });
+    expect(job.state, JSON.stringify(job.import ?? job.error)).toBe('succeeded');
+    expect(job.import?.ok).toBe(true);
+    expect(job.status?.generation).toBe(3);
+    const status = await value<WorkspaceStatusView>('workspace.status', {});
+    expect(status.generation).toBe(3);
+    expect(status.generations.map((g) => g.generation)).toContain(2);
+    const lib = await value<LibraryEntry[]>('library.list', {});
+    expect(lib.filter((e) => e.kind === 'mirror-full' || e.kind === 'mirror-delta')).toHaveLength(3);
+    const chain = await value<AuditVerifyResult>('audit.verify', {});
+    expect(chain.ok).toBe(true);
+    expect(chain.rows).toBeGreaterThan(0);
+    const back = await value<WorkspaceStatusView>('staging.rollback', { to: 2, reason: 'test rollback' });
+    expect(back.generation).toBe(2);
+    const rolled = await value<AuditPage>('audit.list', { action: 'mirror.rollback' });
+    expect(rolled.rows).toHaveLength(1);
+  });
+
+  it('keys.add needs the matching fingerprint; keys.list and keys.revoke round-trip', async () => {
+    const pem = readFileSync(KEY, 'utf8');
+    const info = await value<{ fingerprint: string; algorithm: string }>('keys.inspect', { pem });
+    expect(info.algorithm).toBe('ecdsa-p256');
+    const wrong = await ipc.invoke('keys.add', { pem, tenant: 'acme', fingerprint: 'sha256:' + '1'.repeat(64), reason: 'CHG-1 pin key' });
+    expect(wrong.ok ? null : wrong.error.code).toBe('ERR_FINGERPRINT_MISMATCH');
+    expect(await value<unknown[]>('keys.list', {})).toHaveLength(0);
+    const added = await value<{ fingerprint: string; status: string }>('keys.add', { pem, tenant: 'acme', fingerprint: info.fingerprint, reason: 'CHG-1 pin key' });
+    expect(added.status).toBe('active');
+    // The pinned key now serves without a key file.
+    const job = await run('verify.start', { path: KIT });
+    expect(job.verdict?.ok).toBe(true);
+    const revoked = await value<{ status: string }>('keys.revoke', { tenant: 'acme', fingerprint: info.fingerprint, reason: 'CHG-2 retire key' });
+    expect(revoked.status).toBe('revoked');
+    const list = await value<{ status: string }[]>('keys.list', {});
+    expect(list.map((k) => k.status)).toEqual(['revoked']);
   });
 });

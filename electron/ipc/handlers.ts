@@ -109,9 +109,9 @@ export function createHandlers(deps: HandlerDeps): Handlers {
     'jobs.list': async () => jobs.list(),
     'jobs.cancel': async ({ jobId }) => ({ cancelled: jobs.cancel(jobId) }),
     'library.list': async () => engine.libraryList(sess()),
-    'staging.rollback': async ({ to }) => {
+    'staging.rollback': async ({ to, reason }) => {
       const s = sess();
-      await engine.rollback(s, to);
+      await engine.rollback(s, to, reason, operator());
       changed('workspace', 'audit');
       return engine.workspaceStatus(s, false);
     },
@@ -120,12 +120,12 @@ export function createHandlers(deps: HandlerDeps): Handlers {
     'keys.list': async (input) => engine.keysList(sess(), input?.tenant),
     'keys.inspect': async ({ pem }) => engine.keyInspect(pem),
     'keys.add': async (input) => {
-      const k = engine.keysAdd(sess(), input);
+      const k = engine.keysAdd(sess(), input, operator());
       changed('keys', 'audit');
       return k;
     },
     'keys.revoke': async (input) => {
-      const k = engine.keysRevoke(sess(), input);
+      const k = engine.keysRevoke(sess(), input, operator());
       changed('keys', 'audit');
       return k;
     },

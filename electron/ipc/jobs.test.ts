@@ -17,6 +17,7 @@ describe('JobManager', () => {
       return {
         verdict: { ok: true, code: null, message: 'ok', action: null, path: '/x.tar.zst', kind: 'mirror-full', exportId: 'e', generation: 1, checks: [], items: [], warnings: [], stats: { bytes: 20, files: 1, seconds: 0 } },
         status: null,
+        import: null,
       };
     };
     const c = collector();

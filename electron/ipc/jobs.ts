@@ -6,7 +6,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { OpsError, toErrorShape, type OpsErrorShape } from '../../shared/errors';
-import type { JobInfo, JobKind, Topic, Topics } from '../../shared/contract';
+import type { ImportSummary, JobInfo, JobKind, Topic, Topics } from '../../shared/contract';
 import type { JobProgress, Verdict, WorkspaceStatus } from '../../shared/types';
 
 export interface VerifyJobParams {
@@ -33,6 +33,7 @@ export type JobParams = VerifyJobParams | ImportJobParams;
 export interface JobOutcome {
   verdict: Verdict | null;
   status: WorkspaceStatus | null;
+  import: ImportSummary | null;
   /** A refusal that is not expressed as a verdict (environment problem, busy workspace). */
   error?: OpsErrorShape | null;
 }
@@ -80,6 +81,7 @@ export class JobManager {
       progress: null,
       verdict: null,
       error: null,
+      import: null,
       status: null,
     };
     const started = Date.now();
@@ -98,8 +100,9 @@ export class JobManager {
         if (controller.signal.aborted) throw new OpsError('ERR_CANCELLED', 'Cancelled by the operator. Nothing was changed.');
         info.verdict = outcome.verdict;
         info.status = outcome.status;
+        info.import = outcome.import;
         info.error = outcome.error ?? null;
-        const failed = info.error !== null || (outcome.verdict !== null && !outcome.verdict.ok);
+        const failed = info.error !== null || (outcome.verdict !== null && !outcome.verdict.ok) || (outcome.import !== null && !outcome.import.ok);
         info.state = failed ? 'failed' : 'succeeded';
       } catch (e) {
         const shape = controller.signal.aborted

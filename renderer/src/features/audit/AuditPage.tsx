@@ -9,14 +9,15 @@ const PAGE_SIZE = 25;
 
 export function AuditPage() {
   const invoke = useInvoke();
-  const { page, action, setPage, setAction } = useAuditUi();
+  const { cursors, action, next, previous, setAction } = useAuditUi();
+  const cursor = cursors[cursors.length - 1];
+  const page = cursors.length;
   const rows = useQuery({
-    queryKey: ['audit', 'list', page, action],
-    queryFn: () => invoke('audit.list', { page, pageSize: PAGE_SIZE, action: action.trim() || undefined }),
+    queryKey: ['audit', 'list', cursor, action],
+    queryFn: () => invoke('audit.list', { limit: PAGE_SIZE, cursor, action: action.trim() || undefined }),
     placeholderData: keepPreviousData,
   });
   const verify = useMutation({ mutationFn: () => invoke('audit.verify', {}) });
-  const pages = rows.data ? Math.max(1, Math.ceil(rows.data.total / PAGE_SIZE)) : 1;
 
   return (
     <div className="stack">
@@ -78,14 +79,12 @@ export function AuditPage() {
         )}
         {rows.data && (
           <div className="row pager">
-            <button type="button" disabled={page <= 1} onClick={() => setPage(page - 1)}>
-              Previous
+            <button type="button" disabled={page <= 1} onClick={() => previous()}>
+              Newer
             </button>
-            <span>
-              Page {page} of {pages} ({rows.data.total} events)
-            </span>
-            <button type="button" disabled={page >= pages} onClick={() => setPage(page + 1)}>
-              Next
+            <span>Page {page} (newest first)</span>
+            <button type="button" disabled={!rows.data.nextCursor} onClick={() => rows.data.nextCursor && next(rows.data.nextCursor)}>
+              Older
             </button>
           </div>
         )}

@@ -1,15 +1,18 @@
 import { create } from 'zustand';
 
 interface AuditUi {
-  page: number;
+  /** Cursors of the pages visited: [null] is the newest page. */
+  cursors: (string | null)[];
   action: string;
-  setPage(page: number): void;
+  next(cursor: string): void;
+  previous(): void;
   setAction(action: string): void;
 }
 
 export const useAuditUi = create<AuditUi>((set) => ({
-  page: 1,
+  cursors: [null],
   action: '',
-  setPage: (page) => set({ page }),
-  setAction: (action) => set({ action, page: 1 }),
+  next: (cursor) => set((s) => ({ cursors: [...s.cursors, cursor] })),
+  previous: () => set((s) => ({ cursors: s.cursors.length > 1 ? s.cursors.slice(0, -1) : s.cursors })),
+  setAction: (action) => set({ action, cursors: [null] }),
 }));

@@ -1,6 +1,6 @@
 import { useMutation, useQuery } from '@tanstack/react-query';
 import { useState } from 'react';
-import type { JobInfo } from '../../../../shared/contract';
+import type { ImportSummary, JobInfo } from '../../../../shared/contract';
 import { toShape, useInvoke } from '../../api/ApiProvider';
 import { useJobStore } from '../../api/jobStore';
 import { ErrorPanel } from '../../components/ErrorPanel';
@@ -128,13 +128,15 @@ function JobPanel({ jobId }: { jobId: string }) {
 }
 
 function JobResult({ info }: { info: JobInfo }) {
+  const word = info.state === 'succeeded' ? (info.kind === 'import' ? 'Imported' : 'Verified') : info.state === 'cancelled' ? 'Cancelled' : 'Refused';
   return (
     <div className="stack">
       <p>
-        <span className={`state state-${info.state}`}>{info.state === 'succeeded' ? (info.kind === 'import' ? 'Imported' : 'Verified') : info.state === 'cancelled' ? 'Cancelled' : 'Refused'}</span>
+        <span className={`state state-${info.state}`}>{word}</span>
       </p>
       {info.error && <ErrorPanel error={info.error} title={info.state === 'cancelled' ? 'Cancelled' : 'Refused'} />}
       {info.verdict && <VerdictView verdict={info.verdict} />}
+      {info.import && <ImportSummaryView summary={info.import} />}
       {info.status && (
         <section className="card-inner" aria-label="Staging after import">
           <h3>Staging now</h3>
@@ -151,5 +153,62 @@ function JobResult({ info }: { info: JobInfo }) {
         </section>
       )}
     </div>
+  );
+}
+
+function ImportSummaryView({ summary }: { summary: ImportSummary }) {
+  return (
+    <section className={`verdict ${summary.ok ? 'verdict-ok' : 'verdict-bad'}`} aria-label="Import result">
+      <header>
+        <span className={`badge ${summary.ok ? 'badge-ok' : 'badge-bad'}`}>{summary.ok ? (summary.dryRun ? 'Plan' : 'Applied') : 'Refused'}</span>{' '}
+        {summary.code && <code className="code">{summary.code}</code>}
+      </header>
+      <p className="verdict-message">{summary.message}</p>
+      {summary.action && (
+        <p className="error-action">
+          <strong>What to do:</strong> {summary.action}
+        </p>
+      )}
+      {summary.missing.length > 0 && <p className="bad">Missing generations: {summary.missing.join(', ')}</p>}
+      <table>
+        <caption className="sr-only">Bundles, in application order</caption>
+        <thead>
+          <tr>
+            <th scope="col">Bundle</th>
+            <th scope="col">Kind</th>
+            <th scope="col">Generation</th>
+            <th scope="col">Outcome</th>
+            <th scope="col">Detail</th>
+          </tr>
+        </thead>
+        <tbody>
+          {summary.items.map((it, i) => (
+            <tr key={`${it.path}-${i}`}>
+              <td>
+                <code>{it.path}</code>
+              </td>
+              <td>{it.kind ?? '–'}</td>
+              <td>{it.generation ?? '–'}</td>
+              <td className={it.code ? 'bad' : 'ok'}>{it.outcome}</td>
+              <td>
+                {it.code && <code className="code">{it.code}</code>} {it.message}
+                {it.verdict && !it.verdict.ok && it.verdict.action ? (
+                  <span className="block-line">
+                    <strong>What to do:</strong> {it.verdict.action}
+                  </span>
+                ) : null}
+              </td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+      {summary.warnings.length > 0 && (
+        <ul className="warnings" aria-label="Warnings">
+          {summary.warnings.map((w, i) => (
+            <li key={i}>⚠ {w}</li>
+          ))}
+        </ul>
+      )}
+    </section>
   );
 }

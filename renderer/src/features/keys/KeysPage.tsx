@@ -50,7 +50,7 @@ function KeyRow(k: { fingerprint: string; tenant: string | null; label: string |
   const invoke = useInvoke();
   const [revoking, setRevoking] = useState(false);
   const [reason, setReason] = useState('');
-  const revoke = useMutation({ mutationFn: () => invoke('keys.revoke', { fingerprint: k.fingerprint, reason }) });
+  const revoke = useMutation({ mutationFn: () => invoke('keys.revoke', { tenant: k.tenant ?? '', fingerprint: k.fingerprint, reason }) });
   return (
     <tr>
       <td>{k.tenant ?? '–'}</td>

@@ -4,6 +4,7 @@ import { useInvoke } from '../../api/ApiProvider';
 import { ErrorPanel } from '../../components/ErrorPanel';
 import { Loading } from '../../components/Loading';
 import { formatTime, shortDigest } from '../../components/format';
+import { VerdictView } from '../../components/VerdictView';
 
 export function StagingPage() {
   const invoke = useInvoke();
@@ -33,6 +34,14 @@ export function StagingPage() {
               <dd>
                 <code>{status.data.stateDigest ?? '–'}</code>
               </dd>
+              {status.data.importsFrozen && (
+                <>
+                  <dt>Imports</dt>
+                  <dd className="bad">
+                    frozen since {formatTime(status.data.importsFrozen.since)}: {status.data.importsFrozen.reason}
+                  </dd>
+                </>
+              )}
             </dl>
             <button type="button" onClick={() => (deep ? void deepStatus.refetch() : setDeep(true))} disabled={deepStatus.isFetching}>
               Recompute the state digest from disk
@@ -40,10 +49,13 @@ export function StagingPage() {
             {deepStatus.isFetching && <Loading what="every file of the current generation" />}
             {deepStatus.error && <ErrorPanel error={deepStatus.error} title="Deep check failed" />}
             {deepStatus.data && !deepStatus.isFetching && (
-              <p role="status">
-                Recomputed digest <code>{shortDigest(deepStatus.data.stateDigest)}</code>
-                {deepStatus.data.stateDigest === status.data.stateDigest ? ' matches the recorded state.' : ' differs from the recorded state: run mirror verify on the workspace.'}
-              </p>
+              <>
+                <p role="status">
+                  Recomputed digest <code>{shortDigest(deepStatus.data.stateDigest)}</code>
+                  {deepStatus.data.stateDigest === status.data.stateDigest ? ' matches the recorded state.' : ' differs from the recorded state.'}
+                </p>
+                {deepStatus.data.deep && <VerdictView verdict={deepStatus.data.deep} />}
+              </>
             )}
           </>
         )}
