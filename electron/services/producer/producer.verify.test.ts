@@ -157,6 +157,8 @@ describe('each tamper gives its spec code', () => {
     ['bad bbolt magic', { corrupt: 'bbolt-magic' }, 'ERR_BUNDLE_CORRUPT'],
     ['bad bbolt checksum', { corrupt: 'bbolt-checksum' }, 'ERR_BUNDLE_CORRUPT'],
     ['bbolt meta version 3', { corrupt: 'bbolt-version' }, 'ERR_BUNDLE_CORRUPT'],
+    ['metadata.json not JSON', { corrupt: 'metadata-json' }, 'ERR_BUNDLE_CORRUPT'],
+    ['no database member', { corrupt: 'missing-db' }, 'ERR_VERIFY_MISSING_FILE'],
     ['bad SQLite header', { kind: 'trivy-java-db', corrupt: 'sqlite-header' }, 'ERR_BUNDLE_CORRUPT'],
     ['metadata Version 3', { version: 3 }, 'ERR_EXPORT_UNSUPPORTED_SCHEMA'],
     ['java metadata Version 2', { kind: 'trivy-java-db', version: 2 }, 'ERR_EXPORT_UNSUPPORTED_SCHEMA'],
