@@ -43,6 +43,14 @@ async function cli() {
   });
   chmodSync(join(root, 'dist/cli/mirror.mjs'), 0o755);
   // Worker entry points used by the engine (bundle work off the caller's thread).
+  // dist/jobs/worker.mjs: the job runner's worker (electron/services/jobs), found from dist/cli and dist/main.
+  await build({
+    ...common,
+    entryPoints: { 'jobs/worker': 'electron/services/jobs/worker.ts' },
+    outdir: 'dist',
+    outExtension: { '.js': '.mjs' },
+    format: 'esm',
+  });
 }
 
 async function electronShell() {
