@@ -78,7 +78,7 @@ export async function verifyPath(path: string, opts: VerifyOptions): Promise<Ver
   }
   switch (kind) {
     case 'mirror':
-      return (await verifyMirrorBundle(path, opts)).verdict;
+      return (await verifyMirrorBundle(path, { ...opts, rawDigest: false })).verdict;
     case 'trivy': {
       const k = trivyKindFromName(path);
       return verifyTrivyBundle(path, { ...opts, ...(k ? { kind: k } : {}) });

@@ -38,7 +38,7 @@ export interface MirrorBundleResult {
   exportJsonBytes?: Buffer;
   /** hex */
   exportJsonSha256?: string;
-  /** SHA-256 (hex) of the file as stored (what a kit manifest lists). */
+  /** SHA-256 (hex) of the file as stored (what a kit manifest lists); '' when not computed (rawDigest: false) or unreadable. */
   rawSha256: string;
   rawSize: number;
   /**
@@ -54,6 +54,11 @@ export type MirrorVerifyOptions = VerifyOptions & {
   extractTo?: string;
   /** The raw bundle bytes are copied to this (new) file during the same read. */
   copyTo?: string;
+  /**
+   * Compute `rawSha256` (default true). A lone `mirror verify` turns it off:
+   * nothing compares the file's own digest there, and it saves a second hash.
+   */
+  rawDigest?: boolean;
 };
 
 const READ_CHUNK = 4 * 1024 * 1024;
@@ -260,6 +265,7 @@ export async function verifyMirrorBundle(file: string, opts: MirrorVerifyOptions
   const started = performance.now();
   const report = new Report();
   const rawHash = createHash('sha256');
+  const wantRaw = opts.rawDigest !== false || opts.copyTo !== undefined;
   let rawSize = 0;
   const guessKind: VerdictKind = /-delta\.tar\.zst(\.age)?$/.test(file) ? 'mirror-delta' : 'mirror-full';
 
@@ -304,7 +310,7 @@ export async function verifyMirrorBundle(file: string, opts: MirrorVerifyOptions
     try {
       for await (const chunk of rs as AsyncIterable<Buffer>) {
         checkAbort(opts.signal);
-        rawHash.update(chunk);
+        if (wantRaw) rawHash.update(chunk);
         rawSize += chunk.length;
         gate.setCompressed(rawSize);
         if (copy) {
@@ -582,7 +588,7 @@ export async function verifyMirrorBundle(file: string, opts: MirrorVerifyOptions
   const exportBytes = control.get('export.json');
   const result: MirrorBundleResult = {
     verdict: undefined as unknown as Verdict,
-    rawSha256: streamError ? '' : rawHash.digest('hex'),
+    rawSha256: streamError || !wantRaw ? '' : rawHash.digest('hex'),
     rawSize,
     plaintextVerified: false,
   };
