@@ -10,6 +10,7 @@
 import { z } from 'zod';
 import type { OpsErrorShape } from './errors';
 import { SettingsSchema, type Settings } from './settings';
+import { CHANNEL_NAMES, EVENT_CHANNEL, TOPIC_NAMES } from './channels';
 import type { ErrorCode } from './errors';
 import type { BundleKind, JobProgress, Verdict, WorkspaceStatus } from './types';
 
@@ -287,6 +288,13 @@ export type Contract = typeof CONTRACT;
 export type Channel = keyof Contract;
 export const CHANNELS = Object.keys(CONTRACT) as Channel[];
 
+// The preload's name list and the contract must name the same channels (compile-time check both ways).
+type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+const channelListMatches: Same<(typeof CHANNEL_NAMES)[number], Channel> = true;
+const topicListMatches: Same<(typeof TOPIC_NAMES)[number], Topic> = true;
+void channelListMatches;
+void topicListMatches;
+
 /** What the renderer passes (zod input type: defaults optional). */
 export type ChannelInput<C extends Channel> = z.input<Contract[C]['input']>;
 /** What the handler receives after parsing (defaults filled in). */
@@ -313,14 +321,13 @@ export interface Topics {
   'data.changed': { scopes: DataScope[] };
 }
 export type Topic = keyof Topics;
-export const TOPICS: readonly Topic[] = ['job.progress', 'job.done', 'data.changed'];
+export const TOPICS: readonly Topic[] = TOPIC_NAMES;
 
 export function isTopic(name: unknown): name is Topic {
   return typeof name === 'string' && (TOPICS as readonly string[]).includes(name);
 }
 
-/** The one IPC channel name used for pushing topic events to a window. */
-export const EVENT_CHANNEL = 'console:event';
+export { EVENT_CHANNEL };
 
 /** What the preload exposes as `window.consoleApi` (and the e2e bridge mimics). */
 export interface ConsoleApi {

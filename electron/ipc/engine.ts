@@ -22,13 +22,14 @@ import type {
 import type { Verdict } from '../../shared/types';
 import { appendAudit, queryAudit, verifyAuditChain } from '../services/audit/index';
 import { openDatabase, type Db } from '../services/db/index';
-import { addTrustedKey, inspectPublicKey, listKeyRecords, listTrustedKeys, revokeTrustedKey, type KeyRecord } from '../services/keys/index';
+import { runJobInline, runJobInWorker } from '../services/jobs/index';
+import { addTrustedKey, inspectPublicKey, listKeyRecords, revokeTrustedKey, type KeyRecord } from '../services/keys/index';
 import { resourcePath } from '../services/resources';
 import * as staging from '../services/staging/index';
 import type { ImportResult } from '../services/staging/index';
-import { classifyInput, loadPublicKey, verifyPath, type TrustedKey } from '../services/verify/index';
+import { classifyInput, loadPublicKey } from '../services/verify/index';
 import { openWorkspace, type Workspace } from '../services/workspace/index';
-import type { JobContext, JobOutcome, JobParams } from './jobs';
+import type { JobContext, JobRunner } from './jobs';
 
 /** An open workspace plus its database, opened lazily and closed on dispose. */
 export class WorkspaceSession {
@@ -184,15 +185,13 @@ export function parseIdentities(text: string, file: string): string[] {
   return ids;
 }
 
-/** The workspace's pinned keys plus the key files given for this run. */
-function trustFor(db: Db, params: { keyFiles: string[]; identityFiles: string[] }): { keys: TrustedKey[]; identities: string[] } {
-  const keys: TrustedKey[] = listTrustedKeys(db);
-  for (const f of params.keyFiles) {
-    const k = loadPublicKey(readInput(f, 'key file'), 'cli');
-    if (!keys.some((x) => x.fingerprint === k.fingerprint)) keys.push(k);
-  }
-  const identities = params.identityFiles.flatMap((f) => parseIdentities(readInput(f, 'identity file'), f));
-  return { keys, identities };
+/**
+ * Checks the key and identity files of a run before any work starts, so a
+ * wrong path or a private key gets a plain error (not a worker crash).
+ */
+function checkTrustFiles(params: { keyFiles: string[]; identityFiles: string[] }): void {
+  for (const f of params.keyFiles) loadPublicKey(readInput(f, 'key file'), 'cli');
+  for (const f of params.identityFiles) parseIdentities(readInput(f, 'identity file'), f);
 }
 
 function importView(r: ImportResult): ImportSummary {
@@ -210,47 +209,61 @@ function importView(r: ImportResult): ImportSummary {
 }
 
 /**
- * Runs a verify or import job in this thread (the CLI's way; the app's
- * worker thread calls this too). Verify records its verdict in the audit log.
+ * Executes one named engine job (electron/services/jobs): in this thread
+ * (tests, the browser bridge) or in a worker thread (the app's main process,
+ * so long work never blocks it). Same job code either way.
  */
-export async function runJobInProcess(params: JobParams, ctx: JobContext): Promise<JobOutcome> {
-  const ws = openWorkspace(params.workspaceDir, { create: true });
-  const operator = ws.settings.operator || undefined;
-  const db = openDatabase(ws.layout.db);
-  try {
-    const { keys, identities } = trustFor(db, params);
+export type EngineExec = (name: string, params: Record<string, unknown>, ctx: JobContext) => Promise<unknown>;
+
+export const inlineExec: EngineExec = (name, params, ctx) => runJobInline(name, params, { jobId: ctx.jobId, signal: ctx.signal, onProgress: ctx.onProgress });
+export const workerExec: EngineExec = (name, params, ctx) => runJobInWorker(name, params, { jobId: ctx.jobId, signal: ctx.signal, onProgress: ctx.onProgress });
+
+/**
+ * The console's verify and import jobs over an executor: input files are
+ * checked first; verify records its verdict in the audit log; import
+ * reports each bundle's outcome and the workspace after it.
+ */
+export function makeJobRunner(exec: EngineExec): JobRunner {
+  return async (params, ctx) => {
+    checkTrustFiles(params);
+    const ws = openWorkspace(params.workspaceDir, { create: true });
+    const operator = ws.settings.operator || undefined;
+    const trust = { keyFiles: params.keyFiles, identityFiles: params.identityFiles };
     if (params.kind === 'verify') {
-      let verdict: Verdict;
-      if (classifyInputSafe(params.path) === 'workspace') {
-        verdict = await staging.verifyStagingTree(openWorkspace(params.path), { signal: ctx.signal, path: params.path });
-      } else {
-        verdict = await verifyPath(params.path, { keys, identities, passphrase: params.passphrase, limits: ws.settings.limits, signal: ctx.signal, onProgress: ctx.onProgress });
-      }
+      const verdict = (
+        classifyInputSafe(params.path) === 'workspace'
+          ? await exec('staging.verify', { workspaceDir: params.path }, ctx)
+          : await exec('verify.path', { workspaceDir: ws.dir, path: params.path, ...trust }, ctx)
+      ) as Verdict;
       if (ctx.signal.aborted) throw new OpsError('ERR_CANCELLED', 'Cancelled by the operator. Nothing was changed.');
-      appendAudit(db, {
-        action: verdict.ok ? 'mirror.verify.passed' : 'mirror.verify.failed',
-        subject: verdict.exportId ?? params.path,
-        operator,
-        details: { path: params.path, kind: verdict.kind, errorCode: verdict.code, message: verdict.message, source: 'console' },
-      });
+      const db = openDatabase(ws.layout.db);
+      try {
+        appendAudit(db, {
+          action: verdict.ok ? 'mirror.verify.passed' : 'mirror.verify.failed',
+          subject: verdict.exportId ?? params.path,
+          operator,
+          details: { path: params.path, kind: verdict.kind, errorCode: verdict.code, message: verdict.message, source: 'console' },
+        });
+      } finally {
+        db.close();
+      }
       return { verdict, status: null, import: null };
     }
-    const result = await staging.importBundles(ws, params.paths, {
-      keys,
-      identities,
-      forceReason: params.forceReason,
-      dryRun: params.dryRun,
-      operator,
-      limits: ws.settings.limits,
-      signal: ctx.signal,
-      onProgress: ctx.onProgress,
-    });
+    const result = (await exec(
+      'staging.import',
+      { workspaceDir: ws.dir, paths: params.paths, ...trust, forceReason: params.forceReason, dryRun: params.dryRun === true, operator },
+      ctx,
+    )) as ImportResult;
     const status = await workspaceStatus(new WorkspaceSession(ws), false);
     return { verdict: null, status, import: importView(result) };
-  } finally {
-    db.close();
-  }
+  };
 }
+
+/** Verify/import in this thread (the default of the handler table). */
+export const runJobInProcess: JobRunner = makeJobRunner(inlineExec);
+
+/** Verify/import in a worker thread (the Electron main process). */
+export const runJobInWorkerThread: JobRunner = makeJobRunner(workerExec);
 
 function classifyInputSafe(path: string): string {
   try {

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { CHANNELS, CONTRACT, type AuditPage, type AuditVerifyResult, type Envelope, type JobInfo, type LibraryEntry, type Topic, type Topics, type WorkspaceStatusView } from '../../shared/contract';
 import { KITS, REPO_ROOT, tempDir } from '../services/testing/fixtures';
+import { runJobInWorkerThread } from './engine';
 import { createHandlers, isTrustedSenderUrl, registerHandlers, type Handlers, type IpcEventLike, type IpcMainLike } from './handlers';
 
 type Listener = (event: IpcEventLike, input: unknown) => Promise<unknown>;
@@ -229,5 +230,32 @@ describe('channels backed by the real engine (fixture kit ecdsa-p256)', () => {
     expect(revoked.status).toBe('revoked');
     const list = await value<{ status: string }[]>('keys.list', {});
     expect(list.map((k) => k.status)).toEqual(['revoked']);
+  });
+});
+
+describe('jobs off the calling thread (the app main process runner)', () => {
+  it('verify.start runs the kit verification in a worker thread with the same result', async () => {
+    const tmp = tempDir('okc-ipc-worker-');
+    const handlers = createHandlers({ workspaceDir: join(tmp.dir, 'ws'), runJob: runJobInWorkerThread });
+    try {
+      const ipc = new FakeIpcMain();
+      registerHandlers(ipc, handlers.table, { isTrustedSender: (e) => isTrustedSenderUrl(e.senderFrame?.url) });
+      const r = await ipc.invoke('verify.start', { path: join(KITS, 'ecdsa-p256'), keyFiles: [join(KITS, 'ecdsa-p256.trusted.pub')] });
+      expect(r.ok).toBe(true);
+      if (!r.ok) return;
+      const job = await handlers.jobs.wait((r.value as { jobId: string }).jobId);
+      expect(job.error).toBeNull();
+      expect(job.verdict?.ok).toBe(true);
+      expect(job.verdict?.kind).toBe('kit');
+      // A missing key file is refused before any work, in plain words.
+      const missing = await ipc.invoke('verify.start', { path: join(KITS, 'ecdsa-p256'), keyFiles: [join(tmp.dir, 'nope.pub')] });
+      if (!missing.ok) throw new Error(missing.error.message);
+      const failed = await handlers.jobs.wait((missing.value as { jobId: string }).jobId);
+      expect(failed.error?.code).toBe('ERR_INPUT_NOT_FOUND');
+      expect(failed.error?.message).toContain('nope.pub');
+    } finally {
+      await handlers.dispose();
+      tmp.cleanup();
+    }
   });
 });
