@@ -46,7 +46,10 @@ export function openDatabase(file: string, migrations: readonly Migration[] = MI
   if (hasForeignHeader(file)) throw corrupt(file, 'it is not an SQLite database: the file header is wrong');
   let db: Db;
   try {
-    db = new Database(file, { timeout: 10_000 });
+    // The Electron app loads an Electron-ABI build of better-sqlite3 (architecture.md "Native
+    // modules"); electron/main sets this for itself and its worker threads. Node uses the npm build.
+    const nativeBinding = process.env.OKC_SQLITE_NATIVE_BINDING || undefined;
+    db = new Database(file, { timeout: 10_000, ...(nativeBinding ? { nativeBinding } : {}) });
   } catch (e) {
     throw corrupt(file, (e as Error).message, e);
   }
