@@ -10,6 +10,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import type { ErrorCode } from '../../../shared/errors';
 import { openWorkspaceDatabase } from '../../services/db/index';
 import { addTrustedKey } from '../../services/keys/index';
+import { importBundles } from '../../services/staging/index';
 import { generateSigningKey, samplePayload, writeMirrorBundle } from '../../services/producer/index';
 import { KITS, REPO_ROOT, tempDir } from '../../services/testing/fixtures';
 import { loadPublicKey } from '../../services/verify/keys';
@@ -186,6 +187,26 @@ describe('mirror verify --json', () => {
     addTrustedKey(db2, { pem, tenant: 'acme', confirmFingerprint: loadPublicKey(pem).fingerprint, reason: 'test change record' });
     db2.close();
     expect((await run([join(KITS, 'ed25519'), '--json'], { env: { XDG_DATA_HOME: xdg } })).code).toBe(0);
+  });
+});
+
+describe('mirror verify <workspace>', () => {
+  it('re-reads the staging tree: 0 when intact, exit 2 naming the file once a staged file changes', async () => {
+    const wsDir = fresh('ws-tree');
+    const ws = openWorkspace(wsDir, { create: true });
+    const keys = [loadPublicKey(readFileSync(kitKey('ed25519'), 'utf8'))];
+    await importBundles(ws, [join(KITS, 'ed25519/mirror/mirror-20251029-full.tar.zst')], { keys });
+    const ok = await run([wsDir, '--key', kitKey('ed25519'), '--json']);
+    expect(ok.code, ok.out).toBe(0);
+    expect(ok.json()).toMatchObject({ ok: true, kind: 'workspace', generation: 1 });
+    const same = await run(['--workspace', wsDir, '--key', kitKey('ed25519'), '--json']);
+    expect(same.code).toBe(0);
+    // Damage one staged file (through the current generation).
+    const cur = join(wsDir, 'staging', 'current', 'README.md');
+    writeFileSync(cur, 'tampered\n');
+    const bad = await run([wsDir, '--key', kitKey('ed25519'), '--json']);
+    expect(bad.code).toBe(2);
+    expect(JSON.stringify(bad.json())).toContain('README.md');
   });
 });
 

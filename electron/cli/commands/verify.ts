@@ -10,6 +10,8 @@ import { exitCodeFor, OpsError } from '../../../shared/errors';
 import type { Verdict } from '../../../shared/types';
 import { openWorkspaceDatabase } from '../../services/db/index';
 import { listTrustedKeys } from '../../services/keys/index';
+// Registers the staging engine's tree verifier with verifyPath (mirror verify <workspace>).
+import '../../services/staging/index';
 import { loadPublicKey, type TrustedKey } from '../../services/verify/keys';
 import { verifyPath, type VerifyOptions } from '../../services/verify/index';
 import { defaultWorkspaceDir, isWorkspaceDir, openWorkspace } from '../../services/workspace/index';
@@ -17,10 +19,12 @@ import { parseCommandArgs, parseSize, type CliIo, type Command } from '../comman
 import { formatVerdict, printJson, progressPrinter, reportError } from '../output';
 
 const USAGE = `Usage: mirror verify <path> [options]
+       mirror verify --workspace <dir> [options]
 
 <path> is a mirror bundle (*.tar.zst, *.tar.zst.age), a Trivy bundle (db.bundle,
 java-db.bundle), an offline kit folder (with offline-manifest.json) or a
-workspace folder (its staging tree is re-read and checked).
+workspace folder (its staging tree is re-read and checked). Without <path>,
+--workspace names the workspace whose staging tree to verify.
 
 Trust (keys inside a bundle or kit are never trusted):
   --key <pem>                     a trusted public key (PEM); repeatable; trusted for this command only
@@ -149,8 +153,9 @@ export const verifyCommand: Command = {
     const json = argv.includes('--json');
     try {
       const { values, positionals } = parseCommandArgs(argv, OPTIONS);
-      if (positionals.length !== 1) throw new OpsError('ERR_USAGE', positionals.length ? `mirror verify takes one path, got ${positionals.length}.` : 'Give the bundle, kit or workspace to verify: mirror verify <path>.');
-      const given = positionals[0];
+      if (positionals.length > 1) throw new OpsError('ERR_USAGE', `mirror verify takes one path, got ${positionals.length}.`);
+      if (positionals.length === 0 && !values.workspace) throw new OpsError('ERR_USAGE', 'Give the bundle, kit or workspace to verify: mirror verify <path> (or --workspace <dir>).');
+      const given = positionals[0] ?? values.workspace!;
       const input = resolve(io.cwd, given);
       const { keys, note } = resolveKeys(io, values, input);
       const identities: string[] = [];
