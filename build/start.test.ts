@@ -1,0 +1,50 @@
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { REPO_ROOT, tempDir } from '../electron/services/testing/fixtures';
+// @ts-expect-error build/start.mjs is plain JavaScript without type declarations
+import { findElectron } from './start.mjs';
+
+type Found = { binary: string; source: string } | { binary: null; tried: string[] };
+const find = findElectron as (env: Record<string, string | undefined>, base: string) => Found;
+
+describe('npm start: finding Electron without require("electron")', () => {
+  it('without a binary, exits non-zero and tells how to get one and where the CLI is', () => {
+    const t = tempDir('okc-start-');
+    try {
+      const env = { ...process.env, ELECTRON_OVERRIDE_DIST_PATH: join(t.dir, 'no-electron-here') };
+      const r = spawnSync(process.execPath, [join(REPO_ROOT, 'build', 'start.mjs')], { cwd: REPO_ROOT, env, encoding: 'utf8' });
+      expect(r.status).not.toBe(0);
+      expect(r.stderr).toContain('No Electron binary is available on this machine');
+      expect(r.stderr).toContain('npm install electron@38.4.0');
+      expect(r.stderr).toContain('ELECTRON_OVERRIDE_DIST_PATH');
+      expect(r.stderr).toContain('npx --no mirror --help');
+      expect(r.stderr).toContain(join(t.dir, 'no-electron-here'));
+    } finally {
+      t.cleanup();
+    }
+  });
+
+  it('finds the binary from ELECTRON_OVERRIDE_DIST_PATH or node_modules/electron/path.txt + dist/', () => {
+    const t = tempDir('okc-start-');
+    try {
+      const dist = join(t.dir, 'electron-dist');
+      mkdirSync(dist);
+      writeFileSync(join(dist, process.platform === 'win32' ? 'electron.exe' : 'electron'), '');
+      expect(find({ ELECTRON_OVERRIDE_DIST_PATH: dist }, t.dir)).toMatchObject({ source: 'ELECTRON_OVERRIDE_DIST_PATH' });
+
+      const base = join(t.dir, 'app');
+      const pkg = join(base, 'node_modules', 'electron');
+      mkdirSync(join(pkg, 'dist'), { recursive: true });
+      const none = find({}, base);
+      expect(none.binary).toBeNull();
+      writeFileSync(join(pkg, 'path.txt'), 'electron');
+      expect(find({}, base).binary).toBeNull(); // path.txt without the binary (an offline install)
+      writeFileSync(join(pkg, 'dist', 'electron'), '');
+      expect(find({}, base)).toEqual({ binary: join(pkg, 'dist', 'electron'), source: 'node_modules/electron' });
+    } finally {
+      t.cleanup();
+    }
+  });
+});
