@@ -9,6 +9,8 @@ const steps = [
   ['build renderer', 'npm', ['run', '-s', 'build:renderer']],
   ['unit and integration tests (vitest)', 'npx', ['--no', 'vitest', 'run']],
   ['browser e2e (Playwright + Debian Chromium)', 'npx', ['--no', 'playwright', 'test', '-c', 'e2e/playwright.config.ts']],
+  // Runs under xvfb where an Electron binary exists; otherwise skips with one message naming the missing binary.
+  ['electron e2e (Electron under xvfb; skips without a binary)', 'node', ['e2e/electron/run.mjs']],
 ];
 
 const only = process.argv[2];
