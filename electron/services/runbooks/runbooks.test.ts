@@ -23,6 +23,7 @@ import {
   loadProcedures,
   parseProcedure,
   resumeImports,
+  toChecklistRunView,
   type CheckContext,
 } from './index';
 import type { Procedure } from './schema';
@@ -92,7 +93,7 @@ describe('checks', () => {
     logEvent(ws, { event: 'mirror.bundle.imported', exportId: 'e1' });
     logEvent(ws, { event: 'mirror.delta.apply_failed', errorCode: 'ERR_EXPORT_BASE_MISSING', exportId: 'e2' });
     logEvent(ws, { event: 'adapter.trivy.unsupported_schema_version', errorCode: 'ERR_EXPORT_UNSUPPORTED_SCHEMA' });
-    const first = CHECKS['logs.scan'].run(ctx({ now: new Date(Date.now() + 1000) })) as { status: string; evidence: { counts: Record<string, number>; codes: string[] } };
+    const first = CHECKS['logs.scan'].run(ctx({ now: new Date(Date.now() + 1000) })) as unknown as { status: string; evidence: { counts: Record<string, number>; codes: string[] } };
     expect(first.status).toBe('fail');
     expect(first.evidence.counts).toEqual({ 'mirror.delta.apply_failed': 1, 'adapter.trivy.unsupported_schema_version': 1 });
     expect(first.evidence.codes.sort()).toEqual(['ERR_EXPORT_BASE_MISSING', 'ERR_EXPORT_UNSUPPORTED_SCHEMA']);
@@ -105,7 +106,7 @@ describe('checks', () => {
     mkdirSync(join(ws.layout.library, 'a'), { recursive: true });
     writeFileSync(join(ws.layout.library, 'a', 'b.bin'), Buffer.alloc(500_000));
     const settings = { ...ws.settings, capacity: { warnBytes: 1_400_000, failBytes: 2_000_000, warnFreeBytes: 0, failFreeBytes: 0 } };
-    const r = CHECKS['storage.capacity'].run(ctx({ settings })) as { status: string; evidence: { usedBytes: number } };
+    const r = CHECKS['storage.capacity'].run(ctx({ settings })) as unknown as { status: string; evidence: { usedBytes: number } };
     expect(r.evidence.usedBytes).toBe(1_500_000);
     expect(r.status).toBe('warn');
     expect((CHECKS['storage.capacity'].run(ctx({ settings: { ...settings, capacity: { ...settings.capacity, failBytes: 1_500_000 } } })) as { status: string }).status).toBe('fail');
@@ -203,6 +204,22 @@ describe('checklist runs', () => {
     const actions = queryAudit(db, { limit: 100 }).rows.map((x) => x.action);
     expect(actions).toContain('imports.frozen');
     expect(actions).toContain('imports.resumed');
+  });
+
+  it('singleStep completes one step at a time (the UI), and the IPC view maps the run', async () => {
+    const p = findProcedure(procs, 'kms-outage');
+    const run = createRun(db, p, { inputs: { reason: 'INC-3' } });
+    let r = await advanceRun(env(), run.id, { singleStep: true });
+    expect(r.steps.map((s) => s.status)).toEqual(['passed', 'pending', 'pending', 'pending', 'pending']);
+    expect(r.state).toBe('in_progress');
+    r = await advanceRun(env(), run.id, { singleStep: true, answers: { coordinate: { confirm: true, note: 'called' } } });
+    expect(r.steps[1]).toMatchObject({ status: 'confirmed', note: 'called' });
+    expect(r.steps[2].status).toBe('pending');
+    r = await advanceRun(env(), run.id, { answers: { 'signing-restored': true, 'catch-up': true } });
+    expect(r.state).toBe('done');
+    const view = toChecklistRunView(r);
+    expect(view).toMatchObject({ runId: run.id, checklistId: 'kms-outage', state: 'done' });
+    expect(view.steps[1]).toMatchObject({ id: 'coordinate', type: 'manual', status: 'confirmed', note: 'called' });
   });
 
   it('a note-required step without a note stays waiting', async () => {

@@ -7,6 +7,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { OpsError } from '../../../shared/errors';
+import type { ChecklistRunView, ChecklistSummary } from '../../../shared/contract';
 import type { Settings } from '../../../shared/settings';
 import { appendAudit } from '../audit/index';
 import type { Db } from '../db/index';
@@ -73,6 +74,8 @@ export interface AdvanceOptions {
   signal?: AbortSignal;
   now?: () => Date;
   onStep?: (step: StepRecord, run: RunRecord) => void;
+  /** Complete at most one step, then return (a UI's "complete this step"). */
+  singleStep?: boolean;
 }
 
 type RunRow = {
@@ -239,6 +242,11 @@ export async function advanceRun(env: RunEnv, runId: string, opts: AdvanceOption
   };
 
   if (run.state === 'not_started') setRunState('in_progress', null);
+  const finishIfLast = (): RunRecord => {
+    const r = getRun(db, runId, env.procedures);
+    if (proc.steps.every((st) => { const x = r.steps.find((y) => y.stepId === st.id); return !!x && isComplete(x, st); })) setRunState('done', null);
+    return getRun(db, runId, env.procedures);
+  };
 
   for (let i = 0; i < proc.steps.length; i++) {
     const step = proc.steps[i];
@@ -275,6 +283,7 @@ export async function advanceRun(env: RunEnv, runId: string, opts: AdvanceOption
         setRunState('blocked', `Step "${step.title}" ${status === 'unknown' ? 'could not be checked' : 'failed'}: ${result.summary}`);
         return getRun(db, runId, env.procedures);
       }
+      if (opts.singleStep) return finishIfLast();
       continue;
     }
 
@@ -300,6 +309,7 @@ export async function advanceRun(env: RunEnv, runId: string, opts: AdvanceOption
       setRunState('blocked', `The operator could not confirm step ${i + 1} "${step.title}"${answer.note ? `: ${answer.note}` : ''}. Resolve it and run the checklist again to resume.`);
       return getRun(db, runId, env.procedures);
     }
+    if (opts.singleStep) return finishIfLast();
   }
   setRunState('done', null);
   return getRun(db, runId, env.procedures);
@@ -311,4 +321,21 @@ export function runOutcome(run: RunRecord): 'pass' | 'warn' | 'fail' | 'incomple
   if (run.steps.some((s) => s.status === 'failed' || s.status === 'declined')) return 'fail';
   if (run.steps.some((s) => s.status === 'warned' || s.status === 'unknown')) return 'warn';
   return 'pass';
+}
+
+/** The IPC contract's view of a run (shared/contract.ts ChecklistRunView). */
+export function toChecklistRunView(run: RunRecord): ChecklistRunView {
+  return {
+    runId: run.id,
+    checklistId: run.checklistId,
+    title: run.title,
+    state: run.state,
+    startedAt: run.startedAt,
+    steps: run.steps.map((s) => ({ id: s.stepId, title: s.title, type: s.kind, status: s.status, note: s.note, by: s.actor, at: s.completedAt, evidence: s.summary ?? (s.evidence ? JSON.stringify(s.evidence) : null) })),
+  };
+}
+
+/** The IPC contract's summary of a procedure. */
+export function toChecklistSummary(p: Procedure): ChecklistSummary {
+  return { id: p.id, title: p.title, section: p.section, stepCount: p.steps.length };
 }
