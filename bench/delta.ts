@@ -44,6 +44,7 @@ runBench(r, async () => {
     metric(r, { name: 'bytes written: full import', value: mb(f.writtenBytes), unit: 'MB' });
     metric(r, { name: 'bytes written: delta apply', value: mb(d.writtenBytes), unit: 'MB' });
     metric(r, { name: 'peak RSS: full import', value: mb(f.peakRssBytes), unit: 'MB' });
+    metric(r, { name: 'peak RSS: delta apply', value: mb(d.peakRssBytes), unit: 'MB' });
     // How the apply split its work, as the import's JSON report gives it (items[].stats).
     const items = (d.json?.items as { stats?: Record<string, unknown> }[] | undefined) ?? [];
     const split = items[0]?.stats ? findNumbers(items[0].stats, /./) : {};

@@ -5,7 +5,7 @@
 // BENCH_DELTA_FILES (100000), BENCH_AUDIT_EVENTS (1000000). See docs/benchmarks.md.
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { loadavg } from 'node:os';
+import { cpus, loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -38,6 +38,7 @@ for (const name of wanted) {
   const out = join(results, `${name}.json`);
   rmSync(out, { force: true });
   console.log(`\n=== ${name} (load average ${loadavg().map((x) => x.toFixed(2)).join(' ')}) ===`);
+  if (loadavg()[0] > cpus().length) console.log(`note: load average ${loadavg()[0].toFixed(1)} on ${cpus().length} cores: the machine is busy, figures will be noisy`);
   const r = spawnSync(existsSync(tsx) ? tsx : 'npx', existsSync(tsx) ? [join('bench', `${name}.ts`)] : ['tsx', join('bench', `${name}.ts`)], { cwd: root, stdio: 'inherit', env: process.env });
   let res;
   try {
