@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { tempDir } from '../../services/testing/fixtures';
+import { openWorkspace } from '../../services/workspace/index';
 import type { CliIo } from '../command';
 import { runCli } from '../mirror';
 
@@ -12,6 +13,7 @@ let ws: string;
 beforeEach(() => {
   ({ dir, cleanup } = tempDir('okc-cl-'));
   ws = join(dir, 'ws');
+  openWorkspace(ws, { create: true });
 });
 afterEach(() => cleanup());
 
@@ -86,6 +88,11 @@ describe('mirror checklist', () => {
     expect((await cli(['checklist', 'run', 'kms-outage', '--workspace', ws])).err).toMatch(/needs the input "reason"/);
     expect((await cli(['checklist', 'run', 'daily', '--workspace', ws, '--answers', join(dir, 'missing.json')])).code).toBe(1);
     expect((await cli(['checklist', 'status', 'nope', '--workspace', ws])).code).toBe(1);
+    // A mistyped workspace is not created silently.
+    const typo = await cli(['checklist', 'run', 'daily', '--workspace', join(dir, 'wss')]);
+    expect(typo.code).toBe(1);
+    expect(typo.err).toMatch(/ERR_WORKSPACE_INVALID/);
+    expect(existsSync(join(dir, 'wss'))).toBe(false);
     const adv = await cli(['checklist', 'advice', 'ERR_EXPORT_BASE_MISSING']);
     expect(adv.code).toBe(0);
     expect(adv.out).toMatch(/immediate action: .*mirror:full/);

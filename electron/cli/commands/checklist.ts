@@ -129,7 +129,7 @@ async function run(sub: string | undefined, argv: string[], io: CliIo, prompter:
       const answers = readAnswers(values.answers, io);
       const identities = readIdentities(values.identity, io);
       const inputs = parseInputs(values.input);
-      const ws = openWorkspace(workspaceDir(values.workspace, io), { create: true });
+      const ws = openWorkspace(workspaceDir(values.workspace, io));
       const db = openWorkspaceDatabase(ws);
       try {
         const target = positionals[0];

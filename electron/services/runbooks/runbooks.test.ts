@@ -311,4 +311,45 @@ describe('restore playbook (7.2) on the fixture kit', () => {
     expect(JSON.stringify(forced[0].details)).toContain('INC-11 staging damaged');
     expect(verifyAuditChain(db).ok).toBe(true);
   });
+
+  it.skipIf(!existsSync(KIT))('pre-release (4.3) on the kit and weekly verification of the library after importing it', async () => {
+    const staging = await import('../staging/index');
+    const { listTrustedKeys } = await import('../keys/index');
+    const pem = readFileSync(PUB, 'utf8');
+    const manifest = JSON.parse(readFileSync(join(KIT, 'offline-manifest.json'), 'utf8')) as { tenant: string };
+    addTrustedKey(db, { pem, tenant: manifest.tenant, confirmFingerprint: inspectPublicKey(pem).fingerprint, reason: 'CHG-1 trust fixture key' });
+    const keys = listTrustedKeys(db);
+    db.close();
+    const imported = await staging.importBundles(ws, [KIT], { keys });
+    expect(imported.ok, imported.message).toBe(true);
+    db = openDatabase(ws.layout.db);
+
+    const pre = findProcedure(procs, 'pre-release');
+    const run = createRun(db, pre, { operator: 'rm', inputs: { kit: KIT, tenant: manifest.tenant } });
+    const r = await advanceRun(env(), run.id, { answers: { 'sign-off': 'Approved by J. Doe, CHG-77' } });
+    const byId = Object.fromEntries(r.steps.map((x) => [x.stepId, x]));
+    expect(r.state, r.blockedReason ?? '').toBe('done');
+    // The kit verifies (its warnings, e.g. a stale Trivy NextUpdate, make it "warned", never failed).
+    expect(['passed', 'warned']).toContain(byId.verify.status);
+    expect((byId.verify.evidence as { ok: boolean; kind: string }).ok).toBe(true);
+    expect((byId.verify.evidence as { ok: boolean; kind: string }).kind).toBe('kit');
+    expect(byId['kit-latest'].status).toBe('passed');
+    expect(byId['kit-latest'].summary).toMatch(/2 delta\(s\)/);
+    expect(byId.manifests.status).toBe('passed');
+    const files = (byId.manifests.evidence as { files: string[] }).files;
+    expect(files.map((f) => f.split('/').pop())).toEqual(['export.json', 'manifest.yaml']);
+    expect(files.every((f) => f.startsWith(ws.layout.evidence))).toBe(true);
+    const exp = JSON.parse(readFileSync(files[0], 'utf8')) as { generation: number; tenant: string };
+    expect(exp).toMatchObject({ generation: 3, tenant: manifest.tenant });
+
+    const weekly = await CHECKS['bundles.verify_recent'].run(ctx());
+    expect(weekly.status, weekly.summary).toBe('pass');
+    expect(await CHECKS['keys.tenants'].run(ctx())).toMatchObject({ status: 'pass' });
+    const fresh = await CHECKS['data.freshness'].run(ctx({ now: new Date('2025-11-02T12:00:00Z'), settings: { ...ws.settings, stalenessHours: 24 * 365 } }));
+    expect(['pass', 'warn', 'unknown']).toContain(fresh.status);
+    // A host clock earlier than the data already seen: freshness is unknown.
+    expect((await CHECKS['data.freshness'].run(ctx({ now: new Date('2020-01-01T00:00:00Z') }))).status).toBe('unknown');
+    // Far in the future: stale.
+    expect((await CHECKS['data.freshness'].run(ctx({ now: new Date('2999-01-01T00:00:00Z') }))).status).toBe('fail');
+  });
 });
