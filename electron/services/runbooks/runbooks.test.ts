@@ -352,4 +352,40 @@ describe('restore playbook (7.2) on the fixture kit', () => {
     // Far in the future: stale.
     expect((await CHECKS['data.freshness'].run(ctx({ now: new Date('2999-01-01T00:00:00Z') }))).status).toBe('fail');
   });
+
+  it.skipIf(!existsSync(KIT))('replay a failed apply (7.1): identify it with its advice, fix the cause, replay through the staging engine', async () => {
+    const staging = await import('../staging/index');
+    const { listTrustedKeys } = await import('../keys/index');
+    const pem = readFileSync(PUB, 'utf8');
+    const manifest = JSON.parse(readFileSync(join(KIT, 'offline-manifest.json'), 'utf8')) as { tenant: string; entries: { path: string; generation?: number }[] };
+    addTrustedKey(db, { pem, tenant: manifest.tenant, confirmFingerprint: inspectPublicKey(pem).fingerprint, reason: 'CHG-1' });
+    const keys = listTrustedKeys(db);
+    db.close();
+    const file = (g: number) => join(KIT, manifest.entries.find((e) => e.generation === g)!.path);
+    expect((await staging.importBundles(ws, [file(1)], { keys })).ok).toBe(true);
+    // Generation 3 without 2: refused for a gap, recorded as a failed apply.
+    const gap = await staging.importBundles(ws, [file(3)], { keys });
+    expect(gap.ok).toBe(false);
+    expect(gap.code).toBe('ERR_EXPORT_BASE_MISSING');
+    db = openDatabase(ws.layout.db);
+
+    const p = findProcedure(procs, 'replay-failed-apply');
+    const run = createRun(db, p, { operator: 'alice' });
+    let r = await advanceRun(env(), run.id);
+    expect(r.steps[0].status).toBe('warned');
+    expect(r.steps[0].summary).toMatch(/ERR_EXPORT_BASE_MISSING/);
+    expect((r.steps[0].evidence as { advice: { action: string } }).advice.action).toMatch(/missing deltas/);
+    expect(r.state).toBe('in_progress'); // waiting for the operator to fix the cause
+
+    // The operator fixes the cause: brings in the missing delta.
+    db.close();
+    expect((await staging.importBundles(ws, [file(2)], { keys })).ok).toBe(true);
+    db = openDatabase(ws.layout.db);
+    r = await advanceRun(env(), run.id, { answers: { 'fix-cause': 'Imported the missing generation 2 from the kit', cleanup: 'yes' } });
+    expect(r.state, r.blockedReason ?? '').toBe('done');
+    const replay = r.steps.find((s) => s.stepId === 'replay')!;
+    expect(replay.status).toBe('passed');
+    expect((replay.evidence as { current: { generation: number } }).current.generation).toBe(3);
+    expect(r.steps.find((s) => s.stepId === 'verify-tree')!.status).toBe('passed');
+  });
 });
