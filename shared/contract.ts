@@ -172,6 +172,8 @@ export interface ChecklistSummary {
   title: string;
   section: string;
   stepCount: number;
+  /** Values the operator gives when starting a run (for example the bundle path). */
+  inputs?: { name: string; description: string; required: boolean }[];
 }
 
 export interface ChecklistStepView {
@@ -193,6 +195,8 @@ export interface ChecklistRunView {
   /** not_started | in_progress | blocked | done */
   state: string;
   startedAt: string | null;
+  /** Why the run waits or is blocked, in plain words. */
+  reason?: string | null;
   steps: ChecklistStepView[];
 }
 
@@ -262,7 +266,14 @@ export const CONTRACT = {
   )<KeyView>(),
   'keys.revoke': channel(z.object({ tenant: z.string().trim().min(1).max(200), fingerprint: Fingerprint, reason: Reason }).strict())<KeyView>(),
   'checklists.list': channel(NoInput)<ChecklistSummary[]>(),
-  'checklists.start': channel(z.object({ checklistId: z.string().trim().min(1).max(200) }).strict())<ChecklistRunView>(),
+  'checklists.start': channel(
+    z
+      .object({
+        checklistId: z.string().trim().min(1).max(200),
+        inputs: z.record(z.string().regex(/^[a-zA-Z][a-zA-Z0-9_]*$/), z.string().max(4096)).optional(),
+      })
+      .strict(),
+  )<ChecklistRunView>(),
   'checklists.completeStep': channel(
     z
       .object({

@@ -25,6 +25,7 @@ import { openDatabase, type Db } from '../services/db/index';
 import { runJobInline, runJobInWorker } from '../services/jobs/index';
 import { addTrustedKey, inspectPublicKey, listKeyRecords, revokeTrustedKey, type KeyRecord } from '../services/keys/index';
 import { resourcePath } from '../services/resources';
+import { advanceRun, createRun, findProcedure, getRun, listRuns, loadProcedures, type AdvanceOptions, type Procedure, type RunRecord } from '../services/runbooks/index';
 import * as staging from '../services/staging/index';
 import type { ImportResult } from '../services/staging/index';
 import { classifyInput, loadPublicKey } from '../services/verify/index';
@@ -45,10 +46,6 @@ export class WorkspaceSession {
     this.dbHandle?.close();
     this.dbHandle = null;
   }
-}
-
-function notInBuild(what: string): never {
-  throw new OpsError('ERR_INTERNAL', `${what} is not available in this build of the console yet.`);
 }
 
 // --- staging and library --------------------------------------------------
@@ -114,20 +111,81 @@ export function keysRevoke(s: WorkspaceSession, input: ParsedInput<'keys.revoke'
 
 // --- checklists -------------------------------------------------------------
 
+let proceduresCache: Procedure[] | null = null;
+function procedures(): Procedure[] {
+  if (!proceduresCache) proceduresCache = loadProcedures();
+  return proceduresCache;
+}
+
+function runView(run: RunRecord): ChecklistRunView {
+  return {
+    runId: run.id,
+    checklistId: run.checklistId,
+    title: run.title,
+    state: run.state,
+    startedAt: run.startedAt,
+    reason: run.blockedReason,
+    steps: run.steps.map((st) => ({
+      id: st.stepId,
+      title: st.title,
+      type: st.kind,
+      status: st.status,
+      note: st.note,
+      by: st.actor,
+      at: st.completedAt,
+      evidence: st.summary ?? (st.evidence ? JSON.stringify(st.evidence) : null),
+    })),
+  };
+}
+
 export function checklistsList(_s: WorkspaceSession): ChecklistSummary[] {
-  return notInBuild('The runbook engine');
+  return procedures().map((p) => ({
+    id: p.id,
+    title: p.title,
+    section: p.section,
+    stepCount: p.steps.length,
+    inputs: p.inputs.map((i) => ({ name: i.name, description: i.description, required: i.required })),
+  }));
 }
 
-export async function checklistStart(_s: WorkspaceSession, _id: string, _operator: string): Promise<ChecklistRunView> {
-  return notInBuild('The runbook engine');
+export async function checklistStart(s: WorkspaceSession, id: string, inputs: Record<string, string> | undefined, operator: string): Promise<ChecklistRunView> {
+  const proc = findProcedure(procedures(), id);
+  return runView(createRun(s.db(), proc, { operator: operator || undefined, inputs }));
 }
 
-export async function checklistCompleteStep(_s: WorkspaceSession, _input: ParsedInput<'checklists.completeStep'>, _operator: string): Promise<ChecklistRunView> {
-  return notInBuild('The runbook engine');
+/**
+ * Completes the run's next step: a manual step with the operator's
+ * confirmation (and note), an automated step by running its check. Steps are
+ * done in order; asking for another one is ERR_CHECKLIST_STATE.
+ */
+export async function checklistCompleteStep(s: WorkspaceSession, input: ParsedInput<'checklists.completeStep'>, operator: string): Promise<ChecklistRunView> {
+  const db = s.db();
+  const procs = procedures();
+  const run = getRun(db, input.runId, procs);
+  if (run.state === 'done') throw new OpsError('ERR_CHECKLIST_STATE', `The run "${run.title}" is already done. Start a new run to do it again.`);
+  const proc = findProcedure(procs, run.checklistId);
+  const next = proc.steps.find((st) => {
+    const rec = run.steps.find((r) => r.stepId === st.id);
+    return !rec || !['passed', 'warned', 'confirmed'].includes(rec.status);
+  });
+  const step = proc.steps.find((st) => st.id === input.stepId);
+  if (!step) throw new OpsError('ERR_CHECKLIST_STATE', `The procedure "${proc.title}" has no step "${input.stepId}".`);
+  if (next && next.id !== step.id) {
+    throw new OpsError('ERR_CHECKLIST_STATE', `Steps are done in order: the next step of "${proc.title}" is "${next.title}", not "${step.title}".`);
+  }
+  const opts: AdvanceOptions & { singleStep: boolean } = {
+    operator: operator || undefined,
+    singleStep: true,
+    answers: step.type === 'manual' ? { [step.id]: { confirm: input.confirm ?? true, note: input.note } } : undefined,
+  };
+  const after = await advanceRun({ ws: s.ws, db, settings: s.ws.settings, procedures: procs }, input.runId, opts);
+  return runView(after);
 }
 
-export function checklistStatus(_s: WorkspaceSession, _runId: string | undefined): ChecklistRunView[] {
-  return notInBuild('The runbook engine');
+export function checklistStatus(s: WorkspaceSession, runId: string | undefined): ChecklistRunView[] {
+  const db = s.db();
+  if (runId) return [runView(getRun(db, runId, procedures()))];
+  return listRuns(db, { limit: 50 }).map((r) => runView(getRun(db, r.id, procedures())));
 }
 
 // --- demo kit ---------------------------------------------------------------

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { CHANNELS, CONTRACT, type AuditPage, type AuditVerifyResult, type Envelope, type JobInfo, type LibraryEntry, type Topic, type Topics, type WorkspaceStatusView } from '../../shared/contract';
+import { CHANNELS, CONTRACT, type AuditPage, type ChecklistRunView, type ChecklistSummary, type AuditVerifyResult, type Envelope, type JobInfo, type LibraryEntry, type Topic, type Topics, type WorkspaceStatusView } from '../../shared/contract';
 import { KITS, REPO_ROOT, tempDir } from '../services/testing/fixtures';
 import { runJobInWorkerThread } from './engine';
 import { createHandlers, isTrustedSenderUrl, registerHandlers, type Handlers, type IpcEventLike, type IpcMainLike } from './handlers';
@@ -257,5 +257,68 @@ describe('jobs off the calling thread (the app main process runner)', () => {
       await handlers.dispose();
       tmp.cleanup();
     }
+  });
+});
+
+describe('checklists through the table (real runbook engine, real workspace)', () => {
+  let tmp: { dir: string; cleanup: () => void };
+  let handlers: Handlers;
+  let ipc: FakeIpcMain;
+  beforeEach(() => {
+    tmp = tempDir('okc-ipc-checklists-');
+    handlers = createHandlers({ workspaceDir: join(tmp.dir, 'ws') });
+    ipc = new FakeIpcMain();
+    registerHandlers(ipc, handlers.table, { isTrustedSender: (e) => isTrustedSenderUrl(e.senderFrame?.url) });
+  });
+  afterEach(async () => {
+    await handlers.dispose();
+    tmp.cleanup();
+  });
+
+  async function value<T>(channel: string, input?: unknown): Promise<T> {
+    const r = await ipc.invoke(channel, input);
+    if (!r.ok) throw new Error(`${channel}: ${r.error.code} ${r.error.message}`);
+    return r.value as T;
+  }
+
+  it('lists the shipped procedures, runs the daily checklist step by step, in order, audited', async () => {
+    const lists = await value<ChecklistSummary[]>('checklists.list', {});
+    expect(lists.map((c) => c.section)).toEqual(expect.arrayContaining(['4.1', '7.2', '8.2']));
+    const daily = lists.find((c) => c.section === '4.1')!;
+    const run = await value<ChecklistRunView>('checklists.start', { checklistId: daily.id });
+    expect(run.steps).toHaveLength(daily.stepCount);
+    expect(run.steps.every((st) => st.status === 'pending')).toBe(true);
+
+    const first = run.steps[0];
+    const second = run.steps[1];
+    const outOfOrder = await ipc.invoke('checklists.completeStep', { runId: run.runId, stepId: second.id });
+    expect(outOfOrder.ok ? null : outOfOrder.error.code).toBe('ERR_CHECKLIST_STATE');
+
+    expect(first.type).toBe('manual');
+    const after1 = await value<ChecklistRunView>('checklists.completeStep', { runId: run.runId, stepId: first.id, confirm: true, note: 'dashboard reviewed' });
+    expect(after1.steps[0].status).toBe('confirmed');
+    expect(after1.steps[0].note).toBe('dashboard reviewed');
+    expect(after1.steps[0].by).toBeTruthy();
+    expect(after1.steps[1].status).toBe('pending'); // one step at a time
+
+    expect(second.type).toBe('automated');
+    const after2 = await value<ChecklistRunView>('checklists.completeStep', { runId: run.runId, stepId: second.id });
+    expect(after2.steps[1].status).not.toBe('pending');
+    expect(after2.steps[1].evidence).toBeTruthy();
+
+    const status = await value<ChecklistRunView[]>('checklists.status', { runId: run.runId });
+    expect(status[0].steps[0].status).toBe('confirmed');
+    const audit = await value<AuditPage>('audit.list', { action: 'checklist.step.completed' });
+    expect(audit.rows.length).toBe(2);
+  });
+
+  it('a procedure with a required input refuses to start without it', async () => {
+    const lists = await value<ChecklistSummary[]>('checklists.list', {});
+    const mirror = lists.find((c) => c.section === '8.2')!;
+    expect(mirror.inputs?.some((i) => i.name === 'path' && i.required)).toBe(true);
+    const r = await ipc.invoke('checklists.start', { checklistId: mirror.id });
+    expect(r.ok).toBe(false);
+    const ok = await value<ChecklistRunView>('checklists.start', { checklistId: mirror.id, inputs: { path: join(KITS, 'ecdsa-p256') } });
+    expect(ok.state).toBe('not_started');
   });
 });

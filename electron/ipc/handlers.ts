@@ -130,8 +130,8 @@ export function createHandlers(deps: HandlerDeps): Handlers {
       return k;
     },
     'checklists.list': async () => engine.checklistsList(sess()),
-    'checklists.start': async ({ checklistId }) => {
-      const run = await engine.checklistStart(sess(), checklistId, operator());
+    'checklists.start': async ({ checklistId, inputs }) => {
+      const run = await engine.checklistStart(sess(), checklistId, inputs, operator());
       changed('checklists', 'audit');
       return run;
     },

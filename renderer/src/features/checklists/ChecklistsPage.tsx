@@ -13,9 +13,18 @@ export function ChecklistsPage() {
   const lists = useChecklists();
   const runs = useChecklistRuns();
   const { selectedRunId, select } = useChecklistUi();
+  const [starting, setStarting] = useState<string | null>(null);
+  const [inputs, setInputs] = useState<Record<string, string>>({});
   const start = useMutation({
-    mutationFn: (checklistId: string) => invoke('checklists.start', { checklistId }),
-    onSuccess: (run) => select(run.runId),
+    mutationFn: (checklistId: string) => {
+      const given = Object.fromEntries(Object.entries(inputs).filter(([, v]) => v.trim() !== ''));
+      return invoke('checklists.start', { checklistId, inputs: Object.keys(given).length ? given : undefined });
+    },
+    onSuccess: (run) => {
+      select(run.runId);
+      setStarting(null);
+      setInputs({});
+    },
   });
   const selected = runs.data?.find((r) => r.runId === selectedRunId) ?? (start.data?.runId === selectedRunId ? start.data : undefined);
 
@@ -45,9 +54,44 @@ export function ChecklistsPage() {
                   <td>{c.title}</td>
                   <td>{c.stepCount}</td>
                   <td>
-                    <button type="button" disabled={start.isPending} onClick={() => start.mutate(c.id)} aria-label={`Start ${c.title}`}>
-                      Start
-                    </button>
+                    {starting === c.id && (c.inputs ?? []).length > 0 ? (
+                      <form
+                        className="stack-tight"
+                        aria-label={`Inputs for ${c.title}`}
+                        onSubmit={(e) => {
+                          e.preventDefault();
+                          start.mutate(c.id);
+                        }}
+                      >
+                        {(c.inputs ?? []).map((i) => (
+                          <input
+                            key={i.name}
+                            type="text"
+                            aria-label={`${i.name}: ${i.description}`}
+                            placeholder={`${i.name}${i.required ? ' (required)' : ''}: ${i.description}`}
+                            value={inputs[i.name] ?? ''}
+                            onChange={(e) => setInputs({ ...inputs, [i.name]: e.target.value })}
+                          />
+                        ))}
+                        <div className="row">
+                          <button type="submit" disabled={start.isPending}>
+                            Start run
+                          </button>
+                          <button type="button" onClick={() => setStarting(null)}>
+                            Close
+                          </button>
+                        </div>
+                      </form>
+                    ) : (
+                      <button
+                        type="button"
+                        disabled={start.isPending}
+                        onClick={() => ((c.inputs ?? []).length > 0 ? (setStarting(c.id), setInputs({})) : start.mutate(c.id))}
+                        aria-label={`Start ${c.title}`}
+                      >
+                        Start
+                      </button>
+                    )}
                   </td>
                 </tr>
               ))}
@@ -80,28 +124,31 @@ export function ChecklistsPage() {
   );
 }
 
+const COMPLETE = ['passed', 'warned', 'confirmed'];
+
 function RunView({ run }: { run: ChecklistRunView }) {
+  const nextId = run.steps.find((s) => !COMPLETE.includes(s.status))?.id;
   return (
     <section className="card card-wide" aria-label={`Run ${run.title}`}>
       <h2>
         {run.title} <span className={`state state-${run.state}`}>{run.state.replace('_', ' ')}</span>
       </h2>
+      {run.reason && <p className={run.state === 'blocked' ? 'bad' : 'muted'}>{run.reason}</p>}
       <ol className="steps">
         {run.steps.map((s) => (
-          <StepView key={s.id} runId={run.runId} step={s} />
+          <StepView key={s.id} runId={run.runId} step={s} isNext={run.state !== 'done' && s.id === nextId} />
         ))}
       </ol>
     </section>
   );
 }
 
-function StepView({ runId, step }: { runId: string; step: ChecklistStepView }) {
+function StepView({ runId, step, isNext }: { runId: string; step: ChecklistStepView; isNext: boolean }) {
   const invoke = useInvoke();
   const [note, setNote] = useState('');
   const complete = useMutation({
     mutationFn: () => invoke('checklists.completeStep', { runId, stepId: step.id, confirm: step.type === 'manual' ? true : undefined, note: note.trim() || undefined }),
   });
-  const pending = step.status === 'pending' || step.status === 'failed' || step.status === 'blocked';
   return (
     <li className={`step step-${step.status}`}>
       <div className="row">
@@ -114,7 +161,7 @@ function StepView({ runId, step }: { runId: string; step: ChecklistStepView }) {
           {step.note ? ` — “${step.note}”` : ''}
         </p>
       )}
-      {pending && (
+      {isNext && (
         <div className="row">
           {step.type === 'manual' && (
             <input type="text" aria-label={`Note for ${step.title}`} placeholder="Note (optional)" value={note} onChange={(e) => setNote(e.target.value)} />
