@@ -54,7 +54,7 @@ export function fakeExport(spec: FakeBundleSpec): { exp: StagingExport; bytes: B
   const exp: StagingExport & Record<string, unknown> = {
     schemaVersion: 1,
     exportId: spec.exportId,
-    runId: randomBytes(8).toString('hex'),
+    runId: createHash('sha256').update(`${spec.exportId}:${spec.generation}`).digest('hex').slice(0, 32),
     tenant: spec.tenant ?? 'acme',
     profile: { id: spec.profileId ?? 'mirror-nightly', kind: 'mirror', variant: spec.variant },
     generation: spec.generation,

@@ -1,0 +1,32 @@
+/**
+ * Fault-injection driver (test support, run as a child process): opens a
+ * workspace for writing (which recovers any interrupted apply), then applies
+ * the deterministic delta of fault.test.ts, calling a checkpoint before every
+ * disk or database step, extraction included. With OKC_KILL_AT=k it SIGKILLs
+ * itself at the k-th checkpoint; with OKC_KILL_AT=0 it prints the number of
+ * checkpoints it passed (JSON on stdout).
+ */
+import { applyPrepared } from './apply';
+import { openForWrite } from './index';
+import { faultDelta } from './fault-scenario';
+import { fakeVerifiedBundle } from './testing';
+
+const dir = process.env.OKC_WS;
+if (!dir) throw new Error('OKC_WS is required');
+const killAt = Number(process.env.OKC_KILL_AT ?? '0');
+let n = 0;
+const steps: string[] = [];
+const checkpoint = (step: string): void => {
+  n++;
+  steps.push(step);
+  if (n === killAt) process.kill(process.pid, 'SIGKILL');
+};
+
+const s = openForWrite(dir, 'fault driver');
+try {
+  const b = fakeVerifiedBundle(s.ws, faultDelta(), { onFile: () => checkpoint('extract:file') });
+  const r = applyPrepared(s.ws, s.db, b.prepared, { hooks: { checkpoint } });
+  process.stdout.write(JSON.stringify({ checkpoints: n, steps, seq: r.seq, digest: r.stateDigest }) + '\n');
+} finally {
+  s.close();
+}

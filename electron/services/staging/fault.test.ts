@@ -1,0 +1,151 @@
+/**
+ * Fault injection: an apply running in a child process is SIGKILLed at
+ * chosen points (every disk/database step is a checkpoint, extraction
+ * included). After each kill, the next start (recovery on open for writing)
+ * must leave staging at exactly the old or the new generation, the deep
+ * verification must pass, and the apply must then complete.
+ * At least 50 kill points in CI; OKC_FAULT_POINTS=<n> for a longer run
+ * (OKC_FAULT_SEED to replay a run).
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync, readlinkSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { build } from 'esbuild';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { REPO_ROOT, tempDir } from '../testing/fixtures';
+import { openWorkspace } from '../workspace/index';
+import { generationName } from '../workspace/layout';
+import { applyPrepared } from './apply';
+import { faultDelta, faultFull } from './fault-scenario';
+import { openForWrite, verifyStagingTree, workspaceStatus } from './index';
+import { fakeExport, fakeVerifiedBundle } from './testing';
+
+const POINTS = Math.max(50, Number(process.env.OKC_FAULT_POINTS ?? '50'));
+const SEED = Number(process.env.OKC_FAULT_SEED ?? String(Date.now() % 1_000_000));
+const OLD = fakeExport(faultFull()).exp.state.digest;
+const NEW = fakeExport(faultDelta()).exp.state.digest;
+
+let tmp: { dir: string; cleanup: () => void };
+let driver: string;
+
+function rng(seed: number): () => number {
+  let s = seed >>> 0 || 1;
+  return () => {
+    s ^= s << 13;
+    s >>>= 0;
+    s ^= s >>> 17;
+    s ^= s << 5;
+    s >>>= 0;
+    return s / 0x100000000;
+  };
+}
+
+let template = '';
+/** A workspace at generation 1 (a copy of one template, hard links and symlink preserved). */
+function freshWorkspace(name: string): string {
+  if (!template) {
+    template = join(tmp.dir, 'template');
+    const s = openForWrite(template, 'setup', { create: true });
+    try {
+      const b = fakeVerifiedBundle(s.ws, faultFull());
+      applyPrepared(s.ws, s.db, b.prepared);
+    } finally {
+      s.close();
+    }
+  }
+  const dir = join(tmp.dir, name);
+  const cp = spawnSync('cp', ['-a', template, dir]);
+  if (cp.status !== 0) throw new Error(`cp failed: ${cp.stderr}`);
+  return dir;
+}
+
+function runDriver(ws: string, killAt: number) {
+  return spawnSync(process.execPath, [driver], { env: { ...process.env, OKC_WS: ws, OKC_KILL_AT: String(killAt) }, encoding: 'utf8', timeout: 60_000 });
+}
+
+beforeAll(async () => {
+  tmp = tempDir('okc-fault-');
+  const outDir = join(REPO_ROOT, 'node_modules', '.cache', 'okc-fault');
+  mkdirSync(outDir, { recursive: true });
+  driver = join(outDir, `driver-${process.pid}.mjs`);
+  await build({ entryPoints: [join(REPO_ROOT, 'electron/services/staging/fault-driver.ts')], bundle: true, platform: 'node', format: 'esm', target: 'node20', packages: 'external', outfile: driver, logLevel: 'error' });
+});
+afterAll(() => {
+  tmp.cleanup();
+  rmSync(driver, { force: true });
+});
+
+describe('crash safety (SIGKILL at random points)', () => {
+  it(`recovers to exactly the old or the new generation after a kill at ${POINTS}+ points (seed ${SEED})`, async () => {
+    // Uninterrupted run: how many checkpoints an apply passes.
+    const ref = freshWorkspace('ref');
+    const clean = runDriver(ref, 0);
+    expect(clean.status, clean.stderr).toBe(0);
+    const { checkpoints, steps } = JSON.parse(clean.stdout) as { checkpoints: number; steps: string[] };
+    expect(checkpoints).toBeGreaterThan(50);
+    for (const step of ['extract:file', 'journal:begin', 'build:link', 'build:move', 'build:fsync', 'journal:commit', 'switch:rename', 'db:commit', 'journal:end']) expect(steps).toContain(step);
+
+    // Kill points: every distinct kind of step at least once (its first occurrence), the rest at random.
+    const points = new Set<number>();
+    steps.forEach((s, i) => {
+      if (steps.indexOf(s) === i) points.add(i + 1);
+    });
+    points.add(checkpoints);
+    const rand = rng(SEED);
+    while (points.size < Math.min(POINTS, checkpoints)) points.add(1 + Math.floor(rand() * checkpoints));
+
+    const outcomes = { old: 0, new: 0 };
+    const timing = { setup: 0, kill: 0, recover: 0, check: 0, complete: 0 };
+    let t = performance.now();
+    const lap = (phase: keyof typeof timing): void => {
+      const now = performance.now();
+      timing[phase] += now - t;
+      t = now;
+    };
+    for (const k of [...points].sort((a, b) => a - b)) {
+      t = performance.now();
+      const wsDir = freshWorkspace(`k${k}`);
+      lap('setup');
+      const r = runDriver(wsDir, k);
+      expect(r.signal, `kill point ${k} (${steps[k - 1]}) should SIGKILL the driver: ${r.stderr}`).toBe('SIGKILL');
+      lap('kill');
+      // The next start: opening for writing recovers.
+      const s = openForWrite(wsDir, 'next start');
+      const recovered = s.recovery.recovered;
+      s.close();
+      lap('recover');
+      const ws = openWorkspace(wsDir);
+      const v = await verifyStagingTree(ws);
+      expect(v.ok, `after kill point ${k} (${steps[k - 1]}): ${v.message}`).toBe(true);
+      const st = await workspaceStatus(ws);
+      expect([OLD, NEW], `kill point ${k}`).toContain(st.stateDigest);
+      expect(st.generation).toBe(st.stateDigest === NEW ? 2 : 1);
+      // The link and the database agree; nothing is left behind.
+      expect(readlinkSync(ws.layout.current)).toBe(generationName(st.generation === 2 ? 2 : 1));
+      expect(readdirSync(ws.layout.incoming)).toEqual([]);
+      expect(existsSync(join(ws.layout.journal, 'apply.json'))).toBe(false);
+      const names = readdirSync(ws.layout.staging).sort();
+      expect(names).toEqual(st.generation === 2 ? ['000001', '000001.meta', '000002', '000002.meta', 'current'] : ['000001', '000001.meta', 'current']);
+      if (steps[k - 1] === 'journal:begin' || steps[k - 1] === 'extract:file') expect(recovered?.outcome ?? 'rolled-back').toBe('rolled-back');
+      lap('check');
+      if (st.generation === 1) {
+        outcomes.old++;
+        // The apply can complete (the same apply, run by the next process: here, this one).
+        const s2 = openForWrite(wsDir, 'complete');
+        try {
+          applyPrepared(s2.ws, s2.db, fakeVerifiedBundle(s2.ws, faultDelta()).prepared);
+        } finally {
+          s2.close();
+        }
+        const after = await workspaceStatus(ws);
+        expect(after.stateDigest).toBe(NEW);
+        expect((await verifyStagingTree(ws)).ok).toBe(true);
+        lap('complete');
+      } else outcomes.new++;
+    }
+    console.log(`fault injection: ${points.size} kill points of ${checkpoints} checkpoints, seed ${SEED}; outcomes ${JSON.stringify(outcomes)}; ms ${JSON.stringify(Object.fromEntries(Object.entries(timing).map(([a, b]) => [a, Math.round(b)])))}`);
+    // Both outcomes happen: kills before the commit roll back, after it roll forward.
+    expect(outcomes.old).toBeGreaterThan(0);
+    expect(outcomes.new).toBeGreaterThan(0);
+  }, 600_000);
+});
