@@ -3,6 +3,7 @@
  * well-formed bundle and kit verifies, and each deliberately broken variant is
  * refused with the code the spec gives for it.
  */
+import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -173,5 +174,66 @@ describe('each tamper gives its spec code', () => {
     const v = await verifyPath(t.file, { keys: trust(key), signature: t.signatureFile });
     expect(v.code, v.message).toBe(code);
     expect(v.ok).toBe(code === null);
+  });
+});
+
+describe('paths and kits', () => {
+  const key = generateSigningKey('ecdsa-p256');
+
+  it('long (pax) and non-ASCII NFC paths survive GNU tar and verify', async () => {
+    const deep = `data/raw/sboms/${'registry.example/'.repeat(10)}app@sha256-${'0'.repeat(64)}/sbom.json`;
+    const nonAscii = 'data/raw/advisories/übersicht-é.jsonl.zst';
+    expect(Buffer.byteLength(deep)).toBeGreaterThan(255);
+    const b = await writeMirrorBundle(out('paths.tar.zst'), { key, files: [{ path: deep, content: '{}\n' }, { path: nonAscii, content: 'x\n' }, { path: `data/${'y'.repeat(120)}.json`, content: '{}' }] });
+    const names = execFileSync('sh', ['-c', 'zstd -q -dc "$1" | tar -t', 'sh', b.file]).toString('utf8').split('\n');
+    expect(names).toContain(`mirror/${deep}`);
+    expect(names).toContain(`mirror/${nonAscii}`);
+    const v = await verifyPath(b.file, { keys: trust(key) });
+    expect(v.ok, v.message).toBe(true);
+    expect(v.stats.files).toBe(4);
+  });
+
+  it('a whole-file age kit verifies with the identity, and not without it', async () => {
+    const kit = await writeKit(out('kit-age'), {
+      key,
+      mirror: [
+        { files: samplePayload({ parts: 2 }), age: { recipients: [AGE_RECIPIENT] } },
+        { files: [{ path: 'data/a.json', content: '{}' }], age: { recipients: [AGE_RECIPIENT] } },
+      ],
+    });
+    expect(kit.manifest.entries.map((e) => e.path)).toEqual(['mirror/mirror-20251029-full.tar.zst.age', 'mirror/mirror-20251030-delta.tar.zst.age']);
+    const v = await verifyPath(kit.dir, { keys: trust(key), identities: [AGE_IDENTITY] });
+    expect(v.ok, v.message).toBe(true);
+    const without = await verifyPath(kit.dir, { keys: trust(key) });
+    expect(without.ok).toBe(false);
+    expect(without.code).toBe('ERR_DECRYPT_NO_RECIPIENT');
+  });
+
+  const chain = () => [{ files: samplePayload({ parts: 2 }) }, { files: [{ path: 'data/b.json', content: '{"g":2}' }] }, { files: [{ path: 'data/b.json', content: '{"g":3}' }] }];
+
+  it('kit tampers: manifest changed after signing, missing signature, entry digest, entry exportId', async () => {
+    const changed = await writeKit(out('kit-t1'), { key, mirror: chain(), tamper: { manifestAfterSigning: (b) => Buffer.from(b.toString('utf8').replace(/"createdAt": "[^"]+"/, '"createdAt": "2030-01-01T00:00:00Z"')) } });
+    expect((await verifyPath(changed.dir, { keys: trust(key) })).code).toBe('ERR_VERIFY_SIGNATURE');
+    const unsigned = await writeKit(out('kit-t2'), { key, mirror: chain(), tamper: { omitSignature: true } });
+    expect((await verifyPath(unsigned.dir, { keys: trust(key) })).code).toBe('ERR_VERIFY_SIGNATURE');
+    const digest = await writeKit(out('kit-t3'), { key, mirror: chain(), tamper: { entries: (es) => es.map((e, i) => (i === 1 ? { ...e, sha256: '0'.repeat(64) } : e)) } });
+    expect((await verifyPath(digest.dir, { keys: trust(key) })).code).toBe('ERR_VERIFY_DIGEST');
+    const id = await writeKit(out('kit-t4'), { key, mirror: chain(), tamper: { entries: (es) => es.map((e, i) => (i === 2 ? { ...e, exportId: 'exp-someone-else' } : e)) } });
+    expect((await verifyPath(id.dir, { keys: trust(key) })).code).toBe('ERR_BUNDLE_CORRUPT');
+  });
+
+  it('a kit with a gap in its delta chain is an ordering failure; unlisted files are a warning', async () => {
+    const gap = await writeKit(out('kit-gap'), {
+      key,
+      mirror: chain(),
+      tamper: { entries: (es) => es.filter((e) => e.generation !== 2) },
+    });
+    const v = await verifyPath(gap.dir, { keys: trust(key) });
+    expect(v.ok).toBe(false);
+    expect(v.code, v.message).toBe('ERR_EXPORT_BASE_MISSING');
+    const extra = await writeKit(out('kit-extra'), { key, mirror: chain(), extraFiles: { 'notes.txt': 'hello' } });
+    const ev = await verifyPath(extra.dir, { keys: trust(key) });
+    expect(ev.ok, ev.message).toBe(true);
+    expect(ev.warnings.some((w) => w.includes('notes.txt'))).toBe(true);
   });
 });
