@@ -9,7 +9,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, sym
 import { join, relative } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ErrorCode } from '../../../shared/errors';
-import { generateSigningKey, samplePayload, writeMirrorBundle, type MirrorBundleResult, type MirrorBundleSpec, type SigningKey } from '../producer/index';
+import { generatedPayload, generateSigningKey, samplePayload, writeMirrorBundle, type MirrorBundleResult, type MirrorBundleSpec, type SigningKey } from '../producer/index';
 import { KITS, tempDir } from '../testing/fixtures';
 import { loadPublicKey, type TrustedKey } from './keys';
 import { verifyMirrorBundle, type MirrorVerifyOptions } from './mirror';
@@ -340,6 +340,23 @@ describe('producer bundles', () => {
     const wrong = await verify(b.file, { passphrase: 'wrong' });
     expect(wrong.verdict.ok).toBe(false);
     expect(['ERR_DECRYPT_NO_RECIPIENT', 'ERR_DECRYPT_AUTH']).toContain(wrong.verdict.code);
+  });
+
+  it('a large bundle (hashed on the worker thread) verifies, extracts identical files, and a flipped byte in it is found', async () => {
+    const files = [...generatedPayload(5, 9 * 1024 * 1024 + 123, { seed: 'big' }), ...samplePayload({ parts: 3 })];
+    const b = await bundle('large.tar.zst', { files, order: 'shuffle', shuffleSeed: 3 });
+    expect(b.rawSize).toBeGreaterThan(40 * 1024 * 1024);
+    const out = fresh('large-out');
+    const copy = fresh('large-copy.tar.zst');
+    const r = await verify(b.file, { extractTo: out, copyTo: copy });
+    expect(r.verdict.code, r.verdict.message).toBeNull();
+    expect(r.rawSha256).toBe(b.rawSha256);
+    for (const f of b.exportJson.files) expect(sha256(readFileSync(join(out, f.path))), f.path).toBe(f.sha256);
+    const victim = files[2].path;
+    const bad = await bundle('large-bad.tar.zst', { files, tamper: { flipByteIn: victim } });
+    const rb = await verify(bad.file);
+    expect(rb.verdict.code).toBe('ERR_VERIFY_DIGEST');
+    expect(rb.verdict.failures?.map((f) => f.path)).toEqual([`mirror/${victim}`]);
   });
 
   it('cancellation: an aborted signal gives ERR_CANCELLED', async () => {

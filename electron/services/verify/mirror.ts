@@ -7,8 +7,8 @@
  * At the end: signatures, schema, digests, missing/extra files, provenance,
  * delta rules, then per-file decryption where export.json asks for it.
  */
-import { createDecipheriv, createHash, type Hash } from 'node:crypto';
-import { constants as fsc, createReadStream, closeSync, fsyncSync, mkdirSync, mkdtempSync, openSync, readdirSync, readSync, renameSync, rmSync, statSync, writevSync, writeSync } from 'node:fs';
+import { createDecipheriv, createHash } from 'node:crypto';
+import { constants as fsc, createReadStream, closeSync, fsyncSync, mkdirSync, mkdtempSync, openSync, readdirSync, readSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
 import { open as openAsync, type FileHandle } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
@@ -27,6 +27,7 @@ import { preAuthEncoding, parseDsseEnvelope } from './dsse';
 import { isEncryptedFile, parseExportJson, type ExportJson } from './export-schema';
 import { decodeSignature, verifyDetached, verifyRaw, type TrustedKey } from './keys';
 import { verifySigstoreBundle } from './sigstore';
+import { hashPoolFor, type HashPool } from './hash-pool';
 import { TarGate } from './tar-gate';
 import type { VerifyOptions } from './types';
 
@@ -72,7 +73,9 @@ const OTHER_CONTROL_CAP = 64 * 1024 * 1024;
 const AGE_MAGIC = Buffer.from('age-encryption.org/v1\n');
 const AGE_ARMOR = Buffer.from('-----BEGIN AGE ENCRYPTED FILE-----');
 const ZSTD_MAGIC = Buffer.from([0x28, 0xb5, 0x2f, 0xfd]);
-const ZSTD_OUT = 1024 * 1024;
+const EMPTY = Buffer.alloc(0);
+/** Bytes of raw file data handed to the hashing thread before the reader waits for it. */
+const HASH_BACKLOG = 32 * 1024 * 1024;
 // zstd-napi's low-level binding (a CommonJS native module without an exports map).
 const zstdBinding = createRequire(import.meta.url)('zstd-napi/binding') as typeof ZstdBinding;
 
@@ -157,53 +160,40 @@ function checkAbort(signal: AbortSignal | undefined): void {
   if (signal?.aborted) throw new OpsError('ERR_CANCELLED', 'Verification was cancelled. Nothing was changed.');
 }
 
-/** A file being written with coalesced large writes; fsynced on close. */
+/**
+ * A file being written with coalesced large writes; fsynced on close. Chunks
+ * are copied into its own buffer (the caller's buffers are reused).
+ */
 class SinkFile {
   private fd: number;
-  private pending: Buffer[] = [];
-  private pendingBytes = 0;
+  private buf: Buffer | null = null;
+  private used = 0;
   constructor(readonly path: string) {
     this.fd = openSync(path, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL | fsc.O_NOFOLLOW, 0o600);
   }
   write(chunk: Buffer): void {
-    if (chunk.length >= WRITE_COALESCE && this.pendingBytes === 0) {
-      writeAll(this.fd, chunk);
-      return;
+    let off = 0;
+    while (off < chunk.length) {
+      this.buf ??= Buffer.allocUnsafe(WRITE_COALESCE);
+      const n = chunk.copy(this.buf, this.used, off);
+      this.used += n;
+      off += n;
+      if (this.used === this.buf.length) this.flush();
     }
-    this.pending.push(chunk);
-    this.pendingBytes += chunk.length;
-    if (this.pendingBytes >= WRITE_COALESCE) this.flush();
   }
   private flush(): void {
-    if (this.pendingBytes === 0) return;
-    let bufs = this.pending;
-    let total = this.pendingBytes;
-    this.pending = [];
-    this.pendingBytes = 0;
-    while (total > 0) {
-      const n = writevSync(this.fd, bufs);
-      total -= n;
-      if (total === 0) break;
-      // Partial write: drop what was written.
-      let skip = n;
-      const rest: Buffer[] = [];
-      for (const b of bufs) {
-        if (skip >= b.length) skip -= b.length;
-        else {
-          rest.push(skip ? b.subarray(skip) : b);
-          skip = 0;
-        }
-      }
-      bufs = rest;
-    }
+    if (this.used && this.buf) writeAll(this.fd, this.buf.subarray(0, this.used));
+    this.used = 0;
   }
   close(): void {
     this.flush();
+    this.buf = null;
     fsyncSync(this.fd);
     closeSync(this.fd);
     this.fd = -1;
   }
   abandon(): void {
+    this.buf = null;
     if (this.fd >= 0) {
       try {
         closeSync(this.fd);
@@ -264,8 +254,9 @@ function classifyAgeError(e: unknown, phase: 'header' | 'payload'): OpsError {
 export async function verifyMirrorBundle(file: string, opts: MirrorVerifyOptions): Promise<MirrorBundleResult> {
   const started = performance.now();
   const report = new Report();
-  const rawHash = createHash('sha256');
   const wantRaw = opts.rawDigest !== false || opts.copyTo !== undefined;
+  let rawId = -1;
+  const pendingDigests: Promise<unknown>[] = [];
   let rawSize = 0;
   const guessKind: VerdictKind = /-delta\.tar\.zst(\.age)?$/.test(file) ? 'mirror-delta' : 'mirror-full';
 
@@ -280,6 +271,7 @@ export async function verifyMirrorBundle(file: string, opts: MirrorVerifyOptions
   }
 
   const extractRoot = opts.extractTo ? prepareExtractRoot(opts.extractTo) : undefined;
+  const pool: HashPool = hashPoolFor(total);
   let spoolDir: string | undefined;
   const ensureSpool = (): string => {
     if (extractRoot) {
@@ -310,7 +302,10 @@ export async function verifyMirrorBundle(file: string, opts: MirrorVerifyOptions
     try {
       for await (const chunk of rs as AsyncIterable<Buffer>) {
         checkAbort(opts.signal);
-        if (wantRaw) rawHash.update(chunk);
+        if (wantRaw) {
+          pool.update(rawId, chunk);
+          if (pool.backlog > HASH_BACKLOG) await pool.drain(HASH_BACKLOG / 2);
+        }
         rawSize += chunk.length;
         gate.setCompressed(rawSize);
         if (copy) {
@@ -386,33 +381,58 @@ export async function verifyMirrorBundle(file: string, opts: MirrorVerifyOptions
   }
 
   /**
-   * zstd decompression with real backpressure: one bounded output buffer per
-   * step, yielded before the next step (zstd-napi's DecompressStream pushes all
-   * output of an input chunk at once, which a decompression bomb turns into
-   * unbounded memory).
+   * zstd decompression with real backpressure: each output buffer (a pool
+   * slot) is filled completely before it is yielded, so chunks stay aligned to
+   * tar's 512-byte blocks (the tar parser then never copies) and memory stays
+   * bounded (zstd-napi's DecompressStream pushes all output of an input chunk
+   * at once, which a decompression bomb turns into unbounded memory).
    */
   async function* zstdDecompress(source: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
+    const p = pool;
     const dctx = new zstdBinding.DCtx();
-    let inFrame = false;
+    let ret = 0;
+    let dst = await p.acquire();
+    let filled = 0;
+    const step = (src: Buffer): [number, number] => {
+      try {
+        const r = dctx.decompressStream(dst.subarray(filled), src);
+        // A call that neither reads nor writes reports the next frame's header size: not a truncation.
+        if (r[1] > 0 || r[2] > 0) ret = r[0];
+        return [r[1], r[2]];
+      } catch (e) {
+        throw new OpsError('ERR_BUNDLE_CORRUPT', `The bundle is not a readable zstd stream (${(e as Error).message}). It may be truncated or damaged.`);
+      }
+    };
     for await (const chunk of source) {
       let src: Buffer = chunk;
       for (;;) {
-        const dst = Buffer.allocUnsafe(ZSTD_OUT);
-        let ret: number, produced: number, consumed: number;
-        try {
-          [ret, produced, consumed] = dctx.decompressStream(dst, src);
-        } catch (e) {
-          throw new OpsError('ERR_BUNDLE_CORRUPT', `The bundle is not a readable zstd stream (${(e as Error).message}). It may be truncated or damaged.`);
-        }
+        const [produced, consumed] = step(src);
+        filled += produced;
         src = src.subarray(consumed);
-        if (produced > 0) yield dst.subarray(0, produced);
-        if (src.length === 0 && (produced < ZSTD_OUT || ret === 0)) {
-          inFrame = ret !== 0;
-          break;
+        if (filled === dst.length) {
+          yield dst;
+          dst = await p.acquire();
+          filled = 0;
+          continue;
         }
+        if (src.length === 0) break;
+        if (produced === 0 && consumed === 0) throw new OpsError('ERR_BUNDLE_CORRUPT', 'The bundle\'s zstd stream makes no progress: it is damaged.');
       }
     }
-    if (inFrame) throw new OpsError('ERR_BUNDLE_CORRUPT', 'The bundle\'s zstd stream ends in the middle of a frame: the bundle is truncated.');
+    for (;;) {
+      const [produced] = step(EMPTY);
+      filled += produced;
+      if (filled === dst.length) {
+        yield dst;
+        dst = await p.acquire();
+        filled = 0;
+        continue;
+      }
+      if (produced === 0) break;
+    }
+    if (filled > 0) yield dst.subarray(0, filled);
+    else p.done(dst);
+    if (ret !== 0) throw new OpsError('ERR_BUNDLE_CORRUPT', 'The bundle\'s zstd stream ends in the middle of a frame: the bundle is truncated.');
   }
 
   /** Decodes an ASCII-armored age file (PEM-like base64 lines) as it streams. */
@@ -460,7 +480,7 @@ export async function verifyMirrorBundle(file: string, opts: MirrorVerifyOptions
       const parts: Buffer[] = [];
       const h = createHash('sha256');
       entry.on('data', (c: Buffer) => {
-        parts.push(c);
+        parts.push(Buffer.from(c));
         h.update(c);
       });
       entry.on('end', () => {
@@ -487,10 +507,11 @@ export async function verifyMirrorBundle(file: string, opts: MirrorVerifyOptions
     }
     const sink = target ? new SinkFile(target) : undefined;
     if (sink) openSinks.add(sink);
-    const h: Hash = createHash('sha256');
+    const p = pool;
+    const hid = p.start();
     let size = 0;
     entry.on('data', (c: Buffer) => {
-      h.update(c);
+      p.update(hid, c);
       size += c.length;
       sink?.write(c);
     });
@@ -499,7 +520,9 @@ export async function verifyMirrorBundle(file: string, opts: MirrorVerifyOptions
         sink.close();
         openSinks.delete(sink);
       }
-      members.set(rel, { size, sha256: h.digest('hex'), ...(target ? { location: target } : {}) });
+      const m: Member = { size, sha256: '', ...(target ? { location: target } : {}) };
+      members.set(rel, m);
+      pendingDigests.push(p.finish(hid).then((hex) => (m.sha256 = hex)));
     });
   };
 
@@ -544,6 +567,8 @@ export async function verifyMirrorBundle(file: string, opts: MirrorVerifyOptions
       res();
     }));
     let first = true;
+    // The parser may keep a view of the previous chunk until the next write: release one behind.
+    let prev: Buffer | null = null;
     for await (const chunk of source) {
       if (first) {
         first = false;
@@ -556,15 +581,20 @@ export async function verifyMirrorBundle(file: string, opts: MirrorVerifyOptions
       if (fatal) throw fatal;
       if (!more) await new Promise<void>((res) => parser.once('drain', () => res()));
       if (fatal) throw fatal;
+      if (prev) pool.done(prev);
+      prev = chunk;
       checkAbort(opts.signal);
     }
     parser.end();
     if (!ended) await done;
+    if (prev) pool.done(prev);
     if (fatal) throw fatal;
     if (!sawEof) throw new OpsError('ERR_BUNDLE_CORRUPT', 'The tar archive inside the bundle ends without its end-of-archive marker: the bundle is truncated.');
   }
 
   let streamError: OpsError | null = null;
+  let rawHex = '';
+  if (wantRaw) rawId = pool.start();
   try {
     if (opts.copyTo) copy = await openAsync(opts.copyTo, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL | fsc.O_NOFOLLOW, 0o600);
     if (ageArmored) {
@@ -575,6 +605,8 @@ export async function verifyMirrorBundle(file: string, opts: MirrorVerifyOptions
       await pipeline(rawSource, zstdCheck, zstdDecompress, tarSink);
     }
     if (copy) await copy.sync();
+    if (wantRaw) rawHex = await pool.finish(rawId);
+    await Promise.all(pendingDigests);
   } catch (e) {
     streamError = isOpsError(e)
       ? e
@@ -583,12 +615,13 @@ export async function verifyMirrorBundle(file: string, opts: MirrorVerifyOptions
   } finally {
     for (const s of openSinks) s.abandon();
     if (copy) await copy.close();
+    await pool.close();
   }
 
   const exportBytes = control.get('export.json');
   const result: MirrorBundleResult = {
     verdict: undefined as unknown as Verdict,
-    rawSha256: streamError || !wantRaw ? '' : rawHash.digest('hex'),
+    rawSha256: streamError ? '' : rawHex,
     rawSize,
     plaintextVerified: false,
   };

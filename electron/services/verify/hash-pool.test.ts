@@ -1,0 +1,81 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { describe, expect, it } from 'vitest';
+import { hashPoolFor, InlinePool, SharedPool, SLOT_SIZE, type HashPool } from './hash-pool';
+
+const sha = (...bufs: Buffer[]) => {
+  const h = createHash('sha256');
+  for (const b of bufs) h.update(b);
+  return h.digest('hex');
+};
+
+async function interleaved(pool: HashPool, rounds: number) {
+  const a = pool.start();
+  const b = pool.start();
+  const seenA: Buffer[] = [];
+  const seenB: Buffer[] = [];
+  for (let i = 0; i < rounds; i++) {
+    const slot = await pool.acquire();
+    expect(slot.length).toBe(SLOT_SIZE);
+    randomBytes(SLOT_SIZE).copy(slot);
+    // Two streams reading ranges of the same slot, as tar members do.
+    const cut = 1000 + i * 512;
+    pool.update(a, slot.subarray(0, cut));
+    pool.update(b, slot.subarray(cut));
+    seenA.push(Buffer.from(slot.subarray(0, cut)));
+    seenB.push(Buffer.from(slot.subarray(cut)));
+    pool.done(slot);
+  }
+  // A chunk that is not a slot (copied to the worker).
+  const extra = randomBytes(3 * 1024 * 1024 + 17);
+  pool.update(a, extra);
+  seenA.push(extra);
+  await pool.drain(1);
+  expect(await pool.finish(a)).toBe(sha(...seenA));
+  expect(await pool.finish(b)).toBe(sha(...seenB));
+}
+
+describe('hash pools', () => {
+  it('SharedPool: digests of interleaved streams over reused slots equal node:crypto\'s', async () => {
+    const pool = new SharedPool(2);
+    try {
+      // 40 rounds over 2 slots: every slot is reused many times, only after the worker hashed it.
+      await interleaved(pool, 40);
+      expect(pool.backlog).toBe(0);
+    } finally {
+      await pool.close();
+    }
+  });
+
+  it('InlinePool gives the same digests', async () => {
+    const pool = new InlinePool();
+    await interleaved(pool, 5);
+    await pool.close();
+  });
+
+  it('a slot is not handed out again while a range in it is still to be hashed or held by the reader', async () => {
+    const pool = new SharedPool(1);
+    try {
+      const id = pool.start();
+      const s1 = await pool.acquire();
+      s1.fill(1);
+      pool.update(id, s1);
+      let second = false;
+      const p = pool.acquire().then((b) => ((second = true), b));
+      await new Promise((r) => setTimeout(r, 50));
+      expect(second).toBe(false); // still held by the reader
+      pool.done(s1);
+      const s2 = await p;
+      expect(second).toBe(true);
+      pool.done(s2);
+      expect(await pool.finish(id)).toBe(sha(Buffer.alloc(SLOT_SIZE, 1)));
+    } finally {
+      await pool.close();
+    }
+  });
+
+  it('hashPoolFor picks the inline pool for small inputs', async () => {
+    const p = hashPoolFor(1024);
+    expect(p).toBeInstanceOf(InlinePool);
+    await p.close();
+  });
+});

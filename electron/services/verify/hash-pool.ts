@@ -1,0 +1,207 @@
+/**
+ * Output buffers for the decompressor and SHA-256 of the members, either on the
+ * main thread (small bundles) or on a worker thread that reads the very same
+ * memory (large bundles): the decompressor writes into slots of a
+ * SharedArrayBuffer and the worker hashes ranges of those slots, so hashing
+ * runs on a second core without copying the payload. A slot is reused only
+ * once the reader is done with it and every range in it has been hashed.
+ * Memory is bounded by the slot count (plus `drain` for other inputs).
+ */
+import { createHash, type Hash } from 'node:crypto';
+import { availableParallelism } from 'node:os';
+import { Worker } from 'node:worker_threads';
+
+export const SLOT_SIZE = 1024 * 1024;
+
+export interface HashPool {
+  /** A writable buffer of SLOT_SIZE bytes for the decompressor. */
+  acquire(): Promise<Buffer>;
+  /** The reader is done with (every view of) a buffer from acquire(). */
+  done(buf: Buffer): void;
+  start(): number;
+  /** Hashes `chunk` for stream `id`. The chunk must not change until it is hashed (slot rules do that). */
+  update(id: number, chunk: Buffer): void;
+  finish(id: number): Promise<string>;
+  /** Bytes copied to the worker but not hashed yet (for inputs that are not slots). */
+  readonly backlog: number;
+  drain(below: number): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** Everything on the calling thread: fresh buffers, node:crypto hashes. */
+export class InlinePool implements HashPool {
+  private next = 0;
+  private readonly hashes = new Map<number, Hash>();
+  readonly backlog = 0;
+  acquire(): Promise<Buffer> {
+    return Promise.resolve(Buffer.allocUnsafe(SLOT_SIZE));
+  }
+  done(): void {}
+  start(): number {
+    const id = this.next++;
+    this.hashes.set(id, createHash('sha256'));
+    return id;
+  }
+  update(id: number, chunk: Buffer): void {
+    this.hashes.get(id)!.update(chunk);
+  }
+  finish(id: number): Promise<string> {
+    const h = this.hashes.get(id)!;
+    this.hashes.delete(id);
+    return Promise.resolve(h.digest('hex'));
+  }
+  drain(): Promise<void> {
+    return Promise.resolve();
+  }
+  close(): Promise<void> {
+    this.hashes.clear();
+    return Promise.resolve();
+  }
+}
+
+const WORKER_SOURCE = `
+const { parentPort, workerData } = require('node:worker_threads');
+const { createHash } = require('node:crypto');
+const sab = workerData;
+const hashes = new Map();
+parentPort.on('message', (m) => {
+  switch (m.t) {
+    case 's': hashes.set(m.id, createHash('sha256')); break;
+    case 'u': hashes.get(m.id).update(new Uint8Array(sab, m.o, m.n)); parentPort.postMessage({ t: 'a', s: m.s }); break;
+    case 'c': hashes.get(m.id).update(new Uint8Array(m.b)); parentPort.postMessage({ t: 'b', n: m.b.byteLength }); break;
+    case 'f': { const h = hashes.get(m.id); hashes.delete(m.id); parentPort.postMessage({ t: 'd', id: m.id, hex: h.digest('hex') }); break; }
+  }
+});
+`;
+
+type FromWorker = { t: 'a'; s: number } | { t: 'b'; n: number } | { t: 'd'; id: number; hex: string };
+
+/** Slots in a SharedArrayBuffer; hashing on a worker thread that reads the slots in place. */
+export class SharedPool implements HashPool {
+  private readonly sab: SharedArrayBuffer;
+  private readonly worker: Worker;
+  /** Per slot: reader hold (1 while the reader may use it) + ranges not yet hashed. */
+  private readonly refs: number[];
+  private readonly free: number[] = [];
+  private slotWaiters: (() => void)[] = [];
+  private drainWaiters: { below: number; resolve: () => void }[] = [];
+  private readonly results = new Map<number, { resolve: (hex: string) => void; reject: (e: Error) => void }>();
+  private pending = 0;
+  private next = 0;
+  private failure: Error | null = null;
+
+  constructor(slots = 16) {
+    this.sab = new SharedArrayBuffer(SLOT_SIZE * slots);
+    this.refs = new Array<number>(slots).fill(0);
+    for (let i = 0; i < slots; i++) this.free.push(i);
+    this.worker = new Worker(WORKER_SOURCE, { eval: true, workerData: this.sab });
+    this.worker.unref();
+    this.worker.on('message', (m: FromWorker) => {
+      if (m.t === 'a') this.unref(m.s);
+      else if (m.t === 'b') {
+        this.pending -= m.n;
+        this.wakeDrain();
+      } else {
+        const r = this.results.get(m.id);
+        this.results.delete(m.id);
+        r?.resolve(m.hex);
+      }
+    });
+    this.worker.on('error', (e) => this.fail(e));
+    this.worker.on('exit', () => this.fail(new Error('the hashing thread stopped')));
+  }
+
+  private fail(e: Error): void {
+    if (this.failure) return;
+    this.failure = e;
+    for (const r of this.results.values()) r.reject(e);
+    this.results.clear();
+    for (const w of this.slotWaiters) w();
+    this.slotWaiters = [];
+    this.wakeDrain();
+  }
+
+  private unref(slot: number): void {
+    if (--this.refs[slot] === 0) {
+      this.free.push(slot);
+      const w = this.slotWaiters.shift();
+      w?.();
+    }
+  }
+
+  private wakeDrain(): void {
+    const still: typeof this.drainWaiters = [];
+    for (const w of this.drainWaiters) {
+      if (this.pending < w.below || this.failure) w.resolve();
+      else still.push(w);
+    }
+    this.drainWaiters = still;
+  }
+
+  async acquire(): Promise<Buffer> {
+    while (this.free.length === 0) {
+      if (this.failure) throw this.failure;
+      await new Promise<void>((r) => this.slotWaiters.push(r));
+    }
+    if (this.failure) throw this.failure;
+    const slot = this.free.shift()!;
+    this.refs[slot] = 1;
+    return Buffer.from(this.sab, slot * SLOT_SIZE, SLOT_SIZE);
+  }
+
+  private slotOf(buf: Buffer): number {
+    return buf.buffer === this.sab ? Math.floor(buf.byteOffset / SLOT_SIZE) : -1;
+  }
+
+  done(buf: Buffer): void {
+    const slot = this.slotOf(buf);
+    if (slot >= 0) this.unref(slot);
+  }
+
+  start(): number {
+    const id = this.next++;
+    this.worker.postMessage({ t: 's', id });
+    return id;
+  }
+
+  update(id: number, chunk: Buffer): void {
+    if (chunk.length === 0) return;
+    const slot = this.slotOf(chunk);
+    if (slot >= 0 && Math.floor((chunk.byteOffset + chunk.length - 1) / SLOT_SIZE) === slot) {
+      this.refs[slot]++;
+      this.worker.postMessage({ t: 'u', id, o: chunk.byteOffset, n: chunk.length, s: slot });
+      return;
+    }
+    const ab = new ArrayBuffer(chunk.length);
+    new Uint8Array(ab).set(chunk);
+    this.pending += chunk.length;
+    this.worker.postMessage({ t: 'c', id, b: ab }, [ab]);
+  }
+
+  finish(id: number): Promise<string> {
+    if (this.failure) return Promise.reject(this.failure);
+    return new Promise((resolve, reject) => {
+      this.results.set(id, { resolve, reject });
+      this.worker.postMessage({ t: 'f', id });
+    });
+  }
+
+  get backlog(): number {
+    return this.pending;
+  }
+
+  drain(below: number): Promise<void> {
+    if (this.pending < below || this.failure) return Promise.resolve();
+    return new Promise((resolve) => this.drainWaiters.push({ below, resolve }));
+  }
+
+  async close(): Promise<void> {
+    this.worker.removeAllListeners('exit');
+    await this.worker.terminate();
+  }
+}
+
+/** A worker-backed pool when the input is large and a second core exists, else inline. */
+export function hashPoolFor(totalBytes: number): HashPool {
+  return totalBytes >= 32 * 1024 * 1024 && availableParallelism() > 1 ? new SharedPool() : new InlinePool();
+}
