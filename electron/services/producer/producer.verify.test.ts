@@ -82,6 +82,21 @@ describe('well-formed output verifies', () => {
   });
 });
 
+describe('member orders that need a digest pre-pass', () => {
+  it.each(['control-first', 'sorted', 'shuffle'] as const)('%s with per-file encryption and a resetBaseline delta verify', async (order) => {
+    const key = generateSigningKey('ed25519');
+    const files = [...samplePayload({ parts: 3 }), { path: 'data/raw/advisories/gen.bin', content: { size: 2_100_000, seed: order } }];
+    const full = await writeMirrorBundle(out('pp-full.tar.zst'), { key, files, order, encryption: { recipients: [AGE_RECIPIENT] } });
+    const v = await verifyPath(full.file, { keys: trust(key), identities: [AGE_IDENTITY] });
+    expect(v.ok, v.message).toBe(true);
+    const reset = await writeMirrorBundle(out('pp-reset.tar.zst'), { key, base: full, resetBaseline: true, files: samplePayload({ parts: 2, seed: 'reset' }), order });
+    expect(reset.exportJson.resetBaseline).toBe(true);
+    expect(reset.state.map((e) => e.path)).toEqual(reset.exportJson.files.map((f) => f.path));
+    const rv = await verifyPath(reset.file, { keys: trust(key) });
+    expect(rv.ok, rv.message).toBe(true);
+  });
+});
+
 describe('each tamper gives its spec code', () => {
   const key = generateSigningKey('ed25519');
   const files = samplePayload({ parts: 4 });
