@@ -246,6 +246,7 @@ export const CHECKS: Record<string, CheckDef> = {
       if (!staging) return { status: 'unknown', summary: 'The staging engine is not available in this build, so the staging tree could not be verified.', evidence: { available: false } };
       try {
         const v = await staging.verifyStagingTree(ctx.ws, { signal: ctx.signal });
+        if (!v.ok && v.code === 'ERR_INPUT_NOT_FOUND') return { status: 'warn', summary: `Nothing to verify: ${v.message}`, evidence: verdictEvidence(v) };
         return verdictResult(v, 'Staging tree');
       } catch (e) {
         if (isOpsError(e) && e.code === 'ERR_INPUT_NOT_FOUND') return { status: 'warn', summary: `Nothing is staged yet: ${e.message}`, evidence: { error: e.toJSON() } };
@@ -413,10 +414,10 @@ export const CHECKS: Record<string, CheckDef> = {
         } catch (e) {
           return { status: 'fail', summary: `The kit manifest ${mf} is unreadable: ${(e as Error).message}`, evidence: { kit: dir } };
         }
-        source = `kit ${dir}`;
+        source = `The kit ${dir}`;
       } else {
         entries = libraryEntries(ctx.db).map((e) => ({ path: e.file, kind: e.kind, generation: e.generation, exportId: e.exportId }));
-        source = 'the library';
+        source = 'The library';
       }
       const fulls = entries.filter((e) => e.kind === 'mirror-full' && e.generation !== null).sort((a, b) => b.generation! - a.generation!);
       const full = fulls[0];

@@ -124,6 +124,28 @@ describe('checks', () => {
     expect(r.summary).toMatch(/ERR_EXPORT_BASE_MISSING.*full export/);
   });
 
+  it('kit.latest: a gap after the full bundle fails, a contiguous kit passes, a missing file fails', async () => {
+    const kit = join(dir, 'kit');
+    mkdirSync(join(kit, 'mirror'), { recursive: true });
+    const entries = [
+      { path: 'mirror/f.tar.zst', kind: 'mirror-full', generation: 1 },
+      { path: 'mirror/d2.tar.zst', kind: 'mirror-delta', generation: 2 },
+      { path: 'mirror/d4.tar.zst', kind: 'mirror-delta', generation: 4 },
+    ];
+    for (const e of entries) writeFileSync(join(kit, e.path), 'x');
+    writeFileSync(join(kit, 'offline-manifest.json'), JSON.stringify({ kitVersion: 1, tenant: 'acme', entries }));
+    const gap = await CHECKS['kit.latest'].run(ctx({ params: { kit } }));
+    expect(gap.status).toBe('fail');
+    expect(gap.evidence.gaps).toEqual([3]);
+    entries.push({ path: 'mirror/d3.tar.zst', kind: 'mirror-delta', generation: 3 });
+    writeFileSync(join(kit, 'offline-manifest.json'), JSON.stringify({ kitVersion: 1, tenant: 'acme', entries }));
+    expect((await CHECKS['kit.latest'].run(ctx({ params: { kit } }))).status).toBe('fail'); // listed but missing
+    writeFileSync(join(kit, 'mirror/d3.tar.zst'), 'x');
+    const ok = await CHECKS['kit.latest'].run(ctx({ params: { kit } }));
+    expect(ok.status).toBe('pass');
+    expect(ok.evidence.latestGeneration).toBe(4);
+  });
+
   it('failure table lookup: codes from shared/errors.ts and symptom rows', () => {
     expect(failureLookup('ERR_EXPORT_BASE_MISSING')?.action).toMatch(/mirror:full/);
     expect(failureLookup('signing')?.symptom).toMatch(/Signing failure/);
