@@ -14,7 +14,6 @@ import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join, resolve, sep, dirname } from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import { Decrypter } from 'age-encryption';
 import { ReadableStream } from 'node:stream/web';
 import { Parser, type ReadEntry } from 'tar';
 import { parse as parseYaml } from 'yaml';
@@ -333,6 +332,8 @@ export async function verifyMirrorBundle(file: string, opts: MirrorVerifyOptions
     if (!wantDecrypt) {
       throw new OpsError('ERR_DECRYPT_NO_RECIPIENT', 'The bundle is age-encrypted as a whole, and no age identity (--identity) or passphrase (--passphrase-file) was given to decrypt it.');
     }
+    // Loaded when needed: it is the slowest module to load and most bundles are not encrypted.
+    const { Decrypter } = await import('age-encryption');
     const d = new Decrypter();
     for (const id of opts.identities ?? []) d.addIdentity(id);
     if (opts.passphrase) d.addPassphrase(opts.passphrase);
@@ -977,6 +978,7 @@ async function unwrapDek(prov: Record<string, unknown> | null, opts: VerifyOptio
   if (!recipients.length) {
     return new OpsError('ERR_DECRYPT_NO_RECIPIENT', 'provenance.json lists no recipients for the per-file encryption, so the data key cannot be unwrapped.', { path: 'mirror/provenance.json' });
   }
+  const { Decrypter } = await import('age-encryption');
   const d = new Decrypter();
   for (const id of opts.identities ?? []) d.addIdentity(id);
   if (opts.passphrase) d.addPassphrase(opts.passphrase);
