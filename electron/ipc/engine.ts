@@ -20,7 +20,7 @@ import type {
   WorkspaceStatusView,
 } from '../../shared/contract';
 import type { Verdict } from '../../shared/types';
-import { appendAudit, queryAudit, verifyAuditChain } from '../services/audit/index';
+import { appendAudit, queryAudit, type ChainVerification } from '../services/audit/index';
 import { openDatabase, type Db } from '../services/db/index';
 import { runJobInline, runJobInWorker } from '../services/jobs/index';
 import { addTrustedKey, inspectPublicKey, listKeyRecords, revokeTrustedKey, type KeyRecord } from '../services/keys/index';
@@ -78,8 +78,10 @@ export function auditList(s: WorkspaceSession, q: ParsedInput<'audit.list'>): Au
   return { rows: page.rows, nextCursor: page.nextCursor };
 }
 
-export function auditVerify(s: WorkspaceSession): AuditVerifyResult {
-  const v = verifyAuditChain(s.db());
+/** Walks the whole chain: heavy on a large log, so it runs through the job executor (a worker thread in the app). */
+export async function auditVerify(s: WorkspaceSession, exec: EngineExec = inlineExec): Promise<AuditVerifyResult> {
+  const ctx = { jobId: `audit-verify-${Date.now()}`, signal: new AbortController().signal, onProgress: () => {} };
+  const v = (await exec('audit.verify', { workspaceDir: s.ws.dir }, ctx)) as ChainVerification;
   return { ok: v.ok, rows: v.rows, headHash: v.rows > 0 ? v.head.hash : null, brokenAt: v.firstBroken?.id ?? null, message: v.message };
 }
 
@@ -316,12 +318,6 @@ export function makeJobRunner(exec: EngineExec): JobRunner {
     return { verdict: null, status, import: importView(result) };
   };
 }
-
-/** Verify/import in this thread (the default of the handler table). */
-export const runJobInProcess: JobRunner = makeJobRunner(inlineExec);
-
-/** Verify/import in a worker thread (the Electron main process). */
-export const runJobInWorkerThread: JobRunner = makeJobRunner(workerExec);
 
 function classifyInputSafe(path: string): string {
   try {

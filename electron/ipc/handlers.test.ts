@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { CHANNELS, CONTRACT, type AuditPage, type ChecklistRunView, type ChecklistSummary, type AuditVerifyResult, type Envelope, type JobInfo, type LibraryEntry, type Topic, type Topics, type WorkspaceStatusView } from '../../shared/contract';
 import { KITS, REPO_ROOT, tempDir } from '../services/testing/fixtures';
-import { runJobInWorkerThread } from './engine';
+import { workerExec } from './engine';
 import { createHandlers, isTrustedSenderUrl, registerHandlers, type Handlers, type IpcEventLike, type IpcMainLike } from './handlers';
 
 type Listener = (event: IpcEventLike, input: unknown) => Promise<unknown>;
@@ -233,10 +233,10 @@ describe('channels backed by the real engine (fixture kit ecdsa-p256)', () => {
   });
 });
 
-describe('jobs off the calling thread (the app main process runner)', () => {
-  it('verify.start runs the kit verification in a worker thread with the same result', async () => {
+describe('jobs off the calling thread (the app main process executor)', () => {
+  it('verify.start and audit.verify run in a worker thread with the same results', async () => {
     const tmp = tempDir('okc-ipc-worker-');
-    const handlers = createHandlers({ workspaceDir: join(tmp.dir, 'ws'), runJob: runJobInWorkerThread });
+    const handlers = createHandlers({ workspaceDir: join(tmp.dir, 'ws'), exec: workerExec });
     try {
       const ipc = new FakeIpcMain();
       registerHandlers(ipc, handlers.table, { isTrustedSender: (e) => isTrustedSenderUrl(e.senderFrame?.url) });
@@ -253,6 +253,10 @@ describe('jobs off the calling thread (the app main process runner)', () => {
       const failed = await handlers.jobs.wait((missing.value as { jobId: string }).jobId);
       expect(failed.error?.code).toBe('ERR_INPUT_NOT_FOUND');
       expect(failed.error?.message).toContain('nope.pub');
+      // The audit chain walk goes through the worker too, and sees the verify rows written above.
+      const chain = await ipc.invoke('audit.verify', {});
+      if (!chain.ok) throw new Error(chain.error.message);
+      expect(chain.value).toMatchObject({ ok: true, rows: 1 });
     } finally {
       await handlers.dispose();
       tmp.cleanup();

@@ -27,7 +27,9 @@ export interface HandlerDeps {
   versions?: { chromium?: string | null; electron?: string | null };
   /** Pushes a topic event to the renderer(s). */
   emit?: Emit;
-  /** Runs verify/import jobs; the app passes a worker-thread runner. Default: in this thread. */
+  /** Executes heavy named engine jobs (verify, import, audit chain walk); the app passes `workerExec`. Default: in this thread. */
+  exec?: engine.EngineExec;
+  /** Overrides the verify/import job runner (tests). Default: `makeJobRunner(exec)`. */
   runJob?: JobRunner;
   /** Native file picker (main process only). Absent: `dialog.openPath` answers ERR_USAGE. */
   openPath?: (input: ParsedInput<'dialog.openPath'>) => Promise<string | null>;
@@ -44,7 +46,8 @@ export interface Handlers {
 
 export function createHandlers(deps: HandlerDeps): Handlers {
   const emit: Emit = deps.emit ?? (() => {});
-  const jobs = new JobManager(deps.runJob ?? engine.runJobInProcess, emit);
+  const exec = deps.exec ?? engine.inlineExec;
+  const jobs = new JobManager(deps.runJob ?? engine.makeJobRunner(exec), emit);
   const workspaceDir = resolve(deps.workspaceDir);
   let session: engine.WorkspaceSession | null = null;
   const sess = (): engine.WorkspaceSession => {
@@ -116,7 +119,7 @@ export function createHandlers(deps: HandlerDeps): Handlers {
       return engine.workspaceStatus(s, false);
     },
     'audit.list': async (q) => engine.auditList(sess(), q),
-    'audit.verify': async () => engine.auditVerify(sess()),
+    'audit.verify': async () => engine.auditVerify(sess(), exec),
     'keys.list': async (input) => engine.keysList(sess(), input?.tenant),
     'keys.inspect': async ({ pem }) => engine.keyInspect(pem),
     'keys.add': async (input) => {

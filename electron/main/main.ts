@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { app, BrowserWindow, dialog, ipcMain, protocol, session, type WebContents } from 'electron';
 import { EVENT_CHANNEL, type Topic, type Topics } from '../../shared/contract';
 import { createHandlers, isTrustedSenderUrl, registerHandlers, type Handlers } from '../ipc/handlers';
-import { runJobInWorkerThread } from '../ipc/engine';
+import { workerExec } from '../ipc/engine';
 import { configureNativeBinding } from './native';
 import { APP_INDEX, APP_SCHEME, isAllowedRequestUrl, serveRendererRequest } from './renderer-files';
 
@@ -96,7 +96,7 @@ async function start(): Promise<void> {
     host: 'electron',
     versions: { chromium: process.versions.chrome ?? null, electron: process.versions.electron ?? null },
     emit: broadcast,
-    runJob: runJobInWorkerThread,
+    exec: workerExec,
     resourcesDir: existsSync(join(appRoot, 'resources')) ? join(appRoot, 'resources') : undefined,
     openPath: async ({ mode, title }) => {
       if (!mainWindow) return null;
