@@ -103,6 +103,16 @@ async function verifyInto(ws: Workspace, db: Db, file: string, shownPath: string
   const verifySeconds = (performance.now() - t0) / 1000;
   const v: Verdict = res.verdict;
   const exp = res.exportJson as StagingExport | undefined;
+  // A full disk while extracting is an environment problem, not a damaged bundle.
+  const texts = [v.message, ...(v.failures ?? []).map((f) => f.message)].join(' ');
+  if (!v.ok && /\b(ENOSPC|EDQUOT)\b|no space left/i.test(texts)) {
+    rmQuiet(jobDir);
+    rmQuiet(libTmp);
+    let unpacked = 0;
+    for (const f of exp?.files ?? []) unpacked += f.size;
+    const needed = rawSize + (unpacked || rawSize * 2);
+    throw noSpaceError(`verifying and extracting ${shownPath}`, needed, freeBytes(ws.dir));
+  }
   const base: Partial<ImportItem> = { exportId: v.exportId, generation: v.generation, verdict: v };
   const kind: BundleKind = v.kind === 'mirror-delta' || v.kind === 'mirror-full' ? v.kind : exp?.profile.variant === 'full' ? 'mirror-full' : 'mirror-delta';
   const refuse = (code: ErrorCode, message: string): Verified => {
@@ -146,6 +156,14 @@ function rmQuiet(p: string): void {
 }
 
 function recordFailure(ws: Workspace, db: Db, it: ImportItem, opts: ImportOptions, verification: boolean, exp?: StagingExport): void {
+  try {
+    recordFailureUnsafe(ws, db, it, opts, verification, exp);
+  } catch {
+    /* recording is best effort (the disk may be full); the refusal itself is reported */
+  }
+}
+
+function recordFailureUnsafe(ws: Workspace, db: Db, it: ImportItem, opts: ImportOptions, verification: boolean, exp?: StagingExport): void {
   if (!it.code) return;
   if (verification) {
     db.transaction(() => {

@@ -9,6 +9,7 @@
 import { acquireWriteLock, openWorkspace, type Workspace, type WriteLock } from '../workspace/index';
 import { openDatabase, type Db } from '../db/index';
 import type { Verdict } from '../../../shared/types';
+import { isOpsError, OpsError } from '../../../shared/errors';
 import { recoverInterruptedApply as recoverLocked, type RecoveryReport } from './recover';
 import { importLocked, type ImportOptions } from './import';
 import { rollback as rollbackLocked, type RollbackOptions, type RollbackResult } from './rollback';
@@ -57,7 +58,17 @@ export function openForWrite(dirOrWs: string | Workspace, purpose: string, opts:
   const lock = acquireWriteLock(ws, purpose);
   let db: Db | null = null;
   try {
-    db = openDatabase(ws.layout.db);
+    try {
+      db = openDatabase(ws.layout.db);
+    } catch (e) {
+      // SQLite reports a full disk as "database or disk is full"; that is not damage.
+      if (isOpsError(e) && e.code === 'ERR_DB_CORRUPT' && /disk is full|SQLITE_FULL|ENOSPC/i.test(`${e.message} ${String((e as { cause?: unknown }).cause ?? '')}`)) {
+        throw new OpsError('ERR_NO_SPACE', `The workspace volume is full: the database ${ws.layout.db} cannot even be opened for writing. Nothing was changed. Free space on the volume, then try again.`, { path: ws.dir, cause: e });
+      }
+      throw e;
+    }
+    // Commits of staging state must be durable before the apply journal is removed.
+    db.pragma('synchronous = FULL');
     const recovery = recoverLocked(ws, db, opts.hooks);
     const d = db;
     return {

@@ -70,7 +70,7 @@ export function fakeExport(spec: FakeBundleSpec): { exp: StagingExport; bytes: B
 }
 
 /** Writes the spec's files into a fresh incoming/<job>/files (fsynced) and returns the prepared bundle. */
-export function fakeVerifiedBundle(ws: Workspace, spec: FakeBundleSpec, opts: { onFile?: (path: string) => void } = {}): FakeBundle {
+export function fakeVerifiedBundle(ws: Workspace, spec: FakeBundleSpec, opts: { onFile?: (path: string) => void; fsync?: boolean } = {}): FakeBundle {
   const { exp, bytes, state } = fakeExport(spec);
   const job = `test-${Date.now().toString(36)}-${randomBytes(3).toString('hex')}`;
   const filesDir = join(incomingJobDir(ws.layout, job), 'files');
@@ -83,7 +83,7 @@ export function fakeVerifiedBundle(ws: Workspace, spec: FakeBundleSpec, opts: { 
       mkdirSync(dirname(f), { recursive: true });
       const fd = openSync(f, 'w');
       writeSync(fd, Buffer.isBuffer(c) ? c : Buffer.from(c));
-      fsyncSync(fd);
+      if (opts.fsync !== false) fsyncSync(fd);
       closeSync(fd);
     }
   };
