@@ -21,7 +21,7 @@ import { verifyMirrorBundle } from '../verify/mirror';
 import { verifyTrivyBundle } from '../verify/trivy';
 import { stagingEngine, verifyEngine } from './engine-bridge';
 import { failureLookup } from './failures';
-import { freezeImports, importsFrozen, resumeImports } from './freeze';
+import { freezeImports, freezeState, resumeImports } from './freeze';
 
 export type CheckStatus = 'pass' | 'warn' | 'fail' | 'unknown';
 
@@ -439,7 +439,7 @@ export const CHECKS: Record<string, CheckDef> = {
   'imports.not_frozen': {
     description: 'Imports are not frozen (runbook 7.3).',
     run(ctx) {
-      const s = importsFrozen(ctx.db);
+      const s = freezeState(ctx.db);
       return s.frozen
         ? { status: 'warn', summary: `Imports are frozen since ${s.since}: ${s.reason}. Resume them once signing is healthy (mirror checklist run kms-outage).`, evidence: { ...s } }
         : { status: 'pass', summary: 'Imports are not frozen.', evidence: { ...s } };
@@ -642,7 +642,7 @@ export const CHECKS: Record<string, CheckDef> = {
     mutates: true,
     run(ctx) {
       const reason = str(ctx.params.reason);
-      const cur = importsFrozen(ctx.db);
+      const cur = freezeState(ctx.db);
       if (cur.frozen) return { status: 'pass', summary: `Imports were already frozen since ${cur.since}: ${cur.reason}.`, evidence: { ...cur } };
       if (!reason) return { status: 'fail', summary: 'A reason is required to freeze imports (run input "reason").', evidence: {} };
       try {
@@ -659,7 +659,7 @@ export const CHECKS: Record<string, CheckDef> = {
     mutates: true,
     run(ctx) {
       const reason = str(ctx.params.reason) ?? 'signing restored (runbook 7.3)';
-      const cur = importsFrozen(ctx.db);
+      const cur = freezeState(ctx.db);
       if (!cur.frozen) return { status: 'pass', summary: 'Imports are not frozen.', evidence: { ...cur } };
       try {
         resumeImports(ctx.ws, ctx.db, reason, ctx.operator);
@@ -684,7 +684,7 @@ export const CHECKS: Record<string, CheckDef> = {
 async function importThrough(ctx: CheckContext, files: string[], forceReason: string | undefined, what: string): Promise<CheckResult> {
   const staging = await stagingEngine();
   if (!staging) return { status: 'unknown', summary: `The staging engine is not available in this build: ${what.toLowerCase()} cannot run.`, evidence: { files } };
-  const frozen = importsFrozen(ctx.db);
+  const frozen = freezeState(ctx.db);
   if (frozen.frozen) return { status: 'fail', summary: `Imports are frozen since ${frozen.since} (${frozen.reason}); ${what.toLowerCase()} cannot import. Resume imports first (runbook 7.3).`, evidence: { files, frozen } };
   try {
     const res = await staging.importBundles(ctx.ws, files, { keys: listTrustedKeys(ctx.db), identities: ctx.identities, forceReason, operator: ctx.operator, signal: ctx.signal });

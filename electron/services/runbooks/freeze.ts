@@ -26,7 +26,8 @@ function hasStagingState(db: Db): boolean {
   return cols.includes('imports_frozen') && cols.includes('frozen_reason') && cols.includes('frozen_at');
 }
 
-export function importsFrozen(db: Db): FreezeState {
+/** The freeze state with its reason and since when. */
+export function freezeState(db: Db): FreezeState {
   if (hasStagingState(db)) {
     const r = db.prepare('SELECT imports_frozen, frozen_reason, frozen_at FROM staging_state WHERE id = 1').get() as { imports_frozen: number; frozen_reason: string | null; frozen_at: string | null } | undefined;
     if (r) return { frozen: r.imports_frozen === 1, reason: r.frozen_reason, since: r.frozen_at };
@@ -35,6 +36,11 @@ export function importsFrozen(db: Db): FreezeState {
   if (!kv) return { frozen: false, reason: null, since: null };
   const v = JSON.parse(kv.value) as FreezeState;
   return { frozen: !!v.frozen, reason: v.reason ?? null, since: v.since ?? null };
+}
+
+/** True while imports are frozen (what an import checks before any work). */
+export function importsFrozen(db: Db): boolean {
+  return freezeState(db).frozen;
 }
 
 function write(db: Db, s: FreezeState): void {
@@ -47,7 +53,7 @@ function write(db: Db, s: FreezeState): void {
 
 /** Throws ERR_IMPORTS_FROZEN when imports are frozen (for the import path to call before any work). */
 export function assertImportsNotFrozen(db: Db): void {
-  const s = importsFrozen(db);
+  const s = freezeState(db);
   if (s.frozen) {
     throw new OpsError('ERR_IMPORTS_FROZEN', `Imports are frozen since ${s.since} (${s.reason}). Nothing was imported. Resume imports once signing is healthy again: mirror checklist run kms-outage (runbook 7.3).`, {
       details: { ...s },
@@ -64,7 +70,7 @@ function reasonOf(reason: string | undefined, what: string): string {
 export function freezeImports(ws: Workspace | null, db: Db, reason: string, operator?: string): FreezeState {
   const r = reasonOf(reason, 'freeze');
   const state = db.transaction(() => {
-    const cur = importsFrozen(db);
+    const cur = freezeState(db);
     if (cur.frozen) throw new OpsError('ERR_IMPORTS_FROZEN', `Imports are already frozen since ${cur.since} (${cur.reason}).`, { details: { ...cur } });
     const row = appendAudit(db, { action: 'imports.frozen', subject: 'imports', operator, details: { reason: r } });
     const s: FreezeState = { frozen: true, reason: r, since: row.ts };
@@ -78,7 +84,7 @@ export function freezeImports(ws: Workspace | null, db: Db, reason: string, oper
 export function resumeImports(ws: Workspace | null, db: Db, reason: string, operator?: string): FreezeState {
   const r = reasonOf(reason, 'resume');
   const state = db.transaction(() => {
-    const cur = importsFrozen(db);
+    const cur = freezeState(db);
     if (!cur.frozen) throw new OpsError('ERR_USAGE', 'Imports are not frozen: nothing to resume.');
     appendAudit(db, { action: 'imports.resumed', subject: 'imports', operator, details: { reason: r, frozenSince: cur.since, frozenReason: cur.reason } });
     const s: FreezeState = { frozen: false, reason: null, since: null };

@@ -20,6 +20,7 @@ import {
   freezeImports,
   getRun,
   importsFrozen,
+  freezeState,
   loadProcedures,
   parseProcedure,
   resumeImports,
@@ -162,18 +163,28 @@ describe('checks', () => {
 });
 
 describe('import freeze (7.3)', () => {
-  it('freezes with a reason, refuses imports with ERR_IMPORTS_FROZEN, resumes; all audited', () => {
+  it('freezes with a reason, refuses imports with ERR_IMPORTS_FROZEN, resumes; all audited', async () => {
     expect(() => freezeImports(ws, db, '')).toThrow(/reason/);
     freezeImports(ws, db, 'INC-42 KMS outage', 'alice');
-    expect(importsFrozen(db)).toMatchObject({ frozen: true, reason: 'INC-42 KMS outage' });
+    expect(importsFrozen(db)).toBe(true);
+    expect(freezeState(db)).toMatchObject({ frozen: true, reason: 'INC-42 KMS outage' });
     try {
       assertImportsNotFrozen(db);
       expect.unreachable();
     } catch (e) {
       expect(isOpsError(e) && e.code).toBe('ERR_IMPORTS_FROZEN');
     }
+    // The staging engine's import refuses while frozen, before reading anything.
+    const staging = await import('../staging/index');
+    let refused: unknown;
+    try {
+      await staging.importBundles(ws, [join(KITS, 'ecdsa-p256')], { keys: [] });
+    } catch (e) {
+      refused = e;
+    }
+    expect(isOpsError(refused) && refused.code).toBe('ERR_IMPORTS_FROZEN');
     resumeImports(ws, db, 'KMS restored');
-    expect(importsFrozen(db).frozen).toBe(false);
+    expect(importsFrozen(db)).toBe(false);
     expect(() => assertImportsNotFrozen(db)).not.toThrow();
     expect(queryAudit(db).rows.map((r) => r.action).reverse()).toEqual(['imports.frozen', 'imports.resumed']);
   });
@@ -215,14 +226,14 @@ describe('checklist runs', () => {
     expect(() => createRun(db, p, {})).toThrow(/needs the input "reason"/);
     const run = createRun(db, p, { operator: 'alice', inputs: { reason: 'INC-7 HSM down' } });
     let r = await advanceRun(env(), run.id, { answers: { coordinate: 'Called Authority Core, ETA 2h' } });
-    expect(importsFrozen(db)).toMatchObject({ frozen: true, reason: 'INC-7 HSM down' });
+    expect(freezeState(db)).toMatchObject({ frozen: true, reason: 'INC-7 HSM down' });
     expect(r.state).toBe('in_progress'); // waiting at "signing restored"
     r = await advanceRun(env(), run.id, { answers: { 'signing-restored': 'no' } });
     expect(r.state).toBe('blocked');
-    expect(importsFrozen(db).frozen).toBe(true);
+    expect(importsFrozen(db)).toBe(true);
     r = await advanceRun(env(), run.id, { answers: { 'signing-restored': 'yes', 'catch-up': 'yes' } });
     expect(r.state).toBe('done');
-    expect(importsFrozen(db).frozen).toBe(false);
+    expect(importsFrozen(db)).toBe(false);
     const actions = queryAudit(db, { limit: 100 }).rows.map((x) => x.action);
     expect(actions).toContain('imports.frozen');
     expect(actions).toContain('imports.resumed');
