@@ -10,6 +10,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import type { ErrorCode } from '../../../shared/errors';
 import { openWorkspaceDatabase } from '../../services/db/index';
 import { addTrustedKey } from '../../services/keys/index';
+import { readLogs } from '../../services/obs/index';
 import { importBundles } from '../../services/staging/index';
 import { generateSigningKey, samplePayload, writeMirrorBundle } from '../../services/producer/index';
 import { KITS, REPO_ROOT, tempDir } from '../../services/testing/fixtures';
@@ -187,6 +188,21 @@ describe('mirror verify --json', () => {
     addTrustedKey(db2, { pem, tenant: 'acme', confirmFingerprint: loadPublicKey(pem).fingerprint, reason: 'test change record' });
     db2.close();
     expect((await run([join(KITS, 'ed25519'), '--json'], { env: { XDG_DATA_HOME: xdg } })).code).toBe(0);
+  });
+});
+
+describe('mirror verify with a workspace: refusals are logged', () => {
+  it('writes mirror.verify.failed with the error code to the workspace log, and nothing for a pass', async () => {
+    const wsDir = fresh('ws-log');
+    const ws = openWorkspace(wsDir, { create: true });
+    const ok = await run([join(KITS, 'ed25519'), '--key', kitKey('ed25519'), '--workspace', wsDir, '--json']);
+    expect(ok.code).toBe(0);
+    expect(readLogs(ws).filter((l) => l.event === 'mirror.verify.failed')).toEqual([]);
+    const bad = await run([join(KITS, 'bad/digest-mismatch/mirror/mirror-20251029-full.tar.zst'), '--key', join(KITS, 'bad/trust.pub'), '--workspace', wsDir, '--json']);
+    expect(bad.code).toBe(2);
+    const lines = readLogs(ws).filter((l) => l.event === 'mirror.verify.failed');
+    expect(lines.length).toBe(1);
+    expect(lines[0]).toMatchObject({ errorCode: 'ERR_VERIFY_DIGEST' });
   });
 });
 

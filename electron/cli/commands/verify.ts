@@ -10,6 +10,8 @@ import { exitCodeFor, OpsError } from '../../../shared/errors';
 import type { Verdict } from '../../../shared/types';
 import { openWorkspaceDatabase } from '../../services/db/index';
 import { listTrustedKeys } from '../../services/keys/index';
+import { bumpCounter, logEvent } from '../../services/obs/index';
+import { trivyLogEvents } from '../../services/verify/trivy';
 // Registers the staging engine's tree verifier with verifyPath (mirror verify <workspace>).
 import '../../services/staging/index';
 import { loadPublicKey, type TrustedKey } from '../../services/verify/keys';
@@ -113,6 +115,37 @@ function positiveSize(flag: string, v: string | undefined): number | undefined {
   return n;
 }
 
+/** The workspace this command runs in: --workspace, the input itself, or the default one if it exists. */
+function contextWorkspace(io: CliIo, flag: string | undefined, input: string): string | null {
+  if (flag) return resolve(io.cwd, flag);
+  if (existsSync(input) && statSync(input).isDirectory() && isWorkspaceDir(input)) return input;
+  const def = defaultWorkspaceDir(io.env);
+  return isWorkspaceDir(def) ? def : null;
+}
+
+/**
+ * Structured log lines for a refusal (mirror.verify.failed, and the Trivy
+ * unsupported-schema event) in the workspace's log, when there is a workspace.
+ * Logging never changes the verdict.
+ */
+function logVerdict(wsDir: string | null, v: Verdict): void {
+  if (!wsDir || !isWorkspaceDir(wsDir)) return;
+  try {
+    const ws = openWorkspace(wsDir);
+    const all = [v, ...v.items];
+    for (const item of all) for (const e of trivyLogEvents(item)) logEvent(ws, e);
+    if (!v.ok && v.code) {
+      for (const item of v.items.length ? v.items.filter((i) => !i.ok) : [v]) {
+        if (item.kind === 'trivy-db' || item.kind === 'trivy-java-db') continue;
+        logEvent(ws, { event: 'mirror.verify.failed', level: 'error', errorCode: item.code ?? v.code, message: item.message, path: item.path, ...(item.exportId ? { exportId: item.exportId } : {}) });
+        bumpCounter(ws, 'verify_failures_total', { error_code: item.code ?? v.code });
+      }
+    }
+  } catch {
+    /* a log that cannot be written does not change the verdict */
+  }
+}
+
 /** Keys from --key/--keyring, else the workspace's pinned keys. */
 function resolveKeys(io: CliIo, values: { key?: string[]; keyring?: string; workspace?: string; tenant?: string }, input: string): { keys: TrustedKey[]; note?: string } {
   const keys: TrustedKey[] = [];
@@ -130,10 +163,7 @@ function resolveKeys(io: CliIo, values: { key?: string[]; keyring?: string; work
   }
   if (keys.length) return { keys };
   // No key on the command line: the workspace's pinned keys (per tenant).
-  let wsDir: string | null = null;
-  if (values.workspace) wsDir = resolve(io.cwd, values.workspace);
-  else if (existsSync(input) && statSync(input).isDirectory() && isWorkspaceDir(input)) wsDir = input;
-  else if (isWorkspaceDir(defaultWorkspaceDir(io.env))) wsDir = defaultWorkspaceDir(io.env);
+  const wsDir = contextWorkspace(io, values.workspace, input);
   if (!wsDir) return { keys: [], note: 'No --key or --keyring was given and there is no workspace with pinned keys.' };
   const ws = openWorkspace(wsDir);
   const db = openWorkspaceDatabase(ws);
@@ -189,6 +219,7 @@ export const verifyCommand: Command = {
       const progress = json ? undefined : progressPrinter(io);
       if (progress) opts.onProgress = progress;
       const verdict: Verdict = await verifyPath(input, opts);
+      logVerdict(contextWorkspace(io, values.workspace, input), verdict);
       verdict.path = given;
       if (note && !verdict.ok) verdict.warnings.push(note);
       if (io.signal.aborted && verdict.code !== 'ERR_CANCELLED') {
