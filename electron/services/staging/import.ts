@@ -413,7 +413,7 @@ export async function importLocked(ws: Workspace, db: Db, paths: string[], opts:
         out.items.push(item(p, kind, 'planned', null, `Would verify and install the ${kind} bundle.`));
         continue;
       }
-      const candidates = [`${abs}.sig`, join(dirname(dirname(abs)), 'signatures', `${kind}.sig`)];
+      const candidates = [`${abs}.sig`, join(dirname(abs), `${kind}.sig`), join(dirname(dirname(abs)), 'signatures', `${kind}.sig`)];
       const sig = candidates.find((c) => existsSync(c));
       out.items.push(await importTrivy(ws, db, abs, p, kind, sig, opts));
       continue;
