@@ -170,8 +170,10 @@ export function readExportHead(file: string): ChainHead {
       return undefined;
     }
   };
-  const whole = tryParse(text) as { chainHead?: unknown } | undefined;
+  const whole = tryParse(text) as { chainHead?: unknown; audit?: { chainHead?: unknown } } | undefined;
   if (whole && typeof whole === 'object' && isHead(whole.chainHead)) return whole.chainHead;
+  // A checklist evidence report records the head too.
+  if (whole && typeof whole === 'object' && whole.audit && isHead(whole.audit.chainHead)) return whole.audit.chainHead;
   const lines = text.split('\n').filter((l) => l.trim() !== '');
   const last = lines.length ? (tryParse(lines[lines.length - 1]) as { chainHead?: unknown } | undefined) : undefined;
   if (last && typeof last === 'object' && isHead(last.chainHead)) return last.chainHead;

@@ -246,7 +246,7 @@ export const CHECKS: Record<string, CheckDef> = {
       if (!staging) return { status: 'unknown', summary: 'The staging engine is not available in this build, so the staging tree could not be verified.', evidence: { available: false } };
       try {
         const v = await staging.verifyStagingTree(ctx.ws, { signal: ctx.signal });
-        if (!v.ok && v.code === 'ERR_INPUT_NOT_FOUND') return { status: 'warn', summary: `Nothing to verify: ${v.message}`, evidence: verdictEvidence(v) };
+        if (!v.ok && v.code === 'ERR_INPUT_NOT_FOUND') return { status: 'warn', summary: v.message, evidence: verdictEvidence(v) };
         return verdictResult(v, 'Staging tree');
       } catch (e) {
         if (isOpsError(e) && e.code === 'ERR_INPUT_NOT_FOUND') return { status: 'warn', summary: `Nothing is staged yet: ${e.message}`, evidence: { error: e.toJSON() } };

@@ -2,7 +2,7 @@ import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync, statS
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { isOpsError } from '../../../shared/errors';
-import { appendAudit, queryAudit, verifyAuditChain } from '../audit/index';
+import { appendAudit, queryAudit, readExportHead, verifyAuditChain } from '../audit/index';
 import { openDatabase, type Db } from '../db/index';
 import { addTrustedKey, inspectPublicKey } from '../keys/index';
 import { logEvent } from '../obs/index';
@@ -278,6 +278,9 @@ describe('checklist runs', () => {
     expect(html).toContain('KMS / signing outage');
     expect(html).not.toContain('<script>');
     expect(html).toContain('alice &lt;script&gt;');
+    // The evidence records the chain head: the log must still reach it later.
+    expect(readExportHead(out.json)).toEqual(j.audit.chainHead);
+    expect(verifyAuditChain(db, { against: readExportHead(out.json) }).ok).toBe(true);
   });
 });
 
