@@ -216,6 +216,22 @@ describe('producer kits', () => {
     expect(v.warnings.some((w) => w.startsWith('notes.txt'))).toBe(true);
   });
 
+  it('a Trivy entry signed by a key pinned only for another tenant is refused, even inside a kit signed for the right tenant', async () => {
+    const other = generateSigningKey('ecdsa-p256');
+    const k = await kit('trivy-tenant', { trivy: [{ kind: 'trivy-db', key: other }] });
+    const pinned = [
+      { ...keys[0], source: 'workspace' as const, tenant: 'acme' },
+      { ...loadPublicKey(other.publicPem), source: 'workspace' as const, tenant: 'globex' },
+    ];
+    const v = await verifyKit(k.dir, { keys: pinned });
+    const t = v.items.find((i) => i.kind === 'trivy-db')!;
+    expect(t.code).toBe('ERR_VERIFY_SIGNATURE');
+    expect(v.items.filter((i) => i.kind.startsWith('mirror')).every((i) => i.ok)).toBe(true);
+    // Pinned for acme, the same key verifies it.
+    const ok = await verifyKit(k.dir, { keys: [pinned[0], { ...pinned[1], tenant: 'acme' }] });
+    expect(ok.code).toBeNull();
+  });
+
   it('a kit for tenant acme signed by a key pinned for tenant globex is refused', async () => {
     const k = await kit('tenant');
     const pinned = [{ ...keys[0], source: 'workspace' as const, tenant: 'globex' }];

@@ -250,7 +250,8 @@ export async function verifyKit(dirIn: string, opts: VerifyOptions): Promise<Kit
       mirrors.push({ entry, result });
     } else {
       const sig = entry.signature ? kitFile(root, entry.signature) : null;
-      const trivyOpts = { ...entryOpts, kind: entry.kind };
+      // Trivy bundles carry no tenant: only keys trusted for the kit's tenant (or for no tenant in particular) count.
+      const trivyOpts = { ...entryOpts, kind: entry.kind, keys: opts.keys.filter((k) => k.tenant === undefined || k.tenant === manifest.tenant) };
       if (sig && 'file' in sig) Object.assign(trivyOpts, { signature: sig.file });
       item = await verifyTrivyBundle(where.file, trivyOpts);
       if (sig && 'problem' in sig) addFailure(item, 'Trivy signature file', sig.unsafe ? 'ERR_BUNDLE_UNSAFE_ENTRY' : 'ERR_VERIFY_SIGNATURE', `The Trivy bundle's signature: ${sig.problem}.`, entry.signature);
