@@ -1,0 +1,122 @@
+/**
+ * Runs the REAL main process (electron/main/main.ts, bundled as the build
+ * does) in plain Node against a fake Electron (testing/fake-electron.mjs), and
+ * checks what it configures: the hardened window, the app:// protocol with its
+ * CSP, the handler table behind the sender check, lockdown of navigation, new
+ * windows, permissions and network, and a clean quit. The Electron e2e covers
+ * the same with a real Electron where a binary exists.
+ */
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { build } from 'esbuild';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CHANNELS } from '../../shared/contract';
+import { REPO_ROOT } from '../services/testing/fixtures';
+
+interface Report {
+  privilegedSchemes: { scheme: string; privileges: Record<string, boolean> }[];
+  sandboxEnabled: boolean;
+  singleInstanceAsked: boolean;
+  windows: { webPreferences: Record<string, unknown> }[];
+  loadedUrls: string[];
+  protocolScheme: string;
+  protocol: { index: { status: number; csp: string; body: string }; escape: { status: number } };
+  ipc: {
+    channels: string[];
+    trusted: { ok: boolean; value?: { workspacePath: string; host: string; versions: { node: string } } };
+    foreign: { ok: boolean; error?: { code: string } };
+    noFrame: { ok: boolean; error?: { code: string } };
+    badInput: { ok: boolean; error?: { code: string } };
+  };
+  lockdown: { prevented: Record<string, boolean>; windowOpen: { action: string } | null };
+  permissions: { request: boolean | null; check: boolean | null };
+  network: Record<string, boolean>;
+  quit: { firstPrevented: boolean; secondPrevented: boolean; quitCalls: number };
+  errors: string[];
+}
+
+const pkg = JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')) as { version: string };
+
+describe('the Electron main process, run against a fake Electron', () => {
+  const root = join(REPO_ROOT, '.tmp', `main-smoke-${process.pid}-${Date.now()}`);
+  let report: Report;
+
+  beforeAll(async () => {
+    mkdirSync(join(root, 'dist', 'renderer'), { recursive: true });
+    writeFileSync(join(root, 'dist', 'renderer', 'index.html'), '<!doctype html><title>console</title>');
+    await build({
+      entryPoints: [join(REPO_ROOT, 'electron/main/main.ts')],
+      outfile: join(root, 'dist', 'main', 'main.mjs'),
+      bundle: true,
+      platform: 'node',
+      target: 'node20',
+      format: 'esm',
+      external: ['electron', 'better-sqlite3', 'zstd-napi', '@sigstore/*', 'age-encryption', 'tar', 'yaml', 'zod'],
+      define: { __APP_VERSION__: JSON.stringify(pkg.version) },
+      logLevel: 'error',
+    });
+    const env: NodeJS.ProcessEnv = { ...process.env, FAKE_ELECTRON_REPORT: join(root, 'report.json'), FAKE_USER_DATA: join(root, 'userData') };
+    delete env.OKC_WORKSPACE;
+    const r = spawnSync(process.execPath, ['--import', join(REPO_ROOT, 'electron/main/testing/register-fake-electron.mjs'), join(root, 'dist', 'main', 'main.mjs')], {
+      cwd: root,
+      env,
+      encoding: 'utf8',
+    });
+    if (r.status !== 0) throw new Error(`main process exited ${r.status}: ${r.stderr}`);
+    report = JSON.parse(readFileSync(join(root, 'report.json'), 'utf8')) as Report;
+  });
+
+  afterAll(() => rmSync(root, { recursive: true, force: true }));
+
+  it('starts without errors, asks for the single-instance lock and enables the sandbox everywhere', () => {
+    expect(report.errors).toEqual([]);
+    expect(report.singleInstanceAsked).toBe(true);
+    expect(report.sandboxEnabled).toBe(true);
+  });
+
+  it('opens one hardened window on app://console/', () => {
+    expect(report.windows).toHaveLength(1);
+    expect(report.windows[0].webPreferences).toMatchObject({
+      contextIsolation: true,
+      sandbox: true,
+      nodeIntegration: false,
+      nodeIntegrationInSubFrames: false,
+      webSecurity: true,
+      allowRunningInsecureContent: false,
+      webviewTag: false,
+    });
+    expect(String(report.windows[0].webPreferences.preload)).toMatch(/dist[/\\]preload[/\\]preload\.cjs$/);
+    expect(report.loadedUrls).toEqual(['app://console/index.html']);
+  });
+
+  it('serves the renderer on the app:// protocol with the strict CSP, and nothing outside it', () => {
+    expect(report.privilegedSchemes[0]).toMatchObject({ scheme: 'app', privileges: { standard: true, secure: true } });
+    expect(report.protocolScheme).toBe('app');
+    expect(report.protocol.index.status).toBe(200);
+    expect(report.protocol.index.body).toContain('<title>console</title>');
+    expect(report.protocol.index.csp).toBe("default-src 'self'; script-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'");
+    expect(report.protocol.escape.status).toBe(404);
+  });
+
+  it('registers every contract channel behind the sender check and the zod schemas', () => {
+    expect(report.ipc.channels).toEqual([...CHANNELS].sort());
+    expect(report.ipc.trusted.ok).toBe(true);
+    expect(report.ipc.trusted.value?.host).toBe('electron');
+    expect(report.ipc.trusted.value?.workspacePath).toBe(join(root, 'userData', 'workspace'));
+    expect(report.ipc.foreign).toMatchObject({ ok: false, error: { code: 'ERR_IPC_SENDER' } });
+    expect(report.ipc.noFrame).toMatchObject({ ok: false, error: { code: 'ERR_IPC_SENDER' } });
+    expect(report.ipc.badInput).toMatchObject({ ok: false, error: { code: 'ERR_IPC_INPUT' } });
+  });
+
+  it('blocks navigation, new windows, webviews, permission requests and the network', () => {
+    expect(report.lockdown.prevented).toEqual({ 'will-navigate': true, 'will-redirect': true, 'will-attach-webview': true });
+    expect(report.lockdown.windowOpen).toEqual({ action: 'deny' });
+    expect(report.permissions).toEqual({ request: false, check: false });
+    expect(report.network).toEqual({ 'https://example.com/': true, 'http://127.0.0.1:8080/': true, 'app://console/assets/x.js': false });
+  });
+
+  it('disposes (jobs, database) before quitting, once', () => {
+    expect(report.quit).toEqual({ firstPrevented: true, secondPrevented: false, quitCalls: 2 });
+  });
+});
