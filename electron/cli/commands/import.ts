@@ -2,7 +2,7 @@
  * `mirror import <bundle|kit-dir>... --workspace <dir>`: verify (one read,
  * extracting as it goes), store in the library, apply in generation order.
  */
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { exitCodeFor, OpsError } from '../../../shared/errors';
@@ -153,7 +153,33 @@ export const importCommand: Command = {
         const i = paths.indexOf(it.path);
         if (i >= 0) it.path = positionals[i];
       }
-      if (json) printJson(io, { ...result, kind: 'import', workspace: dir, recovered: session.recovery.recovered });
+      if (json) {
+        // The verify --json shape where it applies (ok, code, message, action, path, kind, exportId, generation, items, warnings, stats), plus the import's own fields.
+        let bytes = 0;
+        let seconds = 0;
+        for (const it of result.items) {
+          bytes += it.stats?.writtenBytes ?? 0;
+          seconds += it.stats?.totalSeconds ?? 0;
+        }
+        printJson(io, {
+          ok: result.ok,
+          code: result.code,
+          message: result.message,
+          action: result.action,
+          path: positionals.length === 1 ? positionals[0] : positionals,
+          kind: positionals.length === 1 && !statSync(paths[0]).isDirectory() ? result.items[0]?.kind ?? 'mirror-full' : 'kit',
+          exportId: result.current?.exportId ?? null,
+          generation: result.current?.generation ?? null,
+          items: result.items,
+          warnings: result.warnings,
+          stats: { bytes, files: result.items.reduce((n, it) => n + (it.stats?.writtenFiles ?? 0) + (it.stats?.linkedFiles ?? 0), 0), seconds },
+          dryRun: result.dryRun,
+          missing: result.missing,
+          current: result.current,
+          workspace: scratch ? null : dir,
+          recovered: session.recovery.recovered,
+        });
+      }
       else io.stdout.write(formatResult(result) + '\n');
       return exitCodeFor(result.code);
     } catch (e) {
