@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import { isOpsError } from '../../../shared/errors';
-import { tempDir } from '../testing/fixtures';
+import { REPO_ROOT, tempDir } from '../testing/fixtures';
 import { openDatabase, schemaVersion, SCHEMA_VERSION } from './index';
 import { MIGRATIONS } from './migrations/index';
 
@@ -111,5 +111,28 @@ describe('openDatabase', () => {
     openDatabase(file).close();
     const out = execFileSync('sqlite3', [file, 'PRAGMA user_version;']).toString().trim();
     expect(Number(out)).toBe(SCHEMA_VERSION);
+  });
+
+  it('a process that opens a new database while another is migrating it waits, then finds the work done', async () => {
+    const file = join(tmp(), 'race.db');
+    const { spawn } = await import('node:child_process');
+    // This connection is "the other process": it holds the write lock while it migrates.
+    const other = new Database(file);
+    other.exec('BEGIN IMMEDIATE');
+    const script = `import { openDatabase } from ${JSON.stringify(join(REPO_ROOT, 'electron/services/db/index.ts'))}; const db = openDatabase(process.argv[1]); console.log(db.pragma('user_version', { simple: true })); db.close();`;
+    const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script, file], { cwd: REPO_ROOT });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d) => (out += d));
+    child.stderr.on('data', (d) => (err += d));
+    const done = new Promise<number | null>((r) => child.on('close', r));
+    // Give the child time to start and read the (still empty) schema version, then finish migrating.
+    await new Promise((r) => setTimeout(r, 4000));
+    for (const m of MIGRATIONS) m.up(other);
+    other.pragma(`user_version = ${SCHEMA_VERSION}`);
+    other.exec('COMMIT');
+    other.close();
+    expect(await done, err).toBe(0);
+    expect(Number(out.trim())).toBe(SCHEMA_VERSION);
   });
 });

@@ -59,6 +59,28 @@ function hasForeignHeader(file: string): boolean {
  * `migrations` is for tests of older schema versions; callers use the default.
  */
 export function openDatabase(file: string, migrations: readonly Migration[] = MIGRATIONS): Db {
+  // Another process may hold the write lock of a database being created or migrated (in
+  // rollback mode SQLite answers "busy" at once to avoid a deadlock): wait and start over.
+  const deadline = Date.now() + 15_000;
+  for (;;) {
+    try {
+      return openOnce(file, migrations);
+    } catch (e) {
+      if (!isBusy(e)) throw e;
+      if (Date.now() >= deadline) {
+        throw new OpsError('ERR_WORKSPACE_BUSY', `The workspace database ${file} stayed locked by another process for 15 s. Wait for it to finish (an import or migration), then try again.`, { path: file });
+      }
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 50);
+    }
+  }
+}
+
+function isBusy(e: unknown): boolean {
+  const code = (e as { code?: unknown })?.code;
+  return code === 'SQLITE_BUSY' || code === 'SQLITE_LOCKED' || (typeof code === 'string' && (code.startsWith('SQLITE_BUSY_') || code.startsWith('SQLITE_LOCKED_')));
+}
+
+function openOnce(file: string, migrations: readonly Migration[]): Db {
   if (hasForeignHeader(file)) throw corrupt(file, 'it is not an SQLite database: the file header is wrong');
   let db: Db;
   try {
@@ -67,6 +89,7 @@ export function openDatabase(file: string, migrations: readonly Migration[] = MI
     const nativeBinding = process.env.OKC_SQLITE_NATIVE_BINDING || undefined;
     db = new Database(file, { timeout: 10_000, ...(nativeBinding ? { nativeBinding } : {}) });
   } catch (e) {
+    if (isBusy(e)) throw e;
     throw corrupt(file, (e as Error).message, e);
   }
   try {
@@ -79,6 +102,7 @@ export function openDatabase(file: string, migrations: readonly Migration[] = MI
       try {
         check = (db.pragma('quick_check') as { quick_check: string }[]).map((r) => r.quick_check);
       } catch (e) {
+        if (isBusy(e)) throw e;
         throw corrupt(file, (e as Error).message, e);
       }
       if (check.length !== 1 || check[0] !== 'ok') throw corrupt(file, `quick_check: ${check.slice(0, 3).join('; ')}`);
@@ -96,11 +120,15 @@ export function openDatabase(file: string, migrations: readonly Migration[] = MI
     }
     db.pragma('journal_mode = WAL');
     db.pragma('foreign_keys = ON');
-    db.pragma('synchronous = NORMAL');
-    const pending = [...migrations].filter((m) => m.version > current).sort((a, b) => a.version - b.version);
-    if (pending.length > 0) {
-      // All pending migrations in one transaction: a failure leaves the previous version intact.
+    // FULL: a committed audit row or state change survives a power cut (WAL fsync at commit).
+    db.pragma('synchronous = FULL');
+    if (migrations.some((m) => m.version > current)) {
+      // All pending migrations in one immediate transaction: a failure leaves the previous
+      // version intact, and a second process opening the same new file waits, then finds
+      // the work done (the version is read again under the write lock).
       db.transaction(() => {
+        const now = db.pragma('user_version', { simple: true }) as number;
+        const pending = [...migrations].filter((m) => m.version > now).sort((a, b) => a.version - b.version);
         for (const m of pending) {
           m.up(db);
           db.pragma(`user_version = ${m.version}`);
