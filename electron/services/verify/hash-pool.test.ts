@@ -46,6 +46,15 @@ describe('hash pools', () => {
     }
   });
 
+  it('SharedPool with two hashing threads gives the same digests', async () => {
+    const pool = new SharedPool(3, 2);
+    try {
+      await interleaved(pool, 12);
+    } finally {
+      await pool.close();
+    }
+  });
+
   it('InlinePool gives the same digests', async () => {
     const pool = new InlinePool();
     await interleaved(pool, 5);

@@ -76,10 +76,13 @@ parentPort.on('message', (m) => {
 
 type FromWorker = { t: 'a'; s: number } | { t: 'b'; n: number } | { t: 'd'; id: number; hex: string };
 
-/** Slots in a SharedArrayBuffer; hashing on a worker thread that reads the slots in place. */
+/**
+ * Slots in a SharedArrayBuffer; hashing on worker threads that read the slots
+ * in place. Each stream is hashed by one worker (streams are spread over them).
+ */
 export class SharedPool implements HashPool {
   private readonly sab: SharedArrayBuffer;
-  private readonly worker: Worker;
+  private readonly workers: Worker[];
   /** Per slot: reader hold (1 while the reader may use it) + ranges not yet hashed. */
   private readonly refs: number[];
   private readonly free: number[] = [];
@@ -90,13 +93,17 @@ export class SharedPool implements HashPool {
   private next = 0;
   private failure: Error | null = null;
 
-  constructor(slots = 16) {
+  constructor(slots = 16, threads = 1) {
     this.sab = new SharedArrayBuffer(SLOT_SIZE * slots);
     this.refs = new Array<number>(slots).fill(0);
     for (let i = 0; i < slots; i++) this.free.push(i);
-    this.worker = new Worker(WORKER_SOURCE, { eval: true, workerData: this.sab });
-    this.worker.unref();
-    this.worker.on('message', (m: FromWorker) => {
+    this.workers = Array.from({ length: Math.max(1, threads) }, () => this.spawn());
+  }
+
+  private spawn(): Worker {
+    const worker = new Worker(WORKER_SOURCE, { eval: true, workerData: this.sab });
+    worker.unref();
+    worker.on('message', (m: FromWorker) => {
       if (m.t === 'a') this.unref(m.s);
       else if (m.t === 'b') {
         this.pending -= m.n;
@@ -107,8 +114,13 @@ export class SharedPool implements HashPool {
         r?.resolve(m.hex);
       }
     });
-    this.worker.on('error', (e) => this.fail(e));
-    this.worker.on('exit', () => this.fail(new Error('the hashing thread stopped')));
+    worker.on('error', (e) => this.fail(e));
+    worker.on('exit', () => this.fail(new Error('the hashing thread stopped')));
+    return worker;
+  }
+
+  private workerOf(id: number): Worker {
+    return this.workers[id % this.workers.length];
   }
 
   private fail(e: Error): void {
@@ -160,7 +172,7 @@ export class SharedPool implements HashPool {
 
   start(): number {
     const id = this.next++;
-    this.worker.postMessage({ t: 's', id });
+    this.workerOf(id).postMessage({ t: 's', id });
     return id;
   }
 
@@ -169,20 +181,20 @@ export class SharedPool implements HashPool {
     const slot = this.slotOf(chunk);
     if (slot >= 0 && Math.floor((chunk.byteOffset + chunk.length - 1) / SLOT_SIZE) === slot) {
       this.refs[slot]++;
-      this.worker.postMessage({ t: 'u', id, o: chunk.byteOffset, n: chunk.length, s: slot });
+      this.workerOf(id).postMessage({ t: 'u', id, o: chunk.byteOffset, n: chunk.length, s: slot });
       return;
     }
     const ab = new ArrayBuffer(chunk.length);
     new Uint8Array(ab).set(chunk);
     this.pending += chunk.length;
-    this.worker.postMessage({ t: 'c', id, b: ab }, [ab]);
+    this.workerOf(id).postMessage({ t: 'c', id, b: ab }, [ab]);
   }
 
   finish(id: number): Promise<string> {
     if (this.failure) return Promise.reject(this.failure);
     return new Promise((resolve, reject) => {
       this.results.set(id, { resolve, reject });
-      this.worker.postMessage({ t: 'f', id });
+      this.workerOf(id).postMessage({ t: 'f', id });
     });
   }
 
@@ -196,12 +208,14 @@ export class SharedPool implements HashPool {
   }
 
   async close(): Promise<void> {
-    this.worker.removeAllListeners('exit');
-    await this.worker.terminate();
+    for (const w of this.workers) w.removeAllListeners('exit');
+    await Promise.all(this.workers.map((w) => w.terminate()));
   }
 }
 
 /** A worker-backed pool when the input is large and a second core exists, else inline. */
 export function hashPoolFor(totalBytes: number): HashPool {
-  return totalBytes >= 32 * 1024 * 1024 && availableParallelism() > 1 ? new SharedPool() : new InlinePool();
+  const cores = availableParallelism();
+  // One hashing thread keeps up with decompression on two cores; more help only with more cores.
+  return totalBytes >= 32 * 1024 * 1024 && cores > 1 ? new SharedPool(16, cores >= 4 ? 2 : 1) : new InlinePool();
 }
