@@ -13,7 +13,7 @@ import { pipeline } from 'node:stream/promises';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import { Encrypter } from 'age-encryption';
 import { CompressStream } from 'zstd-napi';
-import { compareBytewise, isPayloadPath } from '../../../shared/paths';
+import { bundlePathProblem, compareBytewise, describePathProblem, isPayloadPath } from '../../../shared/paths';
 import type { ExportFileEntry } from '../../../shared/types';
 import { contentSize, digestContent, GCM_OVERHEAD, storedChunks, type Content, type Digests, type PerFileCipher } from './content';
 import { dsseEnvelope, signatureFile, type SigningKey } from './keys';
@@ -296,8 +296,11 @@ export async function writeMirrorBundle(outFile: string, spec: MirrorBundleSpec)
     files.push({ path: 'README.md', content: typeof wantReadme === 'string' ? wantReadme : `# Mirror export\n\n${exportId} (${profileId}, ${tenant})\n` });
   }
   files.sort((a, b) => compareBytewise(a.path, b.path));
-  for (const f of files) {
+  for (const [i, f] of files.entries()) {
+    const problem = bundlePathProblem(f.path);
+    if (problem) throw new Error(`producer: payload path "${f.path}" is ${describePathProblem(problem)} (use tamper.rawMembers or exportJsonOverride for unsafe cases)`);
     if (!isPayloadPath(f.path)) throw new Error(`producer: ${f.path} is a control path, not a payload file`);
+    if (i > 0 && files[i - 1].path === f.path) throw new Error(`producer: payload path "${f.path}" is given twice (use tamper.duplicateMember or duplicateFileEntry)`);
   }
 
   // Per-file encryption set-up.

@@ -438,3 +438,15 @@ describe('member order and streaming', () => {
     expect([...names[3]].sort()).toEqual([...names[0]].sort());
   });
 });
+
+describe('input checks', () => {
+  it('refuses unsafe, control and duplicate payload paths with a clear message', async () => {
+    const key = generateSigningKey('ed25519');
+    const f = (path: string) => ({ path, content: 'x' });
+    await expect(writeMirrorBundle(join(tmp.dir, 'bad1.tar.zst'), { key, files: [f('../etc/passwd')] })).rejects.toThrow(/climbs out/);
+    await expect(writeMirrorBundle(join(tmp.dir, 'bad2.tar.zst'), { key, files: [f('/abs')] })).rejects.toThrow(/absolute/);
+    await expect(writeMirrorBundle(join(tmp.dir, 'bad3.tar.zst'), { key, files: [f('signatures/x.sig')] })).rejects.toThrow(/control path/);
+    await expect(writeMirrorBundle(join(tmp.dir, 'bad4.tar.zst'), { key, files: [f('data/a'), f('data/a')] })).rejects.toThrow(/given twice/);
+    await expect(writeMirrorBundle(join(tmp.dir, 'bad5.tar.zst'), { key, files: [], variant: 'delta' })).rejects.toThrow(/needs a base/);
+  });
+});
