@@ -366,6 +366,26 @@ describe('producer bundles', () => {
     expect((await verify(b.file, { signal: ac.signal })).verdict.code).toBe('ERR_CANCELLED');
   });
 
+  it('cancellation during the read stops it with ERR_CANCELLED and leaves no spool behind', async () => {
+    const files = generatedPayload(3, 6 * 1024 * 1024, { seed: 'cancel' });
+    const b = await bundle('cancel-mid.tar.zst', { files });
+    const ac = new AbortController();
+    const out = fresh('cancel-out');
+    let calls = 0;
+    const r = await verify(b.file, {
+      signal: ac.signal,
+      extractTo: out,
+      onProgress: () => {
+        calls++;
+        ac.abort();
+      },
+    });
+    expect(calls).toBeGreaterThan(0);
+    expect(r.verdict.code).toBe('ERR_CANCELLED');
+    expect(r.verdict.stats.bytes).toBeLessThan(b.rawSize);
+    expect(readdirSync(out).filter((n) => n.startsWith('.okc-spool'))).toEqual([]);
+  });
+
   it('progress reports the raw bytes read, up to the file size', async () => {
     const b = await bundle('progress.tar.zst');
     const seen: number[] = [];
