@@ -131,7 +131,7 @@ export const importCommand: Command = {
       try {
         const st = readState(session.db);
         const keys = [...keysCli, ...listTrustedKeys(session.db, st.chain_tenant ?? undefined)];
-        if (!keys.length) throw new OpsError('ERR_VERIFY_SIGNATURE', 'No trusted key: pin the Export Center key in this workspace (mirror keys add) or pass --key <pem>.', { path: dir });
+        if (!keys.length && !st.imports_frozen) throw new OpsError('ERR_VERIFY_SIGNATURE', 'No trusted key: pin the Export Center key in this workspace (mirror keys add) or pass --key <pem>.', { path: dir });
         const progress = json ? undefined : progressPrinter(io);
         result = await importLocked(session.ws, session.db, paths, {
           keys,

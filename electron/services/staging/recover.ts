@@ -123,6 +123,9 @@ function tidy(ws: Workspace, db: Db, fs: StagingFs, report: RecoveryReport): voi
     fs.rm(join(l.incoming, name));
     report.removed.push(`incoming/${name}`);
   }
+  for (const name of readdirSync(l.journal)) {
+    if (/\.tmp-\d+$/.test(name)) fs.rm(join(l.journal, name));
+  }
   const libs = new Set(listLibrary(db).map((r) => r.sha256));
   for (const name of readdirSync(l.library)) {
     if (libs.has(name)) continue;
