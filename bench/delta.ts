@@ -9,7 +9,7 @@
 import { join } from 'node:path';
 import { generateSigningKey, generatedPayload, writeMirrorBundle } from '../electron/services/producer';
 import { findNumbers, mirrorImport, probeImport, writeManualInputs } from './common';
-import { ensureCli, envInt, mb, metric, newResult, runBench, skip, workDir, type BenchResult } from './lib';
+import { CLI, ensureCli, envInt, mb, metric, newResult, runBench, skip, timed, workDir, type BenchResult } from './lib';
 
 const FILES = envInt('BENCH_DELTA_FILES', 100_000);
 const BYTES = envInt('BENCH_DELTA_FILE_BYTES', 1024);
@@ -32,6 +32,9 @@ runBench(r, async () => {
     const delta = await writeMirrorBundle(join(w.dir, 'mirror-20251030-delta.tar.zst'), { key, base: full, files: changed, compressionLevel: 1 });
     console.log(`  generated full (${mb(full.rawSize)} MB) and delta (${changed.length} changed files, ${mb(delta.rawSize)} MB) in ${(Number(process.hrtime.bigint() - t0) / 1e9).toFixed(1)} s`);
     const pub = writeManualInputs(w.dir, full, key).pub;
+    // Context: verifying (not importing) the many-file bundle, to tell verify cost from apply cost.
+    const vf = await timed(process.execPath, [CLI, 'verify', full.file, '--key', pub, '--json']);
+    console.log(`  mirror verify of the full bundle ${vf.seconds.toFixed(2)} s (exit ${vf.exitCode}), RSS ${mb(vf.peakRssBytes)} MB`);
     const ws = join(w.dir, 'ws');
     const f = await mirrorImport(full.file, ws, pub);
     console.log(`  full import ${f.seconds.toFixed(2)} s, wrote ${mb(f.writtenBytes)} MB`);
@@ -44,6 +47,8 @@ runBench(r, async () => {
     metric(r, { name: 'bytes written: full import', value: mb(f.writtenBytes), unit: 'MB' });
     metric(r, { name: 'bytes written: delta apply', value: mb(d.writtenBytes), unit: 'MB' });
     metric(r, { name: 'peak RSS: full import', value: mb(f.peakRssBytes), unit: 'MB' });
+    metric(r, { name: `mirror verify only, full bundle (exit ${vf.exitCode})`, value: vf.seconds, unit: 's' });
+    metric(r, { name: 'peak RSS: mirror verify only, full bundle', value: mb(vf.peakRssBytes), unit: 'MB' });
     metric(r, { name: 'peak RSS: delta apply', value: mb(d.peakRssBytes), unit: 'MB' });
     // How the apply split its work, as the import's JSON report gives it (items[].stats).
     const items = (d.json?.items as { stats?: Record<string, unknown> }[] | undefined) ?? [];
