@@ -12,7 +12,7 @@ import { openWorkspaceDatabase } from '../../services/db/index';
 import { addTrustedKey } from '../../services/keys/index';
 import { readLogs } from '../../services/obs/index';
 import { importBundles } from '../../services/staging/index';
-import { generateSigningKey, samplePayload, writeMirrorBundle } from '../../services/producer/index';
+import { generateSigningKey, samplePayload, writeKit, writeMirrorBundle } from '../../services/producer/index';
 import { KITS, REPO_ROOT, tempDir } from '../../services/testing/fixtures';
 import { loadPublicKey } from '../../services/verify/keys';
 import { openWorkspace } from '../../services/workspace/index';
@@ -105,6 +105,20 @@ describe('mirror verify --json', () => {
     expect(j.code).toBe('ERR_VERIFY_SIGNATURE');
     expect(j.keys.tried).toEqual([wrong.fingerprint]);
     expect(j.keys.signedBy).toEqual([]);
+  });
+
+  it('a kit with a gap in its delta chain exits 8 (ERR_EXPORT_BASE_MISSING)', async () => {
+    const key = generateSigningKey('ed25519');
+    const pub = fresh('gap.pub');
+    writeFileSync(pub, key.publicPem);
+    const kit = await writeKit(fresh('gap-kit'), {
+      key,
+      mirror: [{ files: samplePayload({ parts: 2 }) }, { files: samplePayload({ parts: 2, seed: 'b' }).slice(0, 1) }, { files: samplePayload({ parts: 2, seed: 'c' }).slice(0, 1) }],
+      tamper: { entries: (es) => es.filter((e) => e.generation !== 2) },
+    });
+    const r = await run([kit.dir, '--key', pub, '--json']);
+    expect(r.code).toBe(8);
+    expect(r.json().code).toBe('ERR_EXPORT_BASE_MISSING');
   });
 
   it('--keyring trusts every *.pub in the folder', async () => {
