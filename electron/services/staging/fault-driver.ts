@@ -7,7 +7,10 @@
  * checkpoints it passed (JSON on stdout).
  */
 import { applyPrepared } from './apply';
-import { openForWrite } from './index';
+import { readFileSync } from 'node:fs';
+import { loadPublicKey } from '../verify/keys';
+import { openWorkspace } from '../workspace/index';
+import { importBundles, openForWrite } from './index';
 import { faultDelta } from './fault-scenario';
 import { fakeVerifiedBundle } from './testing';
 
@@ -21,6 +24,16 @@ const checkpoint = (step: string): void => {
   steps.push(step);
   if (n === killAt) process.kill(process.pid, 'SIGKILL');
 };
+
+if (process.env.OKC_REAL_BUNDLE) {
+  // Real pipeline: verify + extract (one read) + apply of a real bundle; the parent kills at a random time.
+  const ws = openWorkspace(dir);
+  const keys = [loadPublicKey(readFileSync(process.env.OKC_KEY!, 'utf8'), 'cli')];
+  process.stdout.write('start\n');
+  const r = await importBundles(ws, [process.env.OKC_REAL_BUNDLE], { keys });
+  process.stdout.write(JSON.stringify({ ok: r.ok, code: r.code, generation: r.current?.generation ?? null }) + '\n');
+  process.exit(0);
+}
 
 const s = openForWrite(dir, 'fault driver');
 try {

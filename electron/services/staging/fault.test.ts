@@ -7,17 +7,18 @@
  * At least 50 kill points in CI; OKC_FAULT_POINTS=<n> for a longer run
  * (OKC_FAULT_SEED to replay a run).
  */
-import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readlinkSync, rmSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { build } from 'esbuild';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { REPO_ROOT, tempDir } from '../testing/fixtures';
+import { KITS, REPO_ROOT, tempDir } from '../testing/fixtures';
+import { loadPublicKey } from '../verify/keys';
 import { openWorkspace } from '../workspace/index';
 import { generationName } from '../workspace/layout';
 import { applyPrepared } from './apply';
 import { faultDelta, faultFull } from './fault-scenario';
-import { openForWrite, verifyStagingTree, workspaceStatus } from './index';
+import { importBundles, openForWrite, verifyStagingTree, workspaceStatus } from './index';
 import { fakeExport, fakeVerifiedBundle } from './testing';
 
 const POINTS = Math.max(50, Number(process.env.OKC_FAULT_POINTS ?? '50'));
@@ -147,5 +148,69 @@ describe('crash safety (SIGKILL at random points)', () => {
     // Both outcomes happen: kills before the commit roll back, after it roll forward.
     expect(outcomes.old).toBeGreaterThan(0);
     expect(outcomes.new).toBeGreaterThan(0);
+  }, 600_000);
+
+  it('a real import (verify + extract + apply of a fixture delta) killed at random times recovers to the old or the new generation', async () => {
+    const kit = join(KITS, 'ecdsa-p256');
+    const key = join(KITS, 'ecdsa-p256.trusted.pub');
+    const m = JSON.parse(readFileSync(join(kit, 'offline-manifest.json'), 'utf8')) as { entries: { path: string; generation?: number }[] };
+    const [full, d2] = m.entries.filter((e) => e.generation !== undefined).sort((a, b) => a.generation! - b.generation!);
+    const base = join(tmp.dir, 'real-template');
+    const ws0 = openWorkspace(base, { create: true });
+    const keys = [loadPublicKey(readFileSync(key, 'utf8'), 'cli')];
+    expect((await importBundles(ws0, [join(kit, full.path)], { keys })).ok).toBe(true);
+    const oldDigest = (await workspaceStatus(ws0)).stateDigest;
+    const run = (wsDir: string) =>
+      spawn(process.execPath, [driver], { env: { ...process.env, OKC_WS: wsDir, OKC_REAL_BUNDLE: join(kit, d2.path), OKC_KEY: key }, stdio: ['ignore', 'pipe', 'pipe'] });
+    // How long an uninterrupted import takes in a child.
+    const probeDir = join(tmp.dir, 'real-probe');
+    spawnSync('cp', ['-a', base, probeDir]);
+    const started = (child: ReturnType<typeof run>) =>
+      new Promise<void>((resolve) => {
+        let buf = '';
+        child.stdout!.on('data', (d: Buffer) => {
+          buf += d.toString();
+          if (buf.includes('start\n')) resolve();
+        });
+        child.once('exit', () => resolve());
+      });
+    const probe = run(probeDir);
+    const exitedProbe = new Promise<number | null>((r) => probe.once('exit', r));
+    await started(probe);
+    const t0 = performance.now();
+    const code = await exitedProbe;
+    const full_ms = performance.now() - t0;
+    expect(code).toBe(0);
+    const newDigest = (await workspaceStatus(openWorkspace(probeDir))).stateDigest;
+    expect(newDigest).not.toBe(oldDigest);
+    const rand = rng(SEED + 1);
+    const n = Math.max(10, Math.floor(POINTS / 5));
+    const seen = { old: 0, new: 0 };
+    for (let i = 0; i < n; i++) {
+      const wsDir = join(tmp.dir, `real-${i}`);
+      spawnSync('cp', ['-a', base, wsDir]);
+      const child = run(wsDir);
+      const delay = rand() * full_ms * 1.5;
+      const exited = new Promise<void>((r) => child.once('exit', () => r()));
+      await started(child);
+      await new Promise((r) => setTimeout(r, delay));
+      child.kill('SIGKILL');
+      await exited;
+      const s = openForWrite(wsDir, 'next start');
+      s.close();
+      const ws = openWorkspace(wsDir);
+      const v = await verifyStagingTree(ws);
+      expect(v.ok, `killed after ${delay.toFixed(0)} ms: ${v.message}`).toBe(true);
+      const st = await workspaceStatus(ws);
+      expect([oldDigest, newDigest]).toContain(st.stateDigest);
+      expect(readdirSync(ws.layout.incoming)).toEqual([]);
+      if (st.stateDigest === oldDigest) {
+        seen.old++;
+        const r = await importBundles(ws, [join(kit, d2.path)], { keys });
+        expect(r.ok, r.message).toBe(true);
+        expect((await workspaceStatus(ws)).stateDigest).toBe(newDigest);
+      } else seen.new++;
+    }
+    console.log(`real-import kills: ${n} at random times within the ${full_ms.toFixed(0)} ms of the import; outcomes ${JSON.stringify(seen)}`);
   }, 600_000);
 });
