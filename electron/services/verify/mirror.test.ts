@@ -359,6 +359,14 @@ describe('producer bundles', () => {
     expect(rb.verdict.failures?.map((f) => f.path)).toEqual([`mirror/${victim}`]);
   });
 
+  it('a malformed age identity is a usage error, not a verdict about the bundle', async () => {
+    const whole = await bundle('bad-id.tar.zst.age', { age: { recipients: [fixtureRecipient] } });
+    await expect(verify(whole.file, { identities: ['AGE-SECRET-KEY-1NOTVALID'] })).rejects.toMatchObject({ code: 'ERR_USAGE' });
+    const perFile = await bundle('bad-id-perfile.tar.zst', { encryption: { recipients: [fixtureRecipient] } });
+    const r = await verify(perFile.file, { identities: ['AGE-SECRET-KEY-1NOTVALID'] });
+    expect(r.verdict.code).toBe('ERR_USAGE');
+  });
+
   it('cancellation: an aborted signal gives ERR_CANCELLED', async () => {
     const b = await bundle('cancel.tar.zst');
     const ac = new AbortController();

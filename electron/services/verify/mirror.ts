@@ -233,6 +233,18 @@ function safeJoin(root: string, rel: string): string {
   return p;
 }
 
+/** Adds the caller's age identities and passphrase; a malformed identity is a usage error. */
+function addIdentities(d: { addIdentity(s: string): void; addPassphrase(s: string): void }, opts: VerifyOptions): void {
+  for (const id of opts.identities ?? []) {
+    try {
+      d.addIdentity(id);
+    } catch (e) {
+      throw new OpsError('ERR_USAGE', `An age identity given is not valid (${(e as Error).message}). Identity files hold AGE-SECRET-KEY-1… lines.`);
+    }
+  }
+  if (opts.passphrase) d.addPassphrase(opts.passphrase);
+}
+
 function classifyAgeError(e: unknown, phase: 'header' | 'payload'): OpsError {
   if (isOpsError(e)) return e;
   const msg = e instanceof Error ? e.message : String(e);
@@ -269,6 +281,7 @@ export async function verifyMirrorBundle(file: string, opts: MirrorVerifyOptions
     return { verdict: buildVerdict({ report, path: file, kind: guessKind, exportId: null, generation: null, bytes: 0, files: 0, started, okMessage: '' }), rawSha256: '', rawSize: 0, plaintextVerified: false };
   }
 
+  const head = sniff(file, 64);
   const extractRoot = opts.extractTo ? prepareExtractRoot(opts.extractTo) : undefined;
   const pool: HashPool = hashPoolFor(total);
   let spoolDir: string | undefined;
@@ -282,7 +295,6 @@ export async function verifyMirrorBundle(file: string, opts: MirrorVerifyOptions
   };
   const wantDecrypt = (opts.identities?.length ?? 0) > 0 || (opts.passphrase !== undefined && opts.passphrase !== '');
 
-  const head = sniff(file, 64);
   const ageArmored = head.toString('latin1').trimStart().startsWith(AGE_ARMOR.toString('latin1'));
   const ageWhole = head.subarray(0, AGE_MAGIC.length).equals(AGE_MAGIC) || ageArmored;
   const members = new Map<string, Member>();
@@ -335,8 +347,7 @@ export async function verifyMirrorBundle(file: string, opts: MirrorVerifyOptions
     // Loaded when needed: it is the slowest module to load and most bundles are not encrypted.
     const { Decrypter } = await import('age-encryption');
     const d = new Decrypter();
-    for (const id of opts.identities ?? []) d.addIdentity(id);
-    if (opts.passphrase) d.addPassphrase(opts.passphrase);
+    addIdentities(d, opts);
     const web = ReadableStream.from(source) as ReadableStream<Uint8Array>;
     let out: ReadableStream<Uint8Array>;
     try {
@@ -980,8 +991,11 @@ async function unwrapDek(prov: Record<string, unknown> | null, opts: VerifyOptio
   }
   const { Decrypter } = await import('age-encryption');
   const d = new Decrypter();
-  for (const id of opts.identities ?? []) d.addIdentity(id);
-  if (opts.passphrase) d.addPassphrase(opts.passphrase);
+  try {
+    addIdentities(d, opts);
+  } catch (e) {
+    return isOpsError(e) ? e : new OpsError('ERR_USAGE', String(e));
+  }
   for (const r of recipients) {
     if (typeof r?.wrappedKey !== 'string') continue;
     let dek: Uint8Array;
