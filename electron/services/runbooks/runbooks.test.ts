@@ -1,4 +1,4 @@
-import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, linkSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { isOpsError } from '../../../shared/errors';
@@ -106,6 +106,9 @@ describe('checks', () => {
     writeFileSync(f, Buffer.alloc(1_000_000));
     mkdirSync(join(ws.layout.library, 'a'), { recursive: true });
     writeFileSync(join(ws.layout.library, 'a', 'b.bin'), Buffer.alloc(500_000));
+    // A kept generation hard-links unchanged files: they use the space once.
+    mkdirSync(join(ws.layout.staging, '2'), { recursive: true });
+    linkSync(f, join(ws.layout.staging, '2', 'x.bin'));
     const settings = { ...ws.settings, capacity: { warnBytes: 1_400_000, failBytes: 2_000_000, warnFreeBytes: 0, failFreeBytes: 0 } };
     const r = CHECKS['storage.capacity'].run(ctx({ settings })) as unknown as { status: string; evidence: { usedBytes: number } };
     expect(r.evidence.usedBytes).toBe(1_500_000);
