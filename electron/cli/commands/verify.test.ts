@@ -253,6 +253,15 @@ describe('mirror verify (readable report)', () => {
     expect(bad.out).toMatch(/what to do: Do not import/);
   });
 
+  it('a kit report ends with the import plan in application order', async () => {
+    const r = await run([join(KITS, 'ed25519'), '--key', kitKey('ed25519')]);
+    expect(r.code).toBe(0);
+    const plan = r.out.slice(r.out.indexOf('What an import of this kit would do:'));
+    expect(plan).toMatch(/1\. apply exp-acme-mirror-nightly-0001 \(generation 1, full\)/);
+    expect(plan).toMatch(/2\. apply delta exp-acme-mirror-nightly-0002 \(generation 2\)/);
+    expect(plan).toMatch(/4\. install the Trivy DB/);
+  });
+
   it('shows a progress line on stderr only when stderr is a TTY', async () => {
     const key = generateSigningKey('ecdsa-p256');
     const pub = fresh('k.pub');

@@ -15,7 +15,7 @@ import { trivyLogEvents } from '../../services/verify/trivy';
 // Registers the staging engine's tree verifier with verifyPath (mirror verify <workspace>).
 import '../../services/staging/index';
 import { loadPublicKey, type TrustedKey } from '../../services/verify/keys';
-import { verifyPath, type VerifyOptions } from '../../services/verify/index';
+import { verifyPath, type KitVerdict, type VerifyOptions } from '../../services/verify/index';
 import { defaultWorkspaceDir, isWorkspaceDir, openWorkspace } from '../../services/workspace/index';
 import { parseCommandArgs, parseSize, type CliIo, type Command } from '../command';
 import { formatVerdict, printJson, progressPrinter, reportError } from '../output';
@@ -226,7 +226,11 @@ export const verifyCommand: Command = {
         throw new OpsError('ERR_CANCELLED', 'Cancelled by the operator (SIGINT). Nothing was changed.');
       }
       if (json) printJson(io, verdict);
-      else io.stdout.write(formatVerdict(verdict) + '\n');
+      else {
+        io.stdout.write(formatVerdict(verdict) + '\n');
+        const plan = (verdict as Partial<KitVerdict>).plan;
+        if (plan?.length) io.stdout.write(['What an import of this kit would do:', ...plan.map((p, i) => `  ${i + 1}. ${p.description}`)].join('\n') + '\n');
+      }
       return exitCodeFor(verdict.code);
     } catch (e) {
       return reportError(io, e, json);
