@@ -142,6 +142,21 @@ describe('producer kits', () => {
     expect(v.plan.find((p) => p.generation === 3)?.action).toBe('refuse');
   });
 
+  it('a generation listed twice is reported (ERR_IMPORT_NON_MONOTONIC on the second)', async () => {
+    const k = await writeKit(fresh('dup-gen'), {
+      key,
+      mirror: [
+        { files: files() },
+        { files: samplePayload({ parts: 2, seed: 'd1' }).slice(0, 1), generation: 2, fileName: 'mirror-a-delta.tar.zst' },
+        { files: samplePayload({ parts: 2, seed: 'd2' }).slice(0, 1), generation: 2, fileName: 'mirror-b-delta.tar.zst', base: null, variant: 'full' },
+      ],
+    });
+    const v = await verifyKit(k.dir, { keys });
+    expect(v.ok).toBe(false);
+    expect(v.failures?.some((f) => f.code === 'ERR_IMPORT_NON_MONOTONIC')).toBe(true);
+    expect(v.message).toMatch(/Generation 2 appears twice/);
+  });
+
   it('a delta whose base is another export (mix-and-match) is ERR_EXPORT_BASE_MISSING', async () => {
     // Kit b's chain has other content: its generation-2 delta names a base with the same exportId
     // but another export.json digest. Put it into a kit whose full bundle is a's (re-signed manifest).
