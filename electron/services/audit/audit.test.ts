@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { generateKeyPairSync, verify as cryptoVerify, createPublicKey } from 'node:crypto';
+import { createHash, generateKeyPairSync, verify as cryptoVerify, createPublicKey } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
@@ -61,6 +61,21 @@ describe('appendAudit', () => {
     expect(hashOfRow(rest)).toBe(r2.hash);
     const stored = db.prepare('SELECT details FROM audit_log WHERE id = 1').get() as { details: string };
     expect(stored.details).toBe('{"a":{"b":1,"y":2},"i":1,"z":"last"}');
+  });
+
+  it('the hash follows the documented definition, recomputed independently, also for strings that need escaping', () => {
+    const tricky = ['quote " and backslash \\', 'line\nbreak\ttab\u0001', 'emoji 😀 and é', 'lone \ud800 surrogate', '\u2028 separator'];
+    const rows = tricky.map((t, i) => appendAudit(db, { action: 'keys.added', subject: t, details: { note: t, n: i }, operator: t }));
+    let prev = GENESIS_HASH;
+    for (const r of rows) {
+      const { hash, ...rest } = r;
+      const expected = createHash('sha256').update(prev + canonicalJson(rest), 'utf8').digest('hex');
+      expect(hash).toBe(expected);
+      prev = hash;
+    }
+    expect(verifyAuditChain(db).ok).toBe(true);
+    tamper(`UPDATE audit_log SET subject = 'quote \\" and backslash \\' WHERE id = 1`);
+    expect(verifyAuditChain(db).firstBroken?.id).toBe(1);
   });
 
   it('refuses UPDATE and DELETE through the triggers', () => {

@@ -74,8 +74,16 @@ export function actorFor(operator?: string): string {
  * canonical JSON (as stored); this avoids re-serialising on the hot path and
  * equals canonicalJson({...row, details}) for a canonical details text.
  */
+/** Characters JSON.stringify escapes in a string (quote, backslash, controls, lone surrogates). */
+// eslint-disable-next-line no-control-regex -- control characters are exactly what must be found
+const NEEDS_ESCAPE = /["\\\u0000-\u001f\ud800-\udfff]/;
+/** JSON.stringify(s) for a string, without its cost when nothing needs escaping (the common case). */
+function q(s: string): string {
+  return NEEDS_ESCAPE.test(s) ? JSON.stringify(s) : `"${s}"`;
+}
+
 function rowText(id: number, ts: string, actor: string, action: string, subject: string, detailsJson: string, prevHash: string): string {
-  return `{"action":${JSON.stringify(action)},"actor":${JSON.stringify(actor)},"details":${detailsJson},"id":${id},"prevHash":${JSON.stringify(prevHash)},"subject":${JSON.stringify(subject)},"ts":${JSON.stringify(ts)}}`;
+  return `{"action":${q(action)},"actor":${q(actor)},"details":${detailsJson},"id":${id},"prevHash":${q(prevHash)},"subject":${q(subject)},"ts":${q(ts)}}`;
 }
 
 const oneShot = (crypto as unknown as { hash?: (alg: string, data: string, enc: 'hex') => string }).hash;
@@ -107,6 +115,10 @@ function stmts(db: Db): Stmts {
   return s;
 }
 
+function wellFormed(s: string): string {
+  return (s as string & { toWellFormed?: () => string }).toWellFormed?.() ?? s.replace(/[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g, '\ufffd');
+}
+
 const ACTION_RE = /^[a-z][a-z0-9_]*(\.[a-z0-9_]+)+$/;
 
 /**
@@ -122,9 +134,11 @@ export function appendAudit(db: Db, entry: AuditEntryInput): AuditRow {
   }
   const details = entry.details ?? {};
   const detailsJson = canonicalJson(details);
-  const ts = entry.ts ?? new Date().toISOString();
-  const actor = actorFor(entry.operator);
-  const subject = String(entry.subject ?? '');
+  // SQLite stores UTF-8: a lone surrogate would come back as U+FFFD and break the row's hash,
+  // so text is made well-formed before it is hashed (details are canonical JSON, escaped already).
+  const ts = wellFormed(entry.ts ?? new Date().toISOString());
+  const actor = wellFormed(actorFor(entry.operator));
+  const subject = wellFormed(String(entry.subject ?? ''));
   const s = stmts(db);
   const write = (): AuditRow => {
     const head = s.head.get() as [number, string] | undefined;
@@ -202,62 +216,61 @@ export function verifyAuditChain(db: Db, opts: { against?: ChainHead } = {}): Ch
 function walkChain(db: Db, opts: { against?: ChainHead }): ChainVerification {
   // Pages of rows by id inside one read transaction: a consistent snapshot, bounded memory,
   // and cheaper per row than a statement iterator.
-  const page = db.prepare('SELECT id, ts, actor, action, subject, details, prev_hash, hash FROM audit_log WHERE id > ? ORDER BY id LIMIT 4096').raw(true);
-  function* pages(): Generator<RawRow> {
-    let after = -Infinity;
-    for (;;) {
-      const rows = page.all(after) as RawRow[];
-      if (rows.length === 0) return;
-      yield* rows;
-      after = rows[rows.length - 1][0];
-    }
-  }
-  const it = pages();
+  // prev_hash is not read on the hot path: each row is hashed with the hash of the row before
+  // it as the walk saw it, so a wrong stored prev_hash shows as a mismatch, diagnosed below.
+  const page = db.prepare('SELECT id, ts, actor, action, subject, details, hash FROM audit_log WHERE id > ? ORDER BY id LIMIT 4096').raw(true);
+  const storedPrev = db.prepare('SELECT prev_hash FROM audit_log WHERE id = ?').pluck(true);
   let prev = GENESIS_HASH;
   let expectedId = 1;
   let rows = 0;
   let lastId = 0;
   let firstBroken: ChainBreak | null = null;
   let againstSeen: string | null = null;
-  for (const r of it) {
-    rows++;
-    const [id, ts, actor, action, subject, details, prevHash, hash] = r;
-    if (opts.against && id === opts.against.lastId) againstSeen = hash;
-    lastId = id;
-    if (firstBroken) {
-      prev = hash;
-      continue;
-    }
-    if (id !== expectedId) {
-      firstBroken = {
-        id,
-        position: rows,
-        reason: 'id_gap',
-        message: id > expectedId
-          ? `Row ${expectedId}${id - expectedId > 1 ? `..${id - 1}` : ''} is missing before row ${id}: rows were deleted.`
-          : `Row ${id} appears out of order after row ${expectedId - 1}: rows were inserted or reordered.`,
-      };
-    } else if (prevHash !== prev) {
-      firstBroken = { id, position: rows, reason: 'prev_hash_mismatch', message: `Row ${id} does not link to the row before it (prevHash ${prevHash.slice(0, 12)}…, expected ${prev.slice(0, 12)}…): a row before it was changed, removed or reordered.` };
-    } else {
-      const h = computeRowHash(prevHash, id, ts, actor, action, subject, details);
-      if (h !== hash) {
-        // Only now look closer, to say what is wrong (the hash alone already proves an edit).
-        let reason: ChainBreak['reason'] = 'hash_mismatch';
-        let why = `its content no longer matches its hash (action ${action}, subject ${subject})`;
-        try {
-          const parsed = JSON.parse(details) as unknown;
-          if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) throw new Error('not an object');
-          if (details !== canonicalJson(parsed)) why = 'its details are no longer the canonical text that was hashed';
-        } catch {
-          reason = 'details_not_json';
-          why = 'its details are not a JSON object';
-        }
-        firstBroken = { id, position: rows, reason, message: `Row ${id} was edited: ${why}.` };
+  let after = -Infinity;
+  for (;;) {
+    const batch = page.all(after) as [number, string, string, string, string, string, string][];
+    if (batch.length === 0) break;
+    after = batch[batch.length - 1][0];
+    for (const r of batch) {
+      rows++;
+      const [id, ts, actor, action, subject, details, hash] = r;
+      if (opts.against && id === opts.against.lastId) againstSeen = hash;
+      lastId = id;
+      if (firstBroken) {
+        prev = hash;
+        continue;
       }
+      if (id !== expectedId) {
+        firstBroken = {
+          id,
+          position: rows,
+          reason: 'id_gap',
+          message: id > expectedId
+            ? `Row ${expectedId}${id - expectedId > 1 ? `..${id - 1}` : ''} is missing before row ${id}: rows were deleted.`
+            : `Row ${id} appears out of order after row ${expectedId - 1}: rows were inserted or reordered.`,
+        };
+      } else if (computeRowHash(prev, id, ts, actor, action, subject, details) !== hash) {
+        // Only now look closer, to say what is wrong (the mismatch alone already proves a change).
+        const prevHash = storedPrev.get(id) as string;
+        if (prevHash !== prev) {
+          firstBroken = { id, position: rows, reason: 'prev_hash_mismatch', message: `Row ${id} does not link to the row before it (prevHash ${String(prevHash).slice(0, 12)}…, expected ${prev.slice(0, 12)}…): a row before it was changed, removed or reordered.` };
+        } else {
+          let reason: ChainBreak['reason'] = 'hash_mismatch';
+          let why = `its content no longer matches its hash (action ${action}, subject ${subject})`;
+          try {
+            const parsed = JSON.parse(details) as unknown;
+            if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) throw new Error('not an object');
+            if (details !== canonicalJson(parsed)) why = 'its details are no longer the canonical text that was hashed';
+          } catch {
+            reason = 'details_not_json';
+            why = 'its details are not a JSON object';
+          }
+          firstBroken = { id, position: rows, reason, message: `Row ${id} was edited: ${why}.` };
+        }
+      }
+      prev = hash;
+      expectedId = id + 1;
     }
-    prev = hash;
-    expectedId = id + 1;
   }
   const head: ChainHead = { count: rows, lastId, hash: rows ? prev : GENESIS_HASH };
   let against: AgainstResult | null = null;
