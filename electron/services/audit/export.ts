@@ -9,6 +9,7 @@ import { closeSync, existsSync, fsyncSync, openSync, readFileSync, renameSync, w
 import { dirname } from 'node:path';
 import { OpsError } from '../../../shared/errors';
 import type { Db } from '../db/index';
+import { canonicalJson } from './canonical';
 import { auditHead, iterateAudit, type AuditRow, type ChainHead } from './index';
 
 export const AUDIT_EXPORT_FORMAT = 'okc-audit-export/1';
@@ -52,7 +53,7 @@ const CSV_COLUMNS = ['id', 'ts', 'actor', 'action', 'subject', 'details', 'prevH
 
 function rowLine(row: AuditRow, format: 'jsonl' | 'csv'): string {
   if (format === 'jsonl') return JSON.stringify(row) + '\n';
-  const values = [String(row.id), row.ts, row.actor, row.action, row.subject, JSON.stringify(row.details), row.prevHash, row.hash];
+  const values = [String(row.id), row.ts, row.actor, row.action, row.subject, canonicalJson(row.details), row.prevHash, row.hash];
   return values.map(csvField).join(',') + '\n';
 }
 
