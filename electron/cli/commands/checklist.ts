@@ -33,7 +33,7 @@ const USAGE = `Usage:
       Runs the automated steps and asks for the manual ones (in a terminal). Scripts answer
       manual steps with --answers (JSON/YAML: {"<step-id>": "yes" | "no" | "<note>"}) or --yes.
       Without a terminal and without an answer the run stays in progress at that step.
-      An unfinished run of the same procedure is resumed unless --new is given.
+      An unfinished run of the same procedure is resumed unless --new (or any --input) is given.
       Exit 0 when the run is done without failures; 1 otherwise (blocked, waiting, failed checks).
   mirror checklist status [<run-id>] [--workspace <dir>] [--json]
   mirror checklist export <run-id> [--out <dir>] [--workspace <dir>] [--json]
