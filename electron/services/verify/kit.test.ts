@@ -71,6 +71,8 @@ describe('fixture kits', () => {
     expect(v.message).toContain(other.fingerprint);
     expect(v.items.every((i) => i.code === 'ERR_VERIFY_SIGNATURE')).toBe(true);
     expect(v.plan.every((p) => p.action === 'refuse')).toBe(true);
+    // The operator is told which untrusted key in keys/ made the signature, to compare fingerprints.
+    expect(v.warnings.some((w) => w.includes(signer.fingerprint) && w.includes('not trusted'))).toBe(true);
   });
 
   it('an age kit without identities: whole-file bundles are ERR_DECRYPT_NO_RECIPIENT', async () => {

@@ -13,7 +13,7 @@ import { z } from 'zod';
 import { pickReportedCode, runbookAdvice, type ErrorCode } from '../../../shared/errors';
 import { bundlePathProblem, compareBytewise, describePathProblem } from '../../../shared/paths';
 import type { BundleKind, JobProgress, Verdict } from '../../../shared/types';
-import { verifyDetached } from './keys';
+import { loadPublicKey, verifyDetached } from './keys';
 import { buildVerdict, checkSignerTenant, Report, verifyMirrorBundle, type MirrorBundleResult } from './mirror';
 import { verifyTrivyBundle } from './trivy';
 import type { VerifyOptions } from './types';
@@ -114,6 +114,33 @@ function kitFile(root: string, rel: string): { file: string } | { problem: strin
   return { file };
 }
 
+/**
+ * For the operator only: which key in the kit's keys/ folder (never trusted)
+ * made the manifest's signature, so its fingerprint can be compared with the
+ * published one. Returns a warning text, or null.
+ */
+function untrustedSigner(root: string, manifestBytes: Buffer, sig: Buffer): string | null {
+  let names: string[];
+  try {
+    names = readdirSync(join(root, 'keys')).filter((n) => /\.(pub|pem)$/i.test(n)).sort();
+  } catch {
+    return null;
+  }
+  for (const n of names.slice(0, 16)) {
+    try {
+      const file = join(root, 'keys', n);
+      if (!lstatSync(file).isFile() || statSync(file).size > 64 * 1024) continue;
+      const k = loadPublicKey(readFileSync(file, 'utf8'), 'cli');
+      if (verifyDetached(manifestBytes, sig, [k]).ok) {
+        return `The kit manifest is signed by keys/${n} (${k.fingerprint}), a key that travels with the kit and is therefore not trusted. If this fingerprint matches the one the Export Center published through a separate channel, pin it (mirror keys add) and verify again.`;
+      }
+    } catch {
+      /* not a usable key: ignore */
+    }
+  }
+  return null;
+}
+
 /** Verifies a kit folder. Never throws for a bad kit: the verdict says what is wrong. */
 export async function verifyKit(dirIn: string, opts: VerifyOptions): Promise<KitVerdict> {
   const started = performance.now();
@@ -167,6 +194,10 @@ export async function verifyKit(dirIn: string, opts: VerifyOptions): Promise<Kit
   } else {
     const r = verifyDetached(manifestBytes, sigBytes, opts.keys);
     keysInfo = { tried: r.tried, signedBy: r.signedBy };
+    if (!r.ok) {
+      const hint = untrustedSigner(root, manifestBytes, sigBytes);
+      if (hint) report.warnings.push(hint);
+    }
     if (r.ok) report.ok('kit manifest signature', `signed by ${r.signedBy.join(', ')}`);
     else if (!opts.keys.length) report.fail('kit manifest signature', 'ERR_VERIFY_SIGNATURE', 'No trusted key was given, so the kit manifest\'s signature cannot be checked. Pin the Export Center\'s key for this tenant, or pass --key. (Keys inside the kit are never trusted.)', KIT_MANIFEST_SIG);
     else report.fail('kit manifest signature', 'ERR_VERIFY_SIGNATURE', `The kit manifest was not signed by any trusted key (tried ${r.tried.join(', ')}). Keys inside the kit's keys/ folder are never trusted.`, KIT_MANIFEST_SIG);
