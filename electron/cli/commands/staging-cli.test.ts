@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { openDatabase } from '../../services/db/index';
+import { metricValue } from '../../services/obs/index';
 import { KITS, tempDir } from '../../services/testing/fixtures';
 import { openWorkspace, saveSettings } from '../../services/workspace/index';
 import type { CliIo } from '../command';
@@ -94,6 +95,13 @@ describe('mirror import / status / rollback / retention', () => {
     expect(actions).toContain('mirror.rollback');
     expect(actions.filter((a) => a === 'mirror.delta.applied')).toHaveLength(2);
     expect(actions).toContain('mirror.delta.apply_failed');
+    // Metrics for the daily checks.
+    const ws = openWorkspace(wsDir);
+    expect(metricValue(ws, 'imports_total', { kind: 'mirror-delta' })).toBe(2);
+    expect(metricValue(ws, 'imports_total', { kind: 'mirror-full' })).toBe(2);
+    expect(metricValue(ws, 'apply_failures_total', { error_code: 'ERR_IMPORT_NON_MONOTONIC' })).toBe(1);
+    expect(metricValue(ws, 'last_successful_apply_timestamp_seconds')).toBeGreaterThan(1.7e9);
+    expect(metricValue(ws, 'staging_bytes')).toBeGreaterThan(0);
   });
 
   it('retention keeps what the current generation needs, prunes old bundles, and records every run', async () => {
@@ -120,6 +128,7 @@ describe('mirror import / status / rollback / retention', () => {
     const actions = auditActions();
     expect(actions.filter((a) => a === 'retention.pruned')).toHaveLength(1);
     expect(actions.filter((a) => a === 'retention.run')).toHaveLength(2);
+    expect(metricValue(openWorkspace(wsDir), 'retention_pruned_total', { kind: 'mirror-delta' })).toBe(1);
   });
 
   it('clear errors: no key, missing input, bad --to, busy', async () => {

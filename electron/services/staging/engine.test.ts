@@ -296,6 +296,10 @@ describe('journal recovery', () => {
     const reopened = openWorkspace(ws.dir);
     expect(existsSync(applyJournalFile(ws.layout))).toBe(false);
     expect(readlinkSync(reopened.layout.current)).toBe(generationName(2));
+    const db = openDatabase(ws.layout.db);
+    const recovered = db.prepare("SELECT details FROM audit_log WHERE action = 'mirror.apply.recovered' ORDER BY id").all() as { details: string }[];
+    db.close();
+    expect(recovered.map((r) => (JSON.parse(r.details) as { outcome: string }).outcome)).toEqual(['rolled-back', 'completed']);
     expect(treeDigest(ws.layout.current)).toBe(d2b.exp.state.digest);
     expect((await workspaceStatus(ws)).generation).toBe(2);
     expect((await verifyStagingTree(ws)).ok).toBe(true);
