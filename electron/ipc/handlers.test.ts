@@ -1,7 +1,8 @@
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { CHANNELS, CONTRACT, type AuditPage, type ChecklistRunView, type ChecklistSummary, type AuditVerifyResult, type Envelope, type JobInfo, type LibraryEntry, type Topic, type Topics, type WorkspaceStatusView } from '../../shared/contract';
+import { generatedPayload, generateSigningKey, writeMirrorBundle } from '../services/producer/index';
 import { KITS, REPO_ROOT, tempDir } from '../services/testing/fixtures';
 import { workerExec } from './engine';
 import { createHandlers, isTrustedSenderUrl, registerHandlers, type Handlers, type IpcEventLike, type IpcMainLike } from './handlers';
@@ -324,5 +325,58 @@ describe('checklists through the table (real runbook engine, real workspace)', (
     expect(r.ok).toBe(false);
     const ok = await value<ChecklistRunView>('checklists.start', { checklistId: mirror.id, inputs: { path: join(KITS, 'ecdsa-p256') } });
     expect(ok.state).toBe('not_started');
+  });
+});
+
+describe('cancelling a running verification through jobs.cancel', () => {
+  it('stops the engine mid-stream: ERR_CANCELLED, progress stops, no verdict recorded', async () => {
+    const tmp = tempDir('okc-ipc-cancel-');
+    const key = generateSigningKey('ecdsa-p256');
+    const bundle = join(tmp.dir, 'mirror-20251029-full.tar.zst');
+    await writeMirrorBundle(bundle, { key, files: generatedPayload(48, 1024 * 1024, { kind: 'random' }) });
+    const keyFile = join(tmp.dir, 'key.pub');
+    writeFileSync(keyFile, key.publicPem);
+
+    let jobId = '';
+    let progressAfterCancel = 0;
+    let cancelled = false;
+    const handlers = createHandlers({
+      workspaceDir: join(tmp.dir, 'ws'),
+      emit: (topic) => {
+        if (topic !== 'job.progress' || !jobId) return;
+        if (cancelled) progressAfterCancel++;
+        else {
+          // Cancel at the first progress event: the engine is mid-stream.
+          cancelled = handlers.jobs.cancel(jobId);
+        }
+      },
+    });
+    try {
+      const ipc = new FakeIpcMain();
+      registerHandlers(ipc, handlers.table, { isTrustedSender: (e) => isTrustedSenderUrl(e.senderFrame?.url) });
+      // Control: the same bundle verifies when left alone.
+      const whole = await ipc.invoke('verify.start', { path: bundle, keyFiles: [keyFile] });
+      if (!whole.ok) throw new Error(whole.error.message);
+      const control = await handlers.jobs.wait((whole.value as { jobId: string }).jobId);
+      expect(control.verdict?.ok).toBe(true);
+      const total = control.verdict!.stats.bytes;
+
+      const r = await ipc.invoke('verify.start', { path: bundle, keyFiles: [keyFile] });
+      if (!r.ok) throw new Error(r.error.message);
+      jobId = (r.value as { jobId: string }).jobId;
+      const job = await handlers.jobs.wait(jobId);
+      expect(cancelled).toBe(true);
+      expect(job.state).toBe('cancelled');
+      expect(job.error?.code).toBe('ERR_CANCELLED');
+      expect(job.verdict).toBeNull();
+      expect(job.progress?.bytesDone ?? 0).toBeLessThan(total);
+      expect(progressAfterCancel).toBe(0);
+      const audit = await ipc.invoke('audit.list', {});
+      if (!audit.ok) throw new Error(audit.error.message);
+      expect((audit.value as AuditPage).rows.map((x) => x.action)).toEqual(['mirror.verify.passed']); // only the control run
+    } finally {
+      await handlers.dispose();
+      tmp.cleanup();
+    }
   });
 });
