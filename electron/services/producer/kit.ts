@@ -69,12 +69,17 @@ export async function writeKit(dir: string, spec: KitSpec): Promise<KitResult> {
   const entries: KitManifestEntry[] = [];
   const mirror: MirrorBundleResult[] = [];
   let prev: MirrorBundleResult | null = null;
+  const usedNames = new Set<string>();
   for (const m of spec.mirror ?? []) {
     const base = m.base === undefined ? prev : m.base;
     const variant = m.variant ?? (base ? 'delta' : 'full');
     const generation = m.generation ?? (base ? base.generation + 1 : 1);
     const createdAt = m.createdAt ?? new Date(Date.parse('2025-10-29T02:00:00Z') + (generation - 1) * 86_400_000).toISOString().replace('.000Z', 'Z');
-    const name = m.fileName ?? bundleFileName(createdAt, variant, Boolean(m.age));
+    let name = m.fileName ?? bundleFileName(createdAt, variant, Boolean(m.age));
+    // Two bundles of one day and variant would share a name: keep both (order comes from generation anyway).
+    if (!m.fileName && usedNames.has(name)) name = name.replace('.tar.zst', `-g${generation}.tar.zst`);
+    if (usedNames.has(name)) throw new Error(`producer: two kit bundles are both named ${name}`);
+    usedNames.add(name);
     const rel = `mirror/${name}`;
     const res = await writeMirrorBundle(join(dir, rel), { ...m, key: m.key ?? spec.key, tenant: m.tenant ?? tenant, base, variant, generation, createdAt });
     mirror.push(res);

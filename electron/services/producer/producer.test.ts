@@ -450,3 +450,23 @@ describe('input checks', () => {
     await expect(writeMirrorBundle(join(tmp.dir, 'bad5.tar.zst'), { key, files: [], variant: 'delta' })).rejects.toThrow(/needs a base/);
   });
 });
+
+describe('kit file names', () => {
+  it('two bundles of the same day get distinct names', async () => {
+    const key = generateSigningKey('ed25519');
+    const kit = await writeKit(join(tmp.dir, 'kit-names'), {
+      key,
+      mirror: [
+        { files: samplePayload({ parts: 1 }), createdAt: '2025-11-01T01:00:00Z' },
+        { files: [{ path: 'data/a', content: 'a' }], createdAt: '2025-11-01T02:00:00Z' },
+        { files: [{ path: 'data/b', content: 'b' }], createdAt: '2025-11-01T03:00:00Z' },
+      ],
+    });
+    expect(kit.manifest.entries.map((e) => e.path)).toEqual([
+      'mirror/mirror-20251101-delta-g3.tar.zst',
+      'mirror/mirror-20251101-delta.tar.zst',
+      'mirror/mirror-20251101-full.tar.zst',
+    ]);
+    expect(kit.manifest.entries.map((e) => e.generation)).toEqual([3, 2, 1]);
+  });
+});
