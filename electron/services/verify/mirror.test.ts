@@ -264,6 +264,21 @@ describe('producer bundles', () => {
     });
   }
 
+  it('unknown files under signatures/ and delta/ are skipped unread, with a warning', async () => {
+    const b = await bundle('unknown-control.tar.zst', { tamper: { rawMembers: [{ name: 'mirror/signatures/extra.sig', content: 'x'.repeat(1000) }, { name: 'mirror/delta/notes.txt', content: 'hello' }] } });
+    const r = await verify(b.file);
+    expect(r.verdict.code).toBeNull();
+    expect(r.verdict.warnings.some((w) => w.includes('mirror/signatures/extra.sig'))).toBe(true);
+    expect(r.verdict.warnings.some((w) => w.includes('mirror/delta/notes.txt'))).toBe(true);
+  });
+
+  it('a control file above its size cap is ERR_BUNDLE_LIMIT before it is read', async () => {
+    const b = await bundle('big-sig.tar.zst', { tamper: { rawMembers: [{ name: 'mirror/signatures/export.sig', content: { size: 17 * 1024 * 1024, seed: 'sig' } }] } });
+    const r = await verify(b.file);
+    expect(r.verdict.code).toBe('ERR_BUNDLE_LIMIT');
+    expect(r.verdict.member).toBe('mirror/signatures/export.sig');
+  });
+
   it('lists every failed check and reports the first code by precedence (signature before digest)', async () => {
     const other = generateSigningKey('ed25519');
     const b = await bundle('multi.tar.zst', { tamper: { signWith: other, flipByteIn: 'indexes/vex.index.json', extraMember: 'data/x.bin' } });

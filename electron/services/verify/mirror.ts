@@ -67,8 +67,25 @@ const CONTROL_CAP: Record<string, number> = {
   'export.json': 256 * 1024 * 1024,
   'manifest.yaml': 256 * 1024 * 1024,
   'provenance.json': 16 * 1024 * 1024,
+  'delta/manifest.diff.json': 256 * 1024 * 1024,
+  'delta/tombstones.jsonl': 256 * 1024 * 1024,
+  'signatures/export.dsse.json': 384 * 1024 * 1024,
 };
-const OTHER_CONTROL_CAP = 64 * 1024 * 1024;
+const OTHER_CONTROL_CAP = 16 * 1024 * 1024;
+/** All control files together (they are held in memory until the end of the read). */
+const CONTROL_TOTAL_CAP = 768 * 1024 * 1024;
+/** Control files whose content is read; any other file under signatures/ or delta/ is skipped unread. */
+const KNOWN_CONTROL = new Set([
+  'export.json',
+  'manifest.yaml',
+  'provenance.json',
+  'signatures/export.sig',
+  'signatures/manifest.sig',
+  'signatures/export.dsse.json',
+  'signatures/export.sigstore.json',
+  'delta/manifest.diff.json',
+  'delta/tombstones.jsonl',
+]);
 const AGE_MAGIC = Buffer.from('age-encryption.org/v1\n');
 const AGE_ARMOR = Buffer.from('-----BEGIN AGE ENCRYPTED FILE-----');
 const ZSTD_MAGIC = Buffer.from([0x28, 0xb5, 0x2f, 0xfd]);
@@ -299,6 +316,8 @@ export async function verifyMirrorBundle(file: string, opts: MirrorVerifyOptions
   const ageWhole = head.subarray(0, AGE_MAGIC.length).equals(AGE_MAGIC) || ageArmored;
   const members = new Map<string, Member>();
   const control = new Map<string, Buffer>();
+  const ignoredControl: string[] = [];
+  let controlBytes = 0;
   let exportEarly: ExportJson | null = null;
   const gate = new TarGate({ top: 'mirror', limits: opts.limits, label: 'the bundle' });
   let currentMember: string | undefined;
@@ -486,9 +505,17 @@ export async function verifyMirrorBundle(file: string, opts: MirrorVerifyOptions
       return;
     }
     const rel = dec.rel;
+    if (isControl(rel) && !KNOWN_CONTROL.has(rel)) {
+      // Not something this console reads: never buffered (a bundle cannot make us hold it in memory).
+      ignoredControl.push(rel);
+      entry.resume();
+      return;
+    }
     if (isControl(rel)) {
       const cap = CONTROL_CAP[rel] ?? OTHER_CONTROL_CAP;
       if (entry.size > cap) throw new OpsError('ERR_BUNDLE_LIMIT', `The control file "${dec.path}" is ${entry.size} bytes, above the ${cap}-byte limit for such files.`, { path: dec.path });
+      controlBytes += entry.size;
+      if (controlBytes > CONTROL_TOTAL_CAP) throw new OpsError('ERR_BUNDLE_LIMIT', `The bundle's control files (export.json, manifests, signatures) exceed ${CONTROL_TOTAL_CAP} bytes together, at "${dec.path}".`, { path: dec.path });
       const parts: Buffer[] = [];
       const h = createHash('sha256');
       entry.on('data', (c: Buffer) => {
@@ -715,10 +742,8 @@ export async function verifyMirrorBundle(file: string, opts: MirrorVerifyOptions
       report.fail('Sigstore bundle export.sigstore.json', 'ERR_VERIFY_SIGNATURE', `The Sigstore bundle over export.json cannot be verified: ${(e as Error).message}`, 'mirror/signatures/export.sigstore.json');
     }
   }
-  for (const rel of control.keys()) {
-    if (rel.startsWith('signatures/') && !['signatures/export.sig', 'signatures/manifest.sig', 'signatures/export.dsse.json', 'signatures/export.sigstore.json'].includes(rel)) {
-      report.warnings.push(`mirror/${rel} is not a signature this console knows; it was ignored.`);
-    }
+  for (const rel of ignoredControl) {
+    report.warnings.push(`mirror/${rel} is not a ${rel.startsWith('delta/') ? 'delta file' : 'signature'} this console knows; it was ignored.`);
   }
 
   // 2. Schema.
