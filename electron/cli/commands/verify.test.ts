@@ -171,6 +171,9 @@ describe('mirror verify --json', () => {
     const nk = await run([join(KITS, 'ed25519'), '--key', notKey, '--json']);
     expect(nk.code).toBe(11);
     expect(nk.json().code).toBe('ERR_KEY_INVALID');
+    // Errors before any verification still print one object of the verdict's shape.
+    expect(Object.keys(nk.json())).toEqual(expect.arrayContaining(['ok', 'code', 'message', 'action', 'path', 'kind', 'exportId', 'generation', 'checks', 'items', 'warnings', 'stats']));
+    expect(nk.json()).toMatchObject({ ok: false, path: join(KITS, 'ed25519'), checks: [], items: [] });
     const folder = fresh('plain-folder');
     mkdirSync(folder);
     expect((await run([folder, '--key', kitKey('ed25519'), '--json'])).code).toBe(4);

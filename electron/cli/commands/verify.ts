@@ -6,7 +6,7 @@
  */
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { exitCodeFor, OpsError } from '../../../shared/errors';
+import { exitCodeFor, OpsError, toErrorShape } from '../../../shared/errors';
 import type { Verdict } from '../../../shared/types';
 import { openWorkspaceDatabase } from '../../services/db/index';
 import { listTrustedKeys } from '../../services/keys/index';
@@ -181,11 +181,12 @@ export const verifyCommand: Command = {
   usage: USAGE,
   async run(argv: string[], io: CliIo): Promise<number> {
     const json = argv.includes('--json');
+    let given: string | null = null;
     try {
       const { values, positionals } = parseCommandArgs(argv, OPTIONS);
       if (positionals.length > 1) throw new OpsError('ERR_USAGE', `mirror verify takes one path, got ${positionals.length}.`);
       if (positionals.length === 0 && !values.workspace) throw new OpsError('ERR_USAGE', 'Give the bundle, kit or workspace to verify: mirror verify <path> (or --workspace <dir>).');
-      const given = positionals[0] ?? values.workspace!;
+      given = positionals[0] ?? values.workspace!;
       const input = resolve(io.cwd, given);
       const { keys, note } = resolveKeys(io, values, input);
       const identities: string[] = [];
@@ -233,7 +234,25 @@ export const verifyCommand: Command = {
       }
       return exitCodeFor(verdict.code);
     } catch (e) {
-      return reportError(io, e, json);
+      if (!json) return reportError(io, e, json);
+      // --json: still exactly one object of the verdict's shape, so scripts read one format.
+      const err = toErrorShape(io.signal.aborted ? new OpsError('ERR_CANCELLED', 'Cancelled by the operator (SIGINT). Nothing was changed.') : e);
+      printJson(io, {
+        ok: false,
+        code: err.code,
+        message: err.message,
+        action: err.action ?? null,
+        path: given,
+        kind: null,
+        exportId: null,
+        generation: null,
+        checks: [],
+        items: [],
+        warnings: [],
+        stats: { bytes: 0, files: 0, seconds: 0 },
+        ...(err.path ? { member: err.path } : {}),
+      });
+      return exitCodeFor(err.code);
     }
   },
 };
