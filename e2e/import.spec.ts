@@ -7,7 +7,7 @@ const KIT = join(KITS, 'ecdsa-p256');
 const KEY = join(KITS, 'ecdsa-p256.trusted.pub');
 const nav = (c: { page: import('@playwright/test').Page }, name: string) => c.page.getByRole('navigation', { name: 'Main' }).getByRole('button', { name, exact: true }).click();
 
-test('importing the ecdsa-p256 fixture kit with its trusted key shows the verdict and the staging generation', async ({ console: c }) => {
+test('importing the ecdsa-p256 fixture kit with its trusted key shows the verdict and the staging generation; rollback from the Staging page', async ({ console: c }) => {
   await c.open();
   await nav(c, 'Import');
   // The "Choose folder…" button goes through dialog.openPath (the test stands in for the native picker).
@@ -33,13 +33,18 @@ test('importing the ecdsa-p256 fixture kit with its trusted key shows the verdic
   await nav(c, 'Staging');
   const gens = c.page.getByRole('region', { name: 'Generations' });
   await expect(gens.getByRole('row', { name: /current/ })).toContainText('3');
-  await expect(gens.getByRole('button', { name: 'Roll back to 2' })).toBeVisible();
+  await gens.getByRole('button', { name: 'Roll back to 2' }).click();
+  await gens.getByRole('button', { name: 'Confirm rollback to 2' }).click();
+  await expect(gens.getByRole('status')).toContainText('Rolled back: generation 2');
+  await expect(gens.getByRole('row', { name: /current/ })).toContainText('2');
+  await expect(c.page.getByRole('region', { name: 'Current generation' }).locator('dd').nth(1)).toHaveText('2');
 
   // Library and audit follow (data.changed invalidated their queries).
   await nav(c, 'Library');
   await expect(c.page.getByRole('table')).toContainText('mirror-delta');
   await nav(c, 'Audit');
   await expect(c.page.getByRole('table')).toContainText('mirror.delta.applied');
+  await expect(c.page.getByRole('table')).toContainText('mirror.rollback');
   await c.page.getByRole('button', { name: 'Verify chain' }).click();
   await expect(c.page.getByRole('status').filter({ hasText: 'Chain intact' })).toBeVisible();
 });
