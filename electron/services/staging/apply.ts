@@ -8,6 +8,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { OpsError } from '../../../shared/errors';
+import { bundlePathProblem, describePathProblem, isPayloadPath } from '../../../shared/paths';
 import type { StateEntry } from '../../../shared/state-digest';
 import { appendAudit, type AuditEntryInput } from '../audit/index';
 import type { Db } from '../db/index';
@@ -179,6 +180,13 @@ export function applyPrepared(ws: Workspace, db: Db, prepared: PreparedBundle, o
   const { forced, base } = checkChain(db, exp, opts.forceReason);
 
   const changed: StateEntry[] = exp.files.map((f) => ({ path: f.path, sha256: f.sha256, size: f.size }));
+  // Defence in depth (the verifier already refused these): every path stays inside the tree.
+  for (const p of [...changed.map((c) => c.path), ...(exp.removed ?? [])]) {
+    const problem = bundlePathProblem(p);
+    if (problem || !isPayloadPath(p)) {
+      throw new OpsError('ERR_BUNDLE_UNSAFE_ENTRY', `Bundle ${exp.exportId} lists "${p}" (${problem ? describePathProblem(problem) : 'not a payload path'}); nothing was changed.`, { path: p });
+    }
+  }
   const newEntries = base ? mergeState(readGenerationState(ws, base.seq), changed, exp.removed ?? []) : sortEntries(changed);
   const text = stateText(newEntries);
   const digest = digestOfText(text);
@@ -280,7 +288,7 @@ export function applyPrepared(ws: Workspace, db: Db, prepared: PreparedBundle, o
       const slash = rel.lastIndexOf('/');
       ensureDir(slash < 0 ? '' : rel.slice(0, slash));
       cp('build:dir');
-      fs.mkdir(join(genDir, rel));
+      fs.mkdir(`${genDir}/${rel}`);
       made.add(rel);
     };
     let linkMs = 0;
@@ -291,12 +299,12 @@ export function applyPrepared(ws: Workspace, db: Db, prepared: PreparedBundle, o
       ensureDir(slash < 0 ? '' : e.path.slice(0, slash));
       if (changedSet.has(e.path)) {
         cp('build:move');
-        fs.rename(join(prepared.filesDir, e.path), join(genDir, e.path));
+        fs.rename(`${prepared.filesDir}/${e.path}`, `${genDir}/${e.path}`);
         stats.writtenFiles++;
         moveMs += performance.now() - t;
       } else {
         cp('build:link');
-        fs.link(join(baseDir, e.path), join(genDir, e.path));
+        fs.link(`${baseDir}/${e.path}`, `${genDir}/${e.path}`);
         stats.linkedFiles++;
         linkMs += performance.now() - t;
       }

@@ -154,6 +154,10 @@ describe('generations', () => {
     const bad = fakeVerifiedBundle(ws, { exportId: 'exp-3', generation: 3, variant: 'delta', base: { exportId: 'exp-2', generation: 2, exportJsonBytes: d2.prepared.exportJsonBytes, state: d2.state }, files: { 'y.json': 'y' }, stateDigest: 'sha256:' + '0'.repeat(64) });
     expectOpsError(() => apply(bad), 'ERR_VERIFY_DIGEST');
 
+    // A path that would leave the tree (the verifier refuses it first; the engine checks again).
+    const evil = fakeVerifiedBundle(ws, { exportId: 'exp-3', generation: 3, variant: 'delta', base: { exportId: 'exp-2', generation: 2, exportJsonBytes: d2.prepared.exportJsonBytes, state: d2.state }, files: { 'data/../../escape.json': 'x' } });
+    expectOpsError(() => apply(evil), 'ERR_BUNDLE_UNSAFE_ENTRY');
+
     const after = snapshot(ws);
     expect(after).toEqual(before);
     // The refused bundles' quarantine is not used: generation folders are unchanged.
