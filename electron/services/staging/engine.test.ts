@@ -328,3 +328,46 @@ describe('single writer', () => {
     expect(lstatSync(ws.layout.dir).isDirectory()).toBe(true);
   });
 });
+
+describe('Trivy install journal', () => {
+  it('rolls back an install interrupted before its commit and finishes one interrupted after it', async () => {
+    const { installTrivy } = await import('./trivy-install');
+    const { mkdirSync } = await import('node:fs');
+    const extracted = (tag: string): { job: string; dir: string } => {
+      const job = `job-${tag}`;
+      const dir = join(ws.layout.incoming, job, 'trivy');
+      mkdirSync(dir, { recursive: true });
+      writeFileSync(join(dir, 'metadata.json'), JSON.stringify({ Version: 2, UpdatedAt: `2025-11-0${tag}T00:00:00Z`, NextUpdate: '2025-12-01T00:00:00Z' }));
+      writeFileSync(join(dir, 'trivy.db'), `db ${tag}`);
+      return { job, dir };
+    };
+    const keepJournal: StagingFs = { ...nodeStagingFs, rm: () => {} };
+    const crashAt = (step: string) => (s: string) => {
+      if (s === step) throw new Error(`crash at ${s}`);
+    };
+    let s = openForWrite(ws, 'test');
+    const a = extracted('1');
+    installTrivy(s.ws, s.db, { path: 'db.bundle', kind: 'trivy-db', job: a.job, extractedDir: a.dir });
+    s.close();
+    const link = join(ws.layout.trivy, 'db');
+    const first = readlinkSync(link);
+    expect(readFileSync(join(link, 'trivy.db'), 'utf8')).toBe('db 1');
+
+    s = openForWrite(ws, 'test');
+    const b = extracted('2');
+    expect(() => installTrivy(s.ws, s.db, { path: 'db.bundle', kind: 'trivy-db', job: b.job, extractedDir: b.dir }, { hooks: { checkpoint: crashAt('trivy:commit'), fs: keepJournal } })).toThrow(/crash/);
+    s.close();
+    expect(recoverInterruptedApply(ws).recovered?.outcome).toBe('rolled-back');
+    expect(readlinkSync(link)).toBe(first);
+    expect(readFileSync(join(link, 'trivy.db'), 'utf8')).toBe('db 1');
+    expect(readdirSync(ws.layout.trivy).sort()).toEqual([first, 'db'].sort());
+
+    s = openForWrite(ws, 'test');
+    const c = extracted('3');
+    expect(() => installTrivy(s.ws, s.db, { path: 'db.bundle', kind: 'trivy-db', job: c.job, extractedDir: c.dir }, { hooks: { checkpoint: crashAt('switch:rename'), fs: keepJournal } })).toThrow(/crash/);
+    s.close();
+    expect(recoverInterruptedApply(ws).recovered?.outcome).toBe('completed');
+    expect(readFileSync(join(link, 'trivy.db'), 'utf8')).toBe('db 3');
+    expect(readdirSync(ws.layout.trivy)).toHaveLength(2); // the link and the one folder it points at
+  });
+});
