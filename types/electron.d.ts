@@ -24,12 +24,10 @@ declare module 'electron' {
   }
 
   export interface WebContents {
-    id: number;
     send(channel: string, ...args: unknown[]): void;
     isDestroyed(): boolean;
     setWindowOpenHandler(handler: (details: HandlerDetails) => { action: 'deny' } | { action: 'allow' }): void;
-    on(event: 'will-navigate' | 'will-redirect' | 'will-attach-webview' | 'will-frame-navigate', listener: (event: Event, ...args: unknown[]) => void): this;
-    on(event: 'did-finish-load', listener: () => void): this;
+    on(event: 'will-navigate' | 'will-redirect' | 'will-attach-webview', listener: (event: Event, ...args: unknown[]) => void): this;
   }
 
   export interface WebPreferences {
@@ -56,7 +54,6 @@ declare module 'electron' {
     title?: string;
     show?: boolean;
     backgroundColor?: string;
-    icon?: string;
     autoHideMenuBar?: boolean;
     webPreferences?: WebPreferences;
   }
@@ -80,8 +77,7 @@ declare module 'electron' {
     quit(): void;
     exit(code?: number): void;
     isPackaged: boolean;
-    getPath(name: 'userData' | 'home' | 'temp'): string;
-    getVersion(): string;
+    getPath(name: 'userData'): string;
     requestSingleInstanceLock(): boolean;
     enableSandbox(): void;
     on(event: 'second-instance', listener: () => void): void;
@@ -106,7 +102,7 @@ declare module 'electron' {
 
   export interface CustomScheme {
     scheme: string;
-    privileges?: { standard?: boolean; secure?: boolean; supportFetchAPI?: boolean; corsEnabled?: boolean; stream?: boolean; bypassCSP?: boolean };
+    privileges?: { standard?: boolean; secure?: boolean; supportFetchAPI?: boolean };
   }
 
   export const protocol: {
@@ -132,7 +128,7 @@ declare module 'electron' {
 
   export interface OpenDialogOptions {
     title?: string;
-    properties?: ('openFile' | 'openDirectory' | 'showHiddenFiles')[];
+    properties?: ('openFile' | 'openDirectory')[];
   }
 
   export const dialog: {
