@@ -55,6 +55,9 @@ interface Entry {
   done: Promise<JobInfo>;
 }
 
+/** Minimum spacing of job.progress events of one job within one phase. */
+const PROGRESS_INTERVAL_MS = 100;
+
 /** How many finished jobs are remembered for `jobs.result`. */
 const KEEP_FINISHED = 50;
 
@@ -85,11 +88,18 @@ export class JobManager {
       status: null,
     };
     const started = Date.now();
+    let lastEmit = 0;
+    let lastPhase = '';
     const onProgress = (p: JobProgress) => {
       if (info.state !== 'running') return;
-      const secs = (Date.now() - started) / 1000;
+      const now = Date.now();
+      const secs = (now - started) / 1000;
       const progress: JobProgress = { ...p, jobId, bytesPerSecond: p.bytesPerSecond ?? (secs > 0 ? Math.round(p.bytesDone / secs) : 0) };
       info.progress = progress;
+      // At most ~10 events a second per job (a phase change always goes out): the window's IPC is not flooded.
+      if (p.phase === lastPhase && now - lastEmit < PROGRESS_INTERVAL_MS) return;
+      lastEmit = now;
+      lastPhase = p.phase;
       this.emit('job.progress', progress);
     };
     const done = (async (): Promise<JobInfo> => {
