@@ -374,6 +374,14 @@ describe('producer bundles', () => {
     expect(rb.verdict.failures?.map((f) => f.path)).toEqual([`mirror/${victim}`]);
   });
 
+  it('a write failure of this host while extracting is thrown as such (for the caller: disk full etc.), not reported as a bad bundle', async () => {
+    // A file name longer than the file system allows: open() fails with a system error while extracting.
+    const long = `data/${'n'.repeat(300)}.bin`;
+    const b = await bundle('long-name.tar.zst', { files: [...samplePayload({ parts: 2 }), { path: long, content: 'x' }] });
+    expect((await verify(b.file)).verdict.code).toBeNull();
+    await expect(verify(b.file, { extractTo: fresh('long-out') })).rejects.toMatchObject({ code: 'ENAMETOOLONG' });
+  });
+
   it('a malformed age identity is a usage error, not a verdict about the bundle', async () => {
     const whole = await bundle('bad-id.tar.zst.age', { age: { recipients: [fixtureRecipient] } });
     await expect(verify(whole.file, { identities: ['AGE-SECRET-KEY-1NOTVALID'] })).rejects.toMatchObject({ code: 'ERR_USAGE' });

@@ -632,6 +632,8 @@ export async function verifyMirrorBundle(file: string, opts: MirrorVerifyOptions
   }
 
   let streamError: OpsError | null = null;
+  /** A failure of this host while writing (disk full, I/O error): not a verdict about the bundle. */
+  let hostError: unknown = null;
   let rawHex = '';
   if (wantRaw) rawId = pool.start();
   try {
@@ -647,6 +649,8 @@ export async function verifyMirrorBundle(file: string, opts: MirrorVerifyOptions
     if (wantRaw) rawHex = await pool.finish(rawId);
     await Promise.all(pendingDigests);
   } catch (e) {
+    const sys = e as NodeJS.ErrnoException;
+    if (!isOpsError(e) && typeof sys?.code === 'string' && typeof sys.syscall === 'string') hostError = e;
     streamError = isOpsError(e)
       ? e
       : new OpsError('ERR_BUNDLE_CORRUPT', `The bundle is not a readable zstd/tar stream (${(e as Error).message}). It may be truncated or damaged.`, currentMember ? { path: currentMember } : {});
@@ -689,8 +693,11 @@ export async function verifyMirrorBundle(file: string, opts: MirrorVerifyOptions
     return result;
   };
 
+  if (hostError || streamError?.code === 'ERR_USAGE') {
+    if (spoolDir) rmSync(spoolDir, { recursive: true, force: true });
+    throw hostError ?? streamError;
+  }
   if (streamError) {
-    if (streamError.code === 'ERR_USAGE') throw streamError;
     report.fail('read bundle stream', streamError.code, streamError.message, streamError.path);
     return finish();
   }
