@@ -167,4 +167,13 @@ describe('kit import', () => {
     expect(ok.items.map((i) => i.outcome)).toEqual(['planned', 'planned', 'planned', 'planned']);
     expect(existsSync(ws.layout.current)).toBe(false);
   });
+
+  it('counts workspace keys only for their tenant', async () => {
+    const pem = readFileSync(join(KITS, 'ecdsa-p256.trusted.pub'), 'utf8');
+    const other = await importBundles(ws, [join(KITS, 'ecdsa-p256')], { keys: [{ ...loadPublicKey(pem, 'workspace'), tenant: 'globex' }] });
+    expect(other.code).toBe('ERR_VERIFY_SIGNATURE');
+    expect(existsSync(ws.layout.current)).toBe(false);
+    const same = await importBundles(ws, [join(KITS, 'ecdsa-p256')], { keys: [{ ...loadPublicKey(pem, 'workspace'), tenant: 'acme' }] });
+    expect(same.ok, same.message).toBe(true);
+  });
 });

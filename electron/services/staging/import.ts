@@ -299,7 +299,16 @@ async function importKit(ws: Workspace, db: Db, dir: string, opts: ImportOptions
   let kit: KitManifest;
   try {
     const st = readState(db);
-    kit = readKitManifest(dir, opts.keys);
+    // Trust is pinned per tenant: a workspace key pinned for another tenant does not count for this kit.
+    let claimed: string | undefined;
+    try {
+      claimed = (JSON.parse(readFileSync(join(dir, 'offline-manifest.json'), 'utf8')) as { tenant?: unknown }).tenant as string | undefined;
+    } catch {
+      claimed = undefined; // readKitManifest reports the problem
+    }
+    const keys = opts.keys.filter((k) => k.source !== 'workspace' || k.tenant === undefined || typeof claimed !== 'string' || k.tenant === claimed);
+    kit = readKitManifest(dir, keys);
+    opts = { ...opts, keys };
     if (st.chain_tenant && kit.tenant !== st.chain_tenant) {
       throw new OpsError('ERR_EXPORT_BASE_MISSING', `This kit is for tenant "${kit.tenant}", but the workspace holds the chain of tenant "${st.chain_tenant}". A workspace holds one chain.`, { path: dir });
     }
