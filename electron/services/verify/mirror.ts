@@ -355,6 +355,9 @@ export async function verifyMirrorBundle(file: string, opts: MirrorVerifyOptions
       }
     } catch (e) {
       if (isOpsError(e)) throw e;
+      const syscall = (e as NodeJS.ErrnoException).syscall;
+      // Writing the copy (copyTo) failed: a problem of this host, passed on as it is.
+      if (syscall && syscall !== 'read' && syscall !== 'open') throw e;
       throw new OpsError('ERR_INPUT_NOT_FOUND', `Reading the bundle failed (${(e as Error).message}). Check the media.`, { cause: e });
     }
   }
