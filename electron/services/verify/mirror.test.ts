@@ -380,6 +380,12 @@ describe('producer bundles', () => {
     const b = await bundle('long-name.tar.zst', { files: [...samplePayload({ parts: 2 }), { path: long, content: 'x' }] });
     expect((await verify(b.file)).verdict.code).toBeNull();
     await expect(verify(b.file, { extractTo: fresh('long-out') })).rejects.toMatchObject({ code: 'ENAMETOOLONG' });
+    // The library copy cannot be created: also thrown, and an existing file is never overwritten.
+    await expect(verify(b.file, { copyTo: join(tmp.dir, 'no-such-dir', 'copy') })).rejects.toMatchObject({ code: 'ENOENT' });
+    const existing = fresh('existing-copy');
+    writeFileSync(existing, 'keep');
+    await expect(verify(b.file, { copyTo: existing })).rejects.toMatchObject({ code: 'EEXIST' });
+    expect(readFileSync(existing, 'utf8')).toBe('keep');
   });
 
   it('a malformed age identity is a usage error, not a verdict about the bundle', async () => {
