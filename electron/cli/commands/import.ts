@@ -2,7 +2,7 @@
  * `mirror import <bundle|kit-dir>... --workspace <dir>`: verify (one read,
  * extracting as it goes), store in the library, apply in generation order.
  */
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { exitCodeFor, OpsError } from '../../../shared/errors';
@@ -124,6 +124,9 @@ export const importCommand: Command = {
       if (values['passphrase-file']) passphrase = readInput(io, '--passphrase-file', values['passphrase-file']).split(/\r?\n/)[0];
       if (values['force-reason'] !== undefined && values['force-reason'].trim().length < 3) throw new OpsError('ERR_USAGE', '--force-reason needs a written reason (for example the change ticket).');
       const paths = positionals.map((p) => resolve(io.cwd, p));
+      if (!isWorkspaceDir(dir) && existsSync(dir) && (!statSync(dir).isDirectory() || readdirSync(dir).length > 0)) {
+        throw new OpsError('ERR_WORKSPACE_INVALID', `${dir} exists and is not a workspace (no workspace.json) and not empty: refusing to create a workspace there. Give a new or empty folder, or the right --workspace.`, { path: dir });
+      }
       // A dry run against a workspace that does not exist yet plans against an empty one (not created).
       const scratch = values['dry-run'] && !isWorkspaceDir(dir) ? mkdtempSync(join(tmpdir(), 'okc-plan-')) : null;
       const session = openForWrite(scratch ?? dir, 'mirror import', { create: true });

@@ -141,6 +141,9 @@ describe('mirror import / status / rollback / retention', () => {
     expect(badTo.code).toBe(4);
     const noGen = await run(['rollback', '--workspace', wsDir, '--json']);
     expect(noGen.json()).toMatchObject({ ok: false, code: 'ERR_INPUT_NOT_FOUND' });
+    const notWs = await run(['import', KIT, '--workspace', tmp.dir, '--key', KEY, '--json']);
+    expect(notWs.json()).toMatchObject({ code: 'ERR_WORKSPACE_INVALID' });
+    expect(existsSync(join(tmp.dir, 'workspace.json'))).toBe(false);
     const noWs = await run(['status', '--workspace', join(tmp.dir, 'none'), '--json']);
     expect(noWs.json()).toMatchObject({ code: 'ERR_WORKSPACE_INVALID' });
   });
