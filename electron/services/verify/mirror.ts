@@ -544,7 +544,8 @@ export async function verifyMirrorBundle(file: string, opts: MirrorVerifyOptions
     if (extractRoot) {
       target = safeJoin(extractRoot, rel);
       mkdirSync(dirname(target), { recursive: true, mode: 0o700 });
-    } else if (wantDecrypt && (exportEarly === null || isEncryptedFile(exportEarly, rel))) {
+    } else if (wantDecrypt && (exportEarly === null ? rel.startsWith('data/') : isEncryptedFile(exportEarly, rel))) {
+      // Before export.json is known, files under data/ (where per-file encryption applies, spec 5.2) may need decrypting later.
       target = join(ensureSpool(), String(spoolSeq++));
     }
     const sink = target ? new SinkFile(target) : undefined;
