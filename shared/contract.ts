@@ -197,6 +197,8 @@ export interface ChecklistRunView {
   startedAt: string | null;
   /** Why the run waits or is blocked, in plain words. */
   reason?: string | null;
+  /** The step the operator does next (steps go in order); null when the run is done. */
+  nextStepId?: string | null;
   steps: ChecklistStepView[];
 }
 

@@ -119,6 +119,19 @@ function procedures(): Procedure[] {
   return proceduresCache;
 }
 
+/** Done as far as the run goes: the runbook engine's rule (a failed non-blocking check counts as done). */
+function stepDone(rec: RunRecord['steps'][number] | undefined, step: Procedure['steps'][number]): boolean {
+  if (!rec || !['passed', 'warned', 'unknown', 'confirmed', 'failed'].includes(rec.status)) return false;
+  if (step.type === 'automated' && step.onFail === 'block' && (rec.status === 'failed' || rec.status === 'unknown')) return false;
+  return true;
+}
+
+function nextStep(run: RunRecord): Procedure['steps'][number] | null {
+  const proc = procedures().find((p) => p.id === run.checklistId);
+  if (!proc || run.state === 'done') return null;
+  return proc.steps.find((st) => !stepDone(run.steps.find((r) => r.stepId === st.id), st)) ?? null;
+}
+
 function runView(run: RunRecord): ChecklistRunView {
   return {
     runId: run.id,
@@ -127,6 +140,7 @@ function runView(run: RunRecord): ChecklistRunView {
     state: run.state,
     startedAt: run.startedAt,
     reason: run.blockedReason,
+    nextStepId: nextStep(run)?.id ?? null,
     steps: run.steps.map((st) => ({
       id: st.stepId,
       title: st.title,
@@ -166,10 +180,7 @@ export async function checklistCompleteStep(s: WorkspaceSession, input: ParsedIn
   const run = getRun(db, input.runId, procs);
   if (run.state === 'done') throw new OpsError('ERR_CHECKLIST_STATE', `The run "${run.title}" is already done. Start a new run to do it again.`);
   const proc = findProcedure(procs, run.checklistId);
-  const next = proc.steps.find((st) => {
-    const rec = run.steps.find((r) => r.stepId === st.id);
-    return !rec || !['passed', 'warned', 'confirmed'].includes(rec.status);
-  });
+  const next = nextStep(run);
   const step = proc.steps.find((st) => st.id === input.stepId);
   if (!step) throw new OpsError('ERR_CHECKLIST_STATE', `The procedure "${proc.title}" has no step "${input.stepId}".`);
   if (next && next.id !== step.id) {

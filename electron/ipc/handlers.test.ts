@@ -307,9 +307,14 @@ describe('checklists through the table (real runbook engine, real workspace)', (
     expect(after1.steps[1].status).toBe('pending'); // one step at a time
 
     expect(second.type).toBe('automated');
+    expect(after1.nextStepId).toBe(second.id);
     const after2 = await value<ChecklistRunView>('checklists.completeStep', { runId: run.runId, stepId: second.id });
     expect(after2.steps[1].status).not.toBe('pending');
     expect(after2.steps[1].evidence).toBeTruthy();
+    // The daily checks do not block (onFail: continue): whatever this one found, the run moves on to the next step.
+    expect(after2.nextStepId).toBe(run.steps[2].id);
+    const again = await ipc.invoke('checklists.completeStep', { runId: run.runId, stepId: second.id });
+    expect(again.ok ? null : again.error.code).toBe('ERR_CHECKLIST_STATE');
 
     const status = await value<ChecklistRunView[]>('checklists.status', { runId: run.runId });
     expect(status[0].steps[0].status).toBe('confirmed');

@@ -124,10 +124,8 @@ export function ChecklistsPage() {
   );
 }
 
-const COMPLETE = ['passed', 'warned', 'confirmed'];
-
 function RunView({ run }: { run: ChecklistRunView }) {
-  const nextId = run.steps.find((s) => !COMPLETE.includes(s.status))?.id;
+  const nextId = run.nextStepId;
   return (
     <section className="card card-wide" aria-label={`Run ${run.title}`}>
       <h2>

@@ -185,7 +185,7 @@ function ImportSummaryView({ summary }: { summary: ImportSummary }) {
           {summary.items.map((it, i) => (
             <tr key={`${it.path}-${i}`}>
               <td>
-                <code>{it.path}</code>
+                <code title={it.path}>{it.path.split(/[\\/]/).pop()}</code>
               </td>
               <td>{it.kind ?? '–'}</td>
               <td>{it.generation ?? '–'}</td>
