@@ -95,3 +95,18 @@ test('first start offers the demo kit; opening and importing it fills the dashbo
     copyFileSync(shot, docs);
   }
 });
+
+test('a dry run shows the plan and changes nothing', async ({ console: c }) => {
+  await c.open();
+  await nav(c, 'Import');
+  await c.page.getByLabel('Path to a bundle file or kit folder').fill(KIT);
+  await c.page.getByLabel(/Trusted public key files/).fill(KEY);
+  await c.page.getByText('Import options').click();
+  await c.page.getByLabel(/Dry run/).check();
+  await c.page.getByRole('button', { name: 'Import into staging' }).click();
+  const result = c.page.getByRole('region', { name: 'Import result' });
+  await expect(result).toContainText('Plan');
+  await expect(result).toContainText('planned');
+  await nav(c, 'Staging');
+  await expect(c.page.getByRole('region', { name: 'Current generation' })).toContainText('nothing applied yet');
+});

@@ -83,6 +83,12 @@ export function DashboardPage() {
             <dd>{status.data.generations.length}</dd>
             <dt>Library</dt>
             <dd>{status.data.library.length} bundles</dd>
+            {status.data.importsFrozen && (
+              <>
+                <dt>Imports</dt>
+                <dd className="bad">frozen: {status.data.importsFrozen.reason ?? 'no reason recorded'}</dd>
+              </>
+            )}
           </dl>
         )}
       </section>

@@ -21,6 +21,8 @@ export function ImportPage() {
   const [keyText, setKeyText] = useState(keyFiles.join('\n'));
   const [identityText, setIdentityText] = useState(identityFiles.join('\n'));
   const [pickError, setPickError] = useState<unknown>(null);
+  const [dryRun, setDryRun] = useState(false);
+  const [forceReason, setForceReason] = useState('');
 
   // Keep the text areas in step when another page prefilled the store (the demo kit offer).
   const [seenKeys, setSeenKeys] = useState(keyFiles);
@@ -36,7 +38,10 @@ export function ImportPage() {
       setKeyFiles(keys);
       setIdentityFiles(ids);
       const trust = { keyFiles: keys.length ? keys : undefined, identityFiles: ids.length ? ids : undefined };
-      const r = kind === 'verify' ? await invoke('verify.start', { path, ...trust }) : await invoke('import.start', { paths: [path], ...trust });
+      const r =
+        kind === 'verify'
+          ? await invoke('verify.start', { path, ...trust })
+          : await invoke('import.start', { paths: [path], ...trust, dryRun: dryRun || undefined, forceReason: forceReason.trim() || undefined });
       return r.jobId;
     },
     onSuccess: (id) => setJob(id),
@@ -78,6 +83,14 @@ export function ImportPage() {
           <textarea id="import-keys" rows={2} value={keyText} onChange={(e) => setKeyText(e.target.value)} spellCheck={false} />
           <label htmlFor="import-identities">age identity files, for encrypted bundles (optional, one per line)</label>
           <textarea id="import-identities" rows={1} value={identityText} onChange={(e) => setIdentityText(e.target.value)} spellCheck={false} />
+          <details className="advanced">
+            <summary>Import options</summary>
+            <label className="check">
+              <input type="checkbox" checked={dryRun} onChange={(e) => setDryRun(e.target.checked)} /> Dry run: verify and show the plan, change nothing
+            </label>
+            <label htmlFor="import-force">Force reason (only to re-import a full bundle that is not newer than staging; recorded in the audit log)</label>
+            <input id="import-force" type="text" value={forceReason} onChange={(e) => setForceReason(e.target.value)} placeholder="e.g. CHG-1234 restore after corrupted staging" />
+          </details>
           <div className="row">
             <button type="submit" disabled={!path.trim() || start.isPending}>
               Verify
