@@ -582,6 +582,31 @@ describe('adversarial archives made with the Debian tar, zstd and age CLIs', () 
     expect((await verifyMirrorBundle(cut, { keys: trusted, identities: ageIdentities })).verdict.code).toBe('ERR_DECRYPT_AUTH');
   });
 
+  it('a multi-MiB bundle encrypted by the age CLI: many STREAM chunks decrypt; a cut at a chunk boundary is ERR_DECRYPT_AUTH', async () => {
+    const b = await bundle('age-big.tar.zst', { files: [...generatedPayload(2, 3 * 1024 * 1024 + 77, { seed: 'agebig' }), ...samplePayload({ parts: 2 })] });
+    const enc = `${b.file}.age`;
+    sh('age', ['-r', fixtureRecipient, '-o', enc, b.file]);
+    const r = await verifyMirrorBundle(enc, { keys: trusted, identities: ageIdentities, extractTo: fresh('age-big-out') });
+    expect(r.verdict.code, r.verdict.message).toBeNull();
+    const bytes = readFileSync(enc);
+    const headerEnd = bytes.indexOf('\n', bytes.indexOf('\n--- ') + 1) + 1;
+    const chunk = 64 * 1024 + 16;
+    // Whole chunks only, the final flag missing: authentication must fail, not a silent short read.
+    const cut = fresh('age-cut.tar.zst.age');
+    writeFileSync(cut, bytes.subarray(0, headerEnd + 16 + 10 * chunk));
+    expect((await verifyMirrorBundle(cut, { keys: trusted, identities: ageIdentities })).verdict.code).toBe('ERR_DECRYPT_AUTH');
+    // One flipped payload byte.
+    const flipped = Buffer.from(bytes);
+    flipped[headerEnd + 16 + 5 * chunk + 100] ^= 1;
+    const fl = fresh('age-flip.tar.zst.age');
+    writeFileSync(fl, flipped);
+    expect((await verifyMirrorBundle(fl, { keys: trusted, identities: ageIdentities })).verdict.code).toBe('ERR_DECRYPT_AUTH');
+    // Trailing bytes after the final chunk.
+    const trail = fresh('age-trail.tar.zst.age');
+    writeFileSync(trail, Buffer.concat([bytes, Buffer.from('junk')]));
+    expect((await verifyMirrorBundle(trail, { keys: trusted, identities: ageIdentities })).verdict.code).toBe('ERR_DECRYPT_AUTH');
+  });
+
   it('nothing was ever written next to the work folders (canaries)', () => {
     expect(existsSync(join(tmp.dir, 'pwn'))).toBe(false);
     expect(existsSync('/tmp/okc-canary-traversal')).toBe(false);

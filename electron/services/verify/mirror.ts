@@ -7,14 +7,13 @@
  * At the end: signatures, schema, digests, missing/extra files, provenance,
  * delta rules, then per-file decryption where export.json asks for it.
  */
-import { createDecipheriv, createHash } from 'node:crypto';
+import { createDecipheriv, createHash, hkdfSync } from 'node:crypto';
 import { constants as fsc, createReadStream, closeSync, fsyncSync, mkdirSync, mkdtempSync, openSync, readdirSync, readSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
 import { open as openAsync, type FileHandle } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join, resolve, sep, dirname } from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import { ReadableStream } from 'node:stream/web';
 import { Parser, type ReadEntry } from 'tar';
 import { parse as parseYaml } from 'yaml';
 import type * as ZstdBinding from 'zstd-napi/binding';
@@ -89,6 +88,10 @@ const KNOWN_CONTROL = new Set([
 const AGE_MAGIC = Buffer.from('age-encryption.org/v1\n');
 const AGE_ARMOR = Buffer.from('-----BEGIN AGE ENCRYPTED FILE-----');
 const ZSTD_MAGIC = Buffer.from([0x28, 0xb5, 0x2f, 0xfd]);
+/** age STREAM: 64 KiB plaintext chunks, each followed by a 16-byte Poly1305 tag. */
+const AGE_TAG = 16;
+const AGE_CHUNK = 64 * 1024 + AGE_TAG;
+const AGE_HEADER_CAP = 1024 * 1024;
 const EMPTY = Buffer.alloc(0);
 /** Bytes of raw file data handed to the hashing thread before the reader waits for it. */
 const HASH_BACKLOG = 32 * 1024 * 1024;
@@ -362,6 +365,12 @@ export async function verifyMirrorBundle(file: string, opts: MirrorVerifyOptions
     }
   }
 
+  /**
+   * Whole-file age (spec 5.1). The header (recipient stanzas and MAC) is
+   * handled by age-encryption, which unwraps the file key with the
+   * identities; the payload (STREAM: 64 KiB ChaCha20-Poly1305 chunks) is
+   * decrypted here with node:crypto's native cipher, chunk by chunk.
+   */
   async function* ageDecrypt(source: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
     if (!wantDecrypt) {
       throw new OpsError('ERR_DECRYPT_NO_RECIPIENT', 'The bundle is age-encrypted as a whole, and no age identity (--identity) or passphrase (--passphrase-file) was given to decrypt it.');
@@ -370,27 +379,80 @@ export async function verifyMirrorBundle(file: string, opts: MirrorVerifyOptions
     const { Decrypter } = await import('age-encryption');
     const d = new Decrypter();
     addIdentities(d, opts);
-    const web = ReadableStream.from(source) as ReadableStream<Uint8Array>;
-    let out: ReadableStream<Uint8Array>;
+    let buf: Buffer = EMPTY;
+    let headerEnd = -1;
+    const it = source[Symbol.asyncIterator]();
+    // 1. The text header, up to and including the "--- <MAC>" line.
+    while (headerEnd < 0) {
+      const r = await it.next();
+      if (r.done) throw new OpsError('ERR_BUNDLE_CORRUPT', 'The age-encrypted bundle ends inside its header.');
+      buf = buf.length ? Buffer.concat([buf, r.value]) : r.value;
+      const mac = buf.indexOf('\n--- ');
+      if (mac >= 0) {
+        const nl = buf.indexOf('\n', mac + 1);
+        if (nl >= 0) headerEnd = nl + 1;
+      }
+      if (headerEnd < 0 && buf.length > AGE_HEADER_CAP) throw new OpsError('ERR_BUNDLE_CORRUPT', 'The age-encrypted bundle has no header end within 1 MiB.');
+    }
+    let fileKey: Uint8Array;
     try {
-      out = await d.decrypt(web);
+      fileKey = await d.decryptHeader(buf.subarray(0, headerEnd));
     } catch (e) {
       throw classifyAgeError(e, 'header');
     }
-    const reader = out.getReader();
-    try {
-      for (;;) {
-        let r: Awaited<ReturnType<typeof reader.read>>;
-        try {
-          r = await reader.read();
-        } catch (e) {
-          throw classifyAgeError(e, 'payload');
-        }
-        if (r.done) break;
-        yield Buffer.from(r.value.buffer, r.value.byteOffset, r.value.byteLength);
+    buf = buf.subarray(headerEnd);
+    // 2. The 16-byte payload nonce, then STREAM chunks; the last one carries the last-chunk flag.
+    let nonce: Buffer | null = null;
+    let counter = 0;
+    let key: Buffer | null = null;
+    const decryptChunk = (ct: Buffer, last: boolean): Buffer => {
+      if (ct.length < AGE_TAG) throw new OpsError('ERR_DECRYPT_AUTH', 'The age-encrypted bundle is truncated (a payload chunk is shorter than its tag).');
+      const iv = Buffer.alloc(12);
+      iv.writeUIntBE(counter, 5, 6);
+      if (last) iv[11] = 1;
+      counter++;
+      const dc = createDecipheriv('chacha20-poly1305', key!, iv, { authTagLength: AGE_TAG });
+      dc.setAuthTag(ct.subarray(ct.length - AGE_TAG));
+      try {
+        const out = dc.update(ct.subarray(0, ct.length - AGE_TAG));
+        dc.final();
+        return out;
+      } catch {
+        throw new OpsError('ERR_DECRYPT_AUTH', 'The age-encrypted bundle failed authentication while decrypting: it was altered or truncated.');
       }
-    } finally {
-      reader.releaseLock();
+    };
+    let ended = false;
+    for (;;) {
+      if (!ended && buf.length <= AGE_CHUNK + (nonce ? 0 : 16)) {
+        const r = await it.next();
+        if (r.done) ended = true;
+        else {
+          buf = buf.length ? Buffer.concat([buf, r.value]) : r.value;
+          continue;
+        }
+      }
+      if (!nonce) {
+        if (buf.length < 16) throw new OpsError('ERR_DECRYPT_AUTH', 'The age-encrypted bundle is truncated (no payload nonce).');
+        nonce = Buffer.from(buf.subarray(0, 16));
+        key = Buffer.from(hkdfSync('sha256', fileKey, nonce, 'payload', 32));
+        buf = buf.subarray(16);
+        continue;
+      }
+      if (!ended || buf.length > AGE_CHUNK) {
+        // Full chunks while more data follows.
+        const out: Buffer[] = [];
+        while (buf.length > AGE_CHUNK) {
+          out.push(decryptChunk(buf.subarray(0, AGE_CHUNK), false));
+          buf = buf.subarray(AGE_CHUNK);
+        }
+        if (out.length) yield out.length === 1 ? out[0] : Buffer.concat(out);
+        continue;
+      }
+      // The final chunk: what is left (empty only for an empty plaintext).
+      const last = decryptChunk(buf, true);
+      if (last.length === 0 && counter > 1) throw new OpsError('ERR_DECRYPT_AUTH', 'The age-encrypted bundle ends with an empty final chunk, which age does not allow.');
+      if (last.length) yield last;
+      return;
     }
   }
 
