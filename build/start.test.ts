@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { REPO_ROOT, tempDir } from '../electron/services/testing/fixtures';
@@ -13,14 +13,19 @@ describe('npm start: finding Electron without require("electron")', () => {
   it('without a binary, exits non-zero and tells how to get one and where the CLI is', () => {
     const t = tempDir('okc-start-');
     try {
+      // A copy of the script in a checkout without node_modules/electron: never launches a real app,
+      // even on a machine where this checkout has an Electron binary.
+      mkdirSync(join(t.dir, 'build'));
+      copyFileSync(join(REPO_ROOT, 'build', 'start.mjs'), join(t.dir, 'build', 'start.mjs'));
       const env = { ...process.env, ELECTRON_OVERRIDE_DIST_PATH: join(t.dir, 'no-electron-here') };
-      const r = spawnSync(process.execPath, [join(REPO_ROOT, 'build', 'start.mjs')], { cwd: REPO_ROOT, env, encoding: 'utf8' });
+      const r = spawnSync(process.execPath, [join(t.dir, 'build', 'start.mjs')], { cwd: t.dir, env, encoding: 'utf8' });
       expect(r.status).not.toBe(0);
       expect(r.stderr).toContain('No Electron binary is available on this machine');
       expect(r.stderr).toContain('npm install electron@38.4.0');
       expect(r.stderr).toContain('ELECTRON_OVERRIDE_DIST_PATH');
       expect(r.stderr).toContain('npx --no mirror --help');
       expect(r.stderr).toContain(join(t.dir, 'no-electron-here'));
+      expect(r.stderr).toContain(join(t.dir, 'node_modules', 'electron', 'path.txt'));
     } finally {
       t.cleanup();
     }
