@@ -18,7 +18,8 @@ test.describe('the desktop app (Electron)', () => {
     tmp = tempDir('okc-electron-');
     app = await electron.launch({
       executablePath: binary!,
-      args: [REPO_ROOT],
+      // Chromium refuses to start as root (CI) without --no-sandbox; the renderer's own sandbox (sandbox: true) stays on.
+      args: [...(process.getuid?.() === 0 ? ['--no-sandbox'] : []), REPO_ROOT],
       cwd: REPO_ROOT,
       env: { ...process.env, OKC_WORKSPACE: join(tmp.dir, 'workspace'), ELECTRON_DISABLE_SECURITY_WARNINGS: 'false' } as Record<string, string>,
     });
