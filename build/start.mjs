@@ -112,6 +112,9 @@ async function main() {
   run(process.execPath, [join(root, 'build', 'build.mjs'), 'all']);
   run(process.execPath, [join(root, 'node_modules', 'vite', 'bin', 'vite.js'), 'build', '--config', 'renderer/vite.config.ts', '--logLevel', 'warn']);
   if (!process.env.OKC_SQLITE_NATIVE_BINDING) prepareNativeSqlite(electronVersion(found.binary));
+  if (process.getuid?.() === 0 && !process.argv.includes('--no-sandbox')) {
+    process.stderr.write('Note: Electron does not start as root. Run the console as a normal user (or, knowingly, `npm start -- --no-sandbox`).\n');
+  }
   const env = { ...process.env };
   delete env.ELECTRON_RUN_AS_NODE;
   const child = spawn(found.binary, [root, ...process.argv.slice(2)], { cwd: root, stdio: 'inherit', env });
