@@ -310,6 +310,25 @@ describe('journal recovery', () => {
   });
 });
 
+describe('unreadable journal', () => {
+  it('returns staging to the generation the database records', () => {
+    const { full, d2spec } = chain(ws);
+    apply(full);
+    const before = snapshot(ws);
+    const d2 = fakeVerifiedBundle(ws, d2spec(full));
+    const s = openForWrite(ws, 'test');
+    d2.materialize();
+    // Crash right after the switch, before the database: the link points at the new folder.
+    expect(() => applyPrepared(s.ws, s.db, d2.prepared, { hooks: { checkpoint: (x) => { if (x === 'db:commit') throw new Error('crash'); } } })).toThrow(/crash/);
+    s.close();
+    writeFileSync(applyJournalFile(ws.layout), '{"op": "apply", "phase": "comm');
+    const rep = recoverInterruptedApply(ws);
+    expect(rep.recovered?.outcome).toBe('rolled-back');
+    expect(snapshot(ws)).toEqual(before);
+    expect(existsSync(applyJournalFile(ws.layout))).toBe(false);
+  });
+});
+
 describe('single writer', () => {
   it('a second writer gets ERR_WORKSPACE_BUSY naming the holder pid', async () => {
     const child = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 30000)'], { stdio: 'ignore' });

@@ -10,7 +10,7 @@ import { appendAudit } from '../audit/index';
 import type { Db } from '../db/index';
 import { logEvent } from '../obs/index';
 import type { Workspace } from '../workspace/index';
-import { generationName, parseGenerationName, trivyCacheLink } from '../workspace/layout';
+import { applyJournalFile, generationName, parseGenerationName, trivyCacheLink } from '../workspace/layout';
 import { discardApply, finishApplyInDb } from './apply';
 import { hookedFs, type StagingFs, type StagingHooks } from './fsops';
 import { readJournal, removeJournal, type Journal, type TrivyJournal } from './journal';
@@ -92,7 +92,15 @@ export function recoverInterruptedApply(ws: Workspace, db: Db, hooks?: StagingHo
     }
     logEvent(ws, { event: 'mirror.apply.recovered', level: 'warn', message: report.recovered?.detail });
   }
+  const torn = !j && existsSync(applyJournalFile(ws.layout));
   tidy(ws, db, fs, report);
+  if (torn) {
+    // Unreadable journal (cannot happen with the atomic rename, but never trust it): the database
+    // and its generations win; tidy() has already put staging back to the database's current generation.
+    removeJournal(fs, ws.layout);
+    report.recovered = { op: 'apply', outcome: 'rolled-back', detail: 'an unreadable apply journal was found; staging was returned to the generation the database records' };
+    auditRecovered(db, { subject: 'staging', op: 'unknown', outcome: 'rolled-back', detail: report.recovered.detail });
+  }
   return report;
 }
 
