@@ -9,12 +9,14 @@ const PAGE_SIZE = 25;
 
 export function AuditPage() {
   const invoke = useInvoke();
-  const { cursors, action, next, previous, setAction } = useAuditUi();
+  const { cursors, action, fromDay, toDay, next, previous, setAction, setRange } = useAuditUi();
   const cursor = cursors[cursors.length - 1];
   const page = cursors.length;
+  const from = fromDay ? `${fromDay}T00:00:00Z` : undefined;
+  const to = toDay ? dayAfter(toDay) : undefined;
   const rows = useQuery({
-    queryKey: ['audit', 'list', cursor, action],
-    queryFn: () => invoke('audit.list', { limit: PAGE_SIZE, cursor, action: action.trim() || undefined }),
+    queryKey: ['audit', 'list', cursor, action, from, to],
+    queryFn: () => invoke('audit.list', { limit: PAGE_SIZE, cursor, action: action.trim() || undefined, from, to }),
     placeholderData: keepPreviousData,
   });
   const verify = useMutation({ mutationFn: () => invoke('audit.verify', {}) });
@@ -42,6 +44,10 @@ export function AuditPage() {
         <div className="row">
           <label htmlFor="audit-action">Action filter</label>
           <input id="audit-action" type="text" placeholder="e.g. mirror.bundle.imported" value={action} onChange={(e) => setAction(e.target.value)} />
+          <label htmlFor="audit-from">From (UTC day)</label>
+          <input id="audit-from" type="date" value={fromDay} onChange={(e) => setRange(e.target.value, toDay)} />
+          <label htmlFor="audit-to">To (UTC day)</label>
+          <input id="audit-to" type="date" value={toDay} onChange={(e) => setRange(fromDay, e.target.value)} />
         </div>
         {rows.isPending && <Loading what="audit events" />}
         {rows.error && <ErrorPanel error={rows.error} title="Audit log unavailable" />}
@@ -91,4 +97,11 @@ export function AuditPage() {
       </section>
     </div>
   );
+}
+
+/** The exclusive upper bound for a last day: the next day's midnight UTC. */
+function dayAfter(day: string): string {
+  const d = new Date(`${day}T00:00:00Z`);
+  d.setUTCDate(d.getUTCDate() + 1);
+  return d.toISOString().replace(/\.\d{3}Z$/, 'Z');
 }
