@@ -187,7 +187,8 @@ class SinkFile {
   private fd: number;
   private buf: Buffer | null = null;
   private used = 0;
-  constructor(readonly path: string) {
+  /** `durable`: fsync on close (extracted files); a private spool that is deleted afterwards needs none. */
+  constructor(readonly path: string, private readonly durable = true) {
     this.fd = openSync(path, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL | fsc.O_NOFOLLOW, 0o600);
   }
   write(chunk: Buffer): void {
@@ -207,7 +208,7 @@ class SinkFile {
   close(): void {
     this.flush();
     this.buf = null;
-    fsyncSync(this.fd);
+    if (this.durable) fsyncSync(this.fd);
     closeSync(this.fd);
     this.fd = -1;
   }
@@ -421,38 +422,69 @@ export async function verifyMirrorBundle(file: string, opts: MirrorVerifyOptions
         throw new OpsError('ERR_DECRYPT_AUTH', 'The age-encrypted bundle failed authentication while decrypting: it was altered or truncated.');
       }
     };
-    let ended = false;
+    // Whole chunks are decrypted straight from the input buffers; only a chunk that spans two
+    // inputs is copied. A chunk is the last one only when no byte follows it in the file.
+    let pend: Buffer = buf;
     for (;;) {
-      if (!ended && buf.length <= AGE_CHUNK + (nonce ? 0 : 16)) {
-        const r = await it.next();
-        if (r.done) ended = true;
-        else {
-          buf = buf.length ? Buffer.concat([buf, r.value]) : r.value;
+      const r = await it.next();
+      const out: Buffer[] = [];
+      if (r.done) {
+        if (!nonce) {
+          if (pend.length < 16) throw new OpsError('ERR_DECRYPT_AUTH', 'The age-encrypted bundle is truncated (no payload nonce).');
+          nonce = Buffer.from(pend.subarray(0, 16));
+          key = Buffer.from(hkdfSync('sha256', fileKey, nonce, 'payload', 32));
+          pend = pend.subarray(16);
+        }
+        while (pend.length > AGE_CHUNK) {
+          out.push(decryptChunk(pend.subarray(0, AGE_CHUNK), false));
+          pend = pend.subarray(AGE_CHUNK);
+        }
+        const last = decryptChunk(pend, true);
+        if (last.length === 0 && counter > 1) throw new OpsError('ERR_DECRYPT_AUTH', 'The age-encrypted bundle ends with an empty final chunk, which age does not allow.');
+        out.push(last);
+        for (const o of out) if (o.length) yield o;
+        return;
+      }
+      let input: Buffer = r.value;
+      if (!input.length) continue;
+      if (!nonce) {
+        if (pend.length + input.length < 16) {
+          pend = Buffer.concat([pend, input]);
           continue;
         }
-      }
-      if (!nonce) {
-        if (buf.length < 16) throw new OpsError('ERR_DECRYPT_AUTH', 'The age-encrypted bundle is truncated (no payload nonce).');
-        nonce = Buffer.from(buf.subarray(0, 16));
-        key = Buffer.from(hkdfSync('sha256', fileKey, nonce, 'payload', 32));
-        buf = buf.subarray(16);
-        continue;
-      }
-      if (!ended || buf.length > AGE_CHUNK) {
-        // Full chunks while more data follows.
-        const out: Buffer[] = [];
-        while (buf.length > AGE_CHUNK) {
-          out.push(decryptChunk(buf.subarray(0, AGE_CHUNK), false));
-          buf = buf.subarray(AGE_CHUNK);
+        if (pend.length < 16) {
+          input = Buffer.concat([pend, input]);
+          pend = EMPTY;
         }
-        if (out.length) yield out.length === 1 ? out[0] : Buffer.concat(out);
-        continue;
+        const from = pend.length ? pend : input;
+        nonce = Buffer.from(from.subarray(0, 16));
+        key = Buffer.from(hkdfSync('sha256', fileKey, nonce, 'payload', 32));
+        if (pend.length) pend = pend.subarray(16);
+        else input = input.subarray(16);
+        if (!input.length) continue;
       }
-      // The final chunk: what is left (empty only for an empty plaintext).
-      const last = decryptChunk(buf, true);
-      if (last.length === 0 && counter > 1) throw new OpsError('ERR_DECRYPT_AUTH', 'The age-encrypted bundle ends with an empty final chunk, which age does not allow.');
-      if (last.length) yield last;
-      return;
+      // `input` follows `pend`, so every whole chunk in `pend` has bytes after it: not the last.
+      while (pend.length >= AGE_CHUNK) {
+        out.push(decryptChunk(pend.subarray(0, AGE_CHUNK), false));
+        pend = pend.subarray(AGE_CHUNK);
+      }
+      if (pend.length) {
+        const k = AGE_CHUNK - pend.length;
+        if (input.length > k) {
+          out.push(decryptChunk(Buffer.concat([pend, input.subarray(0, k)]), false));
+          pend = input.subarray(k);
+        } else {
+          pend = Buffer.concat([pend, input]);
+        }
+      } else {
+        pend = input;
+      }
+      // Whole chunks of the new input that still have bytes after them.
+      while (pend.length > AGE_CHUNK) {
+        out.push(decryptChunk(pend.subarray(0, AGE_CHUNK), false));
+        pend = pend.subarray(AGE_CHUNK);
+      }
+      for (const o of out) if (o.length) yield o;
     }
   }
 
@@ -610,7 +642,7 @@ export async function verifyMirrorBundle(file: string, opts: MirrorVerifyOptions
       // Before export.json is known, files under data/ (where per-file encryption applies, spec 5.2) may need decrypting later.
       target = join(ensureSpool(), String(spoolSeq++));
     }
-    const sink = target ? new SinkFile(target) : undefined;
+    const sink = target ? new SinkFile(target, extractRoot !== undefined) : undefined;
     if (sink) openSinks.add(sink);
     const p = pool;
     const hid = p.start();
