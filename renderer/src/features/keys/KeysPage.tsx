@@ -126,7 +126,7 @@ function AddKey() {
       </button>
       {inspect.error && <ErrorPanel error={inspect.error} title="Not a usable key" />}
       {inspected && (
-        <div className="stack">
+        <div className="form-block">
           <p>
             Algorithm <strong>{inspected.algorithm}</strong>, fingerprint <code className="fp">{inspected.fingerprint}</code>
           </p>
