@@ -330,11 +330,42 @@ export async function verifyMirrorBundle(file: string, opts: MirrorVerifyOptions
   let copy: FileHandle | undefined;
   const openSinks = new Set<SinkFile>();
 
+  /**
+   * The file, chunk by chunk. Without age, each chunk is fully consumed (zstd,
+   * copy, raw hash) before the next is requested, so two read buffers are
+   * reused in turn (no allocation, no page faults per chunk); the age reader
+   * keeps views across chunks, so it gets fresh buffers.
+   */
+  async function* readChunks(): AsyncGenerator<Buffer> {
+    if (ageWhole) {
+      yield* createReadStream(file, { highWaterMark: READ_CHUNK }) as AsyncIterable<Buffer>;
+      return;
+    }
+    const fh = await openAsync(file, 'r');
+    const bufs = [Buffer.allocUnsafeSlow(READ_CHUNK), Buffer.allocUnsafeSlow(READ_CHUNK)];
+    let pending: Promise<{ bytesRead: number }> | null = null;
+    try {
+      // Read ahead into the other buffer while the consumer works on this one.
+      let next = fh.read(bufs[0], 0, READ_CHUNK, null);
+      for (let i = 0; ; i++) {
+        const b = bufs[i & 1];
+        const { bytesRead } = await next;
+        if (bytesRead === 0) return;
+        pending = next = fh.read(bufs[(i + 1) & 1], 0, READ_CHUNK, null);
+        yield b.subarray(0, bytesRead);
+        pending = null;
+      }
+    } finally {
+      // Never close the file under a read still in flight.
+      if (pending) await pending.catch(() => undefined);
+      await fh.close();
+    }
+  }
+
   async function* rawSource(): AsyncGenerator<Buffer> {
-    const rs = createReadStream(file, { highWaterMark: READ_CHUNK });
     let lastProgress = 0;
     try {
-      for await (const chunk of rs as AsyncIterable<Buffer>) {
+      for await (const chunk of readChunks()) {
         checkAbort(opts.signal);
         if (wantRaw) {
           pool.update(rawId, chunk);
