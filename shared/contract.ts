@@ -221,7 +221,7 @@ export const CONTRACT = {
   'app.info': channel(NoInput)<AppInfo>(),
   'workspace.status': channel(z.object({ deep: z.boolean().optional() }).strict().optional())<WorkspaceStatusView>(),
   'verify.start': channel(
-    z.object({ path: PathInput, ...TrustInput, passphrase: z.string().max(1024).optional() }).strict(),
+    z.object({ path: PathInput, ...TrustInput }).strict(),
   )<{ jobId: string }>(),
   'import.start': channel(
     z

@@ -92,7 +92,6 @@ export function createHandlers(deps: HandlerDeps): Handlers {
         path: input.path,
         keyFiles: input.keyFiles ?? [],
         identityFiles: input.identityFiles ?? [],
-        passphrase: input.passphrase,
       });
       return { jobId };
     },

@@ -15,7 +15,6 @@ export interface VerifyJobParams {
   path: string;
   keyFiles: string[];
   identityFiles: string[];
-  passphrase?: string;
 }
 
 export interface ImportJobParams {
