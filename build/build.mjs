@@ -37,6 +37,9 @@ async function cli() {
     ...common,
     entryPoints: { 'cli/mirror': 'electron/cli/bin.ts' },
     outdir: 'dist',
+    // Each command is a chunk loaded when it runs (fast `--help`, `--version`).
+    splitting: true,
+    chunkNames: 'cli/chunks/[name]-[hash]',
     outExtension: { '.js': '.mjs' },
     format: 'esm',
     banner: { js: '#!/usr/bin/env node' },

@@ -35,3 +35,14 @@ describe('mirror CLI entry', () => {
     expect(parsed).toMatchObject({ ok: false, code: 'ERR_USAGE' });
   });
 });
+
+describe('lazy command registry', () => {
+  it('lists each command with the summary its own module declares, and loads the module that has its name', async () => {
+    const { commands } = await import('./commands/index');
+    for (const entry of commands) {
+      const cmd = await entry.load();
+      expect(cmd.name).toBe(entry.name);
+      expect(entry.summary).toBe(cmd.summary);
+    }
+  });
+});

@@ -4,7 +4,7 @@
  */
 import { OpsError } from '../../shared/errors';
 import { APP_VERSION } from '../services/version';
-import type { CliIo, Command } from './command';
+import type { CliIo } from './command';
 import { reportError } from './output';
 import { commands } from './commands/index';
 
@@ -35,16 +35,17 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
     io.stdout.write(`${APP_VERSION}\n`);
     return 0;
   }
-  const cmd: Command | undefined = commands.find((c) => c.name === first);
+  const entry = commands.find((c) => c.name === first);
   const json = rest.includes('--json');
-  if (!cmd) {
+  if (!entry) {
     return reportError(io, new OpsError('ERR_USAGE', `Unknown command "${first}". Run \`mirror --help\` for the list.`), json);
   }
-  if (rest.includes('--help') || rest.includes('-h')) {
-    io.stdout.write(cmd.usage.trimEnd() + '\n');
-    return 0;
-  }
   try {
+    const cmd = await entry.load();
+    if (rest.includes('--help') || rest.includes('-h')) {
+      io.stdout.write(cmd.usage.trimEnd() + '\n');
+      return 0;
+    }
     return await cmd.run(rest, io);
   } catch (e) {
     if (io.signal.aborted) return reportError(io, new OpsError('ERR_CANCELLED', 'Cancelled by the operator (SIGINT). Nothing was changed.'), json);

@@ -35,12 +35,12 @@ function fromShape(s: OpsErrorShape): OpsError {
 /**
  * Where the worker entry is: beside this module when running from source
  * (worker-dev.mjs, which loads worker.ts through tsx), or `jobs/worker.mjs` next to the bundle's
- * folder in a build (dist/cli/mirror.mjs → dist/jobs/worker.mjs).
+ * folder in a build (dist/cli/mirror.mjs or a chunk in dist/cli/chunks/ → dist/jobs/worker.mjs).
  */
 export function workerEntry(): { file: string; execArgv: string[] } {
   const here = fileURLToPath(import.meta.url);
   if (here.endsWith('.ts')) return { file: join(dirname(here), 'worker-dev.mjs'), execArgv: [] };
-  const candidates = [join(dirname(here), '..', 'jobs', 'worker.mjs'), join(dirname(here), 'jobs', 'worker.mjs'), join(dirname(here), 'worker.mjs')];
+  const candidates = [join(dirname(here), '..', 'jobs', 'worker.mjs'), join(dirname(here), '..', '..', 'jobs', 'worker.mjs') /* from dist/cli/chunks */, join(dirname(here), 'jobs', 'worker.mjs'), join(dirname(here), 'worker.mjs')];
   const found = candidates.find((c) => existsSync(c));
   if (!found) throw new OpsError('ERR_INTERNAL', `The job worker (jobs/worker.mjs) is missing from this build. Rebuild with node build/build.mjs cli.`);
   return { file: found, execArgv: [] };
