@@ -41,6 +41,8 @@ export interface Verdict {
   failures?: Failure[];
   /** The offending member (inside the bundle) where there is one. */
   member?: string;
+  /** The input file's own SHA-256 and size, computed during the one read (file inputs read completely). */
+  file?: { sha256: string; size: number };
   /** Key fingerprints that were tried, and the one that verified (if any). */
   keys?: { tried: string[]; signedBy: string[] };
 }

@@ -3,8 +3,8 @@
  * writes the payload into incoming/<job>/files and tees the raw bytes to the
  * library), then apply in generation order with the chain rules.
  */
-import { randomBytes, createHash } from 'node:crypto';
-import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { OpsError, isOpsError, runbookAdvice, toErrorShape, type ErrorCode } from '../../../shared/errors';
@@ -203,27 +203,26 @@ async function importTrivy(ws: Workspace, db: Db, file: string, shownPath: strin
   const extractDir = join(jobDir, 'trivy');
   mkdirSync(jobDir, { recursive: true, mode: 0o700 });
   try {
-    const v = await verifyTrivyBundle(file, { keys: opts.keys, signature, kind, extractTo: extractDir, limits: opts.limits, signal: opts.signal, onProgress: opts.onProgress });
+    // The library copy is teed from the same read that is verified (check-then-use).
+    const libTmp = join(ws.layout.library, `.tmp-${job}`);
+    const v = await verifyTrivyBundle(file, { keys: opts.keys, signature, kind, extractTo: extractDir, copyTo: libTmp, limits: opts.limits, signal: opts.signal, onProgress: opts.onProgress });
     logTrivyVerdictEvents(ws, v); // adapter.trivy.unsupported_schema_version (spec section 7)
-    if (!v.ok) {
+    if (!v.ok || !v.file) {
       rmQuiet(jobDir);
+      rmQuiet(libTmp);
       const it = item(shownPath, kind, 'refused', v.code ?? 'ERR_BUNDLE_CORRUPT', v.message, { verdict: v });
       recordFailure(ws, db, it, opts, true);
       return it;
     }
-    // The library copy (Trivy bundles are small; the verifier has no tee for them).
-    const libTmp = join(ws.layout.library, `.tmp-${job}`);
-    copyFileSync(file, libTmp);
-    const bytes = readFileSync(libTmp);
-    const sha256 = createHash('sha256').update(bytes).digest('hex');
-    if (expect && (expect.sha256 !== sha256 || expect.size !== bytes.length)) {
+    const { sha256, size } = v.file;
+    if (expect && (expect.sha256 !== sha256 || expect.size !== size)) {
       rmQuiet(jobDir);
       rmQuiet(libTmp);
       const it = item(shownPath, kind, 'refused', 'ERR_VERIFY_DIGEST', `${shownPath} does not match the kit manifest (sha256 ${sha256}; the manifest says ${expect.sha256}). Copy the kit again.`, { verdict: v });
       recordFailure(ws, db, it, opts, true);
       return it;
     }
-    const r = installTrivy(ws, db, { path: shownPath, kind, job, extractedDir: extractDir, library: { tmpFile: libTmp, sha256, size: bytes.length, name: basename(file) }, operator: opts.operator }, { hooks: opts.hooks, now: opts.now });
+    const r = installTrivy(ws, db, { path: shownPath, kind, job, extractedDir: extractDir, library: { tmpFile: libTmp, sha256, size, name: basename(file) }, operator: opts.operator }, { hooks: opts.hooks, now: opts.now });
     return item(shownPath, kind, 'installed', null, `Trivy ${kind === 'trivy-db' ? 'DB' : 'Java DB'} installed for Trivy's --cache-dir ${ws.layout.trivy} (${r.dir}).`, { verdict: v });
   } catch (e) {
     rmQuiet(jobDir);

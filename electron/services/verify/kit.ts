@@ -291,9 +291,8 @@ export async function verifyKit(dirIn: string, opts: VerifyOptions): Promise<Kit
         report.fail('kit', 'ERR_CANCELLED', 'Verification was cancelled. Nothing was changed.');
         return finish();
       }
-      // The Trivy reader reports the archive's SHA-256 computed during its read; fall back to hashing.
-      const m = item.checks.map((c) => /sha256 ([0-9a-f]{64})/.exec(c.detail ?? '')).find((x) => x);
-      raw = m ? { sha256: m[1], size: item.stats.bytes } : await hashFile(where.file);
+      // The Trivy reader reports the file's SHA-256 computed during its one read; a stream it could not finish is hashed here.
+      raw = item.file ?? (await hashFile(where.file));
       trivies.push(item);
     }
     doneBytes += entry.size;

@@ -474,7 +474,8 @@ export async function verifyTrivyBundle(file: string, opts: TrivyVerifyOptions):
       const member = se.path && se.path !== file ? se.path : typeof se.details?.member === 'string' ? (se.details.member as string) : undefined;
       return makeVerdict(file, finalKind, checks, [{ code: se.code, message: se.message, ...(member ? { path: member } : {}) }], warnings, stats, { tried: signature.tried, signedBy: [] });
     }
-    checks.push({ name: 'archive', ok: true, detail: `gzip tar read completely: ${gate.members} member(s), sha256 ${rawHash.digest('hex')}` });
+    const rawSha256 = rawHash.digest('hex');
+    checks.push({ name: 'archive', ok: true, detail: `gzip tar read completely: ${gate.members} member(s), sha256 ${rawSha256}` });
 
     // Signature over the file's bytes.
     const sig = signature.finish();
@@ -580,7 +581,7 @@ export async function verifyTrivyBundle(file: string, opts: TrivyVerifyOptions):
       }
     }
 
-    return makeVerdict(file, finalKind, checks, failures, warnings, stats, { tried: sig.tried, signedBy: sig.signedBy });
+    return { ...makeVerdict(file, finalKind, checks, failures, warnings, stats, { tried: sig.tried, signedBy: sig.signedBy }), file: { sha256: rawSha256, size: rawBytes } };
   } finally {
     for (const fd of openFds) {
       try {
