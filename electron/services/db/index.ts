@@ -75,6 +75,19 @@ export function openDatabase(file: string, migrations: readonly Migration[] = MI
   }
 }
 
+/** SQLITE_FULL / ENOSPC: the volume is full. That is not damage, and says so. */
+function isFull(e: unknown): boolean {
+  const code = (e as { code?: unknown })?.code;
+  return code === 'SQLITE_FULL' || code === 'ENOSPC' || (e instanceof Error && /disk is full/i.test(e.message));
+}
+
+function noSpace(file: string, cause: unknown): OpsError {
+  return new OpsError('ERR_NO_SPACE', `The volume holding the workspace database ${file} is full, so it cannot be opened or updated. Nothing was changed. Free space on that volume (for example run \`mirror retention run\`), then try again.`, {
+    path: file,
+    cause,
+  });
+}
+
 function isBusy(e: unknown): boolean {
   const code = (e as { code?: unknown })?.code;
   return code === 'SQLITE_BUSY' || code === 'SQLITE_LOCKED' || (typeof code === 'string' && (code.startsWith('SQLITE_BUSY_') || code.startsWith('SQLITE_LOCKED_')));
@@ -90,6 +103,7 @@ function openOnce(file: string, migrations: readonly Migration[]): Db {
     db = new Database(file, { timeout: 10_000, ...(nativeBinding ? { nativeBinding } : {}) });
   } catch (e) {
     if (isBusy(e)) throw e;
+    if (isFull(e)) throw noSpace(file, e);
     throw corrupt(file, (e as Error).message, e);
   }
   try {
@@ -103,6 +117,7 @@ function openOnce(file: string, migrations: readonly Migration[]): Db {
         check = (db.pragma('quick_check') as { quick_check: string }[]).map((r) => r.quick_check);
       } catch (e) {
         if (isBusy(e)) throw e;
+        if (isFull(e)) throw noSpace(file, e);
         throw corrupt(file, (e as Error).message, e);
       }
       if (check.length !== 1 || check[0] !== 'ok') throw corrupt(file, `quick_check: ${check.slice(0, 3).join('; ')}`);
@@ -138,6 +153,7 @@ function openOnce(file: string, migrations: readonly Migration[]): Db {
     return db;
   } catch (e) {
     db.close();
+    if (isFull(e)) throw noSpace(file, e);
     throw e;
   }
 }
