@@ -3,15 +3,32 @@
 // bench-results/summary.json (gitignored). Usage: node build/bench.mjs [verify|import|delta|audit ...]
 // Sizes: BENCH_SIZE_MIB (512), BENCH_FILE_MIB (8), BENCH_REPS (2), BENCH_LARGE=1 (adds 2 GiB),
 // BENCH_DELTA_FILES (100000), BENCH_AUDIT_EVENTS (1000000). See docs/benchmarks.md.
+// --head: benchmark the committed HEAD (git archive into a temp folder, node_modules linked),
+// not the working tree, so that uncommitted edits in a shared tree are not measured.
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { cpus, loadavg } from 'node:os';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const ALL = ['verify', 'import', 'delta', 'audit'];
-const wanted = process.argv.slice(2).length ? process.argv.slice(2) : ALL;
+const args = process.argv.slice(2);
+if (args.includes('--head')) {
+  const dir = mkdtempSync(join(tmpdir(), 'okc-bench-head-'));
+  const rev = spawnSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: root, encoding: 'utf8' }).stdout.trim();
+  console.log(`benchmarking the committed HEAD ${rev} in ${dir}`);
+  const ex = spawnSync('bash', ['-c', 'git archive HEAD | tar -x -C "$1"', 'bash', dir], { cwd: root, stdio: 'inherit' });
+  if (ex.status !== 0) process.exit(1);
+  symlinkSync(join(root, 'node_modules'), join(dir, 'node_modules'));
+  const run = spawnSync(process.execPath, [join(dir, 'build/bench.mjs'), ...args.filter((a) => a !== '--head')], { cwd: dir, stdio: 'inherit', env: process.env });
+  mkdirSync(join(root, 'bench-results'), { recursive: true });
+  cpSync(join(dir, 'bench-results'), join(root, 'bench-results'), { recursive: true });
+  rmSync(dir, { recursive: true, force: true });
+  console.log(`results copied to ${join(root, 'bench-results')}`);
+  process.exit(run.status ?? 1);
+}
+const wanted = args.length ? args : ALL;
 for (const w of wanted) {
   if (!ALL.includes(w)) {
     console.error(`unknown benchmark "${w}"; choose from ${ALL.join(', ')}`);
