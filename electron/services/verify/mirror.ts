@@ -8,7 +8,7 @@
  * delta rules, then per-file decryption where export.json asks for it.
  */
 import { createDecipheriv, createHash, hkdfSync } from 'node:crypto';
-import { constants as fsc, createReadStream, closeSync, fsyncSync, mkdirSync, mkdtempSync, openSync, readdirSync, readSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
+import { constants as fsc, createReadStream, closeSync, mkdirSync, mkdtempSync, openSync, readdirSync, readSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
 import { open as openAsync, type FileHandle } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
@@ -16,6 +16,7 @@ import { join, resolve, sep, dirname } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { Parser, type ReadEntry } from 'tar';
 import { parse as parseYaml } from 'yaml';
+import { makeTreeDurable } from '../durability';
 import type * as ZstdBinding from 'zstd-napi/binding';
 import { OpsError, isOpsError, pickReportedCode, runbookAdvice, type ErrorCode } from '../../../shared/errors';
 import { compareBytewise, isPayloadPath } from '../../../shared/paths';
@@ -180,15 +181,15 @@ function checkAbort(signal: AbortSignal | undefined): void {
 }
 
 /**
- * A file being written with coalesced large writes; fsynced on close. Chunks
- * are copied into its own buffer (the caller's buffers are reused).
+ * A file being written with coalesced large writes. Chunks are copied into its
+ * own buffer (the caller's buffers are reused). Durability is the caller's:
+ * extracted trees are flushed together by makeTreeDurable.
  */
 class SinkFile {
   private fd: number;
   private buf: Buffer | null = null;
   private used = 0;
-  /** `durable`: fsync on close (extracted files); a private spool that is deleted afterwards needs none. */
-  constructor(readonly path: string, private readonly durable = true) {
+  constructor(readonly path: string) {
     this.fd = openSync(path, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL | fsc.O_NOFOLLOW, 0o600);
   }
   write(chunk: Buffer): void {
@@ -208,7 +209,6 @@ class SinkFile {
   close(): void {
     this.flush();
     this.buf = null;
-    if (this.durable) fsyncSync(this.fd);
     closeSync(this.fd);
     this.fd = -1;
   }
@@ -673,7 +673,8 @@ export async function verifyMirrorBundle(file: string, opts: MirrorVerifyOptions
       // Before export.json is known, files under data/ (where per-file encryption applies, spec 5.2) may need decrypting later.
       target = join(ensureSpool(), String(spoolSeq++));
     }
-    const sink = target ? new SinkFile(target, extractRoot !== undefined) : undefined;
+    // Extracted files are made durable together at the end (one syncfs), not one fsync each.
+    const sink = target ? new SinkFile(target) : undefined;
     if (sink) openSinks.add(sink);
     const p = pool;
     const hid = p.start();
@@ -803,8 +804,9 @@ export async function verifyMirrorBundle(file: string, opts: MirrorVerifyOptions
 
   const payloadCount = [...members.keys()].filter((r) => !isControl(r)).length;
   const finish = (): MirrorBundleResult => {
-    if (spoolDir && !extractRoot) rmSync(spoolDir, { recursive: true, force: true });
-    else if (spoolDir) rmSync(spoolDir, { recursive: true, force: true });
+    if (spoolDir) rmSync(spoolDir, { recursive: true, force: true });
+    // What will be applied must be on stable storage before the caller commits to it.
+    if (extractRoot && !report.failed) makeTreeDurable(extractRoot);
     const kind: VerdictKind = exp ? (exp.profile.variant === 'delta' ? 'mirror-delta' : 'mirror-full') : guessKind;
     result.plaintextVerified = !report.failed && !!exp && (!exp.encryption || plaintextDone);
     result.verdict = buildVerdict({
