@@ -57,6 +57,13 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
 export async function main(): Promise<void> {
   const controller = new AbortController();
   let interrupted = false;
+  // `mirror verify … | head`: the reader went away. Stop quietly, as Unix tools do.
+  for (const stream of [process.stdout, process.stderr]) {
+    stream.on('error', (e: NodeJS.ErrnoException) => {
+      if (e.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+      throw e;
+    });
+  }
   process.on('SIGINT', () => {
     if (interrupted) process.exit(130);
     interrupted = true;
