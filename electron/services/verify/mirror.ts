@@ -15,8 +15,8 @@ import { tmpdir } from 'node:os';
 import { join, resolve, sep, dirname } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { Parser, type ReadEntry } from 'tar';
-import { parse as parseYaml } from 'yaml';
 import { makeTreeDurable } from '../durability';
+import { checkYaml } from './yaml-check';
 import type * as ZstdBinding from 'zstd-napi/binding';
 import { OpsError, isOpsError, pickReportedCode, runbookAdvice, type ErrorCode } from '../../../shared/errors';
 import { compareBytewise, isPayloadPath } from '../../../shared/paths';
@@ -898,7 +898,7 @@ export async function verifyMirrorBundle(file: string, opts: MirrorVerifyOptions
 
   if (manifestBytes) {
     try {
-      parseYaml(manifestBytes.toString('utf8'));
+      checkYaml(manifestBytes.toString('utf8'));
       report.ok('manifest.yaml parses');
     } catch (e) {
       report.fail('manifest.yaml parses', 'ERR_BUNDLE_CORRUPT', `mirror/manifest.yaml is not valid YAML (${(e as Error).message.split('\n')[0]}).`, 'mirror/manifest.yaml');
