@@ -1,13 +1,11 @@
-import { createHash } from 'node:crypto';
 import { spawn } from 'node:child_process';
 import { existsSync, lstatSync, readdirSync, readFileSync, readlinkSync, statSync, writeFileSync, appendFileSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { isOpsError, type OpsError } from '../../../shared/errors';
-import type { StateEntry } from '../../../shared/state-digest';
-import { stateDigestText } from '../../../shared/state-digest';
 import { openDatabase } from '../db/index';
 import { tempDir } from '../testing/fixtures';
+import { treeDigest } from '../testing/tree';
 import { openWorkspace, saveSettings, type Workspace } from '../workspace/index';
 import { applyJournalFile, generationDir, generationName } from '../workspace/layout';
 import { applyPrepared } from './apply';
@@ -24,23 +22,6 @@ beforeEach(() => {
   ws = openWorkspace(join(tmp.dir, 'ws'), { create: true });
 });
 afterEach(() => tmp.cleanup());
-
-/** Hashes a tree independently of the engine: the spec's state.digest of what is on disk. */
-function treeDigest(root: string): string {
-  const entries: StateEntry[] = [];
-  const walk = (rel: string): void => {
-    for (const d of readdirSync(rel ? join(root, rel) : root, { withFileTypes: true })) {
-      const p = rel ? `${rel}/${d.name}` : d.name;
-      if (d.isDirectory()) walk(p);
-      else {
-        const b = readFileSync(join(root, p));
-        entries.push({ path: p, sha256: createHash('sha256').update(b).digest('hex'), size: b.length });
-      }
-    }
-  };
-  walk('');
-  return 'sha256:' + createHash('sha256').update(stateDigestText(entries)).digest('hex');
-}
 
 function snapshot(w: Workspace): { link: string | null; digest: string; gens: string; staging: string[] } {
   const db = openDatabase(w.layout.db);

@@ -3,12 +3,12 @@
  * where the sandbox forbids mounting; engine.test.ts covers ENOSPC with an
  * injected writer everywhere).
  */
-import { createHash } from 'node:crypto';
 import { spawnSync } from 'node:child_process';
 import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, readlinkSync, statfsSync, writeSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KITS, tempDir } from '../testing/fixtures';
+import { treeHash } from '../testing/tree';
 import { loadPublicKey } from '../verify/keys';
 import { openWorkspace } from '../workspace/index';
 import { importBundles, importLocked, openForWrite, verifyStagingTree, workspaceStatus } from './index';
@@ -27,19 +27,6 @@ afterAll(() => {
   if (mounted) spawnSync('umount', [mnt]);
   tmp.cleanup();
 });
-
-function treeHash(root: string): string {
-  const h = createHash('sha256');
-  const walk = (rel: string): void => {
-    for (const d of readdirSync(join(root, rel), { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : 1))) {
-      const p = rel ? `${rel}/${d.name}` : d.name;
-      if (d.isDirectory()) walk(p);
-      else h.update(`${p}\0`).update(readFileSync(join(root, p)));
-    }
-  };
-  walk('');
-  return h.digest('hex');
-}
 
 describe('disk full on a real tiny filesystem', () => {
   it('an import that runs out of space mid-extraction leaves the current generation untouched and says how much it needs', async (ctx) => {

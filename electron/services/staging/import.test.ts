@@ -1,11 +1,9 @@
 import { execFileSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, readlinkSync, mkdirSync, symlinkSync, copyFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { StateEntry } from '../../../shared/state-digest';
-import { stateDigestText } from '../../../shared/state-digest';
 import { KITS, tempDir } from '../testing/fixtures';
+import { treeDigest } from '../testing/tree';
 import { loadPublicKey } from '../verify/keys';
 import { openWorkspace, type Workspace } from '../workspace/index';
 import { importBundles, rollback, verifyStagingTree, workspaceStatus } from './index';
@@ -18,22 +16,6 @@ const identity = readFileSync(join(KITS, 'test-age-identity.txt'), 'utf8')
 
 function keysFor(kit: string) {
   return [loadPublicKey(readFileSync(join(KITS, `${kit}.trusted.pub`), 'utf8'), 'cli')];
-}
-
-function treeDigest(root: string): string {
-  const entries: StateEntry[] = [];
-  const walk = (rel: string): void => {
-    for (const d of readdirSync(rel ? join(root, rel) : root, { withFileTypes: true })) {
-      const p = rel ? `${rel}/${d.name}` : d.name;
-      if (d.isDirectory()) walk(p);
-      else {
-        const b = readFileSync(join(root, p));
-        entries.push({ path: p, sha256: createHash('sha256').update(b).digest('hex'), size: b.length });
-      }
-    }
-  };
-  walk('');
-  return 'sha256:' + createHash('sha256').update(stateDigestText(entries)).digest('hex');
 }
 
 interface KitEntry { path: string; kind: string; exportId?: string; generation?: number }

@@ -1,8 +1,8 @@
-import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { KITS, tempDir } from '../testing/fixtures';
+import { treeHash } from '../testing/tree';
 import { loadPublicKey } from '../verify/keys';
 import { openWorkspace, type Workspace } from '../workspace/index';
 import { importBundles, workspaceStatus } from './index';
@@ -20,19 +20,6 @@ beforeEach(() => {
   ws = openWorkspace(join(tmp.dir, 'ws'), { create: true });
 });
 afterEach(() => tmp.cleanup());
-
-function treeHash(root: string): string {
-  const h = createHash('sha256');
-  const walk = (rel: string): void => {
-    for (const d of readdirSync(join(root, rel), { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : 1))) {
-      const p = rel ? `${rel}/${d.name}` : d.name;
-      if (d.isDirectory()) walk(p);
-      else h.update(`${p}\0`).update(readFileSync(join(root, p)));
-    }
-  };
-  walk('');
-  return h.digest('hex');
-}
 
 describe('bad bundles are refused on import, nothing staged changes', () => {
   it.each(cases.filter((c) => c.expect === 'refuse'))('$case → $code', async (c) => {
