@@ -147,4 +147,14 @@ describe('mirror import / status / rollback / retention', () => {
     const noWs = await run(['status', '--workspace', join(tmp.dir, 'none'), '--json']);
     expect(noWs.json()).toMatchObject({ code: 'ERR_WORKSPACE_INVALID' });
   });
+
+  it('applies the workspace limits (settings) to an import: a bundle beyond them is refused with ERR_BUNDLE_LIMIT', async () => {
+    const ws = openWorkspace(wsDir, { create: true });
+    saveSettings(ws, { ...ws.settings, limits: { ...ws.settings.limits, maxTotalBytes: 4096 } });
+    const r = await run(['import', join(KIT, 'mirror', 'mirror-20251029-full.tar.zst'), '--workspace', wsDir, '--key', KEY, '--json']);
+    expect(r.json()).toMatchObject({ ok: false, code: 'ERR_BUNDLE_LIMIT' });
+    expect(r.code).toBe(11);
+    const status = await run(['status', '--workspace', wsDir, '--json']);
+    expect(status.json()).toMatchObject({ generation: null });
+  });
 });

@@ -12,7 +12,7 @@ import { CHECKS } from '../runbooks/checks';
 import * as staging from '../staging/index';
 import { loadPublicKey, type TrustedKey } from '../verify/keys';
 import { verifyPath } from '../verify/index';
-import { openWorkspace } from '../workspace/index';
+import { isWorkspaceDir, openWorkspace } from '../workspace/index';
 import { registerJob, type JobRunContext } from './registry';
 
 function str(v: unknown, name: string): string {
@@ -72,7 +72,9 @@ export function registerBuiltinJobs(): void {
   registerJob('verify.path', async (p, ctx) => {
     const dir = str(p.workspaceDir, 'workspaceDir');
     const { keys, identities } = trust(dir, p);
-    return verifyPath(str(p.path, 'path'), { keys, identities, signal: ctx.signal, onProgress: ctx.onProgress });
+    // The workspace's limits (settings) apply to a standalone verification too.
+    const limits = isWorkspaceDir(dir) ? openWorkspace(dir).settings.limits : undefined;
+    return verifyPath(str(p.path, 'path'), { keys, identities, limits, signal: ctx.signal, onProgress: ctx.onProgress });
   });
 
   registerJob('staging.import', async (p, ctx) => {
