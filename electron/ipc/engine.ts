@@ -25,7 +25,7 @@ import { openDatabase, type Db } from '../services/db/index';
 import { runJobInline, runJobInWorker } from '../services/jobs/index';
 import { addTrustedKey, inspectPublicKey, listKeyRecords, revokeTrustedKey, type KeyRecord } from '../services/keys/index';
 import { resourcePath } from '../services/resources';
-import { advanceRun, createRun, findProcedure, getRun, listRuns, loadProcedures, type AdvanceOptions, type Procedure, type RunRecord } from '../services/runbooks/index';
+import { createRun, findProcedure, getRun, listRuns, loadProcedures, type Procedure, type RunRecord } from '../services/runbooks/index';
 import * as staging from '../services/staging/index';
 import type { ImportResult } from '../services/staging/index';
 import { classifyInput, loadPublicKey } from '../services/verify/index';
@@ -174,7 +174,7 @@ export async function checklistStart(s: WorkspaceSession, id: string, inputs: Re
  * confirmation (and note), an automated step by running its check. Steps are
  * done in order; asking for another one is ERR_CHECKLIST_STATE.
  */
-export async function checklistCompleteStep(s: WorkspaceSession, input: ParsedInput<'checklists.completeStep'>, operator: string): Promise<ChecklistRunView> {
+export async function checklistCompleteStep(s: WorkspaceSession, input: ParsedInput<'checklists.completeStep'>, operator: string, exec: EngineExec = inlineExec): Promise<ChecklistRunView> {
   const db = s.db();
   const procs = procedures();
   const run = getRun(db, input.runId, procs);
@@ -186,12 +186,20 @@ export async function checklistCompleteStep(s: WorkspaceSession, input: ParsedIn
   if (next && next.id !== step.id) {
     throw new OpsError('ERR_CHECKLIST_STATE', `Steps are done in order: the next step of "${proc.title}" is "${next.title}", not "${step.title}".`);
   }
-  const opts: AdvanceOptions & { singleStep: boolean } = {
-    operator: operator || undefined,
-    singleStep: true,
-    answers: step.type === 'manual' ? { [step.id]: { confirm: input.confirm ?? true, note: input.note } } : undefined,
-  };
-  const after = await advanceRun({ ws: s.ws, db, settings: s.ws.settings, procedures: procs }, input.runId, opts);
+  // Automated steps run engine checks (a staging tree re-read, log scans): through the job
+  // executor, a worker thread in the app, so the main process never blocks on them.
+  const ctx = { jobId: `checklist-${input.runId}-${Date.now()}`, signal: new AbortController().signal, onProgress: () => {} };
+  const after = (await exec(
+    'checklist.advance',
+    {
+      workspaceDir: s.ws.dir,
+      runId: input.runId,
+      operator: operator || undefined,
+      singleStep: true,
+      answers: step.type === 'manual' ? { [step.id]: { confirm: input.confirm ?? true, note: input.note } } : undefined,
+    },
+    ctx,
+  )) as RunRecord;
   return runView(after);
 }
 

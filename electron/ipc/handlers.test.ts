@@ -258,6 +258,16 @@ describe('jobs off the calling thread (the app main process executor)', () => {
       const chain = await ipc.invoke('audit.verify', {});
       if (!chain.ok) throw new Error(chain.error.message);
       expect(chain.value).toMatchObject({ ok: true, rows: 1 });
+      // Checklist steps (automated ones run engine checks) are completed by the worker, recorded in the same log.
+      const started = await ipc.invoke('checklists.start', { checklistId: 'daily' });
+      if (!started.ok) throw new Error(started.error.message);
+      const run = started.value as ChecklistRunView;
+      const done = await ipc.invoke('checklists.completeStep', { runId: run.runId, stepId: run.steps[0].id, confirm: true, note: 'from the worker test' });
+      if (!done.ok) throw new Error(done.error.message);
+      expect((done.value as ChecklistRunView).steps[0]).toMatchObject({ status: 'confirmed', note: 'from the worker test' });
+      const chain2 = await ipc.invoke('audit.verify', {});
+      if (!chain2.ok) throw new Error(chain2.error.message);
+      expect(chain2.value).toMatchObject({ ok: true, rows: 2 });
     } finally {
       await handlers.dispose();
       tmp.cleanup();

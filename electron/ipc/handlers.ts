@@ -138,7 +138,7 @@ export function createHandlers(deps: HandlerDeps): Handlers {
       return run;
     },
     'checklists.completeStep': async (input) => {
-      const run = await engine.checklistCompleteStep(sess(), input, operator());
+      const run = await engine.checklistCompleteStep(sess(), input, operator(), exec);
       changed('checklists', 'audit');
       return run;
     },

@@ -9,6 +9,7 @@ import { exportAudit, readExportHead, verifyAuditChain } from '../audit/index';
 import { openDatabase } from '../db/index';
 import { listTrustedKeys } from '../keys/index';
 import { CHECKS } from '../runbooks/checks';
+import { advanceRun, loadProcedures, type Answers } from '../runbooks/index';
 import * as staging from '../staging/index';
 import { loadPublicKey, type TrustedKey } from '../verify/keys';
 import { verifyPath } from '../verify/index';
@@ -94,6 +95,22 @@ export function registerBuiltinJobs(): void {
   });
 
   registerJob('staging.verify', async (p, ctx) => staging.verifyStagingTree(openWorkspace(str(p.workspaceDir, 'workspaceDir')), { signal: ctx.signal }));
+
+  /** Completes checklist steps (automated ones run real engine checks, such as a staging tree re-read). */
+  registerJob('checklist.advance', async (p, ctx) => {
+    const ws = openWorkspace(str(p.workspaceDir, 'workspaceDir'));
+    const db = openDatabase(ws.layout.db);
+    try {
+      return await advanceRun({ ws, db, settings: ws.settings, procedures: loadProcedures() }, str(p.runId, 'runId'), {
+        operator: typeof p.operator === 'string' && p.operator ? p.operator : undefined,
+        singleStep: p.singleStep === true,
+        answers: p.answers && typeof p.answers === 'object' ? (p.answers as Answers) : undefined,
+        signal: ctx.signal,
+      });
+    } finally {
+      db.close();
+    }
+  });
 
   registerJob('runbook.check', async (p, ctx) => {
     const name = str(p.check, 'check');
