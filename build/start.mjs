@@ -54,7 +54,7 @@ export function noElectronMessage(tried) {
     '  ELECTRON_OVERRIDE_DIST_PATH=/opt/electron-v38.4.0-linux-x64 npm start',
     '',
     'Everything the console does is also available without Electron, from the command line:',
-    '  npx --no mirror --help',
+    '  npx --no -- mirror --help',
     '',
   ].join('\n');
 }

@@ -23,7 +23,7 @@ describe('npm start: finding Electron without require("electron")', () => {
       expect(r.stderr).toContain('No Electron binary is available on this machine');
       expect(r.stderr).toContain('npm install electron@38.4.0');
       expect(r.stderr).toContain('ELECTRON_OVERRIDE_DIST_PATH');
-      expect(r.stderr).toContain('npx --no mirror --help');
+      expect(r.stderr).toContain('npx --no -- mirror --help');
       expect(r.stderr).toContain(join(t.dir, 'no-electron-here'));
       expect(r.stderr).toContain(join(t.dir, 'node_modules', 'electron', 'path.txt'));
     } finally {

@@ -1,6 +1,7 @@
 /**
  * `mirror`: the headless face of the engine. Same services as the desktop app.
- * Invoke as `npx --no mirror …` (the registry has an unrelated package named `mirror`).
+ * Invoke as `npx --no -- mirror …` (the registry has an unrelated package named `mirror`;
+ * `--` keeps npm 11 from taking a following `--help`/`--version` for itself).
  */
 import { OpsError } from '../../shared/errors';
 import { APP_VERSION } from '../services/version';
