@@ -6,7 +6,7 @@
  * Where `sync -f` is unavailable, every file and folder is fsynced instead.
  */
 import { spawnSync } from 'node:child_process';
-import { closeSync, fsyncSync, openSync, readdirSync, constants as fsc } from 'node:fs';
+import { closeSync, fsyncSync, openSync, readdirSync, renameSync, writeSync, constants as fsc } from 'node:fs';
 import { join } from 'node:path';
 
 /** fsync of every file and folder below `root` (the fallback, and for tests). */
@@ -50,4 +50,19 @@ export function makeTreeDurable(root: string, env: NodeJS.ProcessEnv = process.e
   }
   fsyncTree(root);
   return 'fsync-each';
+}
+
+/** Replaces `file` with `data` atomically: a temporary file, fsynced, renamed over it. */
+export function writeFileAtomic(file: string, data: string | Buffer, mode = 0o644): void {
+  const tmp = `${file}.tmp-${process.pid}`;
+  const fd = openSync(tmp, 'w', mode);
+  try {
+    const bytes = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
+    let off = 0;
+    while (off < bytes.length) off += writeSync(fd, bytes, off, bytes.length - off);
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+  renameSync(tmp, file);
 }

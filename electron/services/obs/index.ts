@@ -5,9 +5,10 @@
  * file beside the .prom file so they survive restarts (and never need a
  * database connection, so they are safe to call inside a caller's transaction).
  */
-import { appendFileSync, closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Workspace } from '../workspace/index';
+import { writeFileAtomic } from '../durability';
 
 export interface LogEvent {
   event: string;
@@ -170,18 +171,6 @@ function readState(ws: Workspace): MetricsState {
   return { version: 1, series: {} };
 }
 
-function writeAtomic(file: string, text: string): void {
-  const tmp = `${file}.tmp-${process.pid}`;
-  const fd = openSync(tmp, 'w', 0o644);
-  try {
-    writeSync(fd, text);
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-  renameSync(tmp, file);
-}
-
 function escLabel(v: string): string {
   return v.replace(/\\/g, '\\\\').replace(/\n/g, '\\n').replace(/"/g, '\\"');
 }
@@ -218,8 +207,8 @@ function update(ws: Workspace, kind: Kind, nameIn: string, labels: Record<string
     const key = seriesKey(name, labels);
     const old = state.series[key]?.value ?? 0;
     state.series[key] = { kind, name, labels: { ...labels }, value: f(old) };
-    writeAtomic(stateFile(ws), JSON.stringify(state));
-    writeAtomic(promFile(ws), renderProm(state));
+    writeFileAtomic(stateFile(ws), JSON.stringify(state));
+    writeFileAtomic(promFile(ws), renderProm(state));
   } catch {
     /* metrics must never break the engine */
   }
@@ -244,6 +233,6 @@ export function metricValue(ws: Workspace, name: string, labels: Record<string, 
 export function writeMetricsFile(ws: Workspace): string {
   mkdirSync(ws.layout.metrics, { recursive: true });
   const text = renderProm(readState(ws));
-  writeAtomic(promFile(ws), text);
+  writeFileAtomic(promFile(ws), text);
   return text;
 }

@@ -1,5 +1,5 @@
 /** Evidence reports of a checklist run: JSON plus a standalone, human-readable HTML page. */
-import { closeSync, fsyncSync, mkdirSync, openSync, renameSync, writeSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { APP_VERSION } from '../version';
 import { auditHead, type AuditRow } from '../audit/index';
@@ -7,6 +7,7 @@ import type { Db } from '../db/index';
 import type { Workspace } from '../workspace/index';
 import { getRun, runOutcome, type RunRecord } from './runs';
 import type { Procedure } from './schema';
+import { writeFileAtomic } from '../durability';
 
 export interface EvidenceReport {
   format: 'okc-checklist-evidence/1';
@@ -17,18 +18,6 @@ export interface EvidenceReport {
   outcome: ReturnType<typeof runOutcome>;
   procedure: { id: string; title: string; section: string; description: string } | null;
   audit: { chainHead: ReturnType<typeof auditHead>; rows: AuditRow[] };
-}
-
-function writeAtomic(file: string, text: string): void {
-  const tmp = `${file}.tmp-${process.pid}`;
-  const fd = openSync(tmp, 'w', 0o644);
-  try {
-    writeSync(fd, text);
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-  renameSync(tmp, file);
 }
 
 export function esc(s: unknown): string {
@@ -99,7 +88,7 @@ export function exportRunEvidence(ws: Workspace, db: Db, runId: string, procedur
   mkdirSync(dir, { recursive: true });
   const json = join(dir, `${runId}.json`);
   const html = join(dir, `${runId}.html`);
-  writeAtomic(json, JSON.stringify(report, null, 2) + '\n');
-  writeAtomic(html, renderEvidenceHtml(report));
+  writeFileAtomic(json, JSON.stringify(report, null, 2) + '\n');
+  writeFileAtomic(html, renderEvidenceHtml(report));
   return { dir, json, html, report };
 }

@@ -2,13 +2,14 @@
  * A workspace: one folder holding staging generations, the bundle library, the
  * SQLite database, logs, metrics and evidence, with a single-writer lock.
  */
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, renameSync, unlinkSync, writeSync, fsyncSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, unlinkSync, writeSync, fsyncSync } from 'node:fs';
 import { homedir, hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import { z } from 'zod';
 import { OpsError } from '../../../shared/errors';
 import { SettingsSchema, type Settings } from '../../../shared/settings';
 import { workspaceLayout, type WorkspaceLayout } from './layout';
+import { writeFileAtomic } from '../durability';
 
 export { workspaceLayout, type WorkspaceLayout } from './layout';
 
@@ -36,18 +37,6 @@ export function isWorkspaceDir(dir: string): boolean {
   return existsSync(join(dir, 'workspace.json'));
 }
 
-function writeFileAtomic(file: string, data: string): void {
-  const tmp = `${file}.tmp-${process.pid}`;
-  const fd = openSync(tmp, 'w', 0o600);
-  try {
-    writeSync(fd, data);
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-  renameSync(tmp, file);
-}
-
 /**
  * Opens (and with `create`, initialises) a workspace folder. Does not take the
  * write lock: writers call {@link acquireWriteLock}.
@@ -60,7 +49,7 @@ export function openWorkspace(dirIn: string, opts: { create?: boolean } = {}): W
       throw new OpsError('ERR_WORKSPACE_INVALID', `No workspace at ${dir} (workspace.json is missing). Create one by importing a bundle into it, or pass the right --workspace.`, { path: dir });
     }
     mkdirSync(dir, { recursive: true, mode: 0o700 });
-    writeFileAtomic(layout.manifest, JSON.stringify({ format: WORKSPACE_FORMAT, createdAt: new Date().toISOString(), settings: SettingsSchema.parse({}) }, null, 2) + '\n');
+    writeFileAtomic(layout.manifest, JSON.stringify({ format: WORKSPACE_FORMAT, createdAt: new Date().toISOString(), settings: SettingsSchema.parse({}) }, null, 2) + '\n', 0o600);
   }
   let manifest: z.infer<typeof ManifestSchema>;
   try {
@@ -99,7 +88,7 @@ export function registerWorkspaceOpenHook(fn: ((ws: Workspace) => void) | null):
 export function saveSettings(ws: Workspace, settings: Settings): Workspace {
   const parsed = SettingsSchema.parse(settings);
   const current = JSON.parse(readFileSync(ws.layout.manifest, 'utf8')) as Record<string, unknown>;
-  writeFileAtomic(ws.layout.manifest, JSON.stringify({ ...current, settings: parsed }, null, 2) + '\n');
+  writeFileAtomic(ws.layout.manifest, JSON.stringify({ ...current, settings: parsed }, null, 2) + '\n', 0o600);
   return { ...ws, settings: parsed };
 }
 
