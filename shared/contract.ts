@@ -12,7 +12,7 @@ import type { OpsErrorShape } from './errors';
 import { SettingsSchema, type Settings } from './settings';
 import { CHANNEL_NAMES, EVENT_CHANNEL, TOPIC_NAMES } from './channels';
 import type { ErrorCode } from './errors';
-import type { BundleKind, JobProgress, Verdict, WorkspaceStatus } from './types';
+import type { AuditRow, BundleKind, JobProgress, Verdict, WorkspaceStatus } from './types';
 
 // ---------------------------------------------------------------------------
 // Result envelope
@@ -127,16 +127,8 @@ export interface LibraryEntry {
   size: number | null;
 }
 
-export interface AuditRowView {
-  id: number;
-  ts: string;
-  actor: string;
-  action: string;
-  subject: string;
-  details: Record<string, unknown>;
-  prevHash: string;
-  hash: string;
-}
+/** An audit row as the renderer sees it: the log's own row shape. */
+export type AuditRowView = AuditRow;
 
 /** Newest first; `nextCursor` fetches the following (older) page. */
 export interface AuditPage {

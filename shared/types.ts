@@ -81,3 +81,15 @@ export interface WorkspaceStatus {
   generations: { generation: number; exportId: string; appliedAt: string }[];
   library: { file: string; kind: BundleKind; exportId: string | null; generation: number | null; sha256: string }[];
 }
+
+/** One audit log row (hash-chained: hash = sha256(prevHash || canonical JSON of the other fields)). */
+export interface AuditRow {
+  id: number;
+  ts: string;
+  actor: string;
+  action: string;
+  subject: string;
+  details: Record<string, unknown>;
+  prevHash: string;
+  hash: string;
+}

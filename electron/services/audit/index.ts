@@ -18,6 +18,7 @@ import { userInfo } from 'node:os';
 import { OpsError } from '../../../shared/errors';
 import type { Db } from '../db/index';
 import { canonicalJson } from './canonical';
+import type { AuditRow } from '../../../shared/types';
 
 export { canonicalJson } from './canonical';
 
@@ -33,16 +34,7 @@ export interface AuditEntryInput {
   ts?: string;
 }
 
-export interface AuditRow {
-  id: number;
-  ts: string;
-  actor: string;
-  action: string;
-  subject: string;
-  details: Record<string, unknown>;
-  prevHash: string;
-  hash: string;
-}
+export type { AuditRow } from '../../../shared/types';
 
 /** The chain head: how many rows, the last id, and its hash. */
 export interface ChainHead {
