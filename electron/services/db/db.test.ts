@@ -3,8 +3,7 @@ import { closeSync, openSync, statSync, writeFileSync, writeSync, readFileSync }
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
-import { isOpsError } from '../../../shared/errors';
-import { REPO_ROOT, tempDir } from '../testing/fixtures';
+import { REPO_ROOT, tempDir, errorCodeOf } from '../testing/fixtures';
 import { openDatabase, schemaVersion, SCHEMA_VERSION } from './index';
 import { MIGRATIONS } from './migrations/index';
 
@@ -16,15 +15,6 @@ function tmp(): string {
   const t = tempDir('okc-db-');
   cleanups.push(t.cleanup);
   return t.dir;
-}
-function codeOf(fn: () => unknown): string | undefined {
-  try {
-    fn();
-  } catch (e) {
-    if (isOpsError(e)) return e.code;
-    throw e;
-  }
-  return undefined;
 }
 
 describe('openDatabase', () => {
@@ -72,7 +62,7 @@ describe('openDatabase', () => {
     raw.pragma(`user_version = ${SCHEMA_VERSION + 5}`);
     raw.close();
     const before = readFileSync(file);
-    expect(codeOf(() => openDatabase(file))).toBe('ERR_DB_NEWER');
+    expect(errorCodeOf(() => openDatabase(file))).toBe('ERR_DB_NEWER');
     try {
       openDatabase(file);
     } catch (e) {
@@ -84,7 +74,7 @@ describe('openDatabase', () => {
   it('detects a file that is not a database, and does not recreate it', () => {
     const file = join(tmp(), 'garbage.db');
     writeFileSync(file, Buffer.alloc(8192, 0x5a));
-    expect(codeOf(() => openDatabase(file))).toBe('ERR_DB_CORRUPT');
+    expect(errorCodeOf(() => openDatabase(file))).toBe('ERR_DB_CORRUPT');
     expect(readFileSync(file).equals(Buffer.alloc(8192, 0x5a))).toBe(true);
   });
 
@@ -103,7 +93,7 @@ describe('openDatabase', () => {
     // Overwrite a few pages after the header page with garbage.
     writeSync(fd, Buffer.alloc(4096 * 4, 0xa7), 0, 4096 * 4, 4096 * 2);
     closeSync(fd);
-    expect(codeOf(() => openDatabase(file))).toBe('ERR_DB_CORRUPT');
+    expect(errorCodeOf(() => openDatabase(file))).toBe('ERR_DB_CORRUPT');
   });
 
   it('is readable by the sqlite3 tool (a real SQLite file)', () => {

@@ -1,5 +1,6 @@
 /** Test support: where ../shared is (read in place, never copied), and temp folders. */
 import { mkdtempSync, rmSync } from 'node:fs';
+import { OpsError } from '../../../shared/errors';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -13,4 +14,15 @@ export const KITS = join(FIXTURES, 'kits');
 export function tempDir(prefix = 'okc-'): { dir: string; cleanup: () => void } {
   const dir = mkdtempSync(join(tmpdir(), prefix));
   return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+/** The OpsError code `fn` throws, undefined when it returns; anything else thrown is rethrown. */
+export function errorCodeOf(fn: () => unknown): string | undefined {
+  try {
+    fn();
+  } catch (e) {
+    if (e instanceof OpsError) return e.code;
+    throw e;
+  }
+  return undefined;
 }
