@@ -21,9 +21,9 @@ import {
 } from '../../services/runbooks/index';
 import { openWorkspace } from '../../services/workspace/index';
 import { parseCommandArgs, type CliIo, type Command } from '../command';
-import { printJson, reportError } from '../output';
+import { printJson } from '../output';
 import { workspaceDir } from './audit';
-import { Prompter } from './keys';
+import { runPrompting, type Prompter } from '../prompter';
 
 const USAGE = `Usage:
   mirror checklist list [--json]
@@ -225,15 +225,5 @@ export const checklistCommand: Command = {
   name: 'checklist',
   summary: 'Run the runbook procedures (daily, weekly, pre-release, recovery playbooks)',
   usage: USAGE,
-  async run(argv, io) {
-    const [sub, ...rest] = argv;
-    const prompter = new Prompter(io);
-    try {
-      return await run(sub, rest, io, prompter);
-    } catch (e) {
-      return reportError(io, e, rest.includes('--json'));
-    } finally {
-      prompter.close();
-    }
-  },
+  run: (argv, io) => runPrompting(argv, io, run),
 };

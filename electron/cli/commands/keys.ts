@@ -1,13 +1,13 @@
 /** `mirror keys add|list|rotate|revoke`: trusted keys per tenant (runbook 9: each change needs a reason). */
 import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { createInterface, type Interface } from 'node:readline';
 import { OpsError } from '../../../shared/errors';
 import { openWorkspaceDatabase } from '../../services/db/index';
 import { addTrustedKey, inspectPublicKey, listKeyRecords, revokeTrustedKey, rotateTrustedKey, type KeyRecord } from '../../services/keys/index';
 import { openWorkspace } from '../../services/workspace/index';
 import { parseCommandArgs, type CliIo, type Command } from '../command';
-import { printJson, reportError } from '../output';
+import { printJson } from '../output';
+import { runPrompting, type Prompter } from '../prompter';
 import { workspaceDir } from './audit';
 
 const USAGE = `Usage:
@@ -21,28 +21,6 @@ const USAGE = `Usage:
       [--reason "..."] [--label ...]   The old key stays trusted until revoked.
   mirror keys revoke <fingerprint> --tenant <t> --reason "<change record>"
 Every change is written to the audit log with its reason.`;
-
-/** Line-by-line questions on the terminal (stdin), prompts on stderr. */
-export class Prompter {
-  private rl: Interface | null = null;
-  private it: AsyncIterator<string> | null = null;
-  constructor(private readonly io: CliIo) {}
-  get interactive(): boolean {
-    return !!this.io.stdin.isTTY;
-  }
-  async ask(question: string): Promise<string | null> {
-    if (!this.rl) {
-      this.rl = createInterface({ input: this.io.stdin, terminal: false });
-      this.it = this.rl[Symbol.asyncIterator]();
-    }
-    this.io.stderr.write(question);
-    const r = await this.it!.next();
-    return r.done ? null : r.value;
-  }
-  close(): void {
-    this.rl?.close();
-  }
-}
 
 function readPem(file: string | undefined, io: CliIo): string {
   if (!file) throw new OpsError('ERR_USAGE', 'Give the public key file (PEM) as the argument.');
@@ -148,15 +126,5 @@ export const keysCommand: Command = {
   name: 'keys',
   summary: 'Trust, list, rotate or revoke signing keys per tenant',
   usage: USAGE,
-  async run(argv, io) {
-    const [sub, ...rest] = argv;
-    const prompter = new Prompter(io);
-    try {
-      return await run(sub, rest, io, prompter);
-    } catch (e) {
-      return reportError(io, e, rest.includes('--json'));
-    } finally {
-      prompter.close();
-    }
-  },
+  run: (argv, io) => runPrompting(argv, io, run),
 };
