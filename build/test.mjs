@@ -1,7 +1,8 @@
 // `npm test`: the whole suite, in the order a failure is cheapest to find.
-// lint → typecheck → build (CLI, shell, renderer) → vitest (node) → Playwright in Chromium → Electron e2e (skips without a binary).
+// preflight (system tools) → lint → typecheck → build (CLI, shell, renderer) → vitest (node) → Playwright in Chromium → Electron e2e (skips without a binary).
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { runPreflight } from './preflight.mjs';
 
 const steps = [
   ['lint', 'npx', ['--no', 'eslint', '.']],
@@ -37,11 +38,15 @@ function totals() {
 }
 
 const only = process.argv[2];
+// The system tools the suite runs: installed here (root + apt-get) or the run stops with the command to type.
+const preflight = runPreflight();
+if (!preflight.ok) process.exit(1);
+const env = { ...process.env, ...preflight.env };
 for (const [name, cmd, args] of steps) {
   if (only && !name.startsWith(only)) continue;
   process.stdout.write(`\n=== ${name} ===\n`);
   const t0 = Date.now();
-  const r = spawnSync(cmd, args, { stdio: 'inherit', env: process.env });
+  const r = spawnSync(cmd, args, { stdio: 'inherit', env });
   const secs = ((Date.now() - t0) / 1000).toFixed(1);
   if (r.status !== 0) {
     process.stdout.write(`\n=== ${name} FAILED (exit ${r.status ?? r.signal}) after ${secs}s ===\n`);
