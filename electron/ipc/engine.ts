@@ -25,7 +25,7 @@ import { openDatabase, type Db } from '../services/db/index';
 import { runJobInline, runJobInWorker } from '../services/jobs/index';
 import { addTrustedKey, inspectPublicKey, listKeyRecords, revokeTrustedKey, type KeyRecord } from '../services/keys/index';
 import { resourcePath } from '../services/resources';
-import { createRun, findProcedure, getRun, listRuns, loadProcedures, type Procedure, type RunRecord } from '../services/runbooks/index';
+import { assertNextStep, createRun, findProcedure, getRun, listRuns, loadProcedures, toChecklistRunView, toChecklistSummary, type Procedure, type RunRecord } from '../services/runbooks/index';
 import * as staging from '../services/staging/index';
 import type { ImportResult } from '../services/staging/index';
 import { classifyInput, loadPublicKey } from '../services/verify/index';
@@ -119,49 +119,13 @@ function procedures(): Procedure[] {
   return proceduresCache;
 }
 
-/** Done as far as the run goes: the runbook engine's rule (a failed non-blocking check counts as done). */
-function stepDone(rec: RunRecord['steps'][number] | undefined, step: Procedure['steps'][number]): boolean {
-  if (!rec || !['passed', 'warned', 'unknown', 'confirmed', 'failed'].includes(rec.status)) return false;
-  if (step.type === 'automated' && step.onFail === 'block' && (rec.status === 'failed' || rec.status === 'unknown')) return false;
-  return true;
-}
-
-function nextStep(run: RunRecord): Procedure['steps'][number] | null {
-  const proc = procedures().find((p) => p.id === run.checklistId);
-  if (!proc || run.state === 'done') return null;
-  return proc.steps.find((st) => !stepDone(run.steps.find((r) => r.stepId === st.id), st)) ?? null;
-}
-
+/** The run view is the runbook service's own mapping (the adapter adds nothing). */
 function runView(run: RunRecord): ChecklistRunView {
-  return {
-    runId: run.id,
-    checklistId: run.checklistId,
-    title: run.title,
-    state: run.state,
-    startedAt: run.startedAt,
-    reason: run.blockedReason,
-    nextStepId: nextStep(run)?.id ?? null,
-    steps: run.steps.map((st) => ({
-      id: st.stepId,
-      title: st.title,
-      type: st.kind,
-      status: st.status,
-      note: st.note,
-      by: st.actor,
-      at: st.completedAt,
-      evidence: st.summary ?? (st.evidence ? JSON.stringify(st.evidence) : null),
-    })),
-  };
+  return toChecklistRunView(run, procedures());
 }
 
 export function checklistsList(_s: WorkspaceSession): ChecklistSummary[] {
-  return procedures().map((p) => ({
-    id: p.id,
-    title: p.title,
-    section: p.section,
-    stepCount: p.steps.length,
-    inputs: p.inputs.map((i) => ({ name: i.name, description: i.description, required: i.required })),
-  }));
+  return procedures().map(toChecklistSummary);
 }
 
 export async function checklistStart(s: WorkspaceSession, id: string, inputs: Record<string, string> | undefined, operator: string): Promise<ChecklistRunView> {
@@ -177,15 +141,7 @@ export async function checklistStart(s: WorkspaceSession, id: string, inputs: Re
 export async function checklistCompleteStep(s: WorkspaceSession, input: ParsedInput<'checklists.completeStep'>, operator: string, exec: EngineExec = inlineExec): Promise<ChecklistRunView> {
   const db = s.db();
   const procs = procedures();
-  const run = getRun(db, input.runId, procs);
-  if (run.state === 'done') throw new OpsError('ERR_CHECKLIST_STATE', `The run "${run.title}" is already done. Start a new run to do it again.`);
-  const proc = findProcedure(procs, run.checklistId);
-  const next = nextStep(run);
-  const step = proc.steps.find((st) => st.id === input.stepId);
-  if (!step) throw new OpsError('ERR_CHECKLIST_STATE', `The procedure "${proc.title}" has no step "${input.stepId}".`);
-  if (next && next.id !== step.id) {
-    throw new OpsError('ERR_CHECKLIST_STATE', `Steps are done in order: the next step of "${proc.title}" is "${next.title}", not "${step.title}".`);
-  }
+  const step = assertNextStep(getRun(db, input.runId, procs), procs, input.stepId);
   // Automated steps run engine checks (a staging tree re-read, log scans): through the job
   // executor, a worker thread in the app, so the main process never blocks on them.
   const ctx = { jobId: `checklist-${input.runId}-${Date.now()}`, signal: new AbortController().signal, onProgress: () => {} };

@@ -5,6 +5,8 @@ import { CHANNELS, CONTRACT, type AuditPage, type ChecklistRunView, type Checkli
 import { generatedPayload, generateSigningKey, writeMirrorBundle } from '../services/producer/index';
 import { KITS, REPO_ROOT, tempDir } from '../services/testing/fixtures';
 import { workerExec } from './engine';
+import { openDatabase } from '../services/db/index';
+import { getRun, loadProcedures, toChecklistRunView, toChecklistSummary } from '../services/runbooks/index';
 import { createHandlers, isTrustedSenderUrl, registerHandlers, type Handlers, type IpcEventLike, type IpcMainLike } from './handlers';
 
 type Listener = (event: IpcEventLike, input: unknown) => Promise<unknown>;
@@ -328,6 +330,15 @@ describe('checklists through the table (real runbook engine, real workspace)', (
 
     const status = await value<ChecklistRunView[]>('checklists.status', { runId: run.runId });
     expect(status[0].steps[0].status).toBe('confirmed');
+    // The app's run view IS the runbook service's mapping (the adapter holds no checklist rule).
+    const db = openDatabase(join(tmp.dir, 'ws', 'console.db'));
+    try {
+      const procs = loadProcedures();
+      expect(status[0]).toEqual(toChecklistRunView(getRun(db, run.runId, procs), procs));
+      expect(lists).toEqual(procs.map(toChecklistSummary));
+    } finally {
+      db.close();
+    }
     const audit = await value<AuditPage>('audit.list', { action: 'checklist.step.completed' });
     expect(audit.rows.length).toBe(2);
   });

@@ -94,7 +94,9 @@ describe('mirror import / status / rollback / retention', () => {
     expect(actions).toContain('mirror.import.forced');
     expect(actions).toContain('mirror.rollback');
     expect(actions.filter((a) => a === 'mirror.delta.applied')).toHaveLength(2);
-    expect(actions).toContain('mirror.delta.apply_failed');
+    // The refused replay was a full bundle: recorded as such, never as a failed delta.
+    expect(actions).toContain('mirror.full.apply_failed');
+    expect(actions).not.toContain('mirror.delta.apply_failed');
     // Metrics for the daily checks.
     const ws = openWorkspace(wsDir);
     expect(metricValue(ws, 'imports_total', { kind: 'mirror-delta' })).toBe(2);

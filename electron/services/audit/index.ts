@@ -353,6 +353,36 @@ export function queryAudit(db: Db, q: AuditQuery = {}): AuditPage {
   return { rows, nextCursor: more && last ? encodeCursor(last.ts, last.id) : null };
 }
 
+/**
+ * Rows by action (any of `actions`), in id order, for other services' checks
+ * (runbooks): optionally after an id, with a subject prefix, newest first,
+ * limited. The one way to read the log by action set.
+ */
+export function findAudit(db: Db, q: { actions?: string[]; afterId?: number; subjectPrefix?: string; newestFirst?: boolean; limit?: number } = {}): AuditRow[] {
+  const where: string[] = [];
+  const args: (string | number)[] = [];
+  if (q.actions) {
+    if (q.actions.length === 0) return [];
+    where.push(`action IN (${q.actions.map(() => '?').join(',')})`);
+    args.push(...q.actions);
+  }
+  if (q.afterId !== undefined) {
+    where.push('id > ?');
+    args.push(q.afterId);
+  }
+  if (q.subjectPrefix !== undefined) {
+    where.push('substr(subject, 1, ?) = ?');
+    args.push(q.subjectPrefix.length, q.subjectPrefix);
+  }
+  const sql = `SELECT id, ts, actor, action, subject, details, prev_hash, hash FROM audit_log ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id ${q.newestFirst ? 'DESC' : 'ASC'} LIMIT ?`;
+  return (db.prepare(sql).raw(true).all(...args, Math.max(1, Math.min(q.limit ?? 10_000, 100_000))) as RawRow[]).map(toRow);
+}
+
+/** The newest row with one of these actions (or null). */
+export function latestAudit(db: Db, actions: string[]): AuditRow | null {
+  return findAudit(db, { actions, newestFirst: true, limit: 1 })[0] ?? null;
+}
+
 /** Streams rows in id order within an optional time range (for exports). */
 export function* iterateAudit(db: Db, range: { from?: string; to?: string } = {}): Generator<AuditRow> {
   const where: string[] = [];

@@ -5,23 +5,25 @@
  * workspace; actions (`mutates: true`) drive the real engines (staging
  * import, freeze) and report what they did.
  */
-import { existsSync, lstatSync, readdirSync, readFileSync, statfsSync, writeFileSync, mkdirSync, createReadStream } from 'node:fs';
+import { createReadStream, existsSync, lstatSync, readdirSync, statfsSync, writeFileSync, mkdirSync } from 'node:fs';
+import { createHash } from 'node:crypto';
 import { basename, isAbsolute, join, resolve } from 'node:path';
-import { pipeline } from 'node:stream/promises';
-import { Parser, type ReadEntry } from 'tar';
-import { DecompressStream } from 'zstd-napi';
 import { isErrorCode, isOpsError, runbookAdvice, toErrorShape } from '../../../shared/errors';
 import type { Settings } from '../../../shared/settings';
 import type { Verdict } from '../../../shared/types';
+import { appendAudit, findAudit, latestAudit as latestAuditRow } from '../audit/index';
 import type { Db } from '../db/index';
 import { listTrustedKeys } from '../keys/index';
-import { readLogs } from '../obs/index';
+import { bumpCounter, logEvent } from '../obs/index';
+import { listGenerations, listLibrary, readKitManifest, readState, type LibraryRow } from '../staging/index';
 import type { Workspace } from '../workspace/index';
 import { verifyMirrorBundle } from '../verify/mirror';
 import { verifyTrivyBundle } from '../verify/trivy';
 import { stagingEngine, verifyEngine } from './engine-bridge';
+import { FAILURE_EVENTS, unacknowledgedFailures } from './acknowledge';
 import { failureLookup } from './failures';
 import { freezeImports, freezeState, resumeImports } from './freeze';
+import { restoreApply, restorePreview, type RestorePlan } from './restore';
 
 export type CheckStatus = 'pass' | 'warn' | 'fail' | 'unknown';
 
@@ -56,10 +58,6 @@ export interface CheckDef {
 
 const HOUR = 3_600_000;
 
-function tableExists(db: Db, name: string): boolean {
-  return !!db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?").get(name);
-}
-
 function str(v: unknown): string | undefined {
   return typeof v === 'string' && v.trim() !== '' ? v.trim() : undefined;
 }
@@ -77,18 +75,23 @@ interface AuditPick {
   details: Record<string, unknown>;
 }
 
-function latestAudit(db: Db, actions: string[]): AuditPick | null {
-  const r = db
-    .prepare(`SELECT id, ts, action, subject, details FROM audit_log WHERE action IN (${actions.map(() => '?').join(',')}) ORDER BY id DESC LIMIT 1`)
-    .get(...actions) as { id: number; ts: string; action: string; subject: string; details: string } | undefined;
-  if (!r) return null;
-  let details: Record<string, unknown> = {};
-  try {
-    details = JSON.parse(r.details) as Record<string, unknown>;
-  } catch {
-    /* verified elsewhere */
+function latestAudit(db: Db, actions: string[], filter?: (r: AuditPick) => boolean): AuditPick | null {
+  if (!filter) {
+    const r = latestAuditRow(db, actions);
+    return r ? { id: r.id, ts: r.ts, action: r.action, subject: r.subject, details: r.details } : null;
   }
-  return { ...r, details };
+  for (const r of findAudit(db, { actions, newestFirst: true, limit: 500 })) if (filter(r)) return { id: r.id, ts: r.ts, action: r.action, subject: r.subject, details: r.details };
+  return null;
+}
+
+/** Audit actions of mirror imports (Trivy installs and console verifications are not imports of the mirror). */
+export const MIRROR_IMPORT_OK = ['mirror.bundle.imported', 'mirror.delta.applied'];
+export const MIRROR_IMPORT_FAILED = ['mirror.delta.apply_failed', 'mirror.full.apply_failed', 'mirror.verify.failed', 'mirror.import.refused'];
+/** A failure row written by an import (not a stand-alone verification from the console or a checklist). */
+function isImportFailure(r: AuditPick): boolean {
+  if (r.action !== 'mirror.verify.failed') return true;
+  const src = r.details.source;
+  return src === undefined || src === 'import';
 }
 
 /** Bytes under a folder, each inode counted once (hard-linked generations share inodes). */
@@ -172,70 +175,37 @@ function resolveInputPath(ctx: CheckContext, p: string): string {
   return isAbsolute(p) ? p : resolve(ctx.ws.dir, p);
 }
 
-/** Tenants of data this workspace has seen: staging generations, the chain, and the library's verified bundles. */
+/** Tenants of data this workspace has seen: staging generations (kept or pruned) and the chain. */
 function tenantsSeen(db: Db): string[] {
   const set = new Set<string>();
-  if (tableExists(db, 'staging_generations')) for (const r of db.prepare('SELECT DISTINCT tenant FROM staging_generations').all() as { tenant: string }[]) set.add(r.tenant);
-  if (tableExists(db, 'staging_state')) {
-    const r = db.prepare('SELECT chain_tenant FROM staging_state WHERE id = 1').get() as { chain_tenant: string | null } | undefined;
-    if (r?.chain_tenant) set.add(r.chain_tenant);
-  }
+  for (const g of listGenerations(db, { includePruned: true })) set.add(g.tenant);
+  const chain = readState(db).chain_tenant;
+  if (chain) set.add(chain);
   return [...set].sort();
 }
 
-interface LibraryEntry {
-  sha256: string;
-  file: string;
-  name: string;
-  kind: string;
-  exportId: string | null;
-  generation: number | null;
-  resetBaseline: boolean;
-  createdAt: string | null;
+function libraryEntries(db: Db): LibraryRow[] {
+  return listLibrary(db);
 }
 
-function libraryEntries(db: Db): LibraryEntry[] {
-  if (!tableExists(db, 'staging_library')) return [];
-  const rows = db.prepare('SELECT sha256, file, name, kind, export_id, generation, reset_baseline, created_at FROM staging_library WHERE pruned_at IS NULL').all() as {
-    sha256: string; file: string; name: string; kind: string; export_id: string | null; generation: number | null; reset_baseline: number; created_at: string | null;
-  }[];
-  return rows.map((r) => ({ sha256: r.sha256, file: r.file, name: r.name, kind: r.kind, exportId: r.export_id, generation: r.generation, resetBaseline: r.reset_baseline === 1, createdAt: r.created_at }));
+function restoreSummary(plan: RestorePlan): string {
+  const offers = plan.offers.map((o) => (o.kind === 'rollback' ? `${o.text} (${o.command})` : o.text));
+  return `${plan.message}${offers.length ? ` What is still possible: ${offers.join(' Or: ')}` : ''}`;
 }
 
-/** The restore chain from the library: the newest full (or reset-baseline delta) and the deltas after it, in generation order. */
-export function restoreChain(db: Db): { full: LibraryEntry | null; deltas: LibraryEntry[]; gaps: number[] } {
-  const lib = libraryEntries(db).filter((e) => e.kind === 'mirror-full' || e.kind === 'mirror-delta');
-  const fulls = lib.filter((e) => (e.kind === 'mirror-full' || e.resetBaseline) && e.generation !== null).sort((a, b) => b.generation! - a.generation!);
-  const full = fulls[0] ?? null;
-  if (!full) return { full: null, deltas: [], gaps: [] };
-  const byGen = new Map<number, LibraryEntry>();
-  for (const e of lib) if (e.kind === 'mirror-delta' && e.generation !== null && e.generation > full.generation! && !byGen.has(e.generation)) byGen.set(e.generation, e);
-  const deltas: LibraryEntry[] = [];
-  const gaps: number[] = [];
-  const max = Math.max(full.generation!, ...byGen.keys());
-  for (let g = full.generation! + 1; g <= max; g++) {
-    const d = byGen.get(g);
-    if (d) deltas.push(d);
-    else gaps.push(g);
+/** A verification failure found by a checklist step (8.1, 8.2, 4.2): counted and logged like any other. */
+function recordCheckFailure(ctx: CheckContext, v: Verdict, path: string): void {
+  if (v.ok) return;
+  const code = v.code ?? 'ERR_BUNDLE_CORRUPT';
+  const trivy = v.kind === 'trivy-db' || v.kind === 'trivy-java-db';
+  const event = trivy ? 'trivy.verify.failed' : 'mirror.verify.failed';
+  try {
+    appendAudit(ctx.db, { action: event, subject: v.exportId ?? path, operator: ctx.operator, details: { path, kind: v.kind, errorCode: code, message: v.message, signedBy: v.keys?.signedBy ?? [], source: 'checklist', runId: ctx.runId ?? null } });
+  } catch {
+    /* the step's own row records it too */
   }
-  return { full, deltas, gaps };
-}
-
-async function readBundleManifests(file: string): Promise<{ exportJson?: Buffer; manifestYaml?: Buffer }> {
-  const out: { exportJson?: Buffer; manifestYaml?: Buffer } = {};
-  const parser = new Parser({ strict: true });
-  parser.on('entry', (entry: ReadEntry) => {
-    const target = entry.path === 'mirror/export.json' ? 'exportJson' : entry.path === 'mirror/manifest.yaml' ? 'manifestYaml' : null;
-    if (!target || entry.size > 16 * 1024 * 1024) {
-      entry.resume();
-      return;
-    }
-    const chunks: Buffer[] = [];
-    entry.on('data', (c: Buffer) => chunks.push(c));
-    entry.on('end', () => (out[target] = Buffer.concat(chunks)));
-  });
-  await pipeline(createReadStream(file), new DecompressStream(), parser);
-  return out;
+  logEvent(ctx.ws, { event, level: 'error', errorCode: code, message: v.message, path, runId: ctx.runId });
+  bumpCounter(ctx.ws, 'verify_failures_total', { error_code: code });
 }
 
 export const CHECKS: Record<string, CheckDef> = {
@@ -258,16 +228,16 @@ export const CHECKS: Record<string, CheckDef> = {
   'imports.last': {
     description: 'The last import or apply recorded in the audit log, and whether it verified.',
     run(ctx) {
-      const last = latestAudit(ctx.db, ['mirror.bundle.imported', 'mirror.delta.applied', 'mirror.delta.apply_failed', 'mirror.verify.failed', 'mirror.verify.passed']);
-      if (!last) return { status: 'warn', summary: 'No import has been recorded in this workspace yet.', evidence: {} };
-      const lastOk = latestAudit(ctx.db, ['mirror.bundle.imported', 'mirror.delta.applied']);
+      const last = latestAudit(ctx.db, [...MIRROR_IMPORT_OK, ...MIRROR_IMPORT_FAILED], (r) => (MIRROR_IMPORT_OK.includes(r.action) ? r.subject !== 'trivy-db' && r.subject !== 'trivy-java-db' && !String(r.details.kind ?? '').startsWith('trivy') : isImportFailure(r) && !String(r.details.kind ?? '').startsWith('trivy')));
+      if (!last) return { status: 'warn', summary: 'No mirror import has been recorded in this workspace yet.', evidence: {} };
+      const lastOk = latestAudit(ctx.db, MIRROR_IMPORT_OK, (r) => r.subject !== 'trivy-db' && r.subject !== 'trivy-java-db' && !String(r.details.kind ?? '').startsWith('trivy'));
       const evidence = { last, lastSuccessful: lastOk };
-      if (last.action === 'mirror.delta.apply_failed' || last.action === 'mirror.verify.failed') {
+      if (MIRROR_IMPORT_FAILED.includes(last.action)) {
         const code = String(last.details.errorCode ?? 'unknown');
         const advice = isErrorCode(code) ? runbookAdvice(code) : undefined;
         return {
           status: 'fail',
-          summary: `The last import (${last.subject}, ${last.ts}) failed${last.action === 'mirror.verify.failed' ? ' verification' : ''} with ${code}.${advice ? ` What to do: ${advice.action}` : ''}`,
+          summary: `The last mirror import (${last.subject}, ${last.ts}) failed${last.action === 'mirror.verify.failed' ? ' verification' : ''} with ${code}.${advice ? ` What to do: ${advice.action}` : ''}`,
           evidence: { ...evidence, advice: advice ?? null },
         };
       }
@@ -338,14 +308,14 @@ export const CHECKS: Record<string, CheckDef> = {
     description: 'Age of the newest applied export (its createdAt) against the staleness budget; unknown when the host clock is earlier than data already seen.',
     run(ctx) {
       const budget = num(ctx.params.stalenessHours, ctx.settings.stalenessHours);
-      if (!tableExists(ctx.db, 'staging_generations')) return { status: 'unknown', summary: 'The staging engine has not recorded any generation table yet.', evidence: {} };
-      const newest = ctx.db.prepare('SELECT export_id, generation, created_at, applied_at FROM staging_generations ORDER BY created_at DESC LIMIT 1').get() as { export_id: string; generation: number; created_at: string; applied_at: string } | undefined;
+      const gens = listGenerations(ctx.db, { includePruned: true }).sort((a, b) => Date.parse(b.created_at) - Date.parse(a.created_at));
+      const g0 = gens[0];
+      const newest = g0 ? { export_id: g0.export_id, generation: g0.generation, created_at: g0.created_at, applied_at: g0.applied_at } : undefined;
       if (!newest) return { status: 'unknown', summary: 'No export has been applied yet, so data freshness is unknown.', evidence: { stalenessHours: budget } };
       // The latest instant this host has already seen: data timestamps and our own records.
       const seenCandidates = [newest.created_at, newest.applied_at];
-      const libMax = tableExists(ctx.db, 'staging_library') ? (ctx.db.prepare('SELECT MAX(created_at) AS m FROM staging_library').get() as { m: string | null }).m : null;
-      if (libMax) seenCandidates.push(libMax);
-      const auditMax = (ctx.db.prepare('SELECT ts FROM audit_log ORDER BY id DESC LIMIT 1').get() as { ts: string } | undefined)?.ts;
+      for (const l of listLibrary(ctx.db, { includePruned: true })) if (l.created_at) seenCandidates.push(l.created_at);
+      const auditMax = findAudit(ctx.db, { newestFirst: true, limit: 1 })[0]?.ts;
       if (auditMax) seenCandidates.push(auditMax);
       const latestSeen = seenCandidates.filter((t) => !Number.isNaN(Date.parse(t))).sort((a, b) => Date.parse(b) - Date.parse(a))[0];
       const evidence = { newest, latestSeen, now: ctx.now.toISOString(), stalenessHours: budget };
@@ -361,23 +331,14 @@ export const CHECKS: Record<string, CheckDef> = {
   },
 
   'logs.scan': {
-    description: 'Scans the local logs since the last run of this check for adapter.trivy.unsupported_schema_version and mirror.delta.apply_failed.',
-    mutates: true, // advances its bookmark
+    description: 'Scans the local logs for adapter.trivy.unsupported_schema_version and failed applies or verifications not yet acknowledged by an operator (failures stay visible until acknowledged: mirror checklist acknowledge --reason).',
     run(ctx) {
-      const events = Array.isArray(ctx.params.events) ? (ctx.params.events as string[]) : ['adapter.trivy.unsupported_schema_version', 'mirror.delta.apply_failed'];
-      const key = 'check.logs.scan.since';
-      const row = ctx.db.prepare('SELECT value FROM console_state WHERE key = ?').get(key) as { value: string } | undefined;
-      const since = row?.value;
-      const lines = readLogs(ctx.ws, since).filter((l) => events.includes(l.event) && l.ts <= ctx.now.toISOString());
-      const until = ctx.now.toISOString();
-      ctx.db.prepare('INSERT INTO console_state (key, value, updated_at) VALUES (?, ?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at').run(key, until, until);
-      const counts: Record<string, number> = {};
-      for (const l of lines) counts[l.event] = (counts[l.event] ?? 0) + 1;
-      const evidence = { since: since ?? null, until, events, counts, matches: lines.slice(-20) };
-      if (lines.length === 0) return { status: 'pass', summary: `No ${events.join(' or ')} in the logs ${since ? `since ${since}` : '(all logs)'}.`, evidence };
-      const parts = Object.entries(counts).map(([k, v]) => `${v} × ${k}`);
-      const codes = [...new Set(lines.map((l) => l.errorCode).filter((c): c is string => !!c))];
-      return { status: 'fail', summary: `Found ${parts.join(', ')} ${since ? `since ${since}` : 'in the logs'}${codes.length ? ` (error codes: ${codes.join(', ')})` : ''}. See the failure table: mirror checklist advice <code>.`, evidence: { ...evidence, codes } };
+      const events = Array.isArray(ctx.params.events) ? (ctx.params.events as string[]) : FAILURE_EVENTS;
+      const u = unacknowledgedFailures(ctx.ws, ctx.db, { events, now: ctx.now });
+      const evidence = { since: u.since, acknowledgedBy: u.acknowledgement, until: ctx.now.toISOString(), events, counts: u.counts, matches: u.lines.slice(-20) };
+      if (u.lines.length === 0) return { status: 'pass', summary: `No ${events.join(' or ')} in the logs ${u.since ? `since the last acknowledgement (${u.since})` : '(all logs)'}.`, evidence };
+      const parts = Object.entries(u.counts).map(([k, v]) => `${v} × ${k}`);
+      return { status: 'fail', summary: `Found ${parts.join(', ')} ${u.since ? `since the last acknowledgement (${u.since})` : 'in the logs'}${u.codes.length ? ` (error codes: ${u.codes.join(', ')})` : ''}, not yet acknowledged. See the failure table (mirror checklist advice <code>); once handled, acknowledge with a reason: mirror checklist acknowledge --reason "…".`, evidence: { ...evidence, codes: u.codes } };
     },
   },
 
@@ -405,18 +366,19 @@ export const CHECKS: Record<string, CheckDef> = {
       let source: string;
       if (kitPath) {
         const dir = resolveInputPath(ctx, kitPath);
-        const mf = join(dir, 'offline-manifest.json');
-        if (!existsSync(mf)) return { status: 'fail', summary: `${dir} is not an offline kit (offline-manifest.json is missing).`, evidence: { kit: dir } };
+        if (!existsSync(join(dir, 'offline-manifest.json'))) return { status: 'fail', summary: `${dir} is not an offline kit (offline-manifest.json is missing).`, evidence: { kit: dir } };
         try {
-          const m = JSON.parse(readFileSync(mf, 'utf8')) as { entries?: { path: string; kind: string; generation?: number; exportId?: string }[] };
-          entries = (m.entries ?? []).map((e) => ({ path: e.path, kind: e.kind, generation: typeof e.generation === 'number' ? e.generation : null, exportId: e.exportId ?? null }));
+          // Only the verified manifest is read (its signature with the tenant's pinned keys).
+          const kit = readKitManifest(dir, listTrustedKeys(ctx.db, str(ctx.params.tenant)));
+          entries = kit.entries.map((e) => ({ path: e.path, kind: e.kind, generation: typeof e.generation === 'number' ? e.generation : null, exportId: e.exportId ?? null }));
           for (const e of entries) if (!existsSync(join(dir, e.path))) return { status: 'fail', summary: `The kit lists ${e.path}, but the file is missing.`, evidence: { kit: dir, missing: e.path } };
         } catch (e) {
-          return { status: 'fail', summary: `The kit manifest ${mf} is unreadable: ${(e as Error).message}`, evidence: { kit: dir } };
+          const err = toErrorShape(e);
+          return { status: 'fail', summary: `The kit manifest in ${dir} does not verify [${err.code}]: ${err.message}`, evidence: { kit: dir, error: err } };
         }
         source = `The kit ${dir}`;
       } else {
-        entries = libraryEntries(ctx.db).map((e) => ({ path: e.file, kind: e.kind, generation: e.generation, exportId: e.exportId }));
+        entries = libraryEntries(ctx.db).map((e) => ({ path: e.file, kind: e.kind, generation: e.generation, exportId: e.export_id }));
         source = 'The library';
       }
       const fulls = entries.filter((e) => e.kind === 'mirror-full' && e.generation !== null).sort((a, b) => b.generation! - a.generation!);
@@ -458,10 +420,12 @@ export const CHECKS: Record<string, CheckDef> = {
       if (keys.length === 0) return { status: 'fail', summary: `No trusted key${tenant ? ` for tenant ${tenant}` : ''}: import the Export Center key first (mirror keys add).`, evidence: { path } };
       try {
         const engine = await verifyEngine();
-        if (engine) return verdictResult(await engine.verifyPath(path, { keys, identities: ctx.identities, signal: ctx.signal }), basename(path));
-        if (lstatSync(path).isDirectory()) return { status: 'unknown', summary: 'Kit verification is not available in this build (verify engine missing).', evidence: { path } };
-        const r = await verifyMirrorBundle(path, { keys, identities: ctx.identities, signal: ctx.signal });
-        return verdictResult(r.verdict, basename(path));
+        let v: Verdict;
+        if (engine) v = await engine.verifyPath(path, { keys, identities: ctx.identities, signal: ctx.signal });
+        else if (lstatSync(path).isDirectory()) return { status: 'unknown', summary: 'Kit verification is not available in this build (verify engine missing).', evidence: { path } };
+        else v = (await verifyMirrorBundle(path, { keys, identities: ctx.identities, signal: ctx.signal })).verdict;
+        recordCheckFailure(ctx, v, path);
+        return verdictResult(v, basename(path));
       } catch (e) {
         return errorResult(e, `Verification of ${basename(path)}`);
       }
@@ -479,6 +443,7 @@ export const CHECKS: Record<string, CheckDef> = {
       const sig = str(ctx.params.signature);
       try {
         const v = await verifyTrivyBundle(path, { keys, signature: sig ? resolveInputPath(ctx, sig) : undefined, signal: ctx.signal });
+        recordCheckFailure(ctx, v, path);
         return verdictResult(v, basename(path));
       } catch (e) {
         return errorResult(e, `Verification of ${basename(path)}`);
@@ -487,56 +452,85 @@ export const CHECKS: Record<string, CheckDef> = {
   },
 
   'bundles.verify_recent': {
-    description: 'Verifies the most recent library bundle of each profile (runbook 4.2: verify a recent run for each profile).',
+    description: 'Re-verifies the most recent library bundle of each profile (signatures, content, the library digest) and the library copy of each installed Trivy database (its digest against the verified import) (runbook 4.2: verify a recent run for each profile).',
     async run(ctx) {
-      if (!tableExists(ctx.db, 'staging_generations') || !tableExists(ctx.db, 'staging_library')) return { status: 'unknown', summary: 'The staging engine has not recorded a library yet.', evidence: {} };
-      const rows = ctx.db
-        .prepare(`SELECT g.profile_id, g.tenant, g.export_id, g.generation, l.file FROM staging_generations g JOIN staging_library l ON l.sha256 = g.library_sha256
-                  WHERE l.pruned_at IS NULL ORDER BY g.generation DESC`)
-        .all() as { profile_id: string; tenant: string; export_id: string; generation: number; file: string }[];
-      const perProfile = new Map<string, (typeof rows)[number]>();
-      for (const r of rows) if (!perProfile.has(`${r.tenant}/${r.profile_id}`)) perProfile.set(`${r.tenant}/${r.profile_id}`, r);
-      if (perProfile.size === 0) return { status: 'warn', summary: 'The library holds no bundle yet: nothing to verify.', evidence: {} };
+      const lib = new Map(listLibrary(ctx.db).map((l) => [l.sha256, l]));
+      const perProfile = new Map<string, { tenant: string; exportId: string; generation: number; lib: LibraryRow }>();
+      for (const g of listGenerations(ctx.db, { includePruned: true }).sort((a, b) => b.generation - a.generation || b.seq - a.seq)) {
+        const l = g.library_sha256 ? lib.get(g.library_sha256) : undefined;
+        if (l && !perProfile.has(`${g.tenant}/${g.profile_id}`)) perProfile.set(`${g.tenant}/${g.profile_id}`, { tenant: g.tenant, exportId: g.export_id, generation: g.generation, lib: l });
+      }
+      const trivy = new Map<string, LibraryRow>();
+      for (const l of [...lib.values()].filter((x) => x.kind === 'trivy-db' || x.kind === 'trivy-java-db').sort((a, b) => b.imported_at.localeCompare(a.imported_at))) if (!trivy.has(l.kind)) trivy.set(l.kind, l);
+      if (perProfile.size === 0 && trivy.size === 0) return { status: 'warn', summary: 'The library holds no bundle yet: nothing to verify.', evidence: {} };
       let status: CheckStatus = 'pass';
       const results: Record<string, unknown>[] = [];
       for (const [profile, r] of perProfile) {
-        const file = resolve(ctx.ws.dir, r.file);
+        const file = resolve(ctx.ws.dir, r.lib.file);
         try {
           const res = await verifyMirrorBundle(file, { keys: listTrustedKeys(ctx.db, r.tenant), identities: ctx.identities, signal: ctx.signal });
-          const v = verdictResult(res.verdict, `${profile} ${r.export_id}`);
+          let v = verdictResult(res.verdict, `${profile} ${r.exportId}`);
+          if (res.verdict.ok && res.rawSha256 && res.rawSha256 !== r.lib.sha256) v = { status: 'fail', summary: `${profile} ${r.exportId}: the library copy's sha256 ${res.rawSha256} is not the ${r.lib.sha256} it was imported with [ERR_VERIFY_DIGEST].`, evidence: {} };
+          else recordCheckFailure(ctx, res.verdict, file);
           status = worst(status, v.status);
-          results.push({ profile, exportId: r.export_id, generation: r.generation, file, status: v.status, summary: v.summary });
+          results.push({ profile, exportId: r.exportId, generation: r.generation, file, status: v.status, summary: v.summary });
         } catch (e) {
           status = 'fail';
-          results.push({ profile, exportId: r.export_id, file, status: 'fail', summary: toErrorShape(e).message });
+          results.push({ profile, exportId: r.exportId, file, status: 'fail', summary: toErrorShape(e).message });
         }
+      }
+      for (const [kind, l] of trivy) {
+        const file = resolve(ctx.ws.dir, l.file);
+        let summary: string;
+        let st: CheckStatus;
+        try {
+          const got = await sha256File(file, ctx.signal);
+          if (got === l.sha256) {
+            st = 'pass';
+            summary = `${kind} ${l.name}: the library copy matches the bundle verified at import (sha256 ${l.sha256}).`;
+          } else {
+            st = 'fail';
+            summary = `${kind} ${l.name}: the library copy changed since it verified at import (sha256 ${got}, expected ${l.sha256}) [ERR_VERIFY_DIGEST]. Copy the Trivy bundle again from the media and import it.`;
+            logEvent(ctx.ws, { event: 'trivy.verify.failed', level: 'error', errorCode: 'ERR_VERIFY_DIGEST', message: summary, path: file, runId: ctx.runId });
+            bumpCounter(ctx.ws, 'verify_failures_total', { error_code: 'ERR_VERIFY_DIGEST' });
+          }
+        } catch (e) {
+          st = 'fail';
+          summary = `${kind} ${l.name}: the library copy cannot be read (${toErrorShape(e).message}).`;
+        }
+        status = worst(status, st);
+        results.push({ profile: kind, file, sha256: l.sha256, status: st, summary });
       }
       return { status, summary: results.map((r) => r.summary).join(' '), evidence: { results } };
     },
   },
 
   'evidence.capture_manifests': {
-    description: 'Copies export.json and manifest.yaml of a verified bundle (default: the newest in the library) into the evidence folder (runbook 4.3).',
+    description: 'Copies export.json and manifest.yaml of a verified bundle (default: the newest in the library) into the evidence folder (runbook 4.3); only bytes from the verified read are written.',
     async run(ctx) {
       let p = str(ctx.params.path);
       let tenant = str(ctx.params.tenant);
+      let expectSha: string | undefined;
       if (p && existsSync(resolveInputPath(ctx, p)) && lstatSync(resolveInputPath(ctx, p)).isDirectory()) {
-        // A kit: its newest mirror bundle.
+        // A kit: its newest mirror bundle, from the verified kit manifest.
         const dir = resolveInputPath(ctx, p);
         try {
-          const m = JSON.parse(readFileSync(join(dir, 'offline-manifest.json'), 'utf8')) as { tenant?: string; entries: { path: string; kind: string; generation?: number }[] };
-          const newest = m.entries.filter((e) => e.kind.startsWith('mirror-')).sort((a, b) => (b.generation ?? 0) - (a.generation ?? 0))[0];
+          const kit = readKitManifest(dir, listTrustedKeys(ctx.db, tenant));
+          const newest = kit.entries.filter((e) => e.kind.startsWith('mirror-')).sort((a, b) => (b.generation ?? 0) - (a.generation ?? 0))[0];
           if (!newest) return { status: 'fail', summary: `The kit ${dir} holds no mirror bundle.`, evidence: {} };
           p = join(dir, newest.path);
-          tenant = tenant ?? m.tenant;
+          expectSha = newest.sha256;
+          tenant = tenant ?? kit.tenant;
         } catch (e) {
-          return { status: 'fail', summary: `The kit manifest in ${dir} is unreadable: ${(e as Error).message}`, evidence: {} };
+          const err = toErrorShape(e);
+          return { status: 'fail', summary: `The kit manifest in ${dir} does not verify [${err.code}]: ${err.message}`, evidence: { error: err } };
         }
       }
       if (!p) {
         const lib = libraryEntries(ctx.db).filter((e) => e.kind.startsWith('mirror-') && e.generation !== null).sort((a, b) => b.generation! - a.generation!)[0];
         if (!lib) return { status: 'fail', summary: 'No bundle given and the library holds no mirror bundle.', evidence: {} };
         p = resolve(ctx.ws.dir, lib.file);
+        expectSha = lib.sha256;
       }
       const file = resolveInputPath(ctx, p);
       const keys = listTrustedKeys(ctx.db, tenant);
@@ -547,27 +541,19 @@ export const CHECKS: Record<string, CheckDef> = {
         return errorResult(e, `Verification of ${basename(file)}`);
       }
       if (!r.verdict.ok || !r.exportJsonBytes) return { ...verdictResult(r.verdict, basename(file)), summary: `Manifests not captured: ${verdictResult(r.verdict, basename(file)).summary}` };
+      if (expectSha && r.rawSha256 && r.rawSha256 !== expectSha) return { status: 'fail', summary: `${basename(file)} has sha256 ${r.rawSha256}, not the ${expectSha} its manifest or the library lists [ERR_VERIFY_DIGEST]: not captured.`, evidence: { file } };
       const dir = join(ctx.ws.layout.evidence, ctx.runId ?? 'manifests', (r.verdict.exportId ?? basename(file)).replace(/[^A-Za-z0-9._-]/g, '_'));
       mkdirSync(dir, { recursive: true });
       writeFileSync(join(dir, 'export.json'), r.exportJsonBytes);
       const captured = ['export.json'];
       let status: CheckStatus = 'pass';
       let note = '';
-      if (/\.tar\.zst$/.test(file)) {
-        try {
-          const m = await readBundleManifests(file);
-          if (m.exportJson && !m.exportJson.equals(r.exportJsonBytes)) return { status: 'fail', summary: `${basename(file)} changed while it was read: not captured.`, evidence: { file } };
-          if (m.manifestYaml) {
-            writeFileSync(join(dir, 'manifest.yaml'), m.manifestYaml);
-            captured.push('manifest.yaml');
-          }
-        } catch (e) {
-          status = 'warn';
-          note = ` manifest.yaml could not be read: ${(e as Error).message}`;
-        }
+      if (r.manifestYamlBytes) {
+        writeFileSync(join(dir, 'manifest.yaml'), r.manifestYamlBytes);
+        captured.push('manifest.yaml');
       } else {
         status = 'warn';
-        note = ' manifest.yaml was not captured: the bundle is encrypted as a whole.';
+        note = ' manifest.yaml was not captured: the verified read did not yield it.';
       }
       return { status, summary: `Captured ${captured.join(' and ')} of ${r.verdict.exportId} (generation ${r.verdict.generation}) into ${dir}.${note}`, evidence: { dir, files: captured.map((f) => join(dir, f)), exportId: r.verdict.exportId, generation: r.verdict.generation, exportJsonSha256: r.exportJsonSha256 } };
     },
@@ -576,9 +562,10 @@ export const CHECKS: Record<string, CheckDef> = {
   'apply.last_failure': {
     description: 'Finds the last failed apply or verification (runbook 7.1: identify the run and its root cause) and the failure table advice for its code.',
     run(ctx) {
-      const failed = latestAudit(ctx.db, ['mirror.delta.apply_failed', 'mirror.verify.failed']);
+      const failed = latestAudit(ctx.db, MIRROR_IMPORT_FAILED.filter((a) => a !== 'mirror.import.refused'), (r) => isImportFailure(r) && !String(r.details.kind ?? '').startsWith('trivy'));
       if (!failed) return { status: 'pass', summary: 'No failed apply is recorded: nothing to replay.', evidence: { found: false } };
-      const later = ctx.db.prepare("SELECT id, ts, subject FROM audit_log WHERE id > ? AND action IN ('mirror.bundle.imported', 'mirror.delta.applied') ORDER BY id LIMIT 1").get(failed.id) as { id: number; ts: string; subject: string } | undefined;
+      const laterRow = findAudit(ctx.db, { actions: MIRROR_IMPORT_OK, afterId: failed.id, limit: 50 }).find((r) => r.subject !== 'trivy-db' && r.subject !== 'trivy-java-db');
+      const later = laterRow ? { id: laterRow.id, ts: laterRow.ts, subject: laterRow.subject } : undefined;
       const code = String(failed.details.errorCode ?? '');
       const advice = failureLookup(code);
       const evidence = { found: true, failed, path: failed.details.path ?? null, errorCode: code || null, advice, resolvedBy: later ?? null };
@@ -599,41 +586,52 @@ export const CHECKS: Record<string, CheckDef> = {
   },
 
   'restore.locate_full': {
-    description: 'Locates the last full bundle in the library and the deltas after it (runbook 7.2).',
-    run(ctx) {
-      const chain = restoreChain(ctx.db);
-      const evidence = { full: chain.full, deltas: chain.deltas, gaps: chain.gaps, files: chain.full ? [chain.full, ...chain.deltas].map((e) => resolve(ctx.ws.dir, e.file)) : [] };
-      if (!chain.full) return { status: 'fail', summary: 'The library holds no full bundle to restore from. Bring in the latest full bundle (mirror:full) and import it.', evidence };
-      for (const f of evidence.files) if (!existsSync(f)) return { status: 'fail', summary: `The library file ${f} is missing: the library is damaged.`, evidence };
-      if (chain.gaps.length) return { status: 'warn', summary: `Full bundle ${chain.full.exportId} (generation ${chain.full.generation}); deltas for generation(s) ${chain.gaps.join(', ')} are missing, so the restore stops before the first gap.`, evidence };
-      return { status: 'pass', summary: `Full bundle ${chain.full.exportId} (generation ${chain.full.generation}) and ${chain.deltas.length} delta(s) after it.`, evidence };
+    description: 'Locates the last full bundle in the library and the deltas after it, up to the first gap (runbook 7.2); reads no bundle.',
+    async run(ctx) {
+      const plan = await restorePreview(ctx.ws, ctx.db, { verify: false });
+      const evidence = { plan, files: plan.bundles.map((b) => b.file) };
+      if (!plan.ok) return { status: 'fail', summary: restoreSummary(plan), evidence };
+      if (plan.gaps.length) return { status: 'warn', summary: `${plan.message} Deltas for generation(s) ${plan.gaps.join(', ')} are missing, so the restore stops at generation ${plan.target!.generation}.`, evidence };
+      return { status: 'pass', summary: `${plan.message} Staging is now at ${plan.current ? `generation ${plan.current.generation} (${plan.current.exportId})` : 'nothing'}.`, evidence };
+    },
+  },
+
+  'restore.verify_chain': {
+    description: 'Verifies every bundle of the restore chain (signatures, content, the library copy\'s digest) before anything is switched; a bad bundle blocks the run, names the bundle and what is still possible (runbook 7.2).',
+    async run(ctx) {
+      const plan = await restorePreview(ctx.ws, ctx.db, { identities: ctx.identities, signal: ctx.signal });
+      const evidence = { plan };
+      if (plan.bad) {
+        logEvent(ctx.ws, { event: 'mirror.verify.failed', level: 'error', errorCode: plan.bad.code ?? undefined, message: plan.message, path: plan.bad.file, runId: ctx.runId });
+        bumpCounter(ctx.ws, 'verify_failures_total', { error_code: plan.bad.code ?? 'ERR_BUNDLE_CORRUPT' });
+      }
+      if (!plan.ok) return { status: 'fail', summary: restoreSummary(plan), evidence };
+      return { status: 'pass', summary: plan.message, evidence };
     },
   },
 
   'restore.verify_full': {
-    description: 'Verifies the located full bundle (signatures and content) with the pinned keys.',
-    async run(ctx) {
-      const loc = ctx.previous['locate'] ?? Object.values(ctx.previous).find((e) => Array.isArray(e.files));
-      const files = (loc?.files as string[] | undefined) ?? [];
-      if (!files.length) return { status: 'fail', summary: 'No full bundle was located (run the locate step first).', evidence: {} };
-      try {
-        const r = await verifyMirrorBundle(files[0], { keys: listTrustedKeys(ctx.db, str(ctx.params.tenant)), identities: ctx.identities, signal: ctx.signal });
-        return verdictResult(r.verdict, basename(files[0]));
-      } catch (e) {
-        return errorResult(e, `Verification of ${basename(files[0])}`);
-      }
+    description: 'Verifies every bundle of the restore chain (kept for procedure files written before restore.verify_chain).',
+    run(ctx) {
+      return CHECKS['restore.verify_chain'].run(ctx);
     },
   },
 
   'restore.apply_chain': {
-    description: 'Extracts the full bundle into a new staging generation and applies the deltas after it in generation order, through the staging engine (forced over the generation rule, with the run as the written reason).',
+    description: 'Rebuilds staging from the library chain, all or nothing: every bundle is verified and extracted first (in the same read), and staging switches only when the whole chain up to the target verified; otherwise it stays exactly where it was (forced over the generation rule, with the written reason).',
     mutates: true,
     async run(ctx) {
-      const loc = ctx.previous['locate'] ?? Object.values(ctx.previous).find((e) => Array.isArray(e.files));
-      const files = (loc?.files as string[] | undefined) ?? [];
-      if (!files.length) return { status: 'fail', summary: 'No full bundle was located (run the locate step first).', evidence: {} };
       const reason = str(ctx.params.reason) ?? `runbook 7.2 restore from the previous full bundle (checklist run ${ctx.runId ?? '?'})`;
-      return importThrough(ctx, files, reason, 'Restore');
+      const frozen = freezeState(ctx.db);
+      if (frozen.frozen) return { status: 'fail', summary: `Imports are frozen since ${frozen.since} (${frozen.reason}); the restore cannot import. Resume imports first (runbook 7.3).`, evidence: { frozen } };
+      try {
+        const r = await restoreApply(ctx.ws, ctx.db, { reason, operator: ctx.operator, identities: ctx.identities, signal: ctx.signal });
+        const evidence = { ok: r.ok, code: r.code, message: r.message, plan: r.plan, items: r.import?.items.map((i) => ({ path: i.path, outcome: i.outcome, code: i.code, exportId: i.exportId, generation: i.generation, message: i.message })) ?? [], current: r.current };
+        if (!r.ok) return { status: 'fail', summary: `Restore refused [${r.code}]: ${restoreSummary(r.plan)}`, evidence };
+        return { status: 'pass', summary: r.message, evidence };
+      } catch (e) {
+        return errorResult(e, 'Restore');
+      }
     },
   },
 
@@ -680,6 +678,12 @@ export const CHECKS: Record<string, CheckDef> = {
     },
   },
 };
+
+async function sha256File(file: string, signal?: AbortSignal): Promise<string> {
+  const h = createHash('sha256');
+  for await (const chunk of createReadStream(file, { highWaterMark: 1 << 20, signal })) h.update(chunk as Buffer);
+  return h.digest('hex');
+}
 
 async function importThrough(ctx: CheckContext, files: string[], forceReason: string | undefined, what: string): Promise<CheckResult> {
   const staging = await stagingEngine();

@@ -4,13 +4,14 @@
  * resuming need a reason and are audited (imports.frozen / imports.resumed)
  * in the same transaction as the state change.
  *
- * The state lives in the staging engine's `staging_state` row (migration 002)
- * when that table exists, else in `console_state` under `imports.frozen`.
+ * The state lives in the staging engine's state row, read and written only
+ * through its store functions (readState, setImportsFrozen).
  */
 import { OpsError } from '../../../shared/errors';
 import { appendAudit } from '../audit/index';
 import type { Db } from '../db/index';
 import { logEvent } from '../obs/index';
+import { readState, setImportsFrozen } from '../staging/index';
 import type { Workspace } from '../workspace/index';
 
 export interface FreezeState {
@@ -19,23 +20,11 @@ export interface FreezeState {
   since: string | null;
 }
 
-function hasStagingState(db: Db): boolean {
-  const t = db.prepare("SELECT 1 AS ok FROM sqlite_master WHERE type = 'table' AND name = 'staging_state'").get();
-  if (!t) return false;
-  const cols = (db.prepare('PRAGMA table_info(staging_state)').all() as { name: string }[]).map((c) => c.name);
-  return cols.includes('imports_frozen') && cols.includes('frozen_reason') && cols.includes('frozen_at');
-}
-
 /** The freeze state with its reason and since when. */
 export function freezeState(db: Db): FreezeState {
-  if (hasStagingState(db)) {
-    const r = db.prepare('SELECT imports_frozen, frozen_reason, frozen_at FROM staging_state WHERE id = 1').get() as { imports_frozen: number; frozen_reason: string | null; frozen_at: string | null } | undefined;
-    if (r) return { frozen: r.imports_frozen === 1, reason: r.frozen_reason, since: r.frozen_at };
-  }
-  const kv = db.prepare("SELECT value FROM console_state WHERE key = 'imports.frozen'").get() as { value: string } | undefined;
-  if (!kv) return { frozen: false, reason: null, since: null };
-  const v = JSON.parse(kv.value) as FreezeState;
-  return { frozen: !!v.frozen, reason: v.reason ?? null, since: v.since ?? null };
+  const r = readState(db);
+  const frozen = r.imports_frozen === 1;
+  return { frozen, reason: frozen ? r.frozen_reason : null, since: frozen ? r.frozen_at : null };
 }
 
 /** True while imports are frozen (what an import checks before any work). */
@@ -44,11 +33,7 @@ export function importsFrozen(db: Db): boolean {
 }
 
 function write(db: Db, s: FreezeState): void {
-  if (hasStagingState(db)) {
-    const n = db.prepare('UPDATE staging_state SET imports_frozen = ?, frozen_reason = ?, frozen_at = ? WHERE id = 1').run(s.frozen ? 1 : 0, s.reason, s.since).changes;
-    if (n === 1) return;
-  }
-  db.prepare("INSERT INTO console_state (key, value, updated_at) VALUES ('imports.frozen', ?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at").run(JSON.stringify(s), new Date().toISOString());
+  setImportsFrozen(db, s.frozen, s.reason, s.since ?? new Date().toISOString());
 }
 
 /** Throws ERR_IMPORTS_FROZEN when imports are frozen (for the import path to call before any work). */

@@ -6,10 +6,12 @@ import { appendAudit, queryAudit, readExportHead, verifyAuditChain } from '../au
 import { openDatabase, type Db } from '../db/index';
 import { addTrustedKey, inspectPublicKey } from '../keys/index';
 import { logEvent } from '../obs/index';
+import { generateSigningKey, signatureFile } from '../producer/index';
 import { KITS, tempDir } from '../testing/fixtures';
 import { openWorkspace, type Workspace } from '../workspace/index';
 import { setEngineForTests } from './engine-bridge';
 import {
+  acknowledgeFailures,
   advanceRun,
   assertImportsNotFrozen,
   CHECKS,
@@ -90,7 +92,7 @@ describe('checks', () => {
     expect(stale.summary).toMatch(/ExportCenterRetentionStale/);
   });
 
-  it('logs.scan: finds the two events, then only new ones since its last run', () => {
+  it('logs.scan: finds the failure events and keeps reporting them until an operator acknowledges them (audited)', () => {
     logEvent(ws, { event: 'mirror.bundle.imported', exportId: 'e1' });
     logEvent(ws, { event: 'mirror.delta.apply_failed', errorCode: 'ERR_EXPORT_BASE_MISSING', exportId: 'e2' });
     logEvent(ws, { event: 'adapter.trivy.unsupported_schema_version', errorCode: 'ERR_EXPORT_UNSUPPORTED_SCHEMA' });
@@ -98,7 +100,17 @@ describe('checks', () => {
     expect(first.status).toBe('fail');
     expect(first.evidence.counts).toEqual({ 'mirror.delta.apply_failed': 1, 'adapter.trivy.unsupported_schema_version': 1 });
     expect(first.evidence.codes.sort()).toEqual(['ERR_EXPORT_BASE_MISSING', 'ERR_EXPORT_UNSUPPORTED_SCHEMA']);
-    expect(CHECKS['logs.scan'].run(ctx({ now: new Date(Date.now() + 2000) }))).toMatchObject({ status: 'pass' });
+    // A rerun does not make the failure disappear.
+    expect(CHECKS['logs.scan'].run(ctx({ now: new Date(Date.now() + 2000) }))).toMatchObject({ status: 'fail' });
+    expect(() => acknowledgeFailures(ws, db, { reason: '' })).toThrow(/reason/);
+    const ack = acknowledgeFailures(ws, db, { reason: 'Re-copied the delta, CHG-9', operator: 'alice', now: new Date(Date.now() + 3000) });
+    expect(ack.count).toBe(2);
+    const row = queryAudit(db, { action: 'failures.acknowledged' }).rows[0];
+    expect(row.details).toMatchObject({ reason: 'Re-copied the delta, CHG-9', count: 2 });
+    expect(row.actor).toMatch(/alice/);
+    expect(CHECKS['logs.scan'].run(ctx({ now: new Date(Date.now() + 4000) }))).toMatchObject({ status: 'pass' });
+    // Nothing new: nothing to acknowledge.
+    expect(() => acknowledgeFailures(ws, db, { reason: 'again', now: new Date(Date.now() + 5000) })).toThrow(/nothing to acknowledge/);
   });
 
   it('storage.capacity: warn and fail levels from settings, hard links counted once', () => {
@@ -137,17 +149,29 @@ describe('checks', () => {
       { path: 'mirror/d4.tar.zst', kind: 'mirror-delta', generation: 4 },
     ];
     for (const e of entries) writeFileSync(join(kit, e.path), 'x');
-    writeFileSync(join(kit, 'offline-manifest.json'), JSON.stringify({ kitVersion: 1, tenant: 'acme', entries }));
+    const key = generateSigningKey('ed25519');
+    addTrustedKey(db, { pem: key.publicPem, tenant: 'acme', confirmFingerprint: inspectPublicKey(key.publicPem).fingerprint, reason: 'CHG-1 test key' });
+    const writeManifest = () => {
+      const bytes = Buffer.from(JSON.stringify({ kitVersion: 1, tenant: 'acme', createdAt: '2025-11-01T00:00:00Z', entries: entries.map((e) => ({ ...e, sha256: 'a'.repeat(64), size: 1, exportId: `e${e.generation}` })) }));
+      writeFileSync(join(kit, 'offline-manifest.json'), bytes);
+      writeFileSync(join(kit, 'offline-manifest.json.sig'), signatureFile(key, bytes));
+    };
+    writeManifest();
     const gap = await CHECKS['kit.latest'].run(ctx({ params: { kit } }));
     expect(gap.status).toBe('fail');
     expect(gap.evidence.gaps).toEqual([3]);
     entries.push({ path: 'mirror/d3.tar.zst', kind: 'mirror-delta', generation: 3 });
-    writeFileSync(join(kit, 'offline-manifest.json'), JSON.stringify({ kitVersion: 1, tenant: 'acme', entries }));
+    writeManifest();
     expect((await CHECKS['kit.latest'].run(ctx({ params: { kit } }))).status).toBe('fail'); // listed but missing
     writeFileSync(join(kit, 'mirror/d3.tar.zst'), 'x');
     const ok = await CHECKS['kit.latest'].run(ctx({ params: { kit } }));
     expect(ok.status).toBe('pass');
     expect(ok.evidence.latestGeneration).toBe(4);
+    // An edited (unsigned) manifest is never read as the kit's contents.
+    writeFileSync(join(kit, 'offline-manifest.json'), JSON.stringify({ kitVersion: 1, tenant: 'acme', createdAt: 'x', entries: [] }));
+    const forged = await CHECKS['kit.latest'].run(ctx({ params: { kit } }));
+    expect(forged.status).toBe('fail');
+    expect(forged.summary).toMatch(/ERR_VERIFY_SIGNATURE/);
   });
 
   it('failure table lookup: codes from shared/errors.ts and symptom rows', () => {
@@ -189,7 +213,9 @@ describe('import freeze (7.3)', () => {
     resumeImports(ws, db, 'KMS restored');
     expect(importsFrozen(db)).toBe(false);
     expect(() => assertImportsNotFrozen(db)).not.toThrow();
-    expect(queryAudit(db).rows.map((r) => r.action).reverse()).toEqual(['imports.frozen', 'imports.resumed']);
+    // The refused import leaves its own row (what, which code).
+    expect(queryAudit(db).rows.map((r) => r.action).reverse()).toEqual(['imports.frozen', 'mirror.import.refused', 'imports.resumed']);
+    expect(queryAudit(db, { action: 'mirror.import.refused' }).rows[0].details).toMatchObject({ errorCode: 'ERR_IMPORTS_FROZEN' });
   });
 });
 
@@ -253,7 +279,8 @@ describe('checklist runs', () => {
     expect(r.steps[2].status).toBe('pending');
     r = await advanceRun(env(), run.id, { answers: { 'signing-restored': true, 'catch-up': true } });
     expect(r.state).toBe('done');
-    const view = toChecklistRunView(r);
+    const view = toChecklistRunView(r, procs);
+    expect(view.nextStepId).toBeNull();
     expect(view).toMatchObject({ runId: run.id, checklistId: 'kms-outage', state: 'done' });
     expect(view.steps[1]).toMatchObject({ id: 'coordinate', type: 'manual', status: 'confirmed', note: 'called' });
   });
@@ -337,8 +364,8 @@ describe('restore playbook (7.2) on the fixture kit', () => {
     expect(r.state, r.blockedReason ?? '').toBe('done');
     const byId = Object.fromEntries(r.steps.map((s) => [s.stepId, s]));
     expect(byId.locate.status).toBe('passed');
-    expect((byId.locate.evidence as { deltas: unknown[] }).deltas).toHaveLength(2);
-    expect(byId['verify-full'].status).toBe('passed');
+    expect((byId.locate.evidence as { files: unknown[] }).files).toHaveLength(3);
+    expect(byId['verify-chain'].status).toBe('passed');
     expect(byId.apply.status).toBe('passed');
     expect((byId.apply.evidence as { items: { generation: number; outcome: string }[] }).items.map((i) => i.generation)).toEqual([1, 2, 3]);
     expect(byId['verify-tree'].status).toBe('passed');
@@ -349,6 +376,55 @@ describe('restore playbook (7.2) on the fixture kit', () => {
     expect(forced.length).toBeGreaterThan(0);
     expect(JSON.stringify(forced[0].details)).toContain('INC-11 staging damaged');
     expect(verifyAuditChain(db).ok).toBe(true);
+  });
+
+  it.skipIf(!existsSync(KIT))('a bad delta in the library: the restore changes nothing, blocks naming the bundle and its code, and offers rollback / re-copy', async () => {
+    const staging = await import('../staging/index');
+    const { listTrustedKeys } = await import('../keys/index');
+    const pem = readFileSync(PUB, 'utf8');
+    const manifest = JSON.parse(readFileSync(join(KIT, 'offline-manifest.json'), 'utf8')) as { tenant: string };
+    addTrustedKey(db, { pem, tenant: manifest.tenant, confirmFingerprint: inspectPublicKey(pem).fingerprint, reason: 'CHG-1 trust fixture key' });
+    const keys = listTrustedKeys(db);
+    db.close();
+    expect((await staging.importBundles(ws, [KIT], { keys })).current!.generation).toBe(3);
+    db = openDatabase(ws.layout.db);
+    const before = staging.currentGeneration(db)!;
+    const lib2 = staging.listLibrary(db).find((l) => l.generation === 2)!;
+    const file2 = join(ws.dir, lib2.file);
+    const bytes = readFileSync(file2);
+    bytes[Math.floor(bytes.length / 2)] ^= 0x01;
+    writeFileSync(file2, bytes);
+
+    const p = findProcedure(procs, '7.2');
+    const run = createRun(db, p, { operator: 'alice', inputs: { reason: 'INC-12 staging suspect' } });
+    const r = await advanceRun(env(), run.id, { yes: true });
+    expect(r.state).toBe('blocked');
+    const chain = r.steps.find((s) => s.stepId === 'verify-chain')!;
+    expect(chain.status).toBe('failed');
+    expect(r.blockedReason).toContain(lib2.name);
+    expect(r.blockedReason).toMatch(/ERR_(BUNDLE_CORRUPT|VERIFY_DIGEST|VERIFY_SIGNATURE)/);
+    expect(r.blockedReason).not.toMatch(/ERR_EXPORT_BASE_MISSING/);
+    expect(r.blockedReason).toMatch(/Staging stays at generation 3/);
+    const plan = (chain.evidence as { plan: { bad: { sha256: string; generation: number }; offers: { kind: string }[] } }).plan;
+    expect(plan.bad).toMatchObject({ sha256: lib2.sha256, generation: 2 });
+    expect(plan.offers.map((o) => o.kind)).toContain('recopy');
+    expect(plan.offers.map((o) => o.kind)).toContain('rollback');
+    expect(r.steps.find((s) => s.stepId === 'apply')!.status).toBe('pending');
+    // Staging is exactly where it was.
+    const after = staging.currentGeneration(db)!;
+    expect(after.seq).toBe(before.seq);
+    expect(after.generation).toBe(3);
+    expect((await staging.verifyStagingTree(ws)).ok).toBe(true);
+
+    // Even forced past the preview, the apply is all or nothing (the import re-verifies in its own read).
+    const { restoreApply } = await import('./index');
+    const direct = await restoreApply(ws, db, { reason: 'INC-12 try anyway' });
+    expect(direct.ok).toBe(false);
+    expect(direct.code).not.toBe('ERR_EXPORT_BASE_MISSING');
+    expect(direct.plan.bad?.name).toBe(lib2.name);
+    expect(staging.currentGeneration(db)!.seq).toBe(before.seq);
+    const st = await staging.workspaceStatus(ws);
+    expect(st.generation).toBe(3);
   });
 
   it.skipIf(!existsSync(KIT))('pre-release (4.3) on the kit and weekly verification of the library after importing it', async () => {
@@ -390,6 +466,27 @@ describe('restore playbook (7.2) on the fixture kit', () => {
     expect((await CHECKS['data.freshness'].run(ctx({ now: new Date('2020-01-01T00:00:00Z') }))).status).toBe('unknown');
     // Far in the future: stale.
     expect((await CHECKS['data.freshness'].run(ctx({ now: new Date('2999-01-01T00:00:00Z') }))).status).toBe('fail');
+  });
+
+  it.skipIf(!existsSync(KIT))('a runbook check reads only verified bytes: a swapped bundle in a kit is refused and nothing is captured', async () => {
+    const { cpSync } = await import('node:fs');
+    const pem = readFileSync(PUB, 'utf8');
+    const manifest = JSON.parse(readFileSync(join(KIT, 'offline-manifest.json'), 'utf8')) as { tenant: string; entries: { path: string; generation?: number }[] };
+    addTrustedKey(db, { pem, tenant: manifest.tenant, confirmFingerprint: inspectPublicKey(pem).fingerprint, reason: 'CHG-1 trust fixture key' });
+    const kit = join(dir, 'kit-copy');
+    cpSync(KIT, kit, { recursive: true });
+    const g3 = manifest.entries.find((e) => e.generation === 3)!.path;
+    const g2 = manifest.entries.find((e) => e.generation === 2)!.path;
+    // The newest bundle is replaced by another genuinely signed bundle (generation 2): signatures alone pass.
+    writeFileSync(join(kit, g3), readFileSync(join(kit, g2)));
+    const r = await CHECKS['evidence.capture_manifests'].run(ctx({ params: { path: kit }, runId: 'swap-test' }));
+    expect(r.status).toBe('fail');
+    expect(r.summary).toMatch(/ERR_VERIFY_DIGEST/);
+    expect(existsSync(join(ws.layout.evidence, 'swap-test'))).toBe(false);
+    // The unswapped kit captures both manifests from the verified read.
+    const ok = await CHECKS['evidence.capture_manifests'].run(ctx({ params: { path: KIT }, runId: 'ok-test' }));
+    expect(ok.status, ok.summary).toBe('pass');
+    expect((ok.evidence as { files: string[] }).files.map((f) => f.split('/').pop())).toEqual(['export.json', 'manifest.yaml']);
   });
 
   it.skipIf(!existsSync(KIT))('replay a failed apply (7.1): identify it with its advice, fix the cause, replay through the staging engine', async () => {

@@ -323,19 +323,48 @@ export function runOutcome(run: RunRecord): 'pass' | 'warn' | 'fail' | 'incomple
   return 'pass';
 }
 
-/** The IPC contract's view of a run (shared/contract.ts ChecklistRunView). */
-export function toChecklistRunView(run: RunRecord): ChecklistRunView {
+/** Done as far as the run goes: a failed non-blocking check counts as done; a failed blocking one does not. */
+export function isStepDone(rec: StepRecord | undefined, step: Step): boolean {
+  return !!rec && isComplete(rec, step);
+}
+
+/** The step the operator does next (steps go in order); null when the run is done or its procedure is unknown. */
+export function nextStep(run: RunRecord, procedures: Procedure[]): Step | null {
+  const proc = procedures.find((p) => p.id === run.checklistId);
+  if (!proc || run.state === 'done') return null;
+  return proc.steps.find((st) => !isStepDone(run.steps.find((r) => r.stepId === st.id), st)) ?? null;
+}
+
+/**
+ * The rule for completing one step from a UI: the run is not done, the step
+ * exists, and it is the next one (steps are done in order). Returns the step.
+ */
+export function assertNextStep(run: RunRecord, procedures: Procedure[], stepId: string): Step {
+  if (run.state === 'done') throw new OpsError('ERR_CHECKLIST_STATE', `The run "${run.title}" is already done. Start a new run to do it again.`);
+  const proc = procedures.find((p) => p.id === run.checklistId);
+  if (!proc) throw new OpsError('ERR_CHECKLIST_STATE', `The procedure "${run.checklistId}" of this run is no longer installed.`);
+  const step = proc.steps.find((st) => st.id === stepId);
+  if (!step) throw new OpsError('ERR_CHECKLIST_STATE', `The procedure "${proc.title}" has no step "${stepId}".`);
+  const next = nextStep(run, procedures);
+  if (next && next.id !== step.id) throw new OpsError('ERR_CHECKLIST_STATE', `Steps are done in order: the next step of "${proc.title}" is "${next.title}", not "${step.title}".`);
+  return step;
+}
+
+/** The IPC contract's view of a run (shared/contract.ts ChecklistRunView): what the app shows. */
+export function toChecklistRunView(run: RunRecord, procedures: Procedure[]): ChecklistRunView {
   return {
     runId: run.id,
     checklistId: run.checklistId,
     title: run.title,
     state: run.state,
     startedAt: run.startedAt,
+    reason: run.blockedReason,
+    nextStepId: nextStep(run, procedures)?.id ?? null,
     steps: run.steps.map((s) => ({ id: s.stepId, title: s.title, type: s.kind, status: s.status, note: s.note, by: s.actor, at: s.completedAt, evidence: s.summary ?? (s.evidence ? JSON.stringify(s.evidence) : null) })),
   };
 }
 
 /** The IPC contract's summary of a procedure. */
 export function toChecklistSummary(p: Procedure): ChecklistSummary {
-  return { id: p.id, title: p.title, section: p.section, stepCount: p.steps.length };
+  return { id: p.id, title: p.title, section: p.section, stepCount: p.steps.length, inputs: p.inputs.map((i) => ({ name: i.name, description: i.description, required: i.required })) };
 }

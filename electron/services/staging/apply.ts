@@ -410,13 +410,14 @@ export function pruneGenerations(ws: Workspace, db: Db, keep: number, ctx: { fs:
   return drop.map((g) => g.seq);
 }
 
-/** Records a failed apply: last apply result, audit row, log event and counter. */
-export function recordApplyFailure(ws: Workspace, db: Db, info: { path: string; exportId?: string | null; generation?: number | null; runId?: string | null; profile?: string | null; operator?: string }, err: { code: string; message: string }, now = new Date()): void {
+/** Records a failed apply: last apply result, audit row, log event and counter. The event names the bundle kind (a full bundle is not a delta). */
+export function recordApplyFailure(ws: Workspace, db: Db, info: { path: string; kind?: string | null; exportId?: string | null; generation?: number | null; runId?: string | null; profile?: string | null; operator?: string; facts?: Record<string, unknown> }, err: { code: string; message: string }, now = new Date()): void {
   const at = now.toISOString();
+  const event = info.kind === 'mirror-full' ? 'mirror.full.apply_failed' : info.kind === 'trivy-db' || info.kind === 'trivy-java-db' ? 'trivy.install_failed' : 'mirror.delta.apply_failed';
   db.transaction(() => {
     setLastApply(db, { ok: false, at, path: info.path, exportId: info.exportId ?? null, generation: info.generation ?? null, code: err.code, message: err.message });
-    appendAudit(db, { action: 'mirror.delta.apply_failed', subject: info.exportId ?? info.path, operator: info.operator, details: { path: info.path, generation: info.generation ?? null, errorCode: err.code, message: err.message } });
+    appendAudit(db, { action: event, subject: info.exportId ?? info.path, operator: info.operator, details: { path: info.path, generation: info.generation ?? null, ...(info.facts ?? {}), errorCode: err.code, message: err.message } });
   })();
-  logEvent(ws, { event: 'mirror.delta.apply_failed', level: 'error', exportId: info.exportId ?? undefined, runId: info.runId ?? undefined, profile: info.profile ?? undefined, errorCode: err.code, message: err.message, path: info.path });
+  logEvent(ws, { event, level: 'error', exportId: info.exportId ?? undefined, runId: info.runId ?? undefined, profile: info.profile ?? undefined, errorCode: err.code, message: err.message, path: info.path });
   bumpCounter(ws, 'apply_failures_total', { error_code: err.code });
 }

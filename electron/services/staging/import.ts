@@ -20,8 +20,9 @@ import { incomingJobDir } from '../workspace/layout';
 import { applyPrepared, isFullLike, noSpaceError, recordApplyFailure } from './apply';
 import { freeBytes, isNoSpace, type StagingHooks } from './fsops';
 import { isKitDir, kitEntryFile, readKitManifest, type KitEntry, type KitManifest } from './kit';
-import { currentGeneration, getLibrary, readState } from './store';
+import { currentGeneration, getLibrary, readState, setLastApply } from './store';
 import { installTrivy, type TrivyKind } from './trivy-install';
+import { rollback as rollbackLocked } from './rollback';
 import type { ImportItem, ImportResult, PreparedBundle, StagingExport } from './types';
 import type { Limits } from '../../../shared/settings';
 
@@ -35,6 +36,15 @@ export interface ImportOptions {
   certificateOidcIssuer?: string;
   limits?: Partial<Limits>;
   forceReason?: string;
+  /**
+   * All or nothing (the 7.2 restore): every loose bundle is verified and
+   * extracted first and the chain they form is checked (a full bundle, then
+   * deltas each naming the one before); only then is anything applied. A bad
+   * bundle or a gap leaves staging exactly where it was. If an apply still
+   * fails part-way (for example a full disk), staging returns to the
+   * generation it held before.
+   */
+  allOrNothing?: boolean;
   dryRun?: boolean;
   operator?: string;
   signal?: AbortSignal;
@@ -113,7 +123,7 @@ async function verifyInto(ws: Workspace, db: Db, file: string, shownPath: string
     const needed = rawSize + (unpacked || rawSize * 2);
     throw noSpaceError(`verifying and extracting ${shownPath}`, needed, freeBytes(ws.dir));
   }
-  const base: Partial<ImportItem> = { exportId: v.exportId, generation: v.generation, verdict: v };
+  const base: Partial<ImportItem> = { exportId: v.exportId, generation: v.generation, verdict: v, ...(res.rawSha256 ? { sha256: res.rawSha256 } : {}), size: res.rawSize || rawSize };
   const kind: BundleKind = v.kind === 'mirror-delta' || v.kind === 'mirror-full' ? v.kind : exp?.profile.variant === 'full' ? 'mirror-full' : 'mirror-delta';
   const refuse = (code: ErrorCode, message: string): Verified => {
     rmQuiet(jobDir);
@@ -147,6 +157,38 @@ async function verifyInto(ws: Workspace, db: Db, file: string, shownPath: string
   };
 }
 
+function discardPrepared(ws: Workspace, p: PreparedBundle): void {
+  rmQuiet(incomingJobDir(ws.layout, p.job));
+  if (p.library) rmQuiet(p.library.tmpFile);
+}
+
+/**
+ * The first break in a chain of verified bundles sorted by generation: it
+ * must start with a full (or resetBaseline) bundle and each delta must name
+ * the bundle before it (export id, export.json digest, next generation).
+ */
+function chainBreak(list: Verified[]): { message: string; missing: number[]; item: Verified } | null {
+  let prev: PreparedBundle | null = null;
+  for (const v of list) {
+    const p = v.prepared!;
+    const exp = p.exp;
+    if (!prev) {
+      if (!isFullLike(exp)) return { item: v, missing: [], message: `The chain starts with the delta ${exp.exportId} (generation ${exp.generation}), not a full bundle: nothing to build it on. Nothing was changed.` };
+    } else if (!isFullLike(exp)) {
+      const b = exp.base;
+      if (exp.generation !== prev.exp.generation + 1) {
+        const missing = Array.from({ length: Math.max(0, Math.min(exp.generation - prev.exp.generation - 1, 1000)) }, (_, i) => prev!.exp.generation + 1 + i);
+        return { item: v, missing, message: `Generation(s) ${missing.join(', ') || '?'} are missing between ${prev.exp.exportId} (generation ${prev.exp.generation}) and ${exp.exportId} (generation ${exp.generation}). Nothing was changed.` };
+      }
+      if (!b || b.exportId !== prev.exp.exportId || b.manifestDigest !== `sha256:${prev.exportJsonSha256}`) {
+        return { item: v, missing: [], message: `Delta ${exp.exportId} (generation ${exp.generation}) does not name ${prev.exp.exportId} (export.json sha256:${prev.exportJsonSha256}) as its base. Nothing was changed.` };
+      }
+    }
+    prev = p;
+  }
+  return null;
+}
+
 function rmQuiet(p: string): void {
   try {
     rmSync(p, { recursive: true, force: true });
@@ -163,16 +205,64 @@ function recordFailure(ws: Workspace, db: Db, it: ImportItem, opts: ImportOption
   }
 }
 
+function isTrivyKind(kind: BundleKind | null): boolean {
+  return kind === 'trivy-db' || kind === 'trivy-java-db';
+}
+
+function fileSize(path: string): number | null {
+  try {
+    const st = statSync(path);
+    return st.isFile() ? st.size : null;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * What an auditor needs about a refused bundle: where it was, its sha256 and
+ * size, who signed it (when known), the error code and message.
+ */
+function refusalFacts(it: ImportItem): Record<string, unknown> {
+  return {
+    path: it.path,
+    kind: it.kind,
+    exportId: it.exportId,
+    generation: it.generation,
+    sha256: it.sha256 ?? null,
+    size: it.size ?? fileSize(it.path),
+    signedBy: it.verdict?.keys?.signedBy ?? [],
+    errorCode: it.code,
+    message: it.message,
+    source: 'import',
+  };
+}
+
 function recordFailureUnsafe(ws: Workspace, db: Db, it: ImportItem, opts: ImportOptions, verification: boolean, exp?: StagingExport): void {
   if (!it.code) return;
+  const facts = refusalFacts(it);
   if (verification) {
+    // Refused before anything was applied: a verification failure (mirror or Trivy), never an apply event.
+    const event = isTrivyKind(it.kind) ? 'trivy.verify.failed' : 'mirror.verify.failed';
+    const at = (opts.now?.() ?? new Date()).toISOString();
     db.transaction(() => {
-      appendAudit(db, { action: 'mirror.verify.failed', subject: it.exportId ?? it.path, operator: opts.operator, details: { path: it.path, errorCode: it.code, message: it.message } });
+      if (!isTrivyKind(it.kind)) setLastApply(db, { ok: false, at, path: it.path, exportId: it.exportId ?? null, generation: it.generation ?? null, code: it.code, message: it.message });
+      appendAudit(db, { action: event, subject: it.exportId ?? it.path, operator: opts.operator, details: facts });
     })();
-    logEvent(ws, { event: 'mirror.verify.failed', level: 'error', exportId: it.exportId ?? undefined, errorCode: it.code, message: it.message, path: it.path });
+    logEvent(ws, { event, level: 'error', exportId: it.exportId ?? undefined, errorCode: it.code, message: it.message, path: it.path, kind: it.kind ?? undefined });
     bumpCounter(ws, 'verify_failures_total', { error_code: it.code });
+    return;
   }
-  recordApplyFailure(ws, db, { path: it.path, exportId: it.exportId, generation: it.generation, runId: exp?.runId ?? null, profile: exp?.profile.id ?? null, operator: opts.operator }, { code: it.code, message: it.message }, opts.now?.());
+  recordApplyFailure(ws, db, { path: it.path, kind: it.kind, exportId: it.exportId, generation: it.generation, runId: exp?.runId ?? null, profile: exp?.profile.id ?? null, operator: opts.operator, facts }, { code: it.code, message: it.message }, opts.now?.());
+}
+
+/** An import refused as a whole before any bundle was read (imports frozen, no space): still an audit row. */
+function recordWholeRefusal(ws: Workspace, db: Db, paths: string[], opts: ImportOptions, err: { code: string; message: string }): void {
+  try {
+    appendAudit(db, { action: 'mirror.import.refused', subject: paths.length === 1 ? paths[0] : `${paths.length} inputs`, operator: opts.operator, details: { paths, sizes: paths.map(fileSize), errorCode: err.code, message: err.message } });
+    logEvent(ws, { event: 'mirror.import.refused', level: 'error', errorCode: err.code, message: err.message });
+  } catch {
+    /* best effort: a full disk may refuse the row too; the refusal itself is reported */
+  }
 }
 
 /** Applies one prepared bundle, turning refusals into an item. */
@@ -210,7 +300,7 @@ async function importTrivy(ws: Workspace, db: Db, file: string, shownPath: strin
     if (!v.ok || !v.file) {
       rmQuiet(jobDir);
       rmQuiet(libTmp);
-      const it = item(shownPath, kind, 'refused', v.code ?? 'ERR_BUNDLE_CORRUPT', v.message, { verdict: v });
+      const it = item(shownPath, kind, 'refused', v.code ?? 'ERR_BUNDLE_CORRUPT', v.message, { verdict: v, ...(v.file ? { sha256: v.file.sha256, size: v.file.size } : {}) });
       recordFailure(ws, db, it, opts, true);
       return it;
     }
@@ -218,7 +308,7 @@ async function importTrivy(ws: Workspace, db: Db, file: string, shownPath: strin
     if (expect && (expect.sha256 !== sha256 || expect.size !== size)) {
       rmQuiet(jobDir);
       rmQuiet(libTmp);
-      const it = item(shownPath, kind, 'refused', 'ERR_VERIFY_DIGEST', `${shownPath} does not match the kit manifest (sha256 ${sha256}; the manifest says ${expect.sha256}). Copy the kit again.`, { verdict: v });
+      const it = item(shownPath, kind, 'refused', 'ERR_VERIFY_DIGEST', `${shownPath} does not match the kit manifest (sha256 ${sha256}; the manifest says ${expect.sha256}). Copy the kit again.`, { verdict: v, sha256, size });
       recordFailure(ws, db, it, opts, true);
       return it;
     }
@@ -398,8 +488,19 @@ export async function importLocked(ws: Workspace, db: Db, paths: string[], opts:
   if (paths.length === 0) throw new OpsError('ERR_USAGE', 'Nothing to import: give one or more bundle files or kit folders.');
   const st = readState(db);
   if (st.imports_frozen && !opts.dryRun) {
-    throw new OpsError('ERR_IMPORTS_FROZEN', `Imports are frozen in this workspace since ${st.frozen_at ?? '?'}${st.frozen_reason ? ` (${st.frozen_reason})` : ''}.`);
+    const err = new OpsError('ERR_IMPORTS_FROZEN', `Imports are frozen in this workspace since ${st.frozen_at ?? '?'}${st.frozen_reason ? ` (${st.frozen_reason})` : ''}. Nothing was imported.`);
+    recordWholeRefusal(ws, db, paths, opts, err);
+    throw err;
   }
+  try {
+    return await importChecked(ws, db, paths, opts, out);
+  } catch (e) {
+    if (isOpsError(e) && e.code === 'ERR_NO_SPACE' && !opts.dryRun) recordWholeRefusal(ws, db, paths, opts, e);
+    throw e;
+  }
+}
+
+async function importChecked(ws: Workspace, db: Db, paths: string[], opts: ImportOptions, out: { items: ImportItem[]; missing: number[]; warnings: string[] }): Promise<ImportResult> {
   for (const p of paths) {
     if (!existsSync(p)) throw new OpsError('ERR_INPUT_NOT_FOUND', `${p} does not exist: give a bundle file or a kit folder.`, { path: p });
   }
@@ -437,6 +538,26 @@ export async function importLocked(ws: Workspace, db: Db, paths: string[], opts:
     } else prepared.push(v);
   }
   prepared.sort((a, b) => a.prepared!.exp.generation - b.prepared!.exp.generation || (isFullLike(a.prepared!.exp) ? -1 : 1));
+  if (opts.allOrNothing && !opts.dryRun) {
+    const refused = out.items.find((i) => i.outcome === 'refused');
+    const broken = refused ? null : chainBreak(prepared);
+    if (refused || broken) {
+      if (broken) {
+        const it: ImportItem = { ...broken.item.item, outcome: 'refused', code: 'ERR_EXPORT_BASE_MISSING', message: broken.message };
+        recordFailure(ws, db, it, opts, false, broken.item.prepared?.exp);
+        out.items.push(it);
+        if (broken.missing.length) out.missing.push(...broken.missing);
+      }
+      for (const v of prepared) {
+        if (broken && v === broken.item) continue;
+        discardPrepared(ws, v.prepared!);
+        out.items.push({ ...v.item, outcome: 'not-applied', message: `Not applied: the restore applies nothing unless every bundle of the chain verifies (${(refused ?? broken!.item.item).path} did not).` });
+      }
+      if (broken) discardPrepared(ws, broken.item.prepared!);
+      return summarise(out.items, out.missing, false, db, out.warnings);
+    }
+  }
+  const before = opts.allOrNothing ? currentGeneration(db) ?? null : null;
   let stopped = false;
   for (const v of prepared) {
     const p = v.prepared!;
@@ -451,6 +572,16 @@ export async function importLocked(ws: Workspace, db: Db, paths: string[], opts:
     if (r.outcome === 'refused' && r.code === 'ERR_EXPORT_BASE_MISSING') {
       out.missing.push(...gapMissing(db, p.exp.generation));
       stopped = true;
+    }
+    if (r.outcome === 'refused' && opts.allOrNothing) stopped = true;
+  }
+  if (opts.allOrNothing && before && out.items.some((i) => i.outcome === 'refused') && currentGeneration(db)?.seq !== before.seq) {
+    // Part of the chain switched, then an apply failed: return to where staging was.
+    try {
+      const back = await rollbackLocked(ws, db, { to: before.generation, reason: 'restore did not complete: back to the generation held before it', operator: opts.operator, hooks: opts.hooks, now: opts.now });
+      out.warnings.push(`The restore did not complete; staging is back at generation ${back.to.generation} (${back.to.exportId}), as before it.`);
+    } catch (e) {
+      out.warnings.push(`The restore did not complete and staging could not return to generation ${before.generation}: ${toErrorShape(e).message}`);
     }
   }
   return summarise(out.items, out.missing, !!opts.dryRun, db, out.warnings);

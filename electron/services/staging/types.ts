@@ -125,6 +125,9 @@ export interface ImportItem {
   seq?: number;
   stats?: ApplyStats;
   verdict?: Verdict;
+  /** The input file's own sha256 and size, when read (recorded with a refusal). */
+  sha256?: string;
+  size?: number;
 }
 
 export interface ImportResult {

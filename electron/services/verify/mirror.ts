@@ -36,6 +36,8 @@ export interface MirrorBundleResult {
   verdict: Verdict;
   exportJson?: ExportJson;
   exportJsonBytes?: Buffer;
+  /** mirror/manifest.yaml as read in the verified stream (use only if verdict.ok). */
+  manifestYamlBytes?: Buffer;
   /** hex */
   exportJsonSha256?: string;
   /** SHA-256 (hex) of the file as stored (what a kit manifest lists); '' when not computed (rawDigest: false) or unreadable. */
@@ -860,6 +862,7 @@ export async function verifyMirrorBundle(file: string, opts: MirrorVerifyOptions
   };
   keysInfo = sigCheck('signature export.sig over export.json', 'signatures/export.sig', 'export.json', exportBytes);
   const manifestBytes = control.get('manifest.yaml');
+  if (manifestBytes) result.manifestYamlBytes = manifestBytes;
   if (!manifestBytes) report.fail('manifest.yaml present', 'ERR_VERIFY_MISSING_FILE', 'The bundle has no mirror/manifest.yaml.', 'mirror/manifest.yaml');
   else sigCheck('signature manifest.sig over manifest.yaml', 'signatures/manifest.sig', 'manifest.yaml', manifestBytes);
 
