@@ -276,6 +276,8 @@ export const CONTRACT = {
         /** Manual steps: the operator's confirmation (true) and optional note. Automated steps run their check. */
         confirm: z.boolean().optional(),
         note: z.string().max(4000).optional(),
+        /** Manual steps: the step does not apply here; `note` says why (required). */
+        notApplicable: z.boolean().optional(),
       })
       .strict(),
   )<ChecklistRunView>(),

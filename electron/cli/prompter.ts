@@ -2,6 +2,7 @@
 import { createInterface, type Interface } from 'node:readline';
 import type { CliIo } from './command';
 import { reportError } from './output';
+import { OpsError } from '../../shared/errors';
 
 /** Line-by-line questions on the terminal (stdin), prompts on stderr. */
 export class Prompter {
@@ -17,8 +18,21 @@ export class Prompter {
       this.it = this.rl[Symbol.asyncIterator]();
     }
     this.io.stderr.write(question);
-    const r = await this.it!.next();
-    return r.done ? null : r.value;
+    // Ctrl-C (the CLI's abort signal) ends a waiting prompt at once, with a message and exit 130.
+    const signal = this.io.signal;
+    const cancelled = () => new OpsError('ERR_CANCELLED', 'Cancelled by the operator at the prompt. Nothing more was recorded; what was done so far is kept.');
+    if (signal?.aborted) throw cancelled();
+    let onAbort: (() => void) | null = null;
+    const aborted = new Promise<never>((_, reject) => {
+      onAbort = () => reject(cancelled());
+      signal?.addEventListener('abort', onAbort, { once: true });
+    });
+    try {
+      const r = await Promise.race([this.it!.next(), aborted]);
+      return r.done ? null : r.value;
+    } finally {
+      if (onAbort) signal?.removeEventListener('abort', onAbort);
+    }
   }
   close(): void {
     this.rl?.close();

@@ -152,7 +152,9 @@ export async function checklistCompleteStep(s: WorkspaceSession, input: ParsedIn
       runId: input.runId,
       operator: operator || undefined,
       singleStep: true,
-      answers: step.type === 'manual' ? { [step.id]: { confirm: input.confirm ?? true, note: input.note } } : undefined,
+      answers: step.type === 'manual' ? { [step.id]: { confirm: input.confirm ?? true, note: input.note, notApplicable: input.notApplicable === true } } : undefined,
+      // A click on the step's confirm button is an individual confirmation, like a terminal prompt.
+      answersVia: 'prompt',
     },
     ctx,
   )) as RunRecord;

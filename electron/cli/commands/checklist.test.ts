@@ -36,7 +36,7 @@ describe('mirror checklist', () => {
   it('list shows every procedure with its section', async () => {
     const r = await cli(['checklist', 'list', '--json']);
     expect(r.code).toBe(0);
-    expect(JSON.parse(r.out).procedures.map((p: { section: string }) => p.section)).toEqual(['4.1', '4.2', '4.3', '7.1', '7.2', '7.3', '8.1', '8.2']);
+    expect(JSON.parse(r.out).procedures.map((p: { section: string }) => p.section)).toEqual(['4.1', '4.2', '4.3', '5.2', '7.1', '7.2', '7.3', '8.1', '8.2', '9']);
   });
 
   it('without a terminal and without answers, the run stays in progress at the manual step (exit 1), then resumes with --answers', async () => {
@@ -73,14 +73,25 @@ describe('mirror checklist', () => {
     expect(r.code).toBe(1);
     expect(r.out).toMatch(/BLOCKED/);
     expect(r.out).toMatch(/does not exist/);
-    const k = await cli(['checklist', 'run', 'kms-outage', '--workspace', ws, '--input', 'reason=INC-1 signing down'], 'Called Authority Core\ny\ny\n', true);
-    expect(k.code).toBe(0);
-    expect(k.err).toMatch(/Coordinate with Authority Core/);
+    const k = await cli(['checklist', 'run', 'change-record', '--workspace', ws, '--operator', 'dana', '--input', 'what=new tenant', '--input', 'why=contract', '--input', 'approver=J. Doe CHG-1'], 'globex, +2 GiB\nn/a: no transfer change\ny\ny\n', true);
+    expect(k.code, k.out + k.err).toBe(0);
+    expect(k.err).toMatch(/Tenant impact/);
     expect(k.out).toMatch(/state: done, outcome: pass/);
+    expect(k.out).toMatch(/\[N\/A \]/);
+    // Each step is printed once.
+    expect(k.out.match(/Tenant impact and expected bundle size/g)).toHaveLength(1);
     const y = await cli(['checklist', 'run', 'weekly', '--workspace', ws, '--yes', '--new', '--json']);
-    expect(JSON.parse(y.out).run.steps.filter((s: { kind: string }) => s.kind === 'manual').every((s: { status: string }) => s.status === 'confirmed')).toBe(true);
-    const audit = JSON.parse((await cli(['audit', 'list', '--workspace', ws, '--action', 'imports.frozen', '--json'])).out);
-    expect(audit.rows[0].details.reason).toBe('INC-1 signing down');
+    const manual = JSON.parse(y.out).run.steps.filter((s: { kind: string }) => s.kind === 'manual');
+    expect(manual.length).toBeGreaterThan(0);
+    expect(manual.every((s: { status: string; confirmation: string }) => s.status === 'confirmed' && s.confirmation === 'yes-flag')).toBe(true);
+    const audit = JSON.parse((await cli(['audit', 'list', '--workspace', ws, '--action', 'change.recorded', '--json'])).out);
+    expect(audit.rows.at(-1).details).toMatchObject({ what: 'new tenant', approver: 'J. Doe CHG-1' });
+    // A misspelled step id in --answers is refused, listing the valid ones.
+    const answers = join(dir, 'typo.json');
+    writeFileSync(answers, JSON.stringify({ 'review-dashbord': 'yes' }));
+    const typo = await cli(['checklist', 'run', 'daily', '--workspace', ws, '--answers', answers]);
+    expect(typo.code).toBe(4);
+    expect(typo.err).toMatch(/"review-dashbord".*review-dashboard/);
   });
 
   it('bad usage gets clear errors', async () => {

@@ -5,6 +5,7 @@ import { parse as parseYaml } from 'yaml';
 import { OpsError } from '../../../shared/errors';
 import { openWorkspaceDatabase } from '../../services/db/index';
 import {
+  acknowledgeFailures,
   advanceRun,
   createRun,
   exportRunEvidence,
@@ -15,6 +16,7 @@ import {
   listRuns,
   loadProcedures,
   runOutcome,
+  setRunInputs,
   type Answers,
   type RunRecord,
   type StepRecord,
@@ -31,26 +33,34 @@ const USAGE = `Usage:
   mirror checklist run <procedure-id|section|run-id> [--workspace <dir>] [--operator <name>]
       [--input name=value ...] [--answers <file>] [--yes] [--identity <age-identity-file>] [--new] [--json]
       Runs the automated steps and asks for the manual ones (in a terminal). Scripts answer
-      manual steps with --answers (JSON/YAML: {"<step-id>": "yes" | "no" | "<note>"}) or --yes.
+      manual steps with --answers (JSON/YAML: {"<step-id>": "yes" | "no" | "<note>" |
+      "n/a: <why it does not apply>"}) or --yes (recorded as a bulk confirmation, not one by one).
+      Given a run id, --input fills inputs the run did not get at its start (audited).
       Without a terminal and without an answer the run stays in progress at that step.
       An unfinished run of the same procedure is resumed unless --new (or any --input) is given.
       Exit 0 when the run is done without failures; 1 otherwise (blocked, waiting, failed checks).
   mirror checklist status [<run-id>] [--workspace <dir>] [--json]
-  mirror checklist export <run-id> [--out <dir>] [--workspace <dir>] [--json]
-      Writes <run-id>.json and <run-id>.html (default: <workspace>/evidence/checklists).
+  mirror checklist export <run-id> [--out <dir>] [--workspace <dir>] [--sign-key <private.pem>] [--json]
+      Writes <run-id>.json and <run-id>.html (default: <workspace>/evidence/checklists); with
+      --sign-key also detached signatures <file>.sig of both (as mirror audit export).
+  mirror checklist acknowledge --reason "<what was done>" [--workspace <dir>] [--operator <name>] [--json]
+      Failures found in the logs stay in the daily check until acknowledged; this records
+      who acknowledged them, why and up to when (audit row failures.acknowledged).
   mirror checklist advice [<error-code|symptom>] [--json]
       The runbook's failure table (section 6): likely cause, immediate action, follow-up.`;
 
-const MARK: Record<string, string> = { passed: 'PASS', confirmed: 'DONE', warned: 'WARN', unknown: '????', failed: 'FAIL', declined: 'NO  ', pending: '    ' };
+const MARK: Record<string, string> = { passed: 'PASS', confirmed: 'DONE', warned: 'WARN', unknown: '????', failed: 'FAIL', declined: 'NO  ', pending: '    ', not_applicable: 'N/A ' };
 
 function stepLine(s: StepRecord): string {
   return `  [${MARK[s.status] ?? s.status}] ${s.position}. ${s.title}${s.summary && s.kind === 'automated' ? `\n         ${s.summary}` : ''}${s.note ? `\n         note: ${s.note}` : ''}`;
 }
 
-function printRun(io: CliIo, run: RunRecord): void {
+function printRun(io: CliIo, run: RunRecord, skip: Set<string> = new Set()): void {
   io.stdout.write(`${run.title} (runbook ${run.section})  run ${run.id}\n`);
   io.stdout.write(`state: ${run.state}${run.state === 'done' ? `, outcome: ${runOutcome(run)}` : ''}  operator: ${run.operator || '(none)'}  started ${run.startedAt}\n`);
-  for (const s of run.steps) io.stdout.write(stepLine(s) + '\n');
+  for (const s of run.steps) if (!skip.has(s.stepId)) io.stdout.write(stepLine(s) + '\n');
+  const bulk = run.steps.filter((s) => s.confirmation === 'yes-flag').length;
+  if (bulk) io.stdout.write(`${bulk} manual step(s) confirmed in bulk with --yes (recorded as such in the audit log and the evidence).\n`);
   if (run.blockedReason) io.stdout.write(`${run.state === 'blocked' ? 'BLOCKED' : 'WAITING'}: ${run.blockedReason}\n`);
 }
 
@@ -134,9 +144,11 @@ async function run(sub: string | undefined, argv: string[], io: CliIo, prompter:
       try {
         const target = positionals[0];
         let runId: string;
-        const existing = db.prepare('SELECT id FROM checklist_runs WHERE id = ?').get(target) as { id: string } | undefined;
-        if (existing) runId = existing.id;
-        else {
+        const existing = listRuns(db, { limit: 1000 }).find((r) => r.id === target);
+        if (existing) {
+          runId = existing.id;
+          if (Object.keys(inputs).length) setRunInputs(db, runId, procs, inputs, values.operator ?? (ws.settings.operator || undefined));
+        } else {
           const proc = findProcedure(procs, target);
           const open = values.new ? [] : listRuns(db, { checklistId: proc.id, unfinished: true, limit: 1 });
           if (open[0] && Object.keys(inputs).length === 0) {
@@ -144,7 +156,11 @@ async function run(sub: string | undefined, argv: string[], io: CliIo, prompter:
             if (!json) io.stderr.write(`Resuming run ${runId} (started ${open[0].startedAt}, ${open[0].state}). Use --new to start over.\n`);
           } else runId = createRun(db, proc, { operator: values.operator ?? ws.settings.operator, inputs }).id;
         }
+        const printed = new Set<string>();
         const interactive = prompter.interactive && !json;
+        if (!json && !values.operator && !ws.settings.operator) {
+          io.stderr.write(`Note: no operator name given: steps are recorded as the OS user only. Give --operator "<name>" or set it once: mirror settings set operator "<name>" --reason "…".\n`);
+        }
         const result = await advanceRun({ ws, db, settings: ws.settings, procedures: procs }, runId, {
           answers,
           yes: !!values.yes,
@@ -155,11 +171,19 @@ async function run(sub: string | undefined, argv: string[], io: CliIo, prompter:
             ? async (step) => {
                 io.stderr.write(`\n${step.title}\n${step.description ? `  ${step.description}\n` : ''}`);
                 for (;;) {
-                  const a = await prompter.ask(step.type === 'manual' && step.noteRequired ? 'Type a note to confirm (or "no" if you cannot): ' : 'Done? [y = yes, n = cannot confirm, or type a note]: ');
+                  const a = await prompter.ask(step.type === 'manual' && step.noteRequired ? 'Type a note to confirm (or "no" if you cannot): ' : 'Done? [y = yes, n = cannot confirm, "n/a: why" = does not apply here, or type a note]: ');
                   if (a === null) return null;
                   const t = a.trim();
                   if (!t) continue;
                   if (/^(n|no)$/i.test(t)) return { confirm: false };
+                  const na = /^(n\/?a|not applicable)\b[\s:,.-]*(.*)$/is.exec(t);
+                  if (na) {
+                    if (!na[2].trim()) {
+                      io.stderr.write('Say why it does not apply: "n/a: <reason>".\n');
+                      continue;
+                    }
+                    return { confirm: true, notApplicable: true, note: na[2].replace(/^because\s+/i, '').trim() };
+                  }
                   if (/^(y|yes)$/i.test(t)) {
                     if (step.type === 'manual' && step.noteRequired) continue;
                     return { confirm: true };
@@ -168,12 +192,18 @@ async function run(sub: string | undefined, argv: string[], io: CliIo, prompter:
                 }
               }
             : undefined,
-          onStep: json ? undefined : (s) => io.stdout.write(stepLine(s) + '\n'),
+          onStep: json
+            ? undefined
+            : (s) => {
+                printed.add(s.stepId);
+                io.stdout.write(stepLine(s) + '\n');
+              },
         });
         if (json) printJson(io, { ok: result.state === 'done' && runOutcome(result) !== 'fail', outcome: runOutcome(result), run: result });
         else {
+          // The steps were printed as they completed; the summary shows only the rest.
           io.stdout.write(`\n`);
-          printRun(io, result);
+          printRun(io, result, printed);
           if (result.state === 'done') io.stdout.write(`Evidence: mirror checklist export ${result.id}\n`);
         }
         return result.state === 'done' && runOutcome(result) !== 'fail' ? 0 : 1;
@@ -203,21 +233,35 @@ async function run(sub: string | undefined, argv: string[], io: CliIo, prompter:
       }
     }
     case 'export': {
-      const { values, positionals } = parseCommandArgs(argv, { workspace: { type: 'string' }, out: { type: 'string' }, json: { type: 'boolean' } });
+      const { values, positionals } = parseCommandArgs(argv, { workspace: { type: 'string' }, out: { type: 'string' }, 'sign-key': { type: 'string' }, json: { type: 'boolean' } });
       if (positionals.length !== 1) throw new OpsError('ERR_USAGE', 'mirror checklist export takes one run id (see mirror checklist status).');
       const ws = openWorkspace(workspaceDir(values.workspace, io));
       const db = openWorkspaceDatabase(ws);
       try {
-        const res = exportRunEvidence(ws, db, positionals[0], loadProcedures(), values.out ? resolve(io.cwd, values.out) : undefined);
-        if (values.json) printJson(io, { ok: true, json: res.json, html: res.html, outcome: res.report.outcome });
-        else io.stdout.write(`Evidence written:\n  ${res.json}\n  ${res.html}\n`);
+        const res = exportRunEvidence(ws, db, positionals[0], loadProcedures(), values.out ? resolve(io.cwd, values.out) : undefined, { signWith: values['sign-key'] ? resolve(io.cwd, values['sign-key']) : undefined });
+        if (values.json) printJson(io, { ok: true, json: res.json, html: res.html, signatures: res.signatures, outcome: res.report.outcome });
+        else io.stdout.write(`Evidence written:\n  ${res.json}\n  ${res.html}\n${res.signatures.map((x) => `  ${x}\n`).join('')}`);
+        return 0;
+      } finally {
+        db.close();
+      }
+    }
+    case 'acknowledge':
+    case 'ack': {
+      const { values } = parseCommandArgs(argv, { workspace: { type: 'string' }, reason: { type: 'string' }, operator: { type: 'string' }, json: { type: 'boolean' } });
+      const ws = openWorkspace(workspaceDir(values.workspace, io));
+      const db = openWorkspaceDatabase(ws);
+      try {
+        const a = acknowledgeFailures(ws, db, { reason: values.reason ?? '', operator: values.operator ?? (ws.settings.operator || undefined) });
+        if (values.json) printJson(io, { ok: true, acknowledgement: a });
+        else io.stdout.write(`Acknowledged ${a.count} failure(s) up to ${a.until} (audit row ${a.id}, ${a.actor}): ${a.reason}\n`);
         return 0;
       } finally {
         db.close();
       }
     }
     default:
-      throw new OpsError('ERR_USAGE', `Unknown checklist sub-command "${sub ?? ''}". Use list, run, status, export or advice.\n${USAGE}`);
+      throw new OpsError('ERR_USAGE', `Unknown checklist sub-command "${sub ?? ''}". Use list, run, status, export, acknowledge or advice.\n${USAGE}`);
   }
 }
 

@@ -57,7 +57,8 @@ function rowLine(row: AuditRow, format: 'jsonl' | 'csv'): string {
   return values.map(csvField).join(',') + '\n';
 }
 
-function loadSigningKey(file: string): KeyObject {
+/** An operator's PEM private key for detached signatures (audit and evidence exports). */
+export function loadSigningKey(file: string): KeyObject {
   if (!existsSync(file)) throw new OpsError('ERR_INPUT_NOT_FOUND', `The signing key ${file} does not exist.`, { path: file });
   try {
     return createPrivateKey(readFileSync(file));

@@ -358,7 +358,7 @@ export function queryAudit(db: Db, q: AuditQuery = {}): AuditPage {
  * (runbooks): optionally after an id, with a subject prefix, newest first,
  * limited. The one way to read the log by action set.
  */
-export function findAudit(db: Db, q: { actions?: string[]; afterId?: number; subjectPrefix?: string; newestFirst?: boolean; limit?: number } = {}): AuditRow[] {
+export function findAudit(db: Db, q: { actions?: string[]; afterId?: number; since?: string; subjectPrefix?: string; newestFirst?: boolean; limit?: number } = {}): AuditRow[] {
   const where: string[] = [];
   const args: (string | number)[] = [];
   if (q.actions) {
@@ -369,6 +369,10 @@ export function findAudit(db: Db, q: { actions?: string[]; afterId?: number; sub
   if (q.afterId !== undefined) {
     where.push('id > ?');
     args.push(q.afterId);
+  }
+  if (q.since !== undefined) {
+    where.push('ts >= ?');
+    args.push(q.since);
   }
   if (q.subjectPrefix !== undefined) {
     where.push('substr(subject, 1, ?) = ?');
@@ -399,4 +403,4 @@ export function* iterateAudit(db: Db, range: { from?: string; to?: string } = {}
   for (const r of it) yield toRow(r);
 }
 
-export { exportAudit, readExportHead, type AuditExportOptions, type AuditExportResult } from './export';
+export { exportAudit, loadSigningKey, readExportHead, signDetached, type AuditExportOptions, type AuditExportResult } from './export';

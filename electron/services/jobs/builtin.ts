@@ -105,6 +105,7 @@ export function registerBuiltinJobs(): void {
         operator: typeof p.operator === 'string' && p.operator ? p.operator : undefined,
         singleStep: p.singleStep === true,
         answers: p.answers && typeof p.answers === 'object' ? (p.answers as Answers) : undefined,
+        answersVia: p.answersVia === 'prompt' ? 'prompt' : undefined,
         signal: ctx.signal,
       });
     } finally {

@@ -12,9 +12,13 @@ import { isErrorCode, isOpsError, runbookAdvice, toErrorShape } from '../../../s
 import type { Settings } from '../../../shared/settings';
 import type { Verdict } from '../../../shared/types';
 import { appendAudit, findAudit, latestAudit as latestAuditRow } from '../audit/index';
-import type { Db } from '../db/index';
+import { openDatabase, type Db } from '../db/index';
 import { listTrustedKeys } from '../keys/index';
-import { bumpCounter, logEvent } from '../obs/index';
+import { bumpCounter, logEvent, metricValue } from '../obs/index';
+import { planRetention, runRetention } from '../library/index';
+import { openForWrite } from '../staging/index';
+import { openWorkspace } from '../workspace/index';
+import { verifyAuditChain } from '../audit/index';
 import { listGenerations, listLibrary, readKitManifest, readState, type LibraryRow } from '../staging/index';
 import type { Workspace } from '../workspace/index';
 import { verifyMirrorBundle } from '../verify/mirror';
@@ -644,7 +648,7 @@ export const CHECKS: Record<string, CheckDef> = {
       if (cur.frozen) return { status: 'pass', summary: `Imports were already frozen since ${cur.since}: ${cur.reason}.`, evidence: { ...cur } };
       if (!reason) return { status: 'fail', summary: 'A reason is required to freeze imports (run input "reason").', evidence: {} };
       try {
-        const s = freezeImports(ctx.ws, ctx.db, reason, ctx.operator);
+        const s = freezeImports(ctx.ws, ctx.db, reason, ctx.operator, { runId: ctx.runId });
         return { status: 'pass', summary: `Imports frozen: ${reason}.`, evidence: { ...s } };
       } catch (e) {
         return errorResult(e, 'Freezing imports');
@@ -660,11 +664,125 @@ export const CHECKS: Record<string, CheckDef> = {
       const cur = freezeState(ctx.db);
       if (!cur.frozen) return { status: 'pass', summary: 'Imports are not frozen.', evidence: { ...cur } };
       try {
-        resumeImports(ctx.ws, ctx.db, reason, ctx.operator);
+        resumeImports(ctx.ws, ctx.db, reason, ctx.operator, { runId: ctx.runId });
         return { status: 'pass', summary: `Imports resumed (frozen since ${cur.since}): ${reason}.`, evidence: { frozenSince: cur.since, frozenReason: cur.reason, reason } };
       } catch (e) {
         return errorResult(e, 'Resuming imports');
       }
+    },
+  },
+
+  'retention.preview': {
+    description: 'Shows what retention would prune now and what it keeps, and why (runbook 5.2; changes nothing).',
+    run(ctx) {
+      const plan = planRetention(ctx.ws, ctx.db, ctx.now);
+      const bytes = plan.prune.reduce((n, p) => n + p.size, 0);
+      const evidence = { prune: plan.prune, keep: plan.keep, freedBytes: bytes, policy: ctx.settings.retention };
+      return { status: 'pass', summary: `Retention would prune ${plan.prune.length} file(s) (${fmt(bytes)}) and keep ${plan.keep.length}${plan.prune.length ? `: ${plan.prune.slice(0, 5).map((p) => `${p.file} (${p.reason})`).join('; ')}${plan.prune.length > 5 ? '; …' : ''}` : ''}.`, evidence };
+    },
+  },
+
+  'retention.prune': {
+    description: 'Runs retention (runbook 5.2): prunes what the confirmed preview showed, never what the current generation needs; every file and the run are audited.',
+    mutates: true,
+    run(ctx) {
+      let s;
+      try {
+        s = openForWrite(ctx.ws, 'checklist: retention');
+      } catch (e) {
+        return errorResult(e, 'Retention');
+      }
+      try {
+        const r = runRetention(s.ws, s.db, { operator: ctx.operator, now: ctx.now });
+        const previewed = ((ctx.previous['preview']?.prune as { sha256: string }[] | undefined) ?? []).map((p) => p.sha256);
+        const extra = r.pruned.filter((p) => !previewed.includes(p.sha256));
+        const evidence = { pruned: r.pruned, kept: r.kept.length, freedBytes: r.freedBytes, ranAt: r.ranAt, notInPreview: extra.map((p) => p.file) };
+        if (extra.length) return { status: 'warn', summary: `Pruned ${r.pruned.length} file(s) (${fmt(r.freedBytes)}); ${extra.length} of them were not in the preview (the library changed since): ${extra.map((p) => p.file).join(', ')}.`, evidence };
+        return { status: 'pass', summary: `Pruned ${r.pruned.length} file(s) (${fmt(r.freedBytes)}), kept ${r.kept.length}; recorded as retention.run.`, evidence };
+      } catch (e) {
+        return errorResult(e, 'Retention');
+      } finally {
+        s.close();
+      }
+    },
+  },
+
+  'retention.metrics': {
+    description: 'Reads the retention metrics (okc_retention_pruned_total, okc_library_bytes) and the last retention run (runbook 3 / 5.2: pruning should show in the metrics).',
+    run(ctx) {
+      const pruned = ['mirror-full', 'mirror-delta', 'trivy-db', 'trivy-java-db'].reduce((n, k) => n + metricValue(ctx.ws, 'retention_pruned_total', { kind: k }), 0);
+      const library = metricValue(ctx.ws, 'library_bytes', {});
+      const last = latestAudit(ctx.db, ['retention.run']);
+      const evidence = { okc_retention_pruned_total: pruned, okc_library_bytes: library, lastRun: last };
+      if (!last) return { status: 'fail', summary: 'No retention run is recorded (ExportCenterRetentionStale).', evidence };
+      return { status: 'pass', summary: `Last retention run ${last.ts}; okc_retention_pruned_total = ${pruned}; library ${fmt(library)}.`, evidence };
+    },
+  },
+
+  'change.record': {
+    description: 'Records a change (runbook 9): what, why, approver, and the audit rows it covers (given ids, else the key and settings changes since the previous change record), as one audit row (change.recorded).',
+    mutates: true,
+    run(ctx) {
+      const what = str(ctx.params.what);
+      const why = str(ctx.params.why);
+      const approver = str(ctx.params.approver);
+      const missing = [!what && 'what', !why && 'why', !approver && 'approver'].filter(Boolean);
+      if (missing.length) return { status: 'fail', summary: `A change record needs ${missing.join(', ')} (run inputs).`, evidence: {} };
+      let ids: number[];
+      const given = str(ctx.params.auditRows);
+      if (given) {
+        ids = given.split(/[\s,]+/).filter(Boolean).map(Number);
+        if (ids.some((n) => !Number.isInteger(n) || n <= 0)) return { status: 'fail', summary: `auditRows must be audit row ids separated by commas, got "${given}".`, evidence: {} };
+        const found = new Set(findAudit(ctx.db, { afterId: Math.min(...ids) - 1, limit: 100_000 }).filter((r) => ids.includes(r.id)).map((r) => r.id));
+        const unknown = ids.filter((n) => !found.has(n));
+        if (unknown.length) return { status: 'fail', summary: `Audit row(s) ${unknown.join(', ')} do not exist in this workspace (mirror audit list).`, evidence: {} };
+      } else {
+        const prev = latestAudit(ctx.db, ['change.recorded']);
+        ids = findAudit(ctx.db, { actions: ['keys.added', 'keys.rotated', 'keys.revoked', 'settings.changed', 'imports.frozen', 'imports.resumed'], afterId: prev?.id ?? 0 }).map((r) => r.id);
+      }
+      const row = appendAudit(ctx.db, { action: 'change.recorded', subject: what!, operator: ctx.operator, details: { what, why, approver, auditRows: ids, runId: ctx.runId ?? null } });
+      return { status: 'pass', summary: `Change recorded (audit row ${row.id}): ${what}; why: ${why}; approved by ${approver}; covers audit row(s) ${ids.join(', ') || 'none'}.`, evidence: { auditId: row.id, what, why, approver, auditRows: ids } };
+    },
+  },
+
+  'standby.ready': {
+    description: 'Worker failover, offline counterpart (runbook 4.2): the standby workspace (input "standby") opens, its audit chain verifies and it holds the same export and state digest as this one, so it can take over.',
+    async run(ctx) {
+      const dir = str(ctx.params.standby);
+      if (!dir) return { status: 'unknown', summary: 'No standby workspace was given (input "standby"): failover cannot be checked. If this host has a standby, start the checklist with --input standby=<its workspace folder>.', evidence: {} };
+      const path = resolveInputPath(ctx, dir);
+      if (!existsSync(join(path, 'workspace.json'))) return { status: 'fail', summary: `${path} is not a console workspace (no workspace.json).`, evidence: { standby: path } };
+      try {
+        const sws = openWorkspace(path);
+        const sdb = openDatabase(sws.layout.db);
+        try {
+          const chain = verifyAuditChain(sdb);
+          const mine = listGenerations(ctx.db).find((g) => g.seq === readState(ctx.db).current_seq) ?? null;
+          const st = readState(sdb);
+          const theirs = listGenerations(sdb).find((g) => g.seq === st.current_seq) ?? null;
+          const evidence = { standby: path, chainOk: chain.ok, primary: mine && { exportId: mine.export_id, generation: mine.generation, stateDigest: mine.state_digest }, standbyCurrent: theirs && { exportId: theirs.export_id, generation: theirs.generation, stateDigest: theirs.state_digest } };
+          if (!chain.ok) return { status: 'fail', summary: `The standby's audit chain does not verify: ${chain.message}`, evidence };
+          if (!theirs) return { status: 'fail', summary: 'The standby workspace holds no staged export: it cannot take over.', evidence };
+          if (!mine || theirs.state_digest !== mine.state_digest) return { status: 'warn', summary: `The standby holds ${theirs.export_id} (generation ${theirs.generation}), this host ${mine ? `${mine.export_id} (generation ${mine.generation})` : 'nothing'}: bring it up to date (import the same kit there).`, evidence };
+          return { status: 'pass', summary: `The standby holds the same export ${theirs.export_id} (generation ${theirs.generation}, state ${theirs.state_digest}) and its audit chain verifies: it can take over.`, evidence };
+        } finally {
+          sdb.close();
+        }
+      } catch (e) {
+        return errorResult(e, 'Standby check');
+      }
+    },
+  },
+
+  'imports.catch_up': {
+    description: 'Imports the catch-up bundles or kit (input "path") through the staging engine after imports resumed (runbook 7.3).',
+    mutates: true,
+    async run(ctx) {
+      const p = str(ctx.params.path);
+      if (!p) return { status: 'fail', summary: 'No catch-up kit or bundle was given (input "catchup"): give it with mirror checklist run <run-id> --input catchup=<kit or bundle>.', evidence: {} };
+      const path = resolveInputPath(ctx, p);
+      if (!existsSync(path)) return { status: 'fail', summary: `${path} does not exist.`, evidence: { path } };
+      return importThrough(ctx, [path], undefined, 'Catch-up import');
     },
   },
 

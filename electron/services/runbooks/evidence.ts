@@ -2,7 +2,8 @@
 import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { APP_VERSION } from '../version';
-import { auditHead, type AuditRow } from '../audit/index';
+import { readFileSync } from 'node:fs';
+import { auditHead, findAudit, loadSigningKey, signDetached, type AuditRow } from '../audit/index';
 import type { Db } from '../db/index';
 import type { Workspace } from '../workspace/index';
 import { getRun, runOutcome, type RunRecord } from './runs';
@@ -27,9 +28,10 @@ export function esc(s: unknown): string {
 export function buildEvidence(ws: Workspace, db: Db, runId: string, procedures: Procedure[], now = new Date()): EvidenceReport {
   const run = getRun(db, runId, procedures);
   const proc = procedures.find((p) => p.id === run.checklistId);
-  const rows = (db.prepare("SELECT id, ts, actor, action, subject, details, prev_hash, hash FROM audit_log WHERE action = 'checklist.step.completed' AND subject >= ? AND subject < ? ORDER BY id").all(`${runId}/`, `${runId}0`) as {
-    id: number; ts: string; actor: string; action: string; subject: string; details: string; prev_hash: string; hash: string;
-  }[]).map((r) => ({ id: r.id, ts: r.ts, actor: r.actor, action: r.action, subject: r.subject, details: JSON.parse(r.details) as Record<string, unknown>, prevHash: r.prev_hash, hash: r.hash }));
+  // The run's own rows: its steps, and what its steps did (freeze/resume, forced imports, refusals found by its checks).
+  const stepRows = findAudit(db, { actions: ['checklist.step.completed'], subjectPrefix: `${runId}/` });
+  const related = findAudit(db, { since: run.startedAt }).filter((r) => r.action !== 'checklist.step.completed' && r.details.runId === runId);
+  const rows = [...stepRows, ...related].sort((a, b) => a.id - b.id);
   return {
     format: 'okc-checklist-evidence/1',
     generatedAt: now.toISOString(),
@@ -42,14 +44,15 @@ export function buildEvidence(ws: Workspace, db: Db, runId: string, procedures: 
   };
 }
 
-const STATUS_COLOR: Record<string, string> = { passed: '#1a7f37', confirmed: '#1a7f37', warned: '#9a6700', unknown: '#57606a', failed: '#cf222e', declined: '#cf222e', pending: '#57606a' };
+const STATUS_COLOR: Record<string, string> = { not_applicable: '#57606a', passed: '#1a7f37', confirmed: '#1a7f37', warned: '#9a6700', unknown: '#57606a', failed: '#cf222e', declined: '#cf222e', pending: '#57606a' };
 
 export function renderEvidenceHtml(r: EvidenceReport): string {
   const run = r.run;
+  const CONFIRMED: Record<string, string> = { prompt: 'confirmed at the prompt', 'answers-file': 'confirmed from an answers file', 'yes-flag': 'confirmed in bulk with --yes' };
   const stepRows = run.steps
     .map((s) => {
       const ev = s.evidence ? `<details><summary>evidence</summary><pre>${esc(JSON.stringify(s.evidence, null, 2))}</pre></details>` : '';
-      return `<tr><td>${s.position}</td><td>${esc(s.title)}<div class="id">${esc(s.stepId)} · ${esc(s.kind)}</div></td><td><span class="st" style="color:${STATUS_COLOR[s.status] ?? '#000'}">${esc(s.status)}</span></td><td>${esc(s.summary ?? '')}${s.note ? `<div class="note">Note: ${esc(s.note)}</div>` : ''}${ev}</td><td>${esc(s.actor ?? '')}</td><td>${esc(s.completedAt ?? '')}</td></tr>`;
+      return `<tr><td>${s.position}</td><td>${esc(s.title)}<div class="id">${esc(s.stepId)} · ${esc(s.kind)}</div></td><td><span class="st" style="color:${STATUS_COLOR[s.status] ?? '#000'}">${esc(s.status)}</span>${s.confirmation ? `<div class="how${s.confirmation === 'yes-flag' ? ' bulk' : ''}">${esc(CONFIRMED[s.confirmation] ?? s.confirmation)}</div>` : ''}</td><td>${esc(s.summary ?? '')}${s.note ? `<div class="note">Note: ${esc(s.note)}</div>` : ''}${ev}</td><td>${esc(s.actor ?? '')}</td><td>${esc(s.completedAt ?? '')}</td></tr>`;
     })
     .join('\n');
   const inputs = Object.entries(run.inputs).map(([k, v]) => `<li><code>${esc(k)}</code> = ${esc(v)}</li>`).join('') || '<li>none</li>';
@@ -61,7 +64,7 @@ export function renderEvidenceHtml(r: EvidenceReport): string {
 body{font:14px/1.45 system-ui,sans-serif;margin:2em;color:#1f2328;max-width:72em}
 h1{font-size:1.5em;margin-bottom:.2em}.meta{color:#57606a}table{border-collapse:collapse;width:100%;margin-top:1em}
 th,td{border:1px solid #d0d7de;padding:.4em .6em;vertical-align:top;text-align:left}th{background:#f6f8fa}
-.id{color:#57606a;font-size:.85em}.st{font-weight:600;text-transform:uppercase;font-size:.85em}.note{margin-top:.3em;font-style:italic}
+.id{color:#57606a;font-size:.85em}.how{font-size:.8em;color:#57606a}.how.bulk{color:#9a6700;font-weight:600}.st{font-weight:600;text-transform:uppercase;font-size:.85em}.note{margin-top:.3em;font-style:italic}
 pre{white-space:pre-wrap;word-break:break-all;font-size:.8em;background:#f6f8fa;padding:.5em}code{font-size:.9em}
 .outcome{display:inline-block;padding:.1em .6em;border-radius:1em;color:#fff;background:${r.outcome === 'pass' ? '#1a7f37' : r.outcome === 'warn' ? '#9a6700' : r.outcome === 'fail' ? '#cf222e' : '#57606a'}}
 </style></head><body>
@@ -75,14 +78,19 @@ pre{white-space:pre-wrap;word-break:break-all;font-size:.8em;background:#f6f8fa;
 ${stepRows}
 </tbody></table>
 <h2>Audit</h2>
-<p>${r.audit.rows.length} audit row(s) record these steps (action <code>checklist.step.completed</code>). Audit chain head at export: ${r.audit.chainHead.count} rows, last id ${r.audit.chainHead.lastId}, hash <code>${esc(r.audit.chainHead.hash)}</code>. Check later with <code>mirror audit verify --against</code> an audit export.</p>
+<p>${r.audit.rows.length} audit row(s) record this run: its steps (<code>checklist.step.completed</code>) and what they did (${esc([...new Set(r.audit.rows.map((x) => x.action).filter((a) => a !== 'checklist.step.completed'))].join(', ') || 'nothing else')}). Audit chain head at export: ${r.audit.chainHead.count} rows, last id ${r.audit.chainHead.lastId}, hash <code>${esc(r.audit.chainHead.hash)}</code>. Check later with <code>mirror audit verify --against</code> an audit export.</p>
 <p class="meta">Generated ${esc(r.generatedAt)} by Export Center Offline Console ${esc(r.console)} for workspace ${esc(r.workspace)}.</p>
 </body></html>
 `;
 }
 
-/** Writes `<dir>/<runId>.json` and `<dir>/<runId>.html` (default dir: the workspace evidence folder). */
-export function exportRunEvidence(ws: Workspace, db: Db, runId: string, procedures: Procedure[], outDir?: string): { dir: string; json: string; html: string; report: EvidenceReport } {
+/**
+ * Writes `<dir>/<runId>.json` and `<dir>/<runId>.html` (default dir: the
+ * workspace evidence folder). With `signWith` (a PEM private key, as for
+ * `audit export`), also detached signatures `<file>.sig` of both.
+ */
+export function exportRunEvidence(ws: Workspace, db: Db, runId: string, procedures: Procedure[], outDir?: string, opts: { signWith?: string } = {}): { dir: string; json: string; html: string; signatures: string[]; report: EvidenceReport } {
+  const key = opts.signWith ? loadSigningKey(opts.signWith) : null;
   const report = buildEvidence(ws, db, runId, procedures);
   const dir = resolve(outDir ?? join(ws.layout.evidence, 'checklists'));
   mkdirSync(dir, { recursive: true });
@@ -90,5 +98,12 @@ export function exportRunEvidence(ws: Workspace, db: Db, runId: string, procedur
   const html = join(dir, `${runId}.html`);
   writeFileAtomic(json, JSON.stringify(report, null, 2) + '\n');
   writeFileAtomic(html, renderEvidenceHtml(report));
-  return { dir, json, html, report };
+  const signatures: string[] = [];
+  if (key) {
+    for (const f of [json, html]) {
+      writeFileAtomic(`${f}.sig`, signDetached(readFileSync(f), key) + '\n');
+      signatures.push(`${f}.sig`);
+    }
+  }
+  return { dir, json, html, signatures, report };
 }

@@ -52,12 +52,12 @@ function reasonOf(reason: string | undefined, what: string): string {
   return r;
 }
 
-export function freezeImports(ws: Workspace | null, db: Db, reason: string, operator?: string): FreezeState {
+export function freezeImports(ws: Workspace | null, db: Db, reason: string, operator?: string, link: { runId?: string } = {}): FreezeState {
   const r = reasonOf(reason, 'freeze');
   const state = db.transaction(() => {
     const cur = freezeState(db);
     if (cur.frozen) throw new OpsError('ERR_IMPORTS_FROZEN', `Imports are already frozen since ${cur.since} (${cur.reason}).`, { details: { ...cur } });
-    const row = appendAudit(db, { action: 'imports.frozen', subject: 'imports', operator, details: { reason: r } });
+    const row = appendAudit(db, { action: 'imports.frozen', subject: 'imports', operator, details: { reason: r, ...(link.runId ? { runId: link.runId } : {}) } });
     const s: FreezeState = { frozen: true, reason: r, since: row.ts };
     write(db, s);
     return s;
@@ -66,12 +66,12 @@ export function freezeImports(ws: Workspace | null, db: Db, reason: string, oper
   return state;
 }
 
-export function resumeImports(ws: Workspace | null, db: Db, reason: string, operator?: string): FreezeState {
+export function resumeImports(ws: Workspace | null, db: Db, reason: string, operator?: string, link: { runId?: string } = {}): FreezeState {
   const r = reasonOf(reason, 'resume');
   const state = db.transaction(() => {
     const cur = freezeState(db);
     if (!cur.frozen) throw new OpsError('ERR_USAGE', 'Imports are not frozen: nothing to resume.');
-    appendAudit(db, { action: 'imports.resumed', subject: 'imports', operator, details: { reason: r, frozenSince: cur.since, frozenReason: cur.reason } });
+    appendAudit(db, { action: 'imports.resumed', subject: 'imports', operator, details: { reason: r, frozenSince: cur.since, frozenReason: cur.reason, ...(link.runId ? { runId: link.runId } : {}) } });
     const s: FreezeState = { frozen: false, reason: null, since: null };
     write(db, s);
     return s;

@@ -26,6 +26,7 @@ import {
   loadProcedures,
   parseProcedure,
   resumeImports,
+  runOutcome,
   toChecklistRunView,
   type CheckContext,
 } from './index';
@@ -56,7 +57,7 @@ const env = () => ({ ws, db, settings: ws.settings, procedures: procs });
 
 describe('procedure files', () => {
   it('every shipped procedure validates and the required sections are present', () => {
-    expect(procs.map((p) => p.section)).toEqual(['4.1', '4.2', '4.3', '7.1', '7.2', '7.3', '8.1', '8.2']);
+    expect(procs.map((p) => p.section)).toEqual(['4.1', '4.2', '4.3', '5.2', '7.1', '7.2', '7.3', '8.1', '8.2', '9']);
     for (const p of procs) for (const s of p.steps) if (s.type === 'automated') expect(CHECKS[s.check], `${p.id}/${s.id}`).toBeDefined();
   });
 
@@ -250,39 +251,42 @@ describe('checklist runs', () => {
     expect(verifyAuditChain(db).ok).toBe(true);
   });
 
-  it('a declined manual step blocks the run; answering again resumes it', async () => {
-    const p = findProcedure(procs, 'kms-outage');
-    expect(() => createRun(db, p, {})).toThrow(/needs the input "reason"/);
-    const run = createRun(db, p, { operator: 'alice', inputs: { reason: 'INC-7 HSM down' } });
-    let r = await advanceRun(env(), run.id, { answers: { coordinate: 'Called Authority Core, ETA 2h' } });
-    expect(freezeState(db)).toMatchObject({ frozen: true, reason: 'INC-7 HSM down' });
-    expect(r.state).toBe('in_progress'); // waiting at "signing restored"
-    r = await advanceRun(env(), run.id, { answers: { 'signing-restored': 'no' } });
+  it('a declined manual step blocks the run; "n/a: why" marks it not applicable; the change record links audit rows (9)', async () => {
+    const p = findProcedure(procs, '9');
+    expect(() => createRun(db, p, {})).toThrow(/needs the input "what"/);
+    const key = appendAudit(db, { action: 'keys.added', subject: 'acme/sha256:x', details: { reason: 'CHG-5' } });
+    const run = createRun(db, p, { operator: 'alice', inputs: { what: 'new tenant globex', why: 'contract 2026; bundles ~2 GiB', approver: 'J. Doe, CHG-5' } });
+    let r = await advanceRun(env(), run.id, { answers: { impact: 'globex: +2 GiB per full', tested: 'no' } });
     expect(r.state).toBe('blocked');
-    expect(importsFrozen(db)).toBe(true);
-    r = await advanceRun(env(), run.id, { answers: { 'signing-restored': 'yes', 'catch-up': 'yes' } });
-    expect(r.state).toBe('done');
-    expect(importsFrozen(db)).toBe(false);
-    const actions = queryAudit(db, { limit: 100 }).rows.map((x) => x.action);
-    expect(actions).toContain('imports.frozen');
-    expect(actions).toContain('imports.resumed');
+    expect(r.steps[1]).toMatchObject({ status: 'declined', confirmation: 'answers-file' });
+    // A misspelled step id is refused, naming the valid ones; a list answer is refused plainly.
+    await expect(advanceRun(env(), run.id, { answers: { testd: 'yes' } })).rejects.toThrow(/"testd".*impact, tested, coordinated, docs/);
+    await expect(advanceRun(env(), run.id, { answers: { tested: ['a', 'b'] as unknown as string } })).rejects.toThrow(/is a list/);
+    r = await advanceRun(env(), run.id, { answers: { tested: 'n/a: the transfer path does not change', coordinated: 'N/A because no schema change', docs: 'yes' } });
+    expect(r.state, r.blockedReason ?? '').toBe('done');
+    expect(r.steps[1]).toMatchObject({ status: 'not_applicable', note: 'the transfer path does not change' });
+    expect(r.steps[2]).toMatchObject({ status: 'not_applicable', note: 'no schema change' });
+    const rec = queryAudit(db, { action: 'change.recorded' }).rows[0];
+    expect(rec.details).toMatchObject({ what: 'new tenant globex', approver: 'J. Doe, CHG-5', auditRows: [key.id] });
+    expect(runOutcome(r)).toBe('pass');
   });
 
-  it('singleStep completes one step at a time (the UI), and the IPC view maps the run', async () => {
-    const p = findProcedure(procs, 'kms-outage');
-    const run = createRun(db, p, { inputs: { reason: 'INC-3' } });
-    let r = await advanceRun(env(), run.id, { singleStep: true });
-    expect(r.steps.map((s) => s.status)).toEqual(['passed', 'pending', 'pending', 'pending', 'pending']);
-    expect(r.state).toBe('in_progress');
-    r = await advanceRun(env(), run.id, { singleStep: true, answers: { coordinate: { confirm: true, note: 'called' } } });
+  it('singleStep completes one step at a time (the UI), and the service maps the run view', async () => {
+    const p = findProcedure(procs, 'change-record');
+    const run = createRun(db, p, { inputs: { what: 'w', why: 'because', approver: 'ann' } });
+    let r = await advanceRun(env(), run.id, { singleStep: true, answersVia: 'prompt', answers: { impact: { confirm: true, note: 'none' } } });
+    expect(r.steps.map((s) => s.status)).toEqual(['confirmed', 'pending', 'pending', 'pending', 'pending']);
+    expect(r.steps[0].confirmation).toBe('prompt');
+    expect(toChecklistRunView(r, procs).nextStepId).toBe('tested');
+    r = await advanceRun(env(), run.id, { singleStep: true, answers: { tested: { confirm: true, note: 'called' } } });
     expect(r.steps[1]).toMatchObject({ status: 'confirmed', note: 'called' });
     expect(r.steps[2].status).toBe('pending');
-    r = await advanceRun(env(), run.id, { answers: { 'signing-restored': true, 'catch-up': true } });
+    r = await advanceRun(env(), run.id, { answers: { coordinated: true, docs: true } });
     expect(r.state).toBe('done');
     const view = toChecklistRunView(r, procs);
     expect(view.nextStepId).toBeNull();
-    expect(view).toMatchObject({ runId: run.id, checklistId: 'kms-outage', state: 'done' });
-    expect(view.steps[1]).toMatchObject({ id: 'coordinate', type: 'manual', status: 'confirmed', note: 'called' });
+    expect(view).toMatchObject({ runId: run.id, checklistId: 'change-record', state: 'done' });
+    expect(view.steps[1]).toMatchObject({ id: 'tested', type: 'manual', status: 'confirmed', note: 'called' });
   });
 
   it('a note-required step without a note stays waiting', async () => {
@@ -293,21 +297,37 @@ describe('checklist runs', () => {
     expect(r.blockedReason).toMatch(/needs a note/);
   });
 
-  it('exports evidence as JSON and a standalone HTML page', async () => {
-    const p = findProcedure(procs, 'kms-outage');
-    const run = createRun(db, p, { operator: 'alice <script>', inputs: { reason: 'INC-9 <b>' } });
-    await advanceRun(env(), run.id, { answers: { coordinate: 'note', 'signing-restored': 'yes', 'catch-up': 'yes' } });
-    const out = exportRunEvidence(ws, db, run.id, procs);
+  it('exports evidence as JSON and a standalone HTML page; --yes steps are marked yes-flag; signed with --sign-key', async () => {
+    const p = findProcedure(procs, 'weekly');
+    const run = createRun(db, p, { operator: 'alice <script>' });
+    await advanceRun(env(), run.id, { yes: true });
+    const key = generateSigningKey('ed25519');
+    const keyFile = join(dir, 'sign.pem');
+    writeFileSync(keyFile, key.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString());
+    const out = exportRunEvidence(ws, db, run.id, procs, undefined, { signWith: keyFile });
     expect(out.json.startsWith(ws.layout.evidence)).toBe(true);
     const j = JSON.parse(readFileSync(out.json, 'utf8'));
     expect(j.run.state).toBe('done');
-    expect(j.audit.rows).toHaveLength(5);
+    const manual = j.run.steps.filter((x: { kind: string }) => x.kind === 'manual');
+    expect(manual.length).toBeGreaterThan(0);
+    for (const m of manual) {
+      expect(m.confirmation).toBe('yes-flag');
+      expect(m.evidence.confirmation).toBe('yes-flag');
+      expect(m.summary).not.toBe('Confirmed by the operator.');
+    }
     expect(j.audit.rows.map((r: { subject: string }) => r.subject)).toEqual(p.steps.map((s) => `${run.id}/${s.id}`));
+    expect(j.audit.rows.filter((r: { details: { confirmation?: string } }) => r.details.confirmation === 'yes-flag')).toHaveLength(manual.length);
     const html = readFileSync(out.html, 'utf8');
     expect(html).toContain('<!doctype html>');
-    expect(html).toContain('KMS / signing outage');
+    expect(html).toContain('confirmed in bulk with --yes');
     expect(html).not.toContain('<script>');
     expect(html).toContain('alice &lt;script&gt;');
+    // Detached signatures over both files, verifiable with the public key.
+    const { verify, createPublicKey } = await import('node:crypto');
+    for (const f of [out.json, out.html]) {
+      const sig = Buffer.from(readFileSync(`${f}.sig`, 'utf8').trim(), 'base64');
+      expect(verify(null, readFileSync(f), createPublicKey(key.publicPem), sig)).toBe(true);
+    }
     // The evidence records the chain head: the log must still reach it later.
     expect(readExportHead(out.json)).toEqual(j.audit.chainHead);
     expect(verifyAuditChain(db, { against: readExportHead(out.json) }).ok).toBe(true);
@@ -487,6 +507,61 @@ describe('restore playbook (7.2) on the fixture kit', () => {
     const ok = await CHECKS['evidence.capture_manifests'].run(ctx({ params: { path: KIT }, runId: 'ok-test' }));
     expect(ok.status, ok.summary).toBe('pass');
     expect((ok.evidence as { files: string[] }).files.map((f) => f.split('/').pop())).toEqual(['export.json', 'manifest.yaml']);
+  });
+
+  it.skipIf(!existsSync(KIT))('KMS outage (7.3): new bundles verify and the catch-up import are automated; the evidence holds the run\'s freeze/resume rows', async () => {
+    const staging = await import('../staging/index');
+    const pem = readFileSync(PUB, 'utf8');
+    const manifest = JSON.parse(readFileSync(join(KIT, 'offline-manifest.json'), 'utf8')) as { tenant: string };
+    addTrustedKey(db, { pem, tenant: manifest.tenant, confirmFingerprint: inspectPublicKey(pem).fingerprint, reason: 'CHG-1' });
+    const p = findProcedure(procs, '7.3');
+    const run = createRun(db, p, { operator: 'alice', inputs: { reason: 'INC-20 KMS down', catchup: KIT } });
+    const r = await advanceRun(env(), run.id, { answers: { coordinate: 'Authority Core, ETA 1h' } });
+    expect(r.state, r.blockedReason ?? '').toBe('done');
+    const byId = Object.fromEntries(r.steps.map((x) => [x.stepId, x]));
+    expect(['passed', 'warned']).toContain(byId['new-bundles-verify'].status);
+    expect(byId['catch-up'].status).toBe('passed');
+    expect(byId['verify-tree'].status).toBe('passed');
+    expect(importsFrozen(db)).toBe(false);
+    expect(staging.currentGeneration(db)!.generation).toBe(3);
+    const ev = exportRunEvidence(ws, db, run.id, procs);
+    const actions = ev.report.audit.rows.map((x) => x.action);
+    expect(actions).toContain('imports.frozen');
+    expect(actions).toContain('imports.resumed');
+  });
+
+  it.skipIf(!existsSync(KIT))('weekly (4.2) fails on a corrupted Trivy bundle in the library; 5.2 retention previews, prunes and reports metrics', async () => {
+    const staging = await import('../staging/index');
+    const { listTrustedKeys } = await import('../keys/index');
+    const pem = readFileSync(PUB, 'utf8');
+    const manifest = JSON.parse(readFileSync(join(KIT, 'offline-manifest.json'), 'utf8')) as { tenant: string };
+    addTrustedKey(db, { pem, tenant: manifest.tenant, confirmFingerprint: inspectPublicKey(pem).fingerprint, reason: 'CHG-1' });
+    const keys = listTrustedKeys(db);
+    expect((await staging.importBundles(ws, [KIT], { keys })).ok).toBe(true);
+    const good = await CHECKS['bundles.verify_recent'].run(ctx());
+    expect(good.status, good.summary).toBe('pass');
+    const trivy = staging.listLibrary(db).find((l) => l.kind === 'trivy-db');
+    expect(trivy, 'the fixture kit holds a Trivy DB bundle').toBeDefined();
+    const f = join(ws.dir, trivy!.file);
+    const b = readFileSync(f);
+    b[b.length - 10] ^= 0xff;
+    writeFileSync(f, b);
+    const bad = await CHECKS['bundles.verify_recent'].run(ctx());
+    expect(bad.status).toBe('fail');
+    expect(bad.summary).toMatch(/trivy-db.*ERR_VERIFY_DIGEST/);
+    const { metricValue } = await import('../obs/index');
+    expect(metricValue(ws, 'verify_failures_total', { error_code: 'ERR_VERIFY_DIGEST' })).toBe(1);
+
+    const ret = findProcedure(procs, '5.2');
+    const run = createRun(db, ret, { operator: 'alice' });
+    const r = await advanceRun(env(), run.id, { answers: { confirm: 'Preview checked: latest full and deltas kept' } });
+    expect(r.state, r.blockedReason ?? '').toBe('done');
+    expect(r.steps.map((x) => x.stepId)).toEqual(['preview', 'confirm', 'prune', 'metrics', 'storage']);
+    expect(r.steps[0].status).toBe('passed');
+    expect(r.steps[2].status).toBe('passed');
+    expect(r.steps[3].status).toBe('passed');
+    expect(queryAudit(db, { action: 'retention.run' }).rows).toHaveLength(1);
+    expect((await CHECKS['retention.recent'].run(ctx())).status).toBe('pass');
   });
 
   it.skipIf(!existsSync(KIT))('replay a failed apply (7.1): identify it with its advice, fix the cause, replay through the staging engine', async () => {

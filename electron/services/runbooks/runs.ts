@@ -17,7 +17,10 @@ import { CHECKS, type CheckResult } from './checks';
 import type { Procedure, Step } from './schema';
 
 export type RunState = 'not_started' | 'in_progress' | 'blocked' | 'done';
-export type StepStatus = 'pending' | 'passed' | 'warned' | 'failed' | 'unknown' | 'confirmed' | 'declined';
+export type StepStatus = 'pending' | 'passed' | 'warned' | 'failed' | 'unknown' | 'confirmed' | 'declined' | 'not_applicable';
+
+/** How a manual step was confirmed: at an interactive prompt (terminal or the app), from an answers file, or in bulk with --yes. */
+export type Confirmation = 'prompt' | 'answers-file' | 'yes-flag';
 
 export interface StepRecord {
   position: number;
@@ -30,6 +33,8 @@ export interface StepRecord {
   note: string | null;
   actor: string | null;
   completedAt: string | null;
+  /** Manual steps: how the operator confirmed it (null for automated or pending steps). */
+  confirmation: Confirmation | null;
 }
 
 export interface RunRecord {
@@ -50,6 +55,8 @@ export interface RunRecord {
 export interface ManualAnswer {
   confirm: boolean;
   note?: string;
+  /** The step does not apply here; `note` says why (required). */
+  notApplicable?: boolean;
 }
 
 /** Answers for manual steps, by step id: true/false, "yes"/"no"/any note text, or {confirm, note}. */
@@ -76,6 +83,8 @@ export interface AdvanceOptions {
   onStep?: (step: StepRecord, run: RunRecord) => void;
   /** Complete at most one step, then return (a UI's "complete this step"). */
   singleStep?: boolean;
+  /** Where `answers` come from (default: an answers file). The app's confirm button passes 'prompt'. */
+  answersVia?: Confirmation;
 }
 
 type RunRow = {
@@ -103,7 +112,7 @@ type StepRow = {
   completed_at: string | null;
 };
 
-const DONE_STATUSES: StepStatus[] = ['passed', 'warned', 'unknown', 'confirmed', 'failed'];
+const DONE_STATUSES: StepStatus[] = ['passed', 'warned', 'unknown', 'confirmed', 'failed', 'not_applicable'];
 
 export function getRun(db: Db, runId: string, procedures?: Procedure[]): RunRecord {
   const r = db.prepare('SELECT * FROM checklist_runs WHERE id = ?').get(runId) as RunRow | undefined;
@@ -120,7 +129,8 @@ export function getRun(db: Db, runId: string, procedures?: Procedure[]): RunReco
     note: s.note,
     actor: s.actor,
     completedAt: s.completed_at,
-  }));
+    confirmation: null as Confirmation | null,
+  })).map((x) => ({ ...x, confirmation: (x.evidence?.confirmation as Confirmation | undefined) ?? null }));
   return {
     id: r.id,
     checklistId: r.checklist_id,
@@ -174,16 +184,58 @@ export function createRun(db: Db, proc: Procedure, opts: { operator?: string; in
   return getRun(db, id, [proc]);
 }
 
-function normaliseAnswer(a: boolean | string | ManualAnswer | undefined): ManualAnswer | null {
-  if (a === undefined) return null;
+const NOT_APPLICABLE = /^(n\/?a|not applicable)\b[\s:,.-]*(.*)$/is;
+
+/**
+ * Fills inputs a run did not get at its start (for example the catch-up kit
+ * of a KMS outage run, known only once signing is back). Only declared,
+ * still empty inputs; audited.
+ */
+export function setRunInputs(db: Db, runId: string, procedures: Procedure[], inputs: Record<string, string>, operator?: string): RunRecord {
+  const run = getRun(db, runId, procedures);
+  const proc = procedures.find((p) => p.id === run.checklistId);
+  if (!proc) throw new OpsError('ERR_RUNBOOK_INVALID', `The procedure "${run.checklistId}" of this run is no longer installed.`);
+  if (run.state === 'done') throw new OpsError('ERR_CHECKLIST_STATE', `The run ${runId} is done: its inputs cannot change. Start a new run.`);
+  const unknown = Object.keys(inputs).filter((k) => !proc.inputs.some((i) => i.name === k));
+  if (unknown.length) throw new OpsError('ERR_USAGE', `The procedure ${proc.id} has no input ${unknown.map((u) => `"${u}"`).join(', ')}. Its inputs: ${proc.inputs.map((i) => i.name).join(', ') || 'none'}.`);
+  const set = Object.keys(inputs).filter((k) => (run.inputs[k] ?? '').trim() !== '' && run.inputs[k] !== inputs[k]);
+  if (set.length) throw new OpsError('ERR_USAGE', `The run ${runId} already has ${set.map((k) => `${k}=${run.inputs[k]}`).join(', ')}; a given input cannot change. Start a new run (--new) instead.`);
+  const merged = { ...run.inputs, ...inputs };
+  db.transaction(() => {
+    db.prepare('UPDATE checklist_runs SET inputs = ?, updated_at = ? WHERE id = ?').run(JSON.stringify(merged), new Date().toISOString(), runId);
+    appendAudit(db, { action: 'checklist.inputs.set', subject: runId, operator, details: { runId, inputs } });
+  }).immediate();
+  return getRun(db, runId, procedures);
+}
+
+function normaliseAnswer(a: unknown, stepId: string): ManualAnswer | null {
+  if (a === undefined || a === null) return null;
   if (typeof a === 'boolean') return { confirm: a };
   if (typeof a === 'string') {
     const t = a.trim();
     if (/^(no|n|false|declined?)$/i.test(t)) return { confirm: false };
     if (/^(yes|y|true|ok|done|confirm(ed)?)$/i.test(t)) return { confirm: true };
+    const na = NOT_APPLICABLE.exec(t);
+    if (na) return { confirm: true, notApplicable: true, note: na[2].replace(/^because\s+/i, '').trim() };
     return t ? { confirm: true, note: t } : null;
   }
-  return { confirm: !!a.confirm, note: a.note };
+  if (typeof a === 'object' && !Array.isArray(a) && 'confirm' in (a as object)) {
+    const m = a as ManualAnswer;
+    return { confirm: !!m.confirm, note: typeof m.note === 'string' ? m.note : undefined, notApplicable: m.notApplicable === true };
+  }
+  const what = Array.isArray(a) ? 'a list' : typeof a === 'object' ? 'a mapping without "confirm"' : `a ${typeof a}`;
+  throw new OpsError('ERR_USAGE', `The answer for step "${stepId}" is ${what}. Answer a manual step with yes, no, a note ("what you observed"), "n/a: <why it does not apply>", or {confirm: true, note: "…"}. A note with several lines is one string (in YAML: a block scalar "|").`);
+}
+
+/** Answers must name manual steps of this procedure: a misspelled id is refused, listing the valid ones. */
+export function checkAnswers(proc: Procedure, answers: Record<string, unknown> | undefined): void {
+  if (!answers) return;
+  const manual = proc.steps.filter((s) => s.type === 'manual').map((s) => s.id);
+  const unknown = Object.keys(answers).filter((k) => !manual.includes(k));
+  if (unknown.length) {
+    throw new OpsError('ERR_USAGE', `The answers name ${unknown.map((u) => `"${u}"`).join(', ')}, which ${unknown.length === 1 ? 'is not a manual step' : 'are not manual steps'} of ${proc.id} (runbook ${proc.section}). Its manual steps: ${manual.join(', ') || 'none'}.`);
+  }
+  for (const [k, v] of Object.entries(answers)) normaliseAnswer(v, k);
 }
 
 function substitute(params: Record<string, unknown>, inputs: Record<string, string>): Record<string, unknown> {
@@ -217,6 +269,7 @@ export async function advanceRun(env: RunEnv, runId: string, opts: AdvanceOption
   if (!proc) throw new OpsError('ERR_RUNBOOK_INVALID', `The run ${runId} follows the procedure "${run.checklistId}", which this console no longer ships. Export its evidence; it cannot continue.`);
   const now = opts.now ?? (() => new Date());
   const operator = (opts.operator ?? run.operator).trim() || undefined;
+  checkAnswers(proc, opts.answers);
 
   const setRunState = (state: RunState, reason: string | null): void => {
     const ts = now().toISOString();
@@ -230,13 +283,13 @@ export async function advanceRun(env: RunEnv, runId: string, opts: AdvanceOption
         action: 'checklist.step.completed',
         subject: `${runId}/${step.id}`,
         operator,
-        details: { runId, checklistId: proc.id, section: proc.section, stepId: step.id, type: step.type, status, summary, ...(note ? { note } : {}) },
+        details: { runId, checklistId: proc.id, section: proc.section, stepId: step.id, type: step.type, status, summary, ...(note ? { note } : {}), ...(typeof evidence?.confirmation === 'string' ? { confirmation: evidence.confirmation } : {}) },
       });
       db.prepare('UPDATE checklist_steps SET status = ?, summary = ?, evidence = ?, note = ?, actor = ?, completed_at = ? WHERE run_id = ? AND step_id = ?').run(
         status, summary, evidence ? JSON.stringify(evidence) : null, note, row.actor, row.ts, runId, step.id,
       );
       db.prepare("UPDATE checklist_runs SET state = 'in_progress', blocked_reason = NULL, updated_at = ? WHERE id = ?").run(row.ts, runId);
-      rec = { position, stepId: step.id, kind: step.type, title: step.title, status, summary, evidence, note, actor: row.actor, completedAt: row.ts };
+      rec = { position, stepId: step.id, kind: step.type, title: step.title, status, summary, evidence, note, actor: row.actor, completedAt: row.ts, confirmation: (evidence?.confirmation as Confirmation | undefined) ?? null };
     }).immediate();
     return rec;
   };
@@ -288,10 +341,24 @@ export async function advanceRun(env: RunEnv, runId: string, opts: AdvanceOption
     }
 
     // Manual step.
-    let answer = normaliseAnswer(opts.answers?.[step.id]);
-    if (!answer && opts.yes) answer = { confirm: true };
-    if (!answer && opts.prompt) answer = await opts.prompt(step, run);
-    if (answer && answer.confirm && step.noteRequired && !answer.note?.trim()) {
+    let answer = normaliseAnswer(opts.answers?.[step.id], step.id);
+    let via: Confirmation = opts.answersVia ?? 'answers-file';
+    if (!answer && opts.yes) {
+      answer = { confirm: true };
+      via = 'yes-flag';
+    }
+    if (!answer && opts.prompt) {
+      answer = await opts.prompt(step, run);
+      via = 'prompt';
+    }
+    if (answer?.notApplicable && !answer.note?.trim()) {
+      if (opts.prompt && via === 'prompt') answer = null;
+      else {
+        setRunState('in_progress', `Step "${step.title}" is marked not applicable without a reason: answer "n/a: <why it does not apply>".`);
+        return getRun(db, runId, env.procedures);
+      }
+    }
+    if (answer && answer.confirm && !answer.notApplicable && step.noteRequired && !answer.note?.trim()) {
       if (opts.prompt && !opts.answers?.[step.id]) answer = null;
       else {
         setRunState('in_progress', `Step "${step.title}" needs a note: answer it with text (in --answers, "${step.id}": "what you observed").`);
@@ -302,7 +369,16 @@ export async function advanceRun(env: RunEnv, runId: string, opts: AdvanceOption
       setRunState('in_progress', `Waiting for the operator at step ${i + 1} "${step.title}". Confirm it in a terminal, or with --answers <file> ({"${step.id}": "yes"} or a note) or --yes.`);
       return getRun(db, runId, env.procedures);
     }
-    const rec = record(step, i + 1, answer.confirm ? 'confirmed' : 'declined', answer.confirm ? 'Confirmed by the operator.' : 'The operator could not confirm this step.', null, answer.note?.trim() || null);
+    const how = { prompt: 'at the prompt', 'answers-file': 'from the answers file', 'yes-flag': 'in bulk with --yes (not confirmed one by one)' }[via];
+    const status: StepStatus = answer.notApplicable ? 'not_applicable' : answer.confirm ? 'confirmed' : 'declined';
+    const summary = answer.notApplicable
+      ? `Not applicable here (${how}): ${answer.note!.trim()}`
+      : answer.confirm
+        ? via === 'yes-flag'
+          ? 'Confirmed in bulk with --yes (not confirmed one by one).'
+          : `Confirmed by the operator ${how}.`
+        : `The operator could not confirm this step (${how}).`;
+    const rec = record(step, i + 1, status, summary, { confirmation: via }, answer.note?.trim() || null);
     run = getRun(db, runId, env.procedures);
     opts.onStep?.(rec, run);
     if (!answer.confirm) {
@@ -320,6 +396,7 @@ export function runOutcome(run: RunRecord): 'pass' | 'warn' | 'fail' | 'incomple
   if (run.state !== 'done') return 'incomplete';
   if (run.steps.some((s) => s.status === 'failed' || s.status === 'declined')) return 'fail';
   if (run.steps.some((s) => s.status === 'warned' || s.status === 'unknown')) return 'warn';
+  // A run whose manual steps were confirmed only in bulk (--yes) passes, but says so (see the evidence).
   return 'pass';
 }
 

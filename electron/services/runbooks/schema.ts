@@ -7,6 +7,8 @@ const StepBase = z.object({
   id: Id,
   title: z.string().min(3),
   description: z.string().default(''),
+  /** The runbook step text (or texts) this step implements, as written in the runbook (resources/runbooks/source/runbook-steps.json). */
+  runbookStep: z.union([z.string().min(3), z.array(z.string().min(3)).min(1)]).optional(),
 });
 
 export const ManualStepSchema = StepBase.extend({
