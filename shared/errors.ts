@@ -212,8 +212,8 @@ export const RUNBOOK_ADVICE: Partial<Record<ErrorCode, RunbookAdvice>> = {
   ERR_VERIFY_SIGNATURE: {
     symptom: 'CLI verification failure (signature)',
     cause: 'The bundle was not signed by a key trusted for this tenant, or it was altered after signing.',
-    action: 'Do not import. Check the key fingerprints in the report against your change record; fetch a fresh copy of the bundle.',
-    followUp: 'If the signing key was rotated, import the new key with a change record (runbook 9); engage the Exporter Guild if the data is bad.',
+    action: 'Do not import. Check the key fingerprints in the report against your change record; fetch a fresh copy of the bundle. If every new bundle fails this way (unsigned, or signed by a key you have not pinned) the cause is signing on the Export Center side (KMS outage or key change): follow the KMS outage playbook, mirror checklist run 7.3.',
+    followUp: 'If the signing key was rotated, import the new key with a change record (runbook 9: mirror checklist run 9); engage the Exporter Guild if the data is bad.',
   },
   ERR_VERIFY_DIGEST: {
     symptom: 'CLI verification failure (content)',
@@ -274,6 +274,12 @@ export const RUNBOOK_ADVICE: Partial<Record<ErrorCode, RunbookAdvice>> = {
     cause: 'Imports were frozen during a KMS or signing outage (runbook 7.3).',
     action: 'Verify KMS health with Authority Core; resume imports with the recorded reason once signing is restored.',
     followUp: 'Document the incident and review the key rotation schedule.',
+  },
+  ERR_WORKSPACE_BUSY: {
+    symptom: 'Run stuck in pending (workspace busy)',
+    cause: 'Another command or the app holds the workspace lock (an import, a restore, retention), or a scheduled job overlaps with this one.',
+    action: 'See who holds the lock: mirror status --workspace <dir> shows its pid, host, since when and the command. Wait for it to finish, or stop that process; a lock left by a dead process on this host is taken over by the next command.',
+    followUp: 'If it recurs, look for overlapping scheduled jobs (cron / systemd timers) and space them out.',
   },
   ERR_NO_SPACE: {
     symptom: 'Disk full during apply',

@@ -108,4 +108,38 @@ describe('mirror checklist', () => {
     expect(adv.code).toBe(0);
     expect(adv.out).toMatch(/immediate action: .*mirror:full/);
   });
+
+  it('a stuck lock: the refusal names the holder, status shows pid/host/since/command, advice gives the action for the code, the symptom text and lower case', async () => {
+    const { spawn } = await import('node:child_process');
+    const { hostname } = await import('node:os');
+    const child = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 60000)'], { stdio: 'ignore' });
+    try {
+      const since = '2026-01-01T00:00:00.000Z';
+      writeFileSync(join(ws, 'lock'), JSON.stringify({ pid: child.pid, host: hostname(), since, purpose: 'mirror import' }));
+      const busy = await cli(['retention', 'run', '--workspace', ws]);
+      expect(busy.code).toBe(1);
+      expect(busy.err).toMatch(/ERR_WORKSPACE_BUSY/);
+      expect(busy.err).toContain(`pid ${child.pid}`);
+      const st = await cli(['status', '--workspace', ws]);
+      expect(st.code).toBe(0);
+      expect(st.out).toContain(`lock: held by pid ${child.pid} on ${hostname()} since ${since}: mirror import`);
+      const stj = JSON.parse((await cli(['status', '--workspace', ws, '--json'])).out);
+      expect(stj.lock).toMatchObject({ pid: child.pid, host: hostname(), since, command: 'mirror import', alive: true, stale: false });
+      for (const q of ['ERR_WORKSPACE_BUSY', 'err_workspace_busy', 'Run stuck in pending', 'run stuck in pending']) {
+        const a = await cli(['checklist', 'advice', q]);
+        expect(a.code, q).toBe(0);
+        expect(a.out, q).toMatch(/mirror status/);
+      }
+      const sig = await cli(['checklist', 'advice', 'errorCode=signing']);
+      expect(sig.out).toMatch(/7\.3/);
+      expect((await cli(['checklist', 'advice', 'Signing failure (errorCode=signing)'])).out).toMatch(/7\.3/);
+      expect((await cli(['checklist', 'advice', 'err_verify_signature'])).out).toMatch(/mirror checklist run 7\.3/);
+    } finally {
+      child.kill('SIGKILL');
+    }
+    await new Promise((r) => child.once('exit', r));
+    const stale = await cli(['status', '--workspace', ws]);
+    expect(stale.out).toMatch(/no longer runs: the next command takes it over/);
+    expect((await cli(['retention', 'run', '--workspace', ws])).code).toBe(0);
+  });
 });

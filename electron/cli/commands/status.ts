@@ -1,7 +1,7 @@
 /** `mirror status --workspace <dir> [--deep] [--json]`: what staging holds. */
 import { exitCodeFor, OpsError } from '../../../shared/errors';
 import { workspaceStatus } from '../../services/staging/index';
-import { openWorkspace } from '../../services/workspace/index';
+import { openWorkspace, readLockHolder } from '../../services/workspace/index';
 import { parseCommandArgs, type CliIo, type Command } from '../command';
 import { formatBytes, printJson, reportError } from '../output';
 import { workspaceDirFrom } from './import';
@@ -12,7 +12,10 @@ Shows the current export (exportId, generation, state digest), the kept
 generations (for mirror rollback), the bundle library and the last apply result.
   --deep   re-read every staged file and recompute the state digest (mismatches exit 2)
   --json   {exportId, generation, stateDigest, generations[{generation, exportId, appliedAt}],
-            library[{file, kind, exportId, generation, sha256}], lastApply}`;
+            library[{file, kind, exportId, generation, sha256}], lastApply,
+            lock: null | {pid, host, since, command, alive, stale}}
+The lock line names who holds the workspace (pid, host, since, command): the
+"run stuck" row of the failure table (mirror checklist advice ERR_WORKSPACE_BUSY).`;
 
 const OPTIONS = { workspace: { type: 'string' }, deep: { type: 'boolean' }, json: { type: 'boolean' } } as const;
 
@@ -28,12 +31,16 @@ export const statusCommand: Command = {
       const ws = openWorkspace(workspaceDirFrom(io, values.workspace));
       const st = await workspaceStatus(ws, { deep: !!values.deep, signal: io.signal });
       const code = st.deep && !st.deep.ok ? st.deep.code : null;
+      const lock = readLockHolder(ws);
       if (json) {
-        printJson(io, { exportId: st.exportId, generation: st.generation, stateDigest: st.stateDigest, generations: st.generations, library: st.library, lastApply: st.lastApply });
+        printJson(io, { exportId: st.exportId, generation: st.generation, stateDigest: st.stateDigest, generations: st.generations, library: st.library, lastApply: st.lastApply, lock });
         if (st.deep && !st.deep.ok) io.stderr.write(`${st.deep.message}\n`);
       } else {
         const lines: string[] = [];
         lines.push(`workspace: ${ws.dir}`);
+        if (!lock) lines.push('lock: free');
+        else if (lock.stale) lines.push(`lock: left by pid ${lock.pid} on ${lock.host} since ${lock.since} (${lock.command}), which no longer runs: the next command takes it over`);
+        else lines.push(`lock: held by pid ${lock.pid} on ${lock.host} since ${lock.since}: ${lock.command}${lock.alive === null ? ' (another host: cannot tell whether it still runs)' : ''}`);
         if (st.exportId === null) lines.push('staging: nothing staged yet (import a full bundle first)');
         else {
           lines.push(`staging: ${st.exportId} generation ${st.generation} (${st.current?.folder}, ${st.current?.fileCount} files, ${formatBytes(st.current?.totalBytes ?? 0)})`);

@@ -15,8 +15,8 @@ export interface FailureAdvice extends RunbookAdvice {
 export const SYMPTOM_ADVICE: Record<string, RunbookAdvice> = {
   signing: {
     symptom: 'Signing failure (errorCode=signing)',
-    cause: 'KMS outage or permission change on the Export Center side: new bundles arrive unsigned or signed by an unexpected key.',
-    action: 'Freeze imports with the reason (mirror checklist run kms-outage), verify KMS health with Authority Core, and import again once bundles verify.',
+    cause: 'KMS outage or permission change on the Export Center side: new bundles arrive unsigned or signed by an unexpected key (ERR_VERIFY_SIGNATURE).',
+    action: 'Freeze imports with the reason (mirror checklist run 7.3), verify KMS health with Authority Core, and import again once bundles verify.',
     followUp: 'Document the incident and review the key rotation schedule; resume imports with a recorded reason.',
   },
   distribution: {
@@ -33,9 +33,15 @@ export const SYMPTOM_ADVICE: Record<string, RunbookAdvice> = {
   },
   'run-stuck': {
     symptom: 'Run stuck in pending',
-    cause: 'An import or verification job is waiting on the workspace lock, or its process died.',
-    action: 'Check the workspace lock holder (mirror status); a lock left by a dead process is taken over automatically on the next command.',
+    cause: 'An import or verification job is waiting on the workspace lock (ERR_WORKSPACE_BUSY), or its process died.',
+    action: 'Check the workspace lock holder: mirror status --workspace <dir> shows its pid, host, since when and the command. Wait for it or stop that process; a lock left by a dead process is taken over automatically on the next command.',
     followUp: 'If it recurs, look for overlapping scheduled jobs.',
+  },
+  'staging-damaged': {
+    symptom: 'Staging tree does not verify (tampered or damaged on disk)',
+    cause: 'Files under staging/current no longer match the signed state of the current export: disk damage or tampering on this host. The bundles themselves are not the problem.',
+    action: 'Roll back to a kept generation (mirror rollback --workspace <dir>; it is deep-verified first) or rebuild staging from the library (mirror checklist run 7.2). Keep a copy of the damaged tree as evidence.',
+    followUp: 'Check the disk (SMART, filesystem) and who had write access to the workspace; report tampering to security.',
   },
   'ci-verification': {
     symptom: 'CLI verification failure in CI',
@@ -45,16 +51,37 @@ export const SYMPTOM_ADVICE: Record<string, RunbookAdvice> = {
   },
 };
 
-/** Looks up an error code (ERR_…) or a symptom keyword. Case-insensitive for keywords. */
+/** Whitespace, case and punctuation do not matter when matching a symptom text. */
+function norm(s: string): string {
+  return s.toLowerCase().replace(/[^a-z0-9=_]+/g, ' ').trim();
+}
+
+/**
+ * Looks up an error code (ERR_…, any case), a symptom keyword (signing,
+ * run-stuck, …), `errorCode=<keyword>`, or the runbook's own symptom text
+ * ("Run stuck in pending", "Signing failure (errorCode=signing)", …).
+ */
 export function failureLookup(codeOrSymptom: string): FailureAdvice | null {
   const k = codeOrSymptom.trim();
-  if (isErrorCode(k)) {
-    const a = RUNBOOK_ADVICE[k];
-    return a ? { key: k, ...a } : null;
+  const upper = k.toUpperCase();
+  if (isErrorCode(upper)) {
+    const a = RUNBOOK_ADVICE[upper];
+    return a ? { key: upper, ...a } : null;
   }
   const lower = k.toLowerCase();
-  const s = SYMPTOM_ADVICE[lower];
-  return s ? { key: lower, ...s } : null;
+  const byKey = SYMPTOM_ADVICE[lower] ?? SYMPTOM_ADVICE[lower.replace(/\s+/g, '-')];
+  if (byKey) return { key: SYMPTOM_ADVICE[lower] ? lower : lower.replace(/\s+/g, '-'), ...byKey };
+  const m = /^errorcode\s*=\s*([a-z_-]+)$/i.exec(k);
+  if (m) return failureLookup(m[1]);
+  const n = norm(k);
+  if (!n) return null;
+  const rows: [string, RunbookAdvice][] = [...Object.entries(SYMPTOM_ADVICE), ...(Object.entries(RUNBOOK_ADVICE) as [string, RunbookAdvice][])];
+  // The runbook's symptom text, whole or its start ("Run stuck in pending", "Retention job skipped").
+  for (const [key, a] of rows) {
+    const sym = norm(a.symptom);
+    if (sym === n || sym.startsWith(n + ' ') || (n.length >= 12 && sym.includes(n))) return { key, ...a };
+  }
+  return null;
 }
 
 /** The whole table: every code with advice, then the symptom rows. */

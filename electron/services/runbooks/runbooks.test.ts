@@ -180,6 +180,11 @@ describe('checks', () => {
     expect(failureLookup('signing')?.symptom).toMatch(/Signing failure/);
     expect(failureLookup('retention-skipped')?.action).toMatch(/mirror retention run/);
     expect(failureLookup('ERR_NOPE')).toBeNull();
+    expect(failureLookup('err_export_base_missing')?.key).toBe('ERR_EXPORT_BASE_MISSING');
+    expect(failureLookup('Retention job skipped')?.key).toBe('retention-skipped');
+    expect(failureLookup('CLI verification failure in CI')?.key).toBe('ci-verification');
+    expect(failureLookup('Distribution failure (errorCode=distribution)')?.key).toBe('distribution');
+    expect(failureLookup('ERR_WORKSPACE_BUSY')?.action).toMatch(/pid, host, since/);
   });
 
   it('staging.verify is "unknown" with a clear summary when the staging engine is not available', async () => {
@@ -377,6 +382,9 @@ describe('restore playbook (7.2) on the fixture kit', () => {
     appendFileSync(victim!, 'tampered');
     const before = await CHECKS['staging.verify'].run(ctx());
     expect(before.status).toBe('fail');
+    // A damaged tree is answered with rollback / restore, not "copy the bundle again".
+    expect(before.summary).toMatch(/mirror rollback.*7\.2/);
+    expect(before.summary).not.toMatch(/[Cc]opy the bundle again/);
 
     const p = findProcedure(procs, 'restore-previous-full');
     const run = createRun(db, p, { operator: 'alice', inputs: { reason: 'INC-11 staging damaged' } });

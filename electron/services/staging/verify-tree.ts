@@ -8,7 +8,7 @@ import { createReadStream, existsSync, readFileSync } from 'node:fs';
 import { lstat, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { OpsError, pickReportedCode, runbookAdvice, type ErrorCode } from '../../../shared/errors';
+import { OpsError, pickReportedCode, type ErrorCode } from '../../../shared/errors';
 import type { StateEntry } from '../../../shared/state-digest';
 import type { Check, Failure, Verdict } from '../../../shared/types';
 import type { Db } from '../db/index';
@@ -154,7 +154,8 @@ export async function verifyGeneration(ws: Workspace, db: Db, opts: TreeVerifyOp
   v.code = code;
   v.failures = failures;
   v.member = failures[0].path;
-  v.action = code ? runbookAdvice(code)?.action ?? null : null;
+  // The bundles are not at fault here: the tree on disk changed. Copying a bundle again would not help.
+  v.action = 'The staging tree changed on disk (damage or tampering). Roll back to a kept generation (mirror rollback --workspace <dir>; it is deep-verified before the switch) or rebuild staging from the library (mirror checklist run 7.2). Keep a copy of the damaged tree as evidence.';
   v.message = `Staging generation ${row.generation} (${row.export_id}) does not match its signed state: ${failures.length} mismatch${failures.length === 1 ? '' : 'es'} (${failures.slice(0, 5).map((f) => f.path ?? f.message).join(', ')}${failures.length > 5 ? ', …' : ''}).`;
   return v;
 }

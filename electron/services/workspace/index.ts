@@ -108,6 +108,32 @@ function processAlive(pid: number): boolean {
   }
 }
 
+/** Who holds the workspace lock, as `mirror status` shows it (null: nobody). */
+export interface LockHolder {
+  pid: number;
+  host: string;
+  since: string;
+  /** The command or job that took it (for example "mirror import"). */
+  command: string;
+  /** Whether that process still runs (null: another host, cannot tell). */
+  alive: boolean | null;
+  /** A dead holder on this host: the next command takes the lock over. */
+  stale: boolean;
+}
+
+export function readLockHolder(ws: Workspace): LockHolder | null {
+  let held: LockInfo;
+  try {
+    held = JSON.parse(readFileSync(ws.layout.lock, 'utf8')) as LockInfo;
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    return { pid: 0, host: '?', since: '?', command: '(unreadable lock file: left by a process that died while writing it)', alive: false, stale: true };
+  }
+  const local = held.host === hostname();
+  const alive = local ? processAlive(held.pid) : null;
+  return { pid: held.pid, host: held.host, since: held.since, command: held.purpose, alive, stale: alive === false };
+}
+
 export interface WriteLock {
   release(): void;
 }
@@ -148,7 +174,7 @@ export function acquireWriteLock(ws: Workspace, purpose: string): WriteLock {
         held = null; // half-written by a process that died mid-write: stale
       }
       if (held && held.pid !== process.pid && held.host === hostname() && processAlive(held.pid)) {
-        throw new OpsError('ERR_WORKSPACE_BUSY', `The workspace is busy: held by pid ${held.pid} since ${held.since} (${held.purpose}). Wait for it to finish, or stop that process.`, {
+        throw new OpsError('ERR_WORKSPACE_BUSY', `The workspace is busy: held by pid ${held.pid} on ${held.host} since ${held.since} (${held.purpose}). Wait for it to finish, or stop that process (mirror status shows the holder).`, {
           path: ws.dir,
           details: { ...held },
         });
