@@ -18,7 +18,7 @@ describe('mirror CLI entry', () => {
   it('prints usage listing every command', async () => {
     const t = io();
     expect(await runCli(['--help'], t.io)).toBe(0);
-    for (const name of ['verify', 'import', 'status', 'rollback', 'retention', 'keys', 'audit', 'checklist']) {
+    for (const name of ['verify', 'import', 'status', 'rollback', 'retention', 'keys', 'audit', 'settings', 'checklist']) {
       expect(t.out()).toContain(`  ${name}`);
     }
   });

@@ -20,5 +20,6 @@ export const commands: readonly CommandEntry[] = [
   { name: 'retention', summary: 'Prune the bundle library by the retention policy (mirror retention run).', load: async () => (await import('./retention')).retentionCommand },
   { name: 'keys', summary: 'Trust, list, rotate or revoke signing keys per tenant', load: async () => (await import('./keys')).keysCommand },
   { name: 'audit', summary: 'Verify, export or list the tamper-evident audit log', load: async () => (await import('./audit')).auditCommand },
+  { name: 'settings', summary: 'Show or change workspace settings (validated, audited with a reason)', load: async () => (await import('./settings')).settingsCommand },
   { name: 'checklist', summary: 'Run the runbook procedures (daily, weekly, pre-release, recovery playbooks)', load: async () => (await import('./checklist')).checklistCommand },
 ];

@@ -11,16 +11,16 @@ import { runPrompting, type Prompter } from '../prompter';
 import { workspaceDir } from './audit';
 
 const USAGE = `Usage:
-  mirror keys add <public.pem> --tenant <t> [--fingerprint sha256:<hex>] [--reason "<change record>"]
+  mirror keys add <public.pem> --tenant <t> --reason "<change record>" [--fingerprint sha256:<hex>]
       [--label <name>] [--operator <name>] [--workspace <dir>] [--json]
       Shows the key's algorithm and fingerprint and asks you to confirm it (in a terminal);
       scripts confirm with --fingerprint. A mismatch trusts nothing (exit 4).
   mirror keys list [--tenant <t>] [--all] [--workspace <dir>] [--json]
       Trusted keys; --all also shows revoked ones.
   mirror keys rotate <new.pem> --tenant <t> --replaces <old-fingerprint> [--fingerprint ...]
-      [--reason "..."] [--label ...]   The old key stays trusted until revoked.
+      --reason "..." [--label ...]   The old key stays trusted until revoked.
   mirror keys revoke <fingerprint> --tenant <t> --reason "<change record>"
-Every change is written to the audit log with its reason.`;
+Every change needs --reason (runbook 9: a change record) and is written to the audit log with it.`;
 
 function readPem(file: string | undefined, io: CliIo): string {
   if (!file) throw new OpsError('ERR_USAGE', 'Give the public key file (PEM) as the argument.');
