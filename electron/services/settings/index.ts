@@ -25,7 +25,7 @@ const GiB = 1024 ** 3;
 export const SETTINGS: readonly SettingDef[] = [
   { key: 'operator', kind: 'text', max: 200, description: 'operator name recorded in the audit log with the OS user' },
   { key: 'keepGenerations', kind: 'int', min: 1, max: 50, description: 'staging generations kept besides the current one, for rollback' },
-  { key: 'stalenessHours', kind: 'number', min: 0.1, max: 24 * 365, description: 'hours after which the newest export counts as stale (daily check)' },
+  { key: 'stalenessHours', kind: 'number', min: 0.1, max: 24 * 365 * 10, description: 'hours after which the newest export counts as stale (daily check)' },
   { key: 'retention.mirrorDays', kind: 'int', min: 1, max: 3650, description: 'days a mirror bundle stays in the library (runbook 5.2)' },
   { key: 'retention.trivyCount', kind: 'int', min: 1, max: 1000, description: 'Trivy bundles kept in the library (runbook 5.2)' },
   { key: 'retention.keepDeltas', kind: 'int', min: 0, max: 1000, description: 'deltas kept after the latest full bundle (runbook 5.2, N=5)' },
