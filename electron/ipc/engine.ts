@@ -25,7 +25,26 @@ import { openDatabase, type Db } from '../services/db/index';
 import { runJobInline, runJobInWorker } from '../services/jobs/index';
 import { addTrustedKey, inspectPublicKey, listKeyRecords, revokeTrustedKey, type KeyRecord } from '../services/keys/index';
 import { resourcePath } from '../services/resources';
-import { assertNextStep, createRun, findProcedure, getRun, listRuns, loadProcedures, toChecklistRunView, toChecklistSummary, type Procedure, type RunRecord } from '../services/runbooks/index';
+import {
+  acknowledgeFailures,
+  assertNextStep,
+  createRun,
+  findProcedure,
+  getRun,
+  listRuns,
+  loadProcedures,
+  restoreApply,
+  restorePreview,
+  toChecklistRunView,
+  toChecklistSummary,
+  unacknowledgedFailures,
+  type Acknowledgement,
+  type Procedure,
+  type RestorePlan,
+  type RestoreResult,
+  type RunRecord,
+  type UnacknowledgedFailures,
+} from '../services/runbooks/index';
 import * as staging from '../services/staging/index';
 import type { ImportResult } from '../services/staging/index';
 import { classifyInput, loadPublicKey } from '../services/verify/index';
@@ -165,6 +184,32 @@ export function checklistStatus(s: WorkspaceSession, runId: string | undefined):
   const db = s.db();
   if (runId) return [runView(getRun(db, runId, procedures()))];
   return listRuns(db, { limit: 50 }).map((r) => runView(getRun(db, r.id, procedures())));
+}
+
+// --- restore (7.2) and failure acknowledgement, for the app's restore wizard -----
+
+/**
+ * Restore preview: the library chain, each bundle verified (read-only), the
+ * first bad one and what is still possible (offers: rollback, re-copy, bring
+ * deltas). Reads every bundle of the chain: run it as a job in the app.
+ */
+export async function restorePreviewView(s: WorkspaceSession, signal?: AbortSignal): Promise<RestorePlan> {
+  return restorePreview(s.ws, s.db(), { signal });
+}
+
+/** Restore apply (all or nothing, with a written reason). Staging is unchanged unless the whole chain verified. */
+export async function restoreApplyView(s: WorkspaceSession, reason: string, operator: string, signal?: AbortSignal): Promise<RestoreResult> {
+  return restoreApply(s.ws, s.db(), { reason, operator: operator || undefined, signal });
+}
+
+/** Failures the daily log scan reports until acknowledged. */
+export function failuresUnacknowledged(s: WorkspaceSession): UnacknowledgedFailures {
+  return unacknowledgedFailures(s.ws, s.db());
+}
+
+/** Acknowledges them with a reason (audit row failures.acknowledged). */
+export function failuresAcknowledge(s: WorkspaceSession, reason: string, operator: string): Acknowledgement {
+  return acknowledgeFailures(s.ws, s.db(), { reason, operator: operator || undefined });
 }
 
 // --- demo kit ---------------------------------------------------------------

@@ -141,6 +141,18 @@ describe('checks', () => {
     expect(r.summary).toMatch(/ERR_EXPORT_BASE_MISSING.*full export/);
   });
 
+  it('imports.last looks at mirror imports: a good Trivy install after refused mirror imports does not make it pass; a console verification is not an import', () => {
+    appendAudit(db, { action: 'mirror.bundle.imported', subject: 'exp-1', details: { generation: 1 } });
+    for (let i = 0; i < 6; i++) appendAudit(db, { action: 'mirror.verify.failed', subject: `exp-${i + 2}`, details: { kind: 'mirror-delta', errorCode: 'ERR_VERIFY_DIGEST', source: 'import' } });
+    appendAudit(db, { action: 'mirror.bundle.imported', subject: 'trivy-db', details: { kind: 'trivy-db' } });
+    appendAudit(db, { action: 'mirror.verify.passed', subject: 'exp-9', details: { source: 'console' } });
+    const r = CHECKS['imports.last'].run(ctx()) as { status: string; summary: string };
+    expect(r.status).toBe('fail');
+    expect(r.summary).toMatch(/exp-7.*ERR_VERIFY_DIGEST/);
+    appendAudit(db, { action: 'mirror.delta.applied', subject: 'exp-2', details: { generation: 2 } });
+    expect(CHECKS['imports.last'].run(ctx())).toMatchObject({ status: 'pass' });
+  });
+
   it('kit.latest: a gap after the full bundle fails, a contiguous kit passes, a missing file fails', async () => {
     const kit = join(dir, 'kit');
     mkdirSync(join(kit, 'mirror'), { recursive: true });
@@ -570,6 +582,59 @@ describe('restore playbook (7.2) on the fixture kit', () => {
     expect(r.steps[3].status).toBe('passed');
     expect(queryAudit(db, { action: 'retention.run' }).rows).toHaveLength(1);
     expect((await CHECKS['retention.recent'].run(ctx())).status).toBe('pass');
+  });
+
+  it.skipIf(!existsSync(KIT))('8.2 on a damaged bundle: the failure is counted in okc_verify_failures_total, logged and audited', async () => {
+    const pem = readFileSync(PUB, 'utf8');
+    const manifest = JSON.parse(readFileSync(join(KIT, 'offline-manifest.json'), 'utf8')) as { tenant: string; entries: { path: string; generation?: number }[] };
+    addTrustedKey(db, { pem, tenant: manifest.tenant, confirmFingerprint: inspectPublicKey(pem).fingerprint, reason: 'CHG-1' });
+    const bad = join(dir, 'damaged.tar.zst');
+    const bytes = readFileSync(join(KIT, manifest.entries.find((e) => e.generation === 1)!.path));
+    bytes[Math.floor(bytes.length / 2)] ^= 0x40;
+    writeFileSync(bad, bytes);
+    const { metricValue, readLogs } = await import('../obs/index');
+    const p = findProcedure(procs, '8.2');
+    const run = createRun(db, p, { operator: 'alice', inputs: { path: bad } });
+    const r = await advanceRun(env(), run.id, { yes: true });
+    expect(r.state).toBe('blocked');
+    const code = (r.steps[0].evidence as { code: string }).code;
+    expect(code).toMatch(/^ERR_/);
+    expect(metricValue(ws, 'verify_failures_total', { error_code: code })).toBe(1);
+    expect(readLogs(ws).some((l) => l.event === 'mirror.verify.failed' && l.runId === run.id)).toBe(true);
+    expect(queryAudit(db, { action: 'mirror.verify.failed' }).rows[0].details).toMatchObject({ source: 'checklist', runId: run.id, errorCode: code });
+    // The daily log scan sees it until acknowledged.
+    expect((await CHECKS['logs.scan'].run(ctx({ now: new Date(Date.now() + 1000) }))).status).toBe('fail');
+  });
+
+  it.skipIf(!existsSync(KIT))('a refused bundle is audited with sha256, size, signer and code; a refused full bundle is not logged as a failed delta', async () => {
+    const staging = await import('../staging/index');
+    const { listTrustedKeys } = await import('../keys/index');
+    const { createHash } = await import('node:crypto');
+    const { readLogs } = await import('../obs/index');
+    const pem = readFileSync(PUB, 'utf8');
+    const manifest = JSON.parse(readFileSync(join(KIT, 'offline-manifest.json'), 'utf8')) as { tenant: string; entries: { path: string; generation?: number }[] };
+    addTrustedKey(db, { pem, tenant: manifest.tenant, confirmFingerprint: inspectPublicKey(pem).fingerprint, reason: 'CHG-1' });
+    const keys = listTrustedKeys(db);
+    const full = join(KIT, manifest.entries.find((e) => e.generation === 1)!.path);
+    const bad = join(dir, 'mirror-full-damaged.tar.zst');
+    const bytes = readFileSync(full);
+    bytes[Math.floor(bytes.length / 2)] ^= 0x40;
+    writeFileSync(bad, bytes);
+    const r = await staging.importBundles(ws, [bad], { keys });
+    expect(r.ok).toBe(false);
+    const row = queryAudit(db, { action: 'mirror.verify.failed' }).rows[0];
+    expect(row.details).toMatchObject({ path: bad, sha256: createHash('sha256').update(bytes).digest('hex'), size: bytes.length, errorCode: r.code, source: 'import' });
+    expect(Array.isArray(row.details.signedBy)).toBe(true);
+    // Replaying the good full bundle over itself: a refused full bundle, never "mirror.delta.apply_failed".
+    expect((await staging.importBundles(ws, [full], { keys })).ok).toBe(true);
+    const replay = await staging.importBundles(ws, [full], { keys });
+    expect(replay.code).toBe('ERR_IMPORT_NON_MONOTONIC');
+    const events = readLogs(ws).map((l) => l.event);
+    expect(events).toContain('mirror.full.apply_failed');
+    expect(events).not.toContain('mirror.delta.apply_failed');
+    const fullRow = queryAudit(db, { action: 'mirror.full.apply_failed' }).rows[0];
+    expect(fullRow.details).toMatchObject({ kind: 'mirror-full', errorCode: 'ERR_IMPORT_NON_MONOTONIC', size: readFileSync(full).length });
+    expect((fullRow.details.signedBy as string[]).length).toBeGreaterThan(0);
   });
 
   it.skipIf(!existsSync(KIT))('replay a failed apply (7.1): identify it with its advice, fix the cause, replay through the staging engine', async () => {

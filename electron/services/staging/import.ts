@@ -3,8 +3,8 @@
  * writes the payload into incoming/<job>/files and tees the raw bytes to the
  * library), then apply in generation order with the chain rules.
  */
-import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { createHash, randomBytes } from 'node:crypto';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readSync, rmSync, statSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { OpsError, isOpsError, runbookAdvice, toErrorShape, type ErrorCode } from '../../../shared/errors';
@@ -218,6 +218,23 @@ function fileSize(path: string): number | null {
   }
 }
 
+/** SHA-256 of a refused file when the verifier stopped before hashing all of it (for the audit record only). */
+function sha256Of(path: string): string | null {
+  let fd: number | null = null;
+  try {
+    if (!statSync(path).isFile()) return null;
+    fd = openSync(path, 'r');
+    const h = createHash('sha256');
+    const buf = Buffer.allocUnsafe(1 << 20);
+    for (let n = readSync(fd, buf, 0, buf.length, null); n > 0; n = readSync(fd, buf, 0, buf.length, null)) h.update(buf.subarray(0, n));
+    return h.digest('hex');
+  } catch {
+    return null;
+  } finally {
+    if (fd !== null) closeSync(fd);
+  }
+}
+
 /**
  * What an auditor needs about a refused bundle: where it was, its sha256 and
  * size, who signed it (when known), the error code and message.
@@ -228,7 +245,7 @@ function refusalFacts(it: ImportItem): Record<string, unknown> {
     kind: it.kind,
     exportId: it.exportId,
     generation: it.generation,
-    sha256: it.sha256 ?? null,
+    sha256: it.sha256 || sha256Of(it.path),
     size: it.size ?? fileSize(it.path),
     signedBy: it.verdict?.keys?.signedBy ?? [],
     errorCode: it.code,
