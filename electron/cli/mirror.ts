@@ -66,7 +66,10 @@ export async function main(): Promise<void> {
     });
   }
   process.on('SIGINT', () => {
-    if (interrupted) process.exit(130);
+    if (interrupted) {
+      process.stderr.write('Interrupted again: exiting now (exit 130). What was recorded so far is kept.\n');
+      process.exit(130);
+    }
     interrupted = true;
     controller.abort(new OpsError('ERR_CANCELLED', 'Cancelled by the operator (SIGINT).'));
   });

@@ -2,7 +2,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { tempDir } from '../../services/testing/fixtures';
+import { KITS, tempDir } from '../../services/testing/fixtures';
 import { openWorkspace } from '../../services/workspace/index';
 import type { CliIo } from '../command';
 import { runCli } from '../mirror';
@@ -141,5 +141,51 @@ describe('mirror checklist', () => {
     const stale = await cli(['status', '--workspace', ws]);
     expect(stale.out).toMatch(/no longer runs: the next command takes it over/);
     expect((await cli(['retention', 'run', '--workspace', ws])).code).toBe(0);
+  });
+
+  it('Ctrl-C at a prompt cancels at once with a message (exit 130); the run keeps what was recorded', async () => {
+    const stdout = new PassThrough();
+    const stderr = new PassThrough();
+    const input = new PassThrough() as PassThrough & { isTTY?: boolean };
+    input.isTTY = true; // a terminal that never answers
+    let out = '';
+    let err = '';
+    stdout.on('data', (d) => (out += d));
+    stderr.on('data', (d) => (err += d));
+    const ac = new AbortController();
+    const io: CliIo = { stdout, stderr, stdin: input, env: {}, cwd: dir, signal: ac.signal };
+    const pending = runCli(['checklist', 'run', 'weekly', '--workspace', ws, '--operator', 'dana'], io);
+    for (let i = 0; i < 200 && !/Rotate short-lived/.test(err); i++) await new Promise((r) => setTimeout(r, 10));
+    expect(err).toMatch(/Rotate short-lived/);
+    ac.abort();
+    const code = await pending;
+    expect(code).toBe(130);
+    expect(err).toMatch(/ERR_CANCELLED.*Cancelled by the operator at the prompt/);
+    void out;
+  });
+
+  it.skipIf(!existsSync(join(KITS, 'ecdsa-p256')))('7.2 --yes with a corrupted delta in the library: staging stays at generation 3, the run is blocked naming the bundle (exit 1)', async () => {
+    const KIT = join(KITS, 'ecdsa-p256');
+    const pub = join(KITS, 'ecdsa-p256.trusted.pub');
+    expect((await cli(['import', KIT, '--workspace', ws, '--key', pub])).code).toBe(0);
+    const fp = JSON.parse((await cli(['verify', KIT, '--key', pub, '--json'])).out).keys.signedBy[0] as string;
+    const tenant = (JSON.parse(readFileSync(join(KIT, 'offline-manifest.json'), 'utf8')) as { tenant: string }).tenant;
+    expect((await cli(['keys', 'add', pub, '--tenant', tenant, '--fingerprint', fp, '--reason', 'CHG-1 fixture key', '--workspace', ws])).code).toBe(0);
+    const st = JSON.parse((await cli(['status', '--workspace', ws, '--json'])).out) as { generation: number; library: { generation: number | null; file: string }[] };
+    expect(st.generation).toBe(3);
+    const lib2 = st.library.find((l) => l.generation === 2)!;
+    const f = join(ws, lib2.file);
+    const b = readFileSync(f);
+    b[b.length >> 1] ^= 1;
+    writeFileSync(f, b);
+    const r = await cli(['checklist', 'run', '7.2', '--workspace', ws, '--yes', '--operator', 'dana', '--input', 'reason=INC-5 staging suspect']);
+    expect(r.code).toBe(1);
+    expect(r.out).toMatch(/BLOCKED/);
+    expect(r.out).toContain(lib2.file.split('/').pop()!);
+    expect(r.out).toMatch(/Staging stays at generation 3/);
+    expect(r.out).toMatch(/mirror rollback/);
+    expect(r.out).not.toMatch(/ERR_EXPORT_BASE_MISSING/);
+    expect(JSON.parse((await cli(['status', '--workspace', ws, '--json'])).out).generation).toBe(3);
+    expect((await cli(['verify', ws])).code).toBe(0);
   });
 });
