@@ -116,6 +116,12 @@ describe('IPC contract and handler table', () => {
     expect(onDisk.settings.keepGenerations).toBe(5);
     expect(onDisk.settings.operator).toBe('Dana');
     expect(events).toContainEqual({ topic: 'data.changed', payload: { scopes: ['settings'] } });
+    // Each changed setting is audited (from, to), like mirror settings set.
+    const audit = await ipc.invoke('audit.list', { action: 'settings.changed' });
+    expect(audit.ok && (audit.value as { rows: { subject: string; details: Record<string, unknown> }[] }).rows.map((r) => [r.subject, r.details.from, r.details.to]).sort()).toEqual([
+      ['keepGenerations', 2, 5],
+      ['operator', '', 'Dana'],
+    ]);
 
     const bad = await ipc.invoke('settings.set', { settings: { ...settings, keepGenerations: 0 } });
     expect(bad.ok ? null : bad.error.code).toBe('ERR_IPC_INPUT');

@@ -11,7 +11,8 @@ import { z } from 'zod';
 import { CONTRACT, CHANNELS, isChannel, type Channel, type ChannelOutput, type Envelope, type ParsedInput, type Topic, type Topics } from '../../shared/contract';
 import { OpsError, toErrorShape } from '../../shared/errors';
 import { APP_VERSION } from '../services/version';
-import { openWorkspace, saveSettings } from '../services/workspace/index';
+import { saveSettingsAudited } from '../services/settings/index';
+import { openWorkspace } from '../services/workspace/index';
 import * as engine from './engine';
 import { JobManager, type Emit, type JobRunner } from './jobs';
 
@@ -146,7 +147,7 @@ export function createHandlers(deps: HandlerDeps): Handlers {
     'settings.get': async () => sess().ws.settings,
     'settings.set': async ({ settings }) => {
       const s = sess();
-      s.ws = saveSettings(s.ws, settings);
+      s.ws = saveSettingsAudited(s.ws, s.db(), settings, { operator: operator() || undefined });
       changed('settings');
       return s.ws.settings;
     },

@@ -5,7 +5,7 @@
  * workspace; actions (`mutates: true`) drive the real engines (staging
  * import, freeze) and report what they did.
  */
-import { createReadStream, existsSync, lstatSync, readdirSync, statfsSync, writeFileSync, mkdirSync } from 'node:fs';
+import { createReadStream, existsSync, lstatSync, readdirSync, readFileSync, statfsSync, writeFileSync, mkdirSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { basename, isAbsolute, join, resolve } from 'node:path';
 import { isErrorCode, isOpsError, runbookAdvice, toErrorShape } from '../../../shared/errors';
@@ -192,6 +192,24 @@ function libraryEntries(db: Db): LibraryRow[] {
   return listLibrary(db);
 }
 
+/**
+ * The keys that count for a kit: the given tenant's, else the tenant the kit
+ * names (read only to pick the keys; readKitManifest then verifies the
+ * manifest with them, and a kit claiming another tenant than it verifies for
+ * is refused).
+ */
+function kitKeys(db: Db, dir: string, tenant: string | undefined): { tenant: string | undefined; keys: ReturnType<typeof listTrustedKeys> } {
+  if (tenant) return { tenant, keys: listTrustedKeys(db, tenant) };
+  let claimed: string | undefined;
+  try {
+    const t = (JSON.parse(readFileSync(join(dir, 'offline-manifest.json'), 'utf8')) as { tenant?: unknown }).tenant;
+    claimed = typeof t === 'string' && t ? t : undefined;
+  } catch {
+    claimed = undefined; // readKitManifest reports the problem
+  }
+  return { tenant: claimed, keys: claimed ? listTrustedKeys(db, claimed) : [] };
+}
+
 function restoreSummary(plan: RestorePlan): string {
   const offers = plan.offers.map((o) => (o.kind === 'rollback' ? `${o.text} (${o.command})` : o.text));
   return `${plan.message}${offers.length ? ` What is still possible: ${offers.join(' Or: ')}` : ''}`;
@@ -373,7 +391,9 @@ export const CHECKS: Record<string, CheckDef> = {
         if (!existsSync(join(dir, 'offline-manifest.json'))) return { status: 'fail', summary: `${dir} is not an offline kit (offline-manifest.json is missing).`, evidence: { kit: dir } };
         try {
           // Only the verified manifest is read (its signature with the tenant's pinned keys).
-          const kit = readKitManifest(dir, listTrustedKeys(ctx.db, str(ctx.params.tenant)));
+          const k = kitKeys(ctx.db, dir, str(ctx.params.tenant));
+          const kit = readKitManifest(dir, k.keys);
+          if (k.tenant && kit.tenant !== k.tenant) return { status: 'fail', summary: `The kit in ${dir} is for tenant ${kit.tenant}, not ${k.tenant}.`, evidence: { kit: dir } };
           entries = kit.entries.map((e) => ({ path: e.path, kind: e.kind, generation: typeof e.generation === 'number' ? e.generation : null, exportId: e.exportId ?? null }));
           for (const e of entries) if (!existsSync(join(dir, e.path))) return { status: 'fail', summary: `The kit lists ${e.path}, but the file is missing.`, evidence: { kit: dir, missing: e.path } };
         } catch (e) {
@@ -519,7 +539,9 @@ export const CHECKS: Record<string, CheckDef> = {
         // A kit: its newest mirror bundle, from the verified kit manifest.
         const dir = resolveInputPath(ctx, p);
         try {
-          const kit = readKitManifest(dir, listTrustedKeys(ctx.db, tenant));
+          const k = kitKeys(ctx.db, dir, tenant);
+          const kit = readKitManifest(dir, k.keys);
+          if (k.tenant && kit.tenant !== k.tenant) return { status: 'fail', summary: `The kit in ${dir} is for tenant ${kit.tenant}, not ${k.tenant}.`, evidence: {} };
           const newest = kit.entries.filter((e) => e.kind.startsWith('mirror-')).sort((a, b) => (b.generation ?? 0) - (a.generation ?? 0))[0];
           if (!newest) return { status: 'fail', summary: `The kit ${dir} holds no mirror bundle.`, evidence: {} };
           p = join(dir, newest.path);

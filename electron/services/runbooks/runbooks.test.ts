@@ -185,6 +185,15 @@ describe('checks', () => {
     const forged = await CHECKS['kit.latest'].run(ctx({ params: { kit } }));
     expect(forged.status).toBe('fail');
     expect(forged.summary).toMatch(/ERR_VERIFY_SIGNATURE/);
+    // Signed by a key pinned for another tenant: that key does not count for this kit.
+    const other = generateSigningKey('ed25519');
+    addTrustedKey(db, { pem: other.publicPem, tenant: 'globex', confirmFingerprint: inspectPublicKey(other.publicPem).fingerprint, reason: 'CHG-2 other tenant' });
+    writeManifest();
+    expect((await CHECKS['kit.latest'].run(ctx({ params: { kit } }))).status).toBe('pass');
+    writeFileSync(join(kit, 'offline-manifest.json.sig'), signatureFile(other, readFileSync(join(kit, 'offline-manifest.json'))));
+    const wrongTenant = await CHECKS['kit.latest'].run(ctx({ params: { kit } }));
+    expect(wrongTenant.status).toBe('fail');
+    expect(wrongTenant.summary).toMatch(/ERR_VERIFY_SIGNATURE/);
   });
 
   it('failure table lookup: codes from shared/errors.ts and symptom rows', () => {

@@ -145,3 +145,20 @@ export function setSetting(ws: Workspace, db: Db, key: string, raw: string, opts
   }).immediate();
   return { ws: out, from, to: value };
 }
+
+/**
+ * Replaces all settings at once (the app's settings page): validated like
+ * `set` (the schema and the rules between settings), and one audit row per
+ * changed setting (settings.changed: from, to, reason) in the same step.
+ */
+export function saveSettingsAudited(ws: Workspace, db: Db, next: Settings, opts: { reason?: string; operator?: string } = {}): Workspace {
+  const parsed = SettingsSchema.parse(next);
+  crossCheck(parsed);
+  const changes = SETTINGS.filter((d) => JSON.stringify(read(ws.settings, d.key)) !== JSON.stringify(read(parsed, d.key)));
+  let out = ws;
+  db.transaction(() => {
+    for (const d of changes) appendAudit(db, { action: 'settings.changed', subject: d.key, operator: opts.operator, details: { key: d.key, from: read(ws.settings, d.key), to: read(parsed, d.key), reason: opts.reason?.trim() || null, source: 'app' } });
+    out = saveSettings(ws, parsed);
+  }).immediate();
+  return out;
+}
