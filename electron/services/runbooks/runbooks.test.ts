@@ -476,6 +476,36 @@ describe('restore playbook (7.2) on the fixture kit', () => {
     expect(st.generation).toBe(3);
   });
 
+  it.skipIf(!existsSync(KIT))('a restore that fails part-way (disk full on the second bundle) returns staging to the generation it held', async () => {
+    const staging = await import('../staging/index');
+    const { listTrustedKeys } = await import('../keys/index');
+    const pem = readFileSync(PUB, 'utf8');
+    const manifest = JSON.parse(readFileSync(join(KIT, 'offline-manifest.json'), 'utf8')) as { tenant: string };
+    addTrustedKey(db, { pem, tenant: manifest.tenant, confirmFingerprint: inspectPublicKey(pem).fingerprint, reason: 'CHG-1' });
+    const keys = listTrustedKeys(db);
+    expect((await staging.importBundles(ws, [KIT], { keys })).current!.generation).toBe(3);
+    const before = staging.currentGeneration(db)!;
+    const files = staging.listLibrary(db).filter((l) => l.kind.startsWith('mirror-')).sort((a, b) => a.generation! - b.generation!).map((l) => join(ws.dir, l.file));
+    let builds = 0;
+    const res = await staging.importBundles(ws, files, {
+      keys,
+      forceReason: 'INC-30 restore drill',
+      allOrNothing: true,
+      hooks: {
+        checkpoint: (step) => {
+          if (step === 'build:mkdir' && ++builds === 2) throw Object.assign(new Error('ENOSPC: no space left on device'), { code: 'ENOSPC' });
+        },
+      },
+    });
+    expect(res.ok).toBe(false);
+    expect(res.code).toBe('ERR_NO_SPACE');
+    expect(res.warnings.join(' ')).toMatch(/back at generation 3/);
+    const after = staging.currentGeneration(db)!;
+    expect(after.generation).toBe(3);
+    expect(after.state_digest).toBe(before.state_digest);
+    expect((await staging.verifyStagingTree(ws)).ok).toBe(true);
+  });
+
   it.skipIf(!existsSync(KIT))('pre-release (4.3) on the kit and weekly verification of the library after importing it', async () => {
     const staging = await import('../staging/index');
     const { listTrustedKeys } = await import('../keys/index');
