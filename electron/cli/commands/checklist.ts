@@ -18,10 +18,13 @@ import {
   runOutcome,
   setRunInputs,
   type Answers,
+  type RestoreOffer,
+  type RestorePlan,
   type RunRecord,
   type StepRecord,
 } from '../../services/runbooks/index';
-import { openWorkspace } from '../../services/workspace/index';
+import { rollback } from '../../services/staging/index';
+import { openWorkspace, type Workspace } from '../../services/workspace/index';
 import { parseCommandArgs, type CliIo, type Command } from '../command';
 import { printJson } from '../output';
 import { workspaceDir } from './audit';
@@ -97,6 +100,27 @@ function readIdentities(files: string[] | undefined, io: CliIo): string[] | unde
     for (const line of readFileSync(p, 'utf8').split('\n')) if (line.trim().startsWith('AGE-SECRET-KEY-')) ids.push(line.trim());
   }
   return ids;
+}
+
+/**
+ * A blocked restore (7.2) names what is still possible; at a terminal the
+ * operator can take the rollback offer right away (deep-verified, audited
+ * with the run as the reason). Nothing happens without a typed choice.
+ */
+async function offerRestoreAlternatives(io: CliIo, prompter: Prompter, ws: Workspace, run: RunRecord, operator: string | undefined): Promise<string | null> {
+  const failed = run.steps.find((s) => s.status === 'failed' && s.evidence && typeof s.evidence.plan === 'object');
+  const plan = failed?.evidence?.plan as RestorePlan | undefined;
+  if (!plan?.offers?.length) return null;
+  const rollbacks = plan.offers.filter((o): o is Extract<RestoreOffer, { kind: 'rollback' }> => o.kind === 'rollback');
+  io.stderr.write('\nWhat is still possible:\n');
+  plan.offers.forEach((o, i) => io.stderr.write(`  ${i + 1}. ${o.text}\n`));
+  if (!rollbacks.length) return null;
+  const a = ((await prompter.ask(`Type the number of a rollback to do it now, or press Enter to leave staging as it is: `)) ?? '').trim();
+  if (!a) return null;
+  const pick = plan.offers[Number(a) - 1];
+  if (!pick || pick.kind !== 'rollback') return `Nothing done ("${a}" is not a rollback offer).`;
+  const r = await rollback(ws, { to: pick.generation, reason: `runbook 7.2: the restore was refused (run ${run.id}); rollback offered and chosen`, operator, signal: io.signal });
+  return `Rolled back to generation ${r.to.generation} (${r.to.exportId}), deep-verified before the switch.`;
 }
 
 async function run(sub: string | undefined, argv: string[], io: CliIo, prompter: Prompter): Promise<number> {
@@ -199,6 +223,10 @@ async function run(sub: string | undefined, argv: string[], io: CliIo, prompter:
                 io.stdout.write(stepLine(s) + '\n');
               },
         });
+        if (!json && interactive && result.state === 'blocked') {
+          const done = await offerRestoreAlternatives(io, prompter, ws, result, values.operator ?? (ws.settings.operator || undefined));
+          if (done) io.stdout.write(`${done}\n`);
+        }
         if (json) printJson(io, { ok: result.state === 'done' && runOutcome(result) !== 'fail', outcome: runOutcome(result), run: result });
         else {
           // The steps were printed as they completed; the summary shows only the rest.
