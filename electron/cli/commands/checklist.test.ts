@@ -189,9 +189,9 @@ describe('mirror checklist', () => {
     expect((await cli(['verify', ws])).code).toBe(0);
     // At a terminal the offers are listed; Enter leaves staging as it is, a number takes a rollback offer.
     const keep = await cli(['checklist', 'run', '7.2', '--workspace', ws, '--operator', 'dana'], '\n', true);
-    expect(keep.err).toMatch(/What is still possible:\n  1\. Copy /);
+    expect(keep.err).toMatch(/What is still possible:\n {2}1\. Copy /);
     expect(JSON.parse((await cli(['status', '--workspace', ws, '--json'])).out).generation).toBe(3);
-    const offers = keep.err.split('\n').filter((l) => /^  \d+\. /.test(l));
+    const offers = keep.err.split('\n').filter((l) => /^ {2}\d+\. /.test(l));
     const n = offers.findIndex((l) => /kept generation 2/.test(l)) + 1;
     expect(n).toBeGreaterThan(0);
     const rb = await cli(['checklist', 'run', '7.2', '--workspace', ws, '--operator', 'dana'], `${n}\n`, true);
