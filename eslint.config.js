@@ -1,5 +1,5 @@
 // ESLint 9 flat config. Besides style, it enforces the layers:
-//   main → ipc → services → shared;  cli → services;  preload → shared;  renderer → shared.
+//   main → ipc → services → shared;  browser shell → ipc, main/renderer-files;  cli → services;  preload → shared;  renderer → shared.
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 import reactHooks from 'eslint-plugin-react-hooks';
@@ -43,6 +43,13 @@ export default tseslint.config(
       { group: ['electron', 'electron/*'], message: 'Services are plain Node: importing electron tries to download a binary here.' },
       { group: ['**/renderer/**', 'react', 'react-dom'], message: 'Services never import the renderer.' },
       { group: ['**/main/**', '**/preload/**', '**/ipc/**', '**/cli/**'], message: 'Services sit below main, ipc and cli.' },
+    ]),
+  },
+  {
+    files: ['electron/browser/**/*.ts'],
+    rules: layer([
+      { group: ['electron', 'electron/*'], message: 'The browser shell runs where no Electron exists: it never imports electron.' },
+      { group: ['**/renderer/**', 'react', 'react-dom'], message: 'The browser shell never imports the renderer.' },
     ]),
   },
   {

@@ -19,6 +19,7 @@ const external = [
   'tar',
   'yaml',
   'zod',
+  'playwright-core',
 ];
 
 const common = {
@@ -75,5 +76,17 @@ async function electronShell() {
   });
 }
 
+// The browser shell (npm start where no Electron binary exists): a Node program driving the installed Chromium.
+async function browserShell() {
+  await build({
+    ...common,
+    entryPoints: { 'browser/shell': 'electron/browser/shell.ts' },
+    outdir: 'dist',
+    outExtension: { '.js': '.mjs' },
+    format: 'esm',
+  });
+}
+
 if (target === 'cli' || target === 'all') await cli();
+if (target === 'browser' || target === 'all') await browserShell();
 if (target === 'electron' || target === 'all') await electronShell();

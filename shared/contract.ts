@@ -60,8 +60,10 @@ export interface AppInfo {
   platform: string;
   arch: string;
   versions: { node: string; chromium: string | null; electron: string | null; v8: string };
-  /** Where the handler table runs: the Electron main process, or a test/browser bridge. */
-  host: 'electron' | 'bridge';
+  /** Where the handler table runs: the Electron main process, the browser shell (installed Chromium), or the test bridge. */
+  host: 'electron' | 'browser' | 'bridge';
+  /** Whether `dialog.openPath` opens a native picker here (the browser shell has none: paths are typed). */
+  nativePicker: boolean;
 }
 
 export type JobKind = 'verify' | 'import';

@@ -23,7 +23,7 @@ export interface HandlerDeps {
   /** The workspace folder (created on first use). */
   workspaceDir: string;
   /** Where the table runs: the Electron main process or a test/browser bridge. */
-  host?: 'electron' | 'bridge';
+  host?: 'electron' | 'browser' | 'bridge';
   /** Runtime versions the Node side cannot know by itself (the browser bridge passes Chromium's). */
   versions?: { chromium?: string | null; electron?: string | null };
   /** Pushes a topic event to the renderer(s). */
@@ -83,6 +83,7 @@ export function createHandlers(deps: HandlerDeps): Handlers {
           v8: process.versions.v8,
         },
         host: deps.host ?? 'bridge',
+        nativePicker: deps.openPath !== undefined,
       };
     },
     'workspace.status': async (input) => engine.workspaceStatus(sess(), input?.deep ?? false),

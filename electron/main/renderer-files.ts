@@ -1,6 +1,8 @@
 /**
  * What the app:// protocol serves: files of the built renderer only, with a
- * strict CSP header. Plain Node (no Electron) so it is tested directly.
+ * strict CSP header. Plain Node (no Electron) so it is tested directly, and
+ * shared by the browser shell (electron/browser) and the e2e bridge, which
+ * serve the same files under their own routed origin.
  */
 import { readFile } from 'node:fs/promises';
 import { extname, resolve, sep } from 'node:path';
@@ -9,6 +11,9 @@ export const APP_SCHEME = 'app';
 export const APP_HOST = 'console';
 export const APP_ORIGIN = `${APP_SCHEME}://${APP_HOST}`;
 export const APP_INDEX = `${APP_ORIGIN}/index.html`;
+
+/** The origin the browser shell routes the renderer from (never resolved on the network; https so the page is a secure context). */
+export const BROWSER_APP_ORIGIN = 'https://console.invalid';
 
 export const CSP = "default-src 'self'; script-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'";
 
@@ -41,10 +46,11 @@ const baseHeaders = (type: string): Record<string, string> => ({
 });
 
 /**
- * Maps an app://console/<path> request to a file under `rendererDir`.
- * Any other host, a path escaping the folder, or a missing file is a 404.
+ * Maps an `<origin>/<path>` request (default app://console) to a file under
+ * `rendererDir`. Any other origin, a path escaping the folder, or a missing
+ * file is a 404.
  */
-export async function serveRendererRequest(rendererDir: string, requestUrl: string): Promise<RendererResponse> {
+export async function serveRendererRequest(rendererDir: string, requestUrl: string, origin: string = APP_ORIGIN): Promise<RendererResponse> {
   const notFound: RendererResponse = { status: 404, headers: baseHeaders('text/plain; charset=utf-8'), body: 'Not found' };
   let url: URL;
   try {
@@ -52,7 +58,8 @@ export async function serveRendererRequest(rendererDir: string, requestUrl: stri
   } catch {
     return notFound;
   }
-  if (url.protocol !== `${APP_SCHEME}:` || url.host !== APP_HOST) return notFound;
+  const want = new URL(origin);
+  if (url.protocol !== want.protocol || url.host !== want.host || url.username !== '' || url.password !== '') return notFound;
   let rel: string;
   try {
     rel = decodeURIComponent(url.pathname);
@@ -75,4 +82,15 @@ export async function serveRendererRequest(rendererDir: string, requestUrl: stri
 /** Only our own protocol (and DevTools) may load anything: every network request is cancelled. */
 export function isAllowedRequestUrl(url: string): boolean {
   return url.startsWith(`${APP_ORIGIN}/`) || url.startsWith('devtools://');
+}
+
+/** Whether a URL is a page of the given app origin (exact scheme, host and port; no credentials). */
+export function isAppOriginUrl(url: string | null | undefined, origin: string): boolean {
+  if (!url) return false;
+  try {
+    const u = new URL(url);
+    return u.origin === origin && u.username === '' && u.password === '';
+  } catch {
+    return false;
+  }
 }

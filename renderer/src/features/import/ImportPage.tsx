@@ -3,6 +3,7 @@ import { useState } from 'react';
 import type { ImportSummary, JobInfo } from '../../../../shared/contract';
 import { toShape, useInvoke } from '../../api/ApiProvider';
 import { useJobStore } from '../../api/jobStore';
+import { useAppInfo } from '../../api/queries';
 import { ErrorPanel } from '../../components/ErrorPanel';
 import { JobProgressBar } from '../../components/JobProgressBar';
 import { VerdictView } from '../../components/VerdictView';
@@ -21,6 +22,8 @@ export function ImportPage() {
   const [keyText, setKeyText] = useState(keyFiles.join('\n'));
   const [identityText, setIdentityText] = useState(identityFiles.join('\n'));
   const [pickError, setPickError] = useState<unknown>(null);
+  // The browser shell has no native picker: the typed path fields are the way in.
+  const nativePicker = useAppInfo().data?.nativePicker === true;
   const [dryRun, setDryRun] = useState(false);
   const [forceReason, setForceReason] = useState('');
 
@@ -72,12 +75,16 @@ export function ImportPage() {
           <label htmlFor="import-path">Path to a bundle file or kit folder</label>
           <div className="row">
             <input id="import-path" type="text" value={path} onChange={(e) => setPath(e.target.value)} placeholder="/media/usb/offline-kit" spellCheck={false} />
-            <button type="button" onClick={() => void pick('file', setPath)}>
-              Choose file…
-            </button>
-            <button type="button" onClick={() => void pick('directory', setPath)}>
-              Choose folder…
-            </button>
+            {nativePicker && (
+              <>
+                <button type="button" onClick={() => void pick('file', setPath)}>
+                  Choose file…
+                </button>
+                <button type="button" onClick={() => void pick('directory', setPath)}>
+                  Choose folder…
+                </button>
+              </>
+            )}
           </div>
           <label htmlFor="import-keys">Trusted public key files for this run (one path per line; the workspace's pinned keys are always used)</label>
           <textarea id="import-keys" rows={2} value={keyText} onChange={(e) => setKeyText(e.target.value)} spellCheck={false} />
