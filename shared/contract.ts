@@ -180,6 +180,8 @@ export interface ChecklistStepView {
   by: string | null;
   at: string | null;
   evidence: string | null;
+  /** Manual steps: how they were confirmed (prompt, answers-file, yes-flag); null otherwise. */
+  confirmation?: 'prompt' | 'answers-file' | 'yes-flag' | null;
 }
 
 export interface ChecklistRunView {

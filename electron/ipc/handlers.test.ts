@@ -321,6 +321,7 @@ describe('checklists through the table (real runbook engine, real workspace)', (
     const after1 = await value<ChecklistRunView>('checklists.completeStep', { runId: run.runId, stepId: first.id, confirm: true, note: 'dashboard reviewed' });
     expect(after1.steps[0].status).toBe('confirmed');
     expect(after1.steps[0].note).toBe('dashboard reviewed');
+    expect(after1.steps[0].confirmation).toBe('prompt'); // a click on the step's confirm button
     expect(after1.steps[0].by).toBeTruthy();
     expect(after1.steps[1].status).toBe('pending'); // one step at a time
 

@@ -437,7 +437,7 @@ export function toChecklistRunView(run: RunRecord, procedures: Procedure[]): Che
     startedAt: run.startedAt,
     reason: run.blockedReason,
     nextStepId: nextStep(run, procedures)?.id ?? null,
-    steps: run.steps.map((s) => ({ id: s.stepId, title: s.title, type: s.kind, status: s.status, note: s.note, by: s.actor, at: s.completedAt, evidence: s.summary ?? (s.evidence ? JSON.stringify(s.evidence) : null) })),
+    steps: run.steps.map((s) => ({ id: s.stepId, title: s.title, type: s.kind, status: s.status, note: s.note, by: s.actor, at: s.completedAt, evidence: s.summary ?? (s.evidence ? JSON.stringify(s.evidence) : null), confirmation: s.confirmation })),
   };
 }
 
