@@ -2,7 +2,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
-import { OpsError } from '../../../shared/errors';
+import { isOpsError, OpsError } from '../../../shared/errors';
 import { openWorkspaceDatabase } from '../../services/db/index';
 import {
   acknowledgeFailures,
@@ -168,7 +168,12 @@ async function run(sub: string | undefined, argv: string[], io: CliIo, prompter:
       try {
         const target = positionals[0];
         let runId: string;
-        const existing = listRuns(db, { limit: 1000 }).find((r) => r.id === target);
+        let existing: RunRecord | null = null;
+        try {
+          existing = getRun(db, target, procs);
+        } catch (e) {
+          if (!isOpsError(e) || e.code !== 'ERR_INPUT_NOT_FOUND') throw e; // not a run id: a procedure
+        }
         if (existing) {
           runId = existing.id;
           if (Object.keys(inputs).length) setRunInputs(db, runId, procs, inputs, values.operator ?? (ws.settings.operator || undefined));
