@@ -1,32 +1,8 @@
-/** Shared set-up for the bundle benchmarks: a big signed bundle and the manual pipeline's inputs. */
+/** Shared set-up for the bundle benchmarks: the manual pipeline's inputs, the import probe and runner. */
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { generateSigningKey, generatedPayload, writeMirrorBundle, type MirrorBundleResult, type SigningKey } from '../electron/services/producer';
-import { CLI, firstLine, MiB, parseJsonOut, ROOT, timed } from './lib';
-
-export interface BigBundle {
-  bundle: string;
-  pub: string;
-  sigDer: string;
-  sums: string;
-  result: MirrorBundleResult;
-  key: SigningKey;
-  genSeconds: number;
-  payloadBytes: number;
-}
-
-/** A bundle of `totalMiB` of incompressible payload in files of `fileMiB`, signed with ECDSA P-256. */
-export async function makeBigBundle(dir: string, totalMiB: number, fileMiB: number, key = generateSigningKey('ecdsa-p256')): Promise<BigBundle> {
-  const count = Math.max(1, Math.round(totalMiB / fileMiB));
-  const t0 = process.hrtime.bigint();
-  const result = await writeMirrorBundle(join(dir, 'mirror-20251029-full.tar.zst'), {
-    key,
-    files: generatedPayload(count, fileMiB * MiB, { seed: `bench-${totalMiB}`, perDir: 32 }),
-    compressionLevel: 1,
-  });
-  const genSeconds = Number(process.hrtime.bigint() - t0) / 1e9;
-  return { ...writeManualInputs(dir, result, key), result, key, genSeconds, payloadBytes: count * fileMiB * MiB };
-}
+import type { MirrorBundleResult, SigningKey } from '../electron/services/producer';
+import { CLI, firstLine, parseJsonOut, ROOT, timed } from './lib';
 
 /** k.pub, the DER signature over export.json, and a sha256sum list built from export.json. */
 export function writeManualInputs(dir: string, result: MirrorBundleResult, key: SigningKey): { bundle: string; pub: string; sigDer: string; sums: string } {
@@ -38,26 +14,6 @@ export function writeManualInputs(dir: string, result: MirrorBundleResult, key: 
   const sums = join(dir, 'sums.txt');
   writeFileSync(sums, result.exportJson.files.map((f) => `${f.sha256}  ${f.path}\n`).join(''));
   return { bundle: result.file, pub, sigDer, sums };
-}
-
-/** The manual pipeline a user would run: extract, check every digest, verify the export.json signature. */
-export function manualScript(b: { bundle: string; pub: string; sigDer: string; sums: string }, out: string, durable = false): string {
-  return [
-    `rm -rf '${out}' && mkdir -p '${out}'`,
-    `zstd -q -dc '${b.bundle}' | tar -x -C '${out}'`,
-    durable ? 'sync' : ':',
-    `cd '${out}/mirror' && sha256sum --quiet -c '${b.sums}'`,
-    `openssl dgst -sha256 -verify '${b.pub}' -signature '${b.sigDer}' '${out}/mirror/export.json' >/dev/null`,
-  ].join(' && ');
-}
-
-/** Does `mirror verify` verify the shipped demo kit? Returns null when it does, else why not. */
-export async function probeVerify(): Promise<string | null> {
-  const t = await timed(process.execPath, [CLI, 'verify', join(ROOT, 'resources/demo-kit'), '--key', join(ROOT, 'resources/demo-kit.pub'), '--json']);
-  if (t.exitCode === 0) return null;
-  const j = parseJsonOut(t.stdout);
-  const msg = (j && typeof j.message === 'string' ? j.message : '') || firstLine(t.stderr) || firstLine(t.stdout);
-  return `mirror verify does not verify the demo kit yet (exit ${t.exitCode}: ${msg})`;
 }
 
 /** Does `mirror import` import the shipped demo kit into a fresh workspace? Returns null when it does, else why not. */

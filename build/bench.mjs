@@ -1,8 +1,8 @@
 // `npm run bench`: builds the CLI, runs each benchmark (`npx tsx bench/<name>.ts`)
 // one after the other, prints a table, and writes bench-results/<name>.json and
-// bench-results/summary.json (gitignored). Usage: node build/bench.mjs [verify|import|delta|audit ...]
-// Sizes: BENCH_SIZE_MIB (512), BENCH_FILE_MIB (8), BENCH_REPS (2), BENCH_LARGE=1 (adds 2 GiB),
-// BENCH_DELTA_FILES (100000), BENCH_AUDIT_EVENTS (1000000). See docs/benchmarks.md.
+// bench-results/summary.json (gitignored). Usage: node build/bench.mjs [bundles|delta|audit ...]
+// --corpus 512m,100k,1m,delta,audit runs a subset (bundles for the bundle corpora, delta, audit).
+// BENCH_REPS (2), BENCH_DELTA_FILES (100000), BENCH_AUDIT_EVENTS (1000000). See docs/benchmarks.md.
 // --head: benchmark the committed HEAD (git archive into a temp folder, node_modules linked),
 // not the working tree, so that uncommitted edits in a shared tree are not measured.
 import { spawnSync } from 'node:child_process';
@@ -12,8 +12,27 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const ALL = ['verify', 'import', 'delta', 'audit'];
-const args = process.argv.slice(2);
+const ALL = ['bundles', 'delta', 'audit'];
+const BUNDLE_CORPORA = ['512m', '100k', '1m'];
+let args = process.argv.slice(2);
+// --corpus a,b (or --corpus=a,b): the bundle corpora to run, and/or `delta`, `audit`.
+let corpus = null;
+for (let i = 0; i < args.length; i++) {
+  const a = args[i];
+  if (a === '--corpus' || a.startsWith('--corpus=')) {
+    corpus = (a.includes('=') ? a.slice(a.indexOf('=') + 1) : args[i + 1] ?? '').split(',').map((x) => x.trim()).filter(Boolean);
+    args = [...args.slice(0, i), ...args.slice(a.includes('=') ? i + 1 : i + 2)];
+    break;
+  }
+}
+if (corpus) {
+  const known = [...BUNDLE_CORPORA, 'delta', 'audit'];
+  const bad = corpus.filter((c) => !known.includes(c));
+  if (bad.length || corpus.length === 0) {
+    console.error(`unknown corpus "${bad.join(',')}"; choose from ${known.join(', ')}`);
+    process.exit(4);
+  }
+}
 if (args.includes('--head')) {
   const dir = mkdtempSync(join(tmpdir(), 'okc-bench-head-'));
   const rev = spawnSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: root, encoding: 'utf8' }).stdout.trim();
@@ -21,14 +40,21 @@ if (args.includes('--head')) {
   const ex = spawnSync('bash', ['-c', 'git archive HEAD | tar -x -C "$1"', 'bash', dir], { cwd: root, stdio: 'inherit' });
   if (ex.status !== 0) process.exit(1);
   symlinkSync(join(root, 'node_modules'), join(dir, 'node_modules'));
-  const run = spawnSync(process.execPath, [join(dir, 'build/bench.mjs'), ...args.filter((a) => a !== '--head')], { cwd: dir, stdio: 'inherit', env: process.env });
+  const rest = [...args.filter((a) => a !== '--head'), ...(corpus ? ['--corpus', corpus.join(',')] : [])];
+  const run = spawnSync(process.execPath, [join(dir, 'build/bench.mjs'), ...rest], { cwd: dir, stdio: 'inherit', env: process.env });
   mkdirSync(join(root, 'bench-results'), { recursive: true });
   cpSync(join(dir, 'bench-results'), join(root, 'bench-results'), { recursive: true });
   rmSync(dir, { recursive: true, force: true });
   console.log(`results copied to ${join(root, 'bench-results')}`);
   process.exit(run.status ?? 1);
 }
-const wanted = args.length ? args : ALL;
+// verify/import are the bundle benchmark's two halves (older names).
+let wanted = args.length ? [...new Set(args.map((a) => (a === 'verify' || a === 'import' ? 'bundles' : a)))] : ALL;
+if (corpus) {
+  wanted = wanted.filter((w) => (w === 'bundles' ? corpus.some((c) => BUNDLE_CORPORA.includes(c)) : corpus.includes(w)));
+  const sel = corpus.filter((c) => BUNDLE_CORPORA.includes(c));
+  if (sel.length) process.env.BENCH_CORPUS = sel.join(',');
+}
 for (const w of wanted) {
   if (!ALL.includes(w)) {
     console.error(`unknown benchmark "${w}"; choose from ${ALL.join(', ')}`);

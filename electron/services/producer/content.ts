@@ -11,8 +11,12 @@ export interface GeneratedContent {
   size: number;
   /** Any string or number: the same seed gives the same bytes. */
   seed: string | number;
-  /** `random` (default): incompressible; `text`: compressible JSON lines. */
-  kind?: 'random' | 'text';
+  /**
+   * `random` (default): incompressible; `text`: very compressible JSON lines;
+   * `ndjson`: advisory-like JSON lines (random ids and digests, words from a
+   * vocabulary) that zstd compresses about 2-3×, like real advisory feeds.
+   */
+  kind?: 'random' | 'text' | 'ndjson';
 }
 
 export type Content = Buffer | Uint8Array | string | GeneratedContent;
@@ -33,8 +37,48 @@ function seedKey(seed: string | number): Buffer {
   return createHash('sha256').update(`okc-producer:${String(seed)}`).digest().subarray(0, 16);
 }
 
+const WORDS = 'allows remote attackers to execute arbitrary code via crafted request heap buffer overflow in the parser when handling malformed input denial of service use after free improper validation of certificate chain leads to information disclosure path traversal in archive extraction'.split(' ');
+const SOURCES = ['nvd', 'ghsa', 'osv', 'redhat', 'debian', 'ubuntu', 'alpine', 'suse'];
+const ECOS = ['npm', 'pypi', 'maven', 'go', 'cargo', 'nuget', 'deb', 'rpm', 'apk'];
+const SEVERITIES = ['low', 'medium', 'high', 'critical'];
+
+/** Advisory-like NDJSON lines, deterministic from the seed (a keystream supplies the random fields). */
+function* ndjsonChunks(c: GeneratedContent, chunkSize: number): Generator<Buffer> {
+  const cipher = createCipheriv('aes-128-ctr', seedKey(c.seed), Buffer.alloc(16));
+  let left = c.size;
+  let n = 0;
+  let carry = Buffer.alloc(0);
+  while (left > 0) {
+    const want = Math.min(chunkSize, left);
+    const rnd = cipher.update(Buffer.alloc(Math.ceil(want / 3) + 64));
+    let r = 0;
+    const next = (): number => rnd[r++ % rnd.length];
+    const lines: string[] = [];
+    let len = carry.length;
+    while (len < want) {
+      const hex = rnd.toString('hex', r % (rnd.length - 32), (r % (rnd.length - 32)) + 32);
+      r += 32;
+      const words: string[] = [];
+      for (let k = 4 + (next() % 14); k > 0; k--) words.push(WORDS[next() % WORDS.length]);
+      const line = `{"id":"CVE-20${10 + (next() % 15)}-${(next() << 8) | next()}","source":"${SOURCES[next() % SOURCES.length]}","severity":"${SEVERITIES[next() % 4]}","cvss":${(next() % 100) / 10},"package":{"ecosystem":"${ECOS[next() % ECOS.length]}","name":"pkg-${next().toString(36)}${next().toString(36)}","fixed":"${next() % 10}.${next() % 30}.${next() % 50}"},"digest":"sha256:${hex}","summary":"${words.join(' ')}","seq":${n}}\n`;
+      lines.push(line);
+      len += line.length;
+      n++;
+    }
+    const buf = Buffer.concat([carry, Buffer.from(lines.join(''), 'utf8')]);
+    const take = Math.min(left, want, buf.length);
+    yield buf.subarray(0, take);
+    carry = buf.subarray(take);
+    left -= take;
+  }
+}
+
 /** Deterministic bytes of a generated content, chunk by chunk. */
 function* generatedChunks(c: GeneratedContent, chunkSize = CHUNK): Generator<Buffer> {
+  if (c.kind === 'ndjson') {
+    yield* ndjsonChunks(c, chunkSize);
+    return;
+  }
   if (c.kind === 'text') {
     let left = c.size;
     let n = 0;

@@ -25,7 +25,7 @@ export function samplePayload(opts: { parts?: number; partSize?: number; seed?: 
 }
 
 /** `count` generated files of `size` bytes each (incompressible unless kind 'text'), spread over folders. */
-export function generatedPayload(count: number, size: number, opts: { seed?: string; kind?: 'random' | 'text'; perDir?: number } = {}): PayloadFile[] {
+export function generatedPayload(count: number, size: number, opts: { seed?: string; kind?: 'random' | 'text' | 'ndjson'; perDir?: number } = {}): PayloadFile[] {
   const perDir = opts.perDir ?? 1000;
   const seed = opts.seed ?? 'gen';
   const out: PayloadFile[] = [];

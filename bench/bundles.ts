@@ -1,0 +1,93 @@
+/**
+ * Benchmark (issue 13): every corpus (bench/corpora.ts) is generated once, then
+ * timed side by side with the manual pipeline in the same run, alternating:
+ *
+ *   verify: manual `zstd -dc | tar -x` + `sha256sum -c` + `openssl dgst -verify`
+ *           vs `mirror verify <bundle> --key k.pub --json`           target ≤ 0.33×, RSS < 200 MB
+ *   import: the same manual pipeline made durable (`… && sync`)
+ *           vs `mirror import <bundle> --workspace <fresh> --json`   target ≤ 1.0×, RSS < 200 MB
+ *
+ * Every run writes into a fresh folder; nothing is deleted until every series
+ * is over (ext4's scan of freshly deleted inodes would slow the next run down).
+ *
+ *   npx tsx bench/bundles.ts     (BENCH_CORPUS=512m,100k,1m  BENCH_REPS=2)
+ */
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
+import { generateSigningKey, writeMirrorBundle } from '../electron/services/producer';
+import { writeManualInputs } from './common';
+import { chosen, CORPORA } from './corpora';
+import { CLI, ensureCli, mb, median, metric, mustSucceed, newResult, parseJsonOut, REPS, runBench, timed, timedShell, workDir, type BenchResult, type Timed } from './lib';
+
+const names = chosen(Object.keys(CORPORA));
+const r: BenchResult = newResult('bundles', { corpora: names, reps: REPS });
+
+function manual(b: { bundle: string; pub: string; sigDer: string; sums: string }, out: string, durable: boolean): string {
+  return [
+    `mkdir -p '${out}'`,
+    `zstd -q -dc '${b.bundle}' | tar -x -C '${out}'`,
+    durable ? 'sync' : ':',
+    `cd '${out}/mirror' && sha256sum --quiet -c '${b.sums}'`,
+    `openssl dgst -sha256 -verify '${b.pub}' -signature '${b.sigDer}' '${out}/mirror/export.json' >/dev/null`,
+  ].join(' && ');
+}
+
+function mustOk(label: string, t: Timed): Timed {
+  const j = parseJsonOut(t.stdout);
+  if (t.exitCode !== 0 || !j || j.ok !== true) throw new Error(`${label} failed (exit ${t.exitCode}): ${j ? `${String(j.code)} ${String(j.message)}` : t.stderr.slice(0, 800)}`);
+  return t;
+}
+
+const ratio = (a: number, b: number): number => Math.round((a / b) * 1000) / 1000;
+
+runBench(r, async () => {
+  ensureCli();
+  const w = workDir('bundles');
+  try {
+    const key = generateSigningKey('ecdsa-p256');
+    for (const name of names) {
+      const c = CORPORA[name];
+      const dir = join(w.dir, name);
+      spawnSync('mkdir', ['-p', dir]);
+      console.log(`\n[${name}] ${c.describe}`);
+      const t0 = performance.now();
+      const res = await writeMirrorBundle(join(dir, 'mirror-20251029-full.tar.zst'), { key, files: c.files(), compressionLevel: 3 });
+      const payload = res.exportJson.files.reduce((a, f) => a + f.size, 0);
+      console.log(`  generated: ${res.exportJson.files.length} files, ${mb(payload)} MB payload, bundle ${mb(res.rawSize)} MB, in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+      const b = writeManualInputs(dir, res, key);
+      spawnSync('bash', ['-c', `cat '${b.bundle}' > /dev/null; sync`]); // warm page cache, nothing dirty
+      const s = { manual: [] as number[], verify: [] as number[], durable: [] as number[], imp: [] as number[], vRss: 0, iRss: 0, written: 0 };
+      for (let i = 0; i < REPS; i++) {
+        const m = mustSucceed('manual pipeline', await timedShell(manual(b, join(dir, `manual-${i}`), false)));
+        const v = mustOk('mirror verify', await timed(process.execPath, [CLI, 'verify', b.bundle, '--key', b.pub, '--json']));
+        const d = mustSucceed('durable manual pipeline', await timedShell(manual(b, join(dir, `durable-${i}`), true)));
+        const im = mustOk('mirror import', await timed(process.execPath, [CLI, 'import', b.bundle, '--workspace', join(dir, `ws-${i}`), '--key', b.pub, '--json']));
+        s.manual.push(m.seconds);
+        s.verify.push(v.seconds);
+        s.durable.push(d.seconds);
+        s.imp.push(im.seconds);
+        s.vRss = Math.max(s.vRss, v.peakRssBytes ?? 0);
+        s.iRss = Math.max(s.iRss, im.peakRssBytes ?? 0);
+        s.written = Math.max(s.written, im.writtenBytes ?? 0);
+        console.log(
+          `  [rep ${i + 1}] manual ${m.seconds.toFixed(2)} s | verify ${v.seconds.toFixed(2)} s (${ratio(v.seconds, m.seconds)}×, RSS ${mb(v.peakRssBytes)} MB)` +
+            ` | durable manual ${d.seconds.toFixed(2)} s | import ${im.seconds.toFixed(2)} s (${ratio(im.seconds, d.seconds)}×, RSS ${mb(im.peakRssBytes)} MB)`,
+        );
+      }
+      const vr = ratio(median(s.verify), median(s.manual));
+      const ir = ratio(median(s.imp), median(s.durable));
+      metric(r, { name: `${name}: bundle / payload`, value: `${mb(res.rawSize)} / ${mb(payload)} MB, ${res.exportJson.files.length} files` });
+      metric(r, { name: `${name}: manual / mirror verify (median)`, value: `${median(s.manual).toFixed(2)} / ${median(s.verify).toFixed(2)} s` });
+      metric(r, { name: `${name}: verify ratio`, value: vr, target: '<= 0.33', pass: vr <= 0.33 });
+      metric(r, { name: `${name}: verify peak RSS`, value: mb(s.vRss || null), unit: 'MB', target: '< 200', pass: s.vRss ? s.vRss < 200e6 : null });
+      metric(r, { name: `${name}: durable manual / mirror import (median)`, value: `${median(s.durable).toFixed(2)} / ${median(s.imp).toFixed(2)} s` });
+      metric(r, { name: `${name}: import ratio`, value: ir, target: '<= 1.0', pass: ir <= 1.0 });
+      metric(r, { name: `${name}: import peak RSS`, value: mb(s.iRss || null), unit: 'MB', target: '< 200', pass: s.iRss ? s.iRss < 200e6 : null });
+      metric(r, { name: `${name}: import bytes written`, value: mb(s.written || null), unit: 'MB' });
+    }
+    r.notes.push('Warm page cache for the bundle (read once before timing). The checksum list and DER signature for the manual pipeline are prepared before timing. The library copy is part of an import; the manual pipeline keeps no copy.');
+  } finally {
+    console.log('  removing the generated data (after every timed series) ...');
+    w.cleanup();
+  }
+});
