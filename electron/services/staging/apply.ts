@@ -279,34 +279,49 @@ export function applyPrepared(ws: Workspace, db: Db, prepared: PreparedBundle, o
   try {
     cp('journal:begin');
     writeJournal(fs, ws.layout, j);
-    cp('build:mkdir');
-    fs.mkdir(genDir);
-    fs.mkdir(metaDir);
     const made = new Set<string>(['']);
-    const ensureDir = (rel: string): void => {
-      if (made.has(rel)) return;
-      const slash = rel.lastIndexOf('/');
-      ensureDir(slash < 0 ? '' : rel.slice(0, slash));
-      cp('build:dir');
-      fs.mkdir(`${genDir}/${rel}`);
-      made.add(rel);
-    };
     let linkMs = 0;
     let moveMs = 0;
-    for (const e of newEntries) {
-      const slash = e.path.lastIndexOf('/');
+    if (!base) {
+      // A full (or resetBaseline) bundle: its verified extraction tree holds exactly the listed
+      // files (the verifier refused missing and extra ones), so it becomes the generation in one rename.
       const t = performance.now();
-      ensureDir(slash < 0 ? '' : e.path.slice(0, slash));
-      if (changedSet.has(e.path)) {
-        cp('build:move');
-        fs.rename(`${prepared.filesDir}/${e.path}`, `${genDir}/${e.path}`);
-        stats.writtenFiles++;
-        moveMs += performance.now() - t;
-      } else {
-        cp('build:link');
-        fs.link(`${baseDir}/${e.path}`, `${genDir}/${e.path}`);
-        stats.linkedFiles++;
-        linkMs += performance.now() - t;
+      cp('build:move-tree');
+      fs.rename(prepared.filesDir, genDir);
+      cp('build:chmod');
+      fs.chmod(genDir, 0o755);
+      cp('build:mkdir');
+      fs.mkdir(metaDir);
+      for (const e of newEntries) made.add(e.path.slice(0, Math.max(0, e.path.lastIndexOf('/'))));
+      stats.writtenFiles = newEntries.length;
+      moveMs = performance.now() - t;
+    } else {
+      cp('build:mkdir');
+      fs.mkdir(genDir);
+      fs.mkdir(metaDir);
+      const ensureDir = (rel: string): void => {
+        if (made.has(rel)) return;
+        const slash = rel.lastIndexOf('/');
+        ensureDir(slash < 0 ? '' : rel.slice(0, slash));
+        cp('build:dir');
+        fs.mkdir(`${genDir}/${rel}`);
+        made.add(rel);
+      };
+      for (const e of newEntries) {
+        const slash = e.path.lastIndexOf('/');
+        const t = performance.now();
+        ensureDir(slash < 0 ? '' : e.path.slice(0, slash));
+        if (changedSet.has(e.path)) {
+          cp('build:move');
+          fs.rename(`${prepared.filesDir}/${e.path}`, `${genDir}/${e.path}`);
+          stats.writtenFiles++;
+          moveMs += performance.now() - t;
+        } else {
+          cp('build:link');
+          fs.link(`${baseDir}/${e.path}`, `${genDir}/${e.path}`);
+          stats.linkedFiles++;
+          linkMs += performance.now() - t;
+        }
       }
     }
     stats.linkSeconds = linkMs / 1000;

@@ -3,13 +3,14 @@
  * so tests can inject failures (ENOSPC) and crash points (SIGKILL at the N-th
  * step) without a tiny filesystem or root-proof permissions.
  */
-import { closeSync, fsyncSync, linkSync, mkdirSync, openSync, renameSync, rmSync, symlinkSync, writeSync, statfsSync } from 'node:fs';
+import { chmodSync, closeSync, fsyncSync, linkSync, mkdirSync, openSync, renameSync, rmSync, symlinkSync, writeSync, statfsSync } from 'node:fs';
 import { dirname } from 'node:path';
 
 export interface StagingFs {
   mkdir(path: string): void;
   link(existing: string, newPath: string): void;
   rename(from: string, to: string): void;
+  chmod(path: string, mode: number): void;
   /** Writes a whole file and fsyncs it. */
   writeFile(path: string, data: string | Buffer): void;
   symlink(target: string, path: string): void;
@@ -26,6 +27,9 @@ export const nodeStagingFs: StagingFs = {
   },
   rename(from, to) {
     renameSync(from, to);
+  },
+  chmod(path, mode) {
+    chmodSync(path, mode);
   },
   writeFile(path, data) {
     const fd = openSync(path, 'w', 0o644);

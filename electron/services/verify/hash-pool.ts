@@ -18,6 +18,8 @@ export interface HashPool {
   acquire(): Promise<Buffer>;
   /** The reader is done with (every view of) a buffer from acquire(). */
   done(buf: Buffer): void;
+  /** One more holder of a buffer from acquire() (for example a write in flight); released by done(). */
+  hold(buf: Buffer): void;
   start(): number;
   /** Hashes `chunk` for stream `id`. The chunk must not change until it is hashed (slot rules do that). */
   update(id: number, chunk: Buffer): void;
@@ -37,6 +39,7 @@ export class InlinePool implements HashPool {
     return Promise.resolve(Buffer.allocUnsafe(SLOT_SIZE));
   }
   done(): void {}
+  hold(): void {}
   start(): number {
     const id = this.next++;
     this.hashes.set(id, createHash('sha256'));
@@ -170,6 +173,11 @@ export class SharedPool implements HashPool {
     if (slot >= 0) this.unref(slot);
   }
 
+  hold(buf: Buffer): void {
+    const slot = this.slotOf(buf);
+    if (slot >= 0) this.refs[slot]++;
+  }
+
   start(): number {
     const id = this.next++;
     this.workerOf(id).postMessage({ t: 's', id });
@@ -217,5 +225,6 @@ export class SharedPool implements HashPool {
 export function hashPoolFor(totalBytes: number): HashPool {
   const cores = availableParallelism();
   // One hashing thread keeps up with decompression on two cores; more help only with more cores.
-  return totalBytes >= 32 * 1024 * 1024 && cores > 1 ? new SharedPool(16, cores >= 4 ? 2 : 1) : new InlinePool();
+  // 24 slots: decompression output, and the raw reads (read ahead, hashed and copied in place).
+  return totalBytes >= 32 * 1024 * 1024 && cores > 1 ? new SharedPool(24, cores >= 4 ? 2 : 1) : new InlinePool();
 }

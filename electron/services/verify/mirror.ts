@@ -25,7 +25,6 @@ import type { Check, Failure, JobProgress, Verdict, VerdictKind } from '../../..
 import { preAuthEncoding, parseDsseEnvelope } from './dsse';
 import { isEncryptedFile, parseExportJson, type ExportJson } from './export-schema';
 import { decodeSignature, verifyDetached, verifyRaw, type TrustedKey } from './keys';
-import { verifySigstoreBundle } from './sigstore';
 import { hashPoolFor, type HashPool } from './hash-pool';
 import { TarGate } from './tar-gate';
 import type { VerifyOptions } from './types';
@@ -64,7 +63,6 @@ export type MirrorVerifyOptions = VerifyOptions & {
 };
 
 const READ_CHUNK = 4 * 1024 * 1024;
-const WRITE_COALESCE = 1024 * 1024;
 const CONTROL_CAP: Record<string, number> = {
   'export.json': 256 * 1024 * 1024,
   'manifest.yaml': 256 * 1024 * 1024,
@@ -98,6 +96,8 @@ const AGE_HEADER_CAP = 1024 * 1024;
 const EMPTY = Buffer.alloc(0);
 /** Bytes of raw file data handed to the hashing thread before the reader waits for it. */
 const HASH_BACKLOG = 32 * 1024 * 1024;
+/** Members up to this size are hashed on the calling thread (no round trip to the hashing thread). */
+const INLINE_HASH_MAX = 64 * 1024;
 // zstd-napi's low-level binding (a CommonJS native module without an exports map).
 const zstdBinding = createRequire(import.meta.url)('zstd-napi/binding') as typeof ZstdBinding;
 
@@ -183,39 +183,23 @@ function checkAbort(signal: AbortSignal | undefined): void {
 }
 
 /**
- * A file being written with coalesced large writes. Chunks are copied into its
- * own buffer (the caller's buffers are reused). Durability is the caller's:
- * extracted trees are flushed together by makeTreeDurable.
+ * A file being written straight from the caller's buffers (decompression
+ * slots: no copy; a write returns before the slot is reused). Durability is
+ * the caller's: extracted trees are flushed together by makeTreeDurable.
  */
 class SinkFile {
   private fd: number;
-  private buf: Buffer | null = null;
-  private used = 0;
   constructor(readonly path: string) {
     this.fd = openSync(path, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL | fsc.O_NOFOLLOW, 0o600);
   }
   write(chunk: Buffer): void {
-    let off = 0;
-    while (off < chunk.length) {
-      this.buf ??= Buffer.allocUnsafe(WRITE_COALESCE);
-      const n = chunk.copy(this.buf, this.used, off);
-      this.used += n;
-      off += n;
-      if (this.used === this.buf.length) this.flush();
-    }
-  }
-  private flush(): void {
-    if (this.used && this.buf) writeAll(this.fd, this.buf.subarray(0, this.used));
-    this.used = 0;
+    writeAll(this.fd, chunk);
   }
   close(): void {
-    this.flush();
-    this.buf = null;
     closeSync(this.fd);
     this.fd = -1;
   }
   abandon(): void {
-    this.buf = null;
     if (this.fd >= 0) {
       try {
         closeSync(this.fd);
@@ -325,18 +309,24 @@ export async function verifyMirrorBundle(file: string, opts: MirrorVerifyOptions
   const ignoredControl: string[] = [];
   let controlBytes = 0;
   let exportEarly: ExportJson | null = null;
+  /** Why export.json did not parse (it is parsed once, as soon as its bytes are in). */
+  let exportError: unknown = null;
   const gate = new TarGate({ top: 'mirror', limits: opts.limits, label: 'the bundle' });
   let currentMember: string | undefined;
   let spoolSeq = 0;
 
   let copy: FileHandle | undefined;
   const openSinks = new Set<SinkFile>();
+  /** Folders already made below the extraction root (each is made once). */
+  const madeDirs = new Set<string>();
 
   /**
-   * The file, chunk by chunk. Without age, each chunk is fully consumed (zstd,
-   * copy, raw hash) before the next is requested, so two read buffers are
-   * reused in turn (no allocation, no page faults per chunk); the age reader
-   * keeps views across chunks, so it gets fresh buffers.
+   * The file, chunk by chunk. Without age, each chunk is read into a pool slot
+   * (read ahead by one), so the hashing thread hashes it in place and the
+   * library copy writes it from there: no copy of the raw bytes. A slot is
+   * released once the decompressor has consumed it, its copy write is done
+   * and it is hashed. The age reader keeps views across chunks, so it gets
+   * fresh buffers.
    */
   async function* readChunks(): AsyncGenerator<Buffer> {
     if (ageWhole) {
@@ -344,31 +334,70 @@ export async function verifyMirrorBundle(file: string, opts: MirrorVerifyOptions
       return;
     }
     const fh = await openAsync(file, 'r');
-    const bufs = [Buffer.allocUnsafeSlow(READ_CHUNK), Buffer.allocUnsafeSlow(READ_CHUNK)];
-    let pending: Promise<{ bytesRead: number }> | null = null;
+    const readOne = async (): Promise<Buffer> => {
+      const b = await pool.acquire();
+      try {
+        const { bytesRead } = await fh.read(b, 0, b.length, null);
+        return b.subarray(0, bytesRead);
+      } catch (e) {
+        pool.done(b);
+        throw e;
+      }
+    };
+    let pending: Promise<Buffer> | null = null;
     try {
-      // Read ahead into the other buffer while the consumer works on this one.
-      let next = fh.read(bufs[0], 0, READ_CHUNK, null);
-      for (let i = 0; ; i++) {
-        const b = bufs[i & 1];
-        const { bytesRead } = await next;
-        if (bytesRead === 0) return;
-        pending = next = fh.read(bufs[(i + 1) & 1], 0, READ_CHUNK, null);
-        yield b.subarray(0, bytesRead);
+      pending = readOne();
+      for (;;) {
+        const b = await pending;
         pending = null;
+        if (b.length === 0) {
+          pool.done(b);
+          return;
+        }
+        pending = readOne();
+        try {
+          yield b;
+        } finally {
+          pool.done(b);
+        }
       }
     } finally {
       // Never close the file under a read still in flight.
-      if (pending) await pending.catch(() => undefined);
+      if (pending) await pending.then((b) => pool.done(b), () => undefined);
       await fh.close();
     }
   }
+
+  /** Library copy writes in flight (positional, so they overlap with decompression). */
+  const copyWrites = new Set<Promise<void>>();
+  let copyError: unknown = null;
+  let copyPos = 0;
+  const writeCopy = (fh: FileHandle, chunk: Buffer): void => {
+    const at = copyPos;
+    copyPos += chunk.length;
+    pool.hold(chunk);
+    const w = (async () => {
+      let off = 0;
+      while (off < chunk.length) off += (await fh.write(chunk, off, chunk.length - off, at + off)).bytesWritten;
+    })().then(
+      () => undefined,
+      (e: unknown) => {
+        copyError ??= e;
+      },
+    );
+    const tracked = w.finally(() => {
+      pool.done(chunk);
+      copyWrites.delete(tracked);
+    });
+    copyWrites.add(tracked);
+  };
 
   async function* rawSource(): AsyncGenerator<Buffer> {
     let lastProgress = 0;
     try {
       for await (const chunk of readChunks()) {
         checkAbort(opts.signal);
+        if (copyError) throw copyError;
         if (wantRaw) {
           pool.update(rawId, chunk);
           if (pool.backlog > HASH_BACKLOG) await pool.drain(HASH_BACKLOG / 2);
@@ -376,8 +405,9 @@ export async function verifyMirrorBundle(file: string, opts: MirrorVerifyOptions
         rawSize += chunk.length;
         gate.setCompressed(rawSize);
         if (copy) {
-          let off = 0;
-          while (off < chunk.length) off += (await copy.write(chunk, off, chunk.length - off)).bytesWritten;
+          writeCopy(copy, chunk);
+          // Bounded: at most a few writes in flight (each holds its slot).
+          while (copyWrites.size > 4) await Promise.race(copyWrites);
         }
         if (opts.onProgress) {
           const now = performance.now();
@@ -390,7 +420,10 @@ export async function verifyMirrorBundle(file: string, opts: MirrorVerifyOptions
         }
         yield chunk;
       }
+      await Promise.all(copyWrites);
+      if (copyError) throw copyError;
     } catch (e) {
+      await Promise.all(copyWrites);
       if (isOpsError(e)) throw e;
       const syscall = (e as NodeJS.ErrnoException).syscall;
       // Writing the copy (copyTo) failed: a problem of this host, passed on as it is.
@@ -527,7 +560,10 @@ export async function verifyMirrorBundle(file: string, opts: MirrorVerifyOptions
     for await (const c of source) {
       if (first) {
         buffered = buffered ? Buffer.concat([buffered, c]) : c;
-        if (buffered.length < 4) continue;
+        if (buffered.length < 4) {
+          buffered = Buffer.from(buffered); // the source may reuse its buffer
+          continue;
+        }
         if (!buffered.subarray(0, 4).equals(ZSTD_MAGIC)) {
           throw new OpsError('ERR_BUNDLE_CORRUPT', `The bundle ${ageWhole ? '(after age decryption) ' : ''}is not a zstd stream. A mirror bundle is a zstd-compressed tar (.tar.zst).`);
         }
@@ -659,8 +695,9 @@ export async function verifyMirrorBundle(file: string, opts: MirrorVerifyOptions
         if (rel === 'export.json') {
           try {
             exportEarly = parseExportJson(bytes);
-          } catch {
+          } catch (e) {
             exportEarly = null; // reported after the stream
+            exportError = e;
           }
         }
       });
@@ -670,7 +707,12 @@ export async function verifyMirrorBundle(file: string, opts: MirrorVerifyOptions
     let target: string | undefined;
     if (extractRoot) {
       target = safeJoin(extractRoot, rel);
-      mkdirSync(dirname(target), { recursive: true, mode: 0o700 });
+      const parent = dirname(target);
+      if (!madeDirs.has(parent)) {
+        // Folders inside the private (0700) extraction root: 0755, as the staging tree serves them.
+        mkdirSync(parent, { recursive: true, mode: 0o755 });
+        madeDirs.add(parent);
+      }
     } else if (wantDecrypt && (exportEarly === null ? rel.startsWith('data/') : isEncryptedFile(exportEarly, rel))) {
       // Before export.json is known, files under data/ (where per-file encryption applies, spec 5.2) may need decrypting later.
       target = join(ensureSpool(), String(spoolSeq++));
@@ -678,9 +720,29 @@ export async function verifyMirrorBundle(file: string, opts: MirrorVerifyOptions
     // Extracted files are made durable together at the end (one syncfs), not one fsync each.
     const sink = target ? new SinkFile(target) : undefined;
     if (sink) openSinks.add(sink);
+    let size = 0;
+    const m: Member = { size: 0, sha256: '', ...(target ? { location: target } : {}) };
+    if (entry.size <= INLINE_HASH_MAX) {
+      // A small member is hashed here: cheaper than three messages to the hashing thread and back.
+      const h = createHash('sha256');
+      entry.on('data', (c: Buffer) => {
+        h.update(c);
+        size += c.length;
+        sink?.write(c);
+      });
+      entry.on('end', () => {
+        if (sink) {
+          sink.close();
+          openSinks.delete(sink);
+        }
+        m.size = size;
+        m.sha256 = h.digest('hex');
+        members.set(rel, m);
+      });
+      return;
+    }
     const p = pool;
     const hid = p.start();
-    let size = 0;
     entry.on('data', (c: Buffer) => {
       p.update(hid, c);
       size += c.length;
@@ -691,7 +753,7 @@ export async function verifyMirrorBundle(file: string, opts: MirrorVerifyOptions
         sink.close();
         openSinks.delete(sink);
       }
-      const m: Member = { size, sha256: '', ...(target ? { location: target } : {}) };
+      m.size = size;
       members.set(rel, m);
       pendingDigests.push(p.finish(hid).then((hex) => (m.sha256 = hex)));
     });
@@ -871,6 +933,8 @@ export async function verifyMirrorBundle(file: string, opts: MirrorVerifyOptions
   const sigstore = control.get('signatures/export.sigstore.json');
   if (sigstore) {
     try {
+      // Loaded only for a bundle that carries a Sigstore bundle (the module takes ~100–250 ms to load).
+      const { verifySigstoreBundle } = await import('./sigstore');
       const r = await verifySigstoreBundle(sigstore, exportBytes, {
         keys,
         ...(opts.trustedRoot ? { trustedRootFile: opts.trustedRoot } : {}),
@@ -889,7 +953,8 @@ export async function verifyMirrorBundle(file: string, opts: MirrorVerifyOptions
 
   // 2. Schema.
   try {
-    exp = parseExportJson(exportBytes);
+    if (exportError) throw exportError;
+    exp = exportEarly ?? parseExportJson(exportBytes);
     report.ok('export.json schema', `schemaVersion 1, ${exp.files.length} files`);
   } catch (e) {
     const err = isOpsError(e) ? e : new OpsError('ERR_BUNDLE_CORRUPT', String(e));

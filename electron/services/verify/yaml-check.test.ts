@@ -51,3 +51,21 @@ describe('checkYaml fast path', () => {
     }
   });
 });
+
+describe('checkYaml whole-document fast path', () => {
+  const manifest = (extra: string[] = []): string =>
+    ['profile: "mirror-nightly"', 'variant: full', 'generation: 1', 'selectors: {"include":["advisories","vex"]}', 'counts:', '  files: 2', '  removed: 0', 'files:', '  - path: "a.jsonl"', `    sha256: ${'ab'.repeat(32)}`, '    size: 3', '  - path: "b.jsonl"', '    size: 4', 'removed:', '  - "old/c.jsonl"', 'empty: []', ...extra].join('\n') + '\n';
+  it('accepts a small manifest of the usual shape (trailing newline included)', () => {
+    expect(() => checkYaml(manifest())).not.toThrow();
+  });
+  it('still refuses what is not YAML in that shape', () => {
+    for (const bad of ['profile: again', 'x: -', 'x: foo:', 'x: {"a":1', 'counts2:\n  a: 1\n  a: 2', 'files2:\n  - path: a\n    path: b', 'x: [unclosed']) {
+      expect(() => checkYaml(manifest([bad])), bad).toThrow();
+    }
+  });
+  it('leaves documents it does not recognise to the library, which accepts valid ones', () => {
+    for (const ok of ['# a comment', 'notes: |\n  block text', 'x: {a: 1, b: [2, 3]}', 'x: {"a":1, "b":2}', 'y:\n    deep: 1']) {
+      expect(() => checkYaml(manifest([ok])), ok).not.toThrow();
+    }
+  });
+});

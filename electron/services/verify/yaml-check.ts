@@ -11,20 +11,42 @@
  *   Anything the cut cannot represent (directives, several documents, a piece
  *   that does not parse alone) falls back to the ordinary parse, so a valid
  *   document is never refused because of the cut.
+ * Before either, a line-by-line recogniser accepts the shape manifests have
+ * (top-level `key: scalar`, `key:` + indented `k: scalar` lines, block lists
+ * of `- k: v` items or scalars, one-line canonical JSON values) without
+ * loading the `yaml` library at all: it is valid YAML by construction. The
+ * library (~150–300 ms to load) is loaded only when that does not recognise
+ * the document.
  */
-import { parse } from 'yaml';
+import { createRequire } from 'node:module';
+import type * as Yaml from 'yaml';
 
 export const SMALL_YAML = 1024 * 1024;
 const PIECE = 256 * 1024;
 
+let yamlParse: typeof Yaml.parse | null = null;
+/** The `yaml` parser, loaded on first use. */
+function parse(text: string, opts: Yaml.ParseOptions & Yaml.DocumentOptions & Yaml.SchemaOptions): unknown {
+  yamlParse ??= (createRequire(import.meta.url)('yaml') as typeof Yaml).parse;
+  return yamlParse(text, opts);
+}
+
 /** Throws an Error whose message says what is wrong when `text` is not YAML. */
 export function checkYaml(text: string): void {
+  if (isSimpleManifest(text)) return;
   if (text.length <= SMALL_YAML || !checkInPieces(text)) parse(text, { uniqueKeys: true });
+}
+
+/** Lines of a text without the empty lines that end it (the last "\n" gives one). */
+function linesOf(text: string): string[] {
+  const lines = text.split('\n');
+  while (lines.length && lines[lines.length - 1] === '') lines.pop();
+  return lines;
 }
 
 /** Returns true when the document was checked in pieces; false to fall back. */
 function checkInPieces(text: string): boolean {
-  const lines = text.split('\n');
+  const lines = linesOf(text);
   if (lines.some((l) => l.startsWith('%') || l.startsWith('---') || l.startsWith('...'))) return false;
   const keys = new Set<string>();
   let piece: string[] = [];
@@ -74,13 +96,81 @@ function checkInPieces(text: string): boolean {
 }
 
 const KEY = '[A-Za-z_][A-Za-z0-9_]*';
-// A plain scalar that YAML reads as itself: no spaces, no indicator first, no ": " or " #".
-const PLAIN = '[A-Za-z0-9_./+-][A-Za-z0-9_./+:=@-]*';
+// A plain scalar that YAML reads as itself: no spaces, no indicator first, no ": " or " #",
+// not a lone "-" (a sequence indicator) and no ":" at its end (a nested mapping).
+const PLAIN = '(?!-(?:\\s|$))[A-Za-z0-9_./+-][A-Za-z0-9_./+:=@-]*(?<!:)';
 // A double-quoted scalar with JSON-style escapes only.
 const QUOTED = '"(?:[^"\\\\\\x00-\\x1f]|\\\\["\\\\/bfnrt]|\\\\u[0-9a-fA-F]{4})*"';
 const HEAD_RE = new RegExp(`^${KEY}:\\s*$`);
 const ITEM_RE = new RegExp(`^  - (${KEY}): (?:${PLAIN}|${QUOTED})\\s*$`);
 const FIELD_RE = new RegExp(`^    (${KEY}): (?:${PLAIN}|${QUOTED})\\s*$`);
+const TOP_SCALAR_RE = new RegExp(`^(${KEY}): (?:${PLAIN}|${QUOTED})\\s*$`);
+const TOP_JSON_RE = new RegExp(`^(${KEY}): ([[{].*)$`);
+const TOP_HEAD_RE = new RegExp(`^(${KEY}):$`);
+const MAP_FIELD_RE = new RegExp(`^  (${KEY}): (?:${PLAIN}|${QUOTED})\\s*$`);
+const SCALAR_ITEM_RE = new RegExp(`^  - (?:${PLAIN}|${QUOTED})\\s*$`);
+/** Flow values longer than this go to the library (YAML limits implicit keys to 1024 characters). */
+const JSON_FLOW_MAX = 1024;
+
+/**
+ * The whole-document fast path: true when every line is one of the shapes
+ * manifests use, with unique keys at each level. Such a document is valid
+ * YAML by construction. Anything else (comments, anchors, block scalars,
+ * other indentation) returns false and goes to the library.
+ */
+function isSimpleManifest(text: string): boolean {
+  const lines = linesOf(text);
+  const top = new Set<string>();
+  // What the lines after a `key:` head may be: a nested mapping, a list of mappings, or a list of scalars.
+  let block: 'none' | 'head' | 'map' | 'items' | 'scalars' = 'none';
+  let seen = new Set<string>();
+  for (const line of lines) {
+    let m: RegExpExecArray | null;
+    if (line.length > 0 && line[0] !== ' ') {
+      if (block === 'head') return false; // an empty block: null value, leave it to the library
+      if ((m = TOP_SCALAR_RE.exec(line))) block = 'none';
+      else if ((m = TOP_JSON_RE.exec(line))) {
+        const v = m[2];
+        // Canonical one-line JSON is YAML flow; the round trip also proves there are no duplicate keys.
+        try {
+          if (v.length > JSON_FLOW_MAX || JSON.stringify(JSON.parse(v)) !== v) return false;
+        } catch {
+          return false;
+        }
+        block = 'none';
+      } else if ((m = TOP_HEAD_RE.exec(line))) block = 'head';
+      else return false;
+      if (top.has(m[1])) return false;
+      top.add(m[1]);
+      continue;
+    }
+    if (block === 'none') return false;
+    if (block === 'head') {
+      if ((m = ITEM_RE.exec(line))) {
+        block = 'items';
+        seen = new Set([m[1]]);
+      } else if (SCALAR_ITEM_RE.test(line)) block = 'scalars';
+      else if ((m = MAP_FIELD_RE.exec(line))) {
+        block = 'map';
+        seen = new Set([m[1]]);
+      } else return false;
+      continue;
+    }
+    if (block === 'map') {
+      m = MAP_FIELD_RE.exec(line);
+      if (!m || seen.has(m[1])) return false;
+      seen.add(m[1]);
+    } else if (block === 'items') {
+      if ((m = ITEM_RE.exec(line))) seen = new Set([m[1]]);
+      else {
+        m = FIELD_RE.exec(line);
+        if (!m || seen.has(m[1])) return false;
+        seen.add(m[1]);
+      }
+    } else if (!SCALAR_ITEM_RE.test(line)) return false;
+  }
+  return block !== 'head' && top.size > 0;
+}
 
 /**
  * The shape manifests use for their file lists, recognised line by line (fast
