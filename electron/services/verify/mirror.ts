@@ -14,7 +14,6 @@ import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join, resolve, sep, dirname } from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import { Parser, type ReadEntry } from 'tar';
 import { makeTreeDurable } from '../durability';
 import { checkYaml } from './yaml-check';
 import type * as ZstdBinding from 'zstd-napi/binding';
@@ -27,6 +26,7 @@ import { isEncryptedFile, parseExportJson, type ExportJson } from './export-sche
 import { decodeSignature, verifyDetached, verifyRaw, type TrustedKey } from './keys';
 import { hashPoolFor, type HashPool } from './hash-pool';
 import { TarGate } from './tar-gate';
+import { TarReader, type TarHeader, type TarMemberSink } from './stream/tar-reader';
 import type { VerifyOptions } from './types';
 
 export const DSSE_PAYLOAD_TYPE = 'application/vnd.stellaops.export+json';
@@ -663,19 +663,16 @@ export async function verifyMirrorBundle(file: string, opts: MirrorVerifyOptions
     if (!ended) throw new OpsError('ERR_DECRYPT_AUTH', 'The armored age file is truncated (no END line).');
   }
 
-  const onEntry = (entry: ReadEntry): void => {
+  /** One member's header: admitted by the gate, then a sink for its bytes (null: skipped unread). */
+  const onHeader = (entry: TarHeader): TarMemberSink | null => {
     const dec = gate.admit({ path: entry.path, type: entry.type, size: entry.size, linkpath: entry.linkpath });
     currentMember = dec.path;
-    if (dec.kind === 'directory') {
-      entry.resume();
-      return;
-    }
+    if (dec.kind === 'directory') return null;
     const rel = dec.rel;
     if (isControl(rel) && !KNOWN_CONTROL.has(rel)) {
       // Not something this console reads: never buffered (a bundle cannot make us hold it in memory).
       ignoredControl.push(rel);
-      entry.resume();
-      return;
+      return null;
     }
     if (isControl(rel)) {
       const cap = CONTROL_CAP[rel] ?? OTHER_CONTROL_CAP;
@@ -684,11 +681,12 @@ export async function verifyMirrorBundle(file: string, opts: MirrorVerifyOptions
       if (controlBytes > CONTROL_TOTAL_CAP) throw new OpsError('ERR_BUNDLE_LIMIT', `The bundle's control files (export.json, manifests, signatures) exceed ${CONTROL_TOTAL_CAP} bytes together, at "${dec.path}".`, { path: dec.path });
       const parts: Buffer[] = [];
       const h = createHash('sha256');
-      entry.on('data', (c: Buffer) => {
-        parts.push(Buffer.from(c));
-        h.update(c);
-      });
-      entry.on('end', () => {
+      return {
+        data: (c: Buffer) => {
+          parts.push(Buffer.from(c));
+          h.update(c);
+        },
+        end: () => {
         const bytes = Buffer.concat(parts);
         control.set(rel, bytes);
         members.set(rel, { size: bytes.length, sha256: h.digest('hex') });
@@ -700,8 +698,8 @@ export async function verifyMirrorBundle(file: string, opts: MirrorVerifyOptions
             exportError = e;
           }
         }
-      });
-      return;
+        },
+      };
     }
     // Payload file: hash while streaming; keep on disk when extracting or when it may need decryption.
     let target: string | undefined;
@@ -725,104 +723,69 @@ export async function verifyMirrorBundle(file: string, opts: MirrorVerifyOptions
     if (entry.size <= INLINE_HASH_MAX) {
       // A small member is hashed here: cheaper than three messages to the hashing thread and back.
       const h = createHash('sha256');
-      entry.on('data', (c: Buffer) => {
-        h.update(c);
+      return {
+        data: (c: Buffer) => {
+          h.update(c);
+          size += c.length;
+          sink?.write(c);
+        },
+        end: () => {
+          if (sink) {
+            sink.close();
+            openSinks.delete(sink);
+          }
+          m.size = size;
+          m.sha256 = h.digest('hex');
+          members.set(rel, m);
+        },
+      };
+    }
+    const p = pool;
+    const hid = p.start();
+    return {
+      data: (c: Buffer) => {
+        p.update(hid, c);
         size += c.length;
         sink?.write(c);
-      });
-      entry.on('end', () => {
+      },
+      end: () => {
         if (sink) {
           sink.close();
           openSinks.delete(sink);
         }
         m.size = size;
-        m.sha256 = h.digest('hex');
         members.set(rel, m);
-      });
-      return;
-    }
-    const p = pool;
-    const hid = p.start();
-    entry.on('data', (c: Buffer) => {
-      p.update(hid, c);
-      size += c.length;
-      sink?.write(c);
-    });
-    entry.on('end', () => {
-      if (sink) {
-        sink.close();
-        openSinks.delete(sink);
-      }
-      m.size = size;
-      members.set(rel, m);
-      pendingDigests.push(p.finish(hid).then((hex) => (m.sha256 = hex)));
-    });
+        pendingDigests.push(p.finish(hid).then((hex) => (m.sha256 = hex)));
+      },
+    };
   };
 
   async function tarSink(source: AsyncIterable<Buffer>): Promise<void> {
-    let fatal: unknown = null;
-    let sawEof = false;
-    let ended = false;
-    const parser = new Parser({ strict: false, zstd: false, brotli: false });
-    parser.on('warn', (code: string, message: string) => {
-      fatal ??= new OpsError('ERR_BUNDLE_CORRUPT', `The tar stream inside the bundle is damaged (${code}: ${message}).`, currentMember ? { path: currentMember } : {});
-    });
-    parser.on('error', (e: Error) => {
-      fatal ??= isOpsError(e) ? e : new OpsError('ERR_BUNDLE_CORRUPT', `The tar stream inside the bundle is damaged (${e.message}).`);
-    });
-    parser.on('eof', () => {
-      sawEof = true;
-    });
-    parser.on('ignoredEntry', (entry: ReadEntry) => {
-      if (fatal) return;
-      try {
-        if (entry.meta) throw new OpsError('ERR_BUNDLE_LIMIT', `An extended tar header near "${entry.path}" is ${entry.size} bytes, beyond the 1 MiB allowed.`, { path: entry.path });
-        gate.admit({ path: entry.path, type: entry.type, size: entry.size, linkpath: entry.linkpath });
-        throw new OpsError('ERR_BUNDLE_UNSAFE_ENTRY', `The bundle contains a member of an unsupported type: "${entry.path}".`, { path: entry.path });
-      } catch (e) {
-        fatal ??= e;
-      }
-    });
-    parser.on('entry', (entry: ReadEntry) => {
-      if (fatal) {
-        entry.resume();
-        return;
-      }
-      try {
-        onEntry(entry);
-      } catch (e) {
-        fatal ??= e;
-        entry.resume();
-      }
-    });
-    const done = new Promise<void>((res) => parser.once('end', () => {
-      ended = true;
-      res();
-    }));
+    const reader = new TarReader(onHeader);
     let first = true;
-    // The parser may keep a view of the previous chunk until the next write: release one behind.
-    let prev: Buffer | null = null;
-    for await (const chunk of source) {
-      if (first) {
-        first = false;
-        if (chunk.length >= 2 && chunk[0] === 0x1f && chunk[1] === 0x8b) {
-          throw new OpsError('ERR_BUNDLE_CORRUPT', 'The zstd stream holds a gzip stream, not a tar archive.');
+    try {
+      for await (const chunk of source) {
+        if (first) {
+          first = false;
+          if (chunk.length >= 2 && chunk[0] === 0x1f && chunk[1] === 0x8b) {
+            pool.done(chunk);
+            throw new OpsError('ERR_BUNDLE_CORRUPT', 'The zstd stream holds a gzip stream, not a tar archive.');
+          }
         }
+        try {
+          gate.addUnpacked(chunk.length, currentMember);
+          // Synchronous: every view of the chunk is hashed, written or copied before write() returns.
+          reader.write(chunk);
+        } finally {
+          pool.done(chunk);
+        }
+        checkAbort(opts.signal);
       }
-      gate.addUnpacked(chunk.length, currentMember);
-      const more = parser.write(chunk);
-      if (fatal) throw fatal;
-      if (!more) await new Promise<void>((res) => parser.once('drain', () => res()));
-      if (fatal) throw fatal;
-      if (prev) pool.done(prev);
-      prev = chunk;
-      checkAbort(opts.signal);
+      reader.end();
+    } catch (e) {
+      if (isOpsError(e) && e.code === 'ERR_BUNDLE_CORRUPT' && !e.path && currentMember) throw new OpsError(e.code, e.message, { path: currentMember, cause: e });
+      throw e;
     }
-    parser.end();
-    if (!ended) await done;
-    if (prev) pool.done(prev);
-    if (fatal) throw fatal;
-    if (!sawEof) throw new OpsError('ERR_BUNDLE_CORRUPT', 'The tar archive inside the bundle ends without its end-of-archive marker: the bundle is truncated.');
   }
 
   let streamError: OpsError | null = null;

@@ -109,9 +109,8 @@ export class TarGate {
     }
     if (this.seen.has(path)) throw this.unsafe(raw, 'a member that repeats an earlier one');
     // A member below something that was a file (or a file replacing a folder's place).
-    const segs = path.split('/');
-    for (let i = 1; i < segs.length; i++) {
-      const parent = segs.slice(0, i).join('/');
+    for (let slash = path.indexOf('/'); slash > 0; slash = path.indexOf('/', slash + 1)) {
+      const parent = path.slice(0, slash);
       if (this.seen.get(parent) === 'file') throw this.unsafe(raw, `a member below "${parent}", which is a file`);
     }
     const size = isDir ? 0 : e.size;
