@@ -11,10 +11,9 @@ import { z } from 'zod';
 import { CONTRACT, CHANNELS, isChannel, type Channel, type ChannelOutput, type Envelope, type ParsedInput, type Topic, type Topics } from '../../shared/contract';
 import { OpsError, toErrorShape } from '../../shared/errors';
 import { APP_VERSION } from '../services/version';
-import { saveSettingsAudited } from '../services/settings/index';
-import { openWorkspace } from '../services/workspace/index';
+import type { Engine } from '../services/engine';
 import * as engine from './engine';
-import { JobManager, type Emit, type JobRunner } from './jobs';
+import { JobManager, type Emit } from './jobs';
 
 export type Handler<C extends Channel> = (input: ParsedInput<C>) => Promise<ChannelOutput<C>>;
 export type HandlerTable = { [C in Channel]: Handler<C> };
@@ -30,8 +29,6 @@ export interface HandlerDeps {
   emit?: Emit;
   /** Executes heavy named engine jobs (verify, import, audit chain walk); the app passes `workerExec`. Default: in this thread. */
   exec?: engine.EngineExec;
-  /** Overrides the verify/import job runner (tests). Default: `makeJobRunner(exec)`. */
-  runJob?: JobRunner;
   /** Native file picker (main process only). Absent: `dialog.openPath` answers ERR_USAGE. */
   openPath?: (input: ParsedInput<'dialog.openPath'>) => Promise<string | null>;
   /** Folder holding demo-kit/ and demo-kit.pub (default: the package's resources/). */
@@ -48,14 +45,13 @@ export interface Handlers {
 export function createHandlers(deps: HandlerDeps): Handlers {
   const emit: Emit = deps.emit ?? (() => {});
   const exec = deps.exec ?? engine.inlineExec;
-  const jobs = new JobManager(deps.runJob ?? engine.makeJobRunner(exec), emit);
   const workspaceDir = resolve(deps.workspaceDir);
-  let session: engine.WorkspaceSession | null = null;
-  const sess = (): engine.WorkspaceSession => {
-    if (!session) session = new engine.WorkspaceSession(openWorkspace(workspaceDir, { create: true }));
-    return session;
-  };
-  const operator = () => sess().ws.settings.operator;
+  // The one engine of this table (createEngine: the composition root), opened on first use.
+  let opened: Engine | null = null;
+  const sess = (): Engine => (opened ??= engine.openConsoleEngine(workspaceDir));
+  // Every job is started with its work (verify.start, import.start below).
+  const jobs = new JobManager(null, emit);
+  const operator = () => sess().settings.operator;
   const changed = (...scopes: Topics['data.changed']['scopes']) => emit('data.changed', { scopes });
 
   const table: HandlerTable = {
@@ -72,7 +68,7 @@ export function createHandlers(deps: HandlerDeps): Handlers {
         name: 'export-center-offline-console',
         productName: 'Export Center Offline Console',
         version: APP_VERSION,
-        workspacePath: s.ws.dir,
+        workspacePath: s.dir,
         workspaceEmpty,
         platform: platform(),
         arch: arch(),
@@ -87,26 +83,19 @@ export function createHandlers(deps: HandlerDeps): Handlers {
       };
     },
     'workspace.status': async (input) => engine.workspaceStatus(sess(), input?.deep ?? false),
+    // verify.start → JOBS['verify.path'] → verifyPath: docs/architecture.md, "From a channel to the signature check".
     'verify.start': async (input) => {
-      const jobId = jobs.start({
-        kind: 'verify',
-        workspaceDir: sess().ws.dir,
-        path: input.path,
-        keyFiles: input.keyFiles ?? [],
-        identityFiles: input.identityFiles ?? [],
+      const params = { path: input.path, keyFiles: input.keyFiles ?? [], identityFiles: input.identityFiles ?? [] };
+      const jobId = jobs.start({ kind: 'verify', workspaceDir, ...params }, async (ctx) => {
+        sess().trust(params); // key and identity files checked first: a wrong path or a private key gets a plain error
+        const verdict = await exec('verify.path', { workspaceDir, ...params, auditAs: 'console' }, ctx);
+        return { verdict, status: null, import: null };
       });
       return { jobId };
     },
     'import.start': async (input) => {
-      const jobId = jobs.start({
-        kind: 'import',
-        workspaceDir: sess().ws.dir,
-        paths: input.paths,
-        keyFiles: input.keyFiles ?? [],
-        identityFiles: input.identityFiles ?? [],
-        forceReason: input.forceReason,
-        dryRun: input.dryRun,
-      });
+      const params = { paths: input.paths, keyFiles: input.keyFiles ?? [], identityFiles: input.identityFiles ?? [], forceReason: input.forceReason, dryRun: input.dryRun };
+      const jobId = jobs.start({ kind: 'import', workspaceDir, ...params }, (ctx) => engine.importJob(sess(), exec, params, ctx));
       return { jobId };
     },
     'jobs.result': async ({ jobId }) => jobs.get(jobId),
@@ -145,12 +134,11 @@ export function createHandlers(deps: HandlerDeps): Handlers {
       return run;
     },
     'checklists.status': async (input) => engine.checklistStatus(sess(), input?.runId),
-    'settings.get': async () => sess().ws.settings,
+    'settings.get': async () => sess().settings,
     'settings.set': async ({ settings }) => {
-      const s = sess();
-      s.ws = saveSettingsAudited(s.ws, s.db(), settings, { operator: operator() || undefined });
+      const saved = sess().saveSettings(settings);
       changed('settings');
-      return s.ws.settings;
+      return saved;
     },
     'demoKit.info': async () => engine.demoKitInfo(deps.resourcesDir),
     'dialog.openPath': async (input) => {
@@ -164,8 +152,8 @@ export function createHandlers(deps: HandlerDeps): Handlers {
     jobs,
     async dispose() {
       await jobs.shutdown();
-      session?.close();
-      session = null;
+      opened?.close();
+      opened = null;
     },
   };
 }

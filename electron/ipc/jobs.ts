@@ -64,11 +64,17 @@ export class JobManager {
   private readonly jobs = new Map<string, Entry>();
 
   constructor(
-    private readonly runner: JobRunner,
+    /** Runs `params` when a job is started without its work (tests); the handler table passes null. */
+    private readonly runner: JobRunner | null,
     private readonly emit: Emit,
   ) {}
 
-  start(params: JobParams): string {
+  /**
+   * Starts a job. `work` is what runs (the handler table passes the engine
+   * job it means, so the path from a channel to the job is explicit); without
+   * it the manager's runner runs `params`.
+   */
+  start(params: JobParams, work?: (ctx: JobContext) => Promise<JobOutcome>): string {
     const jobId = randomUUID();
     const kind: JobKind = params.kind;
     const paths = params.kind === 'verify' ? [params.path] : params.paths;
@@ -105,7 +111,9 @@ export class JobManager {
       // Let `start` return the id before any progress is emitted.
       await Promise.resolve();
       try {
-        const outcome = await this.runner(params, { jobId, signal: controller.signal, onProgress });
+        const ctx: JobContext = { jobId, signal: controller.signal, onProgress };
+        if (!work && !this.runner) throw new OpsError('ERR_INTERNAL', `The ${params.kind} job was started without its work.`);
+        const outcome = await (work ? work(ctx) : this.runner!(params, ctx));
         if (controller.signal.aborted) throw new OpsError('ERR_CANCELLED', 'Cancelled by the operator. Nothing was changed.');
         info.verdict = outcome.verdict;
         info.status = outcome.status;

@@ -1,11 +1,10 @@
 /** `mirror audit verify|export|list`: the tamper-evident audit log. */
 import { resolve } from 'node:path';
 import { OpsError } from '../../../shared/errors';
-import { exportAudit, normaliseTs, queryAudit, readExportHead, verifyAuditChain } from '../../services/audit/index';
-import { openWorkspaceDatabase } from '../../services/db/index';
-import { defaultWorkspaceDir, openWorkspace } from '../../services/workspace/index';
+import { normaliseTs, readExportHead } from '../../services/audit/index';
 import { parseCommandArgs, type CliIo, type Command } from '../command';
 import { printJson, reportError } from '../output';
+import { withWorkspace } from '../shared';
 
 const USAGE = `Usage:
   mirror audit verify --workspace <dir> [--against <evidence-export>] [--json]
@@ -21,18 +20,12 @@ const USAGE = `Usage:
       Newest first. --from is inclusive, --to exclusive (RFC 3339 or a date).
 Without --workspace, the default workspace in the user's data folder is used.`;
 
-export function workspaceDir(flag: string | undefined, io: CliIo): string {
-  return flag ? resolve(io.cwd, flag) : defaultWorkspaceDir(io.env);
-}
-
 async function verify(argv: string[], io: CliIo): Promise<number> {
   const { values } = parseCommandArgs(argv, { workspace: { type: 'string' }, against: { type: 'string' }, json: { type: 'boolean' } }, false);
   const json = !!values.json;
-  const ws = openWorkspace(workspaceDir(values.workspace, io));
-  const db = openWorkspaceDatabase(ws);
-  try {
+  return withWorkspace(io, values.workspace, (engine) => {
     const against = values.against ? readExportHead(resolve(io.cwd, values.against)) : undefined;
-    const v = verifyAuditChain(db, { against });
+    const v = engine.audit.verify({ against });
     if (json) {
       printJson(io, { ok: v.ok, code: v.ok ? null : 'ERR_AUDIT_BROKEN', message: v.message, rows: v.rows, head: v.head, firstBroken: v.firstBroken, against: v.against });
     } else {
@@ -40,9 +33,7 @@ async function verify(argv: string[], io: CliIo): Promise<number> {
       if (!v.ok) io.stdout.write('  what to do: Preserve the database file as evidence (copy it aside), compare with the last signed audit export, and report to security.\n');
     }
     return v.ok ? 0 : 2;
-  } finally {
-    db.close();
-  }
+  });
 }
 
 async function doExport(argv: string[], io: CliIo): Promise<number> {
@@ -51,14 +42,13 @@ async function doExport(argv: string[], io: CliIo): Promise<number> {
     { workspace: { type: 'string' }, out: { type: 'string' }, from: { type: 'string' }, to: { type: 'string' }, format: { type: 'string' }, 'sign-key': { type: 'string' }, operator: { type: 'string' }, json: { type: 'boolean' } },
     false,
   );
-  if (!values.out) throw new OpsError('ERR_USAGE', 'mirror audit export needs --out <file>.');
+  const outFile = values.out;
+  if (!outFile) throw new OpsError('ERR_USAGE', 'mirror audit export needs --out <file>.');
   const format = (values.format ?? 'jsonl') as 'jsonl' | 'csv';
   if (format !== 'jsonl' && format !== 'csv') throw new OpsError('ERR_USAGE', `--format must be jsonl or csv, got "${values.format}".`);
-  const ws = openWorkspace(workspaceDir(values.workspace, io));
-  const db = openWorkspaceDatabase(ws);
-  try {
-    const res = exportAudit(db, {
-      out: resolve(io.cwd, values.out),
+  return withWorkspace(io, values.workspace, (engine) => {
+    const res = engine.audit.export({
+      out: resolve(io.cwd, outFile),
       from: normaliseTs('--from', values.from),
       to: normaliseTs('--to', values.to),
       format,
@@ -73,9 +63,7 @@ async function doExport(argv: string[], io: CliIo): Promise<number> {
       if (res.signature) io.stdout.write(`Signatures: ${res.signature}, ${res.headSignature}\n`);
     }
     return 0;
-  } finally {
-    db.close();
-  }
+  });
 }
 
 async function list(argv: string[], io: CliIo): Promise<number> {
@@ -86,10 +74,8 @@ async function list(argv: string[], io: CliIo): Promise<number> {
   );
   const limit = values.limit === undefined ? 50 : Number(values.limit);
   if (!Number.isInteger(limit) || limit < 1 || limit > 10_000) throw new OpsError('ERR_USAGE', `--limit expects a whole number from 1 to 10000, got "${values.limit}".`);
-  const ws = openWorkspace(workspaceDir(values.workspace, io));
-  const db = openWorkspaceDatabase(ws);
-  try {
-    const page = queryAudit(db, { action: values.action, from: normaliseTs('--from', values.from), to: normaliseTs('--to', values.to), limit, cursor: values.cursor });
+  return withWorkspace(io, values.workspace, (engine) => {
+    const page = engine.audit.list({ action: values.action, from: normaliseTs('--from', values.from), to: normaliseTs('--to', values.to), limit, cursor: values.cursor });
     if (values.json) printJson(io, page);
     else {
       if (page.rows.length === 0) io.stdout.write('No audit rows match.\n');
@@ -97,9 +83,7 @@ async function list(argv: string[], io: CliIo): Promise<number> {
       if (page.nextCursor) io.stdout.write(`More rows: --cursor ${page.nextCursor}\n`);
     }
     return 0;
-  } finally {
-    db.close();
-  }
+  });
 }
 
 export const auditCommand: Command = {

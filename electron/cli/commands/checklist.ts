@@ -3,7 +3,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { isOpsError, OpsError } from '../../../shared/errors';
-import { openWorkspaceDatabase } from '../../services/db/index';
+import { createEngine, resolveTrust, type Engine } from '../../services/engine';
 import {
   acknowledgeFailures,
   advanceRun,
@@ -23,11 +23,9 @@ import {
   type RunRecord,
   type StepRecord,
 } from '../../services/runbooks/index';
-import { rollback } from '../../services/staging/index';
-import { openWorkspace, type Workspace } from '../../services/workspace/index';
 import { parseCommandArgs, type CliIo, type Command } from '../command';
 import { printJson } from '../output';
-import { workspaceDir } from './audit';
+import { trustFlags, workspaceDirFrom } from '../shared';
 import { runPrompting, type Prompter } from '../prompter';
 
 const USAGE = `Usage:
@@ -91,15 +89,10 @@ function readAnswers(file: string | undefined, io: CliIo): Answers | undefined {
   return v as Answers;
 }
 
+/** age identities for the run's automated steps: the one trust policy's parser (X25519 and PQ identities). */
 function readIdentities(files: string[] | undefined, io: CliIo): string[] | undefined {
   if (!files?.length) return undefined;
-  const ids: string[] = [];
-  for (const f of files) {
-    const p = resolve(io.cwd, f);
-    if (!existsSync(p)) throw new OpsError('ERR_INPUT_NOT_FOUND', `The identity file ${p} does not exist.`, { path: p });
-    for (const line of readFileSync(p, 'utf8').split('\n')) if (line.trim().startsWith('AGE-SECRET-KEY-')) ids.push(line.trim());
-  }
-  return ids;
+  return resolveTrust(null, trustFlags(io, { identity: files })).identities;
 }
 
 /**
@@ -107,7 +100,7 @@ function readIdentities(files: string[] | undefined, io: CliIo): string[] | unde
  * operator can take the rollback offer right away (deep-verified, audited
  * with the run as the reason). Nothing happens without a typed choice.
  */
-async function offerRestoreAlternatives(io: CliIo, prompter: Prompter, ws: Workspace, run: RunRecord, operator: string | undefined): Promise<string | null> {
+async function offerRestoreAlternatives(io: CliIo, prompter: Prompter, engine: Engine, run: RunRecord, operator: string | undefined): Promise<string | null> {
   const failed = run.steps.find((s) => s.status === 'failed' && s.evidence && typeof s.evidence.plan === 'object');
   const plan = failed?.evidence?.plan as RestorePlan | undefined;
   if (!plan?.offers?.length) return null;
@@ -119,7 +112,7 @@ async function offerRestoreAlternatives(io: CliIo, prompter: Prompter, ws: Works
   if (!a) return null;
   const pick = plan.offers[Number(a) - 1];
   if (!pick || pick.kind !== 'rollback') return `Nothing done ("${a}" is not a rollback offer).`;
-  const r = await rollback(ws, { to: pick.generation, reason: `runbook 7.2: the restore was refused (run ${run.id}); rollback offered and chosen`, operator, signal: io.signal });
+  const r = await engine.rollback({ to: pick.generation, reason: `runbook 7.2: the restore was refused (run ${run.id}); rollback offered and chosen`, operator, signal: io.signal });
   return `Rolled back to generation ${r.to.generation} (${r.to.exportId}), deep-verified before the switch.`;
 }
 
@@ -163,8 +156,9 @@ async function run(sub: string | undefined, argv: string[], io: CliIo, prompter:
       const answers = readAnswers(values.answers, io);
       const identities = readIdentities(values.identity, io);
       const inputs = parseInputs(values.input);
-      const ws = openWorkspace(workspaceDir(values.workspace, io));
-      const db = openWorkspaceDatabase(ws);
+      const engine = createEngine(workspaceDirFrom(io, values.workspace));
+      const ws = engine.ws;
+      const db = engine.db();
       try {
         const target = positionals[0];
         let runId: string;
@@ -229,7 +223,7 @@ async function run(sub: string | undefined, argv: string[], io: CliIo, prompter:
               },
         });
         if (!json && interactive && result.state === 'blocked') {
-          const done = await offerRestoreAlternatives(io, prompter, ws, result, values.operator ?? (ws.settings.operator || undefined));
+          const done = await offerRestoreAlternatives(io, prompter, engine, result, values.operator ?? (ws.settings.operator || undefined));
           if (done) io.stdout.write(`${done}\n`);
         }
         if (json) printJson(io, { ok: result.state === 'done' && runOutcome(result) !== 'fail', outcome: runOutcome(result), run: result });
@@ -241,13 +235,13 @@ async function run(sub: string | undefined, argv: string[], io: CliIo, prompter:
         }
         return result.state === 'done' && runOutcome(result) !== 'fail' ? 0 : 1;
       } finally {
-        db.close();
+        engine.close();
       }
     }
     case 'status': {
       const { values, positionals } = parseCommandArgs(argv, { workspace: { type: 'string' }, json: { type: 'boolean' } });
-      const ws = openWorkspace(workspaceDir(values.workspace, io));
-      const db = openWorkspaceDatabase(ws);
+      const engine = createEngine(workspaceDirFrom(io, values.workspace));
+      const db = engine.db();
       try {
         const procs = loadProcedures();
         if (positionals[0]) {
@@ -262,35 +256,37 @@ async function run(sub: string | undefined, argv: string[], io: CliIo, prompter:
         else for (const r of runs) io.stdout.write(`${r.id.padEnd(44)} ${r.state.padEnd(12)} ${(r.state === 'done' ? runOutcome(r) : '').padEnd(5)} ${r.startedAt}  ${r.title}\n`);
         return 0;
       } finally {
-        db.close();
+        engine.close();
       }
     }
     case 'export': {
       const { values, positionals } = parseCommandArgs(argv, { workspace: { type: 'string' }, out: { type: 'string' }, 'sign-key': { type: 'string' }, json: { type: 'boolean' } });
       if (positionals.length !== 1) throw new OpsError('ERR_USAGE', 'mirror checklist export takes one run id (see mirror checklist status).');
-      const ws = openWorkspace(workspaceDir(values.workspace, io));
-      const db = openWorkspaceDatabase(ws);
+      const engine = createEngine(workspaceDirFrom(io, values.workspace));
+      const ws = engine.ws;
+      const db = engine.db();
       try {
         const res = exportRunEvidence(ws, db, positionals[0], loadProcedures(), values.out ? resolve(io.cwd, values.out) : undefined, { signWith: values['sign-key'] ? resolve(io.cwd, values['sign-key']) : undefined });
         if (values.json) printJson(io, { ok: true, json: res.json, html: res.html, signatures: res.signatures, outcome: res.report.outcome });
         else io.stdout.write(`Evidence written:\n  ${res.json}\n  ${res.html}\n${res.signatures.map((x) => `  ${x}\n`).join('')}`);
         return 0;
       } finally {
-        db.close();
+        engine.close();
       }
     }
     case 'acknowledge':
     case 'ack': {
       const { values } = parseCommandArgs(argv, { workspace: { type: 'string' }, reason: { type: 'string' }, operator: { type: 'string' }, json: { type: 'boolean' } });
-      const ws = openWorkspace(workspaceDir(values.workspace, io));
-      const db = openWorkspaceDatabase(ws);
+      const engine = createEngine(workspaceDirFrom(io, values.workspace));
+      const ws = engine.ws;
+      const db = engine.db();
       try {
         const a = acknowledgeFailures(ws, db, { reason: values.reason ?? '', operator: values.operator ?? (ws.settings.operator || undefined) });
         if (values.json) printJson(io, { ok: true, acknowledgement: a });
         else io.stdout.write(`Acknowledged ${a.count} failure(s) up to ${a.until} (audit row ${a.id}, ${a.actor}): ${a.reason}\n`);
         return 0;
       } finally {
-        db.close();
+        engine.close();
       }
     }
     default:

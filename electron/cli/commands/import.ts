@@ -2,17 +2,16 @@
  * `mirror import <bundle|kit-dir>... --workspace <dir>`: verify (one read,
  * extracting as it goes), store in the library, apply in generation order.
  */
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { exitCodeFor, OpsError } from '../../../shared/errors';
-import { listTrustedKeys } from '../../services/keys/index';
-import { importLocked, openForWrite, readState, type ImportResult } from '../../services/staging/index';
-import { loadPublicKey, type TrustedKey } from '../../services/verify/keys';
-import { defaultWorkspaceDir, isWorkspaceDir } from '../../services/workspace/index';
+import { createEngine } from '../../services/engine';
+import type { ImportResult, RecoveryReport } from '../../services/staging/index';
+import { isWorkspaceDir } from '../../services/workspace/index';
 import { parseCommandArgs, type CliIo, type Command } from '../command';
 import { formatBytes, printJson, progressPrinter, reportError } from '../output';
-import { parseIdentityFile } from './verify';
+import { readPassphrase, trustFlags, workspaceDirFrom } from '../shared';
 
 const USAGE = `Usage: mirror import <bundle|kit-dir>... [options]
 
@@ -24,10 +23,11 @@ The staging switch is atomic: a crash or a full disk leaves the previous generat
 
 Options:
   --workspace <dir>        the workspace (created on first import; default ${'$'}XDG_DATA_HOME/export-center-console/workspace)
-  --key <pem>              a trusted public key for this command only (recorded in the audit log); repeatable
-  --keyring <dir>          trust every *.pub / *.pem file in this folder for this command
-                           (the workspace's pinned keys are always trusted too)
-  --identity <file>        age identity file for encrypted bundles; repeatable
+  --key <pem>              also trust this public key for this command only (recorded in the audit log);
+                           repeatable. The workspace's pinned keys are always trusted too, each for its
+                           own tenant; a key revoked in the workspace is refused
+  --keyring <dir>          also trust every *.pub / *.pem file in this folder for this command
+  --identity <file>        age identity file for encrypted bundles (AGE-SECRET-KEY-1… or -PQ-1…); repeatable
   --passphrase-file <file> passphrase of a scrypt age-encrypted bundle (first line)
   --force-reason "<text>"  apply a full (or resetBaseline) bundle that is not newer than the
                            current generation; the reason goes to the audit log
@@ -49,44 +49,6 @@ const OPTIONS = {
   'dry-run': { type: 'boolean' },
   json: { type: 'boolean' },
 } as const;
-
-function readInput(io: CliIo, flag: string, file: string): string {
-  const p = resolve(io.cwd, file);
-  try {
-    return readFileSync(p, 'utf8');
-  } catch (e) {
-    throw new OpsError('ERR_INPUT_NOT_FOUND', `${flag} ${file}: the file cannot be read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}).`, { path: p });
-  }
-}
-
-function keyFile(io: CliIo, flag: string, file: string, source: TrustedKey['source']): TrustedKey {
-  try {
-    return { ...loadPublicKey(readInput(io, flag, file), source), label: file };
-  } catch (e) {
-    if (e instanceof OpsError) throw new OpsError(e.code, `${flag} ${file}: ${e.message}`, { path: resolve(io.cwd, file) });
-    throw e;
-  }
-}
-
-export function cliKeys(io: CliIo, values: { key?: string[]; keyring?: string }): TrustedKey[] {
-  const keys: TrustedKey[] = [];
-  for (const k of values.key ?? []) keys.push(keyFile(io, '--key', k, 'cli'));
-  if (values.keyring) {
-    let names: string[];
-    try {
-      names = readdirSync(resolve(io.cwd, values.keyring)).filter((n) => /\.(pub|pem)$/i.test(n)).sort();
-    } catch (e) {
-      throw new OpsError('ERR_INPUT_NOT_FOUND', `--keyring ${values.keyring}: the folder cannot be read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}).`);
-    }
-    if (!names.length) throw new OpsError('ERR_USAGE', `--keyring ${values.keyring} holds no *.pub or *.pem file.`);
-    for (const n of names) keys.push(keyFile(io, '--keyring', join(values.keyring, n), 'keyring'));
-  }
-  return keys;
-}
-
-export function workspaceDirFrom(io: CliIo, given: string | undefined): string {
-  return given ? resolve(io.cwd, given) : defaultWorkspaceDir(io.env);
-}
 
 function formatResult(r: ImportResult): string {
   const lines: string[] = [];
@@ -117,11 +79,8 @@ export const importCommand: Command = {
       const { values, positionals } = parseCommandArgs(argv, OPTIONS);
       if (!positionals.length) throw new OpsError('ERR_USAGE', 'Give one or more bundle files or kit folders: mirror import <bundle|kit-dir>... --workspace <dir>.');
       const dir = workspaceDirFrom(io, values.workspace);
-      const keysCli = cliKeys(io, values);
-      const identities: string[] = [];
-      for (const f of values.identity ?? []) identities.push(...parseIdentityFile(readInput(io, '--identity', f), f));
-      let passphrase: string | undefined;
-      if (values['passphrase-file']) passphrase = readInput(io, '--passphrase-file', values['passphrase-file']).split(/\r?\n/)[0];
+      const trust = trustFlags(io, values);
+      const passphrase = readPassphrase(io, values['passphrase-file']);
       if (values['force-reason'] !== undefined && values['force-reason'].trim().length < 3) throw new OpsError('ERR_USAGE', '--force-reason needs a written reason (for example the change ticket).');
       const paths = positionals.map((p) => resolve(io.cwd, p));
       if (!isWorkspaceDir(dir) && existsSync(dir) && (!statSync(dir).isDirectory() || readdirSync(dir).length > 0)) {
@@ -129,29 +88,29 @@ export const importCommand: Command = {
       }
       // A dry run against a workspace that does not exist yet plans against an empty one (not created).
       const scratch = values['dry-run'] && !isWorkspaceDir(dir) ? mkdtempSync(join(tmpdir(), 'okc-plan-')) : null;
-      const session = openForWrite(scratch ?? dir, 'mirror import', { create: true });
       let result: ImportResult;
+      let recovery: RecoveryReport;
       try {
-        const st = readState(session.db);
-        const keys = [...keysCli, ...listTrustedKeys(session.db, st.chain_tenant ?? undefined)];
-        if (!keys.length && !st.imports_frozen) throw new OpsError('ERR_VERIFY_SIGNATURE', 'No trusted key: pin the Export Center key in this workspace (mirror keys add) or pass --key <pem>.', { path: dir });
-        const progress = json ? undefined : progressPrinter(io);
-        result = await importLocked(session.ws, session.db, paths, {
-          keys,
-          identities,
-          passphrase,
-          forceReason: values['force-reason'],
-          operator: values.operator ?? (session.ws.settings.operator || undefined),
-          limits: session.ws.settings.limits,
-          dryRun: !!values['dry-run'],
-          signal: io.signal,
-          ...(progress ? { onProgress: progress } : {}),
-        });
+        const engine = createEngine(scratch ?? dir, { create: true });
+        try {
+          const progress = json ? undefined : progressPrinter(io);
+          result = await engine.importBundles(paths, {
+            trust,
+            passphrase,
+            forceReason: values['force-reason'],
+            operator: values.operator,
+            dryRun: !!values['dry-run'],
+            signal: io.signal,
+            ...(progress ? { onProgress: progress } : {}),
+          });
+        } finally {
+          engine.close();
+          recovery = engine.recovery;
+        }
       } finally {
-        session.close();
         if (scratch) rmSync(scratch, { recursive: true, force: true });
       }
-      if (session.recovery.recovered && !json) io.stderr.write(`note: an interrupted operation was recovered first: ${session.recovery.recovered.detail}\n`);
+      if (recovery.recovered && !json) io.stderr.write(`note: an interrupted operation was recovered first: ${recovery.recovered.detail}\n`);
       // Echo the inputs as given.
       for (const it of result.items) {
         const i = paths.indexOf(it.path);
@@ -181,7 +140,7 @@ export const importCommand: Command = {
           missing: result.missing,
           current: result.current,
           workspace: scratch ? null : dir,
-          recovered: session.recovery.recovered,
+          recovered: recovery.recovered,
         });
       }
       else io.stdout.write(formatResult(result) + '\n');

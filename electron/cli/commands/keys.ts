@@ -2,13 +2,11 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { OpsError } from '../../../shared/errors';
-import { openWorkspaceDatabase } from '../../services/db/index';
-import { addTrustedKey, inspectPublicKey, listKeyRecords, revokeTrustedKey, rotateTrustedKey, type KeyRecord } from '../../services/keys/index';
-import { openWorkspace } from '../../services/workspace/index';
+import { inspectPublicKey, type KeyRecord } from '../../services/keys/index';
 import { parseCommandArgs, type CliIo, type Command } from '../command';
 import { printJson } from '../output';
 import { runPrompting, type Prompter } from '../prompter';
-import { workspaceDir } from './audit';
+import { withWorkspace } from '../shared';
 
 const USAGE = `Usage:
   mirror keys add <public.pem> --tenant <t> --reason "<change record>" [--fingerprint sha256:<hex>]
@@ -69,53 +67,41 @@ async function run(sub: string | undefined, argv: string[], io: CliIo, prompter:
       const pem = readPem(positionals[0], io);
       const confirmed = await confirmFingerprint(pem, values.fingerprint, prompter, io, json);
       const reason = await reasonOf(values.reason, prompter);
-      const ws = openWorkspace(workspaceDir(values.workspace, io), { create: true });
-      const db = openWorkspaceDatabase(ws);
-      try {
-        const input = { pem, tenant: values.tenant, confirmFingerprint: confirmed, reason, label: values.label, operator: values.operator ?? ws.settings.operator };
-        const rec = sub === 'add' ? addTrustedKey(db, input) : rotateTrustedKey(db, { ...input, replaces: values.replaces! });
+      return withWorkspace(io, values.workspace, (engine) => {
+        const input = { pem, tenant: values.tenant!, confirmFingerprint: confirmed, reason, label: values.label, operator: values.operator };
+        const rec = sub === 'add' ? engine.keys.add(input) : engine.keys.rotate({ ...input, replaces: values.replaces! });
         if (json) printJson(io, { ok: true, key: { ...rec, pem: undefined } });
         else {
           io.stdout.write(sub === 'add' ? 'Key trusted.\n' : `Key rotated in; ${rec.replaces} stays trusted until you revoke it.\n`);
           printRecord(io, rec);
         }
         return 0;
-      } finally {
-        db.close();
-      }
+      }, { create: true });
     }
     case 'list': {
       const { values } = parseCommandArgs(argv, { ...common, all: { type: 'boolean' } }, false);
-      const ws = openWorkspace(workspaceDir(values.workspace, io));
-      const db = openWorkspaceDatabase(ws);
-      try {
-        const recs = listKeyRecords(db, { tenant: values.tenant, includeRevoked: !!values.all });
+      return withWorkspace(io, values.workspace, (engine) => {
+        const recs = engine.keys.list({ tenant: values.tenant, includeRevoked: !!values.all });
         if (values.json) printJson(io, { keys: recs.map((r) => ({ ...r, pem: undefined })) });
         else if (recs.length === 0) io.stdout.write(`No trusted keys${values.tenant ? ` for tenant ${values.tenant}` : ''}. Add one with: mirror keys add <public.pem> --tenant <t>\n`);
         else for (const r of recs) printRecord(io, r);
         return 0;
-      } finally {
-        db.close();
-      }
+      });
     }
     case 'revoke': {
       const { values, positionals } = parseCommandArgs(argv, { ...common, reason: { type: 'string' } });
       if (positionals.length !== 1) throw new OpsError('ERR_USAGE', 'mirror keys revoke takes exactly one fingerprint (sha256:<hex>).');
       if (!values.tenant) throw new OpsError('ERR_USAGE', 'mirror keys revoke needs --tenant <name>.');
       const reason = await reasonOf(values.reason, prompter);
-      const ws = openWorkspace(workspaceDir(values.workspace, io));
-      const db = openWorkspaceDatabase(ws);
-      try {
-        const rec = revokeTrustedKey(db, { tenant: values.tenant, fingerprint: positionals[0], reason, operator: values.operator ?? ws.settings.operator });
+      return withWorkspace(io, values.workspace, (engine) => {
+        const rec = engine.keys.revoke({ tenant: values.tenant!, fingerprint: positionals[0], reason, operator: values.operator });
         if (values.json) printJson(io, { ok: true, key: { ...rec, pem: undefined } });
         else {
           io.stdout.write('Key revoked: bundles signed only by it no longer verify for this tenant.\n');
           printRecord(io, rec);
         }
         return 0;
-      } finally {
-        db.close();
-      }
+      });
     }
     default:
       throw new OpsError('ERR_USAGE', `Unknown keys sub-command "${sub ?? ''}". Use add, list, rotate or revoke.\n${USAGE}`);

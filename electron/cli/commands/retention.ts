@@ -1,10 +1,8 @@
 /** `mirror retention run --workspace <dir> [--dry-run] [--json]` (runbook 5.2). */
 import { OpsError } from '../../../shared/errors';
-import { runRetention } from '../../services/library/index';
-import { openForWrite } from '../../services/staging/index';
 import { parseCommandArgs, type CliIo, type Command } from '../command';
 import { formatBytes, printJson, reportError } from '../output';
-import { workspaceDirFrom } from './import';
+import { withWorkspace } from '../shared';
 
 const USAGE = `Usage: mirror retention run [--workspace <dir>] [--dry-run] [--json]
 
@@ -30,9 +28,8 @@ export const retentionCommand: Command = {
     try {
       const { values, positionals } = parseCommandArgs(argv, OPTIONS);
       if (positionals[0] !== 'run' || positionals.length !== 1) throw new OpsError('ERR_USAGE', 'Usage: mirror retention run [--workspace <dir>] [--dry-run] [--json].');
-      const s = openForWrite(workspaceDirFrom(io, values.workspace), 'mirror retention run');
-      try {
-        const r = runRetention(s.ws, s.db, { dryRun: !!values['dry-run'], operator: values.operator });
+      return await withWorkspace(io, values.workspace, (engine) => {
+        const r = engine.retention({ dryRun: !!values['dry-run'], operator: values.operator });
         if (json) printJson(io, { ok: true, code: null, ...r });
         else {
           const lines = [`${r.dryRun ? 'DRY RUN: would prune' : 'Pruned'} ${r.pruned.length} file(s), ${formatBytes(r.freedBytes)}; kept ${r.kept.length}.`];
@@ -41,9 +38,7 @@ export const retentionCommand: Command = {
           io.stdout.write(lines.join('\n') + '\n');
         }
         return 0;
-      } finally {
-        s.close();
-      }
+      });
     } catch (e) {
       return reportError(io, e, json);
     }

@@ -1,9 +1,8 @@
 /** `mirror rollback --workspace <dir> [--to <generation>] [--json]`. */
 import { OpsError } from '../../../shared/errors';
-import { openForWrite, rollbackLocked } from '../../services/staging/index';
 import { parseCommandArgs, type CliIo, type Command } from '../command';
 import { printJson, reportError } from '../output';
-import { workspaceDirFrom } from './import';
+import { withWorkspace } from '../shared';
 
 const USAGE = `Usage: mirror rollback [--workspace <dir>] [--to <generation>] [--reason "<text>"] [--json]
 
@@ -32,18 +31,15 @@ export const rollbackCommand: Command = {
         if (!/^\d+$/.test(values.to)) throw new OpsError('ERR_USAGE', `--to expects an export generation number (see mirror status), got "${values.to}".`);
         to = Number(values.to);
       }
-      const s = openForWrite(workspaceDirFrom(io, values.workspace), 'mirror rollback');
-      try {
-        const r = await rollbackLocked(s.ws, s.db, { to, reason: values.reason, operator: values.operator, signal: io.signal });
+      return await withWorkspace(io, values.workspace, async (engine) => {
+        const r = await engine.rollback({ to, reason: values.reason, operator: values.operator, signal: io.signal });
         if (json) {
           printJson(io, { ok: true, code: null, message: `Rolled back to generation ${r.to.generation} (${r.to.exportId}).`, from: r.from, to: r.to, verdict: r.verdict });
         } else {
           io.stdout.write(`ROLLED BACK from ${r.from ? `generation ${r.from.generation} (${r.from.exportId})` : 'nothing'} to generation ${r.to.generation} (${r.to.exportId}); deep verification: ${r.verdict.stats.files} files match the signed state ${r.to.stateDigest}.\n`);
         }
         return 0;
-      } finally {
-        s.close();
-      }
+      });
     } catch (e) {
       return reportError(io, e, json);
     }

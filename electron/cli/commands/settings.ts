@@ -1,11 +1,9 @@
 /** `mirror settings list|get|set`: the workspace settings, validated and audited (no editing workspace.json by hand). */
 import { OpsError } from '../../../shared/errors';
-import { openWorkspaceDatabase } from '../../services/db/index';
-import { getSetting, listSettings, setSetting } from '../../services/settings/index';
-import { openWorkspace } from '../../services/workspace/index';
+import { getSetting, listSettings } from '../../services/settings/index';
 import { parseCommandArgs, type CliIo, type Command } from '../command';
 import { printJson, reportError } from '../output';
-import { workspaceDir } from './audit';
+import { withWorkspace } from '../shared';
 
 const USAGE = `Usage:
   mirror settings list [--workspace <dir>] [--json]
@@ -34,36 +32,33 @@ export const settingsCommand: Command = {
     try {
       const { values, positionals } = parseCommandArgs(argv, OPTIONS);
       const [sub, ...rest] = positionals;
-      const ws = openWorkspace(workspaceDir(values.workspace, io));
-      switch (sub) {
-        case 'list': {
-          const all = listSettings(ws);
-          if (json) printJson(io, { settings: all });
-          else for (const s of all) io.stdout.write(`${s.key.padEnd(24)} ${show(s.value).padEnd(16)} (default ${show(s.default)}; ${s.allowed})\n`);
-          return 0;
-        }
-        case 'get': {
-          if (rest.length !== 1) throw new OpsError('ERR_USAGE', 'mirror settings get takes one setting name (see mirror settings list).');
-          const s = getSetting(ws, rest[0]);
-          if (json) printJson(io, s);
-          else io.stdout.write(`${s.key} = ${show(s.value)}  (default ${show(s.default)}; ${s.allowed})\n`);
-          return 0;
-        }
-        case 'set': {
-          if (rest.length !== 2) throw new OpsError('ERR_USAGE', 'mirror settings set takes a setting name and a value, e.g. mirror settings set retention.keepDeltas 5 --reason "CHG-12".');
-          const db = openWorkspaceDatabase(ws);
-          try {
-            const r = setSetting(ws, db, rest[0], rest[1], { reason: values.reason ?? '', operator: values.operator ?? (ws.settings.operator || undefined) });
+      return await withWorkspace(io, values.workspace, (engine) => {
+        const ws = engine.ws;
+        switch (sub) {
+          case 'list': {
+            const all = listSettings(ws);
+            if (json) printJson(io, { settings: all });
+            else for (const s of all) io.stdout.write(`${s.key.padEnd(24)} ${show(s.value).padEnd(16)} (default ${show(s.default)}; ${s.allowed})\n`);
+            return 0;
+          }
+          case 'get': {
+            if (rest.length !== 1) throw new OpsError('ERR_USAGE', 'mirror settings get takes one setting name (see mirror settings list).');
+            const s = getSetting(ws, rest[0]);
+            if (json) printJson(io, s);
+            else io.stdout.write(`${s.key} = ${show(s.value)}  (default ${show(s.default)}; ${s.allowed})\n`);
+            return 0;
+          }
+          case 'set': {
+            if (rest.length !== 2) throw new OpsError('ERR_USAGE', 'mirror settings set takes a setting name and a value, e.g. mirror settings set retention.keepDeltas 5 --reason "CHG-12".');
+            const r = engine.setSetting(rest[0], rest[1], { reason: values.reason ?? '', operator: values.operator });
             if (json) printJson(io, { ok: true, key: rest[0], from: r.from, to: r.to });
             else io.stdout.write(`${rest[0]}: ${show(r.from)} → ${show(r.to)} (recorded in the audit log with the reason)\n`);
             return 0;
-          } finally {
-            db.close();
           }
+          default:
+            throw new OpsError('ERR_USAGE', `Unknown settings sub-command "${sub ?? ''}". Use list, get or set.\n${USAGE}`);
         }
-        default:
-          throw new OpsError('ERR_USAGE', `Unknown settings sub-command "${sub ?? ''}". Use list, get or set.\n${USAGE}`);
-      }
+      });
     } catch (e) {
       return reportError(io, e, json);
     }

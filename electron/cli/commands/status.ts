@@ -1,10 +1,9 @@
 /** `mirror status --workspace <dir> [--deep] [--json]`: what staging holds. */
 import { exitCodeFor, OpsError } from '../../../shared/errors';
-import { workspaceStatus } from '../../services/staging/index';
-import { openWorkspace, readLockHolder } from '../../services/workspace/index';
+import { readLockHolder } from '../../services/workspace/index';
 import { parseCommandArgs, type CliIo, type Command } from '../command';
 import { formatBytes, printJson, reportError } from '../output';
-import { workspaceDirFrom } from './import';
+import { withWorkspace } from '../shared';
 
 const USAGE = `Usage: mirror status [--workspace <dir>] [--deep] [--json]
 
@@ -28,8 +27,7 @@ export const statusCommand: Command = {
     try {
       const { values, positionals } = parseCommandArgs(argv, OPTIONS);
       if (positionals.length) throw new OpsError('ERR_USAGE', `mirror status takes no positional argument (got "${positionals[0]}"); use --workspace <dir>.`);
-      const ws = openWorkspace(workspaceDirFrom(io, values.workspace));
-      const st = await workspaceStatus(ws, { deep: !!values.deep, signal: io.signal });
+      const { ws, st } = await withWorkspace(io, values.workspace, async (e) => ({ ws: e.ws, st: await e.status({ deep: !!values.deep, signal: io.signal }) }));
       const code = st.deep && !st.deep.ok ? st.deep.code : null;
       const lock = readLockHolder(ws);
       if (json) {

@@ -4,21 +4,18 @@
  * Exit codes: 0 verified; 1 input not found; 2 content mismatch; 4 usage;
  * 5 signature/trust; 8 ordering; 11 validation; 130 cancelled.
  */
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { existsSync, statSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { exitCodeFor, OpsError, toErrorShape } from '../../../shared/errors';
 import type { Verdict } from '../../../shared/types';
-import { openWorkspaceDatabase } from '../../services/db/index';
-import { listTrustedKeys } from '../../services/keys/index';
+import { createEngine, verifyOptionsWithoutWorkspace, type VerifyRequest } from '../../services/engine';
 import { bumpCounter, logEvent } from '../../services/obs/index';
 import { trivyLogEvents } from '../../services/verify/trivy';
-// Registers the staging engine's tree verifier with verifyPath (mirror verify <workspace>).
-import '../../services/staging/index';
-import { loadPublicKey, type TrustedKey } from '../../services/verify/keys';
 import { verifyPath, type KitVerdict, type VerifyOptions } from '../../services/verify/index';
-import { defaultWorkspaceDir, isWorkspaceDir, openWorkspace } from '../../services/workspace/index';
+import { defaultWorkspaceDir, isWorkspaceDir, type Workspace } from '../../services/workspace/index';
 import { parseCommandArgs, parseSize, type CliIo, type Command } from '../command';
 import { formatVerdict, printJson, progressPrinter, reportError } from '../output';
+import { readPassphrase, trustFlags } from '../shared';
 
 const USAGE = `Usage: mirror verify <path> [options]
        mirror verify --workspace <dir> [options]
@@ -29,18 +26,20 @@ workspace folder (its staging tree is re-read and checked). Without <path>,
 --workspace names the workspace whose staging tree to verify.
 
 Trust (keys inside a bundle or kit are never trusted):
-  --key <pem>                     a trusted public key (PEM); repeatable; trusted for this command only
-  --keyring <dir>                 trust every *.pub / *.pem file in this folder
-  (neither)                       the keys pinned in the workspace (--workspace, or the default one)
-  --workspace <dir>               the workspace whose pinned keys to use
-  --tenant <t>                    with workspace keys: only this tenant's keys
+  (always)                        the keys pinned in the workspace (--workspace, the input
+                                  workspace, or the default one), each for its own tenant only
+  --key <pem>                     also trust this public key (PEM) for this command; repeatable.
+                                  It adds to the pinned keys; a key revoked in the workspace is refused
+  --keyring <dir>                 also trust every *.pub / *.pem file in this folder
+  --workspace <dir>               the workspace whose pinned keys and limits to use
+  --tenant <t>                    only this tenant's pinned keys
   --signature <file>              detached signature of a Trivy bundle given alone
   --trusted-root <json>           Sigstore trusted root, for signatures/export.sigstore.json
   --certificate-identity <san>    expected Sigstore certificate identity
   --certificate-oidc-issuer <url> expected Sigstore OIDC issuer
 
 Decryption:
-  --identity <file>               age identity file (AGE-SECRET-KEY-1… lines); repeatable
+  --identity <file>               age identity file (AGE-SECRET-KEY-1… or AGE-SECRET-KEY-PQ-1… lines); repeatable
   --passphrase-file <file>        passphrase of a scrypt age-encrypted bundle (first line)
 
 Limits (defaults: 64G total, 8G per file, 1000000 members, ratio 1000):
@@ -70,38 +69,6 @@ const OPTIONS = {
   json: { type: 'boolean' },
 } as const;
 
-function readInputFile(io: CliIo, flag: string, file: string): string {
-  const p = resolve(io.cwd, file);
-  try {
-    return readFileSync(p, 'utf8');
-  } catch (e) {
-    throw new OpsError('ERR_INPUT_NOT_FOUND', `${flag} ${file}: the file cannot be read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}).`, { path: p });
-  }
-}
-
-function loadKeyFile(io: CliIo, flag: string, file: string, source: TrustedKey['source']): TrustedKey {
-  const pem = readInputFile(io, flag, file);
-  try {
-    return { ...loadPublicKey(pem, source), label: file };
-  } catch (e) {
-    if (e instanceof OpsError) throw new OpsError(e.code, `${flag} ${file}: ${e.message}`, { path: resolve(io.cwd, file) });
-    throw e;
-  }
-}
-
-/** Parses an age identity file: AGE-SECRET-KEY-1… lines; comments and blank lines ignored. */
-export function parseIdentityFile(text: string, file: string): string[] {
-  const ids: string[] = [];
-  for (const raw of text.split(/\r?\n/)) {
-    const line = raw.trim();
-    if (!line || line.startsWith('#')) continue;
-    if (/^AGE-SECRET-KEY-(PQ-)?1[0-9A-Z]+$/.test(line)) ids.push(line);
-    else throw new OpsError('ERR_USAGE', `--identity ${file}: a line is not an age identity (expected AGE-SECRET-KEY-1…; comments start with #).`);
-  }
-  if (!ids.length) throw new OpsError('ERR_USAGE', `--identity ${file} holds no age identity (AGE-SECRET-KEY-1… line).`);
-  return ids;
-}
-
 function positiveNumber(flag: string, v: string | undefined): number | undefined {
   if (v === undefined) return undefined;
   const n = Number(v);
@@ -128,10 +95,8 @@ function contextWorkspace(io: CliIo, flag: string | undefined, input: string): s
  * unsupported-schema event) in the workspace's log, when there is a workspace.
  * Logging never changes the verdict.
  */
-function logVerdict(wsDir: string | null, v: Verdict): void {
-  if (!wsDir || !isWorkspaceDir(wsDir)) return;
+function logVerdict(ws: Workspace, v: Verdict): void {
   try {
-    const ws = openWorkspace(wsDir);
     const all = [v, ...v.items];
     for (const item of all) for (const e of trivyLogEvents(item)) logEvent(ws, e);
     if (!v.ok && v.code) {
@@ -143,35 +108,6 @@ function logVerdict(wsDir: string | null, v: Verdict): void {
     }
   } catch {
     /* a log that cannot be written does not change the verdict */
-  }
-}
-
-/** Keys from --key/--keyring, else the workspace's pinned keys. */
-function resolveKeys(io: CliIo, values: { key?: string[]; keyring?: string; workspace?: string; tenant?: string }, input: string): { keys: TrustedKey[]; note?: string } {
-  const keys: TrustedKey[] = [];
-  for (const k of values.key ?? []) keys.push(loadKeyFile(io, '--key', k, 'cli'));
-  if (values.keyring) {
-    const dir = resolve(io.cwd, values.keyring);
-    let names: string[];
-    try {
-      names = readdirSync(dir).filter((n) => /\.(pub|pem)$/i.test(n)).sort();
-    } catch (e) {
-      throw new OpsError('ERR_INPUT_NOT_FOUND', `--keyring ${values.keyring}: the folder cannot be read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}).`, { path: dir });
-    }
-    if (!names.length) throw new OpsError('ERR_USAGE', `--keyring ${values.keyring} holds no *.pub or *.pem file.`);
-    for (const n of names) keys.push(loadKeyFile(io, '--keyring', join(values.keyring, n), 'keyring'));
-  }
-  if (keys.length) return { keys };
-  // No key on the command line: the workspace's pinned keys (per tenant).
-  const wsDir = contextWorkspace(io, values.workspace, input);
-  if (!wsDir) return { keys: [], note: 'No --key or --keyring was given and there is no workspace with pinned keys.' };
-  const ws = openWorkspace(wsDir);
-  const db = openWorkspaceDatabase(ws);
-  try {
-    const pinned = listTrustedKeys(db, values.tenant);
-    return { keys: pinned, ...(pinned.length ? {} : { note: `The workspace ${wsDir} has no trusted key${values.tenant ? ` for tenant ${values.tenant}` : ''}.` }) };
-  } finally {
-    db.close();
   }
 }
 
@@ -188,14 +124,7 @@ export const verifyCommand: Command = {
       if (positionals.length === 0 && !values.workspace) throw new OpsError('ERR_USAGE', 'Give the bundle, kit or workspace to verify: mirror verify <path> (or --workspace <dir>).');
       given = positionals[0] ?? values.workspace!;
       const input = resolve(io.cwd, given);
-      const { keys, note } = resolveKeys(io, values, input);
-      const identities: string[] = [];
-      for (const f of values.identity ?? []) identities.push(...parseIdentityFile(readInputFile(io, '--identity', f), f));
-      let passphrase: string | undefined;
-      if (values['passphrase-file']) {
-        passphrase = readInputFile(io, '--passphrase-file', values['passphrase-file']).split(/\r?\n/)[0];
-        if (!passphrase) throw new OpsError('ERR_USAGE', `--passphrase-file ${values['passphrase-file']} is empty.`);
-      }
+      const passphrase = readPassphrase(io, values['passphrase-file']);
       const limits: NonNullable<VerifyOptions['limits']> = {};
       const maxBytes = positiveSize('--max-bytes', values['max-bytes']);
       const maxMember = positiveSize('--max-member-bytes', values['max-member-bytes']);
@@ -206,9 +135,7 @@ export const verifyCommand: Command = {
       if (maxMembers !== undefined) limits.maxMembers = Math.floor(maxMembers);
       if (maxRatio !== undefined) limits.maxRatio = maxRatio;
       const optional = (flag: string | undefined): string | undefined => (flag === undefined ? undefined : resolve(io.cwd, flag));
-      const opts: VerifyOptions = {
-        keys,
-        identities,
+      const req: VerifyRequest = {
         ...(passphrase !== undefined ? { passphrase } : {}),
         ...(values.signature ? { signature: optional(values.signature) } : {}),
         ...(values['trusted-root'] ? { trustedRoot: optional(values['trusted-root']) } : {}),
@@ -216,13 +143,29 @@ export const verifyCommand: Command = {
         ...(values['certificate-oidc-issuer'] ? { certificateOidcIssuer: values['certificate-oidc-issuer'] } : {}),
         limits,
         signal: io.signal,
+        trust: trustFlags(io, values),
       };
       const progress = json ? undefined : progressPrinter(io);
-      if (progress) opts.onProgress = progress;
-      const verdict: Verdict = await verifyPath(input, opts);
-      logVerdict(contextWorkspace(io, values.workspace, input), verdict);
+      if (progress) req.onProgress = progress;
+      // The workspace whose pinned keys and limits apply (opened through the engine: recovered first).
+      const wsDir = contextWorkspace(io, values.workspace, input);
+      let verdict: Verdict;
+      if (wsDir) {
+        const engine = createEngine(wsDir);
+        try {
+          const { options, note } = engine.verifyOptions(req);
+          verdict = await verifyPath(input, options);
+          if (note && !verdict.ok) verdict.warnings.push(note);
+          logVerdict(engine.ws, verdict);
+        } finally {
+          engine.close();
+        }
+      } else {
+        const { options, note } = verifyOptionsWithoutWorkspace(req);
+        verdict = await verifyPath(input, options);
+        if (note && !verdict.ok) verdict.warnings.push(note);
+      }
       verdict.path = given;
-      if (note && !verdict.ok) verdict.warnings.push(note);
       if (io.signal.aborted && verdict.code !== 'ERR_CANCELLED') {
         throw new OpsError('ERR_CANCELLED', 'Cancelled by the operator (SIGINT). Nothing was changed.');
       }

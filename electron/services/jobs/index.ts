@@ -12,11 +12,9 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { OpsError, type OpsErrorShape } from '../../../shared/errors';
 import type { JobProgress } from '../../../shared/types';
-import { registerBuiltinJobs } from './builtin';
-import { getJob } from './registry';
+import { runJob, type JobName, type JobParams, type JobResult } from './contract';
 
-export { registerJob, getJob, jobNames, type JobFn, type JobRunContext } from './registry';
-export { registerBuiltinJobs } from './builtin';
+export { JOBS, jobNames, isJobName, runJob, type JobName, type JobParams, type JobResult, type JobRunContext, type JobDef } from './contract';
 
 export interface RunJobOptions {
   signal?: AbortSignal;
@@ -47,7 +45,8 @@ export function workerEntry(): { file: string; execArgv: string[] } {
 }
 
 /** Runs a named job in a worker thread. Rejects with an OpsError (ERR_CANCELLED when aborted). */
-export function runJobInWorker<T = unknown>(name: string, params: Record<string, unknown>, opts: RunJobOptions = {}): Promise<T> {
+export function runJobInWorker<N extends JobName>(name: N, params: JobParams<N>, opts: RunJobOptions = {}): Promise<JobResult<N>> {
+  type T = JobResult<N>;
   const jobId = opts.jobId ?? randomUUID();
   const entry = opts.workerEntry ? { file: opts.workerEntry, execArgv: [] } : workerEntry();
   return new Promise<T>((resolvePromise, reject) => {
@@ -86,12 +85,7 @@ export function runJobInWorker<T = unknown>(name: string, params: Record<string,
   });
 }
 
-/** Runs the same named job in the calling thread (the CLI). */
-export async function runJobInline<T = unknown>(name: string, params: Record<string, unknown>, opts: RunJobOptions = {}): Promise<T> {
-  registerBuiltinJobs();
-  const fn = getJob(name);
-  if (!fn) throw new OpsError('ERR_USAGE', `No engine job named "${name}".`);
-  const signal = opts.signal ?? new AbortController().signal;
-  if (signal.aborted) throw new OpsError('ERR_CANCELLED', 'Cancelled by the operator before the job started.');
-  return (await fn(params, { jobId: opts.jobId ?? randomUUID(), signal, onProgress: opts.onProgress ?? (() => {}) })) as T;
+/** Runs the same named job in the calling thread (tests, the browser bridge). */
+export async function runJobInline<N extends JobName>(name: N, params: JobParams<N>, opts: RunJobOptions = {}): Promise<JobResult<N>> {
+  return runJob(name, params, { jobId: opts.jobId ?? randomUUID(), signal: opts.signal ?? new AbortController().signal, onProgress: opts.onProgress ?? (() => {}) });
 }

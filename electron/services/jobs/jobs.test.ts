@@ -31,10 +31,10 @@ describe('job runner (worker_threads)', () => {
     const db = openDatabase(ws.layout.db);
     for (let i = 0; i < 25; i++) appendAudit(db, { action: 'retention.run', subject: `r${i}` });
     db.close();
-    const inWorker = await runJobInWorker<{ ok: boolean; rows: number; head: { hash: string } }>('audit.verify', { workspaceDir: ws.dir });
+    const inWorker = await runJobInWorker('audit.verify', { workspaceDir: ws.dir });
     expect(inWorker.ok).toBe(true);
     expect(inWorker.rows).toBe(25);
-    const inline = await runJobInline<typeof inWorker>('audit.verify', { workspaceDir: ws.dir });
+    const inline = await runJobInline('audit.verify', { workspaceDir: ws.dir });
     expect(inline.head.hash).toBe(inWorker.head.hash);
   });
 
@@ -42,12 +42,12 @@ describe('job runner (worker_threads)', () => {
     const seen: JobProgress[] = [];
     let ticksOnMain = 0;
     const timer = setInterval(() => ticksOnMain++, 5);
-    const r = await runJobInWorker<{ ticks: number }>('diagnostics.busy', { ms: 150, block: true }, { onProgress: (p) => seen.push(p) });
+    const r = await runJobInWorker('diagnostics.busy', { ms: 150, block: true }, { onProgress: (p) => seen.push(p) });
     clearInterval(timer);
     // A blocking job did not block this thread: our interval kept firing.
     expect(ticksOnMain).toBeGreaterThan(3);
     expect(r).toHaveProperty('spunMs');
-    const r2 = await runJobInWorker<{ ticks: number }>('diagnostics.busy', { ms: 100 }, { onProgress: (p) => seen.push(p), jobId: 'job-7' });
+    const r2 = await runJobInWorker('diagnostics.busy', { ms: 100 }, { onProgress: (p) => seen.push(p), jobId: 'job-7' });
     expect(r2.ticks).toBeGreaterThan(0);
     expect(seen.filter((p) => p.jobId === 'job-7').length).toBe(r2.ticks);
     expect(seen.filter((p) => p.jobId === 'job-7').every((p) => p.phase === 'busy')).toBe(true);
@@ -61,7 +61,7 @@ describe('job runner (worker_threads)', () => {
       expect(isOpsError(e)).toBe(true);
       expect(e).toMatchObject({ code: 'ERR_BUNDLE_CORRUPT', message: 'diagnostic failure', path: 'diag' });
     }
-    expect(await codeOf(runJobInWorker('no.such.job', {}))).toBe('ERR_USAGE');
+    expect(await codeOf(runJobInWorker('no.such.job' as 'audit.verify', { workspaceDir: dir }))).toBe('ERR_USAGE');
     expect(await codeOf(runJobInWorker('audit.verify', { workspaceDir: join(dir, 'none') }))).toBe('ERR_WORKSPACE_INVALID');
   });
 
@@ -102,7 +102,7 @@ describe('job runner (worker_threads)', () => {
       logLevel: 'error',
     });
     const seen: string[] = [];
-    const r = await runJobInWorker<{ ticks: number }>('diagnostics.busy', { ms: 50 }, { workerEntry: join(outDir, 'worker.mjs'), onProgress: (p) => seen.push(p.phase) });
+    const r = await runJobInWorker('diagnostics.busy', { ms: 50 }, { workerEntry: join(outDir, 'worker.mjs'), onProgress: (p) => seen.push(p.phase) });
     expect(r.ticks).toBeGreaterThan(0);
     expect(seen.length).toBe(r.ticks);
     try {

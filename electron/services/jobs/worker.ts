@@ -5,13 +5,12 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { OpsError, toErrorShape } from '../../../shared/errors';
-import { registerBuiltinJobs } from './builtin';
-import { getJob } from './registry';
+import { runJob, type JobName } from './contract';
 
 interface Init {
   jobId: string;
-  name: string;
-  params: Record<string, unknown>;
+  name: JobName;
+  params: unknown;
 }
 
 async function main(): Promise<void> {
@@ -22,11 +21,8 @@ async function main(): Promise<void> {
   port.on('message', (m: { type?: string }) => {
     if (m?.type === 'cancel') controller.abort(new OpsError('ERR_CANCELLED', 'Cancelled by the operator.'));
   });
-  registerBuiltinJobs();
   try {
-    const fn = getJob(name);
-    if (!fn) throw new OpsError('ERR_USAGE', `No engine job named "${name}".`);
-    const value = await fn(params, { jobId, signal: controller.signal, onProgress: (p) => port.postMessage({ type: 'progress', progress: p }) });
+    const value = await runJob(name, params, { jobId, signal: controller.signal, onProgress: (p) => port.postMessage({ type: 'progress', progress: p }) });
     port.postMessage({ type: 'result', value });
   } catch (e) {
     const shape = controller.signal.aborted && !(e instanceof OpsError) ? { code: 'ERR_CANCELLED', message: 'Cancelled by the operator.' } : toErrorShape(e);

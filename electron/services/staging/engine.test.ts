@@ -10,6 +10,7 @@ import { openWorkspace, saveSettings, type Workspace } from '../workspace/index'
 import { applyJournalFile, generationDir, generationName } from '../workspace/layout';
 import { applyPrepared } from './apply';
 import { nodeStagingFs, type StagingFs } from './fsops';
+import { createEngine } from '../engine';
 import { openForWrite, rollback, verifyStagingTree, workspaceStatus, recoverInterruptedApply } from './index';
 import { listGenerations, readState } from './store';
 import { fakeVerifiedBundle, syntheticFiles, type FakeBundle, type FakeBundleSpec } from './testing';
@@ -276,11 +277,13 @@ describe('journal recovery', () => {
     d2b.materialize();
     expect(() => applyPrepared(s2.ws, s2.db, d2b.prepared, { hooks: { checkpoint: stopAt('switch:rename'), fs: { ...nodeStagingFs, rm: cleanupless.rm } } })).toThrow(/crash/);
     s2.close();
-    // Merely opening the workspace (as the app or `mirror status` does) finishes it.
+    // Merely opening the workspace through the composition root (as the app, every CLI command and every job does) finishes it.
     expect(existsSync(applyJournalFile(ws.layout))).toBe(true);
-    const reopened = openWorkspace(ws.dir);
+    const engine = createEngine(ws.dir);
+    engine.close();
+    expect(engine.recovery.recovered?.outcome).toBe('completed');
     expect(existsSync(applyJournalFile(ws.layout))).toBe(false);
-    expect(readlinkSync(reopened.layout.current)).toBe(generationName(2));
+    expect(readlinkSync(engine.ws.layout.current)).toBe(generationName(2));
     const db = openDatabase(ws.layout.db);
     const recovered = db.prepare("SELECT details FROM audit_log WHERE action = 'mirror.apply.recovered' ORDER BY id").all() as { details: string }[];
     db.close();

@@ -6,7 +6,7 @@
  * single-writer lock where they write (recovery of an interrupted apply runs
  * first, every time a workspace is opened for writing).
  */
-import { acquireWriteLock, openWorkspace, registerWorkspaceOpenHook, type Workspace, type WriteLock } from '../workspace/index';
+import { acquireWriteLock, openWorkspace, type Workspace, type WriteLock } from '../workspace/index';
 import { openDatabase, type Db } from '../db/index';
 import type { Verdict } from '../../../shared/types';
 import { isOpsError, OpsError } from '../../../shared/errors';
@@ -17,7 +17,6 @@ import { stagingStatus, type StagingStatus } from './status';
 import { verifyGeneration, type TreeVerifyOptions } from './verify-tree';
 import type { StagingHooks } from './fsops';
 import type { ImportResult } from './types';
-import { registerWorkspaceVerifier } from '../verify/index';
 
 export type { ImportOptions } from './import';
 export type { RollbackOptions, RollbackResult } from './rollback';
@@ -54,9 +53,7 @@ export interface WriteSession {
  * any interrupted apply. `create` initialises a missing workspace.
  */
 export function openForWrite(dirOrWs: string | Workspace, purpose: string, opts: { create?: boolean; hooks?: StagingHooks } = {}): WriteSession {
-  hookReport = null;
   const ws = typeof dirOrWs === 'string' ? openWorkspace(dirOrWs, { create: opts.create }) : dirOrWs;
-  const recoveredOnOpen = hookReport as RecoveryReport | null;
   const lock = acquireWriteLock(ws, purpose);
   let db: Db | null = null;
   try {
@@ -71,8 +68,7 @@ export function openForWrite(dirOrWs: string | Workspace, purpose: string, opts:
     }
     // Commits of staging state must be durable before the apply journal is removed.
     db.pragma('synchronous = FULL');
-    const own = recoverLocked(ws, db, opts.hooks);
-    const recovery: RecoveryReport = own.recovered || !recoveredOnOpen ? own : { recovered: recoveredOnOpen.recovered, removed: [...recoveredOnOpen.removed, ...own.removed] };
+    const recovery = recoverLocked(ws, db, opts.hooks);
     const d = db;
     return {
       ws,
@@ -141,12 +137,3 @@ export function recoverInterruptedApply(ws: Workspace, opts: { hooks?: StagingHo
   s.close();
   return s.recovery;
 }
-
-// `mirror verify <workspace>` / verifyPath on a workspace folder use this engine's tree check.
-registerWorkspaceVerifier((dir, opts) => verifyStagingTree(openWorkspace(dir), { signal: opts.signal, path: dir }));
-
-// Opening a workspace with an interrupted apply's journal recovers it right away (app or CLI start).
-let hookReport: RecoveryReport | null = null;
-registerWorkspaceOpenHook((ws) => {
-  hookReport = recoverInterruptedApply(ws);
-});

@@ -11,22 +11,13 @@ import { buildVerdict, Report, verifyMirrorBundle } from './mirror';
 import { trivyKindFromName, verifyTrivyBundle } from './trivy';
 import type { VerifyOptions } from './types';
 
-export type { VerifyOptions } from './types';
+export type { VerifyOptions, WorkspaceVerifier } from './types';
 export type { TrustedKey } from './keys';
 export { loadPublicKey, verifyDetached, fingerprintOf } from './keys';
 export { verifyMirrorBundle, type MirrorBundleResult, type MirrorVerifyOptions } from './mirror';
 export { verifyKit, type KitVerdict, type PlanStep, type KitManifest } from './kit';
 export { parseExportJson, type ExportJson } from './export-schema';
 export { TarGate } from './tar-gate';
-
-/** Hook for the staging engineer's `verifyStagingTree` (a folder with workspace.json). */
-export type WorkspaceVerifier = (dir: string, opts: VerifyOptions) => Promise<Verdict>;
-let workspaceVerifier: WorkspaceVerifier | null = null;
-
-/** Registers the staging tree verifier (called by the staging module or the CLI wiring). */
-export function registerWorkspaceVerifier(fn: WorkspaceVerifier | null): void {
-  workspaceVerifier = fn;
-}
 
 export type InputKind = 'mirror' | 'trivy' | 'kit' | 'workspace' | 'unknown';
 
@@ -85,10 +76,10 @@ export async function verifyPath(path: string, opts: VerifyOptions): Promise<Ver
     }
     case 'kit':
       return verifyKit(path, opts);
-    case 'workspace': {
-      if (!workspaceVerifier) throw new OpsError('ERR_USAGE', 'Verifying a workspace\'s staging tree is not available in this build yet.');
-      return workspaceVerifier(path, opts);
-    }
+    case 'workspace':
+      // A staging tree is checked against the workspace's own state (the engine passes verifyWorkspace).
+      if (!opts.verifyWorkspace) throw new OpsError('ERR_USAGE', `${path} is a workspace: its staging tree is verified through the engine (mirror verify <workspace>), not as a bundle.`);
+      return opts.verifyWorkspace(path, { signal: opts.signal });
     default:
       throw new OpsError('ERR_USAGE', `${path} is not something mirror verify knows: give a mirror bundle (*.tar.zst, *.tar.zst.age), a Trivy bundle (db.bundle, java-db.bundle), an offline kit folder (with ${KIT_MANIFEST}) or a workspace folder (with workspace.json).`);
   }

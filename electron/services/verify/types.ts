@@ -1,6 +1,6 @@
 /** Options shared by every verifier (bundle, Trivy bundle, kit, workspace). */
 import type { Limits } from '../../../shared/settings';
-import type { JobProgress } from '../../../shared/types';
+import type { JobProgress, Verdict } from '../../../shared/types';
 import type { TrustedKey } from './keys';
 
 export interface VerifyOptions {
@@ -17,4 +17,12 @@ export interface VerifyOptions {
   limits?: Partial<Limits>;
   signal?: AbortSignal;
   onProgress?: (p: JobProgress) => void;
+  /**
+   * How a workspace folder given as the input is checked (its staging tree
+   * against its signed state). Passed in by the composition root
+   * (services/engine.ts); without it a workspace input is ERR_USAGE.
+   */
+  verifyWorkspace?: WorkspaceVerifier;
 }
+
+export type WorkspaceVerifier = (dir: string, opts: { signal?: AbortSignal }) => Promise<Verdict>;

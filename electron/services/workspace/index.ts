@@ -63,25 +63,9 @@ export function openWorkspace(dirIn: string, opts: { create?: boolean } = {}): W
   for (const d of [layout.library, layout.incoming, layout.staging, layout.trivy, layout.journal, layout.logs, layout.metrics, layout.evidence]) {
     mkdirSync(d, { recursive: true, mode: 0o700 });
   }
-  const ws: Workspace = { layout, dir, settings: manifest.settings };
-  // An interrupted apply (journal left behind) is finished or rolled back as soon as the
-  // workspace is opened by the app or the CLI, not only at the next write.
-  if (openHook && existsSync(join(layout.journal, 'apply.json'))) {
-    try {
-      openHook(ws);
-    } catch (e) {
-      if (!(e instanceof OpsError && e.code === 'ERR_WORKSPACE_BUSY')) throw e;
-      // Another writer holds the lock: it recovers when it opens for writing.
-    }
-  }
-  return ws;
-}
-
-let openHook: ((ws: Workspace) => void) | null = null;
-
-/** Registered by the staging engine: recovery of an interrupted apply when a workspace is opened. */
-export function registerWorkspaceOpenHook(fn: ((ws: Workspace) => void) | null): void {
-  openHook = fn;
+  // Recovery of an interrupted apply is the composition root's job (services/engine.ts
+  // createEngine), which every entry point opens a workspace through.
+  return { layout, dir, settings: manifest.settings };
 }
 
 /** Replaces the workspace settings (validated), atomically. */
