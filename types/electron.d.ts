@@ -77,6 +77,7 @@ declare module 'electron' {
     quit(): void;
     exit(code?: number): void;
     isPackaged: boolean;
+    commandLine: { appendSwitch(name: string, value?: string): void };
     getPath(name: 'userData'): string;
     requestSingleInstanceLock(): boolean;
     enableSandbox(): void;

@@ -54,8 +54,8 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
   }
 }
 
-/** Process entry point (the bundled `dist/cli/mirror.mjs`). */
-export async function main(): Promise<void> {
+/** Process entry point (the bundled `dist/cli/mirror.mjs`, and `<app> mirror …` in the packaged app). */
+export async function main(argv: string[] = process.argv.slice(2)): Promise<number> {
   const controller = new AbortController();
   let interrupted = false;
   // `mirror verify … | head`: the reader went away. Stop quietly, as Unix tools do.
@@ -81,6 +81,7 @@ export async function main(): Promise<void> {
     cwd: process.cwd(),
     signal: controller.signal,
   };
-  const code = await runCli(process.argv.slice(2), io);
+  const code = await runCli(argv, io);
   process.exitCode = interrupted && code !== 0 ? 130 : code;
+  return process.exitCode;
 }

@@ -34,9 +34,26 @@ interface Report {
   network: Record<string, boolean>;
   quit: { firstPrevented: boolean; secondPrevented: boolean; quitCalls: number };
   errors: string[];
+  exitCode: number | null;
+  switches: string[];
+  nativeBindingEnv: string | null;
 }
 
 const pkg = JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')) as { version: string };
+
+/** Runs the built main process under the fake Electron, with extra environment and user arguments. */
+function runMain(root: string, extraEnv: NodeJS.ProcessEnv = {}, args: string[] = [], name = 'report'): { report: Report; stdout: string } {
+  const env: NodeJS.ProcessEnv = { ...process.env, FAKE_ELECTRON_REPORT: join(root, `${name}.json`), FAKE_USER_DATA: join(root, 'userData'), ...extraEnv };
+  delete env.OKC_WORKSPACE;
+  if (!('OKC_SQLITE_NATIVE_BINDING' in extraEnv)) delete env.OKC_SQLITE_NATIVE_BINDING;
+  const r = spawnSync(process.execPath, ['--import', join(REPO_ROOT, 'electron/main/testing/register-fake-electron.mjs'), join(root, 'dist', 'main', 'main.mjs'), ...args], {
+    cwd: root,
+    env,
+    encoding: 'utf8',
+  });
+  if (r.status !== 0) throw new Error(`main process exited ${r.status}: ${r.stderr}`);
+  return { report: JSON.parse(readFileSync(join(root, `${name}.json`), 'utf8')) as Report, stdout: r.stdout };
+}
 
 describe('the Electron main process, run against a fake Electron', () => {
   const root = join(REPO_ROOT, '.tmp', `main-smoke-${process.pid}-${Date.now()}`);
@@ -56,15 +73,7 @@ describe('the Electron main process, run against a fake Electron', () => {
       define: { __APP_VERSION__: JSON.stringify(pkg.version) },
       logLevel: 'error',
     });
-    const env: NodeJS.ProcessEnv = { ...process.env, FAKE_ELECTRON_REPORT: join(root, 'report.json'), FAKE_USER_DATA: join(root, 'userData') };
-    delete env.OKC_WORKSPACE;
-    const r = spawnSync(process.execPath, ['--import', join(REPO_ROOT, 'electron/main/testing/register-fake-electron.mjs'), join(root, 'dist', 'main', 'main.mjs')], {
-      cwd: root,
-      env,
-      encoding: 'utf8',
-    });
-    if (r.status !== 0) throw new Error(`main process exited ${r.status}: ${r.stderr}`);
-    report = JSON.parse(readFileSync(join(root, 'report.json'), 'utf8')) as Report;
+    report = runMain(root).report;
   });
 
   afterAll(() => rmSync(root, { recursive: true, force: true }));
@@ -118,5 +127,27 @@ describe('the Electron main process, run against a fake Electron', () => {
 
   it('disposes (jobs, database) before quitting, once', () => {
     expect(report.quit).toEqual({ firstPrevented: true, secondPrevented: false, quitCalls: 2 });
+  });
+
+  it('a packaged app drops development overrides: OKC_SQLITE_NATIVE_BINDING never reaches the database layer', () => {
+    const dev = runMain(root, { OKC_SQLITE_NATIVE_BINDING: '/tmp/evil/better_sqlite3.node' }, [], 'dev');
+    expect(dev.report.nativeBindingEnv).toBe('/tmp/evil/better_sqlite3.node');
+    const packaged = runMain(root, { OKC_SQLITE_NATIVE_BINDING: '/tmp/evil/better_sqlite3.node', FAKE_ELECTRON_PACKAGED: '1' }, [], 'packaged');
+    expect(packaged.report.errors).toEqual([]);
+    expect(packaged.report.nativeBindingEnv).toBeNull();
+    // DevTools are off in a packaged app.
+    expect(packaged.report.windows[0].webPreferences.devTools).toBe(false);
+  });
+
+  it('`<app> mirror …` runs the CLI with no window and leaves with its exit code', () => {
+    const r = runMain(root, { FAKE_EXPECT_EXIT: '1' }, ['mirror', '--version'], 'headless');
+    expect(r.report.errors).toEqual([]);
+    expect(r.report.windows).toEqual([]);
+    expect(r.report.singleInstanceAsked).toBe(false);
+    expect(r.report.switches).toContain('ozone-platform=headless');
+    expect(r.report.exitCode).toBe(0);
+    expect(r.stdout.trim()).toBe(pkg.version);
+    const bad = runMain(root, { FAKE_EXPECT_EXIT: '1' }, ['mirror', 'no-such-command'], 'headless-bad');
+    expect(bad.report.exitCode).toBe(4);
   });
 });

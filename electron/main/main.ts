@@ -10,6 +10,8 @@ import { app, BrowserWindow, dialog, ipcMain, protocol, session, type WebContent
 import { EVENT_CHANNEL, type Topic, type Topics } from '../../shared/contract';
 import { createHandlers, isTrustedSenderUrl, registerHandlers, type Handlers } from '../ipc/handlers';
 import { workerExec } from '../ipc/engine';
+import { main as runMirrorCli } from '../cli/mirror';
+import { headlessCliArgs, lockDownDevOverrides } from './headless';
 import { configureNativeBinding } from './native';
 import { APP_INDEX, APP_SCHEME, isAllowedRequestUrl, serveRendererRequest } from './renderer-files';
 
@@ -19,9 +21,9 @@ const appRoot = join(distDir, '..');
 const rendererDir = join(distDir, 'renderer');
 const preloadFile = join(distDir, 'preload', 'preload.cjs');
 
-// The custom scheme must be registered before the app is ready.
-protocol.registerSchemesAsPrivileged([{ scheme: APP_SCHEME, privileges: { standard: true, secure: true, supportFetchAPI: true } }]);
-app.enableSandbox();
+// A packaged app honours no development override (e.g. a native module named by an environment variable).
+lockDownDevOverrides(process.env, app.isPackaged);
+const headlessArgs = headlessCliArgs(process.argv, app.isPackaged);
 
 let mainWindow: BrowserWindow | null = null;
 let handlers: Handlers | null = null;
@@ -79,7 +81,7 @@ function createWindow(): BrowserWindow {
 }
 
 async function start(): Promise<void> {
-  configureNativeBinding(appRoot, process.versions.electron);
+  if (!app.isPackaged) configureNativeBinding(appRoot, process.versions.electron);
 
   protocol.handle(APP_SCHEME, async (request) => {
     const r = await serveRendererRequest(rendererDir, request.url);
@@ -111,30 +113,55 @@ async function start(): Promise<void> {
   mainWindow = createWindow();
 }
 
-if (!app.requestSingleInstanceLock()) {
-  // Another console already runs: it gets focus (second-instance) and this one leaves.
-  app.quit();
-} else {
-  app.on('second-instance', () => {
-    if (!mainWindow) return;
-    if (mainWindow.isMinimized()) mainWindow.restore();
-    mainWindow.focus();
-  });
-  app.on('web-contents-created', (_event, contents) => lockDown(contents));
-  app.on('window-all-closed', () => app.quit());
-  let disposed = false;
-  app.on('before-quit', (event) => {
-    if (disposed || !handlers) return;
-    // Cancel running jobs and close the database before quitting.
-    event.preventDefault();
-    disposed = true;
-    void handlers.dispose().finally(() => app.quit());
-  });
-  app
-    .whenReady()
-    .then(start)
-    .catch((e: unknown) => {
-      process.stderr.write(`The console could not start: ${e instanceof Error ? e.message : String(e)}\n`);
-      app.exit(1);
+/** `<app> mirror …`: the CLI in this process, no window (RunAsNode is off in the package). */
+async function runHeadless(args: string[]): Promise<void> {
+  if (!app.isPackaged) configureNativeBinding(appRoot, process.versions.electron);
+  let code = 1;
+  try {
+    code = await runMirrorCli(args);
+  } catch (e) {
+    process.stderr.write(`mirror: ${e instanceof Error ? e.message : String(e)}\n`);
+  }
+  app.exit(code);
+}
+
+function startGui(): void {
+  // The custom scheme must be registered before the app is ready.
+  protocol.registerSchemesAsPrivileged([{ scheme: APP_SCHEME, privileges: { standard: true, secure: true, supportFetchAPI: true } }]);
+  app.enableSandbox();
+  if (!app.requestSingleInstanceLock()) {
+    // Another console already runs: it gets focus (second-instance) and this one leaves.
+    app.quit();
+  } else {
+    app.on('second-instance', () => {
+      if (!mainWindow) return;
+      if (mainWindow.isMinimized()) mainWindow.restore();
+      mainWindow.focus();
     });
+    app.on('web-contents-created', (_event, contents) => lockDown(contents));
+    app.on('window-all-closed', () => app.quit());
+    let disposed = false;
+    app.on('before-quit', (event) => {
+      if (disposed || !handlers) return;
+      // Cancel running jobs and close the database before quitting.
+      event.preventDefault();
+      disposed = true;
+      void handlers.dispose().finally(() => app.quit());
+    });
+    app
+      .whenReady()
+      .then(start)
+      .catch((e: unknown) => {
+        process.stderr.write(`The console could not start: ${e instanceof Error ? e.message : String(e)}\n`);
+        app.exit(1);
+      });
+  }
+}
+
+if (headlessArgs) {
+  // No display is needed for the CLI.
+  app.commandLine.appendSwitch('ozone-platform', 'headless');
+  void runHeadless(headlessArgs);
+} else {
+  startGui();
 }

@@ -19,6 +19,9 @@ const report = {
   network: {},
   quit: {},
   errors: [],
+  exitCode: null,
+  switches: [],
+  nativeBindingEnv: null,
 };
 const appListeners = {};
 const ipcHandlers = new Map();
@@ -35,6 +38,7 @@ function finish() {
 
 async function exercise() {
   try {
+    report.nativeBindingEnv = process.env.OKC_SQLITE_NATIVE_BINDING ?? null;
     // Protocol: the renderer's index and an escape attempt.
     const index = await protocolHandler({ url: 'app://console/index.html' });
     report.protocol.index = { status: index.status, csp: index.headers.get('content-security-policy'), body: (await index.text()).slice(0, 200) };
@@ -89,7 +93,12 @@ async function exercise() {
 }
 
 export const app = {
-  isPackaged: false,
+  isPackaged: process.env.FAKE_ELECTRON_PACKAGED === '1',
+  commandLine: {
+    appendSwitch(name, value) {
+      report.switches.push(value === undefined ? name : `${name}=${value}`);
+    },
+  },
   whenReady: () => Promise.resolve(),
   getPath: (name) => (name === 'userData' ? process.env.FAKE_USER_DATA : '/tmp'),
   getVersion: () => '0.0.0-fake',
@@ -114,7 +123,10 @@ export const app = {
     finish();
   },
   exit(code) {
-    report.errors.push(`app.exit(${code})`);
+    report.exitCode = code;
+    // The headless `mirror` entry leaves through app.exit; the window path never should.
+    if (report.windows.length > 0 || process.env.FAKE_EXPECT_EXIT !== '1') report.errors.push(`app.exit(${code})`);
+    report.nativeBindingEnv = process.env.OKC_SQLITE_NATIVE_BINDING ?? null;
     finish();
   },
 };
