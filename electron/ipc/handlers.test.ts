@@ -4,6 +4,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { CHANNELS, CONTRACT, type AuditPage, type ChecklistRunView, type ChecklistSummary, type AuditVerifyResult, type Envelope, type JobInfo, type LibraryEntry, type Topic, type Topics, type WorkspaceStatusView } from '../../shared/contract';
 import { generatedPayload, generateSigningKey, writeMirrorBundle } from '../services/producer/index';
 import { KITS, REPO_ROOT, tempDir } from '../services/testing/fixtures';
+import { writePqBundle } from '../services/testing/pq';
 import { workerExec } from './engine';
 import { openDatabase } from '../services/db/index';
 import { getRun, loadProcedures, toChecklistRunView, toChecklistSummary } from '../services/runbooks/index';
@@ -194,6 +195,20 @@ describe('channels backed by the real engine (fixture kit ecdsa-p256)', () => {
     const audit = await value<AuditPage>('audit.list', { action: 'mirror.verify.passed' });
     expect(audit.rows).toHaveLength(1);
     expect((audit.rows[0].details as { path: string }).path).toBe(KIT);
+  });
+
+  it('a post-quantum age identity (AGE-SECRET-KEY-PQ-1…) works for verify.start and import.start (the app once refused it with ERR_USAGE)', async () => {
+    const b = await writePqBundle(tmp.dir);
+    const job = await run('verify.start', { path: b.file, keyFiles: [b.keyFile], identityFiles: [b.identityFile] });
+    expect(job.state, job.error?.message ?? job.verdict?.message).toBe('succeeded');
+    expect(job.verdict?.ok).toBe(true);
+    const imp = await run('import.start', { paths: [b.file], keyFiles: [b.keyFile], identityFiles: [b.identityFile] });
+    expect(imp.state, imp.error?.message ?? imp.import?.message).toBe('succeeded');
+    expect(imp.status?.generation).toBe(1);
+    // A file that is not an identity is still a plain usage error.
+    writeFileSync(join(tmp.dir, 'not-an-identity.txt'), 'hello\n');
+    const bad = await run('verify.start', { path: b.file, keyFiles: [b.keyFile], identityFiles: [join(tmp.dir, 'not-an-identity.txt')] });
+    expect(bad.error?.code).toBe('ERR_USAGE');
   });
 
   it('verify.start without a trusted key refuses with ERR_VERIFY_SIGNATURE and the runbook action', async () => {
