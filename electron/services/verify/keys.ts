@@ -7,7 +7,7 @@
  * v1.5 and PSS with SHA-256. Keys are PEM `PUBLIC KEY` (SPKI); a key's
  * fingerprint is `sha256:` + hex SHA-256 of its DER SPKI bytes.
  */
-import { constants, createHash, createPublicKey, verify as cryptoVerify, type KeyObject } from 'node:crypto';
+import { constants, createHash, createPublicKey, verify as cryptoVerify, type KeyObject, type VerifyKeyObjectInput } from 'node:crypto';
 import { OpsError } from '../../../shared/errors';
 
 export interface TrustedKey {
@@ -104,6 +104,38 @@ export function decodeSignature(signature: Buffer | string): Buffer | null {
   return Buffer.from(text, 'base64');
 }
 
+/**
+ * The signature schemes a key's type allows (the one table of them): for each,
+ * the digest to stream (null: Ed25519, which signs the whole message) and the
+ * key with its verification options. ECDSA tries the curve's usual digest
+ * first; RSA accepts PKCS#1 v1.5 and PSS.
+ */
+export interface SignatureScheme {
+  hash: 'sha256' | 'sha384' | null;
+  key: VerifyKeyObjectInput | KeyObject;
+}
+
+export function signatureSchemes(k: KeyObject): SignatureScheme[] {
+  const pss = { key: k, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: constants.RSA_PSS_SALTLEN_AUTO };
+  switch (k.asymmetricKeyType) {
+    case 'ec': {
+      const hashes: ('sha256' | 'sha384')[] = k.asymmetricKeyDetails?.namedCurve === 'secp384r1' ? ['sha384', 'sha256'] : ['sha256', 'sha384'];
+      return hashes.map((hash) => ({ hash, key: { key: k, dsaEncoding: 'der' } }));
+    }
+    case 'ed25519':
+      return [{ hash: null, key: k }];
+    case 'rsa':
+      return [
+        { hash: 'sha256', key: { key: k, padding: constants.RSA_PKCS1_PADDING } },
+        { hash: 'sha256', key: pss },
+      ];
+    case 'rsa-pss':
+      return [{ hash: 'sha256', key: pss }];
+    default:
+      return [];
+  }
+}
+
 /** Verifies raw signature bytes over `data` with one key; tries every scheme that key's type allows. */
 export function verifyRaw(data: Buffer, sig: Buffer, key: TrustedKey): boolean {
   let k: KeyObject;
@@ -112,31 +144,14 @@ export function verifyRaw(data: Buffer, sig: Buffer, key: TrustedKey): boolean {
   } catch {
     return false;
   }
-  const attempt = (fn: () => boolean): boolean => {
+  return signatureSchemes(k).some((s) => {
+    if (s.hash === null && sig.length !== 64) return false; // Ed25519 signatures are 64 bytes
     try {
-      return fn();
+      return cryptoVerify(s.hash, data, s.key, sig);
     } catch {
       return false;
     }
-  };
-  switch (k.asymmetricKeyType) {
-    case 'ec': {
-      const curve = k.asymmetricKeyDetails?.namedCurve;
-      const hashes = curve === 'secp384r1' ? ['sha384', 'sha256'] : ['sha256', 'sha384'];
-      return hashes.some((h) => attempt(() => cryptoVerify(h, data, { key: k, dsaEncoding: 'der' }, sig)));
-    }
-    case 'ed25519':
-      return sig.length === 64 && attempt(() => cryptoVerify(null, data, k, sig));
-    case 'rsa':
-      return (
-        attempt(() => cryptoVerify('sha256', data, { key: k, padding: constants.RSA_PKCS1_PADDING }, sig)) ||
-        attempt(() => cryptoVerify('sha256', data, { key: k, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: constants.RSA_PSS_SALTLEN_AUTO }, sig))
-      );
-    case 'rsa-pss':
-      return attempt(() => cryptoVerify('sha256', data, { key: k, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: constants.RSA_PSS_SALTLEN_AUTO }, sig));
-    default:
-      return false;
-  }
+  });
 }
 
 /**

@@ -8,7 +8,7 @@
  * kept in memory (small), the database streamed to its check (and to
  * `extractTo` or a private temporary file when it must be opened).
  */
-import { constants, createHash, createPublicKey, createVerify, type KeyObject, type Verify } from 'node:crypto';
+import { createHash, createPublicKey, createVerify, type KeyObject, type Verify } from 'node:crypto';
 import { closeSync, fsyncSync, mkdirSync, mkdtempSync, openSync, rmSync, writeSync, createReadStream } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -19,12 +19,13 @@ import { createGunzip } from 'node:zlib';
 import Database from 'better-sqlite3';
 import { Parser, type ReadEntry } from 'tar';
 import { z } from 'zod';
-import { OpsError, isOpsError, pickReportedCode, runbookAdvice, type ErrorCode } from '../../../shared/errors';
+import { OpsError, isOpsError, type ErrorCode } from '../../../shared/errors';
 import type { Check, Failure, Verdict } from '../../../shared/types';
 import type { Workspace } from '../workspace/index';
 import { logEvent, type LogEvent } from '../obs/index';
 import { BboltHeadCollector } from './bbolt';
-import { decodeSignature, verifyDetached, type TrustedKey } from './keys';
+import { decodeSignature, signatureSchemes, verifyDetached, type TrustedKey } from './keys';
+import { buildVerdict, reportOf } from './verdict';
 import { TarGate } from './tar-gate';
 import type { VerifyOptions } from './types';
 
@@ -122,30 +123,24 @@ class StreamingSignature {
       } catch {
         continue;
       }
-      const add = (hash: string, check: (v: Verify, sig: Buffer) => boolean) => this.verifiers.push({ fingerprint: k.fingerprint, verify: createVerify(hash), check });
-      const safe = (fn: () => boolean) => {
-        try {
-          return fn();
-        } catch {
-          return false;
-        }
-      };
-      switch (key.asymmetricKeyType) {
-        case 'ec':
-          for (const h of ['sha256', 'sha384']) add(h, (v, s) => safe(() => v.verify({ key, dsaEncoding: 'der' }, s)));
-          break;
-        case 'rsa':
-          add('sha256', (v, s) => safe(() => v.verify({ key, padding: constants.RSA_PKCS1_PADDING }, s)));
-          add('sha256', (v, s) => safe(() => v.verify({ key, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: constants.RSA_PSS_SALTLEN_AUTO }, s)));
-          break;
-        case 'rsa-pss':
-          add('sha256', (v, s) => safe(() => v.verify({ key, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: constants.RSA_PSS_SALTLEN_AUTO }, s)));
-          break;
-        case 'ed25519':
+      // The scheme table is keys.ts's: streamed digests here, Ed25519 over the whole file at the end.
+      for (const scheme of signatureSchemes(key)) {
+        if (scheme.hash === null) {
           this.edKeys.push(k);
-          break;
-        default:
-          break;
+          continue;
+        }
+        const opts = scheme.key;
+        this.verifiers.push({
+          fingerprint: k.fingerprint,
+          verify: createVerify(scheme.hash),
+          check: (v, s) => {
+            try {
+              return v.verify(opts, s);
+            } catch {
+              return false;
+            }
+          },
+        });
       }
     }
     if (this.edKeys.length > 0) this.whole = [];
@@ -594,16 +589,6 @@ export async function verifyTrivyBundle(file: string, opts: TrivyVerifyOptions):
   }
 }
 
-/**
- * Reported code: a stream error alone; otherwise the signature, then the
- * schema version, then content, as the spec orders them.
- */
-function reportedCode(failures: Failure[]): ErrorCode | null {
-  const codes = failures.map((f) => f.code);
-  for (const first of ['ERR_VERIFY_SIGNATURE', 'ERR_EXPORT_UNSUPPORTED_SCHEMA'] as const) if (codes.includes(first)) return first;
-  return pickReportedCode(codes);
-}
-
 function makeVerdict(
   file: string,
   kind: TrivyKind,
@@ -613,26 +598,19 @@ function makeVerdict(
   stats: Verdict['stats'],
   keys: { tried: string[]; signedBy: string[] },
 ): Verdict {
-  const code = reportedCode(failures);
-  const first = code ? failures.find((f) => f.code === code) : undefined;
   const label = kind === 'trivy-java-db' ? 'Trivy Java DB bundle' : 'Trivy DB bundle';
-  return {
-    ok: code === null,
-    code,
-    message: first ? first.message : `The ${label} is verified: signature, metadata and database check passed${warnings.length ? ` (${warnings.length} warning(s))` : ''}.`,
-    action: code ? (runbookAdvice(code)?.action ?? null) : null,
+  return buildVerdict({
+    report: reportOf(checks, failures, warnings),
     path: file,
     kind,
     exportId: null,
     generation: null,
-    checks,
-    items: [],
-    warnings,
     stats,
-    ...(failures.length ? { failures } : {}),
-    ...(first?.path ? { member: first.path } : {}),
+    okMessage: `The ${label} is verified: signature, metadata and database check passed${warnings.length ? ` (${warnings.length} warning(s))` : ''}.`,
     keys,
-  };
+    // The signature first, then the schema version, then the spec's order.
+    firstCodes: ['ERR_VERIFY_SIGNATURE', 'ERR_EXPORT_UNSUPPORTED_SCHEMA'],
+  });
 }
 
 /** The structured log events a Trivy verdict calls for (the unsupported schema version). */

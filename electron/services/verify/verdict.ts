@@ -38,11 +38,14 @@ export interface VerdictInput {
   stats?: Verdict['stats'];
   items?: Verdict[];
   keys?: { tried: string[]; signedBy: string[] };
+  /** Codes reported before the spec's general precedence when present (Trivy: signature, then schema version). */
+  firstCodes?: ErrorCode[];
 }
 
 export function buildVerdict(input: VerdictInput): Verdict {
   const { report } = input;
-  const code = pickReportedCode(report.failures.map((f) => f.code));
+  const codes = report.failures.map((f) => f.code);
+  const code = input.firstCodes?.find((c) => codes.includes(c)) ?? pickReportedCode(codes);
   const first = code === null ? undefined : report.failures.find((f) => f.code === code);
   const memberFailure = code === null ? undefined : report.failures.find((f) => f.code === code && f.path);
   const v: Verdict = {
