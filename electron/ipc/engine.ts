@@ -23,15 +23,11 @@ import { runJobInline, runJobInWorker, type JobName, type JobParams, type JobRes
 import { inspectPublicKey, type KeyRecord } from '../services/keys/index';
 import { resourcePath } from '../services/resources';
 import {
-  acknowledgeFailures,
   assertNextStep,
   findProcedure,
   loadProcedures,
-  restoreApply,
-  restorePreview,
   toChecklistRunView,
   toChecklistSummary,
-  unacknowledgedFailures,
   type Acknowledgement,
   type Procedure,
   type RestorePlan,
@@ -175,23 +171,23 @@ export function checklistStatus(e: Engine, runId: string | undefined): Checklist
  * first bad one and what is still possible (offers: rollback, re-copy, bring
  * deltas). Reads every bundle of the chain: run it as a job in the app.
  */
-export async function restorePreviewView(e: Engine, signal?: AbortSignal): Promise<RestorePlan> {
-  return restorePreview(e.ws, e.db(), { signal });
+export async function restorePreviewView(e: Engine, exec: EngineExec = inlineExec, signal: AbortSignal = new AbortController().signal): Promise<RestorePlan> {
+  return exec('restore.preview', { workspaceDir: e.dir }, { jobId: `restore-preview-${Date.now()}`, signal, onProgress: () => {} });
 }
 
-/** Restore apply (all or nothing, with a written reason). Staging is unchanged unless the whole chain verified. */
-export async function restoreApplyView(e: Engine, reason: string, operator: string, signal?: AbortSignal): Promise<RestoreResult> {
-  return restoreApply(e.ws, e.db(), { reason, operator: operator || undefined, signal });
+/** Restore apply (all or nothing, with a written reason). Staging is unchanged unless the whole chain verified. Runs as a job. */
+export async function restoreApplyView(e: Engine, reason: string, operator: string, exec: EngineExec = inlineExec, signal: AbortSignal = new AbortController().signal): Promise<RestoreResult> {
+  return exec('restore.apply', { workspaceDir: e.dir, reason, operator: operator || undefined }, { jobId: `restore-apply-${Date.now()}`, signal, onProgress: () => {} });
 }
 
 /** Failures the daily log scan reports until acknowledged. */
 export function failuresUnacknowledged(e: Engine): UnacknowledgedFailures {
-  return unacknowledgedFailures(e.ws, e.db());
+  return e.runbooks.unacknowledgedFailures();
 }
 
 /** Acknowledges them with a reason (audit row failures.acknowledged). */
 export function failuresAcknowledge(e: Engine, reason: string, operator: string): Acknowledgement {
-  return acknowledgeFailures(e.ws, e.db(), { reason, operator: operator || undefined });
+  return e.runbooks.acknowledgeFailures({ reason, operator: operator || undefined });
 }
 
 // --- demo kit ---------------------------------------------------------------

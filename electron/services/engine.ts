@@ -20,7 +20,27 @@ import { openDatabase, type Db } from './db/index';
 import { addTrustedKey, listKeyRecords, revokeTrustedKey, rotateTrustedKey, type AddKeyInput, type KeyRecord } from './keys/index';
 import { runRetention, type RetentionResult } from './library/index';
 import { CHECKS, type CheckResult } from './runbooks/checks';
-import { advanceRun, createRun, exportRunEvidence, findProcedure, getRun, listRuns, loadProcedures, type AdvanceOptions, type Procedure, type RunEnv, type RunRecord } from './runbooks/index';
+import {
+  acknowledgeFailures,
+  advanceRun,
+  createRun,
+  exportRunEvidence,
+  findProcedure,
+  getRun,
+  listRuns,
+  loadProcedures,
+  restoreApply,
+  restorePreview,
+  unacknowledgedFailures,
+  type Acknowledgement,
+  type AdvanceOptions,
+  type Procedure,
+  type RestorePlan,
+  type RestoreResult,
+  type RunEnv,
+  type RunRecord,
+  type UnacknowledgedFailures,
+} from './runbooks/index';
 import { importLocked, openForWrite, rollbackLocked, stagingStatus, verifyGeneration, type ImportOptions, type ImportResult, type RecoveryReport, type RollbackOptions, type RollbackResult, type StagingHooks, type StagingStatus, type TreeVerifyOptions, type WriteSession } from './staging/index';
 import { listLibrary, readState } from './staging/store';
 import { resolveTrust, type Trust, type TrustInput } from './trust';
@@ -102,8 +122,16 @@ export interface Engine {
     getRun(runId: string): RunRecord;
     listRuns(opts?: { checklistId?: string; unfinished?: boolean; limit?: number }): RunRecord[];
     advance(runId: string, opts?: AdvanceOptions): Promise<RunRecord>;
-    exportEvidence(runId: string, outDir?: string): ReturnType<typeof exportRunEvidence>;
+    exportEvidence(runId: string, outDir?: string, opts?: { signWith?: string }): ReturnType<typeof exportRunEvidence>;
     runCheck(name: string, params: Record<string, unknown>, signal?: AbortSignal): Promise<CheckResult>;
+    /** 7.2 preview: the library chain, every bundle verified (read-only), the first bad one and the offers. */
+    restorePreview(req?: { trust?: TrustInput; signal?: AbortSignal }): Promise<RestorePlan>;
+    /** 7.2 apply: all or nothing, with a written reason; staging is unchanged unless the whole chain verified. */
+    restoreApply(req: { reason: string; operator?: string; trust?: TrustInput; signal?: AbortSignal }): Promise<RestoreResult>;
+    /** Failures the daily log scan keeps reporting until an operator acknowledges them. */
+    unacknowledgedFailures(): UnacknowledgedFailures;
+    /** Acknowledges them with a reason (audit row failures.acknowledged). */
+    acknowledgeFailures(opts: { reason: string; operator?: string }): Acknowledgement;
   };
 }
 
@@ -261,7 +289,17 @@ export function createEngine(workspaceDir: string, options: EngineOptions = {}):
       getRun: (runId) => getRun(db(), runId, procedures()),
       listRuns: (opts = {}) => listRuns(db(), opts),
       advance: (runId, opts = {}) => advanceRun({ ws, db: db(), settings: ws.settings, procedures: procedures() }, runId, opts),
-      exportEvidence: (runId, outDir) => exportRunEvidence(ws, db(), runId, procedures(), outDir),
+      exportEvidence: (runId, outDir, opts = {}) => exportRunEvidence(ws, db(), runId, procedures(), outDir, opts),
+      restorePreview: (req = {}) => {
+        const t = resolveTrust(db(), { ...req.trust, tenant: req.trust?.tenant ?? readState(db()).chain_tenant ?? undefined });
+        return restorePreview(ws, db(), { keys: t.keys, identities: t.identities, signal: req.signal });
+      },
+      restoreApply: (req) => {
+        const t = resolveTrust(db(), { ...req.trust, tenant: req.trust?.tenant ?? readState(db()).chain_tenant ?? undefined });
+        return restoreApply(ws, db(), { reason: req.reason, operator: req.operator || ws.settings.operator || undefined, keys: t.keys, identities: t.identities, signal: req.signal });
+      },
+      unacknowledgedFailures: () => unacknowledgedFailures(ws, db()),
+      acknowledgeFailures: (opts) => acknowledgeFailures(ws, db(), { reason: opts.reason, operator: opts.operator || ws.settings.operator || undefined }),
       async runCheck(name, params, signal) {
         const def = CHECKS[name];
         if (!def) throw new OpsError('ERR_USAGE', `No check named "${name}".`);

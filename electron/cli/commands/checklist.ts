@@ -5,10 +5,8 @@ import { parse as parseYaml } from 'yaml';
 import { isOpsError, OpsError } from '../../../shared/errors';
 import { createEngine, resolveTrust, type Engine } from '../../services/engine';
 import {
-  acknowledgeFailures,
   advanceRun,
   createRun,
-  exportRunEvidence,
   failureLookup,
   failureTable,
   findProcedure,
@@ -263,10 +261,8 @@ async function run(sub: string | undefined, argv: string[], io: CliIo, prompter:
       const { values, positionals } = parseCommandArgs(argv, { workspace: { type: 'string' }, out: { type: 'string' }, 'sign-key': { type: 'string' }, json: { type: 'boolean' } });
       if (positionals.length !== 1) throw new OpsError('ERR_USAGE', 'mirror checklist export takes one run id (see mirror checklist status).');
       const engine = createEngine(workspaceDirFrom(io, values.workspace));
-      const ws = engine.ws;
-      const db = engine.db();
       try {
-        const res = exportRunEvidence(ws, db, positionals[0], loadProcedures(), values.out ? resolve(io.cwd, values.out) : undefined, { signWith: values['sign-key'] ? resolve(io.cwd, values['sign-key']) : undefined });
+        const res = engine.runbooks.exportEvidence(positionals[0], values.out ? resolve(io.cwd, values.out) : undefined, { signWith: values['sign-key'] ? resolve(io.cwd, values['sign-key']) : undefined });
         if (values.json) printJson(io, { ok: true, json: res.json, html: res.html, signatures: res.signatures, outcome: res.report.outcome });
         else io.stdout.write(`Evidence written:\n  ${res.json}\n  ${res.html}\n${res.signatures.map((x) => `  ${x}\n`).join('')}`);
         return 0;
@@ -278,10 +274,8 @@ async function run(sub: string | undefined, argv: string[], io: CliIo, prompter:
     case 'ack': {
       const { values } = parseCommandArgs(argv, { workspace: { type: 'string' }, reason: { type: 'string' }, operator: { type: 'string' }, json: { type: 'boolean' } });
       const engine = createEngine(workspaceDirFrom(io, values.workspace));
-      const ws = engine.ws;
-      const db = engine.db();
       try {
-        const a = acknowledgeFailures(ws, db, { reason: values.reason ?? '', operator: values.operator ?? (ws.settings.operator || undefined) });
+        const a = engine.runbooks.acknowledgeFailures({ reason: values.reason ?? '', operator: values.operator });
         if (values.json) printJson(io, { ok: true, acknowledgement: a });
         else io.stdout.write(`Acknowledged ${a.count} failure(s) up to ${a.until} (audit row ${a.id}, ${a.actor}): ${a.reason}\n`);
         return 0;

@@ -128,6 +128,18 @@ export const JOBS = {
       }),
   }),
 
+  /** 7.2 restore preview: the library chain with every bundle verified (read-only), the first bad one and the offers. */
+  'restore.preview': job({
+    params: z.object({ workspaceDir, identityFiles: trustParams.identityFiles }),
+    run: (p, ctx, e) => e.runbooks.restorePreview({ trust: { identityFiles: p.identityFiles }, signal: ctx.signal }),
+  }),
+
+  /** 7.2 restore apply: all or nothing, with a written reason (the app's restore wizard). */
+  'restore.apply': job({
+    params: z.object({ workspaceDir, reason: z.string().trim().min(3, 'A restore needs a written reason.'), operator: z.string().optional(), identityFiles: trustParams.identityFiles }),
+    run: (p, ctx, e) => e.runbooks.restoreApply({ reason: p.reason, operator: p.operator || undefined, trust: { identityFiles: p.identityFiles }, signal: ctx.signal }),
+  }),
+
   /** Runs one runbook check by name. */
   'runbook.check': job({
     params: z.object({ workspaceDir, check: z.string().min(1), params: z.record(z.string(), z.unknown()).default({}) }),

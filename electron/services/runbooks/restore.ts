@@ -20,7 +20,7 @@ import { existsSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { OpsError, runbookAdvice, toErrorShape, type ErrorCode } from '../../../shared/errors';
 import type { Db } from '../db/index';
-import { listTrustedKeys } from '../keys/index';
+import { resolveTrust } from '../trust';
 import { currentGeneration, importBundles, listGenerations, listLibrary, readState, type ImportResult, type LibraryRow } from '../staging/index';
 import { verifyMirrorBundle } from '../verify/mirror';
 import type { TrustedKey } from '../verify/keys';
@@ -110,10 +110,10 @@ export function restoreChain(db: Db): { full: LibraryRow | null; deltas: Library
   return { full, deltas, gaps };
 }
 
+/** Without explicit keys: the one trust policy (trust.ts) with the chain tenant's pinned keys only. */
 function chainKeys(db: Db, opts: RestoreOptions): TrustedKey[] {
   if (opts.keys) return opts.keys;
-  const tenant = readState(db).chain_tenant ?? undefined;
-  return listTrustedKeys(db, tenant);
+  return resolveTrust(db, { tenant: readState(db).chain_tenant ?? undefined }).keys;
 }
 
 function rollbackOffers(ws: Workspace, db: Db): RestoreOffer[] {

@@ -474,6 +474,17 @@ describe('restore playbook (7.2) on the fixture kit', () => {
     expect(staging.currentGeneration(db)!.seq).toBe(before.seq);
     const st = await staging.workspaceStatus(ws);
     expect(st.generation).toBe(3);
+
+    // The same through the typed jobs the app's restore wizard runs (preview, then apply with a reason).
+    const { runJobInWorker } = await import('../jobs/index');
+    const jctx = { jobId: 'restore-test', signal: new AbortController().signal, onProgress: () => {} };
+    const preview = await runJobInWorker('restore.preview', { workspaceDir: ws.dir }, jctx);
+    expect(preview.ok).toBe(false);
+    expect(preview.bad?.name).toBe(lib2.name);
+    const applied = await runJobInWorker('restore.apply', { workspaceDir: ws.dir, reason: 'INC-12 from the app' }, jctx);
+    expect(applied.ok).toBe(false);
+    expect(applied.current?.generation).toBe(3);
+    expect(staging.currentGeneration(db)!.seq).toBe(before.seq);
   });
 
   it.skipIf(!existsSync(KIT))('a restore that fails part-way (disk full on the second bundle) returns staging to the generation it held', async () => {
