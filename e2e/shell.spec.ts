@@ -4,9 +4,9 @@ import { REPO_ROOT, KITS } from '../electron/services/testing/fixtures';
 import { expect, test } from './fixtures';
 
 const pkg = JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')) as { version: string };
-const NAV = ['Dashboard', 'Import', 'Library', 'Staging', 'Checklists', 'Audit', 'Keys', 'Settings'];
+const NAV = ['Dashboard', 'Import', 'Library', 'Staging', 'Checklists', 'Audit', 'Keys', 'Settings', 'Help'];
 
-test('the shell renders all eight navigation entries and each page', async ({ console: c }) => {
+test('the shell renders every navigation entry and each page', async ({ console: c }) => {
   await c.open();
   const nav = c.page.getByRole('navigation', { name: 'Main' });
   for (const label of NAV) await expect(nav.getByRole('button', { name: label, exact: true })).toBeVisible();
@@ -78,4 +78,16 @@ test('a pasted public key shows its algorithm and fingerprint before it can be t
   await c.page.getByLabel('PEM public key').fill('hello');
   await c.page.getByRole('button', { name: 'Check key' }).click();
   await expect(c.page.getByRole('alert', { name: 'Not a usable key' })).toContainText('ERR_KEY_INVALID');
+});
+
+test('Help shows the operator guide offline and every error code with its cause and action', async ({ console: c }) => {
+  await c.open();
+  await c.page.getByRole('navigation', { name: 'Main' }).getByRole('button', { name: 'Help', exact: true }).click();
+  const topic = c.page.getByRole('region', { name: 'Help topic' });
+  await expect(topic).toContainText('out of band');
+  await c.page.getByRole('tab', { name: 'A restore' }).click();
+  await expect(topic).toContainText('mirror rollback --workspace');
+  await c.page.getByRole('tab', { name: /Error codes/ }).click();
+  await expect(topic).toContainText('ERR_FINGERPRINT_MISMATCH');
+  await expect(topic).toContainText('Do not pin it.');
 });

@@ -135,4 +135,20 @@ declare module 'electron' {
   export const dialog: {
     showOpenDialog(window: BrowserWindow, options: OpenDialogOptions): Promise<{ canceled: boolean; filePaths: string[] }>;
   };
+
+  export interface MenuItemConstructorOptions {
+    label?: string;
+    role?: string;
+    type?: 'separator' | 'normal' | 'submenu';
+    submenu?: MenuItemConstructorOptions[];
+    click?: () => void;
+  }
+  export class Menu {
+    static buildFromTemplate(template: MenuItemConstructorOptions[]): Menu;
+    static setApplicationMenu(menu: Menu | null): void;
+  }
+
+  export const shell: {
+    openPath(path: string): Promise<string>;
+  };
 }

@@ -19,7 +19,8 @@ function mainUsage(): string {
     'Commands:',
     ...commands.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`),
     '',
-    'Run `mirror <command> --help` for the options of one command.',
+    'Run `mirror <command> --help` for the options of one command, `mirror help topics` for the operator guide',
+    '(install, first-start, daily, restore, errors) and `mirror help <ERR_CODE>` for one error code.',
     'Exit codes: 0 ok; 1 input not found or environment problem; 2 content mismatch;',
     '            4 usage error; 5 signature or key not trusted; 8 ordering; 11 validation failed; 130 cancelled.',
   ].join('\n');
@@ -28,7 +29,17 @@ function mainUsage(): string {
 export async function runCli(argv: string[], io: CliIo): Promise<number> {
   const [first, ...rest] = argv;
   if (first === undefined || first === '--help' || first === '-h' || first === 'help') {
-    if (first === 'help' && rest[0]) return runCli([rest[0], '--help'], io);
+    if (first === 'help' && rest[0]) {
+      // A command's usage first; else an operator guide topic or an error code.
+      if (!commands.some((c) => c.name === rest[0])) {
+        const { helpText } = await import('./help');
+        const text = helpText(rest[0]);
+        if (text === null) return reportError(io, new OpsError('ERR_USAGE', `No help topic "${rest[0]}". Run \`mirror help topics\` for the operator guide's topics.`), false);
+        io.stdout.write(text + '\n');
+        return 0;
+      }
+      return runCli([rest[0], '--help'], io);
+    }
     io.stdout.write(mainUsage() + '\n');
     return first === undefined ? 4 : 0;
   }

@@ -7,11 +7,12 @@
  * the same with a real Electron where a binary exists.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { build } from 'esbuild';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CHANNELS } from '../../shared/contract';
+import { OPERATOR_TOPICS } from '../../shared/operator-topics';
 import { REPO_ROOT } from '../services/testing/fixtures';
 
 interface Report {
@@ -37,6 +38,8 @@ interface Report {
   exitCode: number | null;
   switches: string[];
   nativeBindingEnv: string | null;
+  menu: { label: string; items: string[] }[] | null;
+  helpOpened: string[];
 }
 
 const pkg = JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')) as { version: string };
@@ -149,5 +152,13 @@ describe('the Electron main process, run against a fake Electron', () => {
     expect(r.stdout.trim()).toBe(pkg.version);
     const bad = runMain(root, { FAKE_EXPECT_EXIT: '1' }, ['mirror', 'no-such-command'], 'headless-bad');
     expect(bad.report.exitCode).toBe(4);
+  });
+
+  it('has a Help menu opening each page of the operator guide shipped with the app', () => {
+    const help = report.menu?.find((m) => m.label === 'Help');
+    expect(help?.items).toEqual(['Operator guide', 'separator', ...OPERATOR_TOPICS.map((t) => t.title)]);
+    const docs = join(REPO_ROOT, 'docs', 'operator');
+    expect(report.helpOpened).toEqual([join(docs, 'README.md'), ...OPERATOR_TOPICS.map((t) => join(docs, t.file))]);
+    for (const f of report.helpOpened) expect(existsSync(f), f).toBe(true);
   });
 });

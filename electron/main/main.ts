@@ -6,8 +6,10 @@
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { app, BrowserWindow, dialog, ipcMain, protocol, session, type WebContents } from 'electron';
+import { app, BrowserWindow, dialog, ipcMain, Menu, protocol, session, shell, type WebContents } from 'electron';
 import { EVENT_CHANNEL, type Topic, type Topics } from '../../shared/contract';
+import { OPERATOR_TOPICS } from '../../shared/operator-topics';
+import { operatorDocsDir } from '../cli/help';
 import { createHandlers, isTrustedSenderUrl, registerHandlers, type Handlers } from '../ipc/handlers';
 import { workerExec } from '../ipc/engine';
 import { main as runMirrorCli } from '../cli/mirror';
@@ -80,7 +82,31 @@ function createWindow(): BrowserWindow {
   return win;
 }
 
+/** The application menu: Edit/View basics and Help, which opens the operator guide's pages (offline files shipped with the app). */
+function installMenu(): void {
+  const docs = operatorDocsDir(distDir);
+  const open = (file: string) => () => {
+    if (docs) void shell.openPath(join(docs, file));
+  };
+  Menu.setApplicationMenu(
+    Menu.buildFromTemplate([
+      { label: 'File', submenu: [{ role: 'quit' }] },
+      { label: 'Edit', submenu: [{ role: 'undo' }, { role: 'redo' }, { type: 'separator' }, { role: 'cut' }, { role: 'copy' }, { role: 'paste' }, { role: 'selectAll' }] },
+      { label: 'View', submenu: [{ role: 'resetZoom' }, { role: 'zoomIn' }, { role: 'zoomOut' }, { role: 'togglefullscreen' }] },
+      {
+        label: 'Help',
+        submenu: [
+          { label: 'Operator guide', click: open('README.md') },
+          { type: 'separator' },
+          ...OPERATOR_TOPICS.map((t) => ({ label: t.title, click: open(t.file) })),
+        ],
+      },
+    ]),
+  );
+}
+
 async function start(): Promise<void> {
+  installMenu();
   if (!app.isPackaged) configureNativeBinding(appRoot, process.versions.electron);
 
   protocol.handle(APP_SCHEME, async (request) => {

@@ -204,6 +204,29 @@ export const dialog = {
   },
 };
 
+export class Menu {
+  constructor(template) {
+    this.template = template;
+  }
+  static buildFromTemplate(template) {
+    return new Menu(template);
+  }
+  static setApplicationMenu(menu) {
+    report.menu = menu ? menu.template.map((m) => ({ label: m.label, items: (m.submenu ?? []).map((i) => i.label ?? i.role ?? i.type) })) : null;
+    // Click every Help entry: each opens a file of the operator guide.
+    const help = menu?.template.find((m) => m.label === 'Help');
+    report.helpOpened = [];
+    for (const item of help?.submenu ?? []) item.click?.();
+  }
+}
+
+export const shell = {
+  async openPath(path) {
+    report.helpOpened.push(path);
+    return '';
+  },
+};
+
 export const contextBridge = { exposeInMainWorld() {} };
 export const ipcRenderer = { invoke: async () => undefined, on() {} };
-export default { app, BrowserWindow, ipcMain, protocol, session, dialog, contextBridge, ipcRenderer };
+export default { app, BrowserWindow, ipcMain, protocol, session, dialog, Menu, shell, contextBridge, ipcRenderer };

@@ -3,6 +3,7 @@ import { useAppInfo } from '../api/queries';
 import { AuditPage } from '../features/audit/AuditPage';
 import { ChecklistsPage } from '../features/checklists/ChecklistsPage';
 import { DashboardPage } from '../features/dashboard/DashboardPage';
+import { HelpPage } from '../features/help/HelpPage';
 import { ImportPage } from '../features/import/ImportPage';
 import { KeysPage } from '../features/keys/KeysPage';
 import { LibraryPage } from '../features/library/LibraryPage';
@@ -19,6 +20,7 @@ const VIEWS: Record<PageId, () => React.JSX.Element> = {
   audit: AuditPage,
   keys: KeysPage,
   settings: SettingsPage,
+  help: HelpPage,
 };
 
 /** The shell: navigation on the left, the current page on the right. */

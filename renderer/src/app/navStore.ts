@@ -10,6 +10,7 @@ export const PAGES = [
   { id: 'audit', label: 'Audit' },
   { id: 'keys', label: 'Keys' },
   { id: 'settings', label: 'Settings' },
+  { id: 'help', label: 'Help' },
 ] as const;
 
 export type PageId = (typeof PAGES)[number]['id'];
