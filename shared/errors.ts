@@ -3,6 +3,8 @@
  * section 6 advice. Pure: no `node:*`, no DOM, no electron.
  */
 
+import { escapeUntrusted } from './escape';
+
 /** Codes fixed by the bundle contract (spec section 8). */
 export const BUNDLE_ERROR_CODES = [
   'ERR_EXPORT_BASE_MISSING',
@@ -69,7 +71,8 @@ export class OpsError extends Error {
   readonly details?: Record<string, unknown>;
 
   constructor(code: ErrorCode, message: string, extra: { action?: string; path?: string; details?: Record<string, unknown>; cause?: unknown } = {}) {
-    super(message, extra.cause === undefined ? undefined : { cause: extra.cause });
+    // Messages may quote bundle-derived names: no control character reaches a terminal, log or the UI raw.
+    super(escapeUntrusted(message, code === 'ERR_USAGE' ? 'layout' : 'text'), extra.cause === undefined ? undefined : { cause: extra.cause });
     this.name = 'OpsError';
     this.code = code;
     this.action = extra.action ?? runbookAdvice(code)?.action;

@@ -12,6 +12,8 @@ export const LimitsSchema = z.object({
   /** Unpacked/compressed ratio allowed once `ratioGraceBytes` have been unpacked. */
   maxRatio: z.number().positive().default(1000),
   ratioGraceBytes: z.number().int().nonnegative().default(64 * 1024 * 1024),
+  /** Most folders deep a path inside a bundle may be (spec conventions; the tar member name, top folder included). */
+  maxDepth: z.number().int().min(2).max(1024).default(64),
 });
 export type Limits = z.infer<typeof LimitsSchema>;
 export const DEFAULT_LIMITS: Limits = LimitsSchema.parse({});

@@ -6,7 +6,7 @@
 import { OpsError } from '../../shared/errors';
 import { APP_VERSION } from '../services/version';
 import type { CliIo } from './command';
-import { reportError } from './output';
+import { guardedStream, reportError } from './output';
 import { commands } from './commands/index';
 
 function mainUsage(): string {
@@ -83,10 +83,18 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<numb
     }
     interrupted = true;
     controller.abort(new OpsError('ERR_CANCELLED', 'Cancelled by the operator (SIGINT).'));
+    // Every wait honours the signal; a wait that cannot be interrupted (a read the
+    // kernel keeps blocked) must not keep the operator waiting: exit 130 within 2 s.
+    // Whatever was in flight is rolled back by the journal at the next start, and
+    // the workspace lock of a dead process is taken over.
+    setTimeout(() => {
+      process.stderr.write('error [ERR_CANCELLED]: Cancelled by the operator (SIGINT); stopped without waiting for the current step. Anything unfinished is rolled back at the next start.\n');
+      process.exit(130);
+    }, 1500).unref();
   });
   const io: CliIo = {
-    stdout: process.stdout,
-    stderr: process.stderr,
+    stdout: guardedStream(process.stdout),
+    stderr: guardedStream(process.stderr),
     stdin: process.stdin,
     env: process.env,
     cwd: process.cwd(),

@@ -1,10 +1,11 @@
 /** Shared output helpers for the CLI: JSON, readable reports, progress, error mapping. */
 import { exitCodeFor, toErrorShape, type OpsErrorShape } from '../../shared/errors';
+import { escapeUntrusted, terminalSafeJson } from '../../shared/escape';
 import type { JobProgress, Verdict } from '../../shared/types';
 import type { CliIo } from './command';
 
 export function printJson(io: CliIo, value: unknown): void {
-  io.stdout.write(JSON.stringify(value, null, 2) + '\n');
+  io.stdout.write(terminalSafeJson(JSON.stringify(value, null, 2)) + '\n');
 }
 
 /** Prints an error the way every command does, and returns its exit code. */
@@ -14,7 +15,7 @@ export function reportError(io: CliIo, e: unknown, json: boolean): number {
     printJson(io, { ok: false, code: err.code, message: err.message, action: err.action ?? null, path: err.path ?? null });
   } else {
     io.stderr.write(`error [${err.code}]: ${err.message}\n`);
-    if (err.path) io.stderr.write(`  where: ${err.path}\n`);
+    if (err.path) io.stderr.write(`  where: ${escapeUntrusted(err.path, 'text')}\n`);
     if (err.action) io.stderr.write(`  what to do: ${err.action}\n`);
   }
   return exitCodeFor(err.code);
@@ -71,4 +72,24 @@ export function formatVerdict(v: Verdict, indent = ''): string {
   for (const item of v.items) lines.push(formatVerdict(item, indent + '  '));
   if (!indent) lines.push(`${v.stats.files} files, ${fmtBytes(v.stats.bytes)} in ${v.stats.seconds.toFixed(2)} s`);
   return lines.join('\n');
+}
+
+/**
+ * The terminal guard: a stream wrapper that passes every text through
+ * escapeUntrusted(…, 'layout') on its way out, so no control sequence from a
+ * bundle-derived string reaches the operator's terminal even where a message
+ * was not escaped at its source. Line breaks, tabs and \r (the progress line)
+ * stay as written.
+ */
+export function guardedStream<T extends NodeJS.WritableStream & { isTTY?: boolean }>(stream: T): T {
+  return new Proxy(stream, {
+    get(target, prop, receiver) {
+      if (prop === 'write') {
+        return (chunk: unknown, ...rest: unknown[]) =>
+          (target.write as (c: unknown, ...r: unknown[]) => boolean)(typeof chunk === 'string' ? escapeUntrusted(chunk, 'layout') : chunk, ...rest);
+      }
+      const v = Reflect.get(target, prop, receiver) as unknown;
+      return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+    },
+  });
 }

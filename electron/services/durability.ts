@@ -55,7 +55,8 @@ export function makeTreeDurable(root: string, env: NodeJS.ProcessEnv = process.e
 /** Replaces `file` with `data` atomically: a temporary file, fsynced, renamed over it. */
 export function writeFileAtomic(file: string, data: string | Buffer, mode = 0o644): void {
   const tmp = `${file}.tmp-${process.pid}`;
-  const fd = openSync(tmp, 'w', mode);
+  // O_NOFOLLOW: a symbolic link planted at the temporary name is never written through.
+  const fd = openSync(tmp, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_TRUNC | fsc.O_NOFOLLOW, mode);
   try {
     const bytes = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
     let off = 0;

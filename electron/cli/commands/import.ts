@@ -111,6 +111,7 @@ export const importCommand: Command = {
         if (scratch) rmSync(scratch, { recursive: true, force: true });
       }
       if (recovery.recovered && !json) io.stderr.write(`note: an interrupted operation was recovered first: ${recovery.recovered.detail}\n`);
+      for (const p of recovery.setAside ?? []) if (!json) io.stderr.write(`warning: a leftover of an earlier run could not be removed and was moved to ${p}; remove it when convenient.\n`);
       // Echo the inputs as given.
       for (const it of result.items) {
         const i = paths.indexOf(it.path);
@@ -141,6 +142,7 @@ export const importCommand: Command = {
           current: result.current,
           workspace: scratch ? null : dir,
           recovered: recovery.recovered,
+          setAside: recovery.setAside ?? [],
         });
       }
       else io.stdout.write(formatResult(result) + '\n');

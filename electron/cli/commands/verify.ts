@@ -42,8 +42,8 @@ Decryption:
   --identity <file>               age identity file (AGE-SECRET-KEY-1… or AGE-SECRET-KEY-PQ-1… lines); repeatable
   --passphrase-file <file>        passphrase of a scrypt age-encrypted bundle (first line)
 
-Limits (defaults: 64G total, 8G per file, 1000000 members, ratio 1000):
-  --max-bytes <n>  --max-member-bytes <n>  --max-members <n>  --max-ratio <n>
+Limits (defaults: 64G total, 8G per file, 1000000 members, ratio 1000, paths 64 deep):
+  --max-bytes <n>  --max-member-bytes <n>  --max-members <n>  --max-ratio <n>  --max-depth <n>
 
 Output:
   --json                          one JSON object on stdout
@@ -66,6 +66,7 @@ const OPTIONS = {
   'max-member-bytes': { type: 'string' },
   'max-members': { type: 'string' },
   'max-ratio': { type: 'string' },
+  'max-depth': { type: 'string' },
   json: { type: 'boolean' },
 } as const;
 
@@ -134,6 +135,8 @@ export const verifyCommand: Command = {
       if (maxMember !== undefined) limits.maxMemberBytes = maxMember;
       if (maxMembers !== undefined) limits.maxMembers = Math.floor(maxMembers);
       if (maxRatio !== undefined) limits.maxRatio = maxRatio;
+      const maxDepth = positiveNumber('--max-depth', values['max-depth']);
+      if (maxDepth !== undefined) limits.maxDepth = Math.max(2, Math.floor(maxDepth));
       const optional = (flag: string | undefined): string | undefined => (flag === undefined ? undefined : resolve(io.cwd, flag));
       const req: VerifyRequest = {
         ...(passphrase !== undefined ? { passphrase } : {}),

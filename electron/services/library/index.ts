@@ -6,7 +6,7 @@
  * it, and never a bundle that rebuilding the current generation needs (that
  * rule wins over the others).
  */
-import { rmSync } from 'node:fs';
+import { removeTree } from '../safe-fs';
 import { join } from 'node:path';
 import { appendAudit } from '../audit/index';
 import type { Db } from '../db/index';
@@ -111,7 +111,7 @@ export function runRetention(ws: Workspace, db: Db, opts: { dryRun?: boolean; no
       markLibraryPruned(db, p.sha256, at);
       appendAudit(db, { action: 'retention.pruned', subject: p.file, operator: opts.operator, details: { sha256: p.sha256, kind: p.kind, exportId: p.exportId, generation: p.generation, size: p.size, reason: p.reason } });
     })();
-    rmSync(join(ws.layout.library, p.sha256), { recursive: true, force: true });
+    removeTree(join(ws.layout.library, p.sha256));
     bumpCounter(ws, 'retention_pruned_total', { kind: p.kind });
     logEvent(ws, { event: 'retention.pruned', exportId: p.exportId ?? undefined, file: p.file, kind: p.kind, reason: p.reason });
   }

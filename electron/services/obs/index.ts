@@ -5,7 +5,8 @@
  * file beside the .prom file so they survive restarts (and never need a
  * database connection, so they are safe to call inside a caller's transaction).
  */
-import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync, unlinkSync } from 'node:fs';
+import { appendFileSync, closeSync, constants as fsc, existsSync, mkdirSync, openSync, readdirSync, readFileSync, unlinkSync } from 'node:fs';
+import { terminalSafeJson } from '../../../shared/escape';
 import { join } from 'node:path';
 import type { Workspace } from '../workspace/index';
 import { writeFileAtomic } from '../durability';
@@ -72,7 +73,14 @@ export function logEvent(ws: Workspace, e: LogEvent): void {
       message: message ?? '',
       ...rest,
     };
-    appendFileSync(logFileFor(ws, now), JSON.stringify(line) + '\n', { mode: 0o600 });
+    // O_NOFOLLOW: a symbolic link planted as logs/<date>.jsonl is refused (ELOOP), never appended through.
+    // Bundle-derived strings in the line are escaped (JSON escapes plus DEL, C1 and bidi controls).
+    const fd = openSync(logFileFor(ws, now), fsc.O_WRONLY | fsc.O_APPEND | fsc.O_CREAT | fsc.O_NOFOLLOW, 0o600);
+    try {
+      appendFileSync(fd, terminalSafeJson(JSON.stringify(line)) + '\n');
+    } finally {
+      closeSync(fd);
+    }
   } catch {
     /* a full disk must not turn a verification into a crash */
   }

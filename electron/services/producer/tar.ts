@@ -111,7 +111,8 @@ export function tarHeader(input: TarHeaderInput): Buffer {
   const main = rawHeader({ name: split.name, prefix: split.prefix, type, size: sizeField, mode, linkname: link, mtime }, TYPE_FLAG[type]);
   if (pax.length === 0) return main;
   const body = Buffer.concat(pax);
-  const paxName = `PaxHeaders/${split.name}`.slice(0, 99);
+  // 99 bytes at most (not characters): a multi-byte name must not overflow the field.
+  const paxName = Buffer.from(`PaxHeaders/${split.name}`, 'utf8').subarray(0, 99).toString('utf8').replace(/\uFFFD+$/, '');
   const paxHead = rawHeader({ name: paxName, prefix: '', type: 'file', size: body.length, mode: 0o644, linkname: '', mtime }, 'x');
   return Buffer.concat([paxHead, body, Buffer.alloc(padding(body.length)), main]);
 }

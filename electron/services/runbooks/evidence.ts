@@ -1,4 +1,5 @@
 /** Evidence reports of a checklist run: JSON plus a standalone, human-readable HTML page. */
+import { escapeHtmlUntrusted } from '../../../shared/escape';
 import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { APP_VERSION } from '../version';
@@ -21,8 +22,9 @@ export interface EvidenceReport {
   audit: { chainHead: ReturnType<typeof auditHead>; rows: AuditRow[] };
 }
 
+/** HTML text of any value: control and bidi characters escaped first (shared/escape.ts), then HTML. */
 export function esc(s: unknown): string {
-  return String(s ?? '').replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
+  return escapeHtmlUntrusted(String(s ?? ''));
 }
 
 export function buildEvidence(ws: Workspace, db: Db, runId: string, procedures: Procedure[], now = new Date()): EvidenceReport {

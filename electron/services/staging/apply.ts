@@ -8,7 +8,8 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { OpsError } from '../../../shared/errors';
-import { bundlePathProblem, describePathProblem, isPayloadPath } from '../../../shared/paths';
+import { escapeUntrusted } from '../../../shared/escape';
+import { bundlePathProblem, describePathProblem, fileFolderConflict, isPayloadPath } from '../../../shared/paths';
 import type { StateEntry } from '../../../shared/state-digest';
 import { appendAudit, type AuditEntryInput } from '../audit/index';
 import type { Db } from '../db/index';
@@ -188,6 +189,12 @@ export function applyPrepared(ws: Workspace, db: Db, prepared: PreparedBundle, o
     }
   }
   const newEntries = base ? mergeState(readGenerationState(ws, base.seq), changed, exp.removed ?? []) : sortEntries(changed);
+  // The resulting tree has no path that is both a file and a folder (spec conventions): a delta
+  // adding "data/x" over a base holding "data/x/y" (not removed) is refused before any disk work.
+  const clash = fileFolderConflict(newEntries.map((e) => e.path));
+  if (clash) {
+    throw new OpsError('ERR_BUNDLE_UNSAFE_ENTRY', `Applying ${exp.exportId} would make "${escapeUntrusted(clash[0])}" both a file and a folder (of "${escapeUntrusted(clash[1])}"); nothing was changed.`, { path: clash[0] });
+  }
   const text = stateText(newEntries);
   const digest = digestOfText(text);
   let totalBytes = 0;

@@ -3,8 +3,9 @@
  * so tests can inject failures (ENOSPC) and crash points (SIGKILL at the N-th
  * step) without a tiny filesystem or root-proof permissions.
  */
-import { chmodSync, closeSync, fsyncSync, linkSync, mkdirSync, openSync, renameSync, rmSync, symlinkSync, writeSync, statfsSync } from 'node:fs';
+import { chmodSync, closeSync, fsyncSync, linkSync, mkdirSync, openSync, renameSync, symlinkSync, writeSync, statfsSync } from 'node:fs';
 import { dirname } from 'node:path';
+import { removeTree } from '../safe-fs';
 
 export interface StagingFs {
   mkdir(path: string): void;
@@ -54,7 +55,8 @@ export const nodeStagingFs: StagingFs = {
     }
   },
   rm(path) {
-    rmSync(path, { recursive: true, force: true });
+    // Iterative: a tree of any depth is removed without recursion (safe-fs.ts).
+    removeTree(path);
   },
 };
 

@@ -4,7 +4,8 @@
  * library), then apply in generation order with the chain rules.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readSync, rmSync, statSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, readSync, realpathSync, statSync } from 'node:fs';
+import { openRegular, readRegular, removeTreeQuiet } from '../safe-fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { OpsError, isOpsError, runbookAdvice, toErrorShape, type ErrorCode } from '../../../shared/errors';
@@ -19,7 +20,7 @@ import type { Workspace } from '../workspace/index';
 import { incomingJobDir } from '../workspace/layout';
 import { applyPrepared, isFullLike, noSpaceError, recordApplyFailure } from './apply';
 import { freeBytes, isNoSpace, type StagingHooks } from './fsops';
-import { isKitDir, kitEntryFile, readKitManifest, type KitEntry, type KitManifest } from './kit';
+import { isKitDir, kitEntryFile, kitSignatureFile, readKitManifest, type KitEntry, type KitManifest } from './kit';
 import { currentGeneration, getLibrary, readState, setLastApply } from './store';
 import { installTrivy, type TrivyKind } from './trivy-install';
 import { rollback as rollbackLocked } from './rollback';
@@ -190,11 +191,8 @@ function chainBreak(list: Verified[]): { message: string; missing: number[]; ite
 }
 
 function rmQuiet(p: string): void {
-  try {
-    rmSync(p, { recursive: true, force: true });
-  } catch {
-    /* best effort: recovery tidies on next start */
-  }
+  // Iterative removal (any depth); what is left is tidied, or set aside, by the next start's recovery.
+  removeTreeQuiet(p);
 }
 
 function recordFailure(ws: Workspace, db: Db, it: ImportItem, opts: ImportOptions, verification: boolean, exp?: StagingExport): void {
@@ -222,8 +220,8 @@ function fileSize(path: string): number | null {
 function sha256Of(path: string): string | null {
   let fd: number | null = null;
   try {
-    if (!statSync(path).isFile()) return null;
-    fd = openSync(path, 'r');
+    fd = openRegular(path).fd; // lstat, regular file only, no link followed, never blocks
+
     const h = createHash('sha256');
     const buf = Buffer.allocUnsafe(1 << 20);
     for (let n = readSync(fd, buf, 0, buf.length, null); n > 0; n = readSync(fd, buf, 0, buf.length, null)) h.update(buf.subarray(0, n));
@@ -408,7 +406,7 @@ async function importKit(ws: Workspace, db: Db, dir: string, opts: ImportOptions
     // Trust is pinned per tenant: a workspace key pinned for another tenant does not count for this kit.
     let claimed: string | undefined;
     try {
-      claimed = (JSON.parse(readFileSync(join(dir, 'offline-manifest.json'), 'utf8')) as { tenant?: unknown }).tenant as string | undefined;
+      claimed = (JSON.parse(readRegular(join(dir, 'offline-manifest.json'), 16 * 1024 * 1024).toString('utf8')) as { tenant?: unknown }).tenant as string | undefined;
     } catch {
       claimed = undefined; // readKitManifest reports the problem
     }
@@ -484,7 +482,8 @@ async function importKit(ws: Workspace, db: Db, dir: string, opts: ImportOptions
     const shown = join(dir, e.path);
     try {
       const file = kitEntryFile(kit, e);
-      const sig = e.signature ? join(dir, ...e.signature.split('/')) : undefined;
+      // Resolved like the entry itself: inside the kit, no link, a regular file (was joined unchecked).
+      const sig = kitSignatureFile(kit, e);
       out.items.push(await importTrivy(ws, db, file, shown, e.kind as TrivyKind, sig, opts, e));
     } catch (err) {
       if (isOpsError(err) && err.code === 'ERR_NO_SPACE') throw err;
@@ -523,7 +522,8 @@ async function importChecked(ws: Workspace, db: Db, paths: string[], opts: Impor
   }
   const loose: string[] = [];
   for (const p of paths) {
-    const abs = resolve(p);
+    // The operator's path is followed once (it may be a link they chose); inside it, nothing is followed.
+    const abs = realpathSync(resolve(p));
     if (statSync(abs).isDirectory()) {
       if (!isKitDir(abs)) throw new OpsError('ERR_USAGE', `${p} is a folder without offline-manifest.json: not an offline kit. Give the kit folder or bundle files.`, { path: p });
       await importKit(ws, db, abs, opts, out);
@@ -532,7 +532,8 @@ async function importChecked(ws: Workspace, db: Db, paths: string[], opts: Impor
   // Loose bundle files: verify each (one read), then apply in generation order.
   const prepared: Verified[] = [];
   for (const p of loose) {
-    const abs = resolve(p);
+    // The operator's path is followed once (it may be a link they chose); inside it, nothing is followed.
+    const abs = realpathSync(resolve(p));
     if (/\.bundle$/.test(abs)) {
       const kind = trivyKindOf(abs);
       if (opts.dryRun) {

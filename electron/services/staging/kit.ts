@@ -1,9 +1,13 @@
 /** The offline kit manifest (spec section 1): read, check its signature, list entries. */
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
-import { join, relative } from 'node:path';
+import { existsSync, lstatSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { z } from 'zod';
 import { OpsError } from '../../../shared/errors';
-import { bundlePathProblem, compareBytewise } from '../../../shared/paths';
+import { escapeUntrusted } from '../../../shared/escape';
+import { bundlePathProblem, compareBytewise, describePathProblem } from '../../../shared/paths';
+import { parseStrictJson } from '../../../shared/strict-json';
+import { readRegular, resolveInside } from '../safe-fs';
+import { decodeUtf8Strict } from '../verify/export-schema';
 import type { BundleKind } from '../../../shared/types';
 import { verifyDetached, type TrustedKey } from '../verify/keys';
 
@@ -35,6 +39,8 @@ export interface KitManifest {
 }
 
 export const KIT_MANIFEST = 'offline-manifest.json';
+const MANIFEST_CAP = 16 * 1024 * 1024;
+const MAX_SIG_FILE = 64 * 1024;
 
 export function isKitDir(dir: string): boolean {
   return existsSync(join(dir, KIT_MANIFEST));
@@ -56,23 +62,28 @@ function listFiles(root: string, rel = ''): string[] {
  */
 export function readKitManifest(dir: string, keys: TrustedKey[]): KitManifest {
   const file = join(dir, KIT_MANIFEST);
-  const bytes = readFileSync(file);
+  // lstat first, regular files only, never blocking on a FIFO (safe-fs.ts), as mirror verify reads them.
+  const bytes = readRegular(file, MANIFEST_CAP, { label: KIT_MANIFEST });
   const sigFile = `${file}.sig`;
-  if (!existsSync(sigFile)) throw new OpsError('ERR_VERIFY_SIGNATURE', `The kit manifest has no signature (${KIT_MANIFEST}.sig is missing): the kit cannot be trusted.`, { path: sigFile });
-  const sig = verifyDetached(bytes, readFileSync(sigFile, 'utf8'), keys);
+  if (!existsSync(sigFile) && !isLink(sigFile)) throw new OpsError('ERR_VERIFY_SIGNATURE', `The kit manifest has no signature (${KIT_MANIFEST}.sig is missing): the kit cannot be trusted.`, { path: sigFile });
+  const sig = verifyDetached(bytes, readRegular(sigFile, MAX_SIG_FILE, { label: `${KIT_MANIFEST}.sig` }).toString('utf8'), keys);
   if (!sig.ok) {
     throw new OpsError('ERR_VERIFY_SIGNATURE', `The kit manifest signature does not verify with any trusted key (${sig.tried.length} tried). Do not import this kit.`, { path: sigFile, details: { tried: sig.tried } });
   }
   let parsed: z.infer<typeof ManifestSchema>;
   try {
-    parsed = ManifestSchema.parse(JSON.parse(bytes.toString('utf8')));
+    parsed = ManifestSchema.parse(parseStrictJson(decodeUtf8Strict(bytes)));
   } catch (e) {
     throw new OpsError('ERR_BUNDLE_CORRUPT', `The kit manifest ${file} is not valid: ${(e as Error).message.slice(0, 300)}`, { path: file });
   }
   const seen = new Set<string>();
   for (const e of parsed.entries) {
     const problem = bundlePathProblem(e.path);
-    if (problem) throw new OpsError('ERR_BUNDLE_UNSAFE_ENTRY', `The kit manifest lists an unsafe path "${e.path}" (${problem}).`, { path: file });
+    if (problem) throw new OpsError('ERR_BUNDLE_UNSAFE_ENTRY', `The kit manifest lists ${describePathProblem(problem)}: "${escapeUntrusted(e.path)}".`, { path: file });
+    if (e.signature !== undefined) {
+      const sp = bundlePathProblem(e.signature);
+      if (sp) throw new OpsError('ERR_BUNDLE_UNSAFE_ENTRY', `The kit manifest names a signature at ${describePathProblem(sp)}: "${escapeUntrusted(e.signature)}".`, { path: file });
+    }
     if (seen.has(e.path)) throw new OpsError('ERR_BUNDLE_CORRUPT', `The kit manifest lists "${e.path}" twice.`, { path: file });
     seen.add(e.path);
     if (e.kind.startsWith('mirror-') && (e.exportId === undefined || e.generation === undefined)) {
@@ -89,9 +100,20 @@ export function readKitManifest(dir: string, keys: TrustedKey[]): KitManifest {
   return { dir, tenant: parsed.tenant, createdAt: parsed.createdAt, entries, signedBy: sig.signedBy, tried: sig.tried, warnings };
 }
 
+/** The file of a kit entry: the path policy, inside the kit folder, no symbolic link on the way, a regular file. */
 export function kitEntryFile(kit: KitManifest, e: KitEntry): string {
-  const f = join(kit.dir, ...e.path.split('/'));
-  if (relative(kit.dir, f).startsWith('..')) throw new OpsError('ERR_BUNDLE_UNSAFE_ENTRY', `Kit entry ${e.path} points outside the kit.`);
-  if (!existsSync(f) || !statSync(f).isFile()) throw new OpsError('ERR_VERIFY_MISSING_FILE', `The kit lists ${e.path} but the file is missing.`, { path: f });
-  return f;
+  return resolveInside(kit.dir, e.path, 'kit manifest entry');
+}
+
+/** The signature file a kit entry names (same rules as the entry itself), or undefined. */
+export function kitSignatureFile(kit: KitManifest, e: KitEntry): string | undefined {
+  return e.signature === undefined ? undefined : resolveInside(kit.dir, e.signature, 'kit manifest signature path');
+}
+
+function isLink(p: string): boolean {
+  try {
+    return lstatSync(p).isSymbolicLink();
+  } catch {
+    return false;
+  }
 }

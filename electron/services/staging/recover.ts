@@ -16,12 +16,15 @@ import { hookedFs, type StagingFs, type StagingHooks } from './fsops';
 import { readJournal, removeJournal, type Journal, type TrivyJournal } from './journal';
 import { getGeneration, listGenerations, listLibrary, readState, setCurrent, getTrivy } from './store';
 import { currentLinkSeq, readLinkTarget, switchLink } from './switch';
+import { removeOrSetAside } from '../safe-fs';
 import { finishTrivyInDb } from './trivy-install';
 
 export interface RecoveryReport {
   /** What the journal said and what was done; null when nothing was interrupted. */
   recovered: null | { op: Journal['op']; outcome: 'rolled-back' | 'completed'; detail: string };
   removed: string[];
+  /** Leftovers that could not be removed and were moved into lost+found/ instead (reported, never blocking). */
+  setAside?: string[];
 }
 
 function auditRecovered(db: Db, detail: Record<string, unknown>): void {
@@ -104,8 +107,20 @@ export function recoverInterruptedApply(ws: Workspace, db: Db, hooks?: StagingHo
   return report;
 }
 
-function tidy(ws: Workspace, db: Db, fs: StagingFs, report: RecoveryReport): void {
+function tidy(ws: Workspace, db: Db, fsIn: StagingFs, report: RecoveryReport): void {
   const l = ws.layout;
+  // A leftover that cannot be removed (whatever its shape) is moved aside and reported, so it
+  // cannot fail this and every later command.
+  const fs: StagingFs = {
+    ...fsIn,
+    rm(p) {
+      const r = removeOrSetAside(p, ws.dir, (x) => fsIn.rm(x));
+      if ('setAside' in r) {
+        (report.setAside ??= []).push(r.setAside);
+        logEvent(ws, { event: 'workspace.leftover.set_aside', level: 'warn', path: p, movedTo: r.setAside, message: `could not remove ${p} (${r.reason}); moved it to ${r.setAside}` });
+      }
+    },
+  };
   // Reconcile DB with the switch when no journal explains a difference (should not happen).
   const linked = currentLinkSeq(l);
   const st = readState(db);

@@ -5,7 +5,9 @@
  */
 import { z } from 'zod';
 import { OpsError } from '../../../shared/errors';
-import { bundlePathProblem, compareBytewise, describePathProblem, isPayloadPath } from '../../../shared/paths';
+import { escapeUntrusted } from '../../../shared/escape';
+import { bundlePathProblem, compareBytewise, describePathProblem, fileFolderConflict, isPayloadPath, type PathPolicyOptions } from '../../../shared/paths';
+import { parseStrictJson, StrictJsonError } from '../../../shared/strict-json';
 
 export const SUPPORTED_SCHEMA_VERSION = 1;
 
@@ -91,12 +93,13 @@ export function isEncryptedFile(exp: ExportJson, path: string): boolean {
  * schema: fields, sorted unique safe paths, variant rules) or
  * ERR_EXPORT_UNSUPPORTED_SCHEMA (a schemaVersion other than 1).
  */
-export function parseExportJson(bytes: Buffer): ExportJson {
+export function parseExportJson(bytes: Buffer, policy: PathPolicyOptions = {}): ExportJson {
   let json: unknown;
   try {
-    json = JSON.parse(bytes.toString('utf8'));
+    // Signed JSON is read strictly (shared/strict-json.ts): UTF-8 only, no duplicate keys.
+    json = parseStrictJson(decodeUtf8Strict(bytes));
   } catch (e) {
-    throw corrupt(`it is not valid JSON (${(e as Error).message})`);
+    throw corrupt((e as Error).message);
   }
   if (!json || typeof json !== 'object' || Array.isArray(json)) throw corrupt('it is not a JSON object');
   const version = (json as Record<string, unknown>).schemaVersion;
@@ -115,8 +118,8 @@ export function parseExportJson(bytes: Buffer): ExportJson {
     throw corrupt(`${where} ${issue.message.charAt(0).toLowerCase()}${issue.message.slice(1)}`);
   }
   const exp = r.data;
-  checkPaths(exp.files.map((f) => f.path), 'files');
-  checkPaths(exp.removed, 'removed');
+  checkPaths(exp.files.map((f) => f.path), 'files', policy);
+  checkPaths(exp.removed, 'removed', policy);
   const listed = new Set(exp.files.map((f) => f.path));
   for (const p of exp.removed) if (listed.has(p)) throw corrupt(`"${p}" is both in "files" and in "removed"`);
   if (exp.profile.variant === 'full') {
@@ -137,17 +140,30 @@ export function parseExportJson(bytes: Buffer): ExportJson {
   return exp;
 }
 
-function checkPaths(paths: string[], field: string): void {
+function checkPaths(paths: string[], field: string, policy: PathPolicyOptions): void {
   let prev: string | null = null;
   for (const p of paths) {
-    const problem = bundlePathProblem(p);
-    if (problem) throw corrupt(`"${field}" holds ${describePathProblem(problem)}: "${p}"`);
-    if (!isPayloadPath(p)) throw corrupt(`"${field}" lists the control file "${p}", which is not a payload file`);
+    const problem = bundlePathProblem(p, policy);
+    if (problem) throw corrupt(`"${field}" holds ${describePathProblem(problem, policy)}: "${escapeUntrusted(p)}"`);
+    if (!isPayloadPath(p)) throw corrupt(`"${field}" lists the control file "${escapeUntrusted(p)}", which is not a payload file`);
     if (prev !== null) {
       const c = compareBytewise(prev, p);
-      if (c === 0) throw corrupt(`"${field}" lists "${p}" twice`);
-      if (c > 0) throw corrupt(`"${field}" is not sorted by path ("${prev}" comes before "${p}")`);
+      if (c === 0) throw corrupt(`"${field}" lists "${escapeUntrusted(p)}" twice`);
+      if (c > 0) throw corrupt(`"${field}" is not sorted by path ("${escapeUntrusted(prev)}" comes before "${escapeUntrusted(p)}")`);
     }
     prev = p;
+  }
+  if (field === 'files') {
+    const clash = fileFolderConflict(paths);
+    if (clash) throw corrupt(`"${field}" lists "${escapeUntrusted(clash[0])}" as a file and "${escapeUntrusted(clash[1])}" below it`);
+  }
+}
+
+/** UTF-8 text of signed bytes: an invalid sequence or a byte-order mark is refused, never replaced or skipped. */
+export function decodeUtf8Strict(bytes: Uint8Array): string {
+  try {
+    return new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(bytes);
+  } catch {
+    throw new StrictJsonError('it is not valid UTF-8');
   }
 }

@@ -10,8 +10,12 @@ import { createHash } from 'node:crypto';
 import { createReadStream, lstatSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative, resolve, sep } from 'node:path';
 import { z } from 'zod';
-import { pickReportedCode, runbookAdvice, type ErrorCode } from '../../../shared/errors';
-import { bundlePathProblem, compareBytewise, describePathProblem } from '../../../shared/paths';
+import { isOpsError, pickReportedCode, runbookAdvice, type ErrorCode } from '../../../shared/errors';
+import { escapeUntrusted } from '../../../shared/escape';
+import { parseStrictJson } from '../../../shared/strict-json';
+import { openRegular, readRegular, resolveInside } from '../safe-fs';
+import { decodeUtf8Strict } from './export-schema';
+import { compareBytewise } from '../../../shared/paths';
 import type { BundleKind, JobProgress, Verdict } from '../../../shared/types';
 import { loadPublicKey, verifyDetached } from './keys';
 import { buildVerdict, checkSignerTenant, Report, verifyMirrorBundle, type MirrorBundleResult } from './mirror';
@@ -21,6 +25,7 @@ import type { VerifyOptions } from './types';
 export const KIT_MANIFEST = 'offline-manifest.json';
 export const KIT_MANIFEST_SIG = 'offline-manifest.json.sig';
 const MANIFEST_CAP = 16 * 1024 * 1024;
+const MAX_SIG_FILE = 64 * 1024;
 
 const EntrySchema = z.looseObject({
   path: z.string().min(1),
@@ -60,7 +65,8 @@ interface MirrorItem {
 }
 
 /** Adds a failed check to a verdict and recomputes its reported code. */
-function addFailure(v: Verdict, name: string, code: ErrorCode, message: string, path?: string): void {
+function addFailure(v: Verdict, name: string, code: ErrorCode, messageIn: string, path?: string): void {
+  const message = escapeUntrusted(messageIn, 'text');
   v.checks.push({ name, ok: false, detail: message });
   v.failures = [...(v.failures ?? []), path ? { code, message, path } : { code, message }];
   const best = pickReportedCode(v.failures.map((f) => f.code))!;
@@ -70,13 +76,14 @@ function addFailure(v: Verdict, name: string, code: ErrorCode, message: string, 
   v.message = first.message;
   v.action = runbookAdvice(best)?.action ?? null;
   const withPath = v.failures.find((f) => f.code === best && f.path);
-  if (withPath?.path) v.member = withPath.path;
+  if (withPath?.path) v.member = escapeUntrusted(withPath.path);
 }
 
 async function hashFile(file: string): Promise<{ sha256: string; size: number }> {
   const h = createHash('sha256');
   let size = 0;
-  for await (const c of createReadStream(file, { highWaterMark: 4 * 1024 * 1024 }) as AsyncIterable<Buffer>) {
+  const { fd } = openRegular(file);
+  for await (const c of createReadStream('', { fd, highWaterMark: 4 * 1024 * 1024 }) as AsyncIterable<Buffer>) {
     h.update(c);
     size += c.length;
   }
@@ -92,26 +99,19 @@ function listFiles(dir: string, base = dir, out: string[] = []): string[] {
   return out;
 }
 
-/** Resolves a kit-relative path; returns an error text when it is unsafe or not a regular file. */
-function kitFile(root: string, rel: string): { file: string } | { problem: string; unsafe: boolean } {
-  const problem = bundlePathProblem(rel);
-  if (problem) return { problem: `the kit manifest lists ${describePathProblem(problem)}: "${rel}"`, unsafe: true };
-  const file = resolve(root, ...rel.split('/'));
-  if (!file.startsWith(root + sep)) return { problem: `the kit manifest lists a path outside the kit: "${rel}"`, unsafe: true };
-  // No symbolic link anywhere between the kit folder and the file.
-  let cur = root;
-  for (const seg of rel.split('/')) {
-    cur = join(cur, seg);
-    let st;
-    try {
-      st = lstatSync(cur);
-    } catch {
-      return { problem: `${rel} is listed in the kit manifest but is not in the kit folder`, unsafe: false };
-    }
-    if (st.isSymbolicLink()) return { problem: `${rel} reaches through a symbolic link (${relative(root, cur)}); kit files must be plain files`, unsafe: true };
+/**
+ * Resolves a kit-relative path with the same rules as the import
+ * (safe-fs.resolveInside: the path policy, confined to the kit folder, no
+ * symbolic link on the way, a regular file); returns an error text otherwise.
+ */
+function kitFile(root: string, rel: string, what = 'kit manifest entry'): { file: string } | { problem: string; unsafe: boolean } {
+  try {
+    return { file: resolveInside(root, rel, what) };
+  } catch (e) {
+    if (!isOpsError(e)) throw e;
+    const m = e.message.replace(/\.$/, '');
+    return { problem: m.charAt(0).toLowerCase() + m.slice(1), unsafe: e.code === 'ERR_BUNDLE_UNSAFE_ENTRY' };
   }
-  if (!statSync(file).isFile()) return { problem: `${rel} is not a regular file`, unsafe: true };
-  return { file };
 }
 
 /**
@@ -173,20 +173,24 @@ export async function verifyKit(dirIn: string, opts: VerifyOptions): Promise<Kit
   // 1. The kit manifest and its signature.
   let manifestBytes: Buffer;
   try {
-    const st = statSync(join(root, KIT_MANIFEST));
-    if (st.size > MANIFEST_CAP) {
-      report.fail('kit manifest', 'ERR_BUNDLE_LIMIT', `${KIT_MANIFEST} is ${st.size} bytes, above the ${MANIFEST_CAP}-byte limit.`, KIT_MANIFEST);
-      return finish();
+    // lstat first, regular files only, never blocking on a FIFO (safe-fs.readRegular).
+    manifestBytes = readRegular(join(root, KIT_MANIFEST), MANIFEST_CAP, { label: KIT_MANIFEST });
+  } catch (e) {
+    if (isOpsError(e) && e.code !== 'ERR_INPUT_NOT_FOUND') {
+      report.fail('kit manifest', e.code, e.message, KIT_MANIFEST);
+    } else {
+      report.fail('kit manifest', 'ERR_INPUT_NOT_FOUND', `${dirIn} has no readable ${KIT_MANIFEST}: it is not an offline kit.`, KIT_MANIFEST);
     }
-    manifestBytes = readFileSync(join(root, KIT_MANIFEST));
-  } catch {
-    report.fail('kit manifest', 'ERR_INPUT_NOT_FOUND', `${dirIn} has no readable ${KIT_MANIFEST}: it is not an offline kit.`, KIT_MANIFEST);
     return finish();
   }
   let sigBytes: Buffer | null = null;
   try {
-    sigBytes = readFileSync(join(root, KIT_MANIFEST_SIG));
-  } catch {
+    sigBytes = readRegular(join(root, KIT_MANIFEST_SIG), MAX_SIG_FILE, { label: KIT_MANIFEST_SIG });
+  } catch (e) {
+    if (isOpsError(e) && e.code !== 'ERR_INPUT_NOT_FOUND') {
+      report.fail('kit manifest signature', e.code, e.message, KIT_MANIFEST_SIG);
+      return finish();
+    }
     sigBytes = null;
   }
   if (!sigBytes) {
@@ -205,7 +209,8 @@ export async function verifyKit(dirIn: string, opts: VerifyOptions): Promise<Kit
 
   let manifest: KitManifest;
   try {
-    const json: unknown = JSON.parse(manifestBytes.toString('utf8'));
+    // Signed JSON, read strictly: UTF-8, no duplicate keys (shared/strict-json.ts).
+    const json: unknown = parseStrictJson(decodeUtf8Strict(manifestBytes));
     const r = KitManifestSchema.safeParse(json);
     if (!r.success) {
       const i = r.error.issues[0];
@@ -280,7 +285,7 @@ export async function verifyKit(dirIn: string, opts: VerifyOptions): Promise<Kit
       }
       mirrors.push({ entry, result });
     } else {
-      const sig = entry.signature ? kitFile(root, entry.signature) : null;
+      const sig = entry.signature ? kitFile(root, entry.signature, 'kit manifest signature path') : null;
       // Trivy bundles carry no tenant: only keys trusted for the kit's tenant (or for no tenant in particular) count.
       const trivyOpts = { ...entryOpts, kind: entry.kind, keys: opts.keys.filter((k) => k.tenant === undefined || k.tenant === manifest.tenant) };
       if (sig && 'file' in sig) Object.assign(trivyOpts, { signature: sig.file });

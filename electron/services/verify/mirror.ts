@@ -185,7 +185,7 @@ async function judge(report: Report, s: StreamOutcome, opts: MirrorVerifyOptions
   let error = collector.exportError;
   if (!parsed && !error) {
     try {
-      parsed = parseExportJson(exportBytes);
+      parsed = parseExportJson(exportBytes, { maxDepth: gate.limits.maxDepth });
     } catch (e) {
       error = e;
     }

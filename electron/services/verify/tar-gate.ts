@@ -4,12 +4,20 @@
  * the unpack limits (total bytes, per-member bytes, member count, ratio).
  *
  * Only regular files and directories pass. Symlinks, hard links, devices,
- * FIFOs, unknown types, absolute paths, ".." segments, paths outside the top
- * folder, and repeats of an earlier member (after normalising a directory's
- * trailing slash) are refused with ERR_BUNDLE_UNSAFE_ENTRY naming the member.
- * Limits are refused with ERR_BUNDLE_LIMIT.
+ * FIFOs, unknown types, names breaking the path policy (shared/paths.ts:
+ * absolute, "..", control characters, segment/path length, depth), paths
+ * outside the top folder, repeats of an earlier member (after normalising a
+ * directory's trailing slash), and a path that is both a file and a folder
+ * (in either order) are refused with ERR_BUNDLE_UNSAFE_ENTRY naming the
+ * member in escaped form (shared/escape.ts). Limits are refused with
+ * ERR_BUNDLE_LIMIT.
+ *
+ * File-versus-folder: the table of admitted names (already kept to refuse
+ * repeats) also records every folder a member implies, so the check costs one
+ * entry per distinct folder, not per file.
  */
 import { OpsError } from '../../../shared/errors';
+import { escapeUntrusted } from '../../../shared/escape';
 import { bundlePathProblem, describePathProblem } from '../../../shared/paths';
 import { DEFAULT_LIMITS, type Limits } from '../../../shared/settings';
 
@@ -59,11 +67,13 @@ export class TarGate {
   readonly limits: Limits;
   private readonly top: string | null;
   private readonly label: string;
-  private readonly seen = new Map<string, 'file' | 'directory'>();
+  /** Admitted names: a file, a folder member, or a folder only implied by a member below it. */
+  private readonly seen = new Map<string, 'file' | 'directory' | 'implied'>();
   private declaredBytes = 0;
   private unpackedBytes = 0;
   private compressedBytes = 0;
   private memberCount = 0;
+  private impliedCount = 0;
 
   constructor(opts: TarGateOptions) {
     this.top = opts.top;
@@ -80,11 +90,11 @@ export class TarGate {
   }
 
   private unsafe(path: string, why: string): OpsError {
-    return new OpsError('ERR_BUNDLE_UNSAFE_ENTRY', `${capitalise(this.label)} contains ${why}: "${path}". A bundle written by the Export Center never does; it was not read any further and nothing from it was used.`, { path, details: { member: path } });
+    return new OpsError('ERR_BUNDLE_UNSAFE_ENTRY', `${capitalise(this.label)} contains ${why}: "${escapeUntrusted(path)}". A bundle written by the Export Center never does; it was not read any further and nothing from it was used.`, { path, details: { member: path } });
   }
 
   private limit(path: string | undefined, why: string, details: Record<string, unknown>): OpsError {
-    return new OpsError('ERR_BUNDLE_LIMIT', `${capitalise(this.label)} goes beyond a limit: ${why}. Reading stopped there and nothing beyond it was written.`, { path, details: { ...(path ? { member: path } : {}), ...details } });
+    return new OpsError('ERR_BUNDLE_LIMIT', `${capitalise(this.label)} goes beyond a limit: ${escapeUntrusted(why)}. Reading stopped there and nothing beyond it was written.`, { path, details: { ...(path ? { member: path } : {}), ...details } });
   }
 
   /** Decides on one tar header. Throws an OpsError when the member must be refused. */
@@ -94,8 +104,9 @@ export class TarGate {
     if (!isDir && !FILE_TYPES.has(e.type)) throw this.unsafe(raw, describeType(e.type));
     if (e.linkpath) throw this.unsafe(raw, 'an entry with a link target');
     const path = isDir && raw.endsWith('/') && raw.length > 1 ? raw.replace(/\/+$/, '') : raw;
-    const problem = bundlePathProblem(path);
-    if (problem) throw this.unsafe(raw, describePathProblem(problem));
+    const policy = { maxDepth: this.limits.maxDepth };
+    const problem = bundlePathProblem(path, policy);
+    if (problem) throw this.unsafe(raw, describePathProblem(problem, policy));
     let rel: string;
     if (this.top === null) {
       rel = path;
@@ -107,11 +118,13 @@ export class TarGate {
     } else {
       throw this.unsafe(raw, `a member outside the top folder "${this.top}/"`);
     }
-    if (this.seen.has(path)) throw this.unsafe(raw, 'a member that repeats an earlier one');
-    // A member below something that was a file (or a file replacing a folder's place).
-    for (let slash = path.indexOf('/'); slash > 0; slash = path.indexOf('/', slash + 1)) {
-      const parent = path.slice(0, slash);
-      if (this.seen.get(parent) === 'file') throw this.unsafe(raw, `a member below "${parent}", which is a file`);
+    const before = this.seen.get(path);
+    if ((before === 'implied' || before === 'directory') && !isDir) throw this.unsafe(raw, 'a file where earlier members make a folder of that name');
+    if (before === 'file' && isDir) throw this.unsafe(raw, 'a folder where an earlier member is a file of that name');
+    if (before === 'file' || before === 'directory') throw this.unsafe(raw, 'a member that repeats an earlier one');
+    // A member below something that was a file.
+    for (let i = path.indexOf('/'); i > 0; i = path.indexOf('/', i + 1)) {
+      if (this.seen.get(path.slice(0, i)) === 'file') throw this.unsafe(raw, `a member below "${escapeUntrusted(path.slice(0, i))}", which is a file`);
     }
     const size = isDir ? 0 : e.size;
     if (!Number.isSafeInteger(size) || size < 0) throw this.unsafe(raw, 'a member with an invalid size');
@@ -127,6 +140,15 @@ export class TarGate {
     this.memberCount++;
     this.declaredBytes += size;
     this.seen.set(path, isDir ? 'directory' : 'file');
+    for (let i = path.indexOf('/'); i > 0; i = path.indexOf('/', i + 1)) {
+      const parent = path.slice(0, i);
+      if (this.seen.has(parent)) continue;
+      // Folders count against the member limit too: they cost memory like members.
+      if (++this.impliedCount > this.limits.maxMembers) {
+        throw this.limit(raw, `more than ${this.limits.maxMembers} folders`, { limit: 'maxMembers', value: this.limits.maxMembers });
+      }
+      this.seen.set(parent, 'implied');
+    }
     return { kind: isDir ? 'directory' : 'file', path, rel };
   }
 

@@ -9,7 +9,7 @@
  * `extractTo` or a private temporary file when it must be opened).
  */
 import { createHash, createPublicKey, createVerify, type KeyObject, type Verify } from 'node:crypto';
-import { closeSync, fsyncSync, mkdirSync, mkdtempSync, openSync, rmSync, writeSync, createReadStream } from 'node:fs';
+import { closeSync, fsyncSync, mkdirSync, mkdtempSync, openSync, writeSync, createReadStream } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
@@ -28,6 +28,7 @@ import { decodeSignature, signatureSchemes, verifyDetached, type TrustedKey } fr
 import { buildVerdict, reportOf } from './verdict';
 import { TarGate } from './tar-gate';
 import type { VerifyOptions } from './types';
+import { removeTreeQuiet } from '../safe-fs';
 
 export type TrivyKind = 'trivy-db' | 'trivy-java-db';
 
@@ -585,7 +586,7 @@ export async function verifyTrivyBundle(file: string, opts: TrivyVerifyOptions):
         /* closed */
       }
     }
-    if (privateDir) rmSync(privateDir, { recursive: true, force: true });
+    if (privateDir) removeTreeQuiet(privateDir);
   }
 }
 

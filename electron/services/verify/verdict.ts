@@ -5,6 +5,7 @@
  * the spec's precedence and the runbook's action for it.
  */
 import { pickReportedCode, runbookAdvice, type ErrorCode } from '../../../shared/errors';
+import { escapeUntrusted } from '../../../shared/escape';
 import type { Check, Failure, Verdict, VerdictKind } from '../../../shared/types';
 
 /** Collects checks and failures; the reported code follows the spec's precedence. */
@@ -15,7 +16,9 @@ export class Report {
   ok(name: string, detail?: string): void {
     this.checks.push(detail === undefined ? { name, ok: true } : { name, ok: true, detail });
   }
-  fail(name: string, code: ErrorCode, message: string, path?: string): void {
+  fail(name: string, code: ErrorCode, messageIn: string, path?: string): void {
+    // Messages quote bundle-derived names: escaped (shared/escape.ts) before they reach any output.
+    const message = escapeUntrusted(messageIn, 'text');
     this.checks.push({ name, ok: false, detail: message });
     this.failures.push(path === undefined ? { code, message } : { code, message, path });
   }
@@ -59,11 +62,11 @@ export function buildVerdict(input: VerdictInput): Verdict {
     generation: input.generation,
     checks: report.checks,
     items: input.items ?? [],
-    warnings: report.warnings,
+    warnings: report.warnings.map((w) => escapeUntrusted(w, 'text')),
     stats: input.stats ?? { bytes: input.bytes ?? 0, files: input.files ?? 0, seconds: Math.round(performance.now() - (input.started ?? performance.now())) / 1000 },
   };
   if (report.failures.length) v.failures = report.failures;
-  if (memberFailure?.path) v.member = memberFailure.path;
+  if (memberFailure?.path) v.member = escapeUntrusted(memberFailure.path);
   if (input.keys) v.keys = input.keys;
   return v;
 }

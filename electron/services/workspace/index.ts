@@ -2,7 +2,7 @@
  * A workspace: one folder holding staging generations, the bundle library, the
  * SQLite database, logs, metrics and evidence, with a single-writer lock.
  */
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, unlinkSync, writeSync, fsyncSync } from 'node:fs';
+import { closeSync, existsSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, unlinkSync, writeSync, fsyncSync } from 'node:fs';
 import { homedir, hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import { z } from 'zod';
@@ -60,12 +60,50 @@ export function openWorkspace(dirIn: string, opts: { create?: boolean } = {}): W
   if (manifest.format > WORKSPACE_FORMAT) {
     throw new OpsError('ERR_WORKSPACE_INVALID', `The workspace at ${dir} was written by a newer console (format ${manifest.format}); this console reads format ${WORKSPACE_FORMAT}. Upgrade the console.`, { path: dir });
   }
+  refusePlantedLinks(layout);
   for (const d of [layout.library, layout.incoming, layout.staging, layout.trivy, layout.journal, layout.logs, layout.metrics, layout.evidence]) {
     mkdirSync(d, { recursive: true, mode: 0o700 });
   }
   // Recovery of an interrupted apply is the composition root's job (services/engine.ts
   // createEngine), which every entry point opens a workspace through.
   return { layout, dir, settings: manifest.settings };
+}
+
+/**
+ * The workspace's own folders (and the files in logs/ and metrics/) must be
+ * what they seem: a symbolic link planted in their place would make an import
+ * write or append outside the workspace. Refused before anything is written.
+ */
+function refusePlantedLinks(layout: WorkspaceLayout): void {
+  const refuse = (p: string, what: string): never => {
+    throw new OpsError('ERR_WORKSPACE_INVALID', `${p} is ${what}, not a folder or file of the workspace: nothing is written through it. Remove it (the console recreates its folders), then try again.`, { path: p });
+  };
+  for (const d of [layout.library, layout.incoming, layout.staging, layout.trivy, layout.journal, layout.logs, layout.metrics, layout.evidence]) {
+    let st;
+    try {
+      st = lstatSync(d);
+    } catch {
+      continue; // created below
+    }
+    if (st.isSymbolicLink()) refuse(d, 'a symbolic link');
+    if (!st.isDirectory()) refuse(d, 'not a folder');
+  }
+  for (const f of [layout.db, layout.lock, `${layout.db}-wal`, `${layout.db}-shm`, join(layout.journal, 'apply.json')]) {
+    try {
+      if (lstatSync(f).isSymbolicLink()) refuse(f, 'a symbolic link');
+    } catch (e) {
+      if (e instanceof OpsError) throw e;
+    }
+  }
+  for (const d of [layout.logs, layout.metrics]) {
+    let names: string[];
+    try {
+      names = readdirSync(d);
+    } catch {
+      continue;
+    }
+    for (const n of names) if (lstatSync(join(d, n)).isSymbolicLink()) refuse(join(d, n), 'a symbolic link');
+  }
 }
 
 /** Replaces the workspace settings (validated), atomically. */

@@ -7,11 +7,13 @@
  * parsed as soon as its bytes are in (once).
  */
 import { createHash } from 'node:crypto';
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve, sep } from 'node:path';
 import { OpsError, isOpsError } from '../../../../shared/errors';
 import { isPayloadPath } from '../../../../shared/paths';
+import { escapeUntrusted } from '../../../../shared/escape';
+import { removeTreeQuiet } from '../../safe-fs';
 import { isEncryptedFile, parseExportJson, type ExportJson } from '../export-schema';
 import type { HashPool } from '../hash-pool';
 import type { TarGate } from '../tar-gate';
@@ -134,7 +136,7 @@ export class MemberCollector {
 
   /** Removes the private spool (files kept only for decryption). */
   removeSpool(): void {
-    if (this.spoolDir) rmSync(this.spoolDir, { recursive: true, force: true });
+    if (this.spoolDir) removeTreeQuiet(this.spoolDir);
     this.spoolDir = undefined;
   }
 
@@ -178,7 +180,7 @@ export class MemberCollector {
         this.members.set(rel, { size: bytes.length, sha256: h.digest('hex') });
         if (rel !== 'export.json') return;
         try {
-          this.exportJson = parseExportJson(bytes);
+          this.exportJson = parseExportJson(bytes, { maxDepth: this.o.gate.limits.maxDepth });
         } catch (e) {
           this.exportJson = null; // reported after the stream
           this.exportError = e;
@@ -195,7 +197,11 @@ export class MemberCollector {
       const parent = dirname(target);
       if (!this.madeDirs.has(parent)) {
         // Folders inside the private (0700) extraction root: 0755, as the staging tree serves them.
-        mkdirSync(parent, { recursive: true, mode: 0o755 });
+        try {
+          mkdirSync(parent, { recursive: true, mode: 0o755 });
+        } catch (e) {
+          throw tooLongHere(e, rel, root);
+        }
         this.madeDirs.add(parent);
       }
       return target;
@@ -213,7 +219,12 @@ export class MemberCollector {
   private payload(rel: string, declared: number): TarMemberSink {
     const target = this.targetOf(rel);
     // Extracted files are made durable together at the end (one syncfs), not one fsync each.
-    const sink = target ? new SinkFile(target) : undefined;
+    let sink: SinkFile | undefined;
+    try {
+      sink = target ? new SinkFile(target) : undefined;
+    } catch (e) {
+      throw tooLongHere(e, rel, this.o.extractRoot);
+    }
     if (sink) this.openSinks.add(sink);
     const m: Member = { size: 0, sha256: '', ...(target ? { location: target } : {}) };
     const close = (): void => {
@@ -252,4 +263,13 @@ export class MemberCollector {
       },
     };
   }
+}
+
+/**
+ * A path within the spec's 4,096 bytes can still be too long below this
+ * workspace's folder on this host (ENAMETOOLONG): a limit, named, not a host failure.
+ */
+function tooLongHere(e: unknown, rel: string, root: string | undefined): unknown {
+  if ((e as NodeJS.ErrnoException).code !== 'ENAMETOOLONG') return e;
+  return new OpsError('ERR_BUNDLE_LIMIT', `The member "mirror/${escapeUntrusted(rel)}" cannot be extracted here: its path is too long for this host's file system below ${root ?? 'the extraction folder'}.`, { path: `mirror/${rel}` });
 }

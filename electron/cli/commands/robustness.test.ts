@@ -1,0 +1,233 @@
+/**
+ * Adversarial robustness, round 2 (issue 9): every case builds its input at
+ * run time, goes through the `mirror` CLI, and checks the exit code, the error
+ * code, that the offending name is shown escaped, that nothing was written
+ * outside the workspace, and that the next good import into the same
+ * workspace succeeds.
+ */
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import { PassThrough } from 'node:stream';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { generateSigningKey, writeMirrorBundle, type SigningKey } from '../../services/producer/index';
+import type { PayloadFile, MirrorTamper } from '../../services/producer/index';
+import { recoverInterruptedApply } from '../../services/staging/index';
+import { nodeStagingFs } from '../../services/staging/fsops';
+import { tempDir } from '../../services/testing/fixtures';
+import { openWorkspace } from '../../services/workspace/index';
+import type { CliIo } from '../command';
+import { runCli } from '../mirror';
+
+function listTree(root: string, skip: string): string[] {
+  const out: string[] = [];
+  const stack = [root];
+  while (stack.length) {
+    const d = stack.pop()!;
+    for (const e of readdirSync(d, { withFileTypes: true })) {
+      const p = join(d, e.name);
+      if (p === skip) continue;
+      out.push(relative(root, p));
+      if (e.isDirectory()) stack.push(p);
+    }
+  }
+  return out.sort();
+}
+
+/** A C0/DEL/C1 control character other than those allowed, written raw. */
+function hasRawControl(s: string, allowed: string): boolean {
+  for (const ch of s) {
+    const c = ch.charCodeAt(0);
+    if ((c < 0x20 || (c >= 0x7f && c <= 0x9f)) && !allowed.includes(ch)) return true;
+  }
+  return false;
+}
+
+export async function runMirror(args: string[]): Promise<{ code: number; out: string; err: string }> {
+  const stdout = new PassThrough();
+  const stderr = new PassThrough();
+  let out = '';
+  let err = '';
+  stdout.on('data', (d) => (out += d));
+  stderr.on('data', (d) => (err += d));
+  const io: CliIo = { stdout, stderr, stdin: new PassThrough(), env: {}, cwd: process.cwd(), signal: new AbortController().signal };
+  const code = await runCli(args, io);
+  return { code, out, err };
+}
+
+let tmp: { dir: string; cleanup: () => void };
+let key: SigningKey;
+let keyFile: string;
+let media: string;
+let seq = 0;
+let nextGeneration = 100;
+
+beforeAll(() => {
+  tmp = tempDir('okc-robust-');
+  key = generateSigningKey('ecdsa-p256');
+  keyFile = join(tmp.dir, 'trusted.pub');
+  writeFileSync(keyFile, key.publicPem);
+  media = join(tmp.dir, 'media');
+  mkdirSync(media);
+});
+afterAll(() => tmp.cleanup());
+
+const FILES: PayloadFile[] = [{ path: 'data/raw/advisories/a.jsonl.zst', content: 'advisory\n' }];
+
+/** A signed full bundle in the test chain (raw tar members and other tampering as given). */
+export async function bundle(tamper: MirrorTamper = {}, files: PayloadFile[] = FILES): Promise<string> {
+  const file = join(media, `b${++seq}.tar.zst`);
+  await writeMirrorBundle(file, { key, tenant: 'acme', profileId: 'nightly', generation: nextGeneration++, files, tamper });
+  return file;
+}
+
+function workspace(): string {
+  return join(tmp.dir, `ws${++seq}`);
+}
+
+/**
+ * Imports `bad` into a workspace that already holds a good generation, then
+ * checks the refusal and that a good import still works.
+ */
+async function refusedThenRecovers(bad: string, expectCode: string, expectExit: number, escapedName?: string): Promise<{ out: string; err: string; ws: string }> {
+  const ws = workspace();
+  const first = await runMirror(['import', await bundle(), '--workspace', ws, '--key', keyFile, '--json']);
+  expect(first.code, first.out + first.err).toBe(0);
+  const outside = listTree(tmp.dir, ws);
+
+  // verify and import agree.
+  const v = await runMirror(['verify', bad, '--key', keyFile, '--json']);
+  expect(v.code, v.out).toBe(expectExit);
+  expect(JSON.parse(v.out).code).toBe(expectCode);
+  const text = await runMirror(['import', bad, '--workspace', ws, '--key', keyFile]);
+  expect(text.code, text.out + text.err).toBe(expectExit);
+  const all = text.out + text.err;
+  expect(all).toContain(expectCode);
+  expect(hasRawControl(all, '\n\t')).toBe(false);
+  if (escapedName) expect(all).toContain(escapedName);
+  const j = await runMirror(['import', bad, '--workspace', ws, '--key', keyFile, '--json']);
+  expect(j.code).toBe(expectExit);
+  expect(JSON.parse(j.out).code).toBe(expectCode);
+
+  expect(listTree(tmp.dir, ws)).toEqual(outside);
+  expect(readdirSync(join(ws, 'incoming'))).toEqual([]);
+  const next = await runMirror(['import', await bundle(), '--workspace', ws, '--key', keyFile, '--json']);
+  expect(next.code, next.out + next.err).toBe(0);
+  const again = await runMirror(['verify', ws, '--json']);
+  expect(again.code, again.out).toBe(0);
+  return { out: text.out, err: text.err, ws };
+}
+
+describe('names: one path policy in the tar gate (verify = import), exit 11', () => {
+  it('1. deep nesting (1,700 levels, unsigned content) is refused by the depth limit, nothing is left in incoming/', async () => {
+    const bad = await bundle({ rawMembers: [{ name: 'mirror/data/' + 'a/'.repeat(1700) + 'f', content: 'x' }] });
+    const r = await refusedThenRecovers(bad, 'ERR_BUNDLE_UNSAFE_ENTRY', 11);
+    expect(r.out + r.err).toMatch(/more than 64 folders deep/);
+  });
+
+  it('1. a signed bundle listing a file 2,000 levels deep is refused before anything is applied', async () => {
+    const deep = 'data/' + 'd/'.repeat(2000) + 'f.json';
+    const bad = await bundle({ rawMembers: [{ name: `mirror/${deep}`, content: '{}' }], exportJsonOverride: (doc) => ({ ...doc, files: [...doc.files, { path: deep, sha256: '44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a', size: 2 }].sort((a, b) => (a.path < b.path ? -1 : 1)) }) });
+    const r = await refusedThenRecovers(bad, 'ERR_BUNDLE_UNSAFE_ENTRY', 11);
+    expect(r.out + r.err).not.toMatch(/mirror\.bundle\.imported/);
+  });
+
+  it('the depth limit is a workspace setting (limits.maxDepth), applied by import', async () => {
+    const ok = await bundle({}, [{ path: 'data/' + 'a/'.repeat(10) + 'f', content: 'x' }]);
+    const ws = workspace();
+    const first = await runMirror(['import', await bundle(), '--workspace', ws, '--key', keyFile, '--json']);
+    expect(first.code).toBe(0);
+    const manifest = JSON.parse(readFileSync(join(ws, 'workspace.json'), 'utf8'));
+    manifest.settings.limits.maxDepth = 8;
+    writeFileSync(join(ws, 'workspace.json'), JSON.stringify(manifest));
+    const r = await runMirror(['import', ok, '--workspace', ws, '--key', keyFile, '--json']);
+    expect(r.code).toBe(11);
+    expect(JSON.parse(r.out).message).toMatch(/more than 8 folders deep/);
+    const v = await runMirror(['verify', ok, '--key', keyFile, '--max-depth', '8', '--json']);
+    expect(v.code).toBe(11);
+    expect((await runMirror(['verify', ok, '--key', keyFile, '--json'])).code).toBe(0);
+  });
+
+  it('3. a member name with terminal escape sequences is shown escaped (text, JSON, log), never raw', async () => {
+    const evil = 'mirror/data/\u001b[2K\u001b[1A\rVERIFIED\u009b31m.json';
+    const bad = await bundle({ rawMembers: [{ name: evil, content: 'x' }] });
+    const r = await refusedThenRecovers(bad, 'ERR_BUNDLE_UNSAFE_ENTRY', 11, 'mirror/data/\\x1b[2K\\x1b[1A\\x0dVERIFIED\\x9b31m.json');
+    const logs = readdirSync(join(r.ws, 'logs')).map((f) => readFileSync(join(r.ws, 'logs', f), 'utf8')).join('');
+    expect(logs).toContain('mirror.verify.failed');
+    expect(hasRawControl(logs, '\n')).toBe(false);
+  });
+
+  it('5. a newline in a path is refused (the one-line-per-file state could not carry it)', async () => {
+    const bad = await bundle({ rawMembers: [{ name: 'mirror/data/x\ny.json', content: 'x' }] });
+    await refusedThenRecovers(bad, 'ERR_BUNDLE_UNSAFE_ENTRY', 11, 'mirror/data/x\\x0ay.json');
+  });
+
+  it('6. a folder, then a file of the same name: refused by verify and import alike (was EEXIST, exit 1)', async () => {
+    const bad = await bundle({ rawMembers: [{ name: 'mirror/data/x/y', content: 'y' }, { name: 'mirror/data/x', content: 'x' }] });
+    const r = await refusedThenRecovers(bad, 'ERR_BUNDLE_UNSAFE_ENTRY', 11);
+    expect(r.out + r.err).toMatch(/a file where earlier members make a folder of that name/);
+  });
+
+  it('6. a file, then a member below it', async () => {
+    const bad = await bundle({ rawMembers: [{ name: 'mirror/data/x', content: 'x' }, { name: 'mirror/data/x/y', content: 'y' }] });
+    await refusedThenRecovers(bad, 'ERR_BUNDLE_UNSAFE_ENTRY', 11);
+  });
+
+  it('6. a name segment over 255 bytes, and a path over 4,096 bytes', async () => {
+    const long = await bundle({ rawMembers: [{ name: 'mirror/data/' + 'é'.repeat(128) + '.json', content: 'x' }] });
+    const r1 = await refusedThenRecovers(long, 'ERR_BUNDLE_UNSAFE_ENTRY', 11);
+    expect(r1.out + r1.err).toMatch(/longer than 255 bytes/);
+    const path = 'mirror/data/' + Array.from({ length: 40 }, () => 'p'.repeat(110)).join('/');
+    const r2 = await refusedThenRecovers(await bundle({ rawMembers: [{ name: path, content: 'x' }] }), 'ERR_BUNDLE_UNSAFE_ENTRY', 11);
+    expect(r2.out + r2.err).toMatch(/longer than 4096 bytes/);
+  });
+});
+
+describe('strict signed JSON', () => {
+  it('export.json with a duplicate key (signed as is) is refused: ERR_BUNDLE_CORRUPT, exit 11', async () => {
+    const generation = nextGeneration++;
+    const spec = { key, tenant: 'acme', profileId: 'nightly', generation, files: FILES };
+    const good = await writeMirrorBundle(join(media, `dup-src-${generation}.tar.zst`), spec);
+    const text = good.exportJsonBytes.toString('utf8');
+    // The first exportId is a decoy: JSON.parse keeps the last one, another parser the first.
+    const dup = text.replace('{', '{"exportId": "exp-decoy",');
+    const bad = join(media, `dup-${generation}.tar.zst`);
+    await writeMirrorBundle(bad, { ...spec, tamper: { exportJsonBytes: dup } });
+    const r = await refusedThenRecovers(bad, 'ERR_BUNDLE_CORRUPT', 11);
+    expect(r.out + r.err).toMatch(/the key "exportId" appears twice/);
+  });
+});
+
+describe('clean-up that cannot fail on depth, and recovery that never wedges', () => {
+  it('1. a 1,800-level leftover in incoming/ is removed by the next command (iterative removal)', async () => {
+    const ws = workspace();
+    expect((await runMirror(['import', await bundle(), '--workspace', ws, '--key', keyFile, '--json'])).code).toBe(0);
+    const deep = join(ws, 'incoming', 'old-job', 'files', ...Array.from({ length: 1800 }, () => 'a'));
+    mkdirSync(deep, { recursive: true });
+    writeFileSync(join(deep, 'f'), 'x');
+    const r = await runMirror(['import', await bundle(), '--workspace', ws, '--key', keyFile, '--json']);
+    expect(r.code, r.out + r.err).toBe(0);
+    expect(readdirSync(join(ws, 'incoming'))).toEqual([]);
+    expect((await runMirror(['rollback', '--workspace', ws, '--json'])).code).toBe(0);
+    expect((await runMirror(['retention', 'run', '--workspace', ws, '--json'])).code).toBe(0);
+  });
+
+  it('a leftover that cannot be removed is moved to lost+found/ and reported; later commands work', async () => {
+    const ws = workspace();
+    expect((await runMirror(['import', await bundle(), '--workspace', ws, '--key', keyFile, '--json'])).code).toBe(0);
+    mkdirSync(join(ws, 'incoming', 'stuck-job', 'files'), { recursive: true });
+    writeFileSync(join(ws, 'incoming', 'stuck-job', 'files', 'f'), 'x');
+    const failing = { ...nodeStagingFs, rm(p: string) {
+      if (p.includes('stuck-job')) throw Object.assign(new Error('EBUSY: resource busy or locked (simulated)'), { code: 'EBUSY' });
+      nodeStagingFs.rm(p);
+    } };
+    const report = recoverInterruptedApply(openWorkspace(ws), { hooks: { fs: failing } });
+    expect(report.setAside).toHaveLength(1);
+    expect(report.setAside![0]).toContain(join(ws, 'lost+found', 'stuck-job-'));
+    expect(existsSync(join(report.setAside![0], 'files', 'f'))).toBe(true);
+    expect(readdirSync(join(ws, 'incoming'))).toEqual([]);
+    const log = readdirSync(join(ws, 'logs')).map((f) => readFileSync(join(ws, 'logs', f), 'utf8')).join('');
+    expect(log).toContain('workspace.leftover.set_aside');
+    const next = await runMirror(['import', await bundle(), '--workspace', ws, '--key', keyFile, '--json']);
+    expect(next.code, next.out).toBe(0);
+  });
+});
