@@ -22,7 +22,7 @@ interface Report {
   windows: { webPreferences: Record<string, unknown> }[];
   loadedUrls: string[];
   protocolScheme: string;
-  protocol: { index: { status: number; csp: string; body: string }; escape: { status: number } };
+  protocol: { index: { status: number; csp: string; body: string }; escape: { status: number }; cspByUrl: Record<string, { status: number; csp: string }> };
   ipc: {
     channels: string[];
     trusted: { ok: boolean; value?: { workspacePath: string; host: string; versions: { node: string } } };
@@ -109,6 +109,9 @@ describe('the Electron main process, run against a fake Electron', () => {
     expect(report.protocol.index.body).toContain('<title>console</title>');
     expect(report.protocol.index.csp).toBe("default-src 'self'; script-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'");
     expect(report.protocol.escape.status).toBe(404);
+    const CSP = "default-src 'self'; script-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'";
+    expect(Object.values(report.protocol.cspByUrl).map((r) => r.csp)).toEqual([CSP, CSP, CSP, CSP, CSP]);
+    expect(Object.values(report.protocol.cspByUrl).map((r) => r.status)).toEqual([200, 200, 404, 404, 404]);
   });
 
   it('registers every contract channel behind the sender check and the zod schemas', () => {
@@ -125,7 +128,16 @@ describe('the Electron main process, run against a fake Electron', () => {
     expect(report.lockdown.prevented).toEqual({ 'will-navigate': true, 'will-redirect': true, 'will-attach-webview': true });
     expect(report.lockdown.windowOpen).toEqual({ action: 'deny' });
     expect(report.permissions).toEqual({ request: false, check: false });
-    expect(report.network).toEqual({ 'https://example.com/': true, 'http://127.0.0.1:8080/': true, 'app://console/assets/x.js': false });
+    expect(report.network).toEqual({
+      'https://example.com/': true,
+      'http://127.0.0.1:8080/': true,
+      'app://console/assets/x.js': false,
+      'file:///etc/passwd': true,
+      'ws://127.0.0.1:9222/': true,
+      'data:text/html,x': true,
+      'app://other/x.js': true,
+      'blob:app://console/1': true,
+    });
   });
 
   it('disposes (jobs, database) before quitting, once', () => {

@@ -44,6 +44,12 @@ async function exercise() {
     report.protocol.index = { status: index.status, csp: index.headers.get('content-security-policy'), body: (await index.text()).slice(0, 200) };
     const escape = await protocolHandler({ url: 'app://console/../../package.json' });
     report.protocol.escape = { status: escape.status };
+    // Every response of the handler, found or not, carries the CSP.
+    report.protocol.cspByUrl = {};
+    for (const url of ['app://console/', 'app://console/index.html', 'app://console/missing.js', 'app://console/%2e%2e/secret', 'app://other/index.html']) {
+      const r = await protocolHandler({ url });
+      report.protocol.cspByUrl[url] = { status: r.status, csp: r.headers.get('content-security-policy') };
+    }
 
     // IPC: every registered channel; a trusted call, a foreign frame, bad input.
     report.ipc.channels = [...ipcHandlers.keys()].sort();
@@ -78,7 +84,7 @@ async function exercise() {
     permissionRequest?.(wc, 'media', (g) => (granted = g));
     report.permissions = { request: granted, check: permissionCheck ? permissionCheck(wc, 'clipboard-read') : null };
     const net = {};
-    for (const url of ['https://example.com/', 'http://127.0.0.1:8080/', 'app://console/assets/x.js']) {
+    for (const url of ['https://example.com/', 'http://127.0.0.1:8080/', 'app://console/assets/x.js', 'file:///etc/passwd', 'ws://127.0.0.1:9222/', 'data:text/html,x', 'app://other/x.js', 'blob:app://console/1']) {
       beforeRequest?.({ url }, (r) => (net[url] = r.cancel === true));
     }
     report.network = net;
