@@ -223,108 +223,99 @@ function sameList(a: string[], b: string[]): boolean {
   return a.length === b.length && a.every((x, i) => x === b[i]);
 }
 
+type DeltaFail = (msg: string, path: string) => void;
+
 export function checkDelta(report: Report, exp: ExportJson, control: Map<string, Buffer>): void {
   const name = 'delta tombstones and diff';
-  const fail = (msg: string, path: string): void => report.fail(name, 'ERR_VERIFY_TOMBSTONE', msg, path);
+  let ok = true;
+  const fail: DeltaFail = (msg, path) => {
+    ok = false;
+    report.fail(name, 'ERR_VERIFY_TOMBSTONE', msg, path);
+  };
   const diffBytes = control.get('delta/manifest.diff.json');
   const tombBytes = control.get('delta/tombstones.jsonl');
-  let ok = true;
-  if (!diffBytes) {
-    ok = false;
-    fail('The delta bundle has no mirror/delta/manifest.diff.json.', 'mirror/delta/manifest.diff.json');
-  }
-  if (!tombBytes) {
-    ok = false;
-    fail('The delta bundle has no mirror/delta/tombstones.jsonl (required even when nothing is removed).', 'mirror/delta/tombstones.jsonl');
-  }
-  if (diffBytes) {
-    const where = 'mirror/delta/manifest.diff.json';
-    let diff: Record<string, unknown> | null = null;
-    try {
-      const d: unknown = JSON.parse(diffBytes.toString('utf8'));
-      if (d && typeof d === 'object' && !Array.isArray(d)) diff = d as Record<string, unknown>;
-    } catch {
-      diff = null;
-    }
-    if (!diff) {
-      ok = false;
-      fail('mirror/delta/manifest.diff.json is not a JSON object.', where);
-    } else {
-      const added = sortedUnique(diff.added);
-      const changed = sortedUnique(diff.changed);
-      const removed = sortedUnique(diff.removed);
-      const files = exp.files.map((f) => f.path);
-      if (!added || !changed || !removed) {
-        ok = false;
-        fail('manifest.diff.json must hold sorted, unique "added", "changed" and "removed" lists.', where);
-      } else {
-        const union = [...added, ...changed].sort(compareBytewise);
-        if (!sameList(union, files)) {
-          ok = false;
-          fail(`manifest.diff.json "added" + "changed" (${union.length} paths) do not equal the files export.json lists (${files.length}).`, where);
-        }
-        if (!sameList(removed, exp.removed)) {
-          ok = false;
-          fail(`manifest.diff.json "removed" (${removed.length} paths) disagrees with export.json "removed" (${exp.removed.length}).`, where);
-        }
-        const counts = diff.counts as Record<string, unknown> | undefined;
-        if (!counts || counts.added !== added.length || counts.changed !== changed.length || counts.removed !== removed.length) {
-          ok = false;
-          fail('manifest.diff.json "counts" do not match its lists.', where);
-        }
-      }
-      if (exp.base) {
-        if (diff.baseExportId !== exp.base.exportId) {
-          ok = false;
-          fail(`manifest.diff.json names base ${String(diff.baseExportId)}, export.json names ${exp.base.exportId}.`, where);
-        }
-        if (diff.baseManifestHash !== exp.base.manifestDigest) {
-          ok = false;
-          fail('manifest.diff.json "baseManifestHash" differs from export.json "base.manifestDigest".', where);
-        }
-      }
-    }
-  }
-  if (tombBytes) {
-    const where = 'mirror/delta/tombstones.jsonl';
-    const seen = new Set<string>();
-    let bad: string | null = null;
-    const lines = tombBytes.toString('utf8').split('\n');
-    for (let i = 0; i < lines.length; i++) {
-      const line = lines[i].trim();
-      if (!line) continue;
-      let t: unknown;
-      try {
-        t = JSON.parse(line);
-      } catch {
-        bad = `line ${i + 1} is not JSON`;
-        break;
-      }
-      const p = (t as { path?: unknown } | null)?.path;
-      if (typeof p !== 'string') {
-        bad = `line ${i + 1} has no "path"`;
-        break;
-      }
-      if (seen.has(p)) {
-        bad = `"${p}" has two tombstones`;
-        break;
-      }
-      seen.add(p);
-    }
-    if (bad) {
-      ok = false;
-      fail(`mirror/delta/tombstones.jsonl is malformed: ${bad}.`, where);
-    } else {
-      const removed = new Set(exp.removed);
-      for (const p of exp.removed) if (!seen.has(p)) {
-        ok = false;
-        fail(`"${p}" is removed in export.json but has no tombstone.`, where);
-      }
-      for (const p of seen) if (!removed.has(p)) {
-        ok = false;
-        fail(`There is a tombstone for "${p}", which export.json does not remove.`, where);
-      }
-    }
-  }
+  if (!diffBytes) fail('The delta bundle has no mirror/delta/manifest.diff.json.', 'mirror/delta/manifest.diff.json');
+  if (!tombBytes) fail('The delta bundle has no mirror/delta/tombstones.jsonl (required even when nothing is removed).', 'mirror/delta/tombstones.jsonl');
+  if (diffBytes) checkDiff(exp, diffBytes, fail);
+  if (tombBytes) checkTombstones(exp, tombBytes, fail);
   if (ok) report.ok(name, `${exp.files.length} added/changed, ${exp.removed.length} removed`);
+}
+
+/** delta/manifest.diff.json: sorted unique lists that agree with export.json, counts, base. */
+function checkDiff(exp: ExportJson, diffBytes: Buffer, fail: DeltaFail): void {
+  const where = 'mirror/delta/manifest.diff.json';
+  let diff: Record<string, unknown> | null = null;
+  try {
+    const d: unknown = JSON.parse(diffBytes.toString('utf8'));
+    if (d && typeof d === 'object' && !Array.isArray(d)) diff = d as Record<string, unknown>;
+  } catch {
+    diff = null;
+  }
+  if (!diff) {
+    fail('mirror/delta/manifest.diff.json is not a JSON object.', where);
+  } else {
+    const added = sortedUnique(diff.added);
+    const changed = sortedUnique(diff.changed);
+    const removed = sortedUnique(diff.removed);
+    const files = exp.files.map((f) => f.path);
+    if (!added || !changed || !removed) {
+      fail('manifest.diff.json must hold sorted, unique "added", "changed" and "removed" lists.', where);
+    } else {
+      const union = [...added, ...changed].sort(compareBytewise);
+      if (!sameList(union, files)) {
+        fail(`manifest.diff.json "added" + "changed" (${union.length} paths) do not equal the files export.json lists (${files.length}).`, where);
+      }
+      if (!sameList(removed, exp.removed)) {
+        fail(`manifest.diff.json "removed" (${removed.length} paths) disagrees with export.json "removed" (${exp.removed.length}).`, where);
+      }
+      const counts = diff.counts as Record<string, unknown> | undefined;
+      if (!counts || counts.added !== added.length || counts.changed !== changed.length || counts.removed !== removed.length) {
+        fail('manifest.diff.json "counts" do not match its lists.', where);
+      }
+    }
+    if (exp.base) {
+      if (diff.baseExportId !== exp.base.exportId) {
+        fail(`manifest.diff.json names base ${String(diff.baseExportId)}, export.json names ${exp.base.exportId}.`, where);
+      }
+      if (diff.baseManifestHash !== exp.base.manifestDigest) {
+        fail('manifest.diff.json "baseManifestHash" differs from export.json "base.manifestDigest".', where);
+      }
+    }
+  }
+}
+
+/** delta/tombstones.jsonl: one JSON line per removed path, exactly export.json's "removed". */
+function checkTombstones(exp: ExportJson, tombBytes: Buffer, fail: DeltaFail): void {
+  const where = 'mirror/delta/tombstones.jsonl';
+  const seen = new Set<string>();
+  let bad: string | null = null;
+  const lines = tombBytes.toString('utf8').split('\n');
+  for (let i = 0; i < lines.length; i++) {
+    const line = lines[i].trim();
+    if (!line) continue;
+    let t: unknown;
+    try {
+      t = JSON.parse(line);
+    } catch {
+      bad = `line ${i + 1} is not JSON`;
+      break;
+    }
+    const p = (t as { path?: unknown } | null)?.path;
+    if (typeof p !== 'string') {
+      bad = `line ${i + 1} has no "path"`;
+      break;
+    }
+    if (seen.has(p)) {
+      bad = `"${p}" has two tombstones`;
+      break;
+    }
+    seen.add(p);
+  }
+  if (bad) {
+    fail(`mirror/delta/tombstones.jsonl is malformed: ${bad}.`, where);
+  } else {
+    const removed = new Set(exp.removed);
+    for (const p of exp.removed) if (!seen.has(p)) fail(`"${p}" is removed in export.json but has no tombstone.`, where);
+    for (const p of seen) if (!removed.has(p)) fail(`There is a tombstone for "${p}", which export.json does not remove.`, where);
+  }
 }

@@ -216,6 +216,8 @@ describe('producer bundles', () => {
       expect(r.verdict.code).toBe('ERR_VERIFY_TOMBSTONE');
       expect(r.verdict.member).toMatch(/^mirror\/delta\//);
       expect(r.verdict.action).toMatch(/full export/);
+      // The delta check is reported failed, never also as passed.
+      expect(r.verdict.checks.filter((c) => c.name === 'delta tombstones and diff').every((c) => !c.ok)).toBe(true);
     });
   }
 

@@ -50,23 +50,14 @@ function classifyAgeError(e: unknown, phase: 'header' | 'payload'): OpsError {
   return new OpsError('ERR_DECRYPT_AUTH', `The age-encrypted bundle failed authentication while decrypting (${msg}): it was altered or truncated.`);
 }
 
-/**
- * Whole-file age (spec 5.1). The header (recipient stanzas and MAC) is
- * handled by age-encryption, which unwraps the file key with the
- * identities; the payload (STREAM: 64 KiB ChaCha20-Poly1305 chunks) is
- * decrypted here with node:crypto's native cipher, chunk by chunk.
- */
-export async function* ageDecrypt(source: AsyncIterable<Buffer>, opts: VerifyOptions): AsyncGenerator<Buffer> {
-  if (!wantsDecrypt(opts)) {
-    throw new OpsError('ERR_DECRYPT_NO_RECIPIENT', 'The bundle is age-encrypted as a whole, and no age identity (--identity) or passphrase (--passphrase-file) was given to decrypt it.');
-  }
+/** Reads and opens the age header (recipient stanzas and MAC); returns the file key and the bytes after it. */
+async function readAgeHeader(it: AsyncIterator<Buffer>, opts: VerifyOptions): Promise<{ fileKey: Uint8Array; rest: Buffer }> {
   // Loaded when needed: it is the slowest module to load and most bundles are not encrypted.
   const { Decrypter } = await import('age-encryption');
   const d = new Decrypter();
   addIdentities(d, opts);
   let buf: Buffer = EMPTY;
   let headerEnd = -1;
-  const it = source[Symbol.asyncIterator]();
   // 1. The text header, up to and including the "--- <MAC>" line.
   while (headerEnd < 0) {
     const r = await it.next();
@@ -85,18 +76,23 @@ export async function* ageDecrypt(source: AsyncIterable<Buffer>, opts: VerifyOpt
   } catch (e) {
     throw classifyAgeError(e, 'header');
   }
-  buf = buf.subarray(headerEnd);
-  // 2. The 16-byte payload nonce, then STREAM chunks; the last one carries the last-chunk flag.
-  let nonce: Buffer | null = null;
-  let counter = 0;
-  let key: Buffer | null = null;
-  const decryptChunk = (ct: Buffer, last: boolean): Buffer => {
+  return { fileKey, rest: buf.subarray(headerEnd) };
+}
+
+/** age STREAM: ChaCha20-Poly1305 under a key derived from the file key and the payload nonce; a 11-byte counter and a last-chunk flag. */
+class PayloadCipher {
+  private readonly key: Buffer;
+  private counter = 0;
+  constructor(fileKey: Uint8Array, nonce: Buffer) {
+    this.key = Buffer.from(hkdfSync('sha256', fileKey, nonce, 'payload', 32));
+  }
+  open(ct: Buffer, last: boolean): Buffer {
     if (ct.length < AGE_TAG) throw new OpsError('ERR_DECRYPT_AUTH', 'The age-encrypted bundle is truncated (a payload chunk is shorter than its tag).');
     const iv = Buffer.alloc(12);
-    iv.writeUIntBE(counter, 5, 6);
+    iv.writeUIntBE(this.counter, 5, 6);
     if (last) iv[11] = 1;
-    counter++;
-    const dc = createDecipheriv('chacha20-poly1305', key!, iv, { authTagLength: AGE_TAG });
+    this.counter++;
+    const dc = createDecipheriv('chacha20-poly1305', this.key, iv, { authTagLength: AGE_TAG });
     dc.setAuthTag(ct.subarray(ct.length - AGE_TAG));
     try {
       const out = dc.update(ct.subarray(0, ct.length - AGE_TAG));
@@ -105,10 +101,32 @@ export async function* ageDecrypt(source: AsyncIterable<Buffer>, opts: VerifyOpt
     } catch {
       throw new OpsError('ERR_DECRYPT_AUTH', 'The age-encrypted bundle failed authentication while decrypting: it was altered or truncated.');
     }
-  };
+  }
+  /** Chunks opened so far. */
+  get count(): number {
+    return this.counter;
+  }
+}
+
+/**
+ * Whole-file age (spec 5.1). The header (recipient stanzas and MAC) is
+ * handled by age-encryption, which unwraps the file key with the
+ * identities; the payload (STREAM: 64 KiB ChaCha20-Poly1305 chunks) is
+ * decrypted here with node:crypto's native cipher, chunk by chunk.
+ */
+export async function* ageDecrypt(source: AsyncIterable<Buffer>, opts: VerifyOptions): AsyncGenerator<Buffer> {
+  if (!wantsDecrypt(opts)) {
+    throw new OpsError('ERR_DECRYPT_NO_RECIPIENT', 'The bundle is age-encrypted as a whole, and no age identity (--identity) or passphrase (--passphrase-file) was given to decrypt it.');
+  }
+  const it = source[Symbol.asyncIterator]();
+  const { fileKey, rest } = await readAgeHeader(it, opts);
+  // 2. The 16-byte payload nonce, then STREAM chunks; the last one carries the last-chunk flag.
+  let nonce: Buffer | null = null;
+  let cipher: PayloadCipher | null = null;
+  const decryptChunk = (ct: Buffer, last: boolean): Buffer => cipher!.open(ct, last);
   // Whole chunks are decrypted straight from the input buffers; only a chunk that spans two
   // inputs is copied. A chunk is the last one only when no byte follows it in the file.
-  let pend: Buffer = buf;
+  let pend: Buffer = rest;
   for (;;) {
     const r = await it.next();
     const out: Buffer[] = [];
@@ -116,7 +134,7 @@ export async function* ageDecrypt(source: AsyncIterable<Buffer>, opts: VerifyOpt
       if (!nonce) {
         if (pend.length < 16) throw new OpsError('ERR_DECRYPT_AUTH', 'The age-encrypted bundle is truncated (no payload nonce).');
         nonce = Buffer.from(pend.subarray(0, 16));
-        key = Buffer.from(hkdfSync('sha256', fileKey, nonce, 'payload', 32));
+        cipher = new PayloadCipher(fileKey, nonce);
         pend = pend.subarray(16);
       }
       while (pend.length > AGE_CHUNK) {
@@ -124,7 +142,7 @@ export async function* ageDecrypt(source: AsyncIterable<Buffer>, opts: VerifyOpt
         pend = pend.subarray(AGE_CHUNK);
       }
       const last = decryptChunk(pend, true);
-      if (last.length === 0 && counter > 1) throw new OpsError('ERR_DECRYPT_AUTH', 'The age-encrypted bundle ends with an empty final chunk, which age does not allow.');
+      if (last.length === 0 && cipher!.count > 1) throw new OpsError('ERR_DECRYPT_AUTH', 'The age-encrypted bundle ends with an empty final chunk, which age does not allow.');
       out.push(last);
       for (const o of out) if (o.length) yield o;
       return;
@@ -142,7 +160,7 @@ export async function* ageDecrypt(source: AsyncIterable<Buffer>, opts: VerifyOpt
       }
       const from = pend.length ? pend : input;
       nonce = Buffer.from(from.subarray(0, 16));
-      key = Buffer.from(hkdfSync('sha256', fileKey, nonce, 'payload', 32));
+      cipher = new PayloadCipher(fileKey, nonce);
       if (pend.length) pend = pend.subarray(16);
       else input = input.subarray(16);
       if (!input.length) continue;
