@@ -11,7 +11,7 @@ import { readFileSync } from 'node:fs';
 import { loadPublicKey } from '../verify/keys';
 import { openWorkspace } from '../workspace/index';
 import { importBundles, openForWrite } from './index';
-import { faultDelta } from './fault-scenario';
+import { faultDelta, faultFull } from './fault-scenario';
 import { fakeVerifiedBundle } from './testing';
 
 const dir = process.env.OKC_WS;
@@ -35,9 +35,11 @@ if (process.env.OKC_REAL_BUNDLE) {
   process.exit(0);
 }
 
-const s = openForWrite(dir, 'fault driver');
+// OKC_SCENARIO=full: the full bundle into an empty workspace (its tree moves into place in one rename).
+const full = process.env.OKC_SCENARIO === 'full';
+const s = openForWrite(dir, 'fault driver', full ? { create: true } : undefined);
 try {
-  const b = fakeVerifiedBundle(s.ws, faultDelta(), { onFile: () => checkpoint('extract:file') });
+  const b = fakeVerifiedBundle(s.ws, full ? faultFull() : faultDelta(), { onFile: () => checkpoint('extract:file') });
   const r = applyPrepared(s.ws, s.db, b.prepared, { hooks: { checkpoint } });
   process.stdout.write(JSON.stringify({ checkpoints: n, steps, seq: r.seq, digest: r.stateDigest }) + '\n');
 } finally {

@@ -60,8 +60,8 @@ function freshWorkspace(name: string): string {
   return dir;
 }
 
-function runDriver(ws: string, killAt: number) {
-  return spawnSync(process.execPath, [driver], { env: { ...process.env, OKC_WS: ws, OKC_KILL_AT: String(killAt) }, encoding: 'utf8', timeout: 60_000 });
+function runDriver(ws: string, killAt: number, scenario = 'delta') {
+  return spawnSync(process.execPath, [driver], { env: { ...process.env, OKC_WS: ws, OKC_KILL_AT: String(killAt), OKC_SCENARIO: scenario }, encoding: 'utf8', timeout: 60_000 });
 }
 
 beforeAll(async () => {
@@ -149,6 +149,41 @@ describe('crash safety (SIGKILL at random points)', () => {
     expect(outcomes.old).toBeGreaterThan(0);
     expect(outcomes.new).toBeGreaterThan(0);
   }, 600_000);
+
+  it('a full apply into an empty workspace (one rename of the tree) killed at each of its steps leaves nothing staged or the full generation', async () => {
+    const first = join(tmp.dir, 'full-probe');
+    const clean = runDriver(first, 0, 'full');
+    expect(clean.status, clean.stderr).toBe(0);
+    const { checkpoints, steps } = JSON.parse(clean.stdout) as { checkpoints: number; steps: string[] };
+    for (const step of ['journal:begin', 'build:move-tree', 'build:chmod', 'build:fsync', 'journal:commit', 'switch:rename', 'db:commit']) expect(steps).toContain(step);
+    // Every distinct step's first occurrence, and the last checkpoint.
+    const points = new Set<number>([checkpoints]);
+    steps.forEach((st, i) => {
+      if (steps.indexOf(st) === i) points.add(i + 1);
+    });
+    const fullDigest = fakeExport(faultFull()).exp.state.digest;
+    const outcomes = { none: 0, full: 0 };
+    for (const k of [...points].sort((a, b) => a - b)) {
+      const wsDir = join(tmp.dir, `full-k${k}`);
+      const r = runDriver(wsDir, k, 'full');
+      expect(r.signal, `kill point ${k} (${steps[k - 1]}): ${r.stderr}`).toBe('SIGKILL');
+      openForWrite(wsDir, 'next start').close();
+      const ws = openWorkspace(wsDir);
+      const st = await workspaceStatus(ws);
+      expect(readdirSync(ws.layout.incoming), `kill point ${k} (${steps[k - 1]})`).toEqual([]);
+      expect(existsSync(join(ws.layout.journal, 'apply.json'))).toBe(false);
+      if (st.generation === null || st.generation === undefined) {
+        outcomes.none++;
+        expect(readdirSync(ws.layout.staging).filter((n) => n !== 'current'), `kill point ${k} (${steps[k - 1]})`).toEqual([]);
+      } else {
+        outcomes.full++;
+        expect(st.stateDigest).toBe(fullDigest);
+        expect((await verifyStagingTree(ws)).ok, `kill point ${k} (${steps[k - 1]})`).toBe(true);
+      }
+    }
+    expect(outcomes.none).toBeGreaterThan(0);
+    expect(outcomes.full).toBeGreaterThan(0);
+  }, 300_000);
 
   it('a real import (verify + extract + apply of a fixture delta) killed at random times recovers to the old or the new generation', async () => {
     const kit = join(KITS, 'ecdsa-p256');
