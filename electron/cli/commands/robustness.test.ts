@@ -5,15 +5,16 @@
  * outside the workspace, and that the next good import into the same
  * workspace succeeds.
  */
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { generateSigningKey, writeMirrorBundle, type SigningKey } from '../../services/producer/index';
+import { generateSigningKey, writeKit, writeMirrorBundle, type SigningKey } from '../../services/producer/index';
 import type { PayloadFile, MirrorTamper } from '../../services/producer/index';
 import { recoverInterruptedApply } from '../../services/staging/index';
 import { nodeStagingFs } from '../../services/staging/fsops';
-import { tempDir } from '../../services/testing/fixtures';
+import { REPO_ROOT, tempDir } from '../../services/testing/fixtures';
 import { openWorkspace } from '../../services/workspace/index';
 import type { CliIo } from '../command';
 import { runCli } from '../mirror';
@@ -53,6 +54,8 @@ export async function runMirror(args: string[]): Promise<{ code: number; out: st
   const code = await runCli(args, io);
   return { code, out, err };
 }
+
+const CLI = join(REPO_ROOT, 'dist', 'cli', 'mirror.mjs');
 
 let tmp: { dir: string; cleanup: () => void };
 let key: SigningKey;
@@ -229,5 +232,62 @@ describe('clean-up that cannot fail on depth, and recovery that never wedges', (
     expect(log).toContain('workspace.leftover.set_aside');
     const next = await runMirror(['import', await bundle(), '--workspace', ws, '--key', keyFile, '--json']);
     expect(next.code, next.out).toBe(0);
+  });
+});
+
+describe('files from media and kits: lstat, regular files only, never blocking, confined to the kit', () => {
+  async function kit(tamper?: Parameters<typeof writeKit>[1]['tamper']): Promise<string> {
+    const dir = join(media, `kit${++seq}`);
+    await writeKit(dir, { key, tenant: 'acme', mirror: [{ profileId: 'nightly', generation: nextGeneration++, files: FILES }], trivy: [{ kind: 'trivy-db' }], ...(tamper ? { tamper } : {}) });
+    return dir;
+  }
+
+  async function importKitWithin(dir: string, ws: string, ms: number): Promise<{ code: number; out: string }> {
+    // The CLI in a child process: a blocked read could not be interrupted inside this test process.
+    const started = Date.now();
+    const r = spawnSync(process.execPath, [CLI, 'import', dir, '--workspace', ws, '--key', keyFile, '--json'], { encoding: 'utf8', timeout: ms });
+    expect(Date.now() - started).toBeLessThan(ms);
+    return { code: r.status ?? -1, out: r.stdout };
+  }
+
+  it('2. a FIFO in place of the Trivy signature: import refuses at once (exit 11), verify agrees; the next import works', async () => {
+    const dir = await kit();
+    rmSync(join(dir, 'signatures', 'trivy-db.sig'));
+    expect(spawnSync('mkfifo', [join(dir, 'signatures', 'trivy-db.sig')]).status).toBe(0);
+    const ws = workspace();
+    const r = await importKitWithin(dir, ws, 30_000);
+    expect(r.code, r.out).toBe(11);
+    const j = JSON.parse(r.out) as { code: string; items: { kind: string; code: string | null; message: string }[] };
+    expect(j.code).toBe('ERR_BUNDLE_UNSAFE_ENTRY');
+    expect(j.items.find((i) => i.kind === 'trivy-db')!.message).toMatch(/FIFO/);
+    const v = await runMirror(['verify', dir, '--key', keyFile, '--json']);
+    expect(v.code).toBe(11);
+    expect(JSON.parse(v.out).code).toBe('ERR_BUNDLE_UNSAFE_ENTRY');
+    const next = await runMirror(['import', await bundle(), '--workspace', ws, '--key', keyFile, '--json']);
+    expect(next.code, next.out).toBe(0);
+  });
+
+  it('4. a signature path outside the kit, or a symlinked .sig or bundle: verify and import both refuse (11), nothing outside is read', async () => {
+    const secret = join(tmp.dir, 'outside.sig');
+    writeFileSync(secret, 'not for the kit');
+    const outside = await kit({ entries: (es) => es.map((e) => (e.kind === 'trivy-db' ? { ...e, signature: '../outside.sig' } : e)) });
+    const linkedSig = await kit();
+    rmSync(join(linkedSig, 'signatures', 'trivy-db.sig'));
+    symlinkSync(secret, join(linkedSig, 'signatures', 'trivy-db.sig'));
+    const linkedBundle = await kit();
+    const real = join(tmp.dir, `real-${seq}.tar.zst`);
+    const entry = readdirSync(join(linkedBundle, 'mirror'))[0];
+    renameSync(join(linkedBundle, 'mirror', entry), real);
+    symlinkSync(real, join(linkedBundle, 'mirror', entry));
+    for (const dir of [outside, linkedSig, linkedBundle]) {
+      const v = await runMirror(['verify', dir, '--key', keyFile, '--json']);
+      expect(v.code, v.out).toBe(11);
+      const ws = workspace();
+      const r = await runMirror(['import', dir, '--workspace', ws, '--key', keyFile, '--json']);
+      expect(r.code, r.out).toBe(11);
+      expect(JSON.parse(r.out).code).toBe('ERR_BUNDLE_UNSAFE_ENTRY');
+      const next = await runMirror(['import', await bundle(), '--workspace', ws, '--key', keyFile, '--json']);
+      expect(next.code, next.out).toBe(0);
+    }
   });
 });

@@ -65,7 +65,8 @@ export type MirrorVerifyOptions = VerifyOptions & {
 
 /** Reads the first bytes of a file (format sniffing; not a verification read). */
 function sniff(file: string, n: number): Buffer {
-  const fd = openSync(file, 'r');
+  // O_NONBLOCK: a FIFO never blocks the read (the caller has already refused anything but a regular file).
+  const fd = openSync(file, fsc.O_RDONLY | fsc.O_NONBLOCK);
   try {
     const b = Buffer.alloc(n);
     const got = readSync(fd, b, 0, n, 0);

@@ -9,8 +9,8 @@
  * `extractTo` or a private temporary file when it must be opened).
  */
 import { createHash, createPublicKey, createVerify, type KeyObject, type Verify } from 'node:crypto';
-import { closeSync, fsyncSync, mkdirSync, mkdtempSync, openSync, writeSync, createReadStream } from 'node:fs';
-import { readFile, stat } from 'node:fs/promises';
+import { closeSync, fsyncSync, lstatSync, mkdirSync, mkdtempSync, openSync, writeSync, createReadStream } from 'node:fs';
+import { lstat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { Writable, Transform } from 'node:stream';
@@ -28,7 +28,16 @@ import { decodeSignature, signatureSchemes, verifyDetached, type TrustedKey } fr
 import { buildVerdict, reportOf } from './verdict';
 import { TarGate } from './tar-gate';
 import type { VerifyOptions } from './types';
-import { removeTreeQuiet } from '../safe-fs';
+import { openRegular, readRegular, removeTreeQuiet } from '../safe-fs';
+
+function existsNoFollow(p: string): boolean {
+  try {
+    lstatSync(p);
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 export type TrivyKind = 'trivy-db' | 'trivy-java-db';
 
@@ -247,8 +256,8 @@ export async function verifyTrivyBundle(file: string, opts: TrivyVerifyOptions):
   throwIfAborted(opts.signal, file);
   let size: number;
   try {
-    const st = await stat(file);
-    if (!st.isFile()) throw new OpsError('ERR_INPUT_NOT_FOUND', `${file} is not a file. Give the path of a Trivy bundle (db.bundle or java-db.bundle).`, { path: file });
+    const st = await lstat(file);
+    if (st.isSymbolicLink() || !st.isFile()) throw new OpsError(st.isSymbolicLink() || st.isFIFO() || st.isCharacterDevice() || st.isBlockDevice() || st.isSocket() ? 'ERR_BUNDLE_UNSAFE_ENTRY' : 'ERR_INPUT_NOT_FOUND', `${file} is not a regular file. Give the path of a Trivy bundle (db.bundle or java-db.bundle).`, { path: file });
     size = st.size;
   } catch (e) {
     if (isOpsError(e)) throw e;
@@ -266,24 +275,21 @@ export async function verifyTrivyBundle(file: string, opts: TrivyVerifyOptions):
   let sigText: string | null = null;
   if (!sigPath) {
     for (const candidate of signatureCandidates(file, kind)) {
-      try {
-        if ((await stat(candidate)).isFile()) {
-          sigPath = candidate;
-          break;
-        }
-      } catch {
-        /* not there */
+      // lstat: whatever is there (a FIFO or a link included) is the candidate, and is judged below.
+      if (existsNoFollow(candidate)) {
+        sigPath = candidate;
+        break;
       }
     }
   }
   if (sigPath) {
     try {
-      const st = await stat(sigPath);
-      if (st.size > MAX_SIGNATURE_BYTES) throw new Error('too large for a signature file');
-      sigText = await readFile(sigPath, 'latin1');
+      // lstat first, regular files only, O_NOFOLLOW | O_NONBLOCK: a FIFO in a signature's place cannot block the read.
+      sigText = readRegular(sigPath, MAX_SIGNATURE_BYTES, { label: `The signature file ${sigPath}` }).toString('latin1');
     } catch (e) {
+      if (isOpsError(e) && e.code !== 'ERR_INPUT_NOT_FOUND') throw e;
       if (opts.signature) {
-        throw new OpsError('ERR_INPUT_NOT_FOUND', `The signature file ${sigPath} cannot be read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}).`, { path: sigPath });
+        throw new OpsError('ERR_INPUT_NOT_FOUND', `The signature file ${sigPath} cannot be read (${(e as Error).message}).`, { path: sigPath });
       }
       sigText = null;
     }
@@ -450,7 +456,7 @@ export async function verifyTrivyBundle(file: string, opts: TrivyVerifyOptions):
 
   try {
     try {
-      await pipeline(createReadStream(file, { highWaterMark: 1024 * 1024 }), rawTap, createGunzip(), sink, ...(opts.signal ? [{ signal: opts.signal }] : []));
+      await pipeline(createReadStream('', { fd: openRegular(file).fd, highWaterMark: 1024 * 1024 }), rawTap, createGunzip(), sink, ...(opts.signal ? [{ signal: opts.signal }] : []));
     } catch (e) {
       throwIfAborted(opts.signal, file);
       if (!streamError) streamError = streamErrorToOps(e, file);

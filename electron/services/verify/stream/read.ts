@@ -9,7 +9,10 @@
  * writes are positional and overlap decompression (a few in flight). The age
  * reader keeps views across chunks, so it gets fresh buffers.
  */
-import { createReadStream } from 'node:fs';
+import { constants as fsc, createReadStream } from 'node:fs';
+
+/** O_NONBLOCK: a FIFO or device swapped in for the bundle never blocks a read. */
+const OPEN_FLAGS = fsc.O_RDONLY | (fsc.O_NONBLOCK ?? 0);
 import { open as openAsync, type FileHandle } from 'node:fs/promises';
 import { OpsError, isOpsError } from '../../../../shared/errors';
 import type { JobProgress } from '../../../../shared/types';
@@ -95,11 +98,16 @@ export class RawReader {
 
   private async *read(): AsyncGenerator<Buffer> {
     if (this.o.freshBuffers) {
-      yield* createReadStream(this.file, { highWaterMark: READ_CHUNK }) as AsyncIterable<Buffer>;
+      const fh = await openAsync(this.file, OPEN_FLAGS);
+      yield* createReadStream('', { fd: fh, highWaterMark: READ_CHUNK }) as AsyncIterable<Buffer>;
       return;
     }
     const pool = this.o.pool;
-    const fh = await openAsync(this.file, 'r');
+    const fh = await openAsync(this.file, OPEN_FLAGS);
+    if (!(await fh.stat()).isFile()) {
+      await fh.close();
+      throw Object.assign(new Error('not a regular file'), { code: 'EINVAL', syscall: 'open' });
+    }
     const readOne = async (): Promise<Buffer> => {
       const b = await pool.acquire();
       try {
