@@ -10,6 +10,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, s
 import { join, relative } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { compress, decompress } from 'zstd-napi';
 import { generateSigningKey, writeKit, writeMirrorBundle, type SigningKey } from '../../services/producer/index';
 import type { PayloadFile, MirrorTamper } from '../../services/producer/index';
 import { recoverInterruptedApply } from '../../services/staging/index';
@@ -289,5 +290,98 @@ describe('files from media and kits: lstat, regular files only, never blocking, 
       const next = await runMirror(['import', await bundle(), '--workspace', ws, '--key', keyFile, '--json']);
       expect(next.code, next.out).toBe(0);
     }
+  });
+});
+
+/** A ustar header block built by hand (types node-tar and the producer would not write). */
+function header(name: string, flag: string, size: number): Buffer {
+  const b = Buffer.alloc(512);
+  b.write(name, 0, 100, 'utf8');
+  b.write('0000644\0', 100, 'ascii');
+  b.write('0000000\0', 108, 'ascii');
+  b.write('0000000\0', 116, 'ascii');
+  b.write(size.toString(8).padStart(11, '0') + '\0', 124, 'ascii');
+  b.write('00000000000\0', 136, 'ascii');
+  b.fill(0x20, 148, 156);
+  b.write(flag, 156, 1, 'latin1');
+  b.write('ustar\0', 257, 'ascii');
+  b.write('00', 263, 'ascii');
+  let sum = 0;
+  for (const c of b) sum += c;
+  b.write(sum.toString(8).padStart(6, '0') + '\0 ', 148, 'ascii');
+  return b;
+}
+function paxRecords(records: Record<string, string>): Buffer {
+  let text = '';
+  for (const [k, v] of Object.entries(records)) {
+    const body = ` ${k}=${v}\n`;
+    let len = Buffer.byteLength(body) + 1;
+    while (String(len).length + Buffer.byteLength(body) !== len) len = String(len).length + Buffer.byteLength(body);
+    text += `${len}${body}`;
+  }
+  return Buffer.from(text, 'utf8');
+}
+function member(h: Buffer, body: Buffer): Buffer {
+  return Buffer.concat([h, body, Buffer.alloc((512 - (body.length % 512)) % 512)]);
+}
+
+/** A good bundle's tar, changed, recompressed; `before`/`after` are further raw zstd bytes around the frame. */
+async function rebuilt(change: (tar: Buffer) => Buffer, around: { before?: Buffer; after?: Buffer } = {}): Promise<string> {
+  const good = await bundle();
+  const tar = decompress(readFileSync(good));
+  const file = join(media, `re${++seq}.tar.zst`);
+  writeFileSync(file, Buffer.concat([around.before ?? Buffer.alloc(0), compress(change(tar)), around.after ?? Buffer.alloc(0)]));
+  return file;
+}
+
+function skippableFrame(payload: Buffer): Buffer {
+  const h = Buffer.alloc(8);
+  h.writeUInt32LE(0x184d2a50, 0);
+  h.writeUInt32LE(payload.length, 4);
+  return Buffer.concat([h, payload]);
+}
+
+describe('decisions: the tar end is the end, zstd frames, PAX global and sparse headers', () => {
+  const hidden = (): Buffer => Buffer.concat([member(header('mirror/data/hidden.json', '0', 2), Buffer.from('{}')), Buffer.alloc(1024)]);
+
+  it('bytes after the tar end-of-archive inside the zstd frame (garbage, a hidden member) are ERR_BUNDLE_CORRUPT (11), not kept', async () => {
+    await refusedThenRecovers(await rebuilt((t) => Buffer.concat([t, Buffer.from('garbage')])), 'ERR_BUNDLE_CORRUPT', 11);
+    await refusedThenRecovers(await rebuilt((t) => Buffer.concat([t, hidden()])), 'ERR_BUNDLE_CORRUPT', 11);
+  });
+
+  it('zero padding after the end-of-archive (GNU tar pads to its record size) is accepted', async () => {
+    const ok = await rebuilt((t) => Buffer.concat([t, Buffer.alloc(9216)]));
+    const v = await runMirror(['verify', ok, '--key', keyFile, '--json']);
+    expect(v.code, v.out).toBe(0);
+  });
+
+  it('a zstd frame after the archive (a hidden member, or a skippable frame carrying data) is ERR_BUNDLE_CORRUPT (11)', async () => {
+    await refusedThenRecovers(await rebuilt((t) => t, { after: compress(hidden()) }), 'ERR_BUNDLE_CORRUPT', 11);
+    await refusedThenRecovers(await rebuilt((t) => t, { after: skippableFrame(Buffer.from('unsigned data')) }), 'ERR_BUNDLE_CORRUPT', 11);
+  });
+
+  it('a skippable frame first in the file is valid zstd and is accepted (interoperable: pzstd writes them)', async () => {
+    const ok = await rebuilt((t) => t, { before: skippableFrame(Buffer.from('pzstd-style size hint')) });
+    const v = await runMirror(['verify', ok, '--key', keyFile, '--json']);
+    expect(v.code, v.out).toBe(0);
+    const ws = workspace();
+    const r = await runMirror(['import', ok, '--workspace', ws, '--key', keyFile, '--json']);
+    expect(r.code, r.out).toBe(0);
+  });
+
+  it('a PAX global header (g) is ERR_BUNDLE_UNSAFE_ENTRY (11): GNU tar would apply it to every later member', async () => {
+    const body = paxRecords({ path: 'mirror/data/evil.json' });
+    const withBody = member(header('pax_global_header', 'g', body.length), body);
+    const r = await refusedThenRecovers(await rebuilt((t) => Buffer.concat([withBody, t])), 'ERR_BUNDLE_UNSAFE_ENTRY', 11);
+    expect(r.out + r.err).toMatch(/PAX global header/);
+  });
+
+  it('GNU.sparse.* records and sparse members (type S) are ERR_BUNDLE_UNSAFE_ENTRY (11)', async () => {
+    const rec = paxRecords({ 'GNU.sparse.major': '1', 'GNU.sparse.minor': '0', 'GNU.sparse.name': 'mirror/data/other.json', 'GNU.sparse.realsize': '2' });
+    const sparse1 = Buffer.concat([member(header('./PaxHeaders/x', 'x', rec.length), rec), member(header('mirror/data/GNUSparseFile.0/x', '0', 2), Buffer.from('{}'))]);
+    const r1 = await refusedThenRecovers(await rebuilt((t) => Buffer.concat([sparse1, t])), 'ERR_BUNDLE_UNSAFE_ENTRY', 11);
+    expect(r1.out + r1.err).toMatch(/GNU sparse record \(GNU\.sparse\./);
+    const r2 = await refusedThenRecovers(await rebuilt((t) => Buffer.concat([member(header('mirror/data/sparse', 'S', 0), Buffer.alloc(0)), t])), 'ERR_BUNDLE_UNSAFE_ENTRY', 11);
+    expect(r2.out + r2.err).toMatch(/GNU sparse member/);
   });
 });

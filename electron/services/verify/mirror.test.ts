@@ -601,14 +601,15 @@ describe('adversarial archives made with the Debian tar, zstd and age CLIs', () 
     const fl = fresh('age-flip.tar.zst.age');
     writeFileSync(fl, flipped);
     expect((await verifyMirrorBundle(fl, { keys: trusted, identities: ageIdentities })).verdict.code).toBe('ERR_DECRYPT_AUTH');
-    // A plaintext that is an exact multiple of 64 KiB ends with a full final chunk (padded with a zstd skippable frame).
+    // A plaintext that is an exact multiple of 64 KiB ends with a full final chunk (padded with a leading zstd
+    // skippable frame: accepted first in the file; after the archive's frames it would be refused, spec section 2).
     const raw = readFileSync(b.file);
     const padTo = Math.ceil((raw.length + 8) / 65536) * 65536;
     const skippable = Buffer.alloc(padTo - raw.length);
     skippable.writeUInt32LE(0x184d2a50, 0);
     skippable.writeUInt32LE(skippable.length - 8, 4);
     const padded = fresh('age-exact.tar.zst');
-    writeFileSync(padded, Buffer.concat([raw, skippable]));
+    writeFileSync(padded, Buffer.concat([skippable, raw]));
     sh('age', ['-r', fixtureRecipient, '-o', `${padded}.age`, padded]);
     expect((await verifyMirrorBundle(`${padded}.age`, { keys: trusted, identities: ageIdentities })).verdict.code).toBeNull();
     // Trailing bytes after the final chunk.

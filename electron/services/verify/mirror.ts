@@ -24,7 +24,7 @@ import { hashPoolFor, type HashPool } from './hash-pool';
 import { ageDecrypt, ageFormat, armorDecode, wantsDecrypt } from './stream/age';
 import { MemberCollector } from './stream/collector';
 import { RawReader } from './stream/read';
-import { zstdCheck, zstdDecompress } from './stream/zstd';
+import { zstdCheck, zstdDecompress, type FrameLog } from './stream/zstd';
 import { TarGate } from './tar-gate';
 import type { VerifyOptions } from './types';
 import { buildVerdict, Report } from './verdict';
@@ -126,12 +126,17 @@ async function readStream(file: string, total: number, opts: MirrorVerifyOptions
     const r = new RawReader(file, { pool, freshBuffers: age !== 'none', rawId, copy, total, signal: opts.signal, onProgress: opts.onProgress, onRead: (n) => gate.setCompressed(n), member: () => collector.current });
     reader = r;
     const raw = (): AsyncGenerator<Buffer> => r.chunks();
-    const zstd = (s: AsyncIterable<Buffer>): AsyncGenerator<Buffer> => zstdDecompress(zstdCheck(s, age !== 'none'), pool);
+    const frames: FrameLog = { lastStart: -1 };
+    const zstd = (s: AsyncIterable<Buffer>): AsyncGenerator<Buffer> => zstdDecompress(zstdCheck(s, age !== 'none'), pool, frames);
     const decrypt = (s: AsyncIterable<Buffer>): AsyncGenerator<Buffer> => ageDecrypt(s, opts);
     const sink = (s: AsyncIterable<Buffer>): Promise<void> => collector.consume(s);
     if (age === 'armored') await pipeline(raw, armorDecode, decrypt, zstd, sink);
     else if (age === 'binary') await pipeline(raw, decrypt, zstd, sink);
     else await pipeline(raw, zstd, sink);
+    // A zstd frame beginning at or after the tar's end carries bytes no signature covers (spec section 2).
+    if (frames.lastStart >= 0 && collector.tarEnd >= 0 && frames.lastStart >= collector.tarEnd) {
+      throw new OpsError('ERR_BUNDLE_CORRUPT', 'The bundle holds another zstd frame after the one(s) holding the tar archive: bytes no signature covers. It was not kept.');
+    }
     if (copy) await copy.sync();
     if (wantRaw) rawHex = await pool.finish(rawId);
     await collector.settle();

@@ -91,6 +91,9 @@ export class MemberCollector {
   private readonly madeDirs = new Set<string>();
   private readonly pendingDigests: Promise<unknown>[] = [];
 
+  /** Offset just after the tar end-of-archive marker in the decompressed stream (-1 before the end). */
+  tarEnd = -1;
+
   constructor(private readonly o: CollectorOptions) {}
 
   /** Reads the decompressed tar stream to its end; each chunk's slot is released once read. */
@@ -111,12 +114,15 @@ export class MemberCollector {
           gate.addUnpacked(chunk.length, this.current);
           // Synchronous: every view of the chunk is hashed, written or copied before write() returns.
           reader.write(chunk);
+          // The end-of-archive is the end (spec section 2): zero padding to the record may follow, nothing else.
+          if (reader.trailingNonZero) throw new OpsError('ERR_BUNDLE_CORRUPT', 'The bundle holds data after the tar end-of-archive marker: bytes no signature covers. It was not kept.');
         } finally {
           pool.done(chunk);
         }
         checkAbort(this.o.signal);
       }
       reader.end();
+      this.tarEnd = reader.eofAt;
     } catch (e) {
       if (isOpsError(e) && e.code === 'ERR_BUNDLE_CORRUPT' && !e.path && this.current) throw new OpsError(e.code, e.message, { path: this.current, cause: e });
       throw e;

@@ -14,6 +14,7 @@
  * 1 MiB throws ERR_BUNDLE_LIMIT.
  */
 import { OpsError } from '../../../../shared/errors';
+import { escapeUntrusted } from '../../../../shared/escape';
 
 export interface TarHeader {
   /** Path (pax `path` or GNU long name applied; ustar prefix joined). */
@@ -125,6 +126,10 @@ export class TarReader {
   eof = false;
   /** Bytes after the end-of-archive marker that are not zero (a caller may refuse them). */
   trailingNonZero = false;
+  /** Offset in the tar stream just after the end-of-archive marker (-1 until seen). */
+  eofAt = -1;
+  /** Offset of the first byte of the chunk being written. */
+  private base = 0;
   private carry: Buffer | null = null;
   /** Bytes of the current member still to deliver, then padding to skip. */
   private left = 0;
@@ -144,6 +149,8 @@ export class TarReader {
   write(chunk: Buffer): void {
     const buf = chunk;
     let pos = 0;
+    const base = this.base;
+    this.base += chunk.length;
     if (this.carry) {
       // Only a partial header block is ever carried (member data is delivered as it comes).
       const need = BLOCK - this.carry.length;
@@ -155,6 +162,7 @@ export class TarReader {
       this.carry = null;
       this.header(block, 0);
       pos = need;
+      if (this.eof && this.eofAt < 0) this.eofAt = base + need;
     }
     while (pos < buf.length) {
       if (this.left > 0) {
@@ -186,6 +194,7 @@ export class TarReader {
       }
       this.header(buf, pos);
       pos += BLOCK;
+      if (this.eof && this.eofAt < 0) this.eofAt = base + pos;
     }
   }
 
@@ -208,7 +217,12 @@ export class TarReader {
       const m = this.meta;
       this.meta = null;
       const body = Buffer.concat(m.parts);
-      if (m.kind === 'x') this.pax = parsePax(body);
+      if (m.kind === 'x') {
+        this.pax = parsePax(body);
+        const sparse = Object.keys(this.pax).find((k) => k.startsWith('GNU.sparse.'));
+        // GNU.sparse.* records: GNU tar lists the member under another name with other bytes.
+        if (sparse) throw new OpsError('ERR_BUNDLE_UNSAFE_ENTRY', `The bundle contains a GNU sparse record (${escapeUntrusted(sparse)})${this.pax.path ? ` for "${escapeUntrusted(this.pax.path)}"` : ''}: GNU tar would list a different member than this console reads. Nothing from it was used.`, this.pax.path ? { path: this.pax.path } : {});
+      }
       else if (m.kind === 'g') Object.assign(this.globalPax, parsePax(body));
       else if (m.kind === 'L') this.longPath = field(body, 0, body.length);
       else this.longLink = field(body, 0, body.length);
@@ -230,6 +244,10 @@ export class TarReader {
     const flag = String.fromCharCode(b[off + 156]);
     const size = numeric(b, off + 124, 12, 'size');
     const pad = (BLOCK - (size % BLOCK)) % BLOCK;
+    // Headers that make other tar readers list different members than this one are refused
+    // (spec section 2): a PAX global header changes every later member for GNU tar.
+    if (flag === 'g') throw new OpsError('ERR_BUNDLE_UNSAFE_ENTRY', `The bundle contains a PAX global header (type g)${this.current ? ` after "${escapeUntrusted(this.current)}"` : ''}: other tar readers would list different members. A bundle written by the Export Center never does; nothing from it was used.`, this.current ? { path: this.current } : {});
+    if (flag === 'S') throw new OpsError('ERR_BUNDLE_UNSAFE_ENTRY', `The bundle contains a GNU sparse member "${escapeUntrusted(field(b, off, 100))}": its bytes read differently in different tar readers. Nothing from it was used.`, { path: field(b, off, 100) });
     if (flag === 'x' || flag === 'g' || flag === 'L' || flag === 'K') {
       if (size > META_CAP) {
         const near = this.current ?? field(b, off, 100);

@@ -22,7 +22,10 @@ export async function* zstdCheck(source: AsyncIterable<Buffer>, afterAge: boolea
         buffered = Buffer.from(buffered); // the source may reuse its buffer
         continue;
       }
-      if (!buffered.subarray(0, 4).equals(ZSTD_MAGIC)) {
+      // A zstd frame, or a skippable frame (magic 0x184D2A50..5F, little-endian) first: valid zstd
+      // (pzstd writes one before each frame); the decompressor skips it.
+      const skippable = (buffered.readUInt32LE(0) & 0xfffffff0) === 0x184d2a50;
+      if (!skippable && !buffered.subarray(0, 4).equals(ZSTD_MAGIC)) {
         throw new OpsError('ERR_BUNDLE_CORRUPT', `The bundle ${afterAge ? '(after age decryption) ' : ''}is not a zstd stream. A mirror bundle is a zstd-compressed tar (.tar.zst).`);
       }
       first = false;
@@ -42,16 +45,34 @@ export async function* zstdCheck(source: AsyncIterable<Buffer>, afterAge: boolea
  * bounded (zstd-napi's DecompressStream pushes all output of an input chunk
  * at once, which a decompression bomb turns into unbounded memory).
  */
-export async function* zstdDecompress(source: AsyncIterable<Buffer>, p: HashPool): AsyncGenerator<Buffer> {
+/**
+ * Where frames begin in the decompressed output: `lastStart` is the output
+ * offset at which the last frame after the first one began (-1: one frame).
+ * The caller compares it with the tar end-of-archive: a frame that starts at
+ * or after it carries bytes no signature covers (spec section 2).
+ */
+export interface FrameLog {
+  lastStart: number;
+}
+
+export async function* zstdDecompress(source: AsyncIterable<Buffer>, p: HashPool, frames?: FrameLog): AsyncGenerator<Buffer> {
   const dctx = new zstdBinding.DCtx();
   let ret = 0;
+  let out = 0;
+  let frameDone = false;
   let dst = await p.acquire();
   let filled = 0;
   const step = (src: Buffer): [number, number] => {
     try {
       const r = dctx.decompressStream(dst.subarray(filled), src);
+      // Each call stops at the end of a frame (returning 0): input read after that is a new frame.
+      if (r[2] > 0 && frameDone && frames) frames.lastStart = out;
       // A call that neither reads nor writes reports the next frame's header size: not a truncation.
-      if (r[1] > 0 || r[2] > 0) ret = r[0];
+      if (r[1] > 0 || r[2] > 0) {
+        ret = r[0];
+        frameDone = ret === 0;
+      }
+      out += r[1];
       return [r[1], r[2]];
     } catch (e) {
       throw new OpsError('ERR_BUNDLE_CORRUPT', `The bundle is not a readable zstd stream (${(e as Error).message}). It may be truncated or damaged.`);
