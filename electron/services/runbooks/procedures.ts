@@ -1,11 +1,17 @@
 /** Loads and validates the procedure files in resources/runbooks/. */
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { parse as parseYaml } from 'yaml';
+import { createRequire } from 'node:module';
+import type * as Yaml from 'yaml';
 import { OpsError } from '../../../shared/errors';
 import { resourcePath } from '../resources';
 import { CHECKS } from './checks';
 import { ProcedureSchema, type Procedure } from './schema';
+
+/** `yaml`, loaded when a procedure file is read (every command opens the engine; most never read procedures). */
+function parseYaml(text: string): unknown {
+  return (createRequire(import.meta.url)('yaml') as typeof Yaml).parse(text);
+}
 
 export function defaultRunbookDir(): string {
   return resourcePath('runbooks');
