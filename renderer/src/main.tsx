@@ -4,7 +4,10 @@ import { createRoot } from 'react-dom/client';
 import type { ConsoleApi } from '../../shared/contract';
 import { ApiProvider } from './api/ApiProvider';
 import { App } from './app/App';
+import '@patternfly/react-core/dist/styles/base.css';
+import '@patternfly/patternfly/patternfly-addons.css';
 import './app/styles.css';
+import { startThemeSync } from './app/theme';
 
 declare global {
   interface Window {
@@ -12,6 +15,7 @@ declare global {
   }
 }
 
+startThemeSync();
 const root = createRoot(document.getElementById('root')!);
 const api = window.consoleApi;
 if (!api) {
