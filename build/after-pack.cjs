@@ -8,6 +8,7 @@
 //   EnableEmbeddedAsarIntegrityValidation on (app.asar checked against the hash in the binary where Electron supports it)
 //   OnlyLoadAppFromAsar on              (no app/ folder or loose files instead of app.asar)
 //   EnableCookieEncryption on
+//   GrantFileProtocolExtraPrivileges off (the app is served from app://, never file://)
 // Only Linux is packaged today (Windows/macOS: not yet, see README).
 const { join } = require('node:path');
 const { flipFuses, getCurrentFuseWire, FuseVersion, FuseV1Options } = require('@electron/fuses');
@@ -20,6 +21,7 @@ const FUSES = {
   EnableNodeCliInspectArguments: false,
   EnableEmbeddedAsarIntegrityValidation: true,
   OnlyLoadAppFromAsar: true,
+  GrantFileProtocolExtraPrivileges: false,
 };
 
 function fuseConfig() {

@@ -2,12 +2,15 @@
 // and, for `all`, the Electron main process and preload. The renderer is built by Vite.
 import { build } from 'esbuild';
 import { chmodSync, readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
 const target = process.argv[2] ?? 'all';
+// Where the bundles go: dist/ of the checkout, or OKC_BUILD_DIST (an absolute
+// folder; build/packaging.test.ts builds into a temporary one).
+const outdir = process.env.OKC_BUILD_DIST ? resolve(process.env.OKC_BUILD_DIST) : join(root, 'dist');
 
 // Native and heavy packages stay external: loaded from node_modules at run time.
 const external = [
@@ -37,7 +40,7 @@ async function cli() {
   await build({
     ...common,
     entryPoints: { 'cli/mirror': 'electron/cli/bin.ts' },
-    outdir: 'dist',
+    outdir,
     // Each command is a chunk loaded when it runs (fast `--help`, `--version`).
     splitting: true,
     chunkNames: 'cli/chunks/[name]-[hash]',
@@ -45,13 +48,13 @@ async function cli() {
     format: 'esm',
     banner: { js: '#!/usr/bin/env node' },
   });
-  chmodSync(join(root, 'dist/cli/mirror.mjs'), 0o755);
+  chmodSync(join(outdir, 'cli/mirror.mjs'), 0o755);
   // Worker entry points used by the engine (bundle work off the caller's thread).
   // dist/jobs/worker.mjs: the job runner's worker (electron/services/jobs), found from dist/cli and dist/main.
   await build({
     ...common,
     entryPoints: { 'jobs/worker': 'electron/services/jobs/worker.ts' },
-    outdir: 'dist',
+    outdir,
     outExtension: { '.js': '.mjs' },
     format: 'esm',
   });
@@ -61,7 +64,7 @@ async function electronShell() {
   await build({
     ...common,
     entryPoints: { 'main/main': 'electron/main/main.ts' },
-    outdir: 'dist',
+    outdir,
     outExtension: { '.js': '.mjs' },
     format: 'esm',
   });
@@ -69,7 +72,7 @@ async function electronShell() {
   await build({
     ...common,
     entryPoints: { 'preload/preload': 'electron/preload/preload.ts' },
-    outdir: 'dist',
+    outdir,
     outExtension: { '.js': '.cjs' },
     format: 'cjs',
     external: ['electron'],
@@ -81,7 +84,7 @@ async function browserShell() {
   await build({
     ...common,
     entryPoints: { 'browser/shell': 'electron/browser/shell.ts' },
-    outdir: 'dist',
+    outdir,
     outExtension: { '.js': '.mjs' },
     format: 'esm',
   });
