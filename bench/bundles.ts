@@ -14,7 +14,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
-import { generateSigningKey, writeMirrorBundle } from '../electron/services/producer';
+import { generateSigningKey, writeMirrorBundle } from '../electron/services/producer/index';
 import { writeManualInputs } from './common';
 import { chosen, CORPORA } from './corpora';
 import { CLI, ensureCli, mb, median, metric, mustSucceed, newResult, parseJsonOut, REPS, runBench, timed, timedShell, workDir, type BenchResult, type Timed } from './lib';

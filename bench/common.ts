@@ -1,7 +1,7 @@
 /** Shared set-up for the bundle benchmarks: the manual pipeline's inputs, the import probe and runner. */
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { MirrorBundleResult, SigningKey } from '../electron/services/producer';
+import type { MirrorBundleResult, SigningKey } from '../electron/services/producer/index';
 import { CLI, firstLine, parseJsonOut, ROOT, timed } from './lib';
 
 /** k.pub, the DER signature over export.json, and a sha256sum list built from export.json. */

@@ -10,7 +10,7 @@
  *
  * Selection: BENCH_CORPUS=512m,100k (what `node build/bench.mjs --corpus …` sets).
  */
-import type { PayloadFile } from '../electron/services/producer';
+import type { PayloadFile } from '../electron/services/producer/index';
 import { MiB } from './lib';
 
 export interface Corpus {

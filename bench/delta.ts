@@ -8,7 +8,7 @@
  *   npx tsx bench/delta.ts   (BENCH_DELTA_FILES=100000 BENCH_DELTA_PERCENT=1)
  */
 import { join } from 'node:path';
-import { generateSigningKey, writeMirrorBundle } from '../electron/services/producer';
+import { generateSigningKey, writeMirrorBundle } from '../electron/services/producer/index';
 import { smallFiles } from './corpora';
 import { findNumbers, mirrorImport, probeImport, writeManualInputs } from './common';
 import { CLI, ensureCli, envInt, mb, metric, newResult, runBench, skip, timed, workDir, type BenchResult } from './lib';

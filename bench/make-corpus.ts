@@ -5,7 +5,7 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { generateSigningKey, writeMirrorBundle } from '../electron/services/producer';
+import { generateSigningKey, writeMirrorBundle } from '../electron/services/producer/index';
 import { CORPORA } from './corpora';
 
 const [name, dir] = process.argv.slice(2);

@@ -12,7 +12,7 @@
 import { rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { generateSigningKey, samplePayload, writeKit } from '../electron/services/producer';
+import { generateSigningKey, samplePayload, writeKit } from '../electron/services/producer/index';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const outDir = resolve(process.argv[2] ?? join(root, 'resources', 'demo-kit'));

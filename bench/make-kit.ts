@@ -11,7 +11,7 @@
 import { writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { generateSigningKey, generatedPayload, SIGNING_ALGORITHMS, writeKit, type KitMirrorSpec, type SigningAlgorithm } from '../electron/services/producer';
+import { generateSigningKey, generatedPayload, SIGNING_ALGORITHMS, writeKit, type KitMirrorSpec, type SigningAlgorithm } from '../electron/services/producer/index';
 
 const { values } = parseArgs({
   options: {

@@ -1,11 +1,13 @@
 // `npm test`: the whole suite, in the order a failure is cheapest to find.
-// preflight (system tools) → lint → typecheck → build (CLI, shell, renderer) → vitest (node) → Playwright in Chromium → Electron e2e (skips without a binary).
+// preflight (system tools) → lint → import cycles → typecheck → build (CLI, shell, renderer) → vitest (node) → Playwright in Chromium → Electron e2e (skips without a binary).
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { runPreflight } from './preflight.mjs';
 
 const steps = [
   ['lint', 'npx', ['--no', 'eslint', '.']],
+  // Static imports among shared/, electron/, renderer/src resolved with the TypeScript compiler API; any cycle fails (build/check-cycles.mjs).
+  ['import cycles', 'node', ['build/check-cycles.mjs']],
   ['typecheck', 'npm', ['run', '-s', 'typecheck']],
   ['build', 'npm', ['run', '-s', 'build']],
   ['build renderer', 'npm', ['run', '-s', 'build:renderer']],

@@ -1,7 +1,8 @@
 /** `mirror audit verify|export|list`: the tamper-evident audit log. */
 import { resolve } from 'node:path';
 import { OpsError } from '../../../shared/errors';
-import { normaliseTs, readExportHead } from '../../services/audit/index';
+import { readExportHead } from '../../services/audit/export';
+import { normaliseTs } from '../../services/audit/index';
 import { parseCommandArgs, type CliIo, type Command } from '../command';
 import { printJson, reportError } from '../output';
 import { withWorkspace } from '../shared';

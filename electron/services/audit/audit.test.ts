@@ -6,7 +6,8 @@ import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { tempDir } from '../testing/fixtures';
 import { openDatabase, type Db } from '../db/index';
-import { appendAudit, auditHead, canonicalJson, exportAudit, GENESIS_HASH, hashOfRow, queryAudit, readExportHead, verifyAuditChain, type AuditRow } from './index';
+import { exportAudit, readExportHead } from './export';
+import { appendAudit, auditHead, canonicalJson, GENESIS_HASH, hashOfRow, queryAudit, verifyAuditChain, type AuditRow } from './index';
 
 let dir: string;
 let cleanup: () => void;

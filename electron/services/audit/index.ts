@@ -403,4 +403,3 @@ export function* iterateAudit(db: Db, range: { from?: string; to?: string } = {}
   for (const r of it) yield toRow(r);
 }
 
-export { exportAudit, loadSigningKey, readExportHead, signDetached, type AuditExportOptions, type AuditExportResult } from './export';

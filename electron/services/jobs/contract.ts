@@ -11,7 +11,7 @@
 import { z } from 'zod';
 import { OpsError } from '../../../shared/errors';
 import type { JobProgress } from '../../../shared/types';
-import { readExportHead } from '../audit/index';
+import { readExportHead } from '../audit/export';
 import { createEngine, type Engine } from '../engine';
 import { verifyPath } from '../verify/index';
 

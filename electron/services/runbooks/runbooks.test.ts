@@ -2,7 +2,8 @@ import { appendFileSync, existsSync, linkSync, mkdirSync, readdirSync, readFileS
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { isOpsError } from '../../../shared/errors';
-import { appendAudit, queryAudit, readExportHead, verifyAuditChain } from '../audit/index';
+import { readExportHead } from '../audit/export';
+import { appendAudit, queryAudit, verifyAuditChain } from '../audit/index';
 import { openDatabase, type Db } from '../db/index';
 import { addTrustedKey, inspectPublicKey } from '../keys/index';
 import { logEvent } from '../obs/index';
