@@ -6,6 +6,7 @@
 export const CHANNEL_NAMES = [
   'app.info',
   'workspace.status',
+  'health.get',
   'verify.start',
   'import.start',
   'jobs.result',

@@ -13,6 +13,7 @@ import { SettingsSchema, type Settings } from './settings';
 import { CHANNEL_NAMES, EVENT_CHANNEL, TOPIC_NAMES } from './channels';
 import type { ErrorCode } from './errors';
 import type { AuditRow, BundleKind, JobProgress, Verdict, WorkspaceStatus } from './types';
+import type { HealthReport } from './health';
 
 // ---------------------------------------------------------------------------
 // Result envelope
@@ -216,6 +217,8 @@ function channel<I extends z.ZodType>(input: I) {
 export const CONTRACT = {
   'app.info': channel(NoInput)<AppInfo>(),
   'workspace.status': channel(z.object({ deep: z.boolean().optional() }).strict().optional())<WorkspaceStatusView>(),
+  /** Health at a glance, computed by the engine (the same figures as `mirror status`). */
+  'health.get': channel(NoInput)<HealthReport>(),
   'verify.start': channel(
     z.object({ path: PathInput, ...TrustInput }).strict(),
   )<{ jobId: string }>(),

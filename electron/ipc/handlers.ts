@@ -83,6 +83,7 @@ export function createHandlers(deps: HandlerDeps): Handlers {
       };
     },
     'workspace.status': async (input) => engine.workspaceStatus(sess(), input?.deep ?? false),
+    'health.get': async () => sess().health(),
     // verify.start → JOBS['verify.path'] → verifyPath: docs/architecture.md, "From a channel to the signature check".
     'verify.start': async (input) => {
       const params = { path: input.path, keyFiles: input.keyFiles ?? [], identityFiles: input.identityFiles ?? [] };

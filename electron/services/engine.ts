@@ -18,6 +18,7 @@ import type { Verdict } from '../../shared/types';
 import { exportAudit, type AuditExportOptions, type AuditExportResult } from './audit/export';
 import { appendAudit, queryAudit, verifyAuditChain, type AuditEntryInput, type AuditPage, type AuditQuery, type ChainHead, type ChainVerification } from './audit/index';
 import { openDatabase, type Db } from './db/index';
+import { computeHealth, type HealthReport } from './health/index';
 import { addTrustedKey, listKeyRecords, revokeTrustedKey, rotateTrustedKey, type AddKeyInput, type KeyRecord } from './keys/index';
 import { runRetention, type RetentionResult } from './library/index';
 import { CHECKS, type CheckResult } from './runbooks/checks';
@@ -92,6 +93,8 @@ export interface Engine {
   /** Deep verification of the staging tree against its signed state. */
   verifyTree(opts?: TreeVerifyOptions): Promise<Verdict>;
   status(opts?: { deep?: boolean; signal?: AbortSignal }): Promise<StagingStatus>;
+  /** Health at a glance (freshness, delta chain, storage, last import, failures, keys, today's checklist): the dashboard and `mirror status` show this. */
+  health(opts?: { now?: Date }): Promise<HealthReport>;
   /** The verified bundles kept in the workspace library. */
   library(): ReturnType<typeof listLibrary>;
   /** Verify + extract + apply in order (write lock held throughout). */
@@ -234,6 +237,7 @@ export function createEngine(workspaceDir: string, options: EngineOptions = {}):
     },
     verifyTree: (opts = {}) => verifyGeneration(ws, db(), opts),
     status: (opts = {}) => stagingStatus(ws, db(), opts),
+    health: (opts = {}) => computeHealth({ ws, db: db(), settings: ws.settings, now: opts.now }),
     library: () => listLibrary(db()),
     importBundles(paths, req = {}) {
       const { trust: trustInput, ...rest } = req;
