@@ -1,5 +1,5 @@
 // `npm test`: the whole suite, in the order a failure is cheapest to find.
-// preflight (system tools) → lint → import cycles → typecheck → build (CLI, shell, renderer) → vitest (node) → Playwright in Chromium → Electron e2e (skips without a binary).
+// preflight (system tools) → lint → import cycles → typecheck → Electronegativity (security lint of electron/ + renderer/) → build (CLI, shell, renderer) → vitest (node) → Playwright in Chromium → Electron e2e (skips without a binary).
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { runPreflight } from './preflight.mjs';
@@ -9,6 +9,8 @@ const steps = [
   // Static imports among shared/, electron/, renderer/src resolved with the TypeScript compiler API; any cycle fails (build/check-cycles.mjs).
   ['import cycles', 'node', ['build/check-cycles.mjs']],
   ['typecheck', 'npm', ['run', '-s', 'typecheck']],
+  // Every finding accepted with a reason in build/electronegativity.json; a new one fails here.
+  ['electronegativity (electron/ + renderer/)', 'node', ['build/electronegativity.mjs']],
   ['build', 'npm', ['run', '-s', 'build']],
   ['build renderer', 'npm', ['run', '-s', 'build:renderer']],
   ['unit and integration tests (vitest)', 'npx', ['--no', 'vitest', 'run', '--reporter=default', '--reporter=json', '--outputFile.json=test-results/vitest.json']],
