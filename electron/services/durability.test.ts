@@ -1,7 +1,7 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { fsyncTree, makeTreeDurable } from './durability';
+import { fsyncTree, makeTreeDurable, openAtomic, writeFileAtomic } from './durability';
 import { tempDir } from './testing/fixtures';
 
 let tmp: { dir: string; cleanup: () => void };
@@ -24,5 +24,34 @@ describe('makeTreeDurable', () => {
   });
   it('reports a missing tree instead of claiming it is durable', () => {
     expect(() => makeTreeDurable(join(tmp.dir, 'missing'), { OKC_DURABILITY: 'fsync-each' })).toThrow(/ENOENT/);
+  });
+});
+
+describe('the atomic writer (openAtomic, writeFileAtomic)', () => {
+  it('replaces the file with every byte written, in one rename, with the mode asked for', () => {
+    const f = join(tmp.dir, 'three');
+    const big = Buffer.alloc(3 << 20, 7);
+    writeFileAtomic(f, big, 0o600, { syncDir: true });
+    expect(readFileSync(f).equals(big)).toBe(true);
+    expect(statSync(f).mode & 0o777).toBe(0o600);
+    expect(readdirSync(tmp.dir).filter((n) => n.includes('.tmp-'))).toEqual([]);
+  });
+
+  it('an aborted write leaves the old file as it was and no temporary file', () => {
+    const f = join(tmp.dir, 'three');
+    const w = openAtomic(f);
+    w.write('partial export');
+    w.abort();
+    expect(readFileSync(f, 'utf8')).toBe('3');
+    expect(readdirSync(tmp.dir).filter((n) => n.includes('.tmp-'))).toEqual([]);
+  });
+
+  it('never writes through a symbolic link planted at the temporary name', () => {
+    const f = join(tmp.dir, 'three');
+    const victim = join(tmp.dir, 'a', 'one');
+    symlinkSync(victim, `${f}.tmp-${process.pid}`);
+    expect(() => writeFileAtomic(f, 'x')).toThrow(/ELOOP/);
+    expect(readFileSync(victim, 'utf8')).toBe('1');
+    expect(readFileSync(f, 'utf8')).toBe('3');
   });
 });

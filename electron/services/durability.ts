@@ -6,8 +6,8 @@
  * Where `sync -f` is unavailable, every file and folder is fsynced instead.
  */
 import { spawnSync } from 'node:child_process';
-import { closeSync, fsyncSync, openSync, readdirSync, renameSync, writeSync, constants as fsc } from 'node:fs';
-import { join } from 'node:path';
+import { closeSync, fsyncSync, openSync, readdirSync, renameSync, rmSync, writeSync, constants as fsc } from 'node:fs';
+import { dirname, join } from 'node:path';
 
 /** fsync of every file and folder below `root` (the fallback, and for tests). */
 export function fsyncTree(root: string): number {
@@ -52,18 +52,69 @@ export function makeTreeDurable(root: string, env: NodeJS.ProcessEnv = process.e
   return 'fsync-each';
 }
 
-/** Replaces `file` with `data` atomically: a temporary file, fsynced, renamed over it. */
-export function writeFileAtomic(file: string, data: string | Buffer, mode = 0o644): void {
+/** A file being written under a temporary name; `commit()` makes it appear at its real name in one step. */
+export interface AtomicFile {
+  /** Appends bytes (every byte: short writes are continued). */
+  write(data: string | Buffer): void;
+  /** fsync, close, rename over the real name (and fsync the folder when asked). */
+  commit(): void;
+  /** Closes and removes the temporary file; the real name is untouched. Safe after commit (no-op). */
+  abort(): void;
+}
+
+/**
+ * The one atomic writer: a temporary file next to `file` (O_NOFOLLOW: a
+ * symbolic link planted at the temporary name is never written through),
+ * written completely, fsynced, renamed over `file`. `syncDir` also fsyncs the
+ * folder, so the rename itself survives a power loss.
+ */
+export function openAtomic(file: string, opts: { mode?: number; syncDir?: boolean } = {}): AtomicFile {
   const tmp = `${file}.tmp-${process.pid}`;
-  // O_NOFOLLOW: a symbolic link planted at the temporary name is never written through.
-  const fd = openSync(tmp, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_TRUNC | fsc.O_NOFOLLOW, mode);
+  let fd: number | null = openSync(tmp, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_TRUNC | fsc.O_NOFOLLOW, opts.mode ?? 0o644);
+  let done = false;
+  return {
+    write(data) {
+      if (fd === null) throw new Error(`${tmp} is closed`);
+      const bytes = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
+      let off = 0;
+      while (off < bytes.length) off += writeSync(fd, bytes, off, bytes.length - off);
+    },
+    commit() {
+      if (fd === null) throw new Error(`${tmp} is closed`);
+      try {
+        fsyncSync(fd);
+      } finally {
+        closeSync(fd);
+        fd = null;
+      }
+      renameSync(tmp, file);
+      done = true;
+      if (opts.syncDir) {
+        const d = openSync(dirname(file), fsc.O_RDONLY | fsc.O_DIRECTORY);
+        try {
+          fsyncSync(d);
+        } finally {
+          closeSync(d);
+        }
+      }
+    },
+    abort() {
+      if (fd !== null) {
+        closeSync(fd);
+        fd = null;
+      }
+      if (!done) rmSync(tmp, { force: true });
+    },
+  };
+}
+
+/** Replaces `file` with `data` atomically (openAtomic: temporary file, every byte written, fsync, rename). */
+export function writeFileAtomic(file: string, data: string | Buffer, mode = 0o644, opts: { syncDir?: boolean } = {}): void {
+  const f = openAtomic(file, { mode, syncDir: opts.syncDir });
   try {
-    const bytes = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
-    let off = 0;
-    while (off < bytes.length) off += writeSync(fd, bytes, off, bytes.length - off);
-    fsyncSync(fd);
+    f.write(data);
+    f.commit();
   } finally {
-    closeSync(fd);
+    f.abort();
   }
-  renameSync(tmp, file);
 }

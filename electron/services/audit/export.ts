@@ -5,10 +5,11 @@
  * signed with an operator's private key (detached, cosign-style base64).
  */
 import { createPrivateKey, createHash, sign as cryptoSign, type KeyObject } from 'node:crypto';
-import { closeSync, existsSync, fsyncSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { OpsError } from '../../../shared/errors';
 import type { Db } from '../db/index';
+import { openAtomic, writeFileAtomic } from '../durability';
 import { canonicalJson } from './canonical';
 import { auditHead, iterateAudit, type AuditRow, type ChainHead } from './index';
 
@@ -74,18 +75,6 @@ export function signDetached(data: Buffer, key: KeyObject): string {
   return cryptoSign(alg, data, key).toString('base64');
 }
 
-function writeAtomic(file: string, data: Buffer | string): void {
-  const tmp = `${file}.tmp-${process.pid}`;
-  const fd = openSync(tmp, 'w', 0o600);
-  try {
-    writeSync(fd, typeof data === 'string' ? Buffer.from(data, 'utf8') : data);
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-  renameSync(tmp, file);
-}
-
 /**
  * Writes the export. The head is the WHOLE chain's head at export time (not
  * just the exported range), read in the same read transaction as the rows.
@@ -95,13 +84,12 @@ export function exportAudit(db: Db, opts: AuditExportOptions): AuditExportResult
   if (format !== 'jsonl' && format !== 'csv') throw new OpsError('ERR_USAGE', `--format must be jsonl or csv, got "${String(format)}".`);
   if (!existsSync(dirname(opts.out))) throw new OpsError('ERR_INPUT_NOT_FOUND', `The folder for ${opts.out} does not exist. Create it first.`, { path: dirname(opts.out) });
   const key = opts.signWith ? loadSigningKey(opts.signWith) : null;
-  const tmp = `${opts.out}.tmp-${process.pid}`;
-  const fd = openSync(tmp, 'w', 0o600);
+  const out = openAtomic(opts.out, { mode: 0o600, syncDir: true });
   const hash = createHash('sha256');
   const put = (s: string): void => {
     const b = Buffer.from(s, 'utf8');
     hash.update(b);
-    writeSync(fd, b);
+    out.write(b);
   };
   let rows = 0;
   let head: ChainHead;
@@ -132,21 +120,20 @@ export function exportAudit(db: Db, opts: AuditExportOptions): AuditExportResult
       hashAlgorithm: 'sha256(prevHash || canonicalJson({action,actor,details,id,prevHash,subject,ts}))',
     };
     if (format === 'jsonl') put(JSON.stringify({ chainHead: head, export: record }) + '\n');
-    fsyncSync(fd);
+    out.commit();
   } finally {
-    closeSync(fd);
+    out.abort();
   }
-  renameSync(tmp, opts.out);
   const headFile = `${opts.out}.head.json`;
   const headText = JSON.stringify(record, null, 2) + '\n';
-  writeAtomic(headFile, headText);
+  writeFileAtomic(headFile, headText, 0o600, { syncDir: true });
   let signature: string | null = null;
   let headSignature: string | null = null;
   if (key) {
     signature = `${opts.out}.sig`;
-    writeAtomic(signature, signDetached(readFileSync(opts.out), key) + '\n');
+    writeFileAtomic(signature, signDetached(readFileSync(opts.out), key) + '\n', 0o600, { syncDir: true });
     headSignature = `${headFile}.sig`;
-    writeAtomic(headSignature, signDetached(Buffer.from(headText, 'utf8'), key) + '\n');
+    writeFileAtomic(headSignature, signDetached(Buffer.from(headText, 'utf8'), key) + '\n', 0o600, { syncDir: true });
   }
   return { out: opts.out, headFile, rows, head, signature, headSignature, sha256: hash.digest('hex') };
 }
