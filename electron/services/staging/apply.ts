@@ -4,7 +4,7 @@
  * moved in), state digest from known digests, fsync, journal commit, atomic
  * switch, database transaction with the audit row, pruning.
  */
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { OpsError } from '../../../shared/errors';
@@ -17,9 +17,10 @@ import { bumpCounter, logEvent, setGauge } from '../obs/index';
 import type { Workspace } from '../workspace/index';
 import { generationDir, generationMetaDir, generationName, parseGenerationName } from '../workspace/layout';
 import { freeBytes, hookedFs, isNoSpace, type StagingFs, type StagingHooks } from './fsops';
-import { readJournal, removeJournal, writeJournal, type ApplyJournal, type GenerationInsert, type LibraryInsert } from './journal';
+import { readJournal, removeJournal, writeJournal, type ApplyJournal, type GenerationInsert } from './journal';
+import { discardLibraryPlacement, placeInLibrary, planLibraryPlacement, type LibraryPlacement } from './library-place';
 import { digestOfText, mergeState, parseStateText, sortEntries, stateText } from './state';
-import { currentGeneration, getGeneration, getLibrary, insertGeneration, listGenerations, listLibrary, markGenerationPruned, maxSeq, readState, setCurrent, setLastApply, upsertLibrary } from './store';
+import { currentGeneration, getGeneration, insertGeneration, listGenerations, listLibrary, markGenerationPruned, maxSeq, readState, setCurrent, setLastApply, upsertLibrary } from './store';
 import { currentLinkSeq, switchLink } from './switch';
 import type { ApplyResult, ApplyStats, GenerationRow, PreparedBundle, StagingExport } from './types';
 
@@ -120,28 +121,6 @@ export function noSpaceError(what: string, needed: number, free: number | null, 
   );
 }
 
-function libraryPlacement(ws: Workspace, db: Db, prepared: PreparedBundle, exp: StagingExport, importedAt: string): ApplyJournal['library'] {
-  const lib = prepared.library;
-  if (!lib) return null;
-  const file = `library/${lib.sha256}/${lib.name}`;
-  const existing = getLibrary(db, lib.sha256);
-  const existed = !!existing && existing.pruned_at === null && existsSync(join(ws.dir, existing.file));
-  const row: LibraryInsert = {
-    sha256: lib.sha256,
-    file: existed ? existing!.file : file,
-    name: lib.name,
-    kind: exp.profile.variant === 'full' ? 'mirror-full' : 'mirror-delta',
-    size: lib.size,
-    export_id: exp.exportId,
-    generation: exp.generation,
-    reset_baseline: exp.resetBaseline ? 1 : 0,
-    export_json_sha256: prepared.exportJsonSha256,
-    created_at: exp.createdAt,
-    imported_at: importedAt,
-  };
-  return { tmpFile: lib.tmpFile, finalFile: join(ws.dir, row.file), row, existed };
-}
-
 /** Makes the database reflect a committed apply (idempotent: recovery calls it too). */
 export function finishApplyInDb(db: Db, j: ApplyJournal): boolean {
   let done = false;
@@ -162,64 +141,120 @@ export function finishApplyInDb(db: Db, j: ApplyJournal): boolean {
 export function discardApply(ws: Workspace, fs: StagingFs, j: ApplyJournal): void {
   fs.rm(generationDir(ws.layout, j.seq));
   fs.rm(generationMetaDir(ws.layout, j.seq));
-  if (j.library && !j.library.existed) fs.rm(join(ws.layout.library, j.library.row.sha256));
+  discardLibraryPlacement(ws, fs, j.library);
   fs.rm(join(ws.layout.incoming, j.job));
   fs.fsyncDir(ws.layout.staging);
   removeJournal(fs, ws.layout);
 }
 
-/**
- * Applies one verified bundle. Synchronous disk work; throws OpsError with
- * nothing changed (ERR_IMPORT_NON_MONOTONIC, ERR_EXPORT_BASE_MISSING,
- * ERR_VERIFY_DIGEST, ERR_NO_SPACE), or returns the new generation.
- */
-export function applyPrepared(ws: Workspace, db: Db, prepared: PreparedBundle, opts: ApplyOptions = {}): ApplyResult {
-  const tStart = performance.now();
-  const { fs, cp } = hookedFs(opts.hooks);
-  const now = opts.now ?? (() => new Date());
-  const exp = prepared.exp;
-  const { forced, base } = checkChain(db, exp, opts.forceReason);
+/** Everything an apply will do, decided before any disk work (see planApply). */
+export interface ApplyPlan {
+  exp: StagingExport;
+  /** The generation built on (null for a full or resetBaseline bundle: its extracted tree becomes the generation). */
+  base: GenerationRow | null;
+  forced: boolean;
+  variant: 'full' | 'delta';
+  seq: number;
+  /** The new generation's state, sorted by path. */
+  entries: StateEntry[];
+  /** Paths brought in from the verified incoming folder (the rest are hard links to the base). */
+  changed: Set<string>;
+  stateText: string;
+  digest: string;
+  totalBytes: number;
+  writtenBytes: number;
+  /** Bytes the build needs on the staging volume besides the moved-in files. */
+  neededBytes: number;
+  journal: ApplyJournal;
+}
 
-  const changed: StateEntry[] = exp.files.map((f) => ({ path: f.path, sha256: f.sha256, size: f.size }));
-  // Defence in depth (the verifier already refused these): every path stays inside the tree.
-  for (const p of [...changed.map((c) => c.path), ...(exp.removed ?? [])]) {
+/** What planApply needs, read from the workspace by gatherPlanInput. */
+export interface PlanInput {
+  prepared: PreparedBundle;
+  base: GenerationRow | null;
+  forced: boolean;
+  /** The base generation's state lines (null for a full-like bundle). */
+  baseEntries: StateEntry[] | null;
+  seq: number;
+  prevSeq: number | null;
+  /** The generation current before this apply (named in a forced import's audit row). */
+  previous: GenerationRow | null;
+  library: LibraryPlacement | null;
+  appliedAt: string;
+  operator?: string;
+  forceReason?: string;
+  auditDetails?: Record<string, unknown>;
+}
+
+/** Defence in depth (the verifier already refused these): every listed path stays inside the tree. */
+export function checkListedPaths(exp: StagingExport): void {
+  const check = (p: string): void => {
     const problem = bundlePathProblem(p);
     if (problem || !isPayloadPath(p)) {
       throw new OpsError('ERR_BUNDLE_UNSAFE_ENTRY', `Bundle ${exp.exportId} lists "${p}" (${problem ? describePathProblem(problem) : 'not a payload path'}); nothing was changed.`, { path: p });
     }
-  }
-  const newEntries = base ? mergeState(readGenerationState(ws, base.seq), changed, exp.removed ?? []) : sortEntries(changed);
+  };
+  for (const f of exp.files) check(f.path);
+  for (const p of exp.removed ?? []) check(p);
+}
+
+/** Reads what the plan depends on: the chain's base state, the next sequence number, the library copy's place. */
+function gatherPlanInput(ws: Workspace, db: Db, prepared: PreparedBundle, chain: { forced: boolean; base: GenerationRow | null }, opts: ApplyOptions, appliedAt: string): PlanInput {
+  const exp = prepared.exp;
+  const { base, forced } = chain;
+  const baseEntries = base ? readGenerationState(ws, base.seq) : null;
+  const seq = nextSeq(ws, db);
+  const prevSeq = readState(db).current_seq;
+  const previous = base ?? (prevSeq !== null ? getGeneration(db, prevSeq) ?? null : null);
+  const lib = prepared.library;
+  const library = lib
+    ? planLibraryPlacement(ws, db, lib, {
+        kind: exp.profile.variant === 'full' ? 'mirror-full' : 'mirror-delta',
+        size: lib.size,
+        export_id: exp.exportId,
+        generation: exp.generation,
+        reset_baseline: exp.resetBaseline ? 1 : 0,
+        export_json_sha256: prepared.exportJsonSha256,
+        created_at: exp.createdAt,
+        imported_at: appliedAt,
+      })
+    : null;
+  return { prepared, base, forced, baseEntries, seq, prevSeq, previous, library, appliedAt, operator: opts.operator, forceReason: opts.forceReason, auditDetails: opts.auditDetails };
+}
+
+/**
+ * The plan (pure): the new state from the base and the bundle's changes, the
+ * checks that it is a tree and matches the signed state, and the journal
+ * (generation row, library row, audit rows) the commit will apply. Throws
+ * ERR_BUNDLE_UNSAFE_ENTRY or ERR_VERIFY_DIGEST with nothing changed.
+ */
+export function planApply(input: PlanInput): ApplyPlan {
+  const { prepared, base, forced, seq, prevSeq, appliedAt } = input;
+  const exp = prepared.exp;
+  const changedEntries: StateEntry[] = exp.files.map((f) => ({ path: f.path, sha256: f.sha256, size: f.size }));
+  const entries = input.baseEntries ? mergeState(input.baseEntries, changedEntries, exp.removed ?? []) : sortEntries(changedEntries);
   // The resulting tree has no path that is both a file and a folder (spec conventions): a delta
   // adding "data/x" over a base holding "data/x/y" (not removed) is refused before any disk work.
-  const clash = fileFolderConflict(newEntries.map((e) => e.path));
+  const clash = fileFolderConflict(entries.map((e) => e.path));
   if (clash) {
     throw new OpsError('ERR_BUNDLE_UNSAFE_ENTRY', `Applying ${exp.exportId} would make "${escapeUntrusted(clash[0])}" both a file and a folder (of "${escapeUntrusted(clash[1])}"); nothing was changed.`, { path: clash[0] });
   }
-  const text = stateText(newEntries);
+  const text = stateText(entries);
   const digest = digestOfText(text);
   let totalBytes = 0;
-  for (const e of newEntries) totalBytes += e.size;
-  if (digest !== exp.state.digest || newEntries.length !== exp.state.fileCount || totalBytes !== exp.state.totalBytes) {
+  for (const e of entries) totalBytes += e.size;
+  if (digest !== exp.state.digest || entries.length !== exp.state.fileCount || totalBytes !== exp.state.totalBytes) {
     throw new OpsError(
       'ERR_VERIFY_DIGEST',
-      `Applying ${exp.exportId} would give a staging tree with digest ${digest} (${newEntries.length} files, ${totalBytes} bytes), but the bundle's signed state is ${exp.state.digest} (${exp.state.fileCount} files, ${exp.state.totalBytes} bytes). The new generation was discarded; the current generation is unchanged.`,
+      `Applying ${exp.exportId} would give a staging tree with digest ${digest} (${entries.length} files, ${totalBytes} bytes), but the bundle's signed state is ${exp.state.digest} (${exp.state.fileCount} files, ${exp.state.totalBytes} bytes). The new generation was discarded; the current generation is unchanged.`,
       { details: { computed: digest, expected: exp.state.digest } },
     );
   }
-
-  const changedSet = new Set(changed.map((c) => c.path));
   let writtenBytes = 0;
-  for (const c of changed) writtenBytes += c.size;
-  const dirCount = new Set(newEntries.map((e) => e.path.slice(0, Math.max(0, e.path.lastIndexOf('/'))))).size;
-  const needed = Buffer.byteLength(text) + prepared.exportJsonBytes.length + (dirCount + 4) * 4096 + 65536;
-  const free = freeBytes(ws.layout.staging);
-  if (free !== null && free < needed) throw noSpaceError(`preparing ${exp.exportId}`, needed, free);
-
-  const seq = nextSeq(ws, db);
-  const prevSeq = readState(db).current_seq;
-  const appliedAt = now().toISOString();
+  for (const c of changedEntries) writtenBytes += c.size;
+  const dirCount = new Set(entries.map((e) => parentOf(e.path))).size;
+  const neededBytes = Buffer.byteLength(text) + prepared.exportJsonBytes.length + (dirCount + 4) * 4096 + 65536;
   const variant = exp.profile.variant === 'full' ? 'full' : 'delta';
-  const library = libraryPlacement(ws, db, prepared, exp, appliedAt);
   const row: GenerationInsert = {
     seq,
     export_id: exp.exportId,
@@ -232,39 +267,13 @@ export function applyPrepared(ws: Workspace, db: Db, prepared: PreparedBundle, o
     created_at: exp.createdAt,
     export_json_sha256: prepared.exportJsonSha256,
     state_digest: digest,
-    file_count: newEntries.length,
+    file_count: entries.length,
     total_bytes: totalBytes,
     base_seq: base ? base.seq : null,
     library_sha256: prepared.library?.sha256 ?? null,
     applied_at: appliedAt,
   };
-  const audits: AuditEntryInput[] = [];
-  const cur = base ?? (prevSeq !== null ? getGeneration(db, prevSeq) ?? null : null);
-  if (forced) {
-    audits.push({
-      action: 'mirror.import.forced',
-      subject: exp.exportId,
-      operator: opts.operator,
-      details: { reason: opts.forceReason!.trim(), generation: exp.generation, currentGeneration: cur?.generation ?? null, currentExportId: cur?.export_id ?? null },
-    });
-  }
-  audits.push({
-    action: variant === 'full' ? 'mirror.bundle.imported' : 'mirror.delta.applied',
-    subject: exp.exportId,
-    operator: opts.operator,
-    details: {
-      path: prepared.path,
-      generation: exp.generation,
-      seq,
-      previousSeq: prevSeq,
-      stateDigest: digest,
-      exportJsonSha256: prepared.exportJsonSha256,
-      bundleSha256: prepared.library?.sha256 ?? null,
-      resetBaseline: !!exp.resetBaseline,
-      ...(opts.auditDetails ?? {}),
-    },
-  });
-  const j: ApplyJournal = {
+  const journal: ApplyJournal = {
     op: 'apply',
     phase: 'building',
     job: prepared.job,
@@ -273,130 +282,205 @@ export function applyPrepared(ws: Workspace, db: Db, prepared: PreparedBundle, o
     startedAt: appliedAt,
     row,
     chain: { tenant: exp.tenant, profileId: exp.profile.id },
-    library,
-    audits,
+    library: input.library,
+    audits: applyAudits(input, variant, digest),
     lastApply: { ok: true, at: appliedAt, path: prepared.path, exportId: exp.exportId, generation: exp.generation, seq, code: null },
   };
+  return { exp, base, forced, variant, seq, entries, changed: new Set(changedEntries.map((c) => c.path)), stateText: text, digest, totalBytes, writtenBytes, neededBytes, journal };
+}
 
-  const genDir = generationDir(ws.layout, seq);
-  const metaDir = generationMetaDir(ws.layout, seq);
-  const baseDir = base ? generationDir(ws.layout, base.seq) : '';
-  const stats: ApplyStats = { linkedFiles: 0, linkSeconds: 0, writtenFiles: 0, writtenBytes, writeSeconds: 0, dirs: 0, fsyncSeconds: 0, switchSeconds: 0, verifySeconds: prepared.verifySeconds ?? 0, totalSeconds: 0 };
-  let switched = false;
-  try {
-    cp('journal:begin');
-    writeJournal(fs, ws.layout, j);
-    const made = new Set<string>(['']);
-    let linkMs = 0;
-    let moveMs = 0;
-    if (!base) {
-      // A full (or resetBaseline) bundle: its verified extraction tree holds exactly the listed
-      // files (the verifier refused missing and extra ones), so it becomes the generation in one rename.
-      const t = performance.now();
-      cp('build:move-tree');
-      fs.rename(prepared.filesDir, genDir);
-      cp('build:chmod');
-      fs.chmod(genDir, 0o755);
-      cp('build:mkdir');
-      fs.mkdir(metaDir);
-      for (const e of newEntries) made.add(e.path.slice(0, Math.max(0, e.path.lastIndexOf('/'))));
-      stats.writtenFiles = newEntries.length;
-      moveMs = performance.now() - t;
-    } else {
-      cp('build:mkdir');
-      fs.mkdir(genDir);
-      fs.mkdir(metaDir);
-      const ensureDir = (rel: string): void => {
-        if (made.has(rel)) return;
-        const slash = rel.lastIndexOf('/');
-        ensureDir(slash < 0 ? '' : rel.slice(0, slash));
-        cp('build:dir');
-        fs.mkdir(`${genDir}/${rel}`);
-        made.add(rel);
-      };
-      for (const e of newEntries) {
-        const slash = e.path.lastIndexOf('/');
-        const t = performance.now();
-        ensureDir(slash < 0 ? '' : e.path.slice(0, slash));
-        if (changedSet.has(e.path)) {
-          cp('build:move');
-          fs.rename(`${prepared.filesDir}/${e.path}`, `${genDir}/${e.path}`);
-          stats.writtenFiles++;
-          moveMs += performance.now() - t;
-        } else {
-          cp('build:link');
-          fs.link(`${baseDir}/${e.path}`, `${genDir}/${e.path}`);
-          stats.linkedFiles++;
-          linkMs += performance.now() - t;
-        }
-      }
-    }
-    stats.linkSeconds = linkMs / 1000;
-    stats.writeSeconds = moveMs / 1000;
-    stats.dirs = made.size;
-    const tMeta = performance.now();
-    cp('meta:write');
-    fs.writeFile(join(metaDir, 'export.json'), prepared.exportJsonBytes);
-    fs.writeFile(join(metaDir, 'state.txt'), text);
-    if (library && !library.existed) {
-      cp('library:place');
-      const libDir = join(ws.layout.library, library.row.sha256);
-      fs.rm(libDir);
-      fs.mkdir(libDir);
-      fs.rename(library.tmpFile, library.finalFile);
-      fs.fsyncDir(libDir);
-      fs.fsyncDir(ws.layout.library);
-    } else if (library) {
-      fs.rm(library.tmpFile);
-    }
-    stats.writeSeconds += (performance.now() - tMeta) / 1000;
-    const tSync = performance.now();
-    cp('build:fsync');
-    for (const rel of made) fs.fsyncDir(rel === '' ? genDir : join(genDir, rel));
-    fs.fsyncDir(metaDir);
-    fs.fsyncDir(ws.layout.staging);
-    stats.fsyncSeconds = (performance.now() - tSync) / 1000;
-    cp('journal:commit');
-    j.phase = 'committed';
-    writeJournal(fs, ws.layout, j);
-    const tSwitch = performance.now();
-    switchLink(fs, ws.layout.current, generationName(seq), cp);
-    switched = true;
-    stats.switchSeconds = (performance.now() - tSwitch) / 1000;
-  } catch (e) {
-    // Not switched: the current generation is what it was. Undo what was built.
-    if (!switched && currentLinkSeq(ws.layout) !== seq) {
-      try {
-        discardApply(ws, fs, j);
-      } catch {
-        /* the journal stays; recovery finishes the cleanup on next start */
-      }
-      if (isNoSpace(e)) throw noSpaceError(`applying ${exp.exportId}`, needed + writtenBytes, freeBytes(ws.layout.staging), e);
-      throw e;
-    }
-    switched = true;
+function parentOf(path: string): string {
+  return path.slice(0, Math.max(0, path.lastIndexOf('/')));
+}
+
+/** The audit rows a committed apply writes (with the database change, in one transaction). */
+function applyAudits(input: PlanInput, variant: 'full' | 'delta', digest: string): AuditEntryInput[] {
+  const { prepared, previous } = input;
+  const exp = prepared.exp;
+  const audits: AuditEntryInput[] = [];
+  if (input.forced) {
+    audits.push({
+      action: 'mirror.import.forced',
+      subject: exp.exportId,
+      operator: input.operator,
+      details: { reason: input.forceReason!.trim(), generation: exp.generation, currentGeneration: previous?.generation ?? null, currentExportId: previous?.export_id ?? null },
+    });
   }
+  audits.push({
+    action: variant === 'full' ? 'mirror.bundle.imported' : 'mirror.delta.applied',
+    subject: exp.exportId,
+    operator: input.operator,
+    details: {
+      path: prepared.path,
+      generation: exp.generation,
+      seq: input.seq,
+      previousSeq: input.prevSeq,
+      stateDigest: digest,
+      exportJsonSha256: prepared.exportJsonSha256,
+      bundleSha256: prepared.library?.sha256 ?? null,
+      resetBaseline: !!exp.resetBaseline,
+      ...(input.auditDetails ?? {}),
+    },
+  });
+  return audits;
+}
+
+/** Disk operations of one apply: the hooked fs, its checkpoints and the timings. */
+interface ApplyCtx {
+  ws: Workspace;
+  fs: StagingFs;
+  cp: (step: string) => void;
+  stats: ApplyStats;
+}
+
+/** A full (or resetBaseline) bundle's verified extraction tree holds exactly the listed files (the verifier refused missing and extra ones), so it becomes the generation in one rename. */
+function buildFromTree(ctx: ApplyCtx, prepared: PreparedBundle, plan: ApplyPlan, made: Set<string>): void {
+  const { fs, cp, ws } = ctx;
+  const genDir = generationDir(ws.layout, plan.seq);
+  const t = performance.now();
+  cp('build:move-tree');
+  fs.rename(prepared.filesDir, genDir);
+  cp('build:chmod');
+  fs.chmod(genDir, 0o755);
+  cp('build:mkdir');
+  fs.mkdir(generationMetaDir(ws.layout, plan.seq));
+  for (const e of plan.entries) made.add(parentOf(e.path));
+  ctx.stats.writtenFiles = plan.entries.length;
+  ctx.stats.writeSeconds = (performance.now() - t) / 1000;
+}
+
+/** A delta: the new tree beside the base, changed files moved in from the incoming folder, the rest hard-linked. */
+function buildByLinks(ctx: ApplyCtx, prepared: PreparedBundle, plan: ApplyPlan, made: Set<string>): void {
+  const { fs, cp, ws, stats } = ctx;
+  const genDir = generationDir(ws.layout, plan.seq);
+  const baseDir = generationDir(ws.layout, plan.base!.seq);
+  cp('build:mkdir');
+  fs.mkdir(genDir);
+  fs.mkdir(generationMetaDir(ws.layout, plan.seq));
+  const ensureDir = (rel: string): void => {
+    if (made.has(rel)) return;
+    const slash = rel.lastIndexOf('/');
+    ensureDir(slash < 0 ? '' : rel.slice(0, slash));
+    cp('build:dir');
+    fs.mkdir(`${genDir}/${rel}`);
+    made.add(rel);
+  };
+  let linkMs = 0;
+  let moveMs = 0;
+  for (const e of plan.entries) {
+    const t = performance.now();
+    ensureDir(parentOf(e.path));
+    if (plan.changed.has(e.path)) {
+      cp('build:move');
+      fs.rename(`${prepared.filesDir}/${e.path}`, `${genDir}/${e.path}`);
+      stats.writtenFiles++;
+      moveMs += performance.now() - t;
+    } else {
+      cp('build:link');
+      fs.link(`${baseDir}/${e.path}`, `${genDir}/${e.path}`);
+      stats.linkedFiles++;
+      linkMs += performance.now() - t;
+    }
+  }
+  stats.linkSeconds = linkMs / 1000;
+  stats.writeSeconds = moveMs / 1000;
+}
+
+/**
+ * The build: journal "building", the new generation's tree and metadata, the
+ * library copy, everything fsynced. The current generation is not touched.
+ */
+function buildGeneration(ctx: ApplyCtx, prepared: PreparedBundle, plan: ApplyPlan): void {
+  const { fs, cp, ws, stats } = ctx;
+  cp('journal:begin');
+  writeJournal(fs, ws.layout, plan.journal);
+  const made = new Set<string>(['']);
+  if (plan.base) buildByLinks(ctx, prepared, plan, made);
+  else buildFromTree(ctx, prepared, plan, made);
+  stats.dirs = made.size;
+  const genDir = generationDir(ws.layout, plan.seq);
+  const metaDir = generationMetaDir(ws.layout, plan.seq);
+  const tMeta = performance.now();
+  cp('meta:write');
+  fs.writeFile(join(metaDir, 'export.json'), prepared.exportJsonBytes);
+  fs.writeFile(join(metaDir, 'state.txt'), plan.stateText);
+  if (plan.journal.library) placeInLibrary(ws, fs, cp, plan.journal.library);
+  stats.writeSeconds += (performance.now() - tMeta) / 1000;
+  const tSync = performance.now();
+  cp('build:fsync');
+  for (const rel of made) fs.fsyncDir(rel === '' ? genDir : join(genDir, rel));
+  fs.fsyncDir(metaDir);
+  fs.fsyncDir(ws.layout.staging);
+  stats.fsyncSeconds = (performance.now() - tSync) / 1000;
+}
+
+/** The commit: journal "committed" (from here recovery finishes the apply), then the atomic switch of `current`. */
+function commitApply(ctx: ApplyCtx, plan: ApplyPlan): void {
+  const { fs, cp, ws } = ctx;
+  cp('journal:commit');
+  plan.journal.phase = 'committed';
+  writeJournal(fs, ws.layout, plan.journal);
+  const tSwitch = performance.now();
+  switchLink(fs, ws.layout.current, generationName(plan.seq), cp);
+  ctx.stats.switchSeconds = (performance.now() - tSwitch) / 1000;
+}
+
+/**
+ * After the switch: the database (generation, library, audit rows) in one
+ * transaction, the journal and incoming folder removed, old generations
+ * pruned, the log event and metrics.
+ */
+function afterCommit(ctx: ApplyCtx, db: Db, prepared: PreparedBundle, plan: ApplyPlan, now: () => Date): number[] {
+  const { fs, cp, ws } = ctx;
   cp('db:commit');
-  finishApplyInDb(db, j);
+  finishApplyInDb(db, plan.journal);
   cp('journal:end');
   removeJournal(fs, ws.layout);
   fs.rm(join(ws.layout.incoming, prepared.job));
-  const prunedSeqs = pruneGenerations(ws, db, ws.settings.keepGenerations, { fs, cp, now });
-  stats.totalSeconds = (performance.now() - tStart) / 1000 + stats.verifySeconds;
+  return pruneGenerations(ws, db, ws.settings.keepGenerations, { fs, cp, now });
+}
 
-  logEvent(ws, {
-    event: variant === 'full' ? 'mirror.bundle.imported' : 'mirror.delta.applied',
-    exportId: exp.exportId,
-    runId: exp.runId ?? undefined,
-    profile: exp.profile.id,
-    generation: exp.generation,
-    seq,
-    forced,
-    stats,
-  });
-  bumpCounter(ws, 'imports_total', { kind: variant === 'full' ? 'mirror-full' : 'mirror-delta' });
+/**
+ * Applies one verified bundle: chain rules, plan (pure), build, commit,
+ * after-commit. Synchronous disk work; throws OpsError with nothing changed
+ * (ERR_IMPORT_NON_MONOTONIC, ERR_EXPORT_BASE_MISSING, ERR_BUNDLE_UNSAFE_ENTRY,
+ * ERR_VERIFY_DIGEST, ERR_NO_SPACE), or returns the new generation.
+ */
+export function applyPrepared(ws: Workspace, db: Db, prepared: PreparedBundle, opts: ApplyOptions = {}): ApplyResult {
+  const tStart = performance.now();
+  const { fs, cp } = hookedFs(opts.hooks);
+  const now = opts.now ?? (() => new Date());
+  const exp = prepared.exp;
+  const chain = checkChain(db, exp, opts.forceReason);
+  checkListedPaths(exp);
+  const plan = planApply(gatherPlanInput(ws, db, prepared, chain, opts, now().toISOString()));
+  const free = freeBytes(ws.layout.staging);
+  if (free !== null && free < plan.neededBytes) throw noSpaceError(`preparing ${exp.exportId}`, plan.neededBytes, free);
+
+  const stats: ApplyStats = { linkedFiles: 0, linkSeconds: 0, writtenFiles: 0, writtenBytes: plan.writtenBytes, writeSeconds: 0, dirs: 0, fsyncSeconds: 0, switchSeconds: 0, verifySeconds: prepared.verifySeconds ?? 0, totalSeconds: 0 };
+  const ctx: ApplyCtx = { ws, fs, cp, stats };
+  try {
+    buildGeneration(ctx, prepared, plan);
+    commitApply(ctx, plan);
+  } catch (e) {
+    // Switched already (the failure came after the rename): the apply stands, finish it below.
+    // Not switched: the current generation is what it was. Undo what was built.
+    if (currentLinkSeq(ws.layout) !== plan.seq) {
+      try {
+        discardApply(ws, fs, plan.journal);
+      } catch {
+        /* the journal stays; recovery finishes the cleanup on next start */
+      }
+      if (isNoSpace(e)) throw noSpaceError(`applying ${exp.exportId}`, plan.neededBytes + plan.writtenBytes, freeBytes(ws.layout.staging), e);
+      throw e;
+    }
+  }
+  const prunedSeqs = afterCommit(ctx, db, prepared, plan, now);
+  stats.totalSeconds = (performance.now() - tStart) / 1000 + stats.verifySeconds;
+  logEvent(ws, { event: plan.variant === 'full' ? 'mirror.bundle.imported' : 'mirror.delta.applied', exportId: exp.exportId, runId: exp.runId ?? undefined, profile: exp.profile.id, generation: exp.generation, seq: plan.seq, forced: plan.forced, stats });
+  bumpCounter(ws, 'imports_total', { kind: plan.variant === 'full' ? 'mirror-full' : 'mirror-delta' });
   updateGauges(ws, db, now());
-  return { seq, exportId: exp.exportId, generation: exp.generation, stateDigest: digest, forced, prunedSeqs, stats };
+  return { seq: plan.seq, exportId: exp.exportId, generation: exp.generation, stateDigest: plan.digest, forced: plan.forced, prunedSeqs, stats };
 }
 
 export function updateGauges(ws: Workspace, db: Db, now: Date): void {

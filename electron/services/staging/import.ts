@@ -23,6 +23,7 @@ import { freeBytes, isNoSpace, type StagingHooks } from './fsops';
 import { isKitDir, kitEntryFile, kitSignatureFile, readKitManifest, type KitEntry, type KitManifest } from './kit';
 import { currentGeneration, getLibrary, readState, setLastApply } from './store';
 import { installTrivy, type TrivyKind } from './trivy-install';
+import { libraryTmpFile } from './library-place';
 import { rollback as rollbackLocked } from './rollback';
 import type { ImportItem, ImportResult, PreparedBundle, StagingExport } from './types';
 import type { Limits } from '../../../shared/settings';
@@ -82,7 +83,7 @@ async function verifyInto(ws: Workspace, db: Db, file: string, shownPath: string
   const jobDir = incomingJobDir(ws.layout, job);
   mkdirSync(jobDir, { recursive: true, mode: 0o700 });
   const filesDir = join(jobDir, 'files');
-  const libTmp = join(ws.layout.library, `.tmp-${job}`);
+  const libTmp = libraryTmpFile(ws, job);
   const t0 = performance.now();
   const rawSize = statSync(file).size;
   const free = freeBytes(ws.dir);
@@ -309,7 +310,7 @@ async function importTrivy(ws: Workspace, db: Db, file: string, shownPath: strin
   mkdirSync(jobDir, { recursive: true, mode: 0o700 });
   try {
     // The library copy is teed from the same read that is verified (check-then-use).
-    const libTmp = join(ws.layout.library, `.tmp-${job}`);
+    const libTmp = libraryTmpFile(ws, job);
     const v = await verifyTrivyBundle(file, { keys: opts.keys, signature, kind, extractTo: extractDir, copyTo: libTmp, limits: opts.limits, signal: opts.signal, onProgress: opts.onProgress });
     logTrivyVerdictEvents(ws, v); // adapter.trivy.unsupported_schema_version (spec section 7)
     if (!v.ok || !v.file) {

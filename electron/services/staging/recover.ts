@@ -12,6 +12,7 @@ import { logEvent } from '../obs/index';
 import type { Workspace } from '../workspace/index';
 import { applyJournalFile, generationName, parseGenerationName, trivyCacheLink } from '../workspace/layout';
 import { discardApply, finishApplyInDb } from './apply';
+import { discardLibraryPlacement } from './library-place';
 import { hookedFs, type StagingFs, type StagingHooks } from './fsops';
 import { readJournal, removeJournal, type Journal, type TrivyJournal } from './journal';
 import { getGeneration, listGenerations, listLibrary, readState, setCurrent, getTrivy } from './store';
@@ -45,7 +46,7 @@ function recoverTrivy(ws: Workspace, db: Db, fs: StagingFs, j: TrivyJournal): Re
     return { op: 'trivy', outcome: 'completed', detail: `Trivy ${j.kind} install finished (${j.dir})` };
   }
   fs.rm(join(ws.layout.trivy, j.dir));
-  if (j.library && !j.library.existed) fs.rm(join(ws.layout.library, j.library.row.sha256));
+  discardLibraryPlacement(ws, fs, j.library);
   fs.rm(join(ws.layout.incoming, j.job));
   removeJournal(fs, ws.layout);
   return { op: 'trivy', outcome: 'rolled-back', detail: `Trivy ${j.kind} install rolled back; ${target ?? 'nothing'} stays in use` };

@@ -13,7 +13,8 @@ import type { Workspace } from '../workspace/index';
 import { trivyCacheLink } from '../workspace/layout';
 import { freeBytes, hookedFs, isNoSpace, type StagingHooks } from './fsops';
 import { removeJournal, writeJournal, type TrivyJournal } from './journal';
-import { getLibrary, getTrivy, setTrivy, upsertLibrary } from './store';
+import { discardLibraryPlacement, placeInLibrary, planLibraryPlacement } from './library-place';
+import { getTrivy, setTrivy, upsertLibrary } from './store';
 import { readLinkTarget, switchLink } from './switch';
 import { noSpaceError } from './apply';
 
@@ -68,18 +69,9 @@ export function installTrivy(ws: Workspace, db: Db, input: TrivyInstallInput, op
   const link = trivyCacheLink(ws.layout, input.kind);
   const prevDir = readLinkTarget(link);
   const at = now.toISOString();
-  let library: TrivyJournal['library'] = null;
-  if (input.library) {
-    const existing = getLibrary(db, input.library.sha256);
-    const existed = !!existing && existing.pruned_at === null && existsSync(join(ws.dir, existing.file));
-    const file = existed ? existing!.file : `library/${input.library.sha256}/${input.library.name}`;
-    library = {
-      tmpFile: input.library.tmpFile,
-      finalFile: join(ws.dir, file),
-      existed,
-      row: { sha256: input.library.sha256, file, name: input.library.name, kind: input.kind, size: input.library.size, export_id: null, generation: null, reset_baseline: 0, export_json_sha256: null, created_at: updatedAt, imported_at: at },
-    };
-  }
+  const library: TrivyJournal['library'] = input.library
+    ? planLibraryPlacement(ws, db, input.library, { kind: input.kind, size: input.library.size, export_id: null, generation: null, reset_baseline: 0, export_json_sha256: null, created_at: updatedAt, imported_at: at })
+    : null;
   const j: TrivyJournal = {
     op: 'trivy',
     phase: 'building',
@@ -100,14 +92,7 @@ export function installTrivy(ws: Workspace, db: Db, input: TrivyInstallInput, op
     cp('trivy:move');
     fs.rename(input.extractedDir, target);
     fs.fsyncDir(target);
-    if (library && !library.existed) {
-      const libDir = join(ws.layout.library, library.row.sha256);
-      fs.rm(libDir);
-      fs.mkdir(libDir);
-      fs.rename(library.tmpFile, library.finalFile);
-      fs.fsyncDir(libDir);
-      fs.fsyncDir(ws.layout.library);
-    } else if (library) fs.rm(library.tmpFile);
+    if (library) placeInLibrary(ws, fs, cp, library);
     fs.fsyncDir(ws.layout.trivy);
     cp('trivy:commit');
     j.phase = 'committed';
@@ -118,7 +103,7 @@ export function installTrivy(ws: Workspace, db: Db, input: TrivyInstallInput, op
     if (!switched && readLinkTarget(link) !== dir) {
       try {
         fs.rm(target);
-        if (library && !library.existed) fs.rm(join(ws.layout.library, library.row.sha256));
+        discardLibraryPlacement(ws, fs, library);
         removeJournal(fs, ws.layout);
       } catch {
         /* recovery finishes on next start */
