@@ -20,7 +20,11 @@ test('importing the ecdsa-p256 fixture kit with its trusted key shows the verdic
   const result = c.page.getByRole('region', { name: 'Import result' });
   await expect(result).toBeVisible();
   await expect(result).toContainText('Applied');
-  await expect(result.getByRole('row')).toHaveCount(1 + 4); // header + full, 2 deltas, Trivy DB
+  await expect(result.getByRole('list', { name: 'Bundles' }).getByRole('listitem')).toHaveCount(4); // full, 2 deltas, Trivy DB, one collapsible section each
+  // Applied bundles start collapsed: a section opens on demand.
+  const first = result.getByRole('listitem').first();
+  await first.getByRole('button').first().click();
+  await expect(first).toContainText('generation 1');
   const staging = c.page.getByRole('region', { name: 'Staging after import' });
   await expect(staging.locator('dd').nth(1)).toHaveText('3');
 
@@ -34,8 +38,14 @@ test('importing the ecdsa-p256 fixture kit with its trusted key shows the verdic
   const gens = c.page.getByRole('region', { name: 'Generations' });
   await expect(gens.getByRole('row', { name: /current/ })).toContainText('3');
   await gens.getByRole('button', { name: 'Roll back to 2' }).click();
-  await gens.getByRole('button', { name: 'Confirm rollback to 2' }).click();
+  // One dialog, a typed reason (one generation back: no typed confirmation word).
+  const dialog = c.page.getByRole('dialog', { name: 'Roll back to generation 2' });
+  await expect(dialog.getByRole('button', { name: 'Roll back to 2' })).toBeDisabled();
+  await dialog.getByLabel(/Reason/).fill('CHG-77 bad delta 3');
+  await dialog.getByRole('button', { name: 'Roll back to 2' }).click();
   await expect(gens.getByRole('status')).toContainText('Rolled back: generation 2');
+  await expect(dialog).toHaveCount(0);
+  await expect(c.page.getByRole('heading', { level: 1, name: 'Staging' })).toBeFocused();
   await expect(gens.getByRole('row', { name: /current/ })).toContainText('2');
   await expect(c.page.getByRole('region', { name: 'Current generation' }).locator('dd').nth(1)).toHaveText('2');
 
@@ -45,6 +55,8 @@ test('importing the ecdsa-p256 fixture kit with its trusted key shows the verdic
   await nav(c, 'Audit');
   await expect(c.page.getByRole('table')).toContainText('mirror.delta.applied');
   await expect(c.page.getByRole('table')).toContainText('mirror.rollback');
+  const audit = await c.bridge.handlers.table['audit.list']({ limit: 50, action: 'mirror.rollback' });
+  expect(JSON.stringify(audit.rows[0])).toContain('CHG-77 bad delta 3');
   await c.page.getByRole('button', { name: 'Verify chain' }).click();
   await expect(c.page.getByRole('status').filter({ hasText: 'Chain intact' })).toBeVisible();
 });
@@ -59,7 +71,12 @@ test('a refused bundle shows the error code and the action to take', async ({ co
   const verdict = c.page.getByRole('region', { name: 'Verdict' });
   await expect(verdict).toContainText('Refused');
   await expect(verdict).toContainText('ERR_VERIFY_SIGNATURE');
-  await expect(verdict).toContainText('What to do: Do not import.');
+  await expect(verdict.locator('.okc-error-action')).toContainText('Do not import.');
+  // Cause from the runbook, and a link to the procedure (7.3: signing outage).
+  await expect(verdict).toContainText('not signed by a key trusted for this tenant');
+  await verdict.getByRole('button', { name: 'Open procedure 7.3' }).click();
+  await expect(c.page.getByRole('heading', { level: 1, name: 'Checklists' })).toBeFocused();
+  await nav(c, 'Import');
 
   // An unsafe archive is refused on import too, and staging stays empty.
   await c.page.getByLabel('Path to a bundle file or kit folder').fill(join(bad, 'traversal/mirror/mirror-20251029-full.tar.zst'));

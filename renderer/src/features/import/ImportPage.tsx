@@ -1,12 +1,36 @@
 import { useMutation, useQuery } from '@tanstack/react-query';
 import { useState } from 'react';
+import {
+  ActionGroup,
+  Button,
+  Card,
+  CardBody,
+  CardTitle,
+  Checkbox,
+  DescriptionList,
+  DescriptionListDescription,
+  DescriptionListGroup,
+  DescriptionListTerm,
+  ExpandableSection,
+  Flex,
+  Form,
+  FormGroup,
+  FormHelperText,
+  HelperText,
+  HelperTextItem,
+  InputGroup,
+  InputGroupItem,
+  TextArea,
+  TextInput,
+} from '@patternfly/react-core';
 import type { ImportSummary, JobInfo } from '../../../../shared/contract';
 import { toShape, useInvoke } from '../../api/ApiProvider';
 import { useJobStore } from '../../api/jobStore';
 import { useAppInfo } from '../../api/queries';
-import { ErrorPanel } from '../../components/ErrorPanel';
+import { ErrorDetails } from '../../components/ErrorDetails';
 import { JobProgressBar } from '../../components/JobProgressBar';
-import { VerdictView } from '../../components/VerdictView';
+import { StatusLabel } from '../../components/Status';
+import { BundleSection, VerdictView, Warnings } from '../../components/VerdictView';
 import { shortDigest } from '../../components/format';
 import { useImportStore } from './store';
 
@@ -26,6 +50,15 @@ export function ImportPage() {
   const nativePicker = useAppInfo().data?.nativePicker === true;
   const [dryRun, setDryRun] = useState(false);
   const [forceReason, setForceReason] = useState('');
+  const [optionsOpen, setOptionsOpen] = useState(false);
+  const jobDone = useJobStore((s) => (jobId ? s.doneById[jobId] : undefined));
+  const polled = useQuery({
+    queryKey: ['jobs', jobId],
+    queryFn: () => invoke('jobs.result', { jobId: jobId! }),
+    enabled: jobId !== null,
+    refetchInterval: (q) => (q.state.data && q.state.data.state !== 'running' ? false : 1000),
+  });
+  const running = jobId !== null && !jobDone && (polled.data === undefined || polled.data.state === 'running');
 
   // Keep the text areas in step when another page prefilled the store (the demo kit offer).
   const [seenKeys, setSeenKeys] = useState(keyFiles);
@@ -47,8 +80,8 @@ export function ImportPage() {
           : await invoke('import.start', { paths: [path], ...trust, dryRun: dryRun || undefined, forceReason: forceReason.trim() || undefined });
       return r.jobId;
     },
+    // The running job's panel stays until a new job really started.
     onSuccess: (id) => setJob(id),
-    onMutate: () => setJob(null),
   });
 
   const pick = async (mode: 'file' | 'directory', onPath: (p: string) => void) => {
@@ -60,175 +93,165 @@ export function ImportPage() {
       setPickError(e);
     }
   };
+  const blocked = !path.trim() || start.isPending || running;
 
   return (
-    <div className="stack">
-      <section className="card" aria-label="Choose input">
-        <h2>Bundle or kit</h2>
-        <p className="muted">Verify a bundle or an offline kit from removable media, or import it into staging. Nothing is applied unless every check passes.</p>
-        <form
-          onSubmit={(e) => {
-            e.preventDefault();
-            start.mutate('verify');
-          }}
-        >
-          <label htmlFor="import-path">Path to a bundle file or kit folder</label>
-          <div className="row">
-            <input id="import-path" type="text" value={path} onChange={(e) => setPath(e.target.value)} placeholder="/media/usb/offline-kit" spellCheck={false} />
-            {nativePicker && (
-              <>
-                <button type="button" onClick={() => void pick('file', setPath)}>
-                  Choose file…
-                </button>
-                <button type="button" onClick={() => void pick('directory', setPath)}>
-                  Choose folder…
-                </button>
-              </>
+    <Flex direction={{ default: 'column' }} gap={{ default: 'gapMd' }}>
+      <Card component="section" aria-label="Choose input">
+        <CardTitle component="h2">Bundle or kit</CardTitle>
+        <CardBody>
+          <p className="okc-muted pf-v6-u-mb-md">Verify a bundle or an offline kit from removable media, or import it into staging. Nothing is applied unless every check passes.</p>
+          <Form
+            onSubmit={(e) => {
+              e.preventDefault();
+              if (!blocked) start.mutate('verify');
+            }}
+          >
+            <FormGroup label="Path to a bundle file or kit folder" fieldId="import-path">
+              <InputGroup>
+                <InputGroupItem isFill>
+                  <TextInput id="import-path" value={path} onChange={(_e, v) => setPath(v)} placeholder="/media/usb/offline-kit" spellCheck={false} />
+                </InputGroupItem>
+                {nativePicker && (
+                  <>
+                    <InputGroupItem>
+                      <Button variant="control" onClick={() => void pick('file', setPath)}>
+                        Choose file…
+                      </Button>
+                    </InputGroupItem>
+                    <InputGroupItem>
+                      <Button variant="control" onClick={() => void pick('directory', setPath)}>
+                        Choose folder…
+                      </Button>
+                    </InputGroupItem>
+                  </>
+                )}
+              </InputGroup>
+            </FormGroup>
+            <FormGroup label="Trusted public key files for this run (one path per line; the workspace's pinned keys are always used)" fieldId="import-keys">
+              <TextArea id="import-keys" rows={2} value={keyText} onChange={(_e, v) => setKeyText(v)} spellCheck={false} resizeOrientation="vertical" />
+            </FormGroup>
+            <FormGroup label="age identity files, for encrypted bundles (optional, one per line)" fieldId="import-identities">
+              <TextArea id="import-identities" rows={1} value={identityText} onChange={(_e, v) => setIdentityText(v)} spellCheck={false} resizeOrientation="vertical" />
+            </FormGroup>
+            <ExpandableSection toggleText="Import options" isExpanded={optionsOpen} onToggle={(_e, v) => setOptionsOpen(v)}>
+              <Checkbox id="import-dry-run" label="Dry run: verify and show the plan, change nothing" isChecked={dryRun} onChange={(_e, v) => setDryRun(v)} />
+              <FormGroup label="Force reason (only to re-import a full bundle that is not newer than staging; recorded in the audit log)" fieldId="import-force" className="pf-v6-u-mt-md">
+                <TextInput id="import-force" value={forceReason} onChange={(_e, v) => setForceReason(v)} placeholder="e.g. CHG-1234 restore after corrupted staging" />
+              </FormGroup>
+            </ExpandableSection>
+            <ActionGroup>
+              <Button type="submit" variant="secondary" isDisabled={blocked}>
+                Verify
+              </Button>
+              <Button variant="primary" isDisabled={blocked} onClick={() => start.mutate('import')}>
+                Import into staging
+              </Button>
+            </ActionGroup>
+            {running && (
+              <FormHelperText>
+                <HelperText>
+                  <HelperTextItem variant="indeterminate">A job started here is still running: wait for it or cancel it before starting another.</HelperTextItem>
+                </HelperText>
+              </FormHelperText>
             )}
-          </div>
-          <label htmlFor="import-keys">Trusted public key files for this run (one path per line; the workspace's pinned keys are always used)</label>
-          <textarea id="import-keys" rows={2} value={keyText} onChange={(e) => setKeyText(e.target.value)} spellCheck={false} />
-          <label htmlFor="import-identities">age identity files, for encrypted bundles (optional, one per line)</label>
-          <textarea id="import-identities" rows={1} value={identityText} onChange={(e) => setIdentityText(e.target.value)} spellCheck={false} />
-          <details className="advanced">
-            <summary>Import options</summary>
-            <label className="check">
-              <input type="checkbox" checked={dryRun} onChange={(e) => setDryRun(e.target.checked)} /> Dry run: verify and show the plan, change nothing
-            </label>
-            <label htmlFor="import-force">Force reason (only to re-import a full bundle that is not newer than staging; recorded in the audit log)</label>
-            <input id="import-force" type="text" value={forceReason} onChange={(e) => setForceReason(e.target.value)} placeholder="e.g. CHG-1234 restore after corrupted staging" />
-          </details>
-          <div className="row">
-            <button type="submit" disabled={!path.trim() || start.isPending}>
-              Verify
-            </button>
-            <button type="button" className="primary" disabled={!path.trim() || start.isPending} onClick={() => start.mutate('import')}>
-              Import into staging
-            </button>
-          </div>
-        </form>
-        {pickError !== null && <ErrorPanel error={pickError} title="File picker" />}
-        {start.error && <ErrorPanel error={toShape(start.error)} title="The job could not start" />}
-      </section>
-      {jobId && <JobPanel jobId={jobId} />}
-    </div>
+          </Form>
+          {pickError !== null && <ErrorDetails error={pickError} title="File picker" />}
+          {start.error && <ErrorDetails error={toShape(start.error)} title="The job could not start" />}
+        </CardBody>
+      </Card>
+      {jobId && <JobPanel jobId={jobId} polled={polled.data} pollError={polled.error} />}
+    </Flex>
   );
 }
 
-function JobPanel({ jobId }: { jobId: string }) {
+function JobPanel({ jobId, polled, pollError }: { jobId: string; polled: JobInfo | undefined; pollError: unknown }) {
   const invoke = useInvoke();
   const progress = useJobStore((s) => s.progressById[jobId]);
   const doneEvent = useJobStore((s) => s.doneById[jobId]);
-  // Events drive the view; polling is the safety net if an event was missed.
-  const polled = useQuery({
-    queryKey: ['jobs', jobId],
-    queryFn: () => invoke('jobs.result', { jobId }),
-    refetchInterval: (q) => (q.state.data && q.state.data.state !== 'running' ? false : 1000),
-  });
   const cancel = useMutation({ mutationFn: () => invoke('jobs.cancel', { jobId }) });
-  const info: JobInfo | undefined = doneEvent ?? polled.data;
+  const info: JobInfo | undefined = doneEvent ?? polled;
   const running = !info || info.state === 'running';
 
   return (
-    <section className="card" aria-label={running ? 'Job in progress' : 'Job result'}>
-      <h2>{info?.kind === 'import' ? 'Import' : 'Verification'}</h2>
-      {running ? (
-        <>
-          <JobProgressBar progress={progress ?? info?.progress} label="Progress" />
-          <button type="button" className="danger" onClick={() => cancel.mutate()} disabled={cancel.isPending}>
-            Cancel
-          </button>
-        </>
-      ) : (
-        <JobResult info={info} />
-      )}
-      {polled.error && <ErrorPanel error={polled.error} />}
-    </section>
+    <Card component="section" aria-label={running ? 'Job in progress' : 'Job result'}>
+      <CardTitle component="h2">{info?.kind === 'import' ? 'Import' : 'Verification'}</CardTitle>
+      <CardBody>
+        {running ? (
+          <>
+            <JobProgressBar progress={progress ?? info?.progress} label="Progress" />
+            <Button variant="secondary" isDanger onClick={() => cancel.mutate()} isDisabled={cancel.isPending} className="pf-v6-u-mt-sm">
+              Cancel
+            </Button>
+          </>
+        ) : (
+          <JobResult info={info} />
+        )}
+        {pollError !== null && pollError !== undefined && <ErrorDetails error={pollError} />}
+      </CardBody>
+    </Card>
   );
 }
 
 function JobResult({ info }: { info: JobInfo }) {
-  const word = info.state === 'succeeded' ? (info.kind === 'import' ? 'Imported' : 'Verified') : info.state === 'cancelled' ? 'Cancelled' : 'Refused';
   return (
-    <div className="stack">
-      <p>
-        <span className={`state state-${info.state}`}>{word}</span>
-      </p>
-      {info.error && <ErrorPanel error={info.error} title={info.state === 'cancelled' ? 'Cancelled' : 'Refused'} />}
-      {info.verdict && <VerdictView verdict={info.verdict} />}
-      {info.import && <ImportSummaryView summary={info.import} />}
+    <Flex direction={{ default: 'column' }} gap={{ default: 'gapMd' }}>
+      {/* A refusal without a verdict or summary (cancel, environment): the error is the result. */}
+      {info.error && !info.verdict && !info.import && <ErrorDetails error={info.error} title={info.state === 'cancelled' ? 'Cancelled' : 'Refused'} variant={info.state === 'cancelled' ? 'warning' : 'danger'} />}
+      {info.import ? <ImportSummaryView summary={info.import} /> : info.verdict && <VerdictView verdict={info.verdict} />}
       {info.status && (
-        <section className="card-inner" aria-label="Staging after import">
+        <section aria-label="Staging after import">
           <h3>Staging now</h3>
-          <dl className="facts">
-            <dt>Current export</dt>
-            <dd>{info.status.exportId ? <code>{info.status.exportId}</code> : 'nothing applied'}</dd>
-            <dt>Generation</dt>
-            <dd>{info.status.generation ?? '–'}</dd>
-            <dt>State digest</dt>
-            <dd>
-              <code>{shortDigest(info.status.stateDigest)}</code>
-            </dd>
-          </dl>
+          <DescriptionList isCompact isHorizontal>
+            <DescriptionListGroup>
+              <DescriptionListTerm>Current export</DescriptionListTerm>
+              <DescriptionListDescription>{info.status.exportId ? <code>{info.status.exportId}</code> : 'nothing applied'}</DescriptionListDescription>
+            </DescriptionListGroup>
+            <DescriptionListGroup>
+              <DescriptionListTerm>Generation</DescriptionListTerm>
+              <DescriptionListDescription>{info.status.generation ?? '–'}</DescriptionListDescription>
+            </DescriptionListGroup>
+            <DescriptionListGroup>
+              <DescriptionListTerm>State digest</DescriptionListTerm>
+              <DescriptionListDescription>
+                <code title={info.status.stateDigest ?? undefined}>{shortDigest(info.status.stateDigest)}</code>
+              </DescriptionListDescription>
+            </DescriptionListGroup>
+          </DescriptionList>
         </section>
       )}
-    </div>
+    </Flex>
   );
 }
 
-function ImportSummaryView({ summary }: { summary: ImportSummary }) {
+/** The import: verdict on top (applied, plan or refused with code, cause, action), then one collapsible section per bundle. */
+export function ImportSummaryView({ summary }: { summary: ImportSummary }) {
+  const word = summary.ok ? (summary.dryRun ? 'Plan' : 'Applied') : 'Refused';
   return (
-    <section className={`verdict ${summary.ok ? 'verdict-ok' : 'verdict-bad'}`} aria-label="Import result">
-      <header>
-        <span className={`badge ${summary.ok ? 'badge-ok' : 'badge-bad'}`}>{summary.ok ? (summary.dryRun ? 'Plan' : 'Applied') : 'Refused'}</span>{' '}
-        {summary.code && <code className="code">{summary.code}</code>}
-      </header>
-      <p className="verdict-message">{summary.message}</p>
-      {summary.action && (
-        <p className="error-action">
-          <strong>What to do:</strong> {summary.action}
-        </p>
+    <section className={`okc-verdict ${summary.ok ? 'okc-verdict-ok' : 'okc-verdict-bad'}`} aria-label="Import result">
+      <StatusLabel tone={summary.ok ? 'ok' : 'bad'}>{word}</StatusLabel>
+      {summary.ok ? (
+        <p className="pf-v6-u-mt-sm">{summary.message}</p>
+      ) : (
+        <ErrorDetails plain error={{ code: summary.code ?? 'ERR_INTERNAL', message: summary.message, action: summary.action ?? undefined }} title="Why the import was refused" />
       )}
-      {summary.missing.length > 0 && <p className="bad">Missing generations: {summary.missing.join(', ')}</p>}
-      <table>
-        <caption className="sr-only">Bundles, in application order</caption>
-        <thead>
-          <tr>
-            <th scope="col">Bundle</th>
-            <th scope="col">Kind</th>
-            <th scope="col">Generation</th>
-            <th scope="col">Outcome</th>
-            <th scope="col">Detail</th>
-          </tr>
-        </thead>
-        <tbody>
-          {summary.items.map((it, i) => (
-            <tr key={`${it.path}-${i}`}>
-              <td>
-                <code title={it.path}>{it.path.split(/[\\/]/).pop()}</code>
-              </td>
-              <td>{it.kind ?? '–'}</td>
-              <td>{it.generation ?? '–'}</td>
-              <td className={it.code ? 'bad' : 'ok'}>{it.outcome}</td>
-              <td>
-                {it.code && <code className="code">{it.code}</code>} {it.message}
-                {it.verdict && !it.verdict.ok && it.verdict.action ? (
-                  <span className="block-line">
-                    <strong>What to do:</strong> {it.verdict.action}
-                  </span>
-                ) : null}
-              </td>
-            </tr>
-          ))}
-        </tbody>
-      </table>
-      {summary.warnings.length > 0 && (
-        <ul className="warnings" aria-label="Warnings">
-          {summary.warnings.map((w, i) => (
-            <li key={i}>⚠ {w}</li>
-          ))}
-        </ul>
-      )}
+      {summary.missing.length > 0 && <p className="okc-bad">Missing generations: {summary.missing.join(', ')}</p>}
+      {summary.warnings.length > 0 && <Warnings warnings={summary.warnings} />}
+      <h3 className="pf-v6-u-mt-md">Bundles, in application order</h3>
+      <div aria-label="Bundles" role="list">
+        {summary.items.map((it, i) => {
+          const ok = it.code === null;
+          return (
+            <div role="listitem" key={`${it.path}-${i}`} aria-label={`${it.path.split(/[\\/]/).pop()}: ${it.outcome}`}>
+              <BundleSection title={it.path.split(/[\\/]/).pop() || it.path} ok={ok} code={it.code} outcome={it.outcome} subtitle={[it.kind, it.generation !== null ? `generation ${it.generation}` : null].filter(Boolean).join(', ')}>
+                <p>{it.message}</p>
+                {!ok && !it.verdict && it.code !== summary.code && <ErrorDetails plain error={{ code: it.code!, message: it.message }} title={`Why ${it.path} was refused`} />}
+                {it.verdict && <VerdictView verdict={it.verdict} nested />}
+              </BundleSection>
+            </div>
+          );
+        })}
+      </div>
     </section>
   );
 }
