@@ -201,6 +201,36 @@ describe('strict signed JSON', () => {
   });
 });
 
+describe('decision: signature pairs are the ones cosign accepts (P-256 signs SHA-256)', () => {
+  it('a bundle signed with the trusted P-256 key over SHA-384 is ERR_VERIFY_SIGNATURE (5), saying why; verify and import agree', async () => {
+    // The same P-256 private key, made to sign as the producer signs P-384 keys (SHA-384).
+    const sha384Key: SigningKey = { ...key, alg: 'ecdsa-p384' };
+    const generation = nextGeneration++;
+    const bad = join(media, `p256-sha384-${generation}.tar.zst`);
+    await writeMirrorBundle(bad, { key: sha384Key, tenant: 'acme', profileId: 'nightly', generation, files: FILES });
+    const r = await refusedThenRecovers(bad, 'ERR_VERIFY_SIGNATURE', 5);
+    expect(r.out + r.err).toMatch(/ECDSA P-256 key sha256:[0-9a-f]+ over a SHA-384 digest/);
+  });
+
+  it('a kit and its Trivy bundle signed P-256 over SHA-384 are refused the same way (5)', async () => {
+    const sha384Key: SigningKey = { ...key, alg: 'ecdsa-p384' };
+    const dir = join(media, `kit-p256-sha384-${++seq}`);
+    await writeKit(dir, { key: sha384Key, tenant: 'acme', mirror: [{ profileId: 'nightly', generation: nextGeneration++, files: FILES }], trivy: [{ kind: 'trivy-db' }] });
+    const v = await runMirror(['verify', dir, '--key', keyFile, '--json']);
+    expect(v.code, v.out).toBe(5);
+    expect(JSON.parse(v.out).code).toBe('ERR_VERIFY_SIGNATURE');
+    expect(v.out).toMatch(/over a SHA-384 digest/);
+    const trivy = await runMirror(['verify', join(dir, 'trivy', 'db.bundle'), '--key', keyFile, '--json']);
+    expect(trivy.code, trivy.out).toBe(5);
+    expect(JSON.parse(trivy.out).message).toMatch(/over a SHA-384 digest/);
+    const ws = workspace();
+    const r = await runMirror(['import', dir, '--workspace', ws, '--key', keyFile, '--json']);
+    expect(r.code, r.out).toBe(5);
+    const next = await runMirror(['import', await bundle(), '--workspace', ws, '--key', keyFile, '--json']);
+    expect(next.code, next.out).toBe(0);
+  });
+});
+
 describe('clean-up that cannot fail on depth, and recovery that never wedges', () => {
   it('1. a 1,800-level leftover in incoming/ is removed by the next command (iterative removal)', async () => {
     const ws = workspace();

@@ -32,7 +32,7 @@ function signatureCheck(report: Report, control: Map<string, Buffer>, keys: Trus
   if (r.ok) report.ok(name, `signed by ${r.signedBy.join(', ')}`);
   else if (keys.length === 0) report.fail(name, 'ERR_VERIFY_SIGNATURE', `No trusted key was given, so the signature over ${blobRel} cannot be checked. Pin the Export Center's key for this tenant, or pass --key.`, `mirror/${sigRel}`);
   else if (!decodeSignature(sig)) report.fail(name, 'ERR_VERIFY_SIGNATURE', `mirror/${sigRel} is not a base64 signature.`, `mirror/${sigRel}`);
-  else report.fail(name, 'ERR_VERIFY_SIGNATURE', `The signature over ${blobRel} was not made by any trusted key (tried ${r.tried.join(', ')}). The bundle was signed by another key, or altered after signing.`, `mirror/${sigRel}`);
+  else report.fail(name, 'ERR_VERIFY_SIGNATURE', `The signature over ${blobRel} was not made by any trusted key (tried ${r.tried.join(', ')}). ${r.note ?? 'The bundle was signed by another key, or altered after signing.'}`, `mirror/${sigRel}`);
   return { tried: r.tried, signedBy: r.signedBy };
 }
 

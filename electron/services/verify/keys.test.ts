@@ -100,6 +100,17 @@ describe('verifyDetached with signatures from `openssl dgst -sign`', () => {
     });
   }
 
+  it('ECDSA P-256 with SHA-384 is refused (not a pair cosign accepts), with a note saying why', () => {
+    const sig = signWithOpenssl(ecP256, [], '-sha384');
+    const k = loadPublicKey(readFileSync(ecP256.pub, 'utf8'));
+    const r = verifyDetached(blob, sig, [k]);
+    expect(r.ok).toBe(false);
+    expect(r.signedBy).toEqual([]);
+    expect(r.note).toMatch(/P-256 key .* over a SHA-384 digest: a P-256 key must sign SHA-256/);
+    // A signature by another key gets no such note.
+    expect(verifyDetached(blob, signWithOpenssl(ecP384, [], '-sha384'), [k]).note).toBeUndefined();
+  });
+
   it('Ed25519 (pure, raw 64 bytes) from openssl pkeyutl verifies', () => {
     const sig = openssl(['pkeyutl', '-sign', '-inkey', ed.priv, '-rawin', '-in', blobFile]);
     expect(sig.length).toBe(64);

@@ -2,9 +2,11 @@
  * Trusted public keys and cosign-style detached signatures (spec section 6).
  *
  * A detached signature is the base64 text of the signature over the exact blob
- * bytes (surrounding white space ignored). Supported: ECDSA P-256 / P-384
- * (ASN.1 DER, SHA-256 or SHA-384), Ed25519 (raw 64 bytes, pure), RSA PKCS#1
- * v1.5 and PSS with SHA-256. Keys are PEM `PUBLIC KEY` (SPKI); a key's
+ * bytes (surrounding white space ignored). Supported: ECDSA P-256 with
+ * SHA-256, ECDSA P-384 with SHA-384 (or SHA-256, what cosign before 2.6 wrote
+ * for every key), all ASN.1 DER; Ed25519 (raw 64 bytes, pure); RSA PKCS#1 v1.5
+ * and PSS with SHA-256. These are the pairs `cosign verify-blob --key`
+ * accepts; P-256 with SHA-384 is not one of them and is refused. Keys are PEM `PUBLIC KEY` (SPKI); a key's
  * fingerprint is `sha256:` + hex SHA-256 of its DER SPKI bytes.
  */
 import { constants, createHash, createPublicKey, verify as cryptoVerify, type KeyObject, type VerifyKeyObjectInput } from 'node:crypto';
@@ -26,6 +28,8 @@ export interface DetachedResult {
   signedBy: string[];
   /** Fingerprints of every key that was tried. */
   tried: string[];
+  /** When nothing verified: why a signature that is mathematically valid was still refused (a key/hash pair outside the contract). */
+  note?: string;
 }
 
 const keyCache = new Map<string, KeyObject>();
@@ -107,8 +111,9 @@ export function decodeSignature(signature: Buffer | string): Buffer | null {
 /**
  * The signature schemes a key's type allows (the one table of them): for each,
  * the digest to stream (null: Ed25519, which signs the whole message) and the
- * key with its verification options. ECDSA tries the curve's usual digest
- * first; RSA accepts PKCS#1 v1.5 and PSS.
+ * key with its verification options. ECDSA P-256 signs with SHA-256 only;
+ * P-384 with SHA-384 or SHA-256 (cosign's forced default before 2.6); RSA
+ * accepts PKCS#1 v1.5 and PSS.
  */
 export interface SignatureScheme {
   hash: 'sha256' | 'sha384' | null;
@@ -119,7 +124,7 @@ export function signatureSchemes(k: KeyObject): SignatureScheme[] {
   const pss = { key: k, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: constants.RSA_PSS_SALTLEN_AUTO };
   switch (k.asymmetricKeyType) {
     case 'ec': {
-      const hashes: ('sha256' | 'sha384')[] = k.asymmetricKeyDetails?.namedCurve === 'secp384r1' ? ['sha384', 'sha256'] : ['sha256', 'sha384'];
+      const hashes: ('sha256' | 'sha384')[] = k.asymmetricKeyDetails?.namedCurve === 'secp384r1' ? ['sha384', 'sha256'] : ['sha256'];
       return hashes.map((hash) => ({ hash, key: { key: k, dsaEncoding: 'der' } }));
     }
     case 'ed25519':
@@ -163,7 +168,34 @@ export function verifyDetached(blob: Buffer, signature: Buffer | string, keys: T
   const sig = decodeSignature(signature);
   if (!sig) return { ok: false, signedBy: [], tried };
   const signedBy = unique(keys.filter((k) => verifyRaw(blob, sig, k)).map((k) => k.fingerprint));
-  return { ok: signedBy.length > 0, signedBy, tried };
+  if (signedBy.length > 0) return { ok: true, signedBy, tried };
+  const note = refusedPairNote(blob, sig, keys);
+  return note ? { ok: false, signedBy, tried, note } : { ok: false, signedBy, tried };
+}
+
+/**
+ * For a message only, never for trust: whether the signature would verify as
+ * ECDSA P-256 with SHA-384, the pair the contract refuses (cosign signs P-256
+ * with SHA-256), so the operator learns why instead of "wrong key".
+ */
+export function refusedPairNote(data: Buffer, sig: Buffer, keys: TrustedKey[]): string | undefined {
+  for (const key of keys) {
+    let k: KeyObject;
+    try {
+      k = keyObject(key.pem);
+    } catch {
+      continue;
+    }
+    if (k.asymmetricKeyType !== 'ec' || k.asymmetricKeyDetails?.namedCurve !== 'prime256v1') continue;
+    try {
+      if (cryptoVerify('sha384', data, { key: k, dsaEncoding: 'der' }, sig)) {
+        return `The signature was made with the ECDSA P-256 key ${key.fingerprint} over a SHA-384 digest: a P-256 key must sign SHA-256 (the pairs cosign accepts), so it is not accepted. Re-sign with SHA-256 (cosign sign-blob does by default).`;
+      }
+    } catch {
+      /* not such a signature */
+    }
+  }
+  return undefined;
 }
 
 function unique(xs: string[]): string[] {

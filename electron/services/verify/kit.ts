@@ -204,7 +204,7 @@ export async function verifyKit(dirIn: string, opts: VerifyOptions): Promise<Kit
     }
     if (r.ok) report.ok('kit manifest signature', `signed by ${r.signedBy.join(', ')}`);
     else if (!opts.keys.length) report.fail('kit manifest signature', 'ERR_VERIFY_SIGNATURE', 'No trusted key was given, so the kit manifest\'s signature cannot be checked. Pin the Export Center\'s key for this tenant, or pass --key. (Keys inside the kit are never trusted.)', KIT_MANIFEST_SIG);
-    else report.fail('kit manifest signature', 'ERR_VERIFY_SIGNATURE', `The kit manifest was not signed by any trusted key (tried ${r.tried.join(', ')}). Keys inside the kit's keys/ folder are never trusted.`, KIT_MANIFEST_SIG);
+    else report.fail('kit manifest signature', 'ERR_VERIFY_SIGNATURE', `The kit manifest was not signed by any trusted key (tried ${r.tried.join(', ')}).${r.note ? ` ${r.note}` : ''} Keys inside the kit's keys/ folder are never trusted.`, KIT_MANIFEST_SIG);
   }
 
   let manifest: KitManifest;

@@ -114,6 +114,8 @@ class StreamingSignature {
   private readonly sig: Buffer | null;
   private readonly verifiers: { fingerprint: string; verify: Verify; check: (v: Verify, sig: Buffer) => boolean }[] = [];
   private readonly edKeys: TrustedKey[] = [];
+  /** P-256 keys also hashed with SHA-384, only to explain a refusal (that pair is outside the contract). */
+  private readonly refusedPair: { fingerprint: string; verify: Verify; key: KeyObject }[] = [];
   private whole: Buffer[] | null = null;
   private wholeBytes = 0;
   private wholeDropped = false;
@@ -152,6 +154,7 @@ class StreamingSignature {
           },
         });
       }
+      if (key.asymmetricKeyType === 'ec' && key.asymmetricKeyDetails?.namedCurve === 'prime256v1') this.refusedPair.push({ fingerprint: k.fingerprint, verify: createVerify('sha384'), key });
     }
     if (this.edKeys.length > 0) this.whole = [];
   }
@@ -165,6 +168,7 @@ class StreamingSignature {
 
   update(chunk: Buffer): void {
     for (const v of this.verifiers) v.verify.update(chunk);
+    for (const v of this.refusedPair) v.verify.update(chunk);
     if (this.whole) {
       this.wholeBytes += chunk.length;
       if (this.wholeBytes > MAX_WHOLE_FILE_SIGNATURE_BYTES) {
@@ -185,7 +189,18 @@ class StreamingSignature {
       for (const fp of r.signedBy) signedBy.add(fp);
       this.whole = null;
     }
-    const note = this.wholeDropped ? 'Ed25519 keys were not tried: the file is larger than 2 GiB' : undefined;
+    let note = this.wholeDropped ? 'Ed25519 keys were not tried: the file is larger than 2 GiB' : undefined;
+    if (signedBy.size === 0) {
+      const sig = this.sig;
+      const p = this.refusedPair.find((v) => {
+        try {
+          return v.verify.verify({ key: v.key, dsaEncoding: 'der' }, sig);
+        } catch {
+          return false;
+        }
+      });
+      if (p) note = `The signature was made with the ECDSA P-256 key ${p.fingerprint} over a SHA-384 digest: a P-256 key must sign SHA-256 (the pairs cosign accepts), so it is not accepted. Re-sign with SHA-256 (cosign sign-blob does by default)`;
+    }
     return { ok: signedBy.size > 0, signedBy: [...signedBy], tried: this.tried, ...(note ? { note } : {}) };
   }
 }
