@@ -19,7 +19,7 @@ import { exportAudit, type AuditExportOptions, type AuditExportResult } from './
 import { appendAudit, queryAudit, verifyAuditChain, type AuditEntryInput, type AuditPage, type AuditQuery, type ChainHead, type ChainVerification } from './audit/index';
 import { openDatabase, type Db } from './db/index';
 import { computeHealth, type HealthReport } from './health/index';
-import { addTrustedKey, listKeyRecords, revokeTrustedKey, rotateTrustedKey, type AddKeyInput, type KeyRecord } from './keys/index';
+import { addTrustedKey, listKeyRecords, revokeTrustedKey, rotateTrustedKey, trustStoreProblems, type AddKeyInput, type KeyRecord, type TrustStoreProblem } from './keys/index';
 import { runRetention, type RetentionResult } from './library/index';
 import { CHECKS, type CheckResult } from './runbooks/checks';
 import {
@@ -66,6 +66,15 @@ export type VerifyRequest = Omit<VerifyOptions, 'keys' | 'identities'> & { trust
 /** An import request: the trust inputs plus the staging engine's options. */
 export type ImportRequest = Omit<ImportOptions, 'keys' | 'identities' | 'hooks'> & { trust?: TrustInput };
 
+/** `mirror audit verify`: the chain, plus every pinned key the audited key events do not back. */
+export type AuditVerification = ChainVerification & { trustStore: TrustStoreProblem[] };
+
+function withTrustStore(v: ChainVerification, problems: TrustStoreProblem[]): AuditVerification {
+  if (!problems.length) return { ...v, trustStore: [] };
+  const keys = `the trust store does not match the audit log: ${problems.map((p) => p.message).join(' ')}`;
+  return { ...v, ok: false, trustStore: problems, message: v.ok ? `Audit chain intact (${v.rows} rows), but ${keys}` : `${v.message} Also, ${keys}` };
+}
+
 export interface Engine {
   /** The workspace folder (absolute). */
   readonly dir: string;
@@ -106,7 +115,8 @@ export interface Engine {
 
   audit: {
     append(entry: AuditEntryInput): void;
-    verify(opts?: { against?: ChainHead }): ChainVerification;
+    /** The chain walk, and the trust store checked against the audited key events (a key no event added fails it). */
+    verify(opts?: { against?: ChainHead }): AuditVerification;
     export(opts: AuditExportOptions): AuditExportResult;
     list(q?: AuditQuery): AuditPage;
   };
@@ -269,7 +279,7 @@ export function createEngine(workspaceDir: string, options: EngineOptions = {}):
 
     audit: {
       append: (entry) => void appendAudit(db(), entry),
-      verify: (opts = {}) => verifyAuditChain(db(), opts),
+      verify: (opts = {}) => withTrustStore(verifyAuditChain(db(), opts), trustStoreProblems(db())),
       export: (opts) => exportAudit(db(), { ...opts, operator: opts.operator ?? (ws.settings.operator || undefined) }),
       list: (q = {}) => queryAudit(db(), q),
     },

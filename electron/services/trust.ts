@@ -14,6 +14,10 @@
  *   brought back by passing its file.
  * - Keys inside a bundle or kit are never trusted (the verifier only reads
  *   what this function returns).
+ * - A pinned key must be backed by the audit chain (an audited keys.added or
+ *   keys.rotated, not revoked since, with the same key bytes): a row written
+ *   into the trust store outside the console stops the command
+ *   (ERR_VERIFY_SIGNATURE) until an operator revokes it.
  * - age identities come from identity files, parsed by {@link parseAgeIdentities}
  *   (X25519 `AGE-SECRET-KEY-1…` and post-quantum hybrid `AGE-SECRET-KEY-PQ-1…`).
  */
@@ -21,7 +25,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { OpsError } from '../../shared/errors';
 import type { Db } from './db/index';
-import { listKeyRecords, listTrustedKeys } from './keys/index';
+import { listKeyRecords, listTrustedKeys, TRUST_STORE_ACTION, trustStoreProblems } from './keys/index';
 import { loadPublicKey, type TrustedKey } from './verify/keys';
 
 /** What an adapter collected from its input (flags, IPC fields, job params). */
@@ -122,6 +126,15 @@ function explicitTrust(input: TrustInput): { keys: TrustedKey[]; identities: str
 export function resolveTrust(db: Db | null, input: TrustInput = {}): Trust {
   const explicit = explicitTrust(input);
   const pinned = db ? listTrustedKeys(db, input.tenant) : [];
+  if (db && pinned.length) {
+    const problems = trustStoreProblems(db, input.tenant);
+    if (problems.length) {
+      throw new OpsError('ERR_VERIFY_SIGNATURE', `The workspace's trust store does not match its audit log, so none of its keys is trusted: ${problems.map((p) => p.message).join(' ')}`, {
+        action: TRUST_STORE_ACTION,
+        details: { trustStore: problems.map(({ tenant, fingerprint, problem }) => ({ tenant, fingerprint, problem })) },
+      });
+    }
+  }
   if (db && explicit.keys.length) {
     const revoked = new Map(listKeyRecords(db, { includeRevoked: true }).filter((r) => r.status !== 'active').map((r) => [r.fingerprint, r]));
     for (const k of explicit.keys) {

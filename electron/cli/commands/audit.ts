@@ -3,6 +3,7 @@ import { resolve } from 'node:path';
 import { OpsError } from '../../../shared/errors';
 import { readExportHead } from '../../services/audit/export';
 import { normaliseTs } from '../../services/audit/index';
+import { TRUST_STORE_ACTION } from '../../services/keys/index';
 import { parseCommandArgs, type CliIo, type Command } from '../command';
 import { printJson, reportError } from '../output';
 import { withWorkspace } from '../shared';
@@ -11,6 +12,9 @@ const USAGE = `Usage:
   mirror audit verify --workspace <dir> [--against <evidence-export>] [--json]
       Walks the hash chain and names the first broken row. --against checks the log
       still reaches the head recorded by an earlier export (a cut tail is detected).
+      Also checks every pinned key against the audited key events: a key that no
+      keys.added/keys.rotated row added (written into console.db outside the
+      console), a revocation undone, or replaced key bytes are reported.
       Exit 0 intact, 2 broken.
   mirror audit export --workspace <dir> --out <file> [--from <ts>] [--to <ts>]
       [--format jsonl|csv] [--sign-key <private.pem>] [--json]
@@ -28,10 +32,12 @@ async function verify(argv: string[], io: CliIo): Promise<number> {
     const against = values.against ? readExportHead(resolve(io.cwd, values.against)) : undefined;
     const v = engine.audit.verify({ against });
     if (json) {
-      printJson(io, { ok: v.ok, code: v.ok ? null : 'ERR_AUDIT_BROKEN', message: v.message, rows: v.rows, head: v.head, firstBroken: v.firstBroken, against: v.against });
+      printJson(io, { ok: v.ok, code: v.ok ? null : 'ERR_AUDIT_BROKEN', message: v.message, rows: v.rows, head: v.head, firstBroken: v.firstBroken, against: v.against, trustStore: v.trustStore });
     } else {
       io.stdout.write(`${v.ok ? 'INTACT' : 'BROKEN [ERR_AUDIT_BROKEN]'}  ${v.message}\n`);
+      for (const p of v.trustStore) io.stdout.write(`  key not backed by the audit log [${p.problem}]: ${p.tenant} ${p.fingerprint}\n`);
       if (!v.ok) io.stdout.write('  what to do: Preserve the database file as evidence (copy it aside), compare with the last signed audit export, and report to security.\n');
+      if (v.trustStore.length) io.stdout.write(`  then: ${TRUST_STORE_ACTION}\n`);
     }
     return v.ok ? 0 : 2;
   });

@@ -231,6 +231,95 @@ describe('decision: signature pairs are the ones cosign accepts (P-256 signs SHA
   });
 });
 
+describe('decision: trust is derived from the audited key events (a key written into console.db is not trusted)', () => {
+  const sqlite3 = (db: string, sql: string): void => {
+    const r = spawnSync('sqlite3', [db, sql], { encoding: 'utf8' });
+    expect(r.status, r.stderr).toBe(0);
+  };
+  const q = (s: string): string => `'${s.replace(/'/g, "''")}'`;
+
+  it('a row inserted into trusted_keys with sqlite3: audit verify reports it (2), import and verify refuse (5) and change nothing, until it is revoked', async () => {
+    const ws = workspace();
+    const added = await runMirror(['keys', 'add', keyFile, '--tenant', 'acme', '--fingerprint', key.fingerprint, '--reason', 'CHG-1 the real key', '--workspace', ws, '--json']);
+    expect(added.code, added.out + added.err).toBe(0);
+    expect((await runMirror(['import', await bundle(), '--workspace', ws, '--json'])).code).toBe(0);
+    const before = JSON.parse((await runMirror(['status', '--workspace', ws, '--json'])).out) as { generation: number };
+
+    // The attacker's key, pinned straight into the SQLite file (the console is not running).
+    const rogue = generateSigningKey('ecdsa-p256');
+    const db = join(ws, 'console.db');
+    sqlite3(db, `INSERT INTO trusted_keys (tenant, fingerprint, algorithm, pem, label, added_at, added_by, reason) VALUES ('acme', ${q(rogue.fingerprint)}, 'ecdsa-p256', ${q(rogue.publicPem)}, NULL, '2026-01-01T00:00:00.000Z', 'root', 'CHG-1 the real key')`);
+    // ...and a forged keys.added event appended after the head, which does not fit the chain.
+    sqlite3(db, `INSERT INTO audit_log (id, ts, actor, action, subject, details, prev_hash, hash) SELECT id + 1, '2026-01-01T00:00:00.000Z', 'root', 'keys.added', ${q('acme/' + rogue.fingerprint)}, ${q(JSON.stringify({ algorithm: 'ecdsa-p256', fingerprint: rogue.fingerprint, label: null, reason: 'x', tenant: 'acme' }))}, hash, '${'f'.repeat(64)}' FROM audit_log ORDER BY id DESC LIMIT 1`);
+
+    const av = await runMirror(['audit', 'verify', '--workspace', ws, '--json']);
+    expect(av.code, av.out).toBe(2);
+    const avj = JSON.parse(av.out) as { code: string; trustStore: { fingerprint: string; problem: string }[]; message: string };
+    expect(avj.code).toBe('ERR_AUDIT_BROKEN');
+    expect(avj.trustStore).toEqual([{ tenant: 'acme', fingerprint: rogue.fingerprint, problem: 'not_audited', message: expect.stringMatching(/no audited event added it/) }]);
+    const avText = await runMirror(['audit', 'verify', '--workspace', ws]);
+    expect(avText.out).toContain(`key not backed by the audit log [not_audited]: acme ${rogue.fingerprint}`);
+    expect(avText.out).toMatch(/mirror keys revoke/);
+
+    // A bundle signed by the rogue key, and a good one: neither is imported while the store is inconsistent.
+    const generation = nextGeneration++;
+    const evil = join(media, `rogue-${generation}.tar.zst`);
+    await writeMirrorBundle(evil, { key: rogue, tenant: 'acme', profileId: 'nightly', generation, files: [{ path: 'data/raw/advisories/a.jsonl.zst', content: 'rogue\n' }] });
+    for (const file of [evil, await bundle()]) {
+      const r = await runMirror(['import', file, '--workspace', ws, '--json']);
+      expect(r.code, r.out).toBe(5);
+      const j = JSON.parse(r.out) as { code: string; message: string; action: string };
+      expect(j.code).toBe('ERR_VERIFY_SIGNATURE');
+      expect(j.message).toContain(rogue.fingerprint);
+      expect(j.message).toMatch(/does not match its audit log/);
+      expect(j.action).toMatch(/mirror keys revoke/);
+      const v = await runMirror(['verify', file, '--workspace', ws, '--json']);
+      expect(v.code, v.out).toBe(5);
+    }
+    const after = JSON.parse((await runMirror(['status', '--workspace', ws, '--json'])).out) as { generation: number };
+    expect(after.generation).toBe(before.generation);
+
+    // The operator revokes it (audited): the rogue bundle stays refused, the good one imports.
+    const rev = await runMirror(['keys', 'revoke', rogue.fingerprint, '--tenant', 'acme', '--reason', 'INC-7 key planted in console.db', '--workspace', ws, '--json']);
+    expect(rev.code, rev.out + rev.err).toBe(0);
+    const av2 = JSON.parse((await runMirror(['audit', 'verify', '--workspace', ws, '--json'])).out) as { trustStore: unknown[] };
+    expect(av2.trustStore).toEqual([]);
+    expect((await runMirror(['import', evil, '--workspace', ws, '--json'])).code).toBe(5);
+    const good = await runMirror(['import', await bundle(), '--workspace', ws, '--json']);
+    expect(good.code, good.out).toBe(0);
+  });
+
+  it('a revocation undone, or a pinned key\'s bytes replaced, in the SQLite file (better-sqlite3): reported and refused', async () => {
+    const Database = (await import('better-sqlite3')).default;
+    const other = generateSigningKey('ecdsa-p256');
+    const otherFile = join(tmp.dir, `other-${++seq}.pub`);
+    writeFileSync(otherFile, other.publicPem);
+    for (const tamper of ['revoked_in_audit', 'key_mismatch'] as const) {
+      const ws = workspace();
+      expect((await runMirror(['keys', 'add', keyFile, '--tenant', 'acme', '--fingerprint', key.fingerprint, '--reason', 'CHG-1 the real key', '--workspace', ws])).code).toBe(0);
+      expect((await runMirror(['keys', 'add', otherFile, '--tenant', 'acme', '--fingerprint', other.fingerprint, '--reason', 'CHG-2 a second key', '--workspace', ws])).code).toBe(0);
+      if (tamper === 'revoked_in_audit') {
+        expect((await runMirror(['keys', 'revoke', other.fingerprint, '--tenant', 'acme', '--reason', 'CHG-3 retired', '--workspace', ws])).code).toBe(0);
+      }
+      const db = new Database(join(ws, 'console.db'));
+      try {
+        if (tamper === 'revoked_in_audit') db.prepare('UPDATE trusted_keys SET revoked_at = NULL, revoked_by = NULL, revoked_reason = NULL WHERE fingerprint = ?').run(other.fingerprint);
+        else db.prepare('UPDATE trusted_keys SET pem = ? WHERE fingerprint = ?').run(generateSigningKey('ecdsa-p256').publicPem, other.fingerprint);
+      } finally {
+        db.close();
+      }
+      const av = await runMirror(['audit', 'verify', '--workspace', ws, '--json']);
+      expect(av.code, av.out).toBe(2);
+      const j = JSON.parse(av.out) as { firstBroken: unknown; trustStore: { fingerprint: string; problem: string }[] };
+      expect(j.firstBroken).toBeNull();
+      expect(j.trustStore.map((p) => [p.fingerprint, p.problem])).toEqual([[other.fingerprint, tamper]]);
+      const r = await runMirror(['import', await bundle(), '--workspace', ws, '--json']);
+      expect(r.code, r.out).toBe(5);
+      expect(JSON.parse(r.out).code).toBe('ERR_VERIFY_SIGNATURE');
+    }
+  });
+});
+
 describe('clean-up that cannot fail on depth, and recovery that never wedges', () => {
   it('1. a 1,800-level leftover in incoming/ is removed by the next command (iterative removal)', async () => {
     const ws = workspace();

@@ -5,7 +5,7 @@
  * a bundle or kit: only an operator adds keys, after confirming the fingerprint.
  */
 import { OpsError } from '../../../shared/errors';
-import { appendAudit } from '../audit/index';
+import { appendAudit, computeRowHash, GENESIS_HASH } from '../audit/index';
 import type { Db } from '../db/index';
 import { loadPublicKey, type TrustedKey } from '../verify/keys';
 
@@ -204,3 +204,77 @@ export function listTrustedKeys(db: Db, tenant?: string): TrustedKey[] {
 export function trustedTenants(db: Db): string[] {
   return (db.prepare('SELECT DISTINCT tenant FROM trusted_keys WHERE revoked_at IS NULL ORDER BY tenant').all() as { tenant: string }[]).map((r) => r.tenant);
 }
+
+/**
+ * A pinned key the audit log does not back: trust is derived from the audited
+ * key events (keys.added / keys.rotated, then keys.revoked), so a row written
+ * into `trusted_keys` behind the console's back (sqlite3, a script) is found.
+ */
+export interface TrustStoreProblem {
+  tenant: string;
+  fingerprint: string;
+  problem: 'not_audited' | 'revoked_in_audit' | 'key_mismatch';
+  message: string;
+}
+
+type KeyEventRow = { id: number; ts: string; actor: string; action: string; subject: string; details: string; prev_hash: string; hash: string };
+
+/**
+ * Whether one key event row is a genuine link of the chain: its hash
+ * recomputes, it links to the row before it, and the row after it links to it.
+ * (A full walk is `mirror audit verify`; this local check keeps a forged event
+ * row inserted to cover a forged key from counting, at the cost of three reads.)
+ */
+function eventInChain(db: Db, r: KeyEventRow): boolean {
+  if (computeRowHash(r.prev_hash, r.id, r.ts, r.actor, r.action, r.subject, r.details) !== r.hash) return false;
+  const before = db.prepare('SELECT hash FROM audit_log WHERE id = ?').pluck(true).get(r.id - 1) as string | undefined;
+  if ((before ?? (r.id === 1 ? GENESIS_HASH : undefined)) !== r.prev_hash) return false;
+  const after = db.prepare('SELECT prev_hash FROM audit_log WHERE id = ?').pluck(true).get(r.id + 1) as string | undefined;
+  return after === undefined || after === r.hash;
+}
+
+/** Checks every active pinned key (of one tenant, or all) against the audited key events. Empty: all backed. */
+export function trustStoreProblems(db: Db, tenant?: string): TrustStoreProblem[] {
+  const events = db.prepare("SELECT id, ts, actor, action, subject, details, prev_hash, hash FROM audit_log WHERE action IN ('keys.added', 'keys.rotated', 'keys.revoked') ORDER BY id").all() as KeyEventRow[];
+  const state = new Map<string, 'active' | 'revoked'>();
+  for (const e of events) {
+    let d: { tenant?: unknown; fingerprint?: unknown };
+    try {
+      d = JSON.parse(e.details) as typeof d;
+    } catch {
+      continue;
+    }
+    if (typeof d.tenant !== 'string' || typeof d.fingerprint !== 'string' || !eventInChain(db, e)) continue;
+    const k = `${d.tenant}\0${d.fingerprint}`;
+    if (e.action === 'keys.revoked') {
+      if (state.has(k)) state.set(k, 'revoked');
+    } else if (state.get(k) !== 'revoked') state.set(k, 'active');
+  }
+  const problems: TrustStoreProblem[] = [];
+  for (const r of listKeyRecords(db, { tenant })) {
+    const audited = state.get(`${r.tenant}\0${r.fingerprint}`);
+    const where = `Key ${r.fingerprint} of tenant "${r.tenant}"`;
+    if (!audited) {
+      problems.push({ tenant: r.tenant, fingerprint: r.fingerprint, problem: 'not_audited', message: `${where} is in the trust store, but no audited event added it (no keys.added or keys.rotated row in the audit chain): it was written into console.db outside the console.` });
+      continue;
+    }
+    if (audited === 'revoked') {
+      problems.push({ tenant: r.tenant, fingerprint: r.fingerprint, problem: 'revoked_in_audit', message: `${where} was revoked (audited keys.revoked), but the trust store shows it active again: its revocation was undone outside the console.` });
+      continue;
+    }
+    let actual: string | null = null;
+    try {
+      actual = loadPublicKey(r.pem, 'workspace').fingerprint;
+    } catch {
+      actual = null;
+    }
+    if (actual !== r.fingerprint) {
+      problems.push({ tenant: r.tenant, fingerprint: r.fingerprint, problem: 'key_mismatch', message: `${where} is stored with ${actual ? `the key bytes of ${actual}` : 'key bytes that are not a valid public key'}: the key was replaced in console.db outside the console.` });
+    }
+  }
+  return problems;
+}
+
+/** What to do about a trust store problem (shown with the refusal and by `mirror audit verify`). */
+export const TRUST_STORE_ACTION =
+  'Preserve console.db as evidence (copy it aside) and report to security. Then stop trusting the key with `mirror keys revoke <fingerprint> --tenant <tenant> --reason "…"` (audited), and compare `mirror keys list` with your change records.';
