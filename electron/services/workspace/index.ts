@@ -2,7 +2,8 @@
  * A workspace: one folder holding staging generations, the bundle library, the
  * SQLite database, logs, metrics and evidence, with a single-writer lock.
  */
-import { closeSync, existsSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, unlinkSync, writeSync, fsyncSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { closeSync, existsSync, linkSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, unlinkSync, writeSync, fsyncSync } from 'node:fs';
 import { homedir, hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import { z } from 'zod';
@@ -160,56 +161,179 @@ export interface WriteLock {
   release(): void;
 }
 
+/** Test seam: called after a stale lock was read and before it is taken over (the race two starters run). */
+export interface LockHooks {
+  onStale?: (held: string) => void;
+}
+
+function sleepSync(ms: number): void {
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+}
+
+function readRaw(file: string): string | null {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw e;
+  }
+}
+
+function parseLock(raw: string): LockInfo | null {
+  try {
+    const v = JSON.parse(raw) as LockInfo;
+    return v && typeof v.pid === 'number' ? v : null;
+  } catch {
+    return null;
+  }
+}
+
 /**
- * Takes the single-writer lock (O_EXCL lock file with pid and start time).
- * A lock left by a dead process on this host is taken over; a live holder
- * gives ERR_WORKSPACE_BUSY naming its pid and since when.
+ * Removes a stale file only if it is still the very file that was judged
+ * stale: it is renamed aside (atomic), and put back with link() (which never
+ * replaces) when what was moved turns out to be a newer file.
  */
-export function acquireWriteLock(ws: Workspace, purpose: string): WriteLock {
-  const file = ws.layout.lock;
-  const info: LockInfo = { pid: process.pid, host: hostname(), since: new Date().toISOString(), purpose };
-  for (let attempt = 0; attempt < 3; attempt++) {
+function removeIfUnchanged(file: string, seenIno: number): void {
+  const aside = `${file}.stale-${process.pid}-${randomBytes(4).toString('hex')}`;
+  try {
+    renameSync(file, aside);
+  } catch {
+    return; // already gone
+  }
+  if (lstatSync(aside).ino === seenIno) {
+    unlinkSync(aside);
+    return;
+  }
+  try {
+    linkSync(aside, file);
+  } catch {
+    /* a newer file took its place meanwhile: that one stands */
+  }
+  unlinkSync(aside);
+}
+
+/**
+ * The takeover mutex (lock.takeover, created with O_EXCL): only its holder may
+ * remove a stale lock, after re-reading it under the mutex. A mutex left by a
+ * dead process is removed the same checked way.
+ */
+function withTakeoverMutex(lockFile: string, fn: () => void): boolean {
+  const mutex = `${lockFile}.takeover`;
+  for (let waited = 0; waited < 2000; waited += 10) {
+    let fd: number;
     try {
-      const fd = openSync(file, 'wx', 0o600);
-      writeSync(fd, JSON.stringify(info));
-      fsyncSync(fd);
-      closeSync(fd);
-      let released = false;
-      return {
-        release() {
-          if (released) return;
-          released = true;
-          try {
-            const held = JSON.parse(readFileSync(file, 'utf8')) as LockInfo;
-            if (held.pid === process.pid) unlinkSync(file);
-          } catch {
-            /* already gone */
-          }
-        },
-      };
+      fd = openSync(mutex, 'wx', 0o600);
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
-      let held: LockInfo | null = null;
+      let ino = -1;
+      let raw: string | null = null;
       try {
-        held = JSON.parse(readFileSync(file, 'utf8')) as LockInfo;
+        ino = lstatSync(mutex).ino;
+        raw = readFileSync(mutex, 'utf8');
       } catch {
-        held = null; // half-written by a process that died mid-write: stale
+        continue; // released meanwhile
       }
-      if (held && held.pid !== process.pid && held.host === hostname() && processAlive(held.pid)) {
-        throw new OpsError('ERR_WORKSPACE_BUSY', `The workspace is busy: held by pid ${held.pid} on ${held.host} since ${held.since} (${held.purpose}). Wait for it to finish, or stop that process (mirror status shows the holder).`, {
+      const pid = Number(raw);
+      if (raw !== '' && Number.isInteger(pid) && !processAlive(pid)) removeIfUnchanged(mutex, ino);
+      else sleepSync(10);
+      continue;
+    }
+    try {
+      writeSync(fd, String(process.pid));
+      closeSync(fd);
+      fn();
+    } finally {
+      try {
+        unlinkSync(mutex);
+      } catch {
+        /* gone */
+      }
+    }
+    return true;
+  }
+  return false;
+}
+
+/**
+ * Takes the single-writer lock. The lock file appears whole (written to a
+ * private file, then hard-linked into place: link() fails when a lock exists),
+ * so a reader never sees a half-written lock. A lock left by a dead process on
+ * this host is taken over under the takeover mutex after re-reading it, so two
+ * processes finding the same stale lock cannot both take it. A live holder
+ * gives ERR_WORKSPACE_BUSY naming its pid and since when.
+ */
+export function acquireWriteLock(ws: Workspace, purpose: string, hooks: LockHooks = {}): WriteLock {
+  const file = ws.layout.lock;
+  const info: LockInfo = { pid: process.pid, host: hostname(), since: new Date().toISOString(), purpose };
+  const mine = `${file}.${process.pid}-${randomBytes(4).toString('hex')}`;
+  const fd = openSync(mine, 'wx', 0o600);
+  try {
+    writeSync(fd, JSON.stringify(info));
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+  const held = (): WriteLock => {
+    let released = false;
+    return {
+      release() {
+        if (released) return;
+        released = true;
+        try {
+          const h = JSON.parse(readFileSync(file, 'utf8')) as LockInfo;
+          if (h.pid === process.pid) unlinkSync(file);
+        } catch {
+          /* already gone */
+        }
+      },
+    };
+  };
+  try {
+    for (let attempt = 0; attempt < 5; attempt++) {
+      try {
+        linkSync(mine, file);
+        return held();
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+      }
+      const raw = readRaw(file);
+      if (raw === null) continue; // released meanwhile: try again
+      const holder = parseLock(raw);
+      if (holder && holder.pid !== process.pid && holder.host === hostname() && processAlive(holder.pid)) {
+        throw new OpsError('ERR_WORKSPACE_BUSY', `The workspace is busy: held by pid ${holder.pid} on ${holder.host} since ${holder.since} (${holder.purpose}). Wait for it to finish, or stop that process (mirror status shows the holder).`, {
           path: ws.dir,
-          details: { ...held },
+          details: { ...holder },
         });
       }
-      if (held && held.pid === process.pid) {
-        throw new OpsError('ERR_WORKSPACE_BUSY', `The workspace is busy: this process already holds it since ${held.since} (${held.purpose}).`, { path: ws.dir });
+      if (holder && holder.pid === process.pid) {
+        throw new OpsError('ERR_WORKSPACE_BUSY', `The workspace is busy: this process already holds it since ${holder.since} (${holder.purpose}).`, { path: ws.dir });
       }
-      // Stale lock (dead holder): remove and retry.
-      try {
-        unlinkSync(file);
-      } catch {
-        /* raced with another taker */
-      }
+      // Stale (a dead holder on this host, or an unreadable lock): take it over, checked under the mutex.
+      hooks.onStale?.(raw);
+      let taken = false;
+      withTakeoverMutex(file, () => {
+        let ino: number;
+        try {
+          ino = lstatSync(file).ino;
+        } catch {
+          return; // gone: the next attempt links ours
+        }
+        if (readRaw(file) !== raw) return; // another starter took it over first: re-judge
+        removeIfUnchanged(file, ino);
+        try {
+          linkSync(mine, file); // ours, before the mutex is released
+          taken = true;
+        } catch {
+          /* the next attempt re-judges */
+        }
+      });
+      if (taken) return held();
+    }
+  } finally {
+    try {
+      unlinkSync(mine);
+    } catch {
+      /* gone */
     }
   }
   throw new OpsError('ERR_WORKSPACE_BUSY', 'The workspace lock could not be taken (another writer keeps taking it).', { path: ws.dir });
