@@ -2,8 +2,8 @@
 // (build/electron-builder.yml): AppImage, deb and dir for Linux x64 and arm64.
 // Extra arguments go to electron-builder (e.g. `npm run dist -- --x64 --dir`).
 // Needs the Electron 38.4.0 release zips and headers: downloaded on a networked
-// host, or read from a populated cache offline (ELECTRON_CACHE, with
-// ELECTRON_BUILDER_OFFLINE=1 — see README "Packaging"). Never part of `npm install`.
+// host; offline, from the caches and zips carried over (README "Packaging":
+// -c.electronDist=<folder of zips>, ELECTRON_BUILDER_CACHE). Never part of `npm install`.
 import { spawnSync } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
