@@ -19,7 +19,7 @@ import type {
   WorkspaceStatusView,
 } from '../../shared/contract';
 import { createEngine, type Engine } from '../services/engine';
-import { runJobInline, runJobInWorker, type JobName, type JobParams, type JobResult } from '../services/jobs/index';
+import { JOBS, runJobInline, runJobInWorker, type JobName, type JobParams, type JobResult } from '../services/jobs/index';
 import { inspectPublicKey, type KeyRecord } from '../services/keys/index';
 import { resourcePath } from '../services/resources';
 import {
@@ -80,7 +80,7 @@ export function auditList(e: Engine, q: ParsedInput<'audit.list'>): AuditPage {
 /** Walks the whole chain: heavy on a large log, so it runs through the job executor (a worker thread in the app). */
 export async function auditVerify(e: Engine, exec: EngineExec = inlineExec): Promise<AuditVerifyResult> {
   const ctx = { jobId: `audit-verify-${Date.now()}`, signal: new AbortController().signal, onProgress: () => {} };
-  const v = await exec('audit.verify', { workspaceDir: e.dir }, ctx);
+  const v = await exec(JOBS['audit.verify'], { workspaceDir: e.dir }, ctx);
   return { ok: v.ok, rows: v.rows, headHash: v.rows > 0 ? v.head.hash : null, brokenAt: v.firstBroken?.id ?? null, message: v.message };
 }
 
@@ -144,7 +144,7 @@ export async function checklistCompleteStep(e: Engine, input: ParsedInput<'check
   // executor, a worker thread in the app, so the main process never blocks on them.
   const ctx = { jobId: `checklist-${input.runId}-${Date.now()}`, signal: new AbortController().signal, onProgress: () => {} };
   const after = await exec(
-    'checklist.advance',
+    JOBS['checklist.advance'],
     {
       workspaceDir: e.dir,
       runId: input.runId,
@@ -172,12 +172,12 @@ export function checklistStatus(e: Engine, runId: string | undefined): Checklist
  * deltas). Reads every bundle of the chain: run it as a job in the app.
  */
 export async function restorePreviewView(e: Engine, exec: EngineExec = inlineExec, signal: AbortSignal = new AbortController().signal): Promise<RestorePlan> {
-  return exec('restore.preview', { workspaceDir: e.dir }, { jobId: `restore-preview-${Date.now()}`, signal, onProgress: () => {} });
+  return exec(JOBS['restore.preview'], { workspaceDir: e.dir }, { jobId: `restore-preview-${Date.now()}`, signal, onProgress: () => {} });
 }
 
 /** Restore apply (all or nothing, with a written reason). Staging is unchanged unless the whole chain verified. Runs as a job. */
 export async function restoreApplyView(e: Engine, reason: string, operator: string, exec: EngineExec = inlineExec, signal: AbortSignal = new AbortController().signal): Promise<RestoreResult> {
-  return exec('restore.apply', { workspaceDir: e.dir, reason, operator: operator || undefined }, { jobId: `restore-apply-${Date.now()}`, signal, onProgress: () => {} });
+  return exec(JOBS['restore.apply'], { workspaceDir: e.dir, reason, operator: operator || undefined }, { jobId: `restore-apply-${Date.now()}`, signal, onProgress: () => {} });
 }
 
 /** Failures the daily log scan reports until acknowledged. */
@@ -240,20 +240,21 @@ function importView(r: ImportResult): ImportSummary {
 /**
  * Executes one engine job of the JOBS contract (electron/services/jobs/contract.ts):
  * in this thread (tests, the browser bridge) or in a worker thread (the app's
- * main process, so long work never blocks it). Same job code either way;
- * params and result are typed by the job's name.
+ * main process, so long work never blocks it). Same job code either way.
+ * The caller passes the job itself (`exec(JOBS['audit.verify'], …)`): params
+ * and result are typed by it, and go-to-definition on it opens the job.
  */
-export type EngineExec = <N extends JobName>(name: N, params: JobParams<N>, ctx: JobContext) => Promise<JobResult<N>>;
+export type EngineExec = <N extends JobName>(job: { readonly name: N }, params: JobParams<N>, ctx: JobContext) => Promise<JobResult<N>>;
 
-export const inlineExec: EngineExec = (name, params, ctx) => runJobInline(name, params, { jobId: ctx.jobId, signal: ctx.signal, onProgress: ctx.onProgress });
-export const workerExec: EngineExec = (name, params, ctx) => runJobInWorker(name, params, { jobId: ctx.jobId, signal: ctx.signal, onProgress: ctx.onProgress });
+export const inlineExec: EngineExec = (job, params, ctx) => runJobInline(job.name, params, { jobId: ctx.jobId, signal: ctx.signal, onProgress: ctx.onProgress });
+export const workerExec: EngineExec = (job, params, ctx) => runJobInWorker(job.name, params, { jobId: ctx.jobId, signal: ctx.signal, onProgress: ctx.onProgress });
 
 /** The console's import: JOBS['staging.import'] with the run's key and identity files, then the workspace after it. */
 export async function importJob(e: Engine, exec: EngineExec, params: Omit<ImportJobParams, 'kind' | 'workspaceDir'>, ctx: JobContext): Promise<JobOutcome> {
   // Key and identity files are checked first: a wrong path or a private key gets a plain error (not a worker crash).
   e.trust({ keyFiles: params.keyFiles, identityFiles: params.identityFiles });
   const result = await exec(
-    'staging.import',
+    JOBS['staging.import'],
     { workspaceDir: e.dir, paths: params.paths, keyFiles: params.keyFiles, identityFiles: params.identityFiles, forceReason: params.forceReason, dryRun: params.dryRun === true, operator: e.settings.operator || undefined },
     ctx,
   );

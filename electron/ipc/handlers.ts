@@ -12,6 +12,7 @@ import { CONTRACT, CHANNELS, isChannel, type Channel, type ChannelOutput, type E
 import { OpsError, toErrorShape } from '../../shared/errors';
 import { APP_VERSION } from '../services/version';
 import type { Engine } from '../services/engine';
+import { JOBS } from '../services/jobs/index';
 import * as engine from './engine';
 import { JobManager, type Emit } from './jobs';
 
@@ -89,7 +90,7 @@ export function createHandlers(deps: HandlerDeps): Handlers {
       const params = { path: input.path, keyFiles: input.keyFiles ?? [], identityFiles: input.identityFiles ?? [] };
       const jobId = jobs.start({ kind: 'verify', workspaceDir, ...params }, async (ctx) => {
         sess().trust(params); // key and identity files checked first: a wrong path or a private key gets a plain error
-        const verdict = await exec('verify.path', { workspaceDir, ...params, auditAs: 'console' }, ctx);
+        const verdict = await exec(JOBS['verify.path'], { workspaceDir, ...params, auditAs: 'console' }, ctx);
         return { verdict, status: null, import: null };
       });
       return { jobId };

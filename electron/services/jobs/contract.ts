@@ -41,7 +41,7 @@ const trustParams = {
   tenant: z.string().min(1).optional(),
 };
 
-export const JOBS = {
+const DEFS = {
   /** Verifies a bundle, kit or workspace folder (signatures, contents, chain) with the one trust policy. */
   'verify.path': job({
     params: z.object({
@@ -174,6 +174,19 @@ export const JOBS = {
     },
   }),
 };
+
+/**
+ * The job table. Each job also carries its own name, so an adapter hands the
+ * job itself to a runner (`exec(JOBS['verify.path'], params, ctx)`): the
+ * element access is one go-to-definition from the handler to the job above,
+ * and the name still crosses the worker boundary as plain data.
+ */
+export const JOBS = named(DEFS);
+
+function named<T extends Record<string, object>>(defs: T): { [K in keyof T]: T[K] & { readonly name: K } } {
+  for (const name of Object.keys(defs)) Object.defineProperty(defs[name], 'name', { value: name, enumerable: false });
+  return defs as { [K in keyof T]: T[K] & { readonly name: K } };
+}
 
 export type JobName = keyof typeof JOBS;
 /** What a caller passes (defaults may be left out). */

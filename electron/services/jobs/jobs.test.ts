@@ -9,7 +9,7 @@ import { appendAudit } from '../audit/index';
 import { openDatabase } from '../db/index';
 import { tempDir } from '../testing/fixtures';
 import { openWorkspace } from '../workspace/index';
-import { runJobInline, runJobInWorker } from './index';
+import { JOBS, jobNames, runJobInline, runJobInWorker } from './index';
 
 let dir: string;
 let cleanup: () => void;
@@ -24,6 +24,15 @@ async function codeOf(p: Promise<unknown>): Promise<string | undefined> {
   }
   return undefined;
 }
+
+describe('the JOBS contract', () => {
+  it('every job carries its own name, so an adapter hands the job itself to a runner', async () => {
+    for (const name of jobNames()) expect(JOBS[name].name).toBe(name);
+    // The name is what a runner uses: the job handed over by reference runs as itself.
+    const job = JOBS['diagnostics.busy'];
+    expect(await runJobInline(job.name, { ms: 0 })).toEqual({ ticks: 0 });
+  });
+});
 
 describe('job runner (worker_threads)', () => {
   it('runs an engine job in a worker and returns its result; same job inline gives the same result', async () => {
