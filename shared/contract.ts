@@ -199,6 +199,36 @@ export interface ChecklistRunView {
   steps: ChecklistStepView[];
 }
 
+/** A library entry retention keeps or prunes, and why. */
+export interface RetentionDecisionView {
+  sha256: string;
+  file: string;
+  kind: BundleKind;
+  exportId: string | null;
+  generation: number | null;
+  size: number;
+  reason: string;
+}
+
+/** Retention (runbook 5.2): a preview (dryRun) or a run. */
+export interface RetentionView {
+  dryRun: boolean;
+  ranAt: string;
+  policy: { mirrorDays: number; trivyCount: number; keepDeltas: number };
+  pruned: RetentionDecisionView[];
+  kept: RetentionDecisionView[];
+  freedBytes: number;
+}
+
+/** Files written by an export (audit log, checklist evidence), with their signatures when signed. */
+export interface ExportedFiles {
+  files: string[];
+  signatures: string[];
+  /** audit export: rows written and the chain head they end at. */
+  rows?: number;
+  headHash?: string | null;
+}
+
 export interface DemoKitInfo {
   present: boolean;
   path: string | null;
@@ -265,6 +295,20 @@ export const CONTRACT = {
       })
       .strict(),
   )<KeyView>(),
+  'keys.rotate': channel(
+    z
+      .object({
+        pem: z.string().min(1, 'Paste the new PEM public key.').max(65536),
+        tenant: z.string().trim().min(1, 'Name the tenant this key signs for.').max(200),
+        label: z.string().trim().max(200).optional(),
+        /** The new key's fingerprint as the operator confirmed it. */
+        fingerprint: Fingerprint,
+        /** The fingerprint of the key it replaces (stays trusted until revoked). */
+        replaces: Fingerprint,
+        reason: Reason,
+      })
+      .strict(),
+  )<KeyView>(),
   'keys.revoke': channel(z.object({ tenant: z.string().trim().min(1).max(200), fingerprint: Fingerprint, reason: Reason }).strict())<KeyView>(),
   'checklists.list': channel(NoInput)<ChecklistSummary[]>(),
   'checklists.start': channel(
@@ -289,6 +333,24 @@ export const CONTRACT = {
       .strict(),
   )<ChecklistRunView>(),
   'checklists.status': channel(z.object({ runId: z.string().trim().min(1).max(200).optional() }).strict().optional())<ChecklistRunView[]>(),
+  'checklists.exportEvidence': channel(
+    z.object({ runId: z.string().trim().min(1).max(200), signKeyFile: PathInput.optional() }).strict(),
+  )<ExportedFiles>(),
+  /** Retention (runbook 5.2): what a run would prune, changing nothing. */
+  'retention.preview': channel(NoInput)<RetentionView>(),
+  /** Retention run: prunes, audited with the reason. */
+  'retention.run': channel(z.object({ reason: Reason }).strict())<RetentionView>(),
+  /** The audit log exported into the workspace's evidence/audit folder (signed with signKeyFile). */
+  'audit.export': channel(
+    z
+      .object({
+        format: z.enum(['jsonl', 'csv']).default('jsonl'),
+        signKeyFile: PathInput.optional(),
+        from: z.string().datetime({ message: 'from must be an RFC 3339 UTC timestamp.' }).optional(),
+        to: z.string().datetime({ message: 'to must be an RFC 3339 UTC timestamp.' }).optional(),
+      })
+      .strict(),
+  )<ExportedFiles>(),
   'settings.get': channel(NoInput)<Settings>(),
   'settings.set': channel(z.object({ settings: SettingsSchema }).strict())<Settings>(),
   'demoKit.info': channel(NoInput)<DemoKitInfo>(),

@@ -3,7 +3,7 @@
  * channel's work, expressed in the contract's result types. Plain Node, no
  * Electron. One place to read which service backs which channel.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type {
   AuditPage,
@@ -11,11 +11,13 @@ import type {
   ChecklistRunView,
   ChecklistSummary,
   DemoKitInfo,
+  ExportedFiles,
   ImportSummary,
   KeyInspection,
   KeyView,
   LibraryEntry,
   ParsedInput,
+  RetentionView,
   WorkspaceStatusView,
 } from '../../shared/contract';
 import { createEngine, type Engine } from '../services/engine';
@@ -106,8 +108,35 @@ export function keysAdd(e: Engine, input: ParsedInput<'keys.add'>, operator: str
   );
 }
 
+export function keysRotate(e: Engine, input: ParsedInput<'keys.rotate'>, operator: string): KeyView {
+  return keyView(
+    e.keys.rotate({ pem: input.pem, tenant: input.tenant, label: input.label, confirmFingerprint: input.fingerprint, replaces: input.replaces, reason: input.reason, operator: operator || undefined }),
+  );
+}
+
 export function keysRevoke(e: Engine, input: ParsedInput<'keys.revoke'>, operator: string): KeyView {
   return keyView(e.keys.revoke({ tenant: input.tenant, fingerprint: input.fingerprint, reason: input.reason, operator: operator || undefined }));
+}
+
+// --- retention and exports --------------------------------------------------
+
+export function retention(e: Engine, opts: { dryRun: boolean; reason?: string }, operator: string): RetentionView {
+  const r = e.retention({ dryRun: opts.dryRun, reason: opts.reason, operator: operator || undefined });
+  return { dryRun: r.dryRun, ranAt: r.ranAt, policy: r.policy, pruned: r.pruned, kept: r.kept, freedBytes: r.freedBytes };
+}
+
+/** The audit log into <workspace>/evidence/audit/audit-<time>.<format> (the app has no save dialog in every shell). */
+export function auditExport(e: Engine, input: ParsedInput<'audit.export'>, operator: string): ExportedFiles {
+  const stamp = new Date().toISOString().replace(/[:.]/g, '-');
+  const dir = join(e.dir, 'evidence', 'audit');
+  mkdirSync(dir, { recursive: true });
+  const r = e.audit.export({ out: join(dir, `audit-${stamp}.${input.format}`), format: input.format, from: input.from, to: input.to, signWith: input.signKeyFile, operator: operator || undefined });
+  return { files: [r.out, r.headFile], signatures: [r.signature, r.headSignature].filter((x): x is string => typeof x === 'string'), rows: r.rows, headHash: r.rows > 0 ? r.head.hash : null };
+}
+
+export function evidenceExport(e: Engine, input: ParsedInput<'checklists.exportEvidence'>): ExportedFiles {
+  const r = e.runbooks.exportEvidence(input.runId, undefined, { signWith: input.signKeyFile });
+  return { files: [r.json, r.html], signatures: r.signatures };
 }
 
 // --- checklists -------------------------------------------------------------

@@ -119,6 +119,11 @@ export function createHandlers(deps: HandlerDeps): Handlers {
       changed('keys', 'audit');
       return k;
     },
+    'keys.rotate': async (input) => {
+      const k = engine.keysRotate(sess(), input, operator());
+      changed('keys', 'audit');
+      return k;
+    },
     'keys.revoke': async (input) => {
       const k = engine.keysRevoke(sess(), input, operator());
       changed('keys', 'audit');
@@ -136,6 +141,18 @@ export function createHandlers(deps: HandlerDeps): Handlers {
       return run;
     },
     'checklists.status': async (input) => engine.checklistStatus(sess(), input?.runId),
+    'checklists.exportEvidence': async (input) => engine.evidenceExport(sess(), input),
+    'retention.preview': async () => engine.retention(sess(), { dryRun: true }, operator()),
+    'retention.run': async ({ reason }) => {
+      const r = engine.retention(sess(), { dryRun: false, reason }, operator());
+      changed('library', 'audit', 'workspace');
+      return r;
+    },
+    'audit.export': async (input) => {
+      const r = engine.auditExport(sess(), input, operator());
+      changed('audit');
+      return r;
+    },
     'settings.get': async () => sess().settings,
     'settings.set': async ({ settings }) => {
       const saved = sess().saveSettings(settings);

@@ -109,7 +109,7 @@ export interface Engine {
   /** Verify + extract + apply in order (write lock held throughout). */
   importBundles(paths: string[], req?: ImportRequest): Promise<ImportResult>;
   rollback(opts?: Omit<RollbackOptions, 'hooks'>): Promise<RollbackResult>;
-  retention(opts?: { dryRun?: boolean; operator?: string; now?: Date }): RetentionResult;
+  retention(opts?: { dryRun?: boolean; operator?: string; now?: Date; reason?: string }): RetentionResult;
   /** Runs `fn` holding the write lock (recovery first). */
   withWriteSession<T>(purpose: string, fn: (s: WriteSession) => Promise<T> | T): Promise<T>;
 

@@ -100,7 +100,7 @@ export function planRetention(ws: Workspace, db: Db, now: Date = new Date()): { 
  * transaction, then the file removed; a run (even pruning nothing) records
  * `retention.run`. A dry run changes and records nothing.
  */
-export function runRetention(ws: Workspace, db: Db, opts: { dryRun?: boolean; now?: Date; operator?: string } = {}): RetentionResult {
+export function runRetention(ws: Workspace, db: Db, opts: { dryRun?: boolean; now?: Date; operator?: string; reason?: string } = {}): RetentionResult {
   const now = opts.now ?? new Date();
   const at = now.toISOString();
   const { keep, prune } = planRetention(ws, db, now);
@@ -116,7 +116,7 @@ export function runRetention(ws: Workspace, db: Db, opts: { dryRun?: boolean; no
     logEvent(ws, { event: 'retention.pruned', exportId: p.exportId ?? undefined, file: p.file, kind: p.kind, reason: p.reason });
   }
   db.transaction(() => {
-    appendAudit(db, { action: 'retention.run', subject: 'library', operator: opts.operator, details: { pruned: prune.length, kept: keep.length, freedBytes: result.freedBytes, policy: result.policy } });
+    appendAudit(db, { action: 'retention.run', subject: 'library', operator: opts.operator, details: { pruned: prune.length, kept: keep.length, freedBytes: result.freedBytes, policy: result.policy, ...(opts.reason ? { reason: opts.reason } : {}) } });
   })();
   logEvent(ws, { event: 'retention.run', pruned: prune.length, kept: keep.length, freedBytes: result.freedBytes });
   let lib = 0;
