@@ -3,14 +3,15 @@
  * content-addressed: library/<sha256>/<original name>) and its retention
  * (runbook 5.2): mirror bundles by age (from the export's createdAt), Trivy
  * bundles by count, always the latest full bundle and the last N deltas after
- * it, and never a bundle that rebuilding the current generation needs (that
- * rule wins over the others).
+ * it, and never a bundle that rebuilding the current generation needs, nor
+ * one an unfinished runbook 7.2 restore needs (those rules win over the others).
  */
 import { removeTree } from '../safe-fs';
 import { join } from 'node:path';
 import { appendAudit } from '../audit/index';
 import type { Db } from '../db/index';
 import { bumpCounter, logEvent, setGauge } from '../obs/index';
+import { RESTORE_CHECKLIST_ID, restoreChain } from '../runbooks/restore';
 import { currentGeneration, getGeneration, getTrivy, listLibrary, markLibraryPruned } from '../staging/store';
 import type { LibraryRow } from '../staging/types';
 import type { Workspace } from '../workspace/index';
@@ -53,11 +54,39 @@ export function neededForCurrent(db: Db): Set<string> {
   return out;
 }
 
+/**
+ * Library entries (sha256 → the run that needs it) an unfinished runbook 7.2
+ * restore needs: a restore checklist run that is running, blocked or not yet
+ * started can resume, and it rebuilds from the library's chain (the newest
+ * full bundle and the deltas after it) and from the bundles its steps located.
+ */
+export function neededByOpenRestore(db: Db): Map<string, string> {
+  const out = new Map<string, string>();
+  const runs = db.prepare("SELECT id FROM checklist_runs WHERE checklist_id = ? AND state <> 'done' ORDER BY started_at, id").all(RESTORE_CHECKLIST_ID) as { id: string }[];
+  if (runs.length === 0) return out;
+  const chain = restoreChain(db);
+  for (const r of runs) {
+    for (const row of [chain.full, ...chain.deltas]) if (row && !out.has(row.sha256)) out.set(row.sha256, r.id);
+    const steps = db.prepare('SELECT evidence FROM checklist_steps WHERE run_id = ? AND evidence IS NOT NULL').all(r.id) as { evidence: string }[];
+    for (const s of steps) {
+      let ev: { plan?: { bundles?: { sha256?: unknown }[] } };
+      try {
+        ev = JSON.parse(s.evidence) as typeof ev;
+      } catch {
+        continue;
+      }
+      for (const b of ev.plan?.bundles ?? []) if (typeof b.sha256 === 'string' && !out.has(b.sha256)) out.set(b.sha256, r.id);
+    }
+  }
+  return out;
+}
+
 /** Decides, without changing anything, what retention keeps and prunes. */
 export function planRetention(ws: Workspace, db: Db, now: Date = new Date()): { keep: RetentionDecision[]; prune: RetentionDecision[] } {
   const policy = ws.settings.retention;
   const rows = listLibrary(db);
   const needed = neededForCurrent(db);
+  const restoring = neededByOpenRestore(db);
   const keep: RetentionDecision[] = [];
   const prune: RetentionDecision[] = [];
   const mirror = rows.filter((r) => r.kind === 'mirror-full' || r.kind === 'mirror-delta');
@@ -73,6 +102,7 @@ export function planRetention(ws: Workspace, db: Db, now: Date = new Date()): { 
   const maxAgeMs = policy.mirrorDays * 86_400_000;
   for (const r of mirror) {
     if (needed.has(r.sha256)) keep.push(decision(r, 'needed to rebuild the current generation'));
+    else if (restoring.has(r.sha256)) keep.push(decision(r, `needed by the unfinished restore (checklist run ${restoring.get(r.sha256)}); finish that run to let retention prune it`));
     else if (latestFull && r.sha256 === latestFull.sha256) keep.push(decision(r, 'the latest full bundle'));
     else if (recentDeltas.has(r.sha256)) keep.push(decision(r, `one of the last ${policy.keepDeltas} deltas after the latest full bundle`));
     else {

@@ -88,6 +88,9 @@ export interface RestoreResult {
   message: string;
 }
 
+/** The id of the runbook 7.2 procedure (resources/runbooks/7.2-restore-previous-full.json); retention keeps what its unfinished runs need. */
+export const RESTORE_CHECKLIST_ID = 'restore-previous-full';
+
 /** The restore chain in the library: the newest full (or reset-baseline delta), then the deltas after it, in order. */
 export function restoreChain(db: Db): { full: LibraryRow | null; deltas: LibraryRow[]; gaps: number[] } {
   const lib = listLibrary(db).filter((e) => e.kind === 'mirror-full' || e.kind === 'mirror-delta');

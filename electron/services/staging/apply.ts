@@ -32,6 +32,12 @@ export interface ApplyOptions {
   /** Added to the audit row (for example the keys that verified the bundle). */
   auditDetails?: Record<string, unknown>;
   now?: () => Date;
+  /**
+   * Local sequence numbers of generations that must survive this apply's
+   * pruning (a restore in progress returns to the generation it started
+   * from if a later bundle of its chain fails).
+   */
+  keepSeqs?: number[];
 }
 
 export function isFullLike(exp: StagingExport): boolean {
@@ -430,14 +436,14 @@ function commitApply(ctx: ApplyCtx, plan: ApplyPlan): void {
  * transaction, the journal and incoming folder removed, old generations
  * pruned, the log event and metrics.
  */
-function afterCommit(ctx: ApplyCtx, db: Db, prepared: PreparedBundle, plan: ApplyPlan, now: () => Date): number[] {
+function afterCommit(ctx: ApplyCtx, db: Db, prepared: PreparedBundle, plan: ApplyPlan, now: () => Date, keepSeqs: number[] = []): number[] {
   const { fs, cp, ws } = ctx;
   cp('db:commit');
   finishApplyInDb(db, plan.journal);
   cp('journal:end');
   removeJournal(fs, ws.layout);
   fs.rm(join(ws.layout.incoming, prepared.job));
-  return pruneGenerations(ws, db, ws.settings.keepGenerations, { fs, cp, now });
+  return pruneGenerations(ws, db, ws.settings.keepGenerations, { fs, cp, now }, keepSeqs);
 }
 
 /**
@@ -475,7 +481,7 @@ export function applyPrepared(ws: Workspace, db: Db, prepared: PreparedBundle, o
       throw e;
     }
   }
-  const prunedSeqs = afterCommit(ctx, db, prepared, plan, now);
+  const prunedSeqs = afterCommit(ctx, db, prepared, plan, now, opts.keepSeqs);
   stats.totalSeconds = (performance.now() - tStart) / 1000 + stats.verifySeconds;
   logEvent(ws, { event: plan.variant === 'full' ? 'mirror.bundle.imported' : 'mirror.delta.applied', exportId: exp.exportId, runId: exp.runId ?? undefined, profile: exp.profile.id, generation: exp.generation, seq: plan.seq, forced: plan.forced, stats });
   bumpCounter(ws, 'imports_total', { kind: plan.variant === 'full' ? 'mirror-full' : 'mirror-delta' });
@@ -494,14 +500,15 @@ export function updateGauges(ws: Workspace, db: Db, now: Date): void {
 
 /**
  * Keeps the current generation plus the `keep` most recent others (by local
- * sequence number); the rest are marked pruned in the database first, then removed.
+ * sequence number), and any generation in `protect` (one a restore in
+ * progress needs); the rest are marked pruned in the database first, then removed.
  */
-export function pruneGenerations(ws: Workspace, db: Db, keep: number, ctx: { fs: StagingFs; cp: (s: string) => void; now: () => Date }): number[] {
+export function pruneGenerations(ws: Workspace, db: Db, keep: number, ctx: { fs: StagingFs; cp: (s: string) => void; now: () => Date }, protect: readonly number[] = []): number[] {
   const cur = readState(db).current_seq;
   const others = listGenerations(db)
     .filter((g) => g.seq !== cur)
     .sort((a, b) => b.seq - a.seq);
-  const drop = others.slice(keep);
+  const drop = others.slice(keep).filter((g) => !protect.includes(g.seq));
   if (drop.length === 0) return [];
   const at = ctx.now().toISOString();
   db.transaction(() => {

@@ -282,13 +282,14 @@ function recordWholeRefusal(ws: Workspace, db: Db, paths: string[], opts: Import
 }
 
 /** Applies one prepared bundle, turning refusals into an item. */
-function applyOne(ws: Workspace, db: Db, p: PreparedBundle, it: ImportItem, opts: ImportOptions): ImportItem {
+function applyOne(ws: Workspace, db: Db, p: PreparedBundle, it: ImportItem, opts: ImportOptions, keepSeqs: number[] = []): ImportItem {
   try {
     const r = applyPrepared(ws, db, p, {
       forceReason: opts.forceReason,
       operator: opts.operator,
       hooks: opts.hooks,
       now: opts.now,
+      keepSeqs,
       auditDetails: { signedBy: it.verdict?.keys?.signedBy ?? [], keySources: [...new Set(opts.keys.filter((k) => it.verdict?.keys?.signedBy.includes(k.fingerprint)).map((k) => k.source))] },
     });
     return { ...it, outcome: 'applied', code: null, seq: r.seq, stats: r.stats, message: `${p.exp.exportId} (generation ${p.exp.generation}) applied as staging generation ${r.seq}${r.forced ? ' (forced, reason recorded)' : ''}; state ${r.stateDigest}.` };
@@ -586,7 +587,8 @@ async function importChecked(ws: Workspace, db: Db, paths: string[], opts: Impor
       out.items.push({ ...v.item, outcome: 'not-applied', message: `Not applied: the chain stopped before generation ${p.exp.generation}.` });
       continue;
     }
-    const r = applyOne(ws, db, p, v.item, opts);
+    // A restore (all or nothing) keeps the generation it started from until it completes: it returns there if a later bundle fails.
+    const r = applyOne(ws, db, p, v.item, opts, before ? [before.seq] : []);
     out.items.push(r);
     if (r.outcome === 'refused' && r.code === 'ERR_EXPORT_BASE_MISSING') {
       out.missing.push(...gapMissing(db, p.exp.generation));
