@@ -33,6 +33,7 @@ import {
   loadProcedures,
   restoreApply,
   restorePreview,
+  setRunInputs,
   unacknowledgedFailures,
   type Acknowledgement,
   type AdvanceOptions,
@@ -131,6 +132,8 @@ export interface Engine {
     /** The environment the runbook engine runs steps in. */
     env(): RunEnv;
     createRun(procedureId: string, opts?: { operator?: string; inputs?: Record<string, string> }): RunRecord;
+    /** Gives a run's inputs (validated against its procedure; audited). */
+    setInputs(runId: string, inputs: Record<string, string>, opts?: { operator?: string }): RunRecord;
     /** A run by id, or null when there is none. */
     findRun(runId: string): RunRecord | null;
     getRun(runId: string): RunRecord;
@@ -293,6 +296,7 @@ export function createEngine(workspaceDir: string, options: EngineOptions = {}):
       procedures,
       env: () => ({ ws, db: db(), settings: ws.settings, procedures: procedures() }),
       createRun: (procedureId, opts = {}) => createRun(db(), findProcedure(procedures(), procedureId), { ...opts, operator: opts.operator || ws.settings.operator || undefined }),
+      setInputs: (runId, inputs, opts = {}) => setRunInputs(db(), runId, procedures(), inputs, opts.operator || ws.settings.operator || undefined),
       findRun(runId) {
         try {
           return getRun(db(), runId, procedures());

@@ -67,6 +67,17 @@ describe('mirror checklist', () => {
     expect(readFileSync(paths.html, 'utf8')).toContain('Daily checklist');
   });
 
+  it('inputs given to a run id go to that run through the engine (an unknown input is a usage error, exit 4)', async () => {
+    await cli(['checklist', 'run', 'daily', '--workspace', ws, '--operator', 'carol']);
+    const runId = JSON.parse((await cli(['checklist', 'status', '--workspace', ws, '--json'])).out).runs[0].id;
+    const r = await cli(['checklist', 'run', runId, '--workspace', ws, '--input', 'bogus=1', '--json']);
+    expect(r.code).toBe(4);
+    expect(JSON.parse(r.out)).toMatchObject({ ok: false, code: 'ERR_USAGE', message: expect.stringMatching(/has no input "bogus"/) });
+    const runs = JSON.parse((await cli(['checklist', 'status', '--workspace', ws, '--json'])).out).runs;
+    expect(runs).toHaveLength(1);
+    expect(runs[0]).toMatchObject({ id: runId, state: 'in_progress' });
+  });
+
   it('prompts manual steps in a terminal; --yes confirms them in scripts; --new starts over', async () => {
     const r = await cli(['checklist', 'run', '8.2', '--workspace', ws, '--input', 'path=nowhere.tar.zst'], 'y\n', true);
     // The automated verify step fails (no such file) and blocks the playbook before the manual step.

@@ -2,19 +2,14 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
-import { isOpsError, OpsError } from '../../../shared/errors';
-import { createEngine, resolveTrust, type Engine } from '../../services/engine';
+import { OpsError } from '../../../shared/errors';
+import { resolveTrust, type Engine } from '../../services/engine';
 import {
-  advanceRun,
-  createRun,
   failureLookup,
   failureTable,
   findProcedure,
-  getRun,
-  listRuns,
   loadProcedures,
   runOutcome,
-  setRunInputs,
   type Answers,
   type RestoreOffer,
   type RestorePlan,
@@ -23,7 +18,7 @@ import {
 } from '../../services/runbooks/index';
 import { parseCommandArgs, type CliIo, type Command } from '../command';
 import { printJson } from '../output';
-import { trustFlags, workspaceDirFrom } from '../shared';
+import { trustFlags, withWorkspace } from '../shared';
 import { runPrompting, type Prompter } from '../prompter';
 
 const USAGE = `Usage:
@@ -150,39 +145,32 @@ async function run(sub: string | undefined, argv: string[], io: CliIo, prompter:
       });
       if (positionals.length !== 1) throw new OpsError('ERR_USAGE', 'mirror checklist run takes one procedure id (see mirror checklist list) or a run id to resume.');
       const json = !!values.json;
-      const procs = loadProcedures();
       const answers = readAnswers(values.answers, io);
       const identities = readIdentities(values.identity, io);
       const inputs = parseInputs(values.input);
-      const engine = createEngine(workspaceDirFrom(io, values.workspace));
-      const ws = engine.ws;
-      const db = engine.db();
-      try {
+      return withWorkspace(io, values.workspace, async (engine) => {
+        const ws = engine.ws;
         const target = positionals[0];
         let runId: string;
-        let existing: RunRecord | null = null;
-        try {
-          existing = getRun(db, target, procs);
-        } catch (e) {
-          if (!isOpsError(e) || e.code !== 'ERR_INPUT_NOT_FOUND') throw e; // not a run id: a procedure
-        }
+        // A run id resumes that run; otherwise it is a procedure id.
+        const existing = engine.runbooks.findRun(target);
         if (existing) {
           runId = existing.id;
-          if (Object.keys(inputs).length) setRunInputs(db, runId, procs, inputs, values.operator ?? (ws.settings.operator || undefined));
+          if (Object.keys(inputs).length) engine.runbooks.setInputs(runId, inputs, { operator: values.operator });
         } else {
-          const proc = findProcedure(procs, target);
-          const open = values.new ? [] : listRuns(db, { checklistId: proc.id, unfinished: true, limit: 1 });
+          const proc = findProcedure(engine.runbooks.procedures(), target);
+          const open = values.new ? [] : engine.runbooks.listRuns({ checklistId: proc.id, unfinished: true, limit: 1 });
           if (open[0] && Object.keys(inputs).length === 0) {
             runId = open[0].id;
             if (!json) io.stderr.write(`Resuming run ${runId} (started ${open[0].startedAt}, ${open[0].state}). Use --new to start over.\n`);
-          } else runId = createRun(db, proc, { operator: values.operator ?? ws.settings.operator, inputs }).id;
+          } else runId = engine.runbooks.createRun(proc.id, { operator: values.operator, inputs }).id;
         }
         const printed = new Set<string>();
         const interactive = prompter.interactive && !json;
         if (!json && !values.operator && !ws.settings.operator) {
           io.stderr.write(`Note: no operator name given: steps are recorded as the OS user only. Give --operator "<name>" or set it once: mirror settings set operator "<name>" --reason "…".\n`);
         }
-        const result = await advanceRun({ ws, db, settings: ws.settings, procedures: procs }, runId, {
+        const result = await engine.runbooks.advance(runId, {
           answers,
           yes: !!values.yes,
           operator: values.operator,
@@ -232,56 +220,43 @@ async function run(sub: string | undefined, argv: string[], io: CliIo, prompter:
           if (result.state === 'done') io.stdout.write(`Evidence: mirror checklist export ${result.id}\n`);
         }
         return result.state === 'done' && runOutcome(result) !== 'fail' ? 0 : 1;
-      } finally {
-        engine.close();
-      }
+      });
     }
     case 'status': {
       const { values, positionals } = parseCommandArgs(argv, { workspace: { type: 'string' }, json: { type: 'boolean' } });
-      const engine = createEngine(workspaceDirFrom(io, values.workspace));
-      const db = engine.db();
-      try {
-        const procs = loadProcedures();
+      return withWorkspace(io, values.workspace, (engine) => {
         if (positionals[0]) {
-          const r = getRun(db, positionals[0], procs);
+          const r = engine.runbooks.getRun(positionals[0]);
           if (values.json) printJson(io, { run: r, outcome: runOutcome(r) });
           else printRun(io, r);
           return 0;
         }
-        const runs = listRuns(db, { limit: 50 });
+        const runs = engine.runbooks.listRuns({ limit: 50 });
         if (values.json) printJson(io, { runs: runs.map((r) => ({ id: r.id, checklistId: r.checklistId, section: r.section, state: r.state, outcome: runOutcome(r), operator: r.operator, startedAt: r.startedAt, updatedAt: r.updatedAt, blockedReason: r.blockedReason })) });
         else if (runs.length === 0) io.stdout.write('No checklist runs yet. Start one: mirror checklist run daily\n');
         else for (const r of runs) io.stdout.write(`${r.id.padEnd(44)} ${r.state.padEnd(12)} ${(r.state === 'done' ? runOutcome(r) : '').padEnd(5)} ${r.startedAt}  ${r.title}\n`);
         return 0;
-      } finally {
-        engine.close();
-      }
+      });
     }
     case 'export': {
       const { values, positionals } = parseCommandArgs(argv, { workspace: { type: 'string' }, out: { type: 'string' }, 'sign-key': { type: 'string' }, json: { type: 'boolean' } });
       if (positionals.length !== 1) throw new OpsError('ERR_USAGE', 'mirror checklist export takes one run id (see mirror checklist status).');
-      const engine = createEngine(workspaceDirFrom(io, values.workspace));
-      try {
+      return withWorkspace(io, values.workspace, (engine) => {
         const res = engine.runbooks.exportEvidence(positionals[0], values.out ? resolve(io.cwd, values.out) : undefined, { signWith: values['sign-key'] ? resolve(io.cwd, values['sign-key']) : undefined });
         if (values.json) printJson(io, { ok: true, json: res.json, html: res.html, signatures: res.signatures, outcome: res.report.outcome });
         else io.stdout.write(`Evidence written:\n  ${res.json}\n  ${res.html}\n${res.signatures.map((x) => `  ${x}\n`).join('')}`);
         return 0;
-      } finally {
-        engine.close();
-      }
+      });
     }
     case 'acknowledge':
     case 'ack': {
       const { values } = parseCommandArgs(argv, { workspace: { type: 'string' }, reason: { type: 'string' }, operator: { type: 'string' }, json: { type: 'boolean' } });
-      const engine = createEngine(workspaceDirFrom(io, values.workspace));
-      try {
+      return withWorkspace(io, values.workspace, (engine) => {
         const a = engine.runbooks.acknowledgeFailures({ reason: values.reason ?? '', operator: values.operator });
         if (values.json) printJson(io, { ok: true, acknowledgement: a });
         else io.stdout.write(`Acknowledged ${a.count} failure(s) up to ${a.until} (audit row ${a.id}, ${a.actor}): ${a.reason}\n`);
         return 0;
-      } finally {
-        engine.close();
-      }
+      });
     }
     default:
       throw new OpsError('ERR_USAGE', `Unknown checklist sub-command "${sub ?? ''}". Use list, run, status, export, acknowledge or advice.\n${USAGE}`);
