@@ -114,6 +114,10 @@ async function refusedThenRecovers(bad: string, expectCode: string, expectExit: 
 
   expect(listTree(tmp.dir, ws)).toEqual(outside);
   expect(readdirSync(join(ws, 'incoming'))).toEqual([]);
+  // Each refused import left its audit row with the code (item 6: the unsigned variant wrote none).
+  const refusals = JSON.parse((await runMirror(['audit', 'list', '--workspace', ws, '--action', 'mirror.verify.failed', '--json'])).out) as { rows: { details: { code?: string; errorCode?: string } }[] };
+  expect(refusals.rows.length).toBe(2);
+  for (const row of refusals.rows) expect(JSON.stringify(row.details)).toContain(expectCode);
   const next = await runMirror(['import', await bundle(), '--workspace', ws, '--key', keyFile, '--json']);
   expect(next.code, next.out + next.err).toBe(0);
   const again = await runMirror(['verify', ws, '--json']);
@@ -316,6 +320,43 @@ describe('decision: trust is derived from the audited key events (a key written 
       const r = await runMirror(['import', await bundle(), '--workspace', ws, '--json']);
       expect(r.code, r.out).toBe(5);
       expect(JSON.parse(r.out).code).toBe('ERR_VERIFY_SIGNATURE');
+    }
+  });
+});
+
+describe('decision: links planted in the workspace are refused, never written through', () => {
+  it('library/, staging/, incoming/, metrics/ as symlinks, and logs/<date>.jsonl as a symlink: ERR_WORKSPACE_INVALID (1), nothing written outside; removing the link recovers', async () => {
+    for (const planted of ['library', 'staging', 'incoming', 'metrics', 'logs/day']) {
+      const ws = workspace();
+      expect((await runMirror(['import', await bundle(), '--workspace', ws, '--key', keyFile, '--json'])).code).toBe(0);
+      const outside = join(tmp.dir, `outside-${++seq}`);
+      mkdirSync(outside);
+      let where: string;
+      const moved = join(tmp.dir, `moved-${seq}`);
+      if (planted === 'logs/day') {
+        const log = readdirSync(join(ws, 'logs')).find((f) => f.endsWith('.jsonl'))!;
+        where = join(ws, 'logs', log);
+        writeFileSync(join(outside, 'target.jsonl'), 'untouched\n');
+        rmSync(where);
+        symlinkSync(join(outside, 'target.jsonl'), where);
+      } else {
+        where = join(ws, planted);
+        renameSync(where, moved);
+        symlinkSync(outside, where);
+      }
+      const r = await runMirror(['import', await bundle(), '--workspace', ws, '--key', keyFile, '--json']);
+      expect(r.code, `${planted}: ${r.out}`).toBe(1);
+      const j = JSON.parse(r.out) as { code: string; message: string };
+      expect(j.code).toBe('ERR_WORKSPACE_INVALID');
+      expect(j.message).toContain(where);
+      expect(j.message).toMatch(/is a symbolic link/);
+      // Nothing was written through the link.
+      if (planted === 'logs/day') expect(readFileSync(join(outside, 'target.jsonl'), 'utf8')).toBe('untouched\n');
+      else expect(readdirSync(outside)).toEqual([]);
+      rmSync(where);
+      if (planted !== 'logs/day') renameSync(moved, where);
+      const next = await runMirror(['import', await bundle(), '--workspace', ws, '--key', keyFile, '--json']);
+      expect(next.code, `${planted}: ${next.out}`).toBe(0);
     }
   });
 });
