@@ -9,6 +9,8 @@ export const CHANNEL_NAMES = [
   'health.get',
   'verify.start',
   'import.start',
+  'restore.preview',
+  'restore.apply',
   'jobs.result',
   'jobs.list',
 

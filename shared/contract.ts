@@ -67,7 +67,10 @@ export interface AppInfo {
   nativePicker: boolean;
 }
 
-export type JobKind = 'verify' | 'import';
+export type JobKind = 'verify' | 'import' | 'restore-preview' | 'restore-apply';
+
+/** Jobs that change staging: only one at a time (a second is refused with ERR_WORKSPACE_BUSY naming the first). */
+export const WRITER_JOB_KINDS: readonly JobKind[] = ['import', 'restore-apply'];
 export type JobState = 'running' | 'succeeded' | 'failed' | 'cancelled';
 
 export interface JobInfo {
@@ -86,6 +89,52 @@ export interface JobInfo {
   import: ImportSummary | null;
   /** import only: the workspace after the job. */
   status: WorkspaceStatus | null;
+  /** restore-preview / restore-apply: the plan (dry run) and, for apply, the result. */
+  restore?: { plan: RestorePlanView | null; result: RestoreResultView | null } | null;
+}
+
+export interface RestoreBundleView {
+  file: string;
+  name: string;
+  sha256: string;
+  size: number;
+  kind: string;
+  exportId: string | null;
+  generation: number | null;
+  /** null: not verified (after the first bad bundle). */
+  ok: boolean | null;
+  code: ErrorCode | null;
+  message: string | null;
+  signedBy: string[];
+}
+
+export type RestoreOfferView =
+  | { kind: 'rollback'; seq: number; generation: number; exportId: string; command: string; text: string }
+  | { kind: 'recopy'; name: string; sha256: string; libraryFile: string; text: string }
+  | { kind: 'bring-deltas'; generations: number[]; text: string };
+
+/** Runbook 7.2 dry run: what a restore would rebuild, each bundle verified, the first bad one and what is still possible. */
+export interface RestorePlanView {
+  ok: boolean;
+  current: { seq: number; exportId: string; generation: number } | null;
+  target: { exportId: string; generation: number } | null;
+  bundles: RestoreBundleView[];
+  gaps: number[];
+  bad: RestoreBundleView | null;
+  code: ErrorCode | null;
+  message: string;
+  action: string | null;
+  offers: RestoreOfferView[];
+}
+
+export interface RestoreResultView {
+  ok: boolean;
+  plan: RestorePlanView;
+  import: ImportSummary | null;
+  /** Staging after the restore (unchanged when refused). */
+  current: { seq: number; exportId: string; generation: number; stateDigest: string } | null;
+  code: ErrorCode | null;
+  message: string;
 }
 
 /** The result of an import (several bundles or a kit), as the staging engine reports it. */
@@ -259,6 +308,19 @@ export const CONTRACT = {
         ...TrustInput,
         forceReason: Reason.optional(),
         dryRun: z.boolean().optional(),
+      })
+      .strict(),
+  )<{ jobId: string }>(),
+  /** 7.2 restore, step 1: the dry run (every bundle of the library chain verified, read-only), as a job. */
+  'restore.preview': channel(z.object({ identityFiles: TrustInput.identityFiles }).strict().optional())<{ jobId: string }>(),
+  /** 7.2 restore, step 2: all or nothing, with a written reason and the typed confirmation; staging never changes on failure. */
+  'restore.apply': channel(
+    z
+      .object({
+        reason: Reason,
+        /** The operator typed the target generation's export id to confirm. */
+        confirm: z.string().trim().min(1, 'Type the export id shown to confirm the restore.').max(200),
+        identityFiles: TrustInput.identityFiles,
       })
       .strict(),
   )<{ jobId: string }>(),

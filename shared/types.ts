@@ -48,13 +48,32 @@ export interface Verdict {
 }
 
 /** Progress of a long job (verify, import, apply). */
+/** The steps of an import, in order (verify reads, checks and extracts in one pass; extract makes the extracted tree durable). */
+export const JOB_STEPS = ['verify', 'extract', 'apply', 'switch'] as const;
+export type JobStep = (typeof JOB_STEPS)[number];
+
 export interface JobProgress {
   jobId: string;
+  /** Free text from the engine (e.g. "verify", "verify mirror/x.tar.zst", "apply"). */
   phase: string;
   bytesDone: number;
   bytesTotal: number | null;
   member?: string;
+  /** Instantaneous rate over a sliding window of the last seconds of this phase (not since job start). */
   bytesPerSecond?: number;
+  /** The phase as one of the import steps (verify → extract → apply → switch), when it is one. */
+  step?: JobStep;
+  /** "bundle k of n": 1-based index of the bundle being worked on, and how many the job has. */
+  bundleIndex?: number;
+  bundleCount?: number;
+  /** The bundle being worked on (file name). */
+  bundle?: string;
+  /** 0..100 of this phase, when its total is known. */
+  percent?: number | null;
+  /** Seconds left in this phase at the current rate, when it can be estimated. */
+  etaSeconds?: number | null;
+  /** Milliseconds since the job started. */
+  elapsedMs?: number;
 }
 
 export interface ExportFileEntry {

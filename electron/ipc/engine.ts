@@ -17,9 +17,12 @@ import type {
   KeyView,
   LibraryEntry,
   ParsedInput,
+  RestorePlanView,
+  RestoreResultView,
   RetentionView,
   WorkspaceStatusView,
 } from '../../shared/contract';
+import { OpsError } from '../../shared/errors';
 import { createEngine, type Engine } from '../services/engine';
 import { JOBS, runJobInline, runJobInWorker, type JobName, type JobParams, type JobResult } from '../services/jobs/index';
 import { inspectPublicKey, type KeyRecord } from '../services/keys/index';
@@ -28,6 +31,7 @@ import {
   assertNextStep,
   findProcedure,
   loadProcedures,
+  restoreChain,
   toChecklistRunView,
   toChecklistSummary,
   type Acknowledgement,
@@ -207,6 +211,26 @@ export async function restorePreviewView(e: Engine, exec: EngineExec = inlineExe
 /** Restore apply (all or nothing, with a written reason). Staging is unchanged unless the whole chain verified. Runs as a job. */
 export async function restoreApplyView(e: Engine, reason: string, operator: string, exec: EngineExec = inlineExec, signal: AbortSignal = new AbortController().signal): Promise<RestoreResult> {
   return exec(JOBS['restore.apply'], { workspaceDir: e.dir, reason, operator: operator || undefined }, { jobId: `restore-apply-${Date.now()}`, signal, onProgress: () => {} });
+}
+
+export function restorePlanView(p: RestorePlan): RestorePlanView {
+  return { ok: p.ok, current: p.current, target: p.target, bundles: p.bundles, gaps: p.gaps, bad: p.bad, code: p.code, message: p.message, action: p.action, offers: p.offers };
+}
+
+export function restoreResultView(r: RestoreResult): RestoreResultView {
+  return { ok: r.ok, plan: restorePlanView(r.plan), import: r.import ? importView(r.import) : null, current: r.current, code: r.code, message: r.message };
+}
+
+/**
+ * The restore wizard's typed confirmation: the export id the restore rebuilds
+ * (the library chain's newest generation, located without reading a bundle).
+ */
+export function assertRestoreConfirmation(e: Engine, typed: string): void {
+  const chain = restoreChain(e.db());
+  const top = chain.deltas.length ? chain.deltas[chain.deltas.length - 1] : chain.full;
+  if (!top) throw new OpsError('ERR_INPUT_NOT_FOUND', 'The library holds no full bundle to restore from.', { action: 'Import the latest full bundle and its deltas first (runbook 4.3).' });
+  const want = top.export_id ?? top.name;
+  if (typed.trim() !== want) throw new OpsError('ERR_USAGE', `The confirmation does not match: type ${want} (the export the restore rebuilds) to confirm.`);
 }
 
 /** Failures the daily log scan reports until acknowledged. */

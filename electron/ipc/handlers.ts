@@ -100,11 +100,33 @@ export function createHandlers(deps: HandlerDeps): Handlers {
       const jobId = jobs.start({ kind: 'import', workspaceDir, ...params }, (ctx) => engine.importJob(sess(), exec, params, ctx));
       return { jobId };
     },
+    'restore.preview': async (input) => {
+      const identityFiles = input?.identityFiles ?? [];
+      const jobId = jobs.start({ kind: 'restore-preview', workspaceDir, identityFiles }, async (ctx) => {
+        sess().trust({ identityFiles });
+        const plan = await exec(JOBS['restore.preview'], { workspaceDir, identityFiles }, ctx);
+        return { verdict: null, status: null, import: null, restore: { plan: engine.restorePlanView(plan), result: null } };
+      });
+      return { jobId };
+    },
+    'restore.apply': async (input) => {
+      const identityFiles = input.identityFiles ?? [];
+      // The typed confirmation must name what the restore rebuilds (read from the library, no bundle read).
+      engine.assertRestoreConfirmation(sess(), input.confirm);
+      const jobId = jobs.start({ kind: 'restore-apply', workspaceDir, identityFiles, reason: input.reason }, async (ctx) => {
+        sess().trust({ identityFiles });
+        const r = await exec(JOBS['restore.apply'], { workspaceDir, reason: input.reason, operator: operator() || undefined, identityFiles }, ctx);
+        const result = engine.restoreResultView(r);
+        return { verdict: null, status: await engine.workspaceStatus(sess(), false), import: result.import, restore: { plan: result.plan, result } };
+      });
+      return { jobId };
+    },
     'jobs.result': async ({ jobId }) => jobs.get(jobId),
     'jobs.list': async () => jobs.list(),
     'jobs.cancel': async ({ jobId }) => ({ cancelled: jobs.cancel(jobId) }),
     'library.list': async () => engine.libraryList(sess()),
     'staging.rollback': async ({ to, reason }) => {
+      jobs.assertNoWriter('a rollback');
       const s = sess();
       await engine.rollback(s, to, reason, operator());
       changed('workspace', 'audit');

@@ -6,8 +6,8 @@
  */
 import { randomUUID } from 'node:crypto';
 import { OpsError, toErrorShape, type OpsErrorShape } from '../../shared/errors';
-import type { ImportSummary, JobInfo, JobKind, Topic, Topics } from '../../shared/contract';
-import type { JobProgress, Verdict, WorkspaceStatus } from '../../shared/types';
+import { WRITER_JOB_KINDS, type ImportSummary, type JobInfo, type JobKind, type Topic, type Topics } from '../../shared/contract';
+import { JOB_STEPS, type JobProgress, type JobStep, type Verdict, type WorkspaceStatus } from '../../shared/types';
 
 export interface VerifyJobParams {
   kind: 'verify';
@@ -27,7 +27,14 @@ export interface ImportJobParams {
   dryRun?: boolean;
 }
 
-export type JobParams = VerifyJobParams | ImportJobParams;
+export interface RestoreJobParams {
+  kind: 'restore-preview' | 'restore-apply';
+  workspaceDir: string;
+  identityFiles: string[];
+  reason?: string;
+}
+
+export type JobParams = VerifyJobParams | ImportJobParams | RestoreJobParams;
 
 export interface JobOutcome {
   verdict: Verdict | null;
@@ -35,6 +42,7 @@ export interface JobOutcome {
   import: ImportSummary | null;
   /** A refusal that is not expressed as a verdict (environment problem, busy workspace). */
   error?: OpsErrorShape | null;
+  restore?: JobInfo['restore'];
 }
 
 export interface JobContext {
@@ -52,6 +60,49 @@ interface Entry {
   info: JobInfo;
   controller: AbortController;
   done: Promise<JobInfo>;
+}
+
+const KIND_TEXT: Record<JobKind, string> = { verify: 'a verification', import: 'an import', 'restore-preview': 'a restore preview', 'restore-apply': 'a restore' };
+
+/** How far back the instantaneous rate looks. */
+const RATE_WINDOW_MS = 3000;
+
+/** The step of the import a free-text phase names ("verify mirror/x.tar.zst" → verify). */
+export function stepOf(phase: string): JobStep | undefined {
+  const first = phase.split(/[\s:]/, 1)[0];
+  return (JOB_STEPS as readonly string[]).includes(first) ? (first as JobStep) : undefined;
+}
+
+/**
+ * Derives what the operator reads from raw progress: the instantaneous rate
+ * over a sliding window (samples of the current phase and bundle in the last
+ * RATE_WINDOW_MS; not averaged from the job's start), %, ETA from that rate,
+ * and the time since the job started. A new phase or bundle starts a new window.
+ */
+export class ProgressMeter {
+  private samples: { t: number; bytes: number }[] = [];
+  private key = '';
+
+  constructor(private readonly startedAt: number) {}
+
+  measure(p: JobProgress, now: number): JobProgress {
+    const key = `${p.phase}|${p.bundleIndex ?? ''}`;
+    if (key !== this.key || (this.samples.length && p.bytesDone < this.samples[this.samples.length - 1].bytes)) {
+      this.key = key;
+      this.samples = [];
+    }
+    this.samples.push({ t: now, bytes: p.bytesDone });
+    while (this.samples.length > 2 && now - this.samples[1].t >= RATE_WINDOW_MS) this.samples.shift();
+    const first = this.samples[0];
+    const dt = (now - first.t) / 1000;
+    const rate = p.bytesPerSecond !== undefined && this.samples.length < 2 ? p.bytesPerSecond : dt > 0 ? (p.bytesDone - first.bytes) / dt : 0;
+    const total = p.bytesTotal;
+    const percent = total !== null && total > 0 ? Math.min(100, Math.round((p.bytesDone / total) * 1000) / 10) : total === 0 ? 100 : null;
+    const left = total !== null ? Math.max(0, total - p.bytesDone) : null;
+    const etaSeconds = left === null ? null : left === 0 ? 0 : rate > 0 ? Math.round(left / rate) : null;
+    const step = p.step ?? stepOf(p.phase);
+    return { ...p, ...(step ? { step } : {}), bytesPerSecond: Math.round(rate), percent, etaSeconds, elapsedMs: now - this.startedAt };
+  }
 }
 
 /** Minimum spacing of job.progress events of one job within one phase. */
@@ -75,9 +126,10 @@ export class JobManager {
    * it the manager's runner runs `params`.
    */
   start(params: JobParams, work?: (ctx: JobContext) => Promise<JobOutcome>): string {
-    const jobId = randomUUID();
     const kind: JobKind = params.kind;
-    const paths = params.kind === 'verify' ? [params.path] : params.paths;
+    if (WRITER_JOB_KINDS.includes(kind)) this.assertNoWriter(KIND_TEXT[kind]);
+    const jobId = randomUUID();
+    const paths = params.kind === 'verify' ? [params.path] : params.kind === 'import' ? params.paths : [];
     const controller = new AbortController();
     const info: JobInfo = {
       jobId,
@@ -94,17 +146,19 @@ export class JobManager {
     };
     const started = Date.now();
     let lastEmit = 0;
-    let lastPhase = '';
+    let lastKey = '';
+    const meter = new ProgressMeter(started);
     const onProgress = (p: JobProgress) => {
       if (info.state !== 'running') return;
       const now = Date.now();
-      const secs = (now - started) / 1000;
-      const progress: JobProgress = { ...p, jobId, bytesPerSecond: p.bytesPerSecond ?? (secs > 0 ? Math.round(p.bytesDone / secs) : 0) };
+      const progress = meter.measure({ ...p, jobId }, now);
       info.progress = progress;
-      // At most ~10 events a second per job (a phase change always goes out): the window's IPC is not flooded.
-      if (p.phase === lastPhase && now - lastEmit < PROGRESS_INTERVAL_MS) return;
+      // At most ~10 events a second per job (a phase or bundle change always goes out): the window's IPC is not flooded.
+      const key = `${p.phase}|${p.bundleIndex ?? ''}`;
+      const finished = p.bytesTotal !== null && p.bytesDone >= p.bytesTotal;
+      if (key === lastKey && !finished && now - lastEmit < PROGRESS_INTERVAL_MS) return;
       lastEmit = now;
-      lastPhase = p.phase;
+      lastKey = key;
       this.emit('job.progress', progress);
     };
     const done = (async (): Promise<JobInfo> => {
@@ -119,7 +173,9 @@ export class JobManager {
         info.status = outcome.status;
         info.import = outcome.import;
         info.error = outcome.error ?? null;
-        const failed = info.error !== null || (outcome.verdict !== null && !outcome.verdict.ok) || (outcome.import !== null && !outcome.import.ok);
+        info.restore = outcome.restore ?? null;
+        const restoreFailed = outcome.restore ? (outcome.restore.result ? !outcome.restore.result.ok : outcome.restore.plan ? !outcome.restore.plan.ok : false) : false;
+        const failed = info.error !== null || restoreFailed || (outcome.verdict !== null && !outcome.verdict.ok) || (outcome.import !== null && !outcome.import.ok);
         info.state = failed ? 'failed' : 'succeeded';
       } catch (e) {
         const shape = controller.signal.aborted
@@ -130,13 +186,34 @@ export class JobManager {
       }
       info.finishedAt = new Date().toISOString();
       this.emit('job.done', { ...info });
-      this.emit('data.changed', { scopes: kind === 'import' ? ['workspace', 'library', 'audit', 'jobs'] : ['audit', 'jobs'] });
+      this.emit('data.changed', { scopes: WRITER_JOB_KINDS.includes(kind) ? ['workspace', 'library', 'audit', 'jobs'] : ['audit', 'jobs'] });
       this.prune();
       return { ...info };
     })();
     this.jobs.set(jobId, { info, controller, done });
     this.emit('data.changed', { scopes: ['jobs'] });
     return jobId;
+  }
+
+  /** The running job that changes staging, if any. */
+  runningWriter(): JobInfo | null {
+    for (const e of this.jobs.values()) if (e.info.state === 'running' && WRITER_JOB_KINDS.includes(e.info.kind)) return { ...e.info };
+    return null;
+  }
+
+  /**
+   * Refuses a second change to staging while one runs (an import, a restore,
+   * a rollback): ERR_WORKSPACE_BUSY naming the running job, which goes on.
+   */
+  assertNoWriter(what: string): void {
+    const w = this.runningWriter();
+    if (!w) return;
+    const pct = w.progress?.percent;
+    throw new OpsError(
+      'ERR_WORKSPACE_BUSY',
+      `Cannot start ${what}: ${KIND_TEXT[w.kind]} is running (started ${w.startedAt}${w.progress ? `, ${w.progress.step ?? w.progress.phase}${typeof pct === 'number' ? ` ${pct} %` : ''}` : ''}). It goes on; nothing else was started.`,
+      { action: 'Wait for the running job to finish (see the task drawer), or cancel it there, then try again.', details: { runningJobId: w.jobId, runningKind: w.kind } },
+    );
   }
 
   get(jobId: string): JobInfo {

@@ -14,7 +14,7 @@ import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { isOpsError, OpsError } from '../../shared/errors';
 import type { Settings } from '../../shared/settings';
-import type { Verdict } from '../../shared/types';
+import type { JobProgress, Verdict } from '../../shared/types';
 import { exportAudit, type AuditExportOptions, type AuditExportResult } from './audit/export';
 import { appendAudit, queryAudit, verifyAuditChain, type AuditEntryInput, type AuditPage, type AuditQuery, type ChainHead, type ChainVerification } from './audit/index';
 import { openDatabase, type Db } from './db/index';
@@ -142,9 +142,9 @@ export interface Engine {
     exportEvidence(runId: string, outDir?: string, opts?: { signWith?: string }): ReturnType<typeof exportRunEvidence>;
     runCheck(name: string, params: Record<string, unknown>, signal?: AbortSignal): Promise<CheckResult>;
     /** 7.2 preview: the library chain, every bundle verified (read-only), the first bad one and the offers. */
-    restorePreview(req?: { trust?: TrustInput; signal?: AbortSignal }): Promise<RestorePlan>;
+    restorePreview(req?: { trust?: TrustInput; signal?: AbortSignal; onProgress?: (p: JobProgress) => void }): Promise<RestorePlan>;
     /** 7.2 apply: all or nothing, with a written reason; staging is unchanged unless the whole chain verified. */
-    restoreApply(req: { reason: string; operator?: string; trust?: TrustInput; signal?: AbortSignal }): Promise<RestoreResult>;
+    restoreApply(req: { reason: string; operator?: string; trust?: TrustInput; signal?: AbortSignal; onProgress?: (p: JobProgress) => void }): Promise<RestoreResult>;
     /** Failures the daily log scan keeps reporting until an operator acknowledges them. */
     unacknowledgedFailures(): UnacknowledgedFailures;
     /** Acknowledges them with a reason (audit row failures.acknowledged). */
@@ -311,11 +311,11 @@ export function createEngine(workspaceDir: string, options: EngineOptions = {}):
       exportEvidence: (runId, outDir, opts = {}) => exportRunEvidence(ws, db(), runId, procedures(), outDir, opts),
       restorePreview: (req = {}) => {
         const t = resolveTrust(db(), { ...req.trust, tenant: req.trust?.tenant ?? readState(db()).chain_tenant ?? undefined });
-        return restorePreview(ws, db(), { keys: t.keys, identities: t.identities, signal: req.signal });
+        return restorePreview(ws, db(), { keys: t.keys, identities: t.identities, signal: req.signal, onProgress: req.onProgress });
       },
       restoreApply: (req) => {
         const t = resolveTrust(db(), { ...req.trust, tenant: req.trust?.tenant ?? readState(db()).chain_tenant ?? undefined });
-        return restoreApply(ws, db(), { reason: req.reason, operator: req.operator || ws.settings.operator || undefined, keys: t.keys, identities: t.identities, signal: req.signal });
+        return restoreApply(ws, db(), { reason: req.reason, operator: req.operator || ws.settings.operator || undefined, keys: t.keys, identities: t.identities, signal: req.signal, onProgress: req.onProgress });
       },
       unacknowledgedFailures: () => unacknowledgedFailures(ws, db()),
       acknowledgeFailures: (opts) => acknowledgeFailures(ws, db(), { reason: opts.reason, operator: opts.operator || ws.settings.operator || undefined }),

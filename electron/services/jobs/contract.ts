@@ -131,13 +131,13 @@ const DEFS = {
   /** 7.2 restore preview: the library chain with every bundle verified (read-only), the first bad one and the offers. */
   'restore.preview': job({
     params: z.object({ workspaceDir, identityFiles: trustParams.identityFiles }),
-    run: (p, ctx, e) => e.runbooks.restorePreview({ trust: { identityFiles: p.identityFiles }, signal: ctx.signal }),
+    run: (p, ctx, e) => e.runbooks.restorePreview({ trust: { identityFiles: p.identityFiles }, signal: ctx.signal, onProgress: ctx.onProgress }),
   }),
 
   /** 7.2 restore apply: all or nothing, with a written reason (the app's restore wizard). */
   'restore.apply': job({
     params: z.object({ workspaceDir, reason: z.string().trim().min(3, 'A restore needs a written reason.'), operator: z.string().optional(), identityFiles: trustParams.identityFiles }),
-    run: (p, ctx, e) => e.runbooks.restoreApply({ reason: p.reason, operator: p.operator || undefined, trust: { identityFiles: p.identityFiles }, signal: ctx.signal }),
+    run: (p, ctx, e) => e.runbooks.restoreApply({ reason: p.reason, operator: p.operator || undefined, trust: { identityFiles: p.identityFiles }, signal: ctx.signal, onProgress: ctx.onProgress }),
   }),
 
   /** Runs one runbook check by name. */

@@ -20,6 +20,7 @@ import { existsSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { OpsError, runbookAdvice, toErrorShape, type ErrorCode } from '../../../shared/errors';
 import type { Db } from '../db/index';
+import type { JobProgress } from '../../../shared/types';
 import { resolveTrust } from '../trust';
 import { currentGeneration, importBundles, listGenerations, listLibrary, readState, type ImportResult, type LibraryRow } from '../staging/index';
 import { verifyMirrorBundle } from '../verify/mirror';
@@ -68,6 +69,8 @@ export interface RestoreOptions {
   keys?: TrustedKey[];
   identities?: string[];
   signal?: AbortSignal;
+  /** Progress of the reads and of the apply (bundle k of n). */
+  onProgress?: (p: JobProgress) => void;
   /** false: only locate (no bundle is read). */
   verify?: boolean;
 }
@@ -175,7 +178,9 @@ export async function restorePreview(ws: Workspace, db: Db, opts: RestoreOptions
   for (const b of bundles) {
     if (opts.signal?.aborted) throw new OpsError('ERR_CANCELLED', 'Cancelled by the operator. Nothing was changed.');
     try {
-      const r = await verifyMirrorBundle(b.file, { keys, identities: opts.identities, signal: opts.signal });
+      const k = bundles.indexOf(b) + 1;
+      const onProgress = opts.onProgress ? (p: JobProgress) => opts.onProgress!({ ...p, bundleIndex: k, bundleCount: bundles.length, bundle: b.name }) : undefined;
+      const r = await verifyMirrorBundle(b.file, { keys, identities: opts.identities, signal: opts.signal, onProgress });
       b.signedBy = r.verdict.keys?.signedBy ?? [];
       if (r.verdict.ok && r.rawSha256 && r.rawSha256 !== b.sha256) {
         b.ok = false;
@@ -246,7 +251,7 @@ export async function restoreApply(ws: Workspace, db: Db, opts: RestoreApplyOpti
   });
   if (!plan.ok) return keep(plan.code, plan.message);
   const files = plan.bundles.map((b) => b.file);
-  const res = await importBundles(ws, files, { keys: chainKeys(db, opts), identities: opts.identities, forceReason: `${reason} (runbook 7.2 restore)`, operator: opts.operator, signal: opts.signal, allOrNothing: true });
+  const res = await importBundles(ws, files, { keys: chainKeys(db, opts), identities: opts.identities, forceReason: `${reason} (runbook 7.2 restore)`, operator: opts.operator, signal: opts.signal, onProgress: opts.onProgress, allOrNothing: true });
   if (!res.ok) {
     const refused = res.items.find((i) => i.outcome === 'refused');
     const b = plan.bundles.find((x) => refused && x.file === refused.path) ?? null;

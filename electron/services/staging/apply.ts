@@ -38,6 +38,8 @@ export interface ApplyOptions {
    * from if a later bundle of its chain fails).
    */
   keepSeqs?: number[];
+  /** Progress of the apply (bytes of the bundle's files placed) and of the switch (0 then 1 of 1). */
+  onStep?: (step: 'apply' | 'switch', done: number, total: number) => void;
 }
 
 export function isFullLike(exp: StagingExport): boolean {
@@ -337,6 +339,8 @@ interface ApplyCtx {
   fs: StagingFs;
   cp: (step: string) => void;
   stats: ApplyStats;
+  /** Progress (ApplyOptions.onStep). */
+  step: (step: 'apply' | 'switch', done: number, total: number) => void;
 }
 
 /** A full (or resetBaseline) bundle's verified extraction tree holds exactly the listed files (the verifier refused missing and extra ones), so it becomes the generation in one rename. */
@@ -373,6 +377,7 @@ function buildByLinks(ctx: ApplyCtx, prepared: PreparedBundle, plan: ApplyPlan, 
   };
   let linkMs = 0;
   let moveMs = 0;
+  let placed = 0;
   for (const e of plan.entries) {
     const t = performance.now();
     ensureDir(parentOf(e.path));
@@ -380,6 +385,8 @@ function buildByLinks(ctx: ApplyCtx, prepared: PreparedBundle, plan: ApplyPlan, 
       cp('build:move');
       fs.rename(`${prepared.filesDir}/${e.path}`, `${genDir}/${e.path}`);
       stats.writtenFiles++;
+      placed += e.size;
+      ctx.step('apply', placed, plan.writtenBytes);
       moveMs += performance.now() - t;
     } else {
       cp('build:link');
@@ -398,6 +405,7 @@ function buildByLinks(ctx: ApplyCtx, prepared: PreparedBundle, plan: ApplyPlan, 
  */
 function buildGeneration(ctx: ApplyCtx, prepared: PreparedBundle, plan: ApplyPlan): void {
   const { fs, cp, ws, stats } = ctx;
+  ctx.step('apply', 0, plan.writtenBytes);
   cp('journal:begin');
   writeJournal(fs, ws.layout, plan.journal);
   const made = new Set<string>(['']);
@@ -418,11 +426,13 @@ function buildGeneration(ctx: ApplyCtx, prepared: PreparedBundle, plan: ApplyPla
   fs.fsyncDir(metaDir);
   fs.fsyncDir(ws.layout.staging);
   stats.fsyncSeconds = (performance.now() - tSync) / 1000;
+  ctx.step('apply', plan.writtenBytes, plan.writtenBytes);
 }
 
 /** The commit: journal "committed" (from here recovery finishes the apply), then the atomic switch of `current`. */
 function commitApply(ctx: ApplyCtx, plan: ApplyPlan): void {
   const { fs, cp, ws } = ctx;
+  ctx.step('switch', 0, 1);
   cp('journal:commit');
   plan.journal.phase = 'committed';
   writeJournal(fs, ws.layout, plan.journal);
@@ -440,6 +450,7 @@ function afterCommit(ctx: ApplyCtx, db: Db, prepared: PreparedBundle, plan: Appl
   const { fs, cp, ws } = ctx;
   cp('db:commit');
   finishApplyInDb(db, plan.journal);
+  ctx.step('switch', 1, 1);
   cp('journal:end');
   removeJournal(fs, ws.layout);
   fs.rm(join(ws.layout.incoming, prepared.job));
@@ -464,7 +475,7 @@ export function applyPrepared(ws: Workspace, db: Db, prepared: PreparedBundle, o
   if (free !== null && free < plan.neededBytes) throw noSpaceError(`preparing ${exp.exportId}`, plan.neededBytes, free);
 
   const stats: ApplyStats = { linkedFiles: 0, linkSeconds: 0, writtenFiles: 0, writtenBytes: plan.writtenBytes, writeSeconds: 0, dirs: 0, fsyncSeconds: 0, switchSeconds: 0, verifySeconds: prepared.verifySeconds ?? 0, totalSeconds: 0 };
-  const ctx: ApplyCtx = { ws, fs, cp, stats };
+  const ctx: ApplyCtx = { ws, fs, cp, stats, step: opts.onStep ?? (() => {}) };
   try {
     buildGeneration(ctx, prepared, plan);
     commitApply(ctx, plan);

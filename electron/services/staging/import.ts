@@ -52,7 +52,23 @@ export interface ImportOptions {
   signal?: AbortSignal;
   onProgress?: (p: JobProgress) => void;
   hooks?: StagingHooks;
+  /** Set by the import itself: which bundle of how many is being worked on ("bundle k of n" in progress events). */
+  bundleOf?: { index: number; count: number; name: string };
   now?: () => Date;
+}
+
+/** The caller's progress callback with "bundle k of n" added. */
+function withBundle(opts: ImportOptions): ((p: JobProgress) => void) | undefined {
+  const cb = opts.onProgress;
+  const b = opts.bundleOf;
+  if (!cb) return undefined;
+  if (!b) return cb;
+  return (p) => cb({ ...p, bundleIndex: b.index, bundleCount: b.count, bundle: b.name });
+}
+
+/** Options for the next bundle (1-based index). */
+function nthBundle(opts: ImportOptions, index: number, count: number, path: string): ImportOptions {
+  return { ...opts, bundleOf: { index, count, name: basename(path) } };
 }
 
 function newJob(): string {
@@ -102,7 +118,7 @@ async function verifyInto(ws: Workspace, db: Db, file: string, shownPath: string
       certificateOidcIssuer: opts.certificateOidcIssuer,
       limits: opts.limits,
       signal: opts.signal,
-      onProgress: opts.onProgress,
+      onProgress: withBundle(opts),
       extractTo: filesDir,
       copyTo: libTmp,
     });
@@ -284,7 +300,9 @@ function recordWholeRefusal(ws: Workspace, db: Db, paths: string[], opts: Import
 /** Applies one prepared bundle, turning refusals into an item. */
 function applyOne(ws: Workspace, db: Db, p: PreparedBundle, it: ImportItem, opts: ImportOptions, keepSeqs: number[] = []): ImportItem {
   try {
+    const progress = withBundle(opts);
     const r = applyPrepared(ws, db, p, {
+      onStep: progress ? (step, done, total) => progress({ jobId: '', phase: step, bytesDone: done, bytesTotal: total }) : undefined,
       forceReason: opts.forceReason,
       operator: opts.operator,
       hooks: opts.hooks,
@@ -312,7 +330,7 @@ async function importTrivy(ws: Workspace, db: Db, file: string, shownPath: strin
   try {
     // The library copy is teed from the same read that is verified (check-then-use).
     const libTmp = libraryTmpFile(ws, job);
-    const v = await verifyTrivyBundle(file, { keys: opts.keys, signature, kind, extractTo: extractDir, copyTo: libTmp, limits: opts.limits, signal: opts.signal, onProgress: opts.onProgress });
+    const v = await verifyTrivyBundle(file, { keys: opts.keys, signature, kind, extractTo: extractDir, copyTo: libTmp, limits: opts.limits, signal: opts.signal, onProgress: withBundle(opts) });
     logTrivyVerdictEvents(ws, v); // adapter.trivy.unsupported_schema_version (spec section 7)
     if (!v.ok || !v.file) {
       rmQuiet(jobDir);
@@ -434,8 +452,13 @@ async function importKit(ws: Workspace, db: Db, dir: string, opts: ImportOptions
   }
   const mirror = kit.entries.filter((e) => e.kind === 'mirror-full' || e.kind === 'mirror-delta').sort((a, b) => a.generation! - b.generation! || (a.kind === 'mirror-full' ? -1 : 1));
   let stopped = false;
+  const trivyEntries = kit.entries.filter((x) => x.kind === 'trivy-db' || x.kind === 'trivy-java-db');
+  const count = mirror.length + trivyEntries.length;
+  let index = 0;
+  const outer = opts;
   for (const e of mirror) {
     const shown = join(dir, e.path);
+    opts = nthBundle(outer, ++index, count, e.path);
     const base = { exportId: e.exportId ?? null, generation: e.generation ?? null };
     if (stopped) {
       out.items.push(item(shown, e.kind, 'not-applied', null, `Not applied: the chain stopped before generation ${e.generation}.`, base));
@@ -480,8 +503,9 @@ async function importKit(ws: Workspace, db: Db, dir: string, opts: ImportOptions
       if (r.code !== 'ERR_IMPORT_NON_MONOTONIC') stopped = true;
     }
   }
-  for (const e of kit.entries.filter((x) => x.kind === 'trivy-db' || x.kind === 'trivy-java-db')) {
+  for (const e of trivyEntries) {
     const shown = join(dir, e.path);
+    opts = nthBundle(outer, ++index, count, e.path);
     try {
       const file = kitEntryFile(kit, e);
       // Resolved like the entry itself: inside the kit, no link, a regular file (was joined unchecked).
@@ -533,7 +557,9 @@ async function importChecked(ws: Workspace, db: Db, paths: string[], opts: Impor
   }
   // Loose bundle files: verify each (one read), then apply in generation order.
   const prepared: Verified[] = [];
-  for (const p of loose) {
+  const outer = opts;
+  for (const [i, p] of loose.entries()) {
+    opts = nthBundle(outer, i + 1, loose.length, p);
     // The operator's path is followed once (it may be a link they chose); inside it, nothing is followed.
     const abs = realpathSync(resolve(p));
     if (/\.bundle$/.test(abs)) {
@@ -577,10 +603,12 @@ async function importChecked(ws: Workspace, db: Db, paths: string[], opts: Impor
       return summarise(out.items, out.missing, false, db, out.warnings);
     }
   }
+  opts = outer;
   const before = opts.allOrNothing ? currentGeneration(db) ?? null : null;
   let stopped = false;
-  for (const v of prepared) {
+  for (const [i, v] of prepared.entries()) {
     const p = v.prepared!;
+    opts = nthBundle(outer, i + 1, prepared.length, p.path);
     if (stopped) {
       rmQuiet(incomingJobDir(ws.layout, p.job));
       if (p.library) rmQuiet(p.library.tmpFile);

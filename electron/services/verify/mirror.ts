@@ -243,8 +243,15 @@ export async function verifyMirrorBundle(file: string, opts: MirrorVerifyOptions
   const j = await judge(report, s, opts, extractRoot, result);
   s.collector.removeSpool();
   // What will be applied must be on stable storage before the caller commits to it.
-  if (extractRoot && !report.failed) makeTreeDurable(extractRoot);
   const exp = j.exp;
+  if (extractRoot && !report.failed) {
+    // The payload was extracted during the verified read; this step puts it on stable storage.
+    let unpacked = 0;
+    for (const f of exp?.files ?? []) unpacked += f.size;
+    opts.onProgress?.({ jobId: '', phase: 'extract', bytesDone: 0, bytesTotal: unpacked });
+    makeTreeDurable(extractRoot);
+    opts.onProgress?.({ jobId: '', phase: 'extract', bytesDone: unpacked, bytesTotal: unpacked });
+  }
   result.plaintextVerified = !report.failed && !!exp && (!exp.encryption || j.plaintext);
   result.verdict = buildVerdict({
     report,
