@@ -5,7 +5,8 @@
  * workspace; actions (`mutates: true`) drive the real engines (staging
  * import, freeze) and report what they did.
  */
-import { createReadStream, existsSync, lstatSync, readdirSync, readFileSync, statfsSync, writeFileSync, mkdirSync } from 'node:fs';
+import { copyFileSync, createReadStream, existsSync, lstatSync, mkdtempSync, readdirSync, readFileSync, rmSync, statfsSync, writeFileSync, mkdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { createHash } from 'node:crypto';
 import { basename, isAbsolute, join, resolve } from 'node:path';
 import { isErrorCode, isOpsError, runbookAdvice, toErrorShape } from '../../../shared/errors';
@@ -17,7 +18,7 @@ import { listTrustedKeys } from '../keys/index';
 import { bumpCounter, logEvent, metricValue } from '../obs/index';
 import { planRetention, runRetention } from '../library/index';
 import { openForWrite } from '../staging/index';
-import { openWorkspace } from '../workspace/index';
+import { workspaceLayout } from '../workspace/layout';
 import { verifyAuditChain } from '../audit/index';
 import { listGenerations, listLibrary, readKitManifest, readState, type LibraryRow } from '../staging/index';
 import type { Workspace } from '../workspace/index';
@@ -208,6 +209,36 @@ function kitKeys(db: Db, dir: string, tenant: string | undefined): { tenant: str
     claimed = undefined; // readKitManifest reports the problem
   }
   return { tenant: claimed, keys: claimed ? listTrustedKeys(db, claimed) : [] };
+}
+
+/**
+ * The standby's database, read without touching the standby: its files
+ * (database and write-ahead log) are copied to a private temporary folder and
+ * the copy is opened, so no folder, -wal/-shm file or schema upgrade is ever
+ * written into the standby workspace (the check is read-only). Null when the
+ * standby has no database.
+ */
+function standbySnapshot(standbyDir: string): { db: Db; close: () => void } | null {
+  const file = workspaceLayout(standbyDir).db;
+  if (!existsSync(file)) return null;
+  const dir = mkdtempSync(join(tmpdir(), 'okc-standby-'));
+  const done = () => rmSync(dir, { recursive: true, force: true });
+  try {
+    const copy = join(dir, basename(file));
+    copyFileSync(file, copy);
+    if (existsSync(`${file}-wal`)) copyFileSync(`${file}-wal`, `${copy}-wal`);
+    const db = openDatabase(copy);
+    return {
+      db,
+      close: () => {
+        db.close();
+        done();
+      },
+    };
+  } catch (e) {
+    done();
+    throw e;
+  }
 }
 
 function restoreSummary(plan: RestorePlan): string {
@@ -775,8 +806,9 @@ export const CHECKS: Record<string, CheckDef> = {
       const path = resolveInputPath(ctx, dir);
       if (!existsSync(join(path, 'workspace.json'))) return { status: 'fail', summary: `${path} is not a console workspace (no workspace.json).`, evidence: { standby: path } };
       try {
-        const sws = openWorkspace(path);
-        const sdb = openDatabase(sws.layout.db);
+        const snap = standbySnapshot(path);
+        if (!snap) return { status: 'fail', summary: `${path} holds no workspace database (${workspaceLayout(path).db} is missing): it cannot take over.`, evidence: { standby: path } };
+        const sdb = snap.db;
         try {
           const chain = verifyAuditChain(sdb);
           const mine = listGenerations(ctx.db).find((g) => g.seq === readState(ctx.db).current_seq) ?? null;
@@ -788,7 +820,7 @@ export const CHECKS: Record<string, CheckDef> = {
           if (!mine || theirs.state_digest !== mine.state_digest) return { status: 'warn', summary: `The standby holds ${theirs.export_id} (generation ${theirs.generation}), this host ${mine ? `${mine.export_id} (generation ${mine.generation})` : 'nothing'}: bring it up to date (import the same kit there).`, evidence };
           return { status: 'pass', summary: `The standby holds the same export ${theirs.export_id} (generation ${theirs.generation}, state ${theirs.state_digest}) and its audit chain verifies: it can take over.`, evidence };
         } finally {
-          sdb.close();
+          snap.close();
         }
       } catch (e) {
         return errorResult(e, 'Standby check');
