@@ -144,9 +144,9 @@ describe('names: one path policy in the tar gate (verify = import), exit 11', ()
     const ws = workspace();
     const first = await runMirror(['import', await bundle(), '--workspace', ws, '--key', keyFile, '--json']);
     expect(first.code).toBe(0);
-    const manifest = JSON.parse(readFileSync(join(ws, 'workspace.json'), 'utf8'));
-    manifest.settings.limits.maxDepth = 8;
-    writeFileSync(join(ws, 'workspace.json'), JSON.stringify(manifest));
+    const set = await runMirror(['settings', 'set', 'limits.maxDepth', '8', '--reason', 'CHG-9 shallow trees only', '--workspace', ws, '--json']);
+    expect(set.code, set.out + set.err).toBe(0);
+    expect((await runMirror(['settings', 'set', 'limits.maxDepth', '1', '--reason', 'CHG-9 too shallow', '--workspace', ws, '--json'])).code).toBe(4);
     const r = await runMirror(['import', ok, '--workspace', ws, '--key', keyFile, '--json']);
     expect(r.code).toBe(11);
     expect(JSON.parse(r.out).message).toMatch(/more than 8 folders deep/);

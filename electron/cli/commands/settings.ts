@@ -15,7 +15,7 @@ const USAGE = `Usage:
 Names: operator, keepGenerations, stalenessHours, retention.mirrorDays, retention.trivyCount,
 retention.keepDeltas, capacity.warnBytes, capacity.failBytes, capacity.warnFreeBytes,
 capacity.failFreeBytes, limits.maxTotalBytes, limits.maxMemberBytes, limits.maxMembers,
-limits.maxRatio, limits.ratioGraceBytes.`;
+limits.maxRatio, limits.ratioGraceBytes, limits.maxDepth.`;
 
 const OPTIONS = { workspace: { type: 'string' }, reason: { type: 'string' }, operator: { type: 'string' }, json: { type: 'boolean' } } as const;
 

@@ -38,6 +38,7 @@ export const SETTINGS: readonly SettingDef[] = [
   { key: 'limits.maxMembers', kind: 'int', min: 1, max: 1_000_000_000, description: 'members one bundle may hold' },
   { key: 'limits.maxRatio', kind: 'number', min: 1, max: 1_000_000, description: 'unpacked/compressed ratio allowed (decompression bombs)' },
   { key: 'limits.ratioGraceBytes', kind: 'bytes', min: 0, max: 1024 ** 4, description: 'bytes unpacked before the ratio limit applies' },
+  { key: 'limits.maxDepth', kind: 'int', min: 2, max: 1024, description: 'folders deep a path inside a bundle may be (the top folder mirror/ counts)' },
 ];
 
 function def(key: string): SettingDef {
