@@ -110,6 +110,31 @@ export function toErrorShape(e: unknown): OpsErrorShape {
 }
 
 /**
+ * Every exit code the `mirror` CLI uses, with its meaning: the one list the
+ * README's exit-code table is generated from (electron/cli/exit-codes.test.ts
+ * checks the README against it, and every exit in the CLI's code against it).
+ */
+export const EXIT_CODES: readonly { exit: number; meaning: string }[] = [
+  { exit: 0, meaning: 'verified / done' },
+  { exit: 1, meaning: 'input not found, or an environment problem (workspace busy or invalid, disk full, database newer or damaged, imports frozen, a key not found, a checklist step out of order, an internal error); a checklist run whose outcome is fail' },
+  { exit: 2, meaning: 'content mismatch: digest, size, missing, extra or tombstone; a broken audit chain, or pinned keys the audit log does not back' },
+  { exit: 4, meaning: 'usage error: unknown command or flag, a bad setting value, a misspelled answer id, a fingerprint not confirmed' },
+  { exit: 5, meaning: 'signature not verified, or key not trusted (also a trust store that does not match its audit log)' },
+  { exit: 8, meaning: 'ordering: the delta\'s base is not the current export (missing, gap, mix-and-match), or a generation not above the current one' },
+  { exit: 11, meaning: 'validation failed: unsafe entry (path rules), corrupt stream or manifest, limits, unsupported schema, decryption, an invalid key or runbook' },
+  { exit: 130, meaning: 'cancelled (Ctrl-C, or SIGINT)' },
+];
+
+/** The README's exit-code table, generated from {@link EXIT_CODES} and {@link exitCodeFor}. */
+export function exitCodeTableMarkdown(): string {
+  const rows = EXIT_CODES.map(({ exit, meaning }) => {
+    const codes = ALL_ERROR_CODES.filter((c) => exitCodeFor(c) === exit).map((c) => `\`${c}\``);
+    return `| ${exit} | ${meaning} | ${codes.join(', ') || '(none)'} |`;
+  });
+  return ['| exit | meaning | error codes |', '|---|---|---|', ...rows].join('\n');
+}
+
+/**
  * CLI exit codes (as StellaOps' offline CLI): 0 verified; 1 input not found or
  * environment problem; 2 content mismatch; 4 usage; 5 signature/trust;
  * 8 ordering; 11 validation failed; 130 cancelled.
