@@ -29,13 +29,10 @@ import { inspectPublicKey, type KeyRecord } from '../services/keys/index';
 import { resourcePath } from '../services/resources';
 import {
   assertNextStep,
-  findProcedure,
-  loadProcedures,
   restoreChain,
   toChecklistRunView,
   toChecklistSummary,
   type Acknowledgement,
-  type Procedure,
   type RestorePlan,
   type RestoreResult,
   type RunRecord,
@@ -145,24 +142,17 @@ export function evidenceExport(e: Engine, input: ParsedInput<'checklists.exportE
 
 // --- checklists -------------------------------------------------------------
 
-let proceduresCache: Procedure[] | null = null;
-function procedures(): Procedure[] {
-  if (!proceduresCache) proceduresCache = loadProcedures();
-  return proceduresCache;
+/** The run view is the runbook service's own mapping, over the engine's procedures (the adapter adds nothing). */
+function runView(e: Engine, run: RunRecord): ChecklistRunView {
+  return toChecklistRunView(run, e.runbooks.procedures());
 }
 
-/** The run view is the runbook service's own mapping (the adapter adds nothing). */
-function runView(run: RunRecord): ChecklistRunView {
-  return toChecklistRunView(run, procedures());
-}
-
-export function checklistsList(_e: Engine): ChecklistSummary[] {
-  return procedures().map(toChecklistSummary);
+export function checklistsList(e: Engine): ChecklistSummary[] {
+  return e.runbooks.procedures().map(toChecklistSummary);
 }
 
 export async function checklistStart(e: Engine, id: string, inputs: Record<string, string> | undefined, operator: string): Promise<ChecklistRunView> {
-  const proc = findProcedure(procedures(), id);
-  return runView(e.runbooks.createRun(proc.id, { operator: operator || undefined, inputs }));
+  return runView(e, e.runbooks.createRun(id, { operator: operator || undefined, inputs }));
 }
 
 /**
@@ -171,8 +161,7 @@ export async function checklistStart(e: Engine, id: string, inputs: Record<strin
  * done in order; asking for another one is ERR_CHECKLIST_STATE.
  */
 export async function checklistCompleteStep(e: Engine, input: ParsedInput<'checklists.completeStep'>, operator: string, exec: EngineExec = inlineExec): Promise<ChecklistRunView> {
-  const procs = procedures();
-  const step = assertNextStep(e.runbooks.getRun(input.runId), procs, input.stepId);
+  const step = assertNextStep(e.runbooks.getRun(input.runId), e.runbooks.procedures(), input.stepId);
   // Automated steps run engine checks (a staging tree re-read, log scans): through the job
   // executor, a worker thread in the app, so the main process never blocks on them.
   const ctx = { jobId: `checklist-${input.runId}-${Date.now()}`, signal: new AbortController().signal, onProgress: () => {} };
@@ -189,12 +178,12 @@ export async function checklistCompleteStep(e: Engine, input: ParsedInput<'check
     },
     ctx,
   );
-  return runView(after);
+  return runView(e, after);
 }
 
 export function checklistStatus(e: Engine, runId: string | undefined): ChecklistRunView[] {
-  if (runId) return [runView(e.runbooks.getRun(runId))];
-  return e.runbooks.listRuns({ limit: 50 }).map((r) => runView(e.runbooks.getRun(r.id)));
+  if (runId) return [runView(e, e.runbooks.getRun(runId))];
+  return e.runbooks.listRuns({ limit: 50 }).map((r) => runView(e, e.runbooks.getRun(r.id)));
 }
 
 // --- restore (7.2) and failure acknowledgement, for the app's restore wizard -----
