@@ -48,6 +48,15 @@ const TrustInput = {
   identityFiles: z.array(PathInput).max(32).optional(),
 };
 
+/** Filters of the audit view. */
+const AuditFilterInput = {
+  action: z.string().trim().max(200).optional(),
+  actor: z.string().trim().max(200).optional(),
+  subject: z.string().trim().max(500).optional(),
+  from: z.string().datetime({ message: 'from must be an RFC 3339 UTC timestamp.' }).optional(),
+  to: z.string().datetime({ message: 'to must be an RFC 3339 UTC timestamp.' }).optional(),
+};
+
 // ---------------------------------------------------------------------------
 // Output types (the engine's results as the renderer sees them)
 
@@ -186,6 +195,24 @@ export type AuditRowView = AuditRow;
 export interface AuditPage {
   rows: AuditRowView[];
   nextCursor: string | null;
+}
+
+export interface AuditOffsetPageView {
+  rows: AuditRowView[];
+  /** Rows matching the filters. */
+  total: number;
+  /** Index of rows[0] in the newest-first list. */
+  offset: number;
+}
+
+export interface AuditRowDetailView {
+  row: AuditRowView;
+  /** The row's hash recomputed from its fields matches. */
+  hashOk: boolean;
+  /** Its prevHash is the previous row's hash. */
+  linkOk: boolean;
+  previousId: number | null;
+  nextId: number | null;
 }
 
 export interface AuditVerifyResult {
@@ -342,6 +369,12 @@ export const CONTRACT = {
       })
       .strict(),
   )<AuditPage>(),
+  /** The audit log for people: total, a page at an offset (newest first), filters with action as a prefix and actor/subject as substrings. */
+  'audit.page': channel(z.object({ ...AuditFilterInput, offset: z.number().int().min(0).default(0), limit: z.number().int().min(1).max(1000).default(100) }).strict())<AuditOffsetPageView>(),
+  /** Jump to a date: the offset of the newest row at or before it, under the same filters. */
+  'audit.locate': channel(z.object({ ...AuditFilterInput, at: z.string().datetime({ message: 'at must be an RFC 3339 UTC timestamp.' }) }).strict())<{ offset: number; total: number }>(),
+  /** One row with its own chain check. */
+  'audit.row': channel(z.object({ id: z.number().int().positive() }).strict())<AuditRowDetailView>(),
   'audit.verify': channel(NoInput)<AuditVerifyResult>(),
   'keys.list': channel(z.object({ tenant: z.string().trim().max(200).optional() }).strict().optional())<KeyView[]>(),
   'keys.inspect': channel(z.object({ pem: z.string().min(1, 'Paste a PEM public key.').max(65536) }).strict())<KeyInspection>(),

@@ -133,6 +133,9 @@ export function createHandlers(deps: HandlerDeps): Handlers {
       return engine.workspaceStatus(s, false);
     },
     'audit.list': async (q) => engine.auditList(sess(), q),
+    'audit.page': async (q) => sess().audit.page(q),
+    'audit.locate': async ({ at, ...f }) => sess().audit.locate(at, f),
+    'audit.row': async ({ id }) => sess().audit.row(id),
     'audit.verify': async () => engine.auditVerify(sess(), exec),
     'keys.list': async (input) => engine.keysList(sess(), input?.tenant),
     'keys.inspect': async ({ pem }) => engine.keyInspect(pem),

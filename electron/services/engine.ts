@@ -16,7 +16,7 @@ import { isOpsError, OpsError } from '../../shared/errors';
 import type { Settings } from '../../shared/settings';
 import type { JobProgress, Verdict } from '../../shared/types';
 import { exportAudit, type AuditExportOptions, type AuditExportResult } from './audit/export';
-import { appendAudit, queryAudit, verifyAuditChain, type AuditEntryInput, type AuditPage, type AuditQuery, type ChainHead, type ChainVerification } from './audit/index';
+import { appendAudit, auditRowDetail, locateAudit, pageAudit, type AuditFilter, type AuditOffsetPage, type AuditRowDetail, queryAudit, verifyAuditChain, type AuditEntryInput, type AuditPage, type AuditQuery, type ChainHead, type ChainVerification } from './audit/index';
 import { openDatabase, type Db } from './db/index';
 import { computeHealth, type HealthReport } from './health/index';
 import { addTrustedKey, listKeyRecords, revokeTrustedKey, rotateTrustedKey, trustStoreProblems, type AddKeyInput, type KeyRecord, type TrustStoreProblem } from './keys/index';
@@ -120,6 +120,12 @@ export interface Engine {
     verify(opts?: { against?: ChainHead }): AuditVerification;
     export(opts: AuditExportOptions): AuditExportResult;
     list(q?: AuditQuery): AuditPage;
+    /** Total and one page at an offset (newest first) under filters. */
+    page(q: AuditFilter & { offset?: number; limit?: number }): AuditOffsetPage;
+    /** Jump to a date: offset of the newest row at or before `at`. */
+    locate(at: string, f?: AuditFilter): { offset: number; total: number };
+    /** One row with its own chain check. */
+    row(id: number): AuditRowDetail;
   };
   keys: {
     list(opts?: { tenant?: string; includeRevoked?: boolean }): KeyRecord[];
@@ -285,6 +291,9 @@ export function createEngine(workspaceDir: string, options: EngineOptions = {}):
       verify: (opts = {}) => withTrustStore(verifyAuditChain(db(), opts), trustStoreProblems(db())),
       export: (opts) => exportAudit(db(), { ...opts, operator: opts.operator ?? (ws.settings.operator || undefined) }),
       list: (q = {}) => queryAudit(db(), q),
+      page: (q) => pageAudit(db(), q),
+      locate: (at, f = {}) => locateAudit(db(), at, f),
+      row: (id) => auditRowDetail(db(), id),
     },
     keys: {
       list: (opts = {}) => listKeyRecords(db(), opts),

@@ -403,3 +403,116 @@ export function* iterateAudit(db: Db, range: { from?: string; to?: string } = {}
   for (const r of it) yield toRow(r);
 }
 
+
+// ---------------------------------------------------------------------------
+// Paging for people (issue 11): total, offset pages, jump to a date, one row's detail.
+
+/** Filters of the audit view: action (prefix, so "mirror." matches every mirror event), actor and subject (substring), time range [from, to). */
+export interface AuditFilter {
+  action?: string;
+  actor?: string;
+  subject?: string;
+  from?: string;
+  to?: string;
+}
+
+export interface AuditOffsetPage {
+  rows: AuditRow[];
+  /** Rows matching the filter (the list's length). */
+  total: number;
+  /** Index of rows[0] in the newest-first list. */
+  offset: number;
+}
+
+function likeEscape(s: string): string {
+  return s.replace(/[\\%_]/g, (c) => `\\${c}`);
+}
+
+/** WHERE clause of a filter. Action is a prefix range on the (action, ts, id) index. */
+function filterSql(f: AuditFilter): { where: string[]; args: (string | number)[] } {
+  const where: string[] = [];
+  const args: (string | number)[] = [];
+  if (f.action) {
+    where.push('action >= ? AND action < ?');
+    args.push(f.action, `${f.action}\uffff`);
+  }
+  if (f.actor) {
+    where.push("actor LIKE ? ESCAPE '\\'");
+    args.push(`%${likeEscape(f.actor)}%`);
+  }
+  if (f.subject) {
+    where.push("subject LIKE ? ESCAPE '\\'");
+    args.push(`%${likeEscape(f.subject)}%`);
+  }
+  if (f.from) {
+    where.push('ts >= ?');
+    args.push(f.from);
+  }
+  if (f.to) {
+    where.push('ts < ?');
+    args.push(f.to);
+  }
+  return { where, args };
+}
+
+const isUnfiltered = (f: AuditFilter): boolean => !f.action && !f.actor && !f.subject && !f.from && !f.to;
+
+/** How many rows match (the unfiltered count is the chain head's id: ids run 1..n without gaps). */
+export function countAudit(db: Db, f: AuditFilter = {}): number {
+  if (isUnfiltered(f)) return ((db.prepare('SELECT id FROM audit_log ORDER BY id DESC LIMIT 1').get() as { id: number } | undefined)?.id ?? 0);
+  const { where, args } = filterSql(f);
+  return (db.prepare(`SELECT count(*) AS n FROM audit_log WHERE ${where.join(' AND ')}`).get(...args) as { n: number }).n;
+}
+
+/**
+ * One page of the newest-first list (log order: id descending) at `offset`.
+ * Unfiltered, the page is an id range (ids have no gaps), so any offset of a
+ * million-row log costs one index seek.
+ */
+export function pageAudit(db: Db, q: AuditFilter & { offset?: number; limit?: number; total?: number }): AuditOffsetPage {
+  const limit = Math.max(1, Math.min(q.limit ?? 100, 1000));
+  const offset = Math.max(0, Math.floor(q.offset ?? 0));
+  const total = q.total ?? countAudit(db, q);
+  const cols = 'id, ts, actor, action, subject, details, prev_hash, hash';
+  let raw: RawRow[];
+  if (isUnfiltered(q)) {
+    const top = total - offset;
+    raw = db.prepare(`SELECT ${cols} FROM audit_log WHERE id <= ? AND id > ? ORDER BY id DESC`).raw(true).all(top, top - limit) as RawRow[];
+  } else {
+    const { where, args } = filterSql(q);
+    raw = db.prepare(`SELECT ${cols} FROM audit_log WHERE ${where.join(' AND ')} ORDER BY id DESC LIMIT ? OFFSET ?`).raw(true).all(...args, limit, offset) as RawRow[];
+  }
+  return { rows: raw.map(toRow), total, offset };
+}
+
+/** Jump to a date: the offset of the newest row at or before `at` in the filtered newest-first list. */
+export function locateAudit(db: Db, at: string, f: AuditFilter = {}): { offset: number; total: number } {
+  const total = countAudit(db, f);
+  const { where, args } = filterSql(f);
+  where.push('ts > ?');
+  args.push(at);
+  const newer = (db.prepare(`SELECT count(*) AS n FROM audit_log WHERE ${where.join(' AND ')}`).get(...args) as { n: number }).n;
+  return { offset: Math.min(newer, Math.max(0, total - 1)), total };
+}
+
+export interface AuditRowDetail {
+  row: AuditRow;
+  /** The row's hash recomputed from its fields matches, and its prevHash is the previous row's hash. */
+  hashOk: boolean;
+  linkOk: boolean;
+  previousId: number | null;
+  nextId: number | null;
+}
+
+/** One row with its own chain check (hash and link to the previous row). */
+export function auditRowDetail(db: Db, id: number): AuditRowDetail {
+  const cols = 'id, ts, actor, action, subject, details, prev_hash, hash';
+  const r = db.prepare(`SELECT ${cols} FROM audit_log WHERE id = ?`).raw(true).get(id) as RawRow | undefined;
+  if (!r) throw new OpsError('ERR_INPUT_NOT_FOUND', `The audit log has no row ${id}.`);
+  const row = toRow(r);
+  const prev = id > 1 ? (db.prepare('SELECT hash FROM audit_log WHERE id = ?').raw(true).get(id - 1) as [string] | undefined) : undefined;
+  const next = db.prepare('SELECT id FROM audit_log WHERE id = ?').raw(true).get(id + 1) as [number] | undefined;
+  const hashOk = computeRowHash(row.prevHash, row.id, row.ts, row.actor, row.action, row.subject, r[5]) === row.hash;
+  const linkOk = id === 1 ? row.prevHash === GENESIS_HASH : !!prev && prev[0] === row.prevHash;
+  return { row, hashOk, linkOk, previousId: id > 1 ? id - 1 : null, nextId: next ? next[0] : null };
+}
