@@ -428,6 +428,39 @@ describe('files from media and kits: lstat, regular files only, never blocking, 
     expect(next.code, next.out).toBe(0);
   });
 
+  it('2. a FIFO as a loose Trivy bundle\'s db.bundle.sig, as --signature, or as the bundle itself: refused at once by import and verify (11; the bundle argument itself 1); the next import works', async () => {
+    const dir = await kit();
+    const loose = join(media, `loose${++seq}`);
+    mkdirSync(loose);
+    writeFileSync(join(loose, 'db.bundle'), readFileSync(join(dir, 'trivy', 'db.bundle')));
+    expect(spawnSync('mkfifo', [join(loose, 'db.bundle.sig')]).status).toBe(0);
+    const fifoBundle = join(media, `fifo${++seq}.tar.zst`);
+    expect(spawnSync('mkfifo', [fifoBundle]).status).toBe(0);
+    const ws = workspace();
+    expect((await runMirror(['import', await bundle(), '--workspace', ws, '--key', keyFile, '--json'])).code).toBe(0);
+    const cases: [string, string[]][] = [
+      ['loose .sig', [join(loose, 'db.bundle')]],
+      ['--signature', [join(dir, 'trivy', 'db.bundle'), '--signature', join(loose, 'db.bundle.sig')]],
+      ['bundle', [fifoBundle]],
+    ];
+    for (const [label, args] of cases) {
+      // import takes no --signature (a kit or a bundle beside its .sig): verify only there.
+      for (const cmd of label === '--signature' ? [['verify', ...args]] : [['import', ...args, '--workspace', ws], ['verify', ...args]]) {
+        // In a child: a read that blocked could not be interrupted inside this test process.
+        const r = spawnSync(process.execPath, [CLI, ...cmd, '--key', keyFile, '--json'], { encoding: 'utf8', timeout: 30_000 });
+        expect(r.signal, `${label} ${cmd[0]}: blocked`).toBeNull();
+        // The bundle named on the command line is the operator's input: not a regular file is ERR_INPUT_NOT_FOUND (1).
+        const [exit, code] = label === 'bundle' ? [1, 'ERR_INPUT_NOT_FOUND'] : [11, 'ERR_BUNDLE_UNSAFE_ENTRY'];
+        expect(r.status, `${label} ${cmd[0]}: ${r.stdout}${r.stderr}`).toBe(exit);
+        const j = JSON.parse(r.stdout) as { code: string; message: string };
+        expect(j.code, label).toBe(code);
+        expect(JSON.stringify(j), label).toMatch(/FIFO|not a regular file/);
+      }
+    }
+    const next = await runMirror(['import', await bundle(), '--workspace', ws, '--key', keyFile, '--json']);
+    expect(next.code, next.out).toBe(0);
+  });
+
   it('4. a signature path outside the kit, or a symlinked .sig or bundle: verify and import both refuse (11), nothing outside is read', async () => {
     const secret = join(tmp.dir, 'outside.sig');
     writeFileSync(secret, 'not for the kit');
