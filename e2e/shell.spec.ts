@@ -40,6 +40,11 @@ test('settings are saved through the real handler into workspace.json; invalid i
   await c.page.getByRole('navigation', { name: 'Main' }).getByRole('button', { name: 'Settings' }).click();
   await c.page.getByLabel('Operator name recorded in the audit log').fill('Dana Ops');
   await c.page.getByLabel('Generations kept for rollback (besides the current one)').fill('4');
+  // Without a reason the change is refused and nothing is written.
+  await c.page.getByRole('button', { name: 'Save settings' }).click();
+  await expect(c.page.getByRole('alert', { name: 'Settings not saved' })).toContainText('reason');
+  expect((JSON.parse(readFileSync(join(c.workspaceDir, 'workspace.json'), 'utf8')) as { settings: { keepGenerations: number } }).settings.keepGenerations).not.toBe(4);
+  await c.page.getByLabel('Reason for the change (recorded in the audit log)').fill('CHG-9 longer rollback window');
   await c.page.getByRole('button', { name: 'Save settings' }).click();
   await expect(c.page.getByRole('status').filter({ hasText: 'Settings saved.' })).toBeVisible();
   const onDisk = JSON.parse(readFileSync(join(c.workspaceDir, 'workspace.json'), 'utf8')) as { settings: { operator: string; keepGenerations: number } };

@@ -447,7 +447,8 @@ export const CONTRACT = {
       .strict(),
   )<ExportedFiles>(),
   'settings.get': channel(NoInput)<Settings>(),
-  'settings.set': channel(z.object({ settings: SettingsSchema }).strict())<Settings>(),
+  // A change of settings carries a written reason (the change record), recorded on each settings.changed audit row.
+  'settings.set': channel(z.object({ settings: SettingsSchema, reason: z.string().trim().min(3, 'Give the reason for the change (for example the change record id), at least 3 characters.').max(500) }).strict())<Settings>(),
   'demoKit.info': channel(NoInput)<DemoKitInfo>(),
   /** Main-process only: a native file/folder picker. Returns null when the operator cancels. */
   'dialog.openPath': channel(

@@ -96,7 +96,7 @@ describe('IPC contract and handler table', () => {
 
   it('refuses an untrusted sender with ERR_IPC_SENDER and does not run the handler', async () => {
     for (const url of ['https://evil.example/', 'file:///tmp/other/index.html', 'app://other/index.html', 'data:text/html,hi']) {
-      const r = await ipc.invoke('settings.set', { settings: { keepGenerations: 7 } }, url);
+      const r = await ipc.invoke('settings.set', { settings: { keepGenerations: 7 }, reason: 'CHG-1 test' }, url);
       expect(r.ok, url).toBe(false);
       if (!r.ok) expect(r.error.code).toBe('ERR_IPC_SENDER');
     }
@@ -111,20 +111,26 @@ describe('IPC contract and handler table', () => {
     expect(got.ok).toBe(true);
     if (!got.ok) return;
     const settings = { ...(got.value as Record<string, unknown>), keepGenerations: 5, operator: 'Dana' };
-    const set = await ipc.invoke('settings.set', { settings });
+    // A change without its reason is refused, naming what is missing; nothing is written.
+    const noReason = await ipc.invoke('settings.set', { settings });
+    expect(noReason.ok ? null : noReason.error.code).toBe('ERR_IPC_INPUT');
+    const blankReason = await ipc.invoke('settings.set', { settings, reason: '  ' });
+    expect(blankReason.ok ? null : blankReason.error.message).toMatch(/reason/);
+    expect(JSON.parse(readFileSync(join(tmp.dir, 'ws', 'workspace.json'), 'utf8')).settings.keepGenerations).toBe(2);
+    const set = await ipc.invoke('settings.set', { settings, reason: 'CHG-77 longer rollback window' });
     expect(set.ok).toBe(true);
     const onDisk = JSON.parse(readFileSync(join(tmp.dir, 'ws', 'workspace.json'), 'utf8')) as { settings: { keepGenerations: number; operator: string } };
     expect(onDisk.settings.keepGenerations).toBe(5);
     expect(onDisk.settings.operator).toBe('Dana');
     expect(events).toContainEqual({ topic: 'data.changed', payload: { scopes: ['settings'] } });
-    // Each changed setting is audited (from, to), like mirror settings set.
+    // Each changed setting is audited (from, to, the reason), like mirror settings set.
     const audit = await ipc.invoke('audit.list', { action: 'settings.changed' });
-    expect(audit.ok && (audit.value as { rows: { subject: string; details: Record<string, unknown> }[] }).rows.map((r) => [r.subject, r.details.from, r.details.to]).sort()).toEqual([
-      ['keepGenerations', 2, 5],
-      ['operator', '', 'Dana'],
+    expect(audit.ok && (audit.value as { rows: { subject: string; details: Record<string, unknown> }[] }).rows.map((r) => [r.subject, r.details.from, r.details.to, r.details.reason]).sort()).toEqual([
+      ['keepGenerations', 2, 5, 'CHG-77 longer rollback window'],
+      ['operator', '', 'Dana', 'CHG-77 longer rollback window'],
     ]);
 
-    const bad = await ipc.invoke('settings.set', { settings: { ...settings, keepGenerations: 0 } });
+    const bad = await ipc.invoke('settings.set', { settings: { ...settings, keepGenerations: 0 }, reason: 'CHG-78 too few' });
     expect(bad.ok ? null : bad.error.code).toBe('ERR_IPC_INPUT');
     const after = JSON.parse(readFileSync(join(tmp.dir, 'ws', 'workspace.json'), 'utf8')) as { settings: { keepGenerations: number } };
     expect(after.settings.keepGenerations).toBe(5);

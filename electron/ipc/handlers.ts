@@ -179,8 +179,8 @@ export function createHandlers(deps: HandlerDeps): Handlers {
       return r;
     },
     'settings.get': async () => sess().settings,
-    'settings.set': async ({ settings }) => {
-      const saved = sess().saveSettings(settings);
+    'settings.set': async ({ settings, reason }) => {
+      const saved = sess().saveSettings(settings, { reason });
       changed('settings');
       return saved;
     },

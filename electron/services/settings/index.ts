@@ -156,9 +156,13 @@ export function saveSettingsAudited(ws: Workspace, db: Db, next: Settings, opts:
   const parsed = SettingsSchema.parse(next);
   crossCheck(parsed);
   const changes = SETTINGS.filter((d) => JSON.stringify(read(ws.settings, d.key)) !== JSON.stringify(read(parsed, d.key)));
+  const reason = (opts.reason ?? '').trim();
+  if (changes.length > 0 && reason.length < 3) {
+    throw new OpsError('ERR_USAGE', `A reason is required to change ${changes.map((d) => d.key).join(', ')} (for example the change record id); it is recorded in the audit log. Nothing was changed.`);
+  }
   let out = ws;
   db.transaction(() => {
-    for (const d of changes) appendAudit(db, { action: 'settings.changed', subject: d.key, operator: opts.operator, details: { key: d.key, from: read(ws.settings, d.key), to: read(parsed, d.key), reason: opts.reason?.trim() || null, source: 'app' } });
+    for (const d of changes) appendAudit(db, { action: 'settings.changed', subject: d.key, operator: opts.operator, details: { key: d.key, from: read(ws.settings, d.key), to: read(parsed, d.key), reason, source: 'app' } });
     out = saveSettings(ws, parsed);
   }).immediate();
   return out;

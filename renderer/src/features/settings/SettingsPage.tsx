@@ -15,13 +15,15 @@ export function SettingsPage() {
     <section className="card card-wide" aria-label="Workspace settings">
       {settings.isPending && <Loading what="settings" />}
       {settings.error && <ErrorPanel error={settings.error} title="Settings unavailable" />}
-      {settings.data && <SettingsForm initial={settings.data} save={(s) => invoke('settings.set', { settings: s })} />}
+      {settings.data && <SettingsForm initial={settings.data} save={({ settings: s, reason }) => invoke('settings.set', { settings: s, reason })} />}
     </section>
   );
 }
 
-function SettingsForm({ initial, save }: { initial: Settings; save: (s: Settings) => Promise<Settings> }) {
+function SettingsForm({ initial, save }: { initial: Settings; save: (change: { settings: Settings; reason: string }) => Promise<Settings> }) {
   const [draft, setDraft] = useState<Settings>(initial);
+  // Every change carries a written reason (the change record), recorded with it in the audit log.
+  const [reason, setReason] = useState('');
   const mutation = useMutation({ mutationFn: save });
   const num = (v: string) => (v.trim() === '' ? NaN : Number(v));
 
@@ -30,7 +32,7 @@ function SettingsForm({ initial, save }: { initial: Settings; save: (s: Settings
       noValidate
       onSubmit={(e) => {
         e.preventDefault();
-        mutation.mutate(draft);
+        mutation.mutate({ settings: draft, reason });
       }}
     >
       <fieldset>
@@ -63,6 +65,11 @@ function SettingsForm({ initial, save }: { initial: Settings; save: (s: Settings
         <p className="muted">
           Free space: warn below {formatBytes(draft.capacity.warnFreeBytes)}, fail below {formatBytes(draft.capacity.failFreeBytes)}. Bundle limits: {formatBytes(draft.limits.maxTotalBytes)} unpacked, {draft.limits.maxMembers} members.
         </p>
+      </fieldset>
+      <fieldset>
+        <legend>Change record</legend>
+        <label htmlFor="set-reason">Reason for the change (recorded in the audit log)</label>
+        <input id="set-reason" type="text" placeholder="e.g. CHG-123 longer retention for the audit" value={reason} onChange={(e) => setReason(e.target.value)} />
       </fieldset>
       <button type="submit" className="primary" disabled={mutation.isPending}>
         Save settings
