@@ -25,7 +25,7 @@ import { currentGeneration, getLibrary, readState, setLastApply } from './store'
 import { installTrivy, type TrivyKind } from './trivy-install';
 import { libraryTmpFile } from './library-place';
 import { rollback as rollbackLocked } from './rollback';
-import type { ImportItem, ImportResult, PreparedBundle, StagingExport } from './types';
+import type { GenerationRow, ImportItem, ImportResult, PreparedBundle, StagingExport } from './types';
 import type { Limits } from '../../../shared/settings';
 
 export interface ImportOptions {
@@ -419,7 +419,15 @@ function planKit(db: Db, kit: KitManifest): { items: ImportItem[]; missing: numb
   return { items, missing };
 }
 
-async function importKit(ws: Workspace, db: Db, dir: string, opts: ImportOptions, out: { items: ImportItem[]; missing: number[]; warnings: string[] }): Promise<void> {
+type ImportOut = { items: ImportItem[]; missing: number[]; warnings: string[] };
+
+/**
+ * The kit's manifest read with the keys that count for its tenant (a
+ * workspace key pinned for another tenant does not), and checked against the
+ * workspace's chain. Returns the kit and those keys, or null after recording
+ * the refusal.
+ */
+function openKit(ws: Workspace, db: Db, dir: string, opts: ImportOptions, out: ImportOut): { kit: KitManifest; opts: ImportOptions } | null {
   let kit: KitManifest;
   try {
     const st = readState(db);
@@ -441,8 +449,16 @@ async function importKit(ws: Workspace, db: Db, dir: string, opts: ImportOptions
     const it = item(dir, null, 'refused', err.code, err.message);
     if (!opts.dryRun) recordFailure(ws, db, it, opts, true);
     out.items.push(it);
-    return;
+    return null;
   }
+  return { kit, opts };
+}
+
+/** A kit: its mirror entries applied in generation order (stopping at the first break in the chain), then its Trivy entries installed; progress says "bundle k of n". */
+async function importKit(ws: Workspace, db: Db, dir: string, optsIn: ImportOptions, out: ImportOut): Promise<void> {
+  const opened = openKit(ws, db, dir, optsIn, out);
+  if (!opened) return;
+  const { kit, opts } = opened;
   out.warnings.push(...kit.warnings);
   if (opts.dryRun) {
     const plan = planKit(db, kit);
@@ -451,11 +467,17 @@ async function importKit(ws: Workspace, db: Db, dir: string, opts: ImportOptions
     return;
   }
   const mirror = kit.entries.filter((e) => e.kind === 'mirror-full' || e.kind === 'mirror-delta').sort((a, b) => a.generation! - b.generation! || (a.kind === 'mirror-full' ? -1 : 1));
-  let stopped = false;
   const trivyEntries = kit.entries.filter((x) => x.kind === 'trivy-db' || x.kind === 'trivy-java-db');
   const count = mirror.length + trivyEntries.length;
+  await importKitMirrors(ws, db, kit, dir, mirror, count, opts, out);
+  await importKitTrivy(ws, db, kit, dir, trivyEntries, { first: mirror.length + 1, count }, opts, out);
+}
+
+/** The kit's mirror entries in generation order (bundles 1..m of `count`): already-applied ones skipped without reading, each verified into incoming and applied; a refusal stops the chain. */
+async function importKitMirrors(ws: Workspace, db: Db, kit: KitManifest, dir: string, mirror: KitEntry[], count: number, outer: ImportOptions, out: ImportOut): Promise<void> {
+  let stopped = false;
   let index = 0;
-  const outer = opts;
+  let opts = outer;
   for (const e of mirror) {
     const shown = join(dir, e.path);
     opts = nthBundle(outer, ++index, count, e.path);
@@ -503,6 +525,13 @@ async function importKit(ws: Workspace, db: Db, dir: string, opts: ImportOptions
       if (r.code !== 'ERR_IMPORT_NON_MONOTONIC') stopped = true;
     }
   }
+}
+
+/** The kit's Trivy entries (bundles first..count), each resolved inside the kit with its signature and installed. */
+async function importKitTrivy(ws: Workspace, db: Db, kit: KitManifest, dir: string, trivyEntries: KitEntry[], n: { first: number; count: number }, outer: ImportOptions, out: ImportOut): Promise<void> {
+  let index = n.first - 1;
+  const count = n.count;
+  let opts = outer;
   for (const e of trivyEntries) {
     const shown = join(dir, e.path);
     opts = nthBundle(outer, ++index, count, e.path);
@@ -542,7 +571,8 @@ export async function importLocked(ws: Workspace, db: Db, paths: string[], opts:
   }
 }
 
-async function importChecked(ws: Workspace, db: Db, paths: string[], opts: ImportOptions, out: { items: ImportItem[]; missing: number[]; warnings: string[] }): Promise<ImportResult> {
+/** Kits are imported as they come; loose files are returned for verifyLoose. */
+async function importInputs(ws: Workspace, db: Db, paths: string[], opts: ImportOptions, out: ImportOut): Promise<string[]> {
   for (const p of paths) {
     if (!existsSync(p)) throw new OpsError('ERR_INPUT_NOT_FOUND', `${p} does not exist: give a bundle file or a kit folder.`, { path: p });
   }
@@ -555,11 +585,14 @@ async function importChecked(ws: Workspace, db: Db, paths: string[], opts: Impor
       await importKit(ws, db, abs, opts, out);
     } else loose.push(p);
   }
-  // Loose bundle files: verify each (one read), then apply in generation order.
+  return loose;
+}
+
+/** Loose bundle files (bundle k of n): Trivy bundles installed at once; mirror bundles verified into incoming (one read each), returned in generation order. */
+async function verifyLoose(ws: Workspace, db: Db, loose: string[], outer: ImportOptions, out: ImportOut): Promise<Verified[]> {
   const prepared: Verified[] = [];
-  const outer = opts;
   for (const [i, p] of loose.entries()) {
-    opts = nthBundle(outer, i + 1, loose.length, p);
+    const opts = nthBundle(outer, i + 1, loose.length, p);
     // The operator's path is followed once (it may be a link they chose); inside it, nothing is followed.
     const abs = realpathSync(resolve(p));
     if (/\.bundle$/.test(abs)) {
@@ -584,31 +617,35 @@ async function importChecked(ws: Workspace, db: Db, paths: string[], opts: Impor
     } else prepared.push(v);
   }
   prepared.sort((a, b) => a.prepared!.exp.generation - b.prepared!.exp.generation || (isFullLike(a.prepared!.exp) ? -1 : 1));
-  if (opts.allOrNothing && !opts.dryRun) {
-    const refused = out.items.find((i) => i.outcome === 'refused');
-    const broken = refused ? null : chainBreak(prepared);
-    if (refused || broken) {
-      if (broken) {
-        const it: ImportItem = { ...broken.item.item, outcome: 'refused', code: 'ERR_EXPORT_BASE_MISSING', message: broken.message };
-        recordFailure(ws, db, it, opts, false, broken.item.prepared?.exp);
-        out.items.push(it);
-        if (broken.missing.length) out.missing.push(...broken.missing);
-      }
-      for (const v of prepared) {
-        if (broken && v === broken.item) continue;
-        discardPrepared(ws, v.prepared!);
-        out.items.push({ ...v.item, outcome: 'not-applied', message: `Not applied: the restore applies nothing unless every bundle of the chain verifies (${(refused ?? broken!.item.item).path} did not).` });
-      }
-      if (broken) discardPrepared(ws, broken.item.prepared!);
-      return summarise(out.items, out.missing, false, db, out.warnings);
-    }
+  return prepared;
+}
+
+/** All or nothing (the 7.2 restore): a refused input or a broken chain refuses everything before anything is applied. Returns true when it refused. */
+function refuseIncompleteRestore(ws: Workspace, db: Db, prepared: Verified[], opts: ImportOptions, out: ImportOut): boolean {
+  const refused = out.items.find((i) => i.outcome === 'refused');
+  const broken = refused ? null : chainBreak(prepared);
+  if (!refused && !broken) return false;
+  if (broken) {
+    const it: ImportItem = { ...broken.item.item, outcome: 'refused', code: 'ERR_EXPORT_BASE_MISSING', message: broken.message };
+    recordFailure(ws, db, it, opts, false, broken.item.prepared?.exp);
+    out.items.push(it);
+    if (broken.missing.length) out.missing.push(...broken.missing);
   }
-  opts = outer;
-  const before = opts.allOrNothing ? currentGeneration(db) ?? null : null;
+  for (const v of prepared) {
+    if (broken && v === broken.item) continue;
+    discardPrepared(ws, v.prepared!);
+    out.items.push({ ...v.item, outcome: 'not-applied', message: `Not applied: the restore applies nothing unless every bundle of the chain verifies (${(refused ?? broken!.item.item).path} did not).` });
+  }
+  if (broken) discardPrepared(ws, broken.item.prepared!);
+  return true;
+}
+
+/** The verified loose bundles applied in generation order (bundle k of n); a gap (or, all or nothing, any refusal) stops the rest. */
+function applyInOrder(ws: Workspace, db: Db, prepared: Verified[], before: GenerationRow | null, outer: ImportOptions, out: ImportOut): void {
   let stopped = false;
   for (const [i, v] of prepared.entries()) {
     const p = v.prepared!;
-    opts = nthBundle(outer, i + 1, prepared.length, p.path);
+    const opts = nthBundle(outer, i + 1, prepared.length, p.path);
     if (stopped) {
       rmQuiet(incomingJobDir(ws.layout, p.job));
       if (p.library) rmQuiet(p.library.tmpFile);
@@ -624,14 +661,26 @@ async function importChecked(ws: Workspace, db: Db, paths: string[], opts: Impor
     }
     if (r.outcome === 'refused' && opts.allOrNothing) stopped = true;
   }
-  if (opts.allOrNothing && before && out.items.some((i) => i.outcome === 'refused') && currentGeneration(db)?.seq !== before.seq) {
-    // Part of the chain switched, then an apply failed: return to where staging was.
-    try {
-      const back = await rollbackLocked(ws, db, { to: before.generation, reason: 'restore did not complete: back to the generation held before it', operator: opts.operator, hooks: opts.hooks, now: opts.now });
-      out.warnings.push(`The restore did not complete; staging is back at generation ${back.to.generation} (${back.to.exportId}), as before it.`);
-    } catch (e) {
-      out.warnings.push(`The restore did not complete and staging could not return to generation ${before.generation}: ${toErrorShape(e).message}`);
-    }
+}
+
+/** All or nothing: part of the chain switched, then an apply failed: staging returns to the generation it held before. */
+async function returnToBefore(ws: Workspace, db: Db, before: GenerationRow | null, opts: ImportOptions, out: ImportOut): Promise<void> {
+  if (!opts.allOrNothing || !before || !out.items.some((i) => i.outcome === 'refused') || currentGeneration(db)?.seq === before.seq) return;
+  try {
+    const back = await rollbackLocked(ws, db, { to: before.generation, reason: 'restore did not complete: back to the generation held before it', operator: opts.operator, hooks: opts.hooks, now: opts.now });
+    out.warnings.push(`The restore did not complete; staging is back at generation ${back.to.generation} (${back.to.exportId}), as before it.`);
+  } catch (e) {
+    out.warnings.push(`The restore did not complete and staging could not return to generation ${before.generation}: ${toErrorShape(e).message}`);
   }
+}
+
+/** Inputs checked → kits imported → loose bundles verified → (all or nothing: the whole chain checked) → applied in order → (all or nothing: back on failure). */
+async function importChecked(ws: Workspace, db: Db, paths: string[], opts: ImportOptions, out: ImportOut): Promise<ImportResult> {
+  const loose = await importInputs(ws, db, paths, opts, out);
+  const prepared = await verifyLoose(ws, db, loose, opts, out);
+  if (opts.allOrNothing && !opts.dryRun && refuseIncompleteRestore(ws, db, prepared, opts, out)) return summarise(out.items, out.missing, false, db, out.warnings);
+  const before = opts.allOrNothing ? currentGeneration(db) ?? null : null;
+  applyInOrder(ws, db, prepared, before, opts, out);
+  await returnToBefore(ws, db, before, opts, out);
   return summarise(out.items, out.missing, !!opts.dryRun, db, out.warnings);
 }

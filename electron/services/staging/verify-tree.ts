@@ -16,6 +16,7 @@ import type { Workspace } from '../workspace/index';
 import { generationDir, generationMetaDir, generationName } from '../workspace/layout';
 import { digestOfText, parseStateText, sortEntries, stateText } from './state';
 import { currentGeneration, getGeneration } from './store';
+import type { GenerationRow } from './types';
 
 async function hashFile(file: string, signal?: AbortSignal): Promise<{ sha256: string; size: number }> {
   const h = createHash('sha256');
@@ -56,7 +57,105 @@ function emptyVerdict(path: string): Verdict {
   return { ok: false, code: null, message: '', action: null, path, kind: 'workspace', exportId: null, generation: null, checks: [], items: [], warnings: [], stats: { bytes: 0, files: 0, seconds: 0 } };
 }
 
-/** Deep-verifies one generation (current by default) and returns a Verdict of kind 'workspace'. */
+/** Findings of a tree verification, gathered step by step. */
+interface TreeFindings {
+  failures: Failure[];
+  checks: Check[];
+}
+
+/** 1a. The signed export.json kept beside the generation: unaltered since import. Returns its signed state digest. */
+function checkKeptExport(f: TreeFindings, row: GenerationRow, metaDir: string): string | null {
+  const exportFile = join(metaDir, 'export.json');
+  if (!existsSync(exportFile)) {
+    f.failures.push({ code: 'ERR_VERIFY_MISSING_FILE', message: `The kept export.json of ${row.export_id} is missing.`, path: 'export.json' });
+    f.checks.push({ name: 'export.json', ok: false, detail: 'missing' });
+    return null;
+  }
+  const bytes = readFileSync(exportFile);
+  const sha = createHash('sha256').update(bytes).digest('hex');
+  if (sha !== row.export_json_sha256) {
+    f.failures.push({ code: 'ERR_VERIFY_DIGEST', message: `The kept export.json of ${row.export_id} was altered (sha256 ${sha}, recorded ${row.export_json_sha256}).`, path: 'export.json' });
+    f.checks.push({ name: 'export.json', ok: false, detail: 'altered since import' });
+    return null;
+  }
+  try {
+    const signedDigest = (JSON.parse(bytes.toString('utf8')) as { state: { digest: string } }).state.digest;
+    f.checks.push({ name: 'export.json', ok: true, detail: `${row.export_id}, signed state ${signedDigest}` });
+    return signedDigest;
+  } catch {
+    f.failures.push({ code: 'ERR_BUNDLE_CORRUPT', message: `The kept export.json of ${row.export_id} is unreadable.`, path: 'export.json' });
+    return null;
+  }
+}
+
+/** 1b. The kept list of expected files, which must hash to the signed state. */
+function checkKeptState(f: TreeFindings, row: GenerationRow, metaDir: string, signedDigest: string | null): StateEntry[] {
+  try {
+    const text = readFileSync(join(metaDir, 'state.txt'), 'utf8');
+    const expected = parseStateText(text);
+    const d = digestOfText(text);
+    const okState = signedDigest === null ? d === row.state_digest : d === signedDigest;
+    f.checks.push({ name: 'state list', ok: okState, detail: okState ? `${expected.length} files` : `state list digest ${d} differs from the signed ${signedDigest ?? row.state_digest}` });
+    if (!okState) f.failures.push({ code: 'ERR_VERIFY_DIGEST', message: 'The kept list of expected files was altered.', path: 'state.txt' });
+    return expected;
+  } catch {
+    f.failures.push({ code: 'ERR_VERIFY_MISSING_FILE', message: 'The kept list of expected files is missing or unreadable.', path: 'state.txt' });
+    return [];
+  }
+}
+
+/** 2. The tree itself: every file hashed (a few at a time) and compared with the expected list; extra, changed and missing files. */
+async function checkTreeFiles(f: TreeFindings, root: string, rootName: string, expected: StateEntry[], signal: AbortSignal | undefined): Promise<{ actual: StateEntry[]; bytes: number }> {
+  const actual: StateEntry[] = [];
+  let bytes = 0;
+  if (!existsSync(root)) {
+    f.failures.push({ code: 'ERR_VERIFY_MISSING_FILE', message: `The generation folder ${rootName} is missing.`, path: rootName });
+    return { actual, bytes };
+  }
+  const { files, odd } = await walk(root);
+  for (const p of odd) f.failures.push({ code: 'ERR_VERIFY_EXTRA_FILE', message: `Not a regular file in the staging tree: ${p}`, path: p });
+  const exp = new Map(expected.map((e) => [e.path, e]));
+  const seen = new Set<string>();
+  let i = 0;
+  const worker = async (): Promise<void> => {
+    while (i < files.length) {
+      const p = files[i++];
+      if (signal?.aborted) throw new OpsError('ERR_CANCELLED', 'Verification cancelled.');
+      const st = await lstat(join(root, p));
+      const h = await hashFile(join(root, p), signal);
+      bytes += h.size;
+      actual.push({ path: p, sha256: h.sha256, size: h.size });
+      const e = exp.get(p);
+      seen.add(p);
+      if (!e) f.failures.push({ code: 'ERR_VERIFY_EXTRA_FILE', message: `Extra file not in the signed state: ${p}`, path: p });
+      else if (e.sha256 !== h.sha256 || e.size !== h.size || st.size !== e.size) f.failures.push({ code: 'ERR_VERIFY_DIGEST', message: `Changed: ${p} has sha256 ${h.sha256} (${h.size} bytes), the signed state says ${e.sha256} (${e.size} bytes).`, path: p });
+    }
+  };
+  await Promise.all([worker(), worker(), worker(), worker()]);
+  for (const e of expected) if (!seen.has(e.path)) f.failures.push({ code: 'ERR_VERIFY_MISSING_FILE', message: `Missing: ${e.path}`, path: e.path });
+  return { actual, bytes };
+}
+
+/** The verdict of a tree verification: ok with the signed state, or the mismatches with the rollback / rebuild advice. */
+function generationVerdict(v: Verdict, row: GenerationRow, f: TreeFindings, want: string, filesChecked: number): Verdict {
+  const { failures } = f;
+  failures.sort((a, b) => (a.path ?? '').localeCompare(b.path ?? ''));
+  v.checks = f.checks;
+  if (failures.length === 0) {
+    v.ok = true;
+    v.message = `Staging generation ${row.generation} (${row.export_id}, staging/${generationName(row.seq)}) matches its signed state ${want}: ${filesChecked} files.`;
+    return v;
+  }
+  v.code = pickReportedCode(failures.map((x) => x.code));
+  v.failures = failures;
+  v.member = failures[0].path;
+  // The bundles are not at fault here: the tree on disk changed. Copying a bundle again would not help.
+  v.action = 'The staging tree changed on disk (damage or tampering). Roll back to a kept generation (mirror rollback --workspace <dir>; it is deep-verified before the switch) or rebuild staging from the library (mirror checklist run 7.2). Keep a copy of the damaged tree as evidence.';
+  v.message = `Staging generation ${row.generation} (${row.export_id}) does not match its signed state: ${failures.length} mismatch${failures.length === 1 ? '' : 'es'} (${failures.slice(0, 5).map((x) => x.path ?? x.message).join(', ')}${failures.length > 5 ? ', …' : ''}).`;
+  return v;
+}
+
+/** Deep-verifies one generation (current by default) and returns a Verdict of kind 'workspace': kept export.json → kept state list → the tree → the state digest. */
 export async function verifyGeneration(ws: Workspace, db: Db, opts: TreeVerifyOptions = {}): Promise<Verdict> {
   const t0 = performance.now();
   const v = emptyVerdict(opts.path ?? ws.dir);
@@ -72,90 +171,16 @@ export async function verifyGeneration(ws: Workspace, db: Db, opts: TreeVerifyOp
   }
   v.exportId = row.export_id;
   v.generation = row.generation;
-  const failures: Failure[] = [];
-  const checks: Check[] = [];
+  const f: TreeFindings = { failures: [], checks: [] };
   const metaDir = generationMetaDir(ws.layout, row.seq);
-  // 1. The signed export.json kept beside the generation, and its expected state.
-  let signedDigest: string | null = null;
-  const exportFile = join(metaDir, 'export.json');
-  if (existsSync(exportFile)) {
-    const bytes = readFileSync(exportFile);
-    const sha = createHash('sha256').update(bytes).digest('hex');
-    if (sha !== row.export_json_sha256) {
-      failures.push({ code: 'ERR_VERIFY_DIGEST', message: `The kept export.json of ${row.export_id} was altered (sha256 ${sha}, recorded ${row.export_json_sha256}).`, path: 'export.json' });
-      checks.push({ name: 'export.json', ok: false, detail: 'altered since import' });
-    } else {
-      try {
-        signedDigest = (JSON.parse(bytes.toString('utf8')) as { state: { digest: string } }).state.digest;
-        checks.push({ name: 'export.json', ok: true, detail: `${row.export_id}, signed state ${signedDigest}` });
-      } catch {
-        failures.push({ code: 'ERR_BUNDLE_CORRUPT', message: `The kept export.json of ${row.export_id} is unreadable.`, path: 'export.json' });
-      }
-    }
-  } else {
-    failures.push({ code: 'ERR_VERIFY_MISSING_FILE', message: `The kept export.json of ${row.export_id} is missing.`, path: 'export.json' });
-    checks.push({ name: 'export.json', ok: false, detail: 'missing' });
-  }
-  let expected: StateEntry[] = [];
-  try {
-    const text = readFileSync(join(metaDir, 'state.txt'), 'utf8');
-    expected = parseStateText(text);
-    const d = digestOfText(text);
-    const okState = signedDigest === null ? d === row.state_digest : d === signedDigest;
-    checks.push({ name: 'state list', ok: okState, detail: okState ? `${expected.length} files` : `state list digest ${d} differs from the signed ${signedDigest ?? row.state_digest}` });
-    if (!okState) failures.push({ code: 'ERR_VERIFY_DIGEST', message: 'The kept list of expected files was altered.', path: 'state.txt' });
-  } catch {
-    failures.push({ code: 'ERR_VERIFY_MISSING_FILE', message: 'The kept list of expected files is missing or unreadable.', path: 'state.txt' });
-  }
-  // 2. The tree itself.
-  const root = generationDir(ws.layout, row.seq);
-  const actual: StateEntry[] = [];
-  let bytes = 0;
-  if (!existsSync(root)) {
-    failures.push({ code: 'ERR_VERIFY_MISSING_FILE', message: `The generation folder staging/${generationName(row.seq)} is missing.`, path: `staging/${generationName(row.seq)}` });
-  } else {
-    const { files, odd } = await walk(root);
-    for (const p of odd) failures.push({ code: 'ERR_VERIFY_EXTRA_FILE', message: `Not a regular file in the staging tree: ${p}`, path: p });
-    const exp = new Map(expected.map((e) => [e.path, e]));
-    const seen = new Set<string>();
-    // Hash a few files at a time.
-    let i = 0;
-    const worker = async (): Promise<void> => {
-      while (i < files.length) {
-        const p = files[i++];
-        if (opts.signal?.aborted) throw new OpsError('ERR_CANCELLED', 'Verification cancelled.');
-        const st = await lstat(join(root, p));
-        const h = await hashFile(join(root, p), opts.signal);
-        bytes += h.size;
-        actual.push({ path: p, sha256: h.sha256, size: h.size });
-        const e = exp.get(p);
-        seen.add(p);
-        if (!e) failures.push({ code: 'ERR_VERIFY_EXTRA_FILE', message: `Extra file not in the signed state: ${p}`, path: p });
-        else if (e.sha256 !== h.sha256 || e.size !== h.size || st.size !== e.size) failures.push({ code: 'ERR_VERIFY_DIGEST', message: `Changed: ${p} has sha256 ${h.sha256} (${h.size} bytes), the signed state says ${e.sha256} (${e.size} bytes).`, path: p });
-      }
-    };
-    await Promise.all([worker(), worker(), worker(), worker()]);
-    for (const e of expected) if (!seen.has(e.path)) failures.push({ code: 'ERR_VERIFY_MISSING_FILE', message: `Missing: ${e.path}`, path: e.path });
-  }
+  const signedDigest = checkKeptExport(f, row, metaDir);
+  const expected = checkKeptState(f, row, metaDir, signedDigest);
+  const { actual, bytes } = await checkTreeFiles(f, generationDir(ws.layout, row.seq), `staging/${generationName(row.seq)}`, expected, opts.signal);
   const tree = digestOfText(stateText(sortEntries(actual)));
   const want = signedDigest ?? row.state_digest;
-  checks.push({ name: 'files', ok: !failures.some((f) => f.path && f.path !== 'export.json' && f.path !== 'state.txt'), detail: `${actual.length} files checked` });
-  checks.push({ name: 'state digest', ok: tree === want, detail: tree === want ? want : `tree hashes to ${tree}, signed state is ${want}` });
-  if (tree !== want && failures.length === 0) failures.push({ code: 'ERR_VERIFY_DIGEST', message: `The staging tree hashes to ${tree}, the signed state is ${want}.` });
-  v.checks = checks;
+  f.checks.push({ name: 'files', ok: !f.failures.some((x) => x.path && x.path !== 'export.json' && x.path !== 'state.txt'), detail: `${actual.length} files checked` });
+  f.checks.push({ name: 'state digest', ok: tree === want, detail: tree === want ? want : `tree hashes to ${tree}, signed state is ${want}` });
+  if (tree !== want && f.failures.length === 0) f.failures.push({ code: 'ERR_VERIFY_DIGEST', message: `The staging tree hashes to ${tree}, the signed state is ${want}.` });
   v.stats = { bytes, files: actual.length, seconds: (performance.now() - t0) / 1000 };
-  failures.sort((a, b) => (a.path ?? '').localeCompare(b.path ?? ''));
-  if (failures.length === 0) {
-    v.ok = true;
-    v.message = `Staging generation ${row.generation} (${row.export_id}, staging/${generationName(row.seq)}) matches its signed state ${want}: ${actual.length} files.`;
-    return v;
-  }
-  const code = pickReportedCode(failures.map((f) => f.code));
-  v.code = code;
-  v.failures = failures;
-  v.member = failures[0].path;
-  // The bundles are not at fault here: the tree on disk changed. Copying a bundle again would not help.
-  v.action = 'The staging tree changed on disk (damage or tampering). Roll back to a kept generation (mirror rollback --workspace <dir>; it is deep-verified before the switch) or rebuild staging from the library (mirror checklist run 7.2). Keep a copy of the damaged tree as evidence.';
-  v.message = `Staging generation ${row.generation} (${row.export_id}) does not match its signed state: ${failures.length} mismatch${failures.length === 1 ? '' : 'es'} (${failures.slice(0, 5).map((f) => f.path ?? f.message).join(', ')}${failures.length > 5 ? ', …' : ''}).`;
-  return v;
+  return generationVerdict(v, row, f, want, actual.length);
 }

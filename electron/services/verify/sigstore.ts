@@ -224,7 +224,6 @@ export async function verifySigstoreBundle(bundleJson: Buffer, artifact: Buffer,
   const chainProblem = checkChainHasNoRoot(bundle);
   if (chainProblem) return fail(chainProblem);
 
-  const keyBased = bundle.verificationMaterial.content.$case === 'publicKey';
   const makeEntity = (): SignedEntity | string => {
     let entity: SignedEntity;
     try {
@@ -234,37 +233,42 @@ export async function verifySigstoreBundle(bundleJson: Buffer, artifact: Buffer,
     }
     return adaptRekorV2Dsse(bundle, entity) ?? entity;
   };
+  if (bundle.verificationMaterial.content.$case === 'publicKey') return verifyKeyBased(bundle, root, makeEntity, opts);
+  return verifyCertificateBased(root, makeEntity, opts);
+}
 
-  if (keyBased) {
-    if (opts.keys.length === 0) return fail('the Sigstore bundle is signed with a key, and no trusted key was given');
-    const hint = bundle.verificationMaterial.content.$case === 'publicKey' ? bundle.verificationMaterial.content.publicKey.hint : '';
-    // Try the key the hint names first, then every other pinned key.
-    const candidates = opts.keys
-      .map((k) => {
-        try {
-          return { k, key: createPublicKey(k.pem) };
-        } catch {
-          return null;
-        }
-      })
-      .filter((c): c is { k: TrustedKey; key: KeyObject } => c !== null)
-      .sort((a, b) => Number(keyHint(b.key) === hint) - Number(keyHint(a.key) === hint));
-    const errors: string[] = [];
-    for (const { k, key } of candidates) {
-      const finder: KeyFinderFunc = () => ({ publicKey: key, validFor: () => true });
-      const entity = makeEntity();
-      if (typeof entity === 'string') return fail(entity);
+/** A bundle signed with a key: the key its hint names first, then every other pinned key. */
+function verifyKeyBased(bundle: Bundle, root: TrustedRoot, makeEntity: () => SignedEntity | string, opts: SigstoreOptions): SigstoreResult {
+  if (opts.keys.length === 0) return fail('the Sigstore bundle is signed with a key, and no trusted key was given');
+  const hint = bundle.verificationMaterial.content.$case === 'publicKey' ? bundle.verificationMaterial.content.publicKey.hint : '';
+  const candidates = opts.keys
+    .map((k) => {
       try {
-        new Verifier(toTrustMaterial(root, finder)).verify(entity);
-        return { ok: true, detail: `Sigstore bundle verified with pinned key ${k.fingerprint}` };
-      } catch (e) {
-        errors.push(`${k.fingerprint}: ${errorText(e)}`);
+        return { k, key: createPublicKey(k.pem) };
+      } catch {
+        return null;
       }
+    })
+    .filter((c): c is { k: TrustedKey; key: KeyObject } => c !== null)
+    .sort((a, b) => Number(keyHint(b.key) === hint) - Number(keyHint(a.key) === hint));
+  const errors: string[] = [];
+  for (const { k, key } of candidates) {
+    const finder: KeyFinderFunc = () => ({ publicKey: key, validFor: () => true });
+    const entity = makeEntity();
+    if (typeof entity === 'string') return fail(entity);
+    try {
+      new Verifier(toTrustMaterial(root, finder)).verify(entity);
+      return { ok: true, detail: `Sigstore bundle verified with pinned key ${k.fingerprint}` };
+    } catch (e) {
+      errors.push(`${k.fingerprint}: ${errorText(e)}`);
     }
-    if (candidates.length === 0) return fail('none of the trusted keys could be loaded');
-    return fail(`no trusted key verifies the Sigstore bundle (${errors.join('; ')})`);
   }
+  if (candidates.length === 0) return fail('none of the trusted keys could be loaded');
+  return fail(`no trusted key verifies the Sigstore bundle (${errors.join('; ')})`);
+}
 
+/** A certificate-based bundle: only with the pinned certificate identity and OIDC issuer. */
+function verifyCertificateBased(root: TrustedRoot, makeEntity: () => SignedEntity | string, opts: SigstoreOptions): SigstoreResult {
   if (!opts.certificateIdentity || !opts.certificateOidcIssuer) {
     return fail('the Sigstore bundle is certificate-based: the expected certificate identity and OIDC issuer must be pinned (--certificate-identity, --certificate-oidc-issuer)');
   }

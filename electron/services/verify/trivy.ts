@@ -20,12 +20,12 @@ import Database from 'better-sqlite3';
 import { Parser, type ReadEntry } from 'tar';
 import { z } from 'zod';
 import { OpsError, isOpsError, type ErrorCode } from '../../../shared/errors';
-import type { Check, Failure, Verdict } from '../../../shared/types';
+import type { Verdict } from '../../../shared/types';
 import type { Workspace } from '../workspace/index';
 import { logEvent, type LogEvent } from '../obs/index';
 import { BboltHeadCollector } from './bbolt';
 import { decodeSignature, signatureSchemes, verifyDetached, type TrustedKey } from './keys';
-import { buildVerdict, reportOf } from './verdict';
+import { buildVerdict, Report, reportOf } from './verdict';
 import { TarGate } from './tar-gate';
 import type { VerifyOptions } from './types';
 import { openRegular, readRegular, removeTreeQuiet } from '../safe-fs';
@@ -260,64 +260,189 @@ function throwIfAborted(signal: AbortSignal | undefined, file: string): void {
   if (signal?.aborted) throw new OpsError('ERR_CANCELLED', 'Verification of the Trivy bundle was cancelled; nothing was changed.', { path: file });
 }
 
-/**
- * Verifies a Trivy DB bundle. Returns a Verdict for every finding about the
- * bundle itself; throws an OpsError only when the input cannot be read at all
- * (ERR_INPUT_NOT_FOUND), on cancellation (ERR_CANCELLED) or on a full disk
- * while extracting (ERR_NO_SPACE).
- */
-export async function verifyTrivyBundle(file: string, opts: TrivyVerifyOptions): Promise<Verdict> {
-  const started = Date.now();
-  throwIfAborted(opts.signal, file);
-  let size: number;
+/** lstat of the input: a regular file (its size), else ERR_BUNDLE_UNSAFE_ENTRY / ERR_INPUT_NOT_FOUND. */
+async function statTrivyInput(file: string): Promise<number> {
   try {
     const st = await lstat(file);
     if (st.isSymbolicLink() || !st.isFile()) throw new OpsError(st.isSymbolicLink() || st.isFIFO() || st.isCharacterDevice() || st.isBlockDevice() || st.isSocket() ? 'ERR_BUNDLE_UNSAFE_ENTRY' : 'ERR_INPUT_NOT_FOUND', `${file} is not a regular file. Give the path of a Trivy bundle (db.bundle or java-db.bundle).`, { path: file });
-    size = st.size;
+    return st.size;
   } catch (e) {
     if (isOpsError(e)) throw e;
     throw new OpsError('ERR_INPUT_NOT_FOUND', `The Trivy bundle ${file} was not found or cannot be read (${(e as NodeJS.ErrnoException).code ?? 'error'}). Check the path and the media.`, { path: file });
   }
+}
 
-  const checks: Check[] = [];
-  const failures: Failure[] = [];
-  const warnings: string[] = [];
-  const addFailure = (code: ErrorCode, message: string, path?: string) => failures.push({ code, message, ...(path ? { path } : {}) });
-  let kind: TrivyKind | null = opts.kind ?? trivyKindFromName(file);
-
-  // The signature file (small) is read first; the bundle itself only once.
-  let sigPath: string | undefined = opts.signature;
-  let sigText: string | null = null;
-  if (!sigPath) {
-    for (const candidate of signatureCandidates(file, kind)) {
-      // lstat: whatever is there (a FIFO or a link included) is the candidate, and is judged below.
-      if (existsNoFollow(candidate)) {
-        sigPath = candidate;
-        break;
-      }
-    }
+/** The signature file (small) is read first, the bundle itself only once: the given one, or the first candidate found. */
+function readTrivySignature(file: string, kind: TrivyKind | null, given: string | undefined): { path: string | undefined; text: string | null } {
+  let path = given;
+  if (!path) {
+    // lstat: whatever is there (a FIFO or a link included) is the candidate, and is judged below.
+    path = signatureCandidates(file, kind).find(existsNoFollow);
   }
-  if (sigPath) {
+  if (!path) return { path, text: null };
+  try {
+    // lstat first, regular files only, O_NOFOLLOW | O_NONBLOCK: a FIFO in a signature's place cannot block the read.
+    return { path, text: readRegular(path, MAX_SIGNATURE_BYTES, { label: `The signature file ${path}` }).toString('latin1') };
+  } catch (e) {
+    if (isOpsError(e) && e.code !== 'ERR_INPUT_NOT_FOUND') throw e;
+    if (given) throw new OpsError('ERR_INPUT_NOT_FOUND', `The signature file ${path} cannot be read (${(e as Error).message}).`, { path });
+    return { path, text: null };
+  }
+}
+
+/**
+ * The tar members of a Trivy bundle as the parser hands them over: the gate
+ * admits each, metadata.json is kept (small), the database is streamed to
+ * its check (and to `extractTo` or a private temporary file when it must be
+ * opened); anything else is an extra-file failure. The first stream error
+ * stops the read.
+ */
+class TrivyMemberReader {
+  /** Findings made during the read (extra files, folders). */
+  readonly report = new Report();
+  readonly state: MemberState = { metadata: null, metadataTooLarge: false, dbName: null, bbolt: null, sqliteFile: null, sqliteHead: Buffer.alloc(0), dbBytes: 0, files: 0 };
+  readonly gate: TarGate;
+  current: string | undefined;
+  streamError: OpsError | null = null;
+  /** Stops the stream (set by readTrivyStream). */
+  onFail: (e: OpsError) => void = () => undefined;
+  private privateDir: string | null = null;
+  private readonly fds: number[] = [];
+
+  constructor(
+    private readonly file: string,
+    private readonly opts: TrivyVerifyOptions,
+    public kind: TrivyKind | null,
+  ) {
+    this.gate = new TarGate({ top: null, limits: opts.limits, label: 'the Trivy bundle' });
+    if (opts.extractTo) mkdirSync(opts.extractTo, { recursive: true });
+  }
+
+  fail(e: unknown): void {
+    if (!this.streamError) this.streamError = streamErrorToOps(e, this.file);
+    this.onFail(this.streamError);
+  }
+
+  /** A new file for a member: in `extractTo`, else in a private temporary folder. */
+  private openOut(name: string): number {
+    let target: string;
+    if (this.opts.extractTo) {
+      target = join(this.opts.extractTo, name);
+    } else {
+      this.privateDir ??= mkdtempSync(join(tmpdir(), 'okc-trivy-'));
+      target = join(this.privateDir, name);
+    }
+    return this.openFile(target);
+  }
+
+  openFile(target: string): number {
+    const fd = openSync(target, 'w', 0o600);
+    this.fds.push(fd);
+    return fd;
+  }
+
+  entry(entry: ReadEntry): void {
+    if (this.streamError) {
+      entry.resume();
+      return;
+    }
+    let decision;
     try {
-      // lstat first, regular files only, O_NOFOLLOW | O_NONBLOCK: a FIFO in a signature's place cannot block the read.
-      sigText = readRegular(sigPath, MAX_SIGNATURE_BYTES, { label: `The signature file ${sigPath}` }).toString('latin1');
+      decision = this.gate.admit({ path: entry.path, type: entry.type, size: entry.size ?? 0, linkpath: entry.linkpath || undefined });
     } catch (e) {
-      if (isOpsError(e) && e.code !== 'ERR_INPUT_NOT_FOUND') throw e;
-      if (opts.signature) {
-        throw new OpsError('ERR_INPUT_NOT_FOUND', `The signature file ${sigPath} cannot be read (${(e as Error).message}).`, { path: sigPath });
-      }
-      sigText = null;
+      entry.resume();
+      this.fail(e);
+      return;
     }
+    const name = decision.path;
+    this.current = name;
+    if (decision.kind === 'directory') {
+      this.extra(`The Trivy bundle holds a folder "${name}/"; it must hold only ${METADATA} and the database file at its root.`, name);
+      entry.resume();
+      return;
+    }
+    this.state.files++;
+    if (name === METADATA) return this.takeMetadata(entry);
+    const dbKind = (Object.keys(TRIVY_DB_FILE) as TrivyKind[]).find((k) => TRIVY_DB_FILE[k] === name);
+    if (dbKind && (this.kind === null || this.kind === dbKind) && this.state.dbName === null) return this.takeDatabase(entry, dbKind, name);
+    const expected = this.kind ? `${METADATA} and ${TRIVY_DB_FILE[this.kind]}` : `${METADATA} and trivy.db or trivy-java.db`;
+    this.extra(`The Trivy bundle holds "${name}", which does not belong in it (expected only ${expected} at the root).`, name);
+    entry.resume();
   }
-  const signature = new StreamingSignature(opts.keys, sigText);
 
-  const gate = new TarGate({ top: null, limits: opts.limits, label: 'the Trivy bundle' });
+  private extra(message: string, path: string): void {
+    this.report.failures.push({ code: 'ERR_VERIFY_EXTRA_FILE', message, path });
+  }
+
+  private takeMetadata(entry: ReadEntry): void {
+    if ((entry.size ?? 0) > MAX_METADATA_BYTES) {
+      this.state.metadataTooLarge = true;
+      entry.resume();
+      return;
+    }
+    const parts: Buffer[] = [];
+    const fd = this.opts.extractTo ? this.openOut(METADATA) : null;
+    entry.on('data', (c: Buffer) => {
+      parts.push(c);
+      if (fd !== null) writeSync(fd, c);
+    });
+    entry.on('end', () => {
+      this.state.metadata = Buffer.concat(parts);
+      if (fd !== null) fsyncSync(fd);
+    });
+  }
+
+  private takeDatabase(entry: ReadEntry, dbKind: TrivyKind, name: string): void {
+    const state = this.state;
+    this.kind = dbKind;
+    state.dbName = name;
+    const needFile = dbKind === 'trivy-java-db' || !!this.opts.extractTo;
+    const fd = needFile ? this.openOut(name) : null;
+    if (dbKind === 'trivy-db') state.bbolt = new BboltHeadCollector();
+    else state.sqliteFile = this.opts.extractTo ? join(this.opts.extractTo, name) : join(this.privateDir!, name);
+    entry.on('data', (c: Buffer) => {
+      try {
+        state.dbBytes += c.length;
+        if (state.bbolt) state.bbolt.push(c);
+        else if (state.sqliteHead.length < SQLITE_HEADER.length) state.sqliteHead = Buffer.concat([state.sqliteHead, c.subarray(0, SQLITE_HEADER.length - state.sqliteHead.length)]);
+        if (fd !== null) writeSync(fd, c);
+      } catch (e) {
+        this.fail(e);
+      }
+    });
+    entry.on('end', () => {
+      try {
+        if (fd !== null) fsyncSync(fd);
+      } catch (e) {
+        this.fail(e);
+      }
+    });
+  }
+
+  /** Closes every file opened and removes the private temporary folder. */
+  close(): void {
+    for (const fd of this.fds) {
+      try {
+        closeSync(fd);
+      } catch {
+        /* closed */
+      }
+    }
+    if (this.privateDir) removeTreeQuiet(this.privateDir);
+  }
+}
+
+/**
+ * The one read: raw bytes → SHA-256, signature, optional library copy →
+ * gunzip → (double-compression check, unpacked limit) → tar Parser → the
+ * member reader. Returns the raw size and digest ('' after a stream error,
+ * which is in reader.streamError); throws for cancellation, an unreadable
+ * input and a full disk.
+ */
+async function readTrivyStream(file: string, size: number, opts: TrivyVerifyOptions, signature: StreamingSignature, reader: TrivyMemberReader, started: number): Promise<{ rawBytes: number; rawSha256: string }> {
+  const { gate } = reader;
   const rawHash = createHash('sha256');
   let rawBytes = 0;
-  let privateDir: string | null = null;
-  const openFds: number[] = [];
-  const state: MemberState = { metadata: null, metadataTooLarge: false, dbName: null, bbolt: null, sqliteFile: null, sqliteHead: Buffer.alloc(0), dbBytes: 0, files: 0 };
-  let streamError: OpsError | null = null;
   let lastProgress = 0;
   const progress = (member?: string, force = false) => {
     if (!opts.onProgress) return;
@@ -327,101 +452,9 @@ export async function verifyTrivyBundle(file: string, opts: TrivyVerifyOptions):
     const seconds = (now - started) / 1000;
     opts.onProgress({ jobId: `verify:${basename(file)}`, phase: 'verify', bytesDone: rawBytes, bytesTotal: size, ...(member ? { member } : {}), ...(seconds > 0 ? { bytesPerSecond: rawBytes / seconds } : {}) });
   };
-
-  if (opts.extractTo) mkdirSync(opts.extractTo, { recursive: true });
-  const openOut = (name: string): number => {
-    let target: string;
-    if (opts.extractTo) {
-      target = join(opts.extractTo, name);
-    } else {
-      privateDir ??= mkdtempSync(join(tmpdir(), 'okc-trivy-'));
-      target = join(privateDir, name);
-    }
-    const fd = openSync(target, 'w', 0o600);
-    openFds.push(fd);
-    return fd;
-  };
-
   const parser = new Parser({ strict: true, brotli: false, zstd: false });
-  let currentMember: string | undefined;
-  let fail: (e: unknown) => void = () => undefined;
-
-  parser.on('entry', (entry: ReadEntry) => {
-    if (streamError) {
-      entry.resume();
-      return;
-    }
-    let decision;
-    try {
-      decision = gate.admit({ path: entry.path, type: entry.type, size: entry.size ?? 0, linkpath: entry.linkpath || undefined });
-    } catch (e) {
-      entry.resume();
-      fail(e);
-      return;
-    }
-    const name = decision.path;
-    currentMember = name;
-    if (decision.kind === 'directory') {
-      addFailure('ERR_VERIFY_EXTRA_FILE', `The Trivy bundle holds a folder "${name}/"; it must hold only ${METADATA} and the database file at its root.`, name);
-      entry.resume();
-      return;
-    }
-    state.files++;
-    if (name === METADATA) {
-      if ((entry.size ?? 0) > MAX_METADATA_BYTES) {
-        state.metadataTooLarge = true;
-        entry.resume();
-        return;
-      }
-      const parts: Buffer[] = [];
-      const fd = opts.extractTo ? openOut(METADATA) : null;
-      entry.on('data', (c: Buffer) => {
-        parts.push(c);
-        if (fd !== null) writeSync(fd, c);
-      });
-      entry.on('end', () => {
-        state.metadata = Buffer.concat(parts);
-        if (fd !== null) fsyncSync(fd);
-      });
-      return;
-    }
-    const dbKind = (Object.keys(TRIVY_DB_FILE) as TrivyKind[]).find((k) => TRIVY_DB_FILE[k] === name);
-    if (dbKind && (kind === null || kind === dbKind) && state.dbName === null) {
-      kind = dbKind;
-      state.dbName = name;
-      const needFile = dbKind === 'trivy-java-db' || !!opts.extractTo;
-      const fd = needFile ? openOut(name) : null;
-      if (dbKind === 'trivy-db') state.bbolt = new BboltHeadCollector();
-      else state.sqliteFile = opts.extractTo ? join(opts.extractTo, name) : join(privateDir!, name);
-      entry.on('data', (c: Buffer) => {
-        try {
-          state.dbBytes += c.length;
-          if (state.bbolt) state.bbolt.push(c);
-          else if (state.sqliteHead.length < SQLITE_HEADER.length) state.sqliteHead = Buffer.concat([state.sqliteHead, c.subarray(0, SQLITE_HEADER.length - state.sqliteHead.length)]);
-          if (fd !== null) writeSync(fd, c);
-        } catch (e) {
-          fail(e);
-        }
-      });
-      entry.on('end', () => {
-        try {
-          if (fd !== null) fsyncSync(fd);
-        } catch (e) {
-          fail(e);
-        }
-      });
-      return;
-    }
-    const expected = kind ? `${METADATA} and ${TRIVY_DB_FILE[kind]}` : `${METADATA} and trivy.db or trivy-java.db`;
-    addFailure('ERR_VERIFY_EXTRA_FILE', `The Trivy bundle holds "${name}", which does not belong in it (expected only ${expected} at the root).`, name);
-    entry.resume();
-  });
-
-  let copyFd: number | null = null;
-  if (opts.copyTo) {
-    copyFd = openSync(opts.copyTo, 'w', 0o600);
-    openFds.push(copyFd);
-  }
+  parser.on('entry', (entry: ReadEntry) => reader.entry(entry));
+  const copyFd = opts.copyTo ? reader.openFile(opts.copyTo) : null;
   const rawTap = new Transform({
     transform(chunk: Buffer, _enc, cb) {
       if (copyFd !== null) {
@@ -436,7 +469,7 @@ export async function verifyTrivyBundle(file: string, opts: TrivyVerifyOptions):
       rawHash.update(chunk);
       signature.update(chunk);
       gate.setCompressed(rawBytes);
-      progress(currentMember);
+      progress(reader.current);
       cb(null, chunk);
     },
   });
@@ -450,7 +483,7 @@ export async function verifyTrivyBundle(file: string, opts: TrivyVerifyOptions):
             throw new OpsError('ERR_BUNDLE_CORRUPT', 'The Trivy bundle is compressed twice (a compressed stream inside the gzip stream); it is not a Trivy bundle.', { path: file });
           }
         }
-        gate.addUnpacked(chunk.length, currentMember);
+        gate.addUnpacked(chunk.length, reader.current);
       } catch (e) {
         cb(e as Error);
         return;
@@ -463,166 +496,154 @@ export async function verifyTrivyBundle(file: string, opts: TrivyVerifyOptions):
       parser.end();
     },
   });
-  parser.on('error', (e: Error) => fail(e));
-  fail = (e: unknown) => {
-    if (!streamError) streamError = streamErrorToOps(e, file);
-    sink.destroy(streamError);
-  };
-
+  parser.on('error', (e: Error) => reader.fail(e));
+  reader.onFail = (e) => sink.destroy(e);
   try {
-    try {
-      await pipeline(createReadStream('', { fd: openRegular(file).fd, highWaterMark: 1024 * 1024 }), rawTap, createGunzip(), sink, ...(opts.signal ? [{ signal: opts.signal }] : []));
-    } catch (e) {
-      throwIfAborted(opts.signal, file);
-      if (!streamError) streamError = streamErrorToOps(e, file);
-    }
-    if (streamError && (streamError.code === 'ERR_INPUT_NOT_FOUND' || streamError.code === 'ERR_NO_SPACE')) throw streamError;
+    await pipeline(createReadStream('', { fd: openRegular(file).fd, highWaterMark: 1024 * 1024 }), rawTap, createGunzip(), sink, ...(opts.signal ? [{ signal: opts.signal }] : []));
+  } catch (e) {
     throwIfAborted(opts.signal, file);
-    if (copyFd !== null && !streamError) fsyncSync(copyFd);
-    progress(undefined, true);
+    if (!reader.streamError) reader.streamError = streamErrorToOps(e, file);
+  }
+  const se = reader.streamError as OpsError | null;
+  if (se && (se.code === 'ERR_INPUT_NOT_FOUND' || se.code === 'ERR_NO_SPACE')) throw se;
+  throwIfAborted(opts.signal, file);
+  if (copyFd !== null && !se) fsyncSync(copyFd);
+  progress(undefined, true);
+  return { rawBytes, rawSha256: se ? '' : rawHash.digest('hex') };
+}
 
-    const stats = { bytes: rawBytes, files: state.files, seconds: (Date.now() - started) / 1000 };
-    const finalKind: TrivyKind = kind ?? 'trivy-db';
+/** Signature over the file's bytes. Returns the keys that verified it. */
+function checkTrivySignature(report: Report, signature: StreamingSignature, sigPath: string | undefined, file: string, kind: TrivyKind | null, keyCount: number): { ok: boolean; signedBy: string[]; tried: string[] } {
+  const sig = signature.finish();
+  const fail = (msg: string): void => {
+    report.failures.push({ code: 'ERR_VERIFY_SIGNATURE', message: msg });
+    report.checks.push({ name: 'signature', ok: false, detail: msg });
+  };
+  if (!signature.hasSignature) fail(`No signature was found for the Trivy bundle (looked for ${signatureCandidates(file, kind).map((p) => basename(dirname(p)) + '/' + basename(p)).join(', ')}). Give it with --signature <file>.`);
+  else if (!signature.decodable) fail(`The signature file ${sigPath} is not a base64 signature (cosign sign-blob format).`);
+  else if (keyCount === 0) fail('No trusted key was given or pinned for this tenant, so the Trivy bundle’s signature cannot be checked. Pin the Export Center key (mirror keys add) or pass --key.');
+  else if (!sig.ok) fail(`No trusted key verifies the Trivy bundle’s signature (keys tried: ${sig.tried.join(', ')}).${sig.note ? ` ${sig.note}.` : ''} The bundle was signed by another key, or it was altered after signing.`);
+  else report.checks.push({ name: 'signature', ok: true, detail: `signed by ${sig.signedBy.join(', ')}` });
+  return sig;
+}
 
-    if (streamError) {
-      // The first stream error stops reading and is the verdict.
-      const se: OpsError = streamError;
-      checks.push({ name: 'archive', ok: false, detail: se.message });
-      const member = se.path && se.path !== file ? se.path : typeof se.details?.member === 'string' ? (se.details.member as string) : undefined;
-      return makeVerdict(file, finalKind, checks, [{ code: se.code, message: se.message, ...(member ? { path: member } : {}) }], warnings, stats, { tried: signature.tried, signedBy: [] });
-    }
-    const rawSha256 = rawHash.digest('hex');
-    checks.push({ name: 'archive', ok: true, detail: `gzip tar read completely: ${gate.members} member(s), sha256 ${rawSha256}` });
+/** metadata.json: present, small, JSON with the Trivy metadata fields. */
+function checkTrivyMetadata(report: Report, state: MemberState): TrivyMetadata | null {
+  const fail = (code: ErrorCode, message: string, detail = message): null => {
+    report.failures.push({ code, message, path: METADATA });
+    report.checks.push({ name: 'metadata', ok: false, detail });
+    return null;
+  };
+  if (state.metadataTooLarge) return fail('ERR_BUNDLE_CORRUPT', `${METADATA} is larger than ${MAX_METADATA_BYTES} bytes; it is not a Trivy metadata file.`);
+  if (state.metadata === null) return fail('ERR_VERIFY_MISSING_FILE', `The Trivy bundle has no ${METADATA} at its root.`);
+  let json: unknown;
+  try {
+    json = JSON.parse(state.metadata.toString('utf8'));
+  } catch (e) {
+    const problem = `${METADATA} is not valid JSON (${(e as Error).message})`;
+    return fail('ERR_BUNDLE_CORRUPT', `${problem}.`, problem);
+  }
+  const r = TrivyMetadataSchema.safeParse(json);
+  if (!r.success) {
+    const problem = `${METADATA} does not have the Trivy metadata fields: ${r.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')}`;
+    return fail('ERR_BUNDLE_CORRUPT', `${problem}.`, problem);
+  }
+  const metadata = r.data;
+  report.checks.push({ name: 'metadata', ok: true, detail: `Version ${metadata.Version}, UpdatedAt ${metadata.UpdatedAt}, NextUpdate ${metadata.NextUpdate}` });
+  return metadata;
+}
 
-    // Signature over the file's bytes.
-    const sig = signature.finish();
-    if (!signature.hasSignature) {
-      const msg = `No signature was found for the Trivy bundle (looked for ${signatureCandidates(file, kind).map((p) => basename(dirname(p)) + '/' + basename(p)).join(', ')}). Give it with --signature <file>.`;
-      addFailure('ERR_VERIFY_SIGNATURE', msg);
-      checks.push({ name: 'signature', ok: false, detail: msg });
-    } else if (!signature.decodable) {
-      const msg = `The signature file ${sigPath} is not a base64 signature (cosign sign-blob format).`;
-      addFailure('ERR_VERIFY_SIGNATURE', msg, undefined);
-      checks.push({ name: 'signature', ok: false, detail: msg });
-    } else if (opts.keys.length === 0) {
-      const msg = 'No trusted key was given or pinned for this tenant, so the Trivy bundle’s signature cannot be checked. Pin the Export Center key (mirror keys add) or pass --key.';
-      addFailure('ERR_VERIFY_SIGNATURE', msg);
-      checks.push({ name: 'signature', ok: false, detail: msg });
-    } else if (!sig.ok) {
-      const msg = `No trusted key verifies the Trivy bundle’s signature (keys tried: ${sig.tried.join(', ')}).${sig.note ? ` ${sig.note}.` : ''} The bundle was signed by another key, or it was altered after signing.`;
-      addFailure('ERR_VERIFY_SIGNATURE', msg);
-      checks.push({ name: 'signature', ok: false, detail: msg });
-    } else {
-      checks.push({ name: 'signature', ok: true, detail: `signed by ${sig.signedBy.join(', ')}` });
-    }
-
-    // metadata.json
-    let metadata: TrivyMetadata | null = null;
-    if (state.metadataTooLarge) {
-      const msg = `${METADATA} is larger than ${MAX_METADATA_BYTES} bytes; it is not a Trivy metadata file.`;
-      addFailure('ERR_BUNDLE_CORRUPT', msg, METADATA);
-      checks.push({ name: 'metadata', ok: false, detail: msg });
-    } else if (state.metadata === null) {
-      const msg = `The Trivy bundle has no ${METADATA} at its root.`;
-      addFailure('ERR_VERIFY_MISSING_FILE', msg, METADATA);
-      checks.push({ name: 'metadata', ok: false, detail: msg });
-    } else {
-      let json: unknown;
-      let parseProblem: string | null = null;
-      try {
-        json = JSON.parse(state.metadata.toString('utf8'));
-      } catch (e) {
-        parseProblem = `${METADATA} is not valid JSON (${(e as Error).message})`;
-      }
-      if (!parseProblem) {
-        const r = TrivyMetadataSchema.safeParse(json);
-        if (r.success) metadata = r.data;
-        else parseProblem = `${METADATA} does not have the Trivy metadata fields: ${r.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')}`;
-      }
-      if (parseProblem) {
-        addFailure('ERR_BUNDLE_CORRUPT', `${parseProblem}.`, METADATA);
-        checks.push({ name: 'metadata', ok: false, detail: parseProblem });
-      } else {
-        checks.push({ name: 'metadata', ok: true, detail: `Version ${metadata!.Version}, UpdatedAt ${metadata!.UpdatedAt}, NextUpdate ${metadata!.NextUpdate}` });
-      }
-    }
-    if (metadata) {
-      const want = SUPPORTED_TRIVY_VERSION[finalKind];
-      if (metadata.Version !== want) {
-        const msg = `The Trivy database schema Version ${metadata.Version} is not supported: this console accepts Version ${want} for ${TRIVY_DB_FILE[finalKind]} (the version Trivy itself accepts).`;
-        addFailure('ERR_EXPORT_UNSUPPORTED_SCHEMA', msg, METADATA);
-        checks.push({ name: 'metadata.version', ok: false, detail: `Version ${metadata.Version}; supported ${want}` });
-      } else {
-        checks.push({ name: 'metadata.version', ok: true, detail: `Version ${metadata.Version}` });
-      }
-      const next = Date.parse(metadata.NextUpdate);
-      const now = (opts.now ?? new Date()).getTime();
-      if (next < now) {
-        const days = Math.floor((now - next) / 86_400_000);
-        warnings.push(`The Trivy database is stale: its NextUpdate (${metadata.NextUpdate}) is ${days > 0 ? `${days} day(s) ` : ''}in the past. Bring in a newer Trivy DB bundle soon.`);
-        checks.push({ name: 'freshness', ok: true, detail: `stale since ${metadata.NextUpdate}` });
-      } else {
-        checks.push({ name: 'freshness', ok: true, detail: `next update due ${metadata.NextUpdate}` });
-      }
-    }
-
-    // The database file.
-    const dbFile = TRIVY_DB_FILE[finalKind];
-    if (state.dbName === null) {
-      const msg = `The Trivy bundle has no ${dbFile} at its root.`;
-      addFailure('ERR_VERIFY_MISSING_FILE', msg, dbFile);
-      checks.push({ name: 'database', ok: false, detail: msg });
-    } else if (state.bbolt) {
-      const r = state.bbolt.result();
-      if (r.ok) {
-        checks.push({ name: 'database', ok: true, detail: `bbolt, page size ${r.pageSize}, ${state.dbBytes} bytes, txid ${r.txid}` });
-        for (const n of r.notes) warnings.push(`${dbFile}: ${n}.`);
-      } else {
-        const msg = `${dbFile} is not a sound bbolt database: ${r.problems.join('; ')}.`;
-        addFailure('ERR_BUNDLE_CORRUPT', msg, dbFile);
-        checks.push({ name: 'database', ok: false, detail: msg });
-      }
-    } else if (state.sqliteFile && !sig.ok) {
-      // An SQLite file nobody trusted signed is never opened (SQLite parses it deeply).
-      checks.push({ name: 'database', ok: false, detail: `${dbFile} was not opened: the bundle's signature did not verify, and an unsigned database is never opened` });
-    } else if (state.sqliteFile) {
-      let problem: string | null = null;
-      if (!state.sqliteHead.equals(SQLITE_HEADER)) problem = 'it does not start with the SQLite 3 header ("SQLite format 3\\0")';
-      else problem = sqliteQuickCheck(state.sqliteFile);
-      if (problem) {
-        const msg = `${dbFile} is not a sound SQLite database: ${problem}.`;
-        addFailure('ERR_BUNDLE_CORRUPT', msg, dbFile);
-        checks.push({ name: 'database', ok: false, detail: msg });
-      } else {
-        checks.push({ name: 'database', ok: true, detail: `SQLite 3, ${state.dbBytes} bytes, quick_check ok` });
-      }
-    }
-
-    return { ...makeVerdict(file, finalKind, checks, failures, warnings, stats, { tried: sig.tried, signedBy: sig.signedBy }), file: { sha256: rawSha256, size: rawBytes } };
-  } finally {
-    for (const fd of openFds) {
-      try {
-        closeSync(fd);
-      } catch {
-        /* closed */
-      }
-    }
-    if (privateDir) removeTreeQuiet(privateDir);
+/** The schema Version Trivy accepts for this kind, and freshness (a stale DB is a warning). */
+function checkTrivyVersion(report: Report, metadata: TrivyMetadata, kind: TrivyKind, clock: Date | undefined): void {
+  const want = SUPPORTED_TRIVY_VERSION[kind];
+  if (metadata.Version !== want) {
+    const msg = `The Trivy database schema Version ${metadata.Version} is not supported: this console accepts Version ${want} for ${TRIVY_DB_FILE[kind]} (the version Trivy itself accepts).`;
+    report.failures.push({ code: 'ERR_EXPORT_UNSUPPORTED_SCHEMA', message: msg, path: METADATA });
+    report.checks.push({ name: 'metadata.version', ok: false, detail: `Version ${metadata.Version}; supported ${want}` });
+  } else {
+    report.checks.push({ name: 'metadata.version', ok: true, detail: `Version ${metadata.Version}` });
+  }
+  const next = Date.parse(metadata.NextUpdate);
+  const now = (clock ?? new Date()).getTime();
+  if (next < now) {
+    const days = Math.floor((now - next) / 86_400_000);
+    report.warnings.push(`The Trivy database is stale: its NextUpdate (${metadata.NextUpdate}) is ${days > 0 ? `${days} day(s) ` : ''}in the past. Bring in a newer Trivy DB bundle soon.`);
+    report.checks.push({ name: 'freshness', ok: true, detail: `stale since ${metadata.NextUpdate}` });
+  } else {
+    report.checks.push({ name: 'freshness', ok: true, detail: `next update due ${metadata.NextUpdate}` });
   }
 }
 
-function makeVerdict(
-  file: string,
-  kind: TrivyKind,
-  checks: Check[],
-  failures: Failure[],
-  warnings: string[],
-  stats: Verdict['stats'],
-  keys: { tried: string[]; signedBy: string[] },
-): Verdict {
+/** The database file: bbolt head checked as it streamed; SQLite opened read-only (quick_check) only when signed. */
+function checkTrivyDatabase(report: Report, state: MemberState, kind: TrivyKind, signed: boolean): void {
+  const dbFile = TRIVY_DB_FILE[kind];
+  const fail = (code: ErrorCode, msg: string): void => {
+    report.failures.push({ code, message: msg, path: dbFile });
+    report.checks.push({ name: 'database', ok: false, detail: msg });
+  };
+  if (state.dbName === null) {
+    fail('ERR_VERIFY_MISSING_FILE', `The Trivy bundle has no ${dbFile} at its root.`);
+  } else if (state.bbolt) {
+    const r = state.bbolt.result();
+    if (r.ok) {
+      report.checks.push({ name: 'database', ok: true, detail: `bbolt, page size ${r.pageSize}, ${state.dbBytes} bytes, txid ${r.txid}` });
+      for (const n of r.notes) report.warnings.push(`${dbFile}: ${n}.`);
+    } else {
+      fail('ERR_BUNDLE_CORRUPT', `${dbFile} is not a sound bbolt database: ${r.problems.join('; ')}.`);
+    }
+  } else if (state.sqliteFile && !signed) {
+    // An SQLite file nobody trusted signed is never opened (SQLite parses it deeply).
+    report.checks.push({ name: 'database', ok: false, detail: `${dbFile} was not opened: the bundle's signature did not verify, and an unsigned database is never opened` });
+  } else if (state.sqliteFile) {
+    const problem = !state.sqliteHead.equals(SQLITE_HEADER) ? 'it does not start with the SQLite 3 header ("SQLite format 3\\0")' : sqliteQuickCheck(state.sqliteFile);
+    if (problem) fail('ERR_BUNDLE_CORRUPT', `${dbFile} is not a sound SQLite database: ${problem}.`);
+    else report.checks.push({ name: 'database', ok: true, detail: `SQLite 3, ${state.dbBytes} bytes, quick_check ok` });
+  }
+}
+
+/**
+ * Verifies a Trivy DB bundle: input, signature file, one read of the stream,
+ * then the checks (signature, metadata, version and freshness, database) and
+ * the verdict. Returns a Verdict for every finding about the bundle itself;
+ * throws an OpsError only when the input cannot be read at all
+ * (ERR_INPUT_NOT_FOUND), on cancellation (ERR_CANCELLED) or on a full disk
+ * while extracting (ERR_NO_SPACE).
+ */
+export async function verifyTrivyBundle(file: string, opts: TrivyVerifyOptions): Promise<Verdict> {
+  const started = Date.now();
+  throwIfAborted(opts.signal, file);
+  const size = await statTrivyInput(file);
+  const sigFile = readTrivySignature(file, opts.kind ?? trivyKindFromName(file), opts.signature);
+  const signature = new StreamingSignature(opts.keys, sigFile.text);
+  const reader = new TrivyMemberReader(file, opts, opts.kind ?? trivyKindFromName(file));
+  try {
+    const { rawBytes, rawSha256 } = await readTrivyStream(file, size, opts, signature, reader, started);
+    const stats = { bytes: rawBytes, files: reader.state.files, seconds: (Date.now() - started) / 1000 };
+    const kind: TrivyKind = reader.kind ?? 'trivy-db';
+    const se = reader.streamError;
+    if (se) {
+      // The first stream error stops reading and is the verdict.
+      const member = se.path && se.path !== file ? se.path : typeof se.details?.member === 'string' ? (se.details.member as string) : undefined;
+      const report = reportOf([{ name: 'archive', ok: false, detail: se.message }], [{ code: se.code, message: se.message, ...(member ? { path: member } : {}) }]);
+      return makeVerdict(file, kind, report, stats, { tried: signature.tried, signedBy: [] });
+    }
+    const report = reader.report;
+    report.checks.push({ name: 'archive', ok: true, detail: `gzip tar read completely: ${reader.gate.members} member(s), sha256 ${rawSha256}` });
+    const sig = checkTrivySignature(report, signature, sigFile.path, file, reader.kind, opts.keys.length);
+    const metadata = checkTrivyMetadata(report, reader.state);
+    if (metadata) checkTrivyVersion(report, metadata, kind, opts.now);
+    checkTrivyDatabase(report, reader.state, kind, sig.ok);
+    return { ...makeVerdict(file, kind, report, stats, { tried: sig.tried, signedBy: sig.signedBy }), file: { sha256: rawSha256, size: rawBytes } };
+  } finally {
+    reader.close();
+  }
+}
+
+function makeVerdict(file: string, kind: TrivyKind, report: Report, stats: Verdict['stats'], keys: { tried: string[]; signedBy: string[] }): Verdict {
   const label = kind === 'trivy-java-db' ? 'Trivy Java DB bundle' : 'Trivy DB bundle';
+  const warnings = report.warnings;
   return buildVerdict({
-    report: reportOf(checks, failures, warnings),
+    report,
     path: file,
     kind,
     exportId: null,
