@@ -36,19 +36,45 @@ export { fmtBytes as formatBytes };
 /** A throttled single-line progress reporter on stderr, only when stderr is a TTY. */
 export function progressPrinter(io: CliIo): ((p: JobProgress) => void) | undefined {
   if (!io.stderr.isTTY) return undefined;
-  const start = Date.now();
+  // Rate and ETA are per phase (read/verify, then each apply): measured from the phase's first report.
+  let phase: string | null = null;
+  let start = 0;
+  let base = 0;
   let last = 0;
+  let open = false;
   return (p) => {
     const now = Date.now();
-    if (now - last < 200 && p.bytesDone !== p.bytesTotal) return;
+    const label = p.bundleIndex && p.bundleCount ? `${p.phase} [${p.bundleIndex}/${p.bundleCount} ${p.bundle ?? ''}]` : p.phase;
+    // The switch is a step, not bytes: one line when it is done.
+    if (p.phase === 'switch') {
+      if (p.bytesTotal && p.bytesDone >= p.bytesTotal) {
+        if (open) io.stderr.write('\n');
+        io.stderr.write(`\r${label}: done\n`);
+        open = false;
+        phase = null;
+      }
+      return;
+    }
+    if (label !== phase) {
+      if (open) io.stderr.write('\n');
+      phase = label;
+      start = now;
+      base = p.bytesDone;
+      last = 0;
+      open = false;
+    } else if (now - last < 200 && p.bytesDone !== p.bytesTotal) return;
     last = now;
     const secs = Math.max((now - start) / 1000, 0.001);
-    const rate = p.bytesDone / secs;
+    const rate = (p.bytesDone - base) / secs;
     let eta = '';
     if (p.bytesTotal && rate > 0) eta = ` ETA ${Math.max(0, Math.round((p.bytesTotal - p.bytesDone) / rate))}s`;
     const total = p.bytesTotal ? ` / ${fmtBytes(p.bytesTotal)}` : '';
-    io.stderr.write(`\r${p.phase}: ${fmtBytes(p.bytesDone)}${total} ${(rate / 1048576).toFixed(1)} MB/s${eta}   `);
-    if (p.bytesTotal && p.bytesDone >= p.bytesTotal) io.stderr.write('\n');
+    io.stderr.write(`\r${label}: ${fmtBytes(p.bytesDone)}${total} ${(rate / 1048576).toFixed(1)} MB/s${eta}   `);
+    open = true;
+    if (p.bytesTotal && p.bytesDone >= p.bytesTotal) {
+      io.stderr.write('\n');
+      open = false;
+    }
   };
 }
 

@@ -9,9 +9,9 @@ import { openWorkspace, saveSettings } from '../../services/workspace/index';
 import type { CliIo } from '../command';
 import { runCli } from '../mirror';
 
-function io(env: NodeJS.ProcessEnv = {}) {
+function io(env: NodeJS.ProcessEnv = {}, tty = false) {
   const stdout = new PassThrough();
-  const stderr = new PassThrough();
+  const stderr = Object.assign(new PassThrough(), tty ? { isTTY: true } : {});
   let out = '';
   let err = '';
   stdout.on('data', (d) => (out += d));
@@ -20,8 +20,8 @@ function io(env: NodeJS.ProcessEnv = {}) {
   return { io: value, out: () => out, err: () => err };
 }
 
-async function run(args: string[], env: NodeJS.ProcessEnv = {}) {
-  const t = io(env);
+async function run(args: string[], env: NodeJS.ProcessEnv = {}, tty = false) {
+  const t = io(env, tty);
   const code = await runCli(args, t.io);
   return { code, out: t.out(), err: t.err(), json: () => JSON.parse(t.out()) as Record<string, unknown> };
 }
@@ -105,6 +105,26 @@ describe('mirror import / status / rollback / retention', () => {
     expect(metricValue(ws, 'apply_failures_total', { error_code: 'ERR_IMPORT_NON_MONOTONIC' })).toBe(1);
     expect(metricValue(ws, 'last_successful_apply_timestamp_seconds')).toBeGreaterThan(1.7e9);
     expect(metricValue(ws, 'staging_bytes')).toBeGreaterThan(0);
+  });
+
+  it('shows verify and apply progress on stderr when it is a terminal, never on stdout and never with --json', async () => {
+    const r = await run(['import', KIT, '--workspace', wsDir, '--key', KEY], {}, true);
+    expect(r.code, r.out + r.err).toBe(0);
+    expect(r.err).toMatch(/\rverify[^\n]*: [^\n]*MB\/s/);
+    // Per mirror bundle (k of 4: three mirror bundles, then Trivy): an apply line ending at the bytes it placed, then the switch.
+    for (const k of [1, 2, 3]) {
+      expect(r.err).toMatch(new RegExp(`\\rapply \\[${k}/4 [^\\]\\n]+\\]: ([^\\n/]+) / \\1 [^\\n]*MB/s`));
+      expect(r.err).toMatch(new RegExp(`\\rswitch \\[${k}/4 [^\\]\\n]+\\]: done\\n`));
+    }
+    expect(r.out).not.toMatch(/MB\/s|\r/);
+    const other = join(tmp.dir, 'ws-json');
+    const j = await run(['import', KIT, '--workspace', other, '--key', KEY, '--json'], {}, true);
+    expect(j.code, j.out + j.err).toBe(0);
+    expect(j.err).not.toMatch(/MB\/s/);
+    expect(j.json()).toMatchObject({ ok: true });
+    const plain = await run(['import', KIT, '--workspace', join(tmp.dir, 'ws-plain'), '--key', KEY]);
+    expect(plain.code).toBe(0);
+    expect(plain.err).not.toMatch(/MB\/s/);
   });
 
   it('retention keeps what the current generation needs, prunes old bundles, and records every run', async () => {
