@@ -1,0 +1,60 @@
+/**
+ * planApply is pure: given the base state and the bundle, it decides the new
+ * state, the checks and the journal without touching a disk or a database
+ * (no workspace exists in these tests).
+ */
+import { describe, expect, it } from 'vitest';
+import { errorCodeOf } from '../testing/fixtures';
+import { planApply, type PlanInput } from './apply';
+import { digestOfText, stateText } from './state';
+import type { GenerationRow, PreparedBundle, StagingExport } from './types';
+
+const sha = (c: string): string => c.repeat(64);
+const e = (path: string, c: string, size: number) => ({ path, sha256: sha(c), size });
+
+function base(): GenerationRow {
+  return { seq: 3, export_id: 'exp-2', generation: 2, variant: 'full', reset_baseline: 0, tenant: 'acme', profile_id: 'nightly', run_id: null, created_at: '2026-01-01T00:00:00Z', export_json_sha256: sha('b'), state_digest: 'sha256:x', file_count: 3, total_bytes: 30, base_seq: null, library_sha256: null, applied_at: '2026-01-01T00:00:00Z', status: 'kept', pruned_at: null };
+}
+
+function input(over: Partial<StagingExport> = {}, wrongDigest = false): PlanInput {
+  const baseEntries = [e('data/a.json', 'a', 10), e('data/b.json', 'b', 10), e('data/c.json', 'c', 10)];
+  const result = [e('data/a.json', 'a', 10), e('data/b.json', 'd', 12), e('data/e.json', 'e', 5)];
+  const exp = {
+    exportId: 'exp-3',
+    tenant: 'acme',
+    profile: { id: 'nightly', variant: 'delta' },
+    generation: 3,
+    createdAt: '2026-01-02T00:00:00Z',
+    files: [e('data/e.json', 'e', 5), e('data/b.json', 'd', 12)],
+    removed: ['data/c.json'],
+    state: { digest: wrongDigest ? 'sha256:' + '0'.repeat(64) : digestOfText(stateText(result)), fileCount: 3, totalBytes: 27 },
+    ...over,
+  } as unknown as StagingExport;
+  const prepared: PreparedBundle = { path: '/media/exp-3-delta.tar.zst', exp, exportJsonBytes: Buffer.from('{}'), exportJsonSha256: sha('f'), filesDir: '/nonexistent/files', job: 'job-1' };
+  return { prepared, base: base(), forced: false, baseEntries, seq: 4, prevSeq: 3, previous: base(), library: null, appliedAt: '2026-01-02T01:00:00Z', operator: 'op' };
+}
+
+describe('planApply (pure)', () => {
+  it('merges the base state with the changes and removals, and writes the journal it will commit', () => {
+    const plan = planApply(input());
+    expect(plan.entries.map((x) => x.path)).toEqual(['data/a.json', 'data/b.json', 'data/e.json']);
+    expect([...plan.changed].sort()).toEqual(['data/b.json', 'data/e.json']);
+    expect(plan.totalBytes).toBe(27);
+    expect(plan.writtenBytes).toBe(17);
+    expect(plan.journal).toMatchObject({ op: 'apply', phase: 'building', seq: 4, prevSeq: 3, job: 'job-1', row: { seq: 4, base_seq: 3, variant: 'delta', state_digest: plan.digest, file_count: 3, total_bytes: 27 } });
+    expect(plan.journal.audits.map((a) => a.action)).toEqual(['mirror.delta.applied']);
+    expect(plan.stateText).toBe(stateText(plan.entries));
+  });
+
+  it('refuses a result that does not hash to the signed state, and a path that would be a file and a folder', () => {
+    expect(errorCodeOf(() => planApply(input({}, true)))).toBe('ERR_VERIFY_DIGEST');
+    const clash = input({ files: [e('data/a.json/x', 'e', 5)], removed: [] } as Partial<StagingExport>);
+    expect(errorCodeOf(() => planApply(clash))).toBe('ERR_BUNDLE_UNSAFE_ENTRY');
+  });
+
+  it('a forced import records its reason and the generation it replaced', () => {
+    const i = input();
+    const plan = planApply({ ...i, forced: true, forceReason: '  re-seed after restore ' });
+    expect(plan.journal.audits[0]).toMatchObject({ action: 'mirror.import.forced', details: { reason: 're-seed after restore', currentGeneration: 2, currentExportId: 'exp-2' } });
+  });
+});
