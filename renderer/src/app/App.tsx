@@ -40,6 +40,8 @@ import { KeysPage } from '../features/keys/KeysPage';
 import { LibraryPage } from '../features/library/LibraryPage';
 import { SettingsPage } from '../features/settings/SettingsPage';
 import { StagingPage } from '../features/staging/StagingPage';
+import { TaskDrawer } from '../features/tasks/TaskDrawer';
+import { RestorePage } from '../features/restore/RestoreWizard';
 import { PAGE_HEADING_ID } from './focus';
 import { PAGES, useNav, type PageId } from './navStore';
 import { interpretKey } from './shortcuts';
@@ -51,6 +53,7 @@ const VIEWS: Record<PageId, () => React.JSX.Element> = {
   import: ImportPage,
   library: LibraryPage,
   staging: StagingPage,
+  restore: RestorePage,
   checklists: ChecklistsPage,
   audit: AuditPage,
   keys: KeysPage,
@@ -143,6 +146,9 @@ export function App() {
                   </Label>
                 </ToolbarItem>
               )}
+              <ToolbarItem>
+                <TaskDrawer />
+              </ToolbarItem>
               <ToolbarItem>
                 <ThemeSwitch />
               </ToolbarItem>

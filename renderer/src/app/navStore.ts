@@ -6,6 +6,7 @@ export const PAGES = [
   { id: 'import', label: 'Import' },
   { id: 'library', label: 'Library' },
   { id: 'staging', label: 'Staging' },
+  { id: 'restore', label: 'Restore' },
   { id: 'checklists', label: 'Checklists' },
   { id: 'audit', label: 'Audit' },
   { id: 'keys', label: 'Keys' },

@@ -1,107 +1,294 @@
-import { keepPreviousData, useMutation, useQuery } from '@tanstack/react-query';
+/**
+ * The audit log for people (issue 11): a virtual list over IPC paging
+ * (react-query pages of 200 rows, @tanstack/react-virtual), the total,
+ * debounced filters (action prefix, actor, subject, days), jump to a date,
+ * a detail drawer with the row's own chain check, signed export, and the
+ * chain verification whose result survives leaving the page.
+ */
+import { useEffect, useRef, useState } from 'react';
+import {
+  Alert,
+  Button,
+  Content,
+  DescriptionList,
+  DescriptionListDescription,
+  DescriptionListGroup,
+  DescriptionListTerm,
+  Drawer,
+  DrawerActions,
+  DrawerCloseButton,
+  DrawerContent,
+  DrawerContentBody,
+  DrawerHead,
+  DrawerPanelBody,
+  DrawerPanelContent,
+  Flex,
+  FormSelect,
+  FormSelectOption,
+  Label,
+  TextInput,
+  Title,
+  Toolbar,
+  ToolbarContent,
+  ToolbarItem,
+} from '@patternfly/react-core';
+import { useMutation, useQuery } from '@tanstack/react-query';
+import { useVirtualizer } from '@tanstack/react-virtual';
+import type { AuditRowView } from '../../../../shared/contract';
 import { useInvoke } from '../../api/ApiProvider';
-import { ErrorPanel } from '../../components/ErrorPanel';
+import { ErrorDetails } from '../../components/ErrorDetails';
 import { Loading } from '../../components/Loading';
 import { formatTime, shortDigest } from '../../components/format';
+import { filterInput, useAuditRows, useDebounced } from './paging';
 import { useAuditUi } from './store';
 
-const PAGE_SIZE = 25;
+const ROW_HEIGHT = 36;
 
-export function AuditPage() {
+/** A row that records a failure or refusal (shown as failed). */
+export function isFailedRow(r: Pick<AuditRowView, 'action' | 'details'>): boolean {
+  return /(\.failed|\.refused|_failed)$/.test(r.action) || (typeof r.details?.errorCode === 'string' && r.details.errorCode !== '');
+}
+
+function RowDetail({ id, onClose }: { id: number; onClose(): void }) {
   const invoke = useInvoke();
-  const { cursors, action, fromDay, toDay, next, previous, setAction, setRange } = useAuditUi();
-  const cursor = cursors[cursors.length - 1];
-  const page = cursors.length;
-  const from = fromDay ? `${fromDay}T00:00:00Z` : undefined;
-  const to = toDay ? dayAfter(toDay) : undefined;
-  const rows = useQuery({
-    queryKey: ['audit', 'list', cursor, action, from, to],
-    queryFn: () => invoke('audit.list', { limit: PAGE_SIZE, cursor, action: action.trim() || undefined, from, to }),
-    placeholderData: keepPreviousData,
-  });
-  const verify = useMutation({ mutationFn: () => invoke('audit.verify', {}) });
-
+  const q = useQuery({ queryKey: ['audit', 'row', id], queryFn: () => invoke('audit.row', { id }) });
   return (
-    <div className="stack">
-      <section className="card" aria-label="Chain">
-        <h2>Tamper-evident chain</h2>
-        <p className="muted">Every row is hash-chained to the previous one. Verification walks the whole chain and names the first broken row.</p>
-        <button type="button" onClick={() => verify.mutate()} disabled={verify.isPending}>
-          Verify chain
-        </button>
-        {verify.isPending && <Loading what="the audit chain" />}
-        {verify.error && <ErrorPanel error={verify.error} title="Chain verification failed" />}
-        {verify.data && (
-          <p role="status" className={verify.data.ok ? 'ok' : 'bad'}>
-            <strong>{verify.data.ok ? 'Chain intact' : 'Chain broken'}</strong>: {verify.data.message} ({verify.data.rows} rows
-            {verify.data.headHash ? <>, head <code>{shortDigest(verify.data.headHash)}</code></> : null})
-          </p>
-        )}
-      </section>
-
-      <section className="card card-wide" aria-label="Audit log">
-        <h2>Events</h2>
-        <div className="row">
-          <label htmlFor="audit-action">Action filter</label>
-          <input id="audit-action" type="text" placeholder="e.g. mirror.bundle.imported" value={action} onChange={(e) => setAction(e.target.value)} />
-          <label htmlFor="audit-from">From (UTC day)</label>
-          <input id="audit-from" type="date" value={fromDay} onChange={(e) => setRange(e.target.value, toDay)} />
-          <label htmlFor="audit-to">To (UTC day)</label>
-          <input id="audit-to" type="date" value={toDay} onChange={(e) => setRange(fromDay, e.target.value)} />
-        </div>
-        {rows.isPending && <Loading what="audit events" />}
-        {rows.error && <ErrorPanel error={rows.error} title="Audit log unavailable" />}
-        {rows.data && rows.data.rows.length === 0 && <p>No audit events{action ? ` for "${action}"` : ''}.</p>}
-        {rows.data && rows.data.rows.length > 0 && (
-          <table>
-            <caption className="sr-only">Audit events</caption>
-            <thead>
-              <tr>
-                <th scope="col">#</th>
-                <th scope="col">Time (UTC)</th>
-                <th scope="col">Actor</th>
-                <th scope="col">Action</th>
-                <th scope="col">Subject</th>
-                <th scope="col">Hash</th>
-              </tr>
-            </thead>
-            <tbody>
-              {rows.data.rows.map((r) => (
-                <tr key={r.id}>
-                  <td>{r.id}</td>
-                  <td>{formatTime(r.ts)}</td>
-                  <td>{r.actor}</td>
-                  <td>
-                    <code>{r.action}</code>
-                  </td>
-                  <td title={JSON.stringify(r.details)}>{r.subject}</td>
-                  <td>
-                    <code title={r.hash}>{shortDigest(r.hash)}</code>
-                  </td>
-                </tr>
+    <DrawerPanelContent widths={{ default: 'width_50' }} aria-label={`Audit row ${id}`}>
+      <DrawerHead>
+        <Title headingLevel="h2" size="lg">
+          Audit row {id}
+        </Title>
+        <DrawerActions>
+          <DrawerCloseButton onClick={onClose} aria-label="Close the row detail" />
+        </DrawerActions>
+      </DrawerHead>
+      <DrawerPanelBody>
+        {q.isPending && <Loading what="the row" />}
+        {q.error && <ErrorDetails error={q.error} title="The row could not be read" />}
+        {q.data && (
+          <>
+            <Flex gap={{ default: 'gapSm' }}>
+              {isFailedRow(q.data.row) && <Label color="red">failed</Label>}
+              <Label color={q.data.hashOk ? 'green' : 'red'}>{q.data.hashOk ? 'hash matches' : 'hash DOES NOT match'}</Label>
+              <Label color={q.data.linkOk ? 'green' : 'red'}>{q.data.linkOk ? 'linked to the previous row' : 'link BROKEN'}</Label>
+            </Flex>
+            <DescriptionList isCompact isHorizontal>
+              {(
+                [
+                  ['Time', formatTime(q.data.row.ts)],
+                  ['Action', q.data.row.action],
+                  ['Actor', q.data.row.actor],
+                  ['Subject', q.data.row.subject],
+                  ['Hash', q.data.row.hash],
+                  ['Previous hash', q.data.row.prevHash],
+                ] as const
+              ).map(([k, v]) => (
+                <DescriptionListGroup key={k}>
+                  <DescriptionListTerm>{k}</DescriptionListTerm>
+                  <DescriptionListDescription>
+                    <code className="okc-break">{v}</code>
+                  </DescriptionListDescription>
+                </DescriptionListGroup>
               ))}
-            </tbody>
-          </table>
+            </DescriptionList>
+            <Title headingLevel="h3" size="md">
+              Details
+            </Title>
+            <pre className="okc-pre">{JSON.stringify(q.data.row.details, null, 2)}</pre>
+          </>
         )}
-        {rows.data && (
-          <div className="row pager">
-            <button type="button" disabled={page <= 1} onClick={() => previous()}>
-              Newer
-            </button>
-            <span>Page {page} (newest first)</span>
-            <button type="button" disabled={!rows.data.nextCursor} onClick={() => rows.data.nextCursor && next(rows.data.nextCursor)}>
-              Older
-            </button>
-          </div>
-        )}
-      </section>
-    </div>
+      </DrawerPanelBody>
+    </DrawerPanelContent>
   );
 }
 
-/** The exclusive upper bound for a last day: the next day's midnight UTC. */
-function dayAfter(day: string): string {
-  const d = new Date(`${day}T00:00:00Z`);
-  d.setUTCDate(d.getUTCDate() + 1);
-  return d.toISOString().replace(/\.\d{3}Z$/, 'Z');
+export function AuditList({ onOpen }: { onOpen(id: number): void }) {
+  const ui = useAuditUi();
+  const filter = useDebounced(filterInput(ui), 300);
+  const parent = useRef<HTMLDivElement>(null);
+  const [visible, setVisible] = useState({ start: 0, end: 50 });
+  const data = useAuditRows(filter, visible);
+  // eslint-disable-next-line react-hooks/incompatible-library -- the virtualizer is read during render only
+  const v = useVirtualizer({ count: data.total, getScrollElement: () => parent.current, estimateSize: () => ROW_HEIGHT, overscan: 20, initialRect: { width: 800, height: 480 } });
+  const items = v.getVirtualItems();
+  const first = items[0]?.index ?? 0;
+  const last = items[items.length - 1]?.index ?? 0;
+  useEffect(() => {
+    setVisible((cur) => (cur.start === first && cur.end === last ? cur : { start: first, end: last }));
+  }, [first, last]);
+  const [jumpDay, setJumpDay] = useState('');
+  const invoke = useInvoke();
+  const jump = useMutation({
+    mutationFn: (day: string) => invoke('audit.locate', { ...filter, at: new Date(Date.parse(`${day}T23:59:59.999Z`)).toISOString() }),
+    onSuccess: (r) => v.scrollToIndex(r.offset, { align: 'start' }),
+  });
+  // A new filter starts at the top.
+  const key = JSON.stringify(filter);
+  useEffect(() => {
+    v.scrollToOffset(0);
+  }, [key, v]);
+
+  return (
+    <>
+      <Toolbar aria-label="Audit filters">
+        <ToolbarContent>
+          <ToolbarItem>
+            <TextInput aria-label="Action filter" placeholder="Action (prefix, e.g. mirror.)" value={ui.action} onChange={(_e, x) => ui.set({ action: x })} />
+          </ToolbarItem>
+          <ToolbarItem>
+            <TextInput aria-label="Actor filter" placeholder="Actor contains" value={ui.actor} onChange={(_e, x) => ui.set({ actor: x })} />
+          </ToolbarItem>
+          <ToolbarItem>
+            <TextInput aria-label="Subject filter" placeholder="Subject contains" value={ui.subject} onChange={(_e, x) => ui.set({ subject: x })} />
+          </ToolbarItem>
+          <ToolbarItem>
+            <TextInput type="date" aria-label="From day (UTC)" value={ui.fromDay} onChange={(_e, x) => ui.set({ fromDay: x })} />
+          </ToolbarItem>
+          <ToolbarItem>
+            <TextInput type="date" aria-label="To day (UTC, inclusive)" value={ui.toDay} onChange={(_e, x) => ui.set({ toDay: x })} />
+          </ToolbarItem>
+          <ToolbarItem>
+            <form
+              className="okc-inline-form"
+              onSubmit={(e) => {
+                e.preventDefault();
+                if (jumpDay) jump.mutate(jumpDay);
+              }}
+            >
+              <TextInput type="date" aria-label="Jump to date (UTC)" value={jumpDay} onChange={(_e, x) => setJumpDay(x)} />
+              <Button type="submit" variant="secondary" isDisabled={!jumpDay}>
+                Jump
+              </Button>
+            </form>
+          </ToolbarItem>
+        </ToolbarContent>
+      </Toolbar>
+      <Content component="p" aria-live="polite" data-testid="audit-total">
+        {data.isPending ? 'Counting rows…' : `${data.total.toLocaleString('en-US')} row${data.total === 1 ? '' : 's'}${key !== '{}' ? ' match the filters' : ''}.`}
+      </Content>
+      {data.error && <ErrorDetails error={data.error} title="The audit log could not be read" />}
+      {jump.error && <ErrorDetails error={jump.error} title="Jump failed" />}
+      <div role="table" aria-label="Audit log" aria-rowcount={data.total + 1} className="okc-vtable">
+        <div role="rowgroup">
+          <div role="row" aria-rowindex={1} className="okc-vrow okc-vhead">
+            <span role="columnheader">#</span>
+            <span role="columnheader">Time (UTC)</span>
+            <span role="columnheader">Action</span>
+            <span role="columnheader">Actor</span>
+            <span role="columnheader">Subject</span>
+            <span role="columnheader">Hash</span>
+          </div>
+        </div>
+        <div ref={parent} className="okc-vscroll" data-testid="audit-scroll" role="rowgroup">
+          <div style={{ height: v.getTotalSize(), position: 'relative' }}>
+            {items.map((it) => {
+              const r = data.rowAt(it.index);
+              const failed = r ? isFailedRow(r) : false;
+              return (
+                <div
+                  key={it.key}
+                  role="row"
+                  aria-rowindex={it.index + 2}
+                  className={`okc-vrow${failed ? ' okc-row-failed' : ''}`}
+                  style={{ position: 'absolute', top: 0, left: 0, right: 0, height: ROW_HEIGHT, transform: `translateY(${it.start}px)` }}
+                  tabIndex={r ? 0 : -1}
+                  onClick={() => r && onOpen(r.id)}
+                  onKeyDown={(e) => {
+                    if (r && (e.key === 'Enter' || e.key === ' ')) {
+                      e.preventDefault();
+                      onOpen(r.id);
+                    }
+                  }}
+                >
+                  {r ? (
+                    <>
+                      <span role="cell">{r.id}</span>
+                      <span role="cell">{formatTime(r.ts)}</span>
+                      <span role="cell">
+                        {failed && (
+                          <Label color="red" isCompact>
+                            failed
+                          </Label>
+                        )}{' '}
+                        {r.action}
+                      </span>
+                      <span role="cell" className="okc-ellipsis">
+                        {r.actor}
+                      </span>
+                      <span role="cell" className="okc-ellipsis">
+                        {r.subject}
+                      </span>
+                      <span role="cell">
+                        <code>{shortDigest(r.hash)}</code>
+                      </span>
+                    </>
+                  ) : (
+                    <span role="cell">Loading row {it.index + 1}…</span>
+                  )}
+                </div>
+              );
+            })}
+          </div>
+        </div>
+      </div>
+    </>
+  );
+}
+
+function ChainAndExport() {
+  const invoke = useInvoke();
+  const { verified, setVerified } = useAuditUi();
+  const ui = useAuditUi();
+  const verify = useMutation({ mutationFn: () => invoke('audit.verify', {}), onSuccess: setVerified });
+  const [format, setFormat] = useState<'jsonl' | 'csv'>('jsonl');
+  const [keyFile, setKeyFile] = useState('');
+  const f = filterInput(ui);
+  const exp = useMutation({ mutationFn: () => invoke('audit.export', { format, from: f.from, to: f.to, ...(keyFile.trim() ? { signKeyFile: keyFile.trim() } : {}) }) });
+  return (
+    <Flex direction={{ default: 'column' }} gap={{ default: 'gapSm' }}>
+      <Flex gap={{ default: 'gapMd' }} alignItems={{ default: 'alignItemsCenter' }}>
+        <Button variant="secondary" onClick={() => verify.mutate()} isDisabled={verify.isPending}>
+          {verify.isPending ? 'Verifying the chain…' : 'Verify chain'}
+        </Button>
+        {verified && (
+          <Alert isInline isPlain variant={verified.ok ? 'success' : 'danger'} title={verified.message} aria-label="Chain verification result" />
+        )}
+        {verify.error && <ErrorDetails error={verify.error} title="Chain verification failed" />}
+      </Flex>
+      <Flex gap={{ default: 'gapSm' }} alignItems={{ default: 'alignItemsCenter' }}>
+        <FormSelect aria-label="Export format" value={format} onChange={(_e, x) => setFormat(x as 'jsonl' | 'csv')} className="okc-narrow">
+          <FormSelectOption value="jsonl" label="JSON Lines" />
+          <FormSelectOption value="csv" label="CSV" />
+        </FormSelect>
+        <TextInput aria-label="Signing key file (PEM private key, optional)" placeholder="Signing key file (optional)" value={keyFile} onChange={(_e, x) => setKeyFile(x)} />
+        <Button variant="secondary" onClick={() => exp.mutate()} isDisabled={exp.isPending}>
+          {exp.isPending ? 'Exporting…' : 'Export (days filter applies)'}
+        </Button>
+      </Flex>
+      {exp.data && (
+        <Alert isInline variant="success" title={`Exported ${exp.data.rows ?? ''} rows${exp.data.signatures.length ? ', signed' : ''}.`}>
+          {[...exp.data.files, ...exp.data.signatures].map((x) => (
+            <div key={x}>
+              <code className="okc-break">{x}</code>
+            </div>
+          ))}
+        </Alert>
+      )}
+      {exp.error && <ErrorDetails error={exp.error} title="Export failed" />}
+    </Flex>
+  );
+}
+
+export function AuditPage() {
+  const [open, setOpen] = useState<number | null>(null);
+  return (
+    <Drawer isExpanded={open !== null} isInline position="end">
+      <DrawerContent panelContent={open !== null ? <RowDetail id={open} onClose={() => setOpen(null)} /> : undefined}>
+        <DrawerContentBody>
+          <ChainAndExport />
+          <AuditList onOpen={setOpen} />
+        </DrawerContentBody>
+      </DrawerContent>
+    </Drawer>
+  );
 }

@@ -1,25 +1,29 @@
 import { create } from 'zustand';
+import type { AuditVerifyResult } from '../../../../shared/contract';
 
-interface AuditUi {
-  /** Cursors of the pages visited: [null] is the newest page. */
-  cursors: (string | null)[];
+export interface AuditFilters {
   action: string;
+  actor: string;
+  subject: string;
   /** Inclusive first day and last day (YYYY-MM-DD, UTC), or ''. */
   fromDay: string;
   toDay: string;
-  next(cursor: string): void;
-  previous(): void;
-  setAction(action: string): void;
-  setRange(fromDay: string, toDay: string): void;
+}
+
+interface AuditUi extends AuditFilters {
+  set(patch: Partial<AuditFilters>): void;
+  /** The chain verification's last result: kept when the operator leaves the page. */
+  verified: AuditVerifyResult | null;
+  setVerified(v: AuditVerifyResult | null): void;
 }
 
 export const useAuditUi = create<AuditUi>((set) => ({
-  cursors: [null],
   action: '',
+  actor: '',
+  subject: '',
   fromDay: '',
   toDay: '',
-  next: (cursor) => set((s) => ({ cursors: [...s.cursors, cursor] })),
-  previous: () => set((s) => ({ cursors: s.cursors.length > 1 ? s.cursors.slice(0, -1) : s.cursors })),
-  setAction: (action) => set({ action, cursors: [null] }),
-  setRange: (fromDay, toDay) => set({ fromDay, toDay, cursors: [null] }),
+  verified: null,
+  set: (patch) => set(patch),
+  setVerified: (verified) => set({ verified }),
 }));
