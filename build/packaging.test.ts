@@ -262,3 +262,63 @@ describe('Electron fuses set by the packaging step', () => {
     }
   });
 });
+
+describe('a real electron-builder run (Linux dir, x64) over a stand-in Electron distribution', () => {
+  // No Electron release can be downloaded here, so electron-builder is given a stand-in
+  // unpacked Electron (`electronDist`): an executable holding the fuse wire, chrome-sandbox
+  // and version. Everything else is the real packaging step: file collection with the
+  // config's patterns, production node_modules, asar and asarUnpack, and the afterPack
+  // fuse hook. Not checked: the native rebuild for Electron's ABI (npmRebuild, needs
+  // Electron's headers) and the AppImage/deb targets (need their tools downloaded).
+  const BUILT = ['dist/main/main.mjs', 'dist/preload/preload.cjs', 'dist/jobs/worker.mjs', 'dist/renderer/index.html'];
+  const missing = BUILT.filter((f) => !existsSync(join(REPO_ROOT, f)));
+  const tmp = join(REPO_ROOT, '.tmp', `eb-run-${process.pid}-${Date.now()}`);
+  afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+
+  it('packages the app: hardened fuses on the binary, the app in app.asar, native modules and data unpacked, nothing else', (ctx) => {
+    if (missing.length > 0) {
+      // npm test builds before vitest; run alone, build first: npm run build && npm run build:renderer.
+      ctx.skip();
+      return;
+    }
+    const electronDist = join(tmp, 'electron-dist');
+    const SENTINEL = 'dL7pKGdnNz796PbbjQWNKmHXBZaB9tsX';
+    mkdirSync(electronDist, { recursive: true });
+    writeFileSync(join(electronDist, 'electron'), Buffer.concat([Buffer.from('#!/bin/sh\nexit 0\n'), Buffer.alloc(2048), Buffer.from(SENTINEL), Buffer.from([1, 8]), Buffer.from('10110001'), Buffer.alloc(256)]), { mode: 0o755 });
+    writeFileSync(join(electronDist, 'chrome-sandbox'), 'stand-in', { mode: 0o755 });
+    writeFileSync(join(electronDist, 'version'), pkg.optionalDependencies.electron);
+    const out = join(tmp, 'out');
+    const r = spawnSync(
+      process.execPath,
+      [join(REPO_ROOT, 'node_modules', 'electron-builder', 'cli.js'), '--config', CONFIG, '--linux', 'dir', '--x64', `-c.electronDist=${electronDist}`, '-c.npmRebuild=false', `-c.directories.output=${out}`],
+      { cwd: REPO_ROOT, encoding: 'utf8', env: { ...process.env, CI: 'true' } },
+    );
+    expect(r.status, `${r.stdout}\n${r.stderr}`).toBe(0);
+    const app = join(out, 'linux-unpacked');
+    const exe = (raw.linux as { executableName: string }).executableName;
+
+    // The afterPack hook ran on the packaged binary: RunAsNode 0, cookies 1, NODE_OPTIONS 0, --inspect 0, asar integrity 1, asar only 1, snapshot 0, file:// 0.
+    const bin = readFileSync(join(app, exe));
+    const at = bin.indexOf(SENTINEL) + SENTINEL.length + 2;
+    expect(bin.subarray(at, at + 8).toString('ascii')).toBe('01001100');
+
+    const asar = createRequire(join(REPO_ROOT, 'package.json'))('@electron/asar') as { listPackage(f: string): string[]; extractFile(f: string, p: string): Buffer };
+    const archive = join(app, 'resources', 'app.asar');
+    const files = asar.listPackage(archive).map((f) => f.replace(/^[/\\]/, ''));
+    expect((JSON.parse(asar.extractFile(archive, 'package.json').toString('utf8')) as { main: string }).main).toBe('dist/main/main.mjs');
+    for (const f of BUILT) expect(files, f).toContain(f);
+    expect(files.filter((f) => f.endsWith('.map'))).toEqual([]);
+    expect(files.filter((f) => !f.startsWith('node_modules') && /\.(ts|tsx)$/.test(f))).toEqual([]);
+    expect(files.filter((f) => /^(electron|renderer|shared|build|e2e|bench)[/\\]/.test(f))).toEqual([]);
+    expect(files.filter((f) => /^node_modules[/\\](electron|playwright-core|vite|vitest|electron-builder)[/\\]/.test(f))).toEqual([]);
+    expect(files.some((f) => f.startsWith('node_modules/better-sqlite3/'))).toBe(true);
+
+    // Unpacked next to the archive: the native modules (dlopen cannot read an asar), resources/ and the operator guide.
+    const unpacked = join(app, 'resources', 'app.asar.unpacked');
+    expect(existsSync(join(unpacked, 'node_modules', 'better-sqlite3', 'build', 'Release', 'better_sqlite3.node'))).toBe(true);
+    expect(existsSync(join(unpacked, 'node_modules', 'zstd-napi', 'build', 'Release', 'binding.node'))).toBe(true);
+    expect(readdirSync(join(unpacked, 'resources', 'runbooks')).some((f) => f.endsWith('.json'))).toBe(true);
+    expect(existsSync(join(unpacked, 'resources', 'demo-kit.pub'))).toBe(true);
+    expect(existsSync(join(unpacked, 'docs', 'operator', 'errors.md'))).toBe(true);
+  }, 300_000);
+});
