@@ -275,6 +275,12 @@ describe('mirror verify (readable report)', () => {
     expect(tty.err).toMatch(/verify: .*MB\/s/);
     const plain = await run([b.file, '--key', pub]);
     expect(plain.err).toBe('');
+    // --json on a terminal: one JSON object on stdout, nothing on stderr.
+    const json = await run([b.file, '--key', pub, '--json'], { tty: true });
+    expect(json.code).toBe(0);
+    expect(json.err).toBe('');
+    expect(json.json()).toMatchObject({ ok: true });
+    expect(tty.out).not.toMatch(/MB\/s|\r/);
   });
 });
 
