@@ -126,7 +126,7 @@ async function consistent(ws: string, expectGeneration: number | null): Promise<
 describe('Ctrl-C during a wait: exit 130, a message, the workspace consistent', () => {
   it('in the middle of a long verify', async () => {
     const bundle = await bigBundle('big-verify.tar.zst');
-    const r = underPty(['verify', bundle, '--key', keyFile], 'verify: ');
+    const r = underPty(['verify', bundle, '--key', keyFile], 'MiB / '); // the first progress line
     latencies.verify = r.afterCtrlC_ms;
     expect(r.sent, r.output).toBe(true);
     expect(r.code, r.output).toBe(130);
@@ -140,7 +140,7 @@ describe('Ctrl-C during a wait: exit 130, a message, the workspace consistent', 
     const ws = join(tmp.dir, 'ws-import');
     expect(mirror(['import', await smallBundle('first.tar.zst'), '--workspace', ws, '--key', keyFile]).code).toBe(0);
     const before = mirror(['status', '--workspace', ws]).json.generation as number;
-    const r = underPty(['import', await bigBundle('big-import.tar.zst'), '--workspace', ws, '--key', keyFile], 'verify: ');
+    const r = underPty(['import', await bigBundle('big-import.tar.zst'), '--workspace', ws, '--key', keyFile], 'MiB / '); // the first progress line
     latencies.import = r.afterCtrlC_ms;
     expect(r.sent, r.output).toBe(true);
     expect(r.code, r.output).toBe(130);
