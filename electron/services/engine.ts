@@ -22,6 +22,7 @@ import { computeHealth, type HealthReport } from './health/index';
 import { addTrustedKey, listKeyRecords, revokeTrustedKey, rotateTrustedKey, trustStoreProblems, type AddKeyInput, type KeyRecord, type TrustStoreProblem } from './keys/index';
 import { runRetention, type RetentionResult } from './library/index';
 import { CHECKS, type CheckResult } from './runbooks/checks';
+import { runbookServices, type RunbookServices, type StagingSeam } from './runbooks/services';
 import {
   acknowledgeFailures,
   advanceRun,
@@ -44,10 +45,10 @@ import {
   type RunRecord,
   type UnacknowledgedFailures,
 } from './runbooks/index';
-import { importLocked, openForWrite, rollbackLocked, stagingStatus, verifyGeneration, type ImportOptions, type ImportResult, type RecoveryReport, type RollbackOptions, type RollbackResult, type StagingHooks, type StagingStatus, type TreeVerifyOptions, type WriteSession } from './staging/index';
+import { importBundles as stagingImportBundles, importLocked, openForWrite, rollbackLocked, stagingStatus, verifyGeneration, verifyStagingTree, type ImportOptions, type ImportResult, type RecoveryReport, type RollbackOptions, type RollbackResult, type StagingHooks, type StagingStatus, type TreeVerifyOptions, type WriteSession } from './staging/index';
 import { listLibrary, readState } from './staging/store';
 import { resolveTrust, type Trust, type TrustInput } from './trust';
-import type { VerifyOptions, WorkspaceVerifier } from './verify/index';
+import { verifyPath, type VerifyOptions, type WorkspaceVerifier } from './verify/index';
 import { saveSettingsAudited, setSetting } from './settings/index';
 import { openWorkspace, type Workspace } from './workspace/index';
 import { applyJournalFile } from './workspace/layout';
@@ -197,6 +198,19 @@ export function verifyOptionsWithoutWorkspace(req: VerifyRequest = {}): { option
   return { options: { ...rest, keys: t.keys, identities: t.identities, verifyWorkspace: verifyOtherWorkspace }, ...(t.note ? { note: t.note } : {}) };
 }
 
+/**
+ * The runbook checks' dependencies, given explicitly (no module-level hook,
+ * no registration at import time): the staging engine, the verifier and the
+ * one trust policy (resolveTrust).
+ */
+export function engineRunbookServices(): RunbookServices {
+  return runbookServices({
+    staging: { importBundles: stagingImportBundles as StagingSeam['importBundles'], verifyStagingTree: verifyStagingTree as StagingSeam['verifyStagingTree'] },
+    verify: { verifyPath },
+    trust: resolveTrust,
+  });
+}
+
 /** Opens a workspace with every service wired to it. The caller closes it. */
 export function createEngine(workspaceDir: string, options: EngineOptions = {}): Engine {
   let ws = openWorkspace(workspaceDir, { create: options.create });
@@ -220,6 +234,8 @@ export function createEngine(workspaceDir: string, options: EngineOptions = {}):
   }
 
   const trust = (input: TrustInput = {}): Trust => resolveTrust(db(), input);
+  const services = engineRunbookServices();
+  const runEnv = (): RunEnv => ({ ws, db: db(), settings: ws.settings, procedures: procedures(), services });
 
   const engine: Engine = {
     dir: ws.dir,
@@ -256,7 +272,7 @@ export function createEngine(workspaceDir: string, options: EngineOptions = {}):
     },
     verifyTree: (opts = {}) => verifyGeneration(ws, db(), opts),
     status: (opts = {}) => stagingStatus(ws, db(), opts),
-    health: (opts = {}) => computeHealth({ ws, db: db(), settings: ws.settings, now: opts.now }),
+    health: (opts = {}) => computeHealth({ ws, db: db(), settings: ws.settings, services, now: opts.now }),
     library: () => listLibrary(db()),
     importBundles(paths, req = {}) {
       const { trust: trustInput, ...rest } = req;
@@ -303,7 +319,7 @@ export function createEngine(workspaceDir: string, options: EngineOptions = {}):
     },
     runbooks: {
       procedures,
-      env: () => ({ ws, db: db(), settings: ws.settings, procedures: procedures() }),
+      env: runEnv,
       createRun: (procedureId, opts = {}) => createRun(db(), findProcedure(procedures(), procedureId), { ...opts, operator: opts.operator || ws.settings.operator || undefined }),
       setInputs: (runId, inputs, opts = {}) => setRunInputs(db(), runId, procedures(), inputs, opts.operator || ws.settings.operator || undefined),
       findRun(runId) {
@@ -316,7 +332,7 @@ export function createEngine(workspaceDir: string, options: EngineOptions = {}):
       },
       getRun: (runId) => getRun(db(), runId, procedures()),
       listRuns: (opts = {}) => listRuns(db(), opts),
-      advance: (runId, opts = {}) => advanceRun({ ws, db: db(), settings: ws.settings, procedures: procedures() }, runId, opts),
+      advance: (runId, opts = {}) => advanceRun(runEnv(), runId, opts),
       exportEvidence: (runId, outDir, opts = {}) => exportRunEvidence(ws, db(), runId, procedures(), outDir, opts),
       restorePreview: (req = {}) => {
         const t = resolveTrust(db(), { ...req.trust, tenant: req.trust?.tenant ?? readState(db()).chain_tenant ?? undefined });
@@ -331,7 +347,7 @@ export function createEngine(workspaceDir: string, options: EngineOptions = {}):
       async runCheck(name, params, signal) {
         const def = CHECKS[name];
         if (!def) throw new OpsError('ERR_USAGE', `No check named "${name}".`);
-        return def.run({ ws, db: db(), settings: ws.settings, now: new Date(), params, previous: {}, signal: signal ?? new AbortController().signal });
+        return def.run({ ws, db: db(), settings: ws.settings, services, now: new Date(), params, previous: {}, signal: signal ?? new AbortController().signal });
       },
     },
   };

@@ -28,6 +28,7 @@ import type { Db } from '../db/index';
 import { listKeyRecords } from '../keys/index';
 import { CHECKS, type CheckResult } from '../runbooks/checks';
 import { listRuns, type RunRecord } from '../runbooks/runs';
+import type { RunbookServices } from '../runbooks/services';
 import { listGenerations, listLibrary, readState } from '../staging/store';
 import type { Workspace } from '../workspace/index';
 import { unacknowledgedFailures } from '../runbooks/acknowledge';
@@ -44,6 +45,8 @@ export interface HealthContext {
   ws: Workspace;
   db: Db;
   settings: Settings;
+  /** The services the runbook checks use (given by the composition root). */
+  services: RunbookServices;
   now?: Date;
 }
 
@@ -55,7 +58,7 @@ function adviceFor(code: string | null): { cause: string; action: string; follow
 
 async function check(name: string, ctx: HealthContext, now: Date): Promise<CheckResult> {
   const def = CHECKS[name];
-  return def.run({ ws: ctx.ws, db: ctx.db, settings: ctx.settings, now, params: {}, previous: {} });
+  return def.run({ ws: ctx.ws, db: ctx.db, settings: ctx.settings, services: ctx.services, now, params: {}, previous: {} });
 }
 
 function str(v: unknown): string | null {

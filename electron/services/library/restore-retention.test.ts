@@ -11,6 +11,7 @@ import { findAudit } from '../audit/index';
 import { openDatabase, type Db } from '../db/index';
 import { addTrustedKey, inspectPublicKey, listTrustedKeys } from '../keys/index';
 import { advanceRun, createRun, findProcedure, loadProcedures } from '../runbooks/index';
+import { engineRunbookServices } from '../engine';
 import { RESTORE_CHECKLIST_ID } from '../runbooks/restore';
 import { currentGeneration, importBundles, listGenerations, listLibrary, rollback, verifyStagingTree } from '../staging/index';
 import { KITS, tempDir } from '../testing/fixtures';
@@ -116,7 +117,7 @@ describe('library retention during a resumable restore', () => {
       const run = createRun(db, findProcedure(procs, RESTORE_CHECKLIST_ID), { operator: 'alice', inputs: { reason: 'INC-51 staging damaged' } });
       return run.id;
     });
-    const blocked = await withDbAsync((db) => advanceRun({ ws, db, settings: ws.settings, procedures: procs }, runId));
+    const blocked = await withDbAsync((db) => advanceRun({ ws, db, settings: ws.settings, procedures: procs, services: engineRunbookServices() }, runId));
     expect(blocked.state).toBe('blocked');
     expect(blocked.blockedReason).toContain(d3.name);
 
@@ -131,7 +132,7 @@ describe('library retention during a resumable restore', () => {
 
     // The operator copies the bundle again from the media; the same run resumes and restores generation 3.
     copyFileSync(findInKit(d3.name), d3File);
-    const done = await withDbAsync((db) => advanceRun({ ws, db, settings: ws.settings, procedures: procs }, runId));
+    const done = await withDbAsync((db) => advanceRun({ ws, db, settings: ws.settings, procedures: procs, services: engineRunbookServices() }, runId));
     expect(done.state, done.blockedReason ?? '').toBe('done');
     expect(withDb((db) => currentGeneration(db)!.generation)).toBe(3);
   });

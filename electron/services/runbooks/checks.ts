@@ -5,16 +5,15 @@
  * workspace; actions (`mutates: true`) drive the real engines (staging
  * import, freeze) and report what they did.
  */
-import { copyFileSync, createReadStream, existsSync, lstatSync, mkdtempSync, readdirSync, readFileSync, rmSync, statfsSync, writeFileSync, mkdirSync } from 'node:fs';
+import { copyFileSync, createReadStream, existsSync, lstatSync, mkdtempSync, readdirSync, rmSync, statfsSync, writeFileSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { createHash } from 'node:crypto';
 import { basename, isAbsolute, join, resolve } from 'node:path';
-import { isErrorCode, isOpsError, runbookAdvice, toErrorShape } from '../../../shared/errors';
+import { isErrorCode, isOpsError, OpsError, runbookAdvice, toErrorShape } from '../../../shared/errors';
 import type { Settings } from '../../../shared/settings';
 import type { Verdict } from '../../../shared/types';
 import { appendAudit, findAudit, latestAudit as latestAuditRow } from '../audit/index';
 import { openDatabase, type Db } from '../db/index';
-import { listTrustedKeys } from '../keys/index';
 import { bumpCounter, logEvent, metricValue } from '../obs/index';
 import { planRetention, runRetention } from '../library/index';
 import { openForWrite } from '../staging/index';
@@ -24,7 +23,8 @@ import { listGenerations, listLibrary, readKitManifest, readState, type LibraryR
 import type { Workspace } from '../workspace/index';
 import { verifyMirrorBundle } from '../verify/mirror';
 import { verifyTrivyBundle } from '../verify/trivy';
-import { stagingEngine, verifyEngine } from './engine-bridge';
+import type { RunbookServices } from './services';
+import type { TrustedKey } from '../verify/keys';
 import { FAILURE_EVENTS, unacknowledgedFailures } from './acknowledge';
 import { failureLookup } from './failures';
 import { freezeImports, freezeState, resumeImports } from './freeze';
@@ -42,6 +42,8 @@ export interface CheckContext {
   ws: Workspace;
   db: Db;
   settings: Settings;
+  /** The staging engine, the verifier and the trust policy, given by the composition root. */
+  services: RunbookServices;
   now: Date;
   /** Step parameters with run inputs substituted. */
   params: Record<string, unknown>;
@@ -194,21 +196,20 @@ function libraryEntries(db: Db): LibraryRow[] {
 }
 
 /**
- * The keys that count for a kit: the given tenant's, else the tenant the kit
- * names (read only to pick the keys; readKitManifest then verifies the
- * manifest with them, and a kit claiming another tenant than it verifies for
- * is refused).
+ * A kit's manifest, read only once verified: its signature is checked with
+ * the keys the trust policy gives (the given tenant's, else every pinned key),
+ * and only then is the verified tenant compared: a kit signed only by a key
+ * pinned for another tenant is refused (ERR_VERIFY_SIGNATURE). The caller
+ * compares the verified tenant with the one asked for.
  */
-function kitKeys(db: Db, dir: string, tenant: string | undefined): { tenant: string | undefined; keys: ReturnType<typeof listTrustedKeys> } {
-  if (tenant) return { tenant, keys: listTrustedKeys(db, tenant) };
-  let claimed: string | undefined;
-  try {
-    const t = (JSON.parse(readFileSync(join(dir, 'offline-manifest.json'), 'utf8')) as { tenant?: unknown }).tenant;
-    claimed = typeof t === 'string' && t ? t : undefined;
-  } catch {
-    claimed = undefined; // readKitManifest reports the problem
+function verifiedKit(ctx: CheckContext, dir: string, tenant: string | undefined): ReturnType<typeof readKitManifest> {
+  const keys = ctx.services.trust(ctx.db, { tenant }).keys;
+  const kit = readKitManifest(dir, keys);
+  const signers = keys.filter((k) => kit.signedBy.includes(k.fingerprint));
+  if (!signers.some((k) => k.source !== 'workspace' || k.tenant === undefined || k.tenant === kit.tenant)) {
+    throw new OpsError('ERR_VERIFY_SIGNATURE', `The kit manifest in ${dir} (tenant ${kit.tenant}) is signed only by key(s) pinned for another tenant (${signers.map((k) => `${k.tenant}/${k.fingerprint}`).join(', ')}): a key counts for its own tenant only.`, { path: dir });
   }
-  return { tenant: claimed, keys: claimed ? listTrustedKeys(db, claimed) : [] };
+  return kit;
 }
 
 /**
@@ -241,6 +242,11 @@ function standbySnapshot(standbyDir: string): { db: Db; close: () => void } | nu
   }
 }
 
+/** The keys a restore verifies with: the trust policy's, for the chain tenant only. */
+function chainKeys(ctx: CheckContext): TrustedKey[] {
+  return ctx.services.trust(ctx.db, { tenant: readState(ctx.db).chain_tenant ?? undefined }).keys;
+}
+
 function restoreSummary(plan: RestorePlan): string {
   const offers = plan.offers.map((o) => (o.kind === 'rollback' ? `${o.text} (${o.command})` : o.text));
   return `${plan.message}${offers.length ? ` What is still possible: ${offers.join(' Or: ')}` : ''}`;
@@ -265,7 +271,7 @@ export const CHECKS: Record<string, CheckDef> = {
   'staging.verify': {
     description: 'Re-reads the staging tree and checks it against the signed state of the current export (mirror verify of the workspace).',
     async run(ctx) {
-      const staging = await stagingEngine();
+      const staging = ctx.services.staging;
       if (!staging) return { status: 'unknown', summary: 'The staging engine is not available in this build, so the staging tree could not be verified.', evidence: { available: false } };
       try {
         const v = await staging.verifyStagingTree(ctx.ws, { signal: ctx.signal });
@@ -399,10 +405,17 @@ export const CHECKS: Record<string, CheckDef> = {
     description: 'A trusted key is pinned for every tenant seen in the library and staging.',
     run(ctx) {
       const tenants = tenantsSeen(ctx.db);
-      const missing = tenants.filter((t) => listTrustedKeys(ctx.db, t).length === 0);
-      const byTenant = Object.fromEntries(tenants.map((t) => [t, listTrustedKeys(ctx.db, t).map((k) => k.fingerprint)]));
+      // The keys the trust policy gives each tenant (a trust store that does not match the audit log gives none).
+      let byTenant: Record<string, string[]>;
+      let any: TrustedKey[];
+      try {
+        byTenant = Object.fromEntries(tenants.map((t) => [t, ctx.services.trust(ctx.db, { tenant: t }).keys.map((k) => k.fingerprint)]));
+        any = tenants.length ? [] : ctx.services.trust(ctx.db).keys;
+      } catch (e) {
+        return errorResult(e, 'Reading the trusted keys');
+      }
+      const missing = tenants.filter((t) => byTenant[t].length === 0);
       if (tenants.length === 0) {
-        const any = listTrustedKeys(ctx.db);
         return { status: any.length ? 'pass' : 'warn', summary: any.length ? `No data seen yet; ${any.length} key(s) trusted.` : 'No data seen yet and no key trusted: import a key (mirror keys add) before the first bundle.', evidence: { tenants, keys: any.map((k) => `${k.tenant}/${k.fingerprint}`) } };
       }
       if (missing.length) return { status: 'fail', summary: `No trusted key for tenant(s) ${missing.join(', ')}: their bundles cannot verify. Import the key with a change record (mirror keys add --tenant …).`, evidence: { tenants, missing, byTenant } };
@@ -421,10 +434,10 @@ export const CHECKS: Record<string, CheckDef> = {
         const dir = resolveInputPath(ctx, kitPath);
         if (!existsSync(join(dir, 'offline-manifest.json'))) return { status: 'fail', summary: `${dir} is not an offline kit (offline-manifest.json is missing).`, evidence: { kit: dir } };
         try {
-          // Only the verified manifest is read (its signature with the tenant's pinned keys).
-          const k = kitKeys(ctx.db, dir, str(ctx.params.tenant));
-          const kit = readKitManifest(dir, k.keys);
-          if (k.tenant && kit.tenant !== k.tenant) return { status: 'fail', summary: `The kit in ${dir} is for tenant ${kit.tenant}, not ${k.tenant}.`, evidence: { kit: dir } };
+          // Only the verified manifest is read (its signature with the keys the trust policy gives).
+          const tenant = str(ctx.params.tenant);
+          const kit = verifiedKit(ctx, dir, tenant);
+          if (tenant && kit.tenant !== tenant) return { status: 'fail', summary: `The kit in ${dir} is for tenant ${kit.tenant}, not ${tenant}.`, evidence: { kit: dir } };
           entries = kit.entries.map((e) => ({ path: e.path, kind: e.kind, generation: typeof e.generation === 'number' ? e.generation : null, exportId: e.exportId ?? null }));
           for (const e of entries) if (!existsSync(join(dir, e.path))) return { status: 'fail', summary: `The kit lists ${e.path}, but the file is missing.`, evidence: { kit: dir, missing: e.path } };
         } catch (e) {
@@ -471,10 +484,15 @@ export const CHECKS: Record<string, CheckDef> = {
       const path = resolveInputPath(ctx, p);
       if (!existsSync(path)) return { status: 'fail', summary: `${path} does not exist.`, evidence: { path } };
       const tenant = str(ctx.params.tenant);
-      const keys = listTrustedKeys(ctx.db, tenant);
+      let keys: TrustedKey[];
+      try {
+        keys = ctx.services.trust(ctx.db, { tenant }).keys;
+      } catch (e) {
+        return errorResult(e, `Verification of ${basename(path)}`);
+      }
       if (keys.length === 0) return { status: 'fail', summary: `No trusted key${tenant ? ` for tenant ${tenant}` : ''}: import the Export Center key first (mirror keys add).`, evidence: { path } };
       try {
-        const engine = await verifyEngine();
+        const engine = ctx.services.verify;
         let v: Verdict;
         if (engine) v = await engine.verifyPath(path, { keys, identities: ctx.identities, signal: ctx.signal });
         else if (lstatSync(path).isDirectory()) return { status: 'unknown', summary: 'Kit verification is not available in this build (verify engine missing).', evidence: { path } };
@@ -494,9 +512,9 @@ export const CHECKS: Record<string, CheckDef> = {
       if (!p) return { status: 'fail', summary: 'No Trivy bundle path was given (run input "path").', evidence: {} };
       const path = resolveInputPath(ctx, p);
       if (!existsSync(path)) return { status: 'fail', summary: `${path} does not exist.`, evidence: { path } };
-      const keys = listTrustedKeys(ctx.db, str(ctx.params.tenant));
       const sig = str(ctx.params.signature);
       try {
+        const keys = ctx.services.trust(ctx.db, { tenant: str(ctx.params.tenant) }).keys;
         const v = await verifyTrivyBundle(path, { keys, signature: sig ? resolveInputPath(ctx, sig) : undefined, signal: ctx.signal });
         recordCheckFailure(ctx, v, path);
         return verdictResult(v, basename(path));
@@ -523,7 +541,7 @@ export const CHECKS: Record<string, CheckDef> = {
       for (const [profile, r] of perProfile) {
         const file = resolve(ctx.ws.dir, r.lib.file);
         try {
-          const res = await verifyMirrorBundle(file, { keys: listTrustedKeys(ctx.db, r.tenant), identities: ctx.identities, signal: ctx.signal });
+          const res = await verifyMirrorBundle(file, { keys: ctx.services.trust(ctx.db, { tenant: r.tenant }).keys, identities: ctx.identities, signal: ctx.signal });
           let v = verdictResult(res.verdict, `${profile} ${r.exportId}`);
           if (res.verdict.ok && res.rawSha256 && res.rawSha256 !== r.lib.sha256) v = { status: 'fail', summary: `${profile} ${r.exportId}: the library copy's sha256 ${res.rawSha256} is not the ${r.lib.sha256} it was imported with [ERR_VERIFY_DIGEST].`, evidence: {} };
           else recordCheckFailure(ctx, res.verdict, file);
@@ -570,9 +588,8 @@ export const CHECKS: Record<string, CheckDef> = {
         // A kit: its newest mirror bundle, from the verified kit manifest.
         const dir = resolveInputPath(ctx, p);
         try {
-          const k = kitKeys(ctx.db, dir, tenant);
-          const kit = readKitManifest(dir, k.keys);
-          if (k.tenant && kit.tenant !== k.tenant) return { status: 'fail', summary: `The kit in ${dir} is for tenant ${kit.tenant}, not ${k.tenant}.`, evidence: {} };
+          const kit = verifiedKit(ctx, dir, tenant);
+          if (tenant && kit.tenant !== tenant) return { status: 'fail', summary: `The kit in ${dir} is for tenant ${kit.tenant}, not ${tenant}.`, evidence: {} };
           const newest = kit.entries.filter((e) => e.kind.startsWith('mirror-')).sort((a, b) => (b.generation ?? 0) - (a.generation ?? 0))[0];
           if (!newest) return { status: 'fail', summary: `The kit ${dir} holds no mirror bundle.`, evidence: {} };
           p = join(dir, newest.path);
@@ -590,9 +607,9 @@ export const CHECKS: Record<string, CheckDef> = {
         expectSha = lib.sha256;
       }
       const file = resolveInputPath(ctx, p);
-      const keys = listTrustedKeys(ctx.db, tenant);
       let r;
       try {
+        const keys = ctx.services.trust(ctx.db, { tenant }).keys;
         r = await verifyMirrorBundle(file, { keys, identities: ctx.identities, signal: ctx.signal });
       } catch (e) {
         return errorResult(e, `Verification of ${basename(file)}`);
@@ -645,7 +662,7 @@ export const CHECKS: Record<string, CheckDef> = {
   'restore.locate_full': {
     description: 'Locates the last full bundle in the library and the deltas after it, up to the first gap (runbook 7.2); reads no bundle.',
     async run(ctx) {
-      const plan = await restorePreview(ctx.ws, ctx.db, { verify: false });
+      const plan = await restorePreview(ctx.ws, ctx.db, { keys: [], verify: false });
       const evidence = { plan, files: plan.bundles.map((b) => b.file) };
       if (!plan.ok) return { status: 'fail', summary: restoreSummary(plan), evidence };
       if (plan.gaps.length) return { status: 'warn', summary: `${plan.message} Deltas for generation(s) ${plan.gaps.join(', ')} are missing, so the restore stops at generation ${plan.target!.generation}.`, evidence };
@@ -656,7 +673,13 @@ export const CHECKS: Record<string, CheckDef> = {
   'restore.verify_chain': {
     description: 'Verifies every bundle of the restore chain (signatures, content, the library copy\'s digest) before anything is switched; a bad bundle blocks the run, names the bundle and what is still possible (runbook 7.2).',
     async run(ctx) {
-      const plan = await restorePreview(ctx.ws, ctx.db, { identities: ctx.identities, signal: ctx.signal });
+      let keys: TrustedKey[];
+      try {
+        keys = chainKeys(ctx);
+      } catch (e) {
+        return errorResult(e, 'Verifying the restore chain');
+      }
+      const plan = await restorePreview(ctx.ws, ctx.db, { keys, identities: ctx.identities, signal: ctx.signal });
       const evidence = { plan };
       if (plan.bad) {
         logEvent(ctx.ws, { event: 'mirror.verify.failed', level: 'error', errorCode: plan.bad.code ?? undefined, message: plan.message, path: plan.bad.file, runId: ctx.runId });
@@ -682,7 +705,7 @@ export const CHECKS: Record<string, CheckDef> = {
       const frozen = freezeState(ctx.db);
       if (frozen.frozen) return { status: 'fail', summary: `Imports are frozen since ${frozen.since} (${frozen.reason}); the restore cannot import. Resume imports first (runbook 7.3).`, evidence: { frozen } };
       try {
-        const r = await restoreApply(ctx.ws, ctx.db, { reason, operator: ctx.operator, identities: ctx.identities, signal: ctx.signal });
+        const r = await restoreApply(ctx.ws, ctx.db, { reason, operator: ctx.operator, keys: chainKeys(ctx), identities: ctx.identities, signal: ctx.signal });
         const evidence = { ok: r.ok, code: r.code, message: r.message, plan: r.plan, items: r.import?.items.map((i) => ({ path: i.path, outcome: i.outcome, code: i.code, exportId: i.exportId, generation: i.generation, message: i.message })) ?? [], current: r.current };
         if (!r.ok) return { status: 'fail', summary: `Restore refused [${r.code}]: ${restoreSummary(r.plan)}`, evidence };
         return { status: 'pass', summary: r.message, evidence };
@@ -858,12 +881,12 @@ async function sha256File(file: string, signal?: AbortSignal): Promise<string> {
 }
 
 async function importThrough(ctx: CheckContext, files: string[], forceReason: string | undefined, what: string): Promise<CheckResult> {
-  const staging = await stagingEngine();
+  const staging = ctx.services.staging;
   if (!staging) return { status: 'unknown', summary: `The staging engine is not available in this build: ${what.toLowerCase()} cannot run.`, evidence: { files } };
   const frozen = freezeState(ctx.db);
   if (frozen.frozen) return { status: 'fail', summary: `Imports are frozen since ${frozen.since} (${frozen.reason}); ${what.toLowerCase()} cannot import. Resume imports first (runbook 7.3).`, evidence: { files, frozen } };
   try {
-    const res = await staging.importBundles(ctx.ws, files, { keys: listTrustedKeys(ctx.db), identities: ctx.identities, forceReason, operator: ctx.operator, signal: ctx.signal });
+    const res = await staging.importBundles(ctx.ws, files, { keys: ctx.services.trust(ctx.db).keys, identities: ctx.identities, forceReason, operator: ctx.operator, signal: ctx.signal });
     const evidence = { files, ok: res.ok, code: res.code, message: res.message, items: res.items.map((i) => ({ path: i.path, outcome: i.outcome, code: i.code, exportId: i.exportId, generation: i.generation, message: i.message })), current: res.current ?? null };
     if (!res.ok) return { status: 'fail', summary: `${what} stopped [${res.code}]: ${res.message}`, evidence };
     return { status: 'pass', summary: `${what}: ${res.items.map((i) => `${i.exportId ?? basename(i.path)} ${i.outcome}`).join(', ')}. Staging is at ${res.current ? `${res.current.exportId} (generation ${res.current.generation})` : 'nothing'}.`, evidence };

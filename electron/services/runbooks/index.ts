@@ -8,3 +8,4 @@ export { defaultRunbookDir, findProcedure, loadProcedures, parseProcedure } from
 export { restoreApply, restoreChain, restorePreview, type RestoreApplyOptions, type RestoreBundle, type RestoreOffer, type RestorePlan, type RestoreResult } from './restore';
 export { advanceRun, assertNextStep, createRun, getRun, isStepDone, listRuns, nextStep, runOutcome, setRunInputs, toChecklistRunView, toChecklistSummary, checkAnswers, type AdvanceOptions, type Answers, type Confirmation, type ManualAnswer, type RunEnv, type RunRecord, type RunState, type StepRecord, type StepStatus } from './runs';
 export { ProcedureSchema, StepSchema, type Procedure, type Step } from './schema';
+export { runbookServices, type ImportResultLike, type RunbookServices, type StagingSeam, type VerifySeam } from './services';

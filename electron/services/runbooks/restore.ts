@@ -21,8 +21,7 @@ import { basename, join, resolve } from 'node:path';
 import { OpsError, runbookAdvice, toErrorShape, type ErrorCode } from '../../../shared/errors';
 import type { Db } from '../db/index';
 import type { JobProgress } from '../../../shared/types';
-import { resolveTrust } from '../trust';
-import { currentGeneration, importBundles, listGenerations, listLibrary, readState, type ImportResult, type LibraryRow } from '../staging/index';
+import { currentGeneration, importBundles, listGenerations, listLibrary, type ImportResult, type LibraryRow } from '../staging/index';
 import { verifyMirrorBundle } from '../verify/mirror';
 import type { TrustedKey } from '../verify/keys';
 import type { Workspace } from '../workspace/index';
@@ -66,7 +65,12 @@ export interface RestorePlan {
 }
 
 export interface RestoreOptions {
-  keys?: TrustedKey[];
+  /**
+   * The keys to verify with, from the one trust policy (resolveTrust with the
+   * chain tenant's pinned keys; the composition root and the checks pass them).
+   * Not read when `verify` is false.
+   */
+  keys: TrustedKey[];
   identities?: string[];
   signal?: AbortSignal;
   /** Progress of the reads and of the apply (bundle k of n). */
@@ -116,11 +120,6 @@ export function restoreChain(db: Db): { full: LibraryRow | null; deltas: Library
   return { full, deltas, gaps };
 }
 
-/** Without explicit keys: the one trust policy (trust.ts) with the chain tenant's pinned keys only. */
-function chainKeys(db: Db, opts: RestoreOptions): TrustedKey[] {
-  if (opts.keys) return opts.keys;
-  return resolveTrust(db, { tenant: readState(db).chain_tenant ?? undefined }).keys;
-}
 
 function rollbackOffers(ws: Workspace, db: Db): RestoreOffer[] {
   const cur = currentGeneration(db);
@@ -142,7 +141,7 @@ function toBundle(ws: Workspace, e: LibraryRow): RestoreBundle {
 }
 
 /** Locates the chain and (by default) verifies every bundle of it, read-only. Never changes the workspace. */
-export async function restorePreview(ws: Workspace, db: Db, opts: RestoreOptions = {}): Promise<RestorePlan> {
+export async function restorePreview(ws: Workspace, db: Db, opts: RestoreOptions): Promise<RestorePlan> {
   const chain = restoreChain(db);
   const cur = currentGeneration(db);
   const current = cur ? { seq: cur.seq, exportId: cur.export_id, generation: cur.generation } : null;
@@ -174,7 +173,7 @@ export async function restorePreview(ws: Workspace, db: Db, opts: RestoreOptions
     }
   }
   if (opts.verify === false) return { ...base, ok: true, bad: null, code: null, message: `Would rebuild generation ${target.generation} (${target.exportId}) from ${bundles.length} bundle(s).`, action: null, offers: [] };
-  const keys = chainKeys(db, opts);
+  const keys = opts.keys;
   for (const b of bundles) {
     if (opts.signal?.aborted) throw new OpsError('ERR_CANCELLED', 'Cancelled by the operator. Nothing was changed.');
     try {
@@ -251,7 +250,7 @@ export async function restoreApply(ws: Workspace, db: Db, opts: RestoreApplyOpti
   });
   if (!plan.ok) return keep(plan.code, plan.message);
   const files = plan.bundles.map((b) => b.file);
-  const res = await importBundles(ws, files, { keys: chainKeys(db, opts), identities: opts.identities, forceReason: `${reason} (runbook 7.2 restore)`, operator: opts.operator, signal: opts.signal, onProgress: opts.onProgress, allOrNothing: true });
+  const res = await importBundles(ws, files, { keys: opts.keys, identities: opts.identities, forceReason: `${reason} (runbook 7.2 restore)`, operator: opts.operator, signal: opts.signal, onProgress: opts.onProgress, allOrNothing: true });
   if (!res.ok) {
     const refused = res.items.find((i) => i.outcome === 'refused');
     const b = plan.bundles.find((x) => refused && x.file === refused.path) ?? null;

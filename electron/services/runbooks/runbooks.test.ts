@@ -10,7 +10,8 @@ import { logEvent } from '../obs/index';
 import { generateSigningKey, signatureFile } from '../producer/index';
 import { KITS, tempDir } from '../testing/fixtures';
 import { openWorkspace, type Workspace } from '../workspace/index';
-import { setEngineForTests } from './engine-bridge';
+import { engineRunbookServices } from '../engine';
+import { runbookServices } from './services';
 import {
   acknowledgeFailures,
   advanceRun,
@@ -46,15 +47,14 @@ beforeEach(() => {
   procs = loadProcedures();
 });
 afterEach(() => {
-  setEngineForTests({});
   if (db.open) db.close();
   cleanup();
 });
 
 function ctx(extra: Partial<CheckContext> = {}): CheckContext {
-  return { ws, db, settings: ws.settings, now: new Date(), params: {}, previous: {}, ...extra };
+  return { ws, db, settings: ws.settings, services: engineRunbookServices(), now: new Date(), params: {}, previous: {}, ...extra };
 }
-const env = () => ({ ws, db, settings: ws.settings, procedures: procs });
+const env = () => ({ ws, db, settings: ws.settings, procedures: procs, services: engineRunbookServices() });
 
 describe('procedure files', () => {
   it('every shipped procedure validates and the required sections are present', () => {
@@ -210,8 +210,7 @@ describe('checks', () => {
   });
 
   it('staging.verify is "unknown" with a clear summary when the staging engine is not available', async () => {
-    setEngineForTests({ staging: null });
-    const r = await CHECKS['staging.verify'].run(ctx());
+    const r = await CHECKS['staging.verify'].run(ctx({ services: runbookServices({ ...engineRunbookServices(), staging: null }) }));
     expect(r.status).toBe('unknown');
     expect(r.summary).toMatch(/not available/);
   });
@@ -378,6 +377,69 @@ function findPayloadFile(root: string): string | null {
   return null;
 }
 
+describe('runbook checks use the one trust policy (resolveTrust), given by the composition root', () => {
+  const tenantOf = (): string => (JSON.parse(readFileSync(join(KIT, 'offline-manifest.json'), 'utf8')) as { tenant: string }).tenant;
+  const pinFor = (tenant: string, reason: string) => {
+    const pem = readFileSync(PUB, 'utf8');
+    addTrustedKey(db, { pem, tenant, confirmFingerprint: inspectPublicKey(pem).fingerprint, reason });
+  };
+
+  it.skipIf(!existsSync(KIT))('a key pinned for another tenant does not satisfy a check for the kit\'s tenant', async () => {
+    const tenant = tenantOf();
+    pinFor(`${tenant}-other`, 'CHG-1 key of another tenant');
+    const latest = await CHECKS['kit.latest'].run(ctx({ params: { kit: KIT } }));
+    expect(latest.status).toBe('fail');
+    expect(latest.summary).toMatch(/ERR_VERIFY_SIGNATURE/);
+    expect(latest.summary).toMatch(/another tenant/);
+    const captured = await CHECKS['evidence.capture_manifests'].run(ctx({ params: { path: KIT }, runId: 'other-tenant' }));
+    expect(captured.status).toBe('fail');
+    expect(existsSync(join(ws.layout.evidence, 'other-tenant'))).toBe(false);
+    const asked = await CHECKS['bundle.verify'].run(ctx({ params: { path: KIT, tenant } }));
+    expect(asked.status).toBe('fail');
+    expect(asked.summary).toMatch(new RegExp(`No trusted key for tenant ${tenant}`));
+    const any = await CHECKS['bundle.verify'].run(ctx({ params: { path: KIT } }));
+    expect(any.status).toBe('fail');
+    // Pinned for its own tenant, the same key verifies the same kit (the control).
+    pinFor(tenant, 'CHG-2 the tenant\'s own key');
+    expect((await CHECKS['kit.latest'].run(ctx({ params: { kit: KIT } }))).status).toBe('pass');
+    expect((await CHECKS['bundle.verify'].run(ctx({ params: { path: KIT, tenant } }))).status).not.toBe('fail');
+  });
+
+  it.skipIf(!existsSync(KIT))('a key written into the trust store outside the console (no audited keys.added) satisfies no check', async () => {
+    const tenant = tenantOf();
+    const pem = readFileSync(PUB, 'utf8');
+    const fp = inspectPublicKey(pem).fingerprint;
+    db.prepare("INSERT INTO trusted_keys (tenant, fingerprint, algorithm, pem, label, added_at, added_by, reason) VALUES (?, ?, 'ecdsa-p256', ?, NULL, '2026-01-01T00:00:00.000Z', 'root', 'CHG-1 planted')").run(tenant, fp, pem);
+    for (const [name, params] of [
+      ['kit.latest', { kit: KIT }],
+      ['bundle.verify', { path: KIT, tenant }],
+      ['evidence.capture_manifests', { path: KIT }],
+      ['keys.tenants', {}],
+    ] as const) {
+      const r = await CHECKS[name].run(ctx({ params: { ...params }, runId: 'planted' }));
+      expect(r.status, `${name}: ${r.summary}`).toBe('fail');
+      expect(r.summary, name).toMatch(/ERR_VERIFY_SIGNATURE|trust store/);
+    }
+    expect(existsSync(join(ws.layout.evidence, 'planted'))).toBe(false);
+  });
+
+  it('the checks get their trust from the services they are given (the composition root passes resolveTrust)', async () => {
+    const asked: (string | undefined)[] = [];
+    const services = runbookServices({
+      ...engineRunbookServices(),
+      trust: (_db, input = {}) => {
+        asked.push(input.tenant);
+        return { keys: [], identities: [], pinned: 0, explicit: 0, note: 'none' };
+      },
+    });
+    writeFileSync(join(dir, 'b.tar.zst'), 'x');
+    const r = await CHECKS['bundle.verify'].run(ctx({ services, params: { path: join(dir, 'b.tar.zst'), tenant: 'acme' } }));
+    expect(r.status).toBe('fail');
+    expect(r.summary).toMatch(/No trusted key for tenant acme/);
+    expect(asked).toEqual(['acme']);
+  });
+});
+
 describe('restore playbook (7.2) on the fixture kit', () => {
   it.skipIf(!existsSync(KIT))('locates the last full, verifies it, applies it and the deltas in order, and the tree verifies', async () => {
     const staging = await import('../staging/index');
@@ -468,7 +530,7 @@ describe('restore playbook (7.2) on the fixture kit', () => {
 
     // Even forced past the preview, the apply is all or nothing (the import re-verifies in its own read).
     const { restoreApply } = await import('./index');
-    const direct = await restoreApply(ws, db, { reason: 'INC-12 try anyway' });
+    const direct = await restoreApply(ws, db, { reason: 'INC-12 try anyway', keys });
     expect(direct.ok).toBe(false);
     expect(direct.code).not.toBe('ERR_EXPORT_BASE_MISSING');
     expect(direct.plan.bad?.name).toBe(lib2.name);

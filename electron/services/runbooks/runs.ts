@@ -15,6 +15,7 @@ import { logEvent } from '../obs/index';
 import type { Workspace } from '../workspace/index';
 import { CHECKS, type CheckResult } from './checks';
 import type { Procedure, Step } from './schema';
+import type { RunbookServices } from './services';
 
 export type RunState = 'not_started' | 'in_progress' | 'blocked' | 'done';
 export type StepStatus = 'pending' | 'passed' | 'warned' | 'failed' | 'unknown' | 'confirmed' | 'declined' | 'not_applicable';
@@ -67,6 +68,8 @@ export interface RunEnv {
   db: Db;
   settings: Settings;
   procedures: Procedure[];
+  /** The staging engine, verifier and trust policy the checks use (given by the composition root). */
+  services: RunbookServices;
 }
 
 export interface AdvanceOptions {
@@ -315,6 +318,7 @@ export async function advanceRun(env: RunEnv, runId: string, opts: AdvanceOption
           ws: env.ws,
           db,
           settings: env.settings,
+          services: env.services,
           now: now(),
           params: substitute(step.params, run.inputs),
           previous: Object.fromEntries(run.steps.filter((s) => s.evidence && DONE_STATUSES.includes(s.status)).map((s) => [s.stepId, s.evidence!])),

@@ -17,6 +17,7 @@ import { KITS, tempDir } from '../testing/fixtures';
 import { loadPublicKey } from '../verify/keys';
 import { openWorkspace, type Workspace } from '../workspace/index';
 import { CHECKS, type CheckContext, type CheckResult } from './checks';
+import { engineRunbookServices } from '../engine';
 
 const KIT = join(KITS, 'ecdsa-p256');
 const keys = [loadPublicKey(readFileSync(join(KITS, 'ecdsa-p256.trusted.pub'), 'utf8'), 'cli')];
@@ -59,7 +60,7 @@ function fingerprint(root: string): Record<string, string> {
 async function runCheck(params: Record<string, unknown>): Promise<CheckResult> {
   const db = openDatabase(primary.layout.db);
   try {
-    const ctx: CheckContext = { ws: primary, db, settings: primary.settings, now: new Date(), params, previous: {} };
+    const ctx: CheckContext = { ws: primary, db, settings: primary.settings, services: engineRunbookServices(), now: new Date(), params, previous: {} };
     return await CHECKS['standby.ready'].run(ctx);
   } finally {
     db.close();
