@@ -373,4 +373,49 @@ describe('Trivy install journal', () => {
     expect(readFileSync(join(link, 'trivy.db'), 'utf8')).toBe('db 3');
     expect(readdirSync(ws.layout.trivy)).toHaveLength(2); // the link and the one folder it points at
   });
+
+  it('a Trivy install killed while its library copy is placed (library:place, the shared placement step) rolls back without a stray library folder; a clean one places it content-addressed', async () => {
+    const { installTrivy } = await import('./trivy-install');
+    const { createHash } = await import('node:crypto');
+    const { mkdirSync } = await import('node:fs');
+    const { getLibrary } = await import('./store');
+    const { libraryTmpFile } = await import('./library-place');
+    const raw = Buffer.from('the raw db.bundle bytes');
+    const sha = createHash('sha256').update(raw).digest('hex');
+    const prepare = (tag: string) => {
+      const job = `job-lib-${tag}`;
+      const dir = join(ws.layout.incoming, job, 'trivy');
+      mkdirSync(dir, { recursive: true });
+      writeFileSync(join(dir, 'metadata.json'), JSON.stringify({ Version: 2, UpdatedAt: '2025-11-01T00:00:00Z', NextUpdate: '2025-12-01T00:00:00Z' }));
+      writeFileSync(join(dir, 'trivy.db'), `db ${tag}`);
+      const tmpFile = libraryTmpFile(ws, job);
+      writeFileSync(tmpFile, raw);
+      return { path: 'db.bundle', kind: 'trivy-db' as const, job, extractedDir: dir, library: { tmpFile, sha256: sha, size: raw.length, name: 'db.bundle' } };
+    };
+    const keepJournal: StagingFs = { ...nodeStagingFs, rm: () => {} };
+    let placed = false;
+    const crashAfterPlace = (step: string) => {
+      if (step === 'library:place') placed = true;
+      if (step === 'trivy:commit') throw new Error('crash at trivy:commit');
+    };
+    let s = openForWrite(ws, 'test');
+    expect(() => installTrivy(s.ws, s.db, prepare('1'), { hooks: { checkpoint: (st) => { if (st === 'library:place') throw new Error('crash at library:place'); }, fs: keepJournal } })).toThrow(/library:place/);
+    s.close();
+    expect(recoverInterruptedApply(ws).recovered?.outcome).toBe('rolled-back');
+    expect(existsSync(join(ws.layout.library, sha))).toBe(false);
+
+    s = openForWrite(ws, 'test');
+    expect(() => installTrivy(s.ws, s.db, prepare('2'), { hooks: { checkpoint: crashAfterPlace, fs: keepJournal } })).toThrow(/trivy:commit/);
+    s.close();
+    expect(placed).toBe(true);
+    expect(recoverInterruptedApply(ws).recovered?.outcome).toBe('rolled-back');
+    expect(existsSync(join(ws.layout.library, sha))).toBe(false);
+
+    s = openForWrite(ws, 'test');
+    installTrivy(s.ws, s.db, prepare('3'));
+    expect(getLibrary(s.db, sha)).toMatchObject({ file: `library/${sha}/db.bundle`, kind: 'trivy-db', size: raw.length });
+    s.close();
+    expect(readFileSync(join(ws.layout.library, sha, 'db.bundle')).equals(raw)).toBe(true);
+    expect(readdirSync(ws.layout.library).filter((n) => n.startsWith('.tmp-'))).toEqual([]);
+  });
 });
