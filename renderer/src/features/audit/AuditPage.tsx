@@ -120,7 +120,8 @@ export function AuditList({ onOpen }: { onOpen(id: number): void }) {
   const invoke = useInvoke();
   const jump = useMutation({
     mutationFn: (day: string) => invoke('audit.locate', { ...filter, at: new Date(Date.parse(`${day}T23:59:59.999Z`)).toISOString() }),
-    onSuccess: (r) => v.scrollToIndex(r.offset, { align: 'start' }),
+    // Rows have one fixed height: the offset is a scroll position.
+    onSuccess: (r) => v.scrollToOffset(r.offset * ROW_HEIGHT),
   });
   // A new filter starts at the top.
   const key = JSON.stringify(filter);

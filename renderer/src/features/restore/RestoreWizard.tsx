@@ -227,10 +227,10 @@ export function RestoreWizard({ onDone }: { onDone?: () => void }) {
             {startError != null && <ErrorDetails error={startError} title="The restore could not start" />}
           </Form>
         </WizardStep>
-        <WizardStep name="Progress" id="restore-progress" isDisabled={!applyId} footer={<StepFooter nextLabel="See the result" canBack={false} canNext={!!applied && applied.state !== 'running'} />}>
+        <WizardStep name="Progress" id="restore-progress" footer={<StepFooter nextLabel="See the result" canBack={false} canNext={!!applied && applied.state !== 'running'} />}>
           {applied ? <JobCard job={applied} /> : <Content component="p">The restore has not started.</Content>}
         </WizardStep>
-        <WizardStep name="Result" id="restore-result" isDisabled={!applied || applied.state === 'running'} footer={<StepFooter nextLabel="Done" canBack={false} canNext />}>
+        <WizardStep name="Result" id="restore-result" footer={<StepFooter nextLabel="Done" canBack={false} canNext />}>
           <section aria-label="Restore result">
             {result?.ok && (
               <Alert isInline variant="success" title={`Restored: staging is ${result.current?.exportId} (generation ${result.current?.generation}).`}>
