@@ -11,7 +11,7 @@ import { join, relative } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { compress, decompress } from 'zstd-napi';
-import { generateSigningKey, writeKit, writeMirrorBundle, type SigningKey } from '../../services/producer/index';
+import { generateSigningKey, signatureFile, writeKit, writeMirrorBundle, type SigningKey } from '../../services/producer/index';
 import type { PayloadFile, MirrorTamper } from '../../services/producer/index';
 import { recoverInterruptedApply } from '../../services/staging/index';
 import { nodeStagingFs } from '../../services/staging/fsops';
@@ -358,6 +358,25 @@ describe('decision: links planted in the workspace are refused, never written th
       const next = await runMirror(['import', await bundle(), '--workspace', ws, '--key', keyFile, '--json']);
       expect(next.code, `${planted}: ${next.out}`).toBe(0);
     }
+  });
+});
+
+describe('strict signed JSON in kits', () => {
+  it('an offline-manifest.json with a duplicate key (signed as is) is refused by verify and import: ERR_BUNDLE_CORRUPT, exit 11', async () => {
+    const dir = join(media, `kit-dup-${++seq}`);
+    // A decoy tenant first: JSON.parse keeps the last one, another parser the first.
+    await writeKit(dir, { key, tenant: 'acme', mirror: [{ profileId: 'nightly', generation: nextGeneration++, files: FILES }], tamper: { manifestAfterSigning: (b) => Buffer.from(b.toString('utf8').replace('{', '{"tenant": "other",')) } });
+    writeFileSync(join(dir, 'offline-manifest.json.sig'), signatureFile(key, readFileSync(join(dir, 'offline-manifest.json'))));
+    const v = await runMirror(['verify', dir, '--key', keyFile, '--json']);
+    expect(v.code, v.out).toBe(11);
+    expect(JSON.parse(v.out).code).toBe('ERR_BUNDLE_CORRUPT');
+    expect(v.out).toMatch(/the key \\?"tenant\\?" appears twice/);
+    const ws = workspace();
+    const r = await runMirror(['import', dir, '--workspace', ws, '--key', keyFile, '--json']);
+    expect(r.code, r.out).toBe(11);
+    expect(JSON.parse(r.out).code).toBe('ERR_BUNDLE_CORRUPT');
+    const next = await runMirror(['import', await bundle(), '--workspace', ws, '--key', keyFile, '--json']);
+    expect(next.code, next.out).toBe(0);
   });
 });
 
