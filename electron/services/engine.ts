@@ -22,7 +22,8 @@ import { computeHealth, type HealthReport } from './health/index';
 import { addTrustedKey, listKeyRecords, revokeTrustedKey, rotateTrustedKey, trustStoreProblems, type AddKeyInput, type KeyRecord, type TrustStoreProblem } from './keys/index';
 import { runRetention, type RetentionResult } from './library/index';
 import { CHECKS, type CheckResult } from './runbooks/checks';
-import { runbookServices, type RunbookServices, type StagingSeam } from './runbooks/services';
+import type { RunbookServices } from './runbooks/services';
+import type { RestoreEngines } from './runbooks/restore';
 import {
   acknowledgeFailures,
   advanceRun,
@@ -48,7 +49,8 @@ import {
 import { importBundles as stagingImportBundles, importLocked, openForWrite, rollbackLocked, stagingStatus, verifyGeneration, verifyStagingTree, type ImportOptions, type ImportResult, type RecoveryReport, type RollbackOptions, type RollbackResult, type StagingHooks, type StagingStatus, type TreeVerifyOptions, type WriteSession } from './staging/index';
 import { listLibrary, readState } from './staging/store';
 import { resolveTrust, type Trust, type TrustInput } from './trust';
-import { verifyPath, type VerifyOptions, type WorkspaceVerifier } from './verify/index';
+import { verifyMirrorBundle, verifyPath, type VerifyOptions, type WorkspaceVerifier } from './verify/index';
+import { verifyTrivyBundle } from './verify/trivy';
 import { saveSettingsAudited, setSetting } from './settings/index';
 import { openWorkspace, type Workspace } from './workspace/index';
 import { applyJournalFile } from './workspace/layout';
@@ -203,12 +205,12 @@ export function verifyOptionsWithoutWorkspace(req: VerifyRequest = {}): { option
  * no registration at import time): the staging engine, the verifier and the
  * one trust policy (resolveTrust).
  */
-export function engineRunbookServices(): RunbookServices {
-  return runbookServices({
-    staging: { importBundles: stagingImportBundles as StagingSeam['importBundles'], verifyStagingTree: verifyStagingTree as StagingSeam['verifyStagingTree'] },
-    verify: { verifyPath },
+export function engineRunbookServices(): RunbookServices & RestoreEngines {
+  return {
+    staging: { importBundles: stagingImportBundles, verifyStagingTree },
+    verify: { verifyPath, verifyMirrorBundle, verifyTrivyBundle },
     trust: resolveTrust,
-  });
+  };
 }
 
 /** Opens a workspace with every service wired to it. The caller closes it. */
@@ -336,11 +338,11 @@ export function createEngine(workspaceDir: string, options: EngineOptions = {}):
       exportEvidence: (runId, outDir, opts = {}) => exportRunEvidence(ws, db(), runId, procedures(), outDir, opts),
       restorePreview: (req = {}) => {
         const t = resolveTrust(db(), { ...req.trust, tenant: req.trust?.tenant ?? readState(db()).chain_tenant ?? undefined });
-        return restorePreview(ws, db(), { keys: t.keys, identities: t.identities, signal: req.signal, onProgress: req.onProgress });
+        return restorePreview(ws, db(), { engines: services, keys: t.keys, identities: t.identities, signal: req.signal, onProgress: req.onProgress });
       },
       restoreApply: (req) => {
         const t = resolveTrust(db(), { ...req.trust, tenant: req.trust?.tenant ?? readState(db()).chain_tenant ?? undefined });
-        return restoreApply(ws, db(), { reason: req.reason, operator: req.operator || ws.settings.operator || undefined, keys: t.keys, identities: t.identities, signal: req.signal, onProgress: req.onProgress });
+        return restoreApply(ws, db(), { engines: services, reason: req.reason, operator: req.operator || ws.settings.operator || undefined, keys: t.keys, identities: t.identities, signal: req.signal, onProgress: req.onProgress });
       },
       unacknowledgedFailures: () => unacknowledgedFailures(ws, db()),
       acknowledgeFailures: (opts) => acknowledgeFailures(ws, db(), { reason: opts.reason, operator: opts.operator || ws.settings.operator || undefined }),

@@ -21,14 +21,12 @@ import { workspaceLayout } from '../workspace/layout';
 import { verifyAuditChain } from '../audit/index';
 import { listGenerations, listLibrary, readKitManifest, readState, type LibraryRow } from '../staging/index';
 import type { Workspace } from '../workspace/index';
-import { verifyMirrorBundle } from '../verify/mirror';
-import { verifyTrivyBundle } from '../verify/trivy';
 import type { RunbookServices } from './services';
 import type { TrustedKey } from '../verify/keys';
 import { FAILURE_EVENTS, unacknowledgedFailures } from './acknowledge';
 import { failureLookup } from './failures';
 import { freezeImports, freezeState, resumeImports } from './freeze';
-import { restoreApply, restorePreview, type RestorePlan } from './restore';
+import { restoreApply, restorePreview, type RestoreEngines, type RestorePlan } from './restore';
 
 export type CheckStatus = 'pass' | 'warn' | 'fail' | 'unknown';
 
@@ -173,6 +171,10 @@ function verdictResult(v: Verdict, what: string): CheckResult {
   return { status: 'fail', summary: `${what} REFUSED [${v.code}]: ${v.message}${v.action ? ` What to do: ${v.action}` : ''}`, evidence: verdictEvidence(v) };
 }
 
+function noVerifier(path: string): CheckResult {
+  return { status: 'unknown', summary: 'The verifier is not available in this build, so nothing could be verified.', evidence: { path, available: false } };
+}
+
 function errorResult(e: unknown, what: string): CheckResult {
   const s = toErrorShape(e);
   return { status: 'fail', summary: `${what} failed [${s.code}]: ${s.message}${s.action ? ` What to do: ${s.action}` : ''}`, evidence: { error: s } };
@@ -245,6 +247,12 @@ function standbySnapshot(standbyDir: string): { db: Db; close: () => void } | nu
 /** The keys a restore verifies with: the trust policy's, for the chain tenant only. */
 function chainKeys(ctx: CheckContext): TrustedKey[] {
   return ctx.services.trust(ctx.db, { tenant: readState(ctx.db).chain_tenant ?? undefined }).keys;
+}
+
+/** The engines a restore drives (null when this build lacks one). */
+function restoreEngines(ctx: CheckContext): RestoreEngines | null {
+  const { staging, verify } = ctx.services;
+  return staging && verify ? { staging, verify } : null;
 }
 
 function restoreSummary(plan: RestorePlan): string {
@@ -493,10 +501,8 @@ export const CHECKS: Record<string, CheckDef> = {
       if (keys.length === 0) return { status: 'fail', summary: `No trusted key${tenant ? ` for tenant ${tenant}` : ''}: import the Export Center key first (mirror keys add).`, evidence: { path } };
       try {
         const engine = ctx.services.verify;
-        let v: Verdict;
-        if (engine) v = await engine.verifyPath(path, { keys, identities: ctx.identities, signal: ctx.signal });
-        else if (lstatSync(path).isDirectory()) return { status: 'unknown', summary: 'Kit verification is not available in this build (verify engine missing).', evidence: { path } };
-        else v = (await verifyMirrorBundle(path, { keys, identities: ctx.identities, signal: ctx.signal })).verdict;
+        if (!engine) return noVerifier(path);
+        const v = await engine.verifyPath(path, { keys, identities: ctx.identities, signal: ctx.signal });
         recordCheckFailure(ctx, v, path);
         return verdictResult(v, basename(path));
       } catch (e) {
@@ -513,9 +519,11 @@ export const CHECKS: Record<string, CheckDef> = {
       const path = resolveInputPath(ctx, p);
       if (!existsSync(path)) return { status: 'fail', summary: `${path} does not exist.`, evidence: { path } };
       const sig = str(ctx.params.signature);
+      const engine = ctx.services.verify;
+      if (!engine) return noVerifier(path);
       try {
         const keys = ctx.services.trust(ctx.db, { tenant: str(ctx.params.tenant) }).keys;
-        const v = await verifyTrivyBundle(path, { keys, signature: sig ? resolveInputPath(ctx, sig) : undefined, signal: ctx.signal });
+        const v = await engine.verifyTrivyBundle(path, { keys, signature: sig ? resolveInputPath(ctx, sig) : undefined, signal: ctx.signal });
         recordCheckFailure(ctx, v, path);
         return verdictResult(v, basename(path));
       } catch (e) {
@@ -536,12 +544,14 @@ export const CHECKS: Record<string, CheckDef> = {
       const trivy = new Map<string, LibraryRow>();
       for (const l of [...lib.values()].filter((x) => x.kind === 'trivy-db' || x.kind === 'trivy-java-db').sort((a, b) => b.imported_at.localeCompare(a.imported_at))) if (!trivy.has(l.kind)) trivy.set(l.kind, l);
       if (perProfile.size === 0 && trivy.size === 0) return { status: 'warn', summary: 'The library holds no bundle yet: nothing to verify.', evidence: {} };
+      const engine = ctx.services.verify;
+      if (!engine) return noVerifier(ctx.ws.layout.library);
       let status: CheckStatus = 'pass';
       const results: Record<string, unknown>[] = [];
       for (const [profile, r] of perProfile) {
         const file = resolve(ctx.ws.dir, r.lib.file);
         try {
-          const res = await verifyMirrorBundle(file, { keys: ctx.services.trust(ctx.db, { tenant: r.tenant }).keys, identities: ctx.identities, signal: ctx.signal });
+          const res = await engine.verifyMirrorBundle(file, { keys: ctx.services.trust(ctx.db, { tenant: r.tenant }).keys, identities: ctx.identities, signal: ctx.signal });
           let v = verdictResult(res.verdict, `${profile} ${r.exportId}`);
           if (res.verdict.ok && res.rawSha256 && res.rawSha256 !== r.lib.sha256) v = { status: 'fail', summary: `${profile} ${r.exportId}: the library copy's sha256 ${res.rawSha256} is not the ${r.lib.sha256} it was imported with [ERR_VERIFY_DIGEST].`, evidence: {} };
           else recordCheckFailure(ctx, res.verdict, file);
@@ -607,10 +617,12 @@ export const CHECKS: Record<string, CheckDef> = {
         expectSha = lib.sha256;
       }
       const file = resolveInputPath(ctx, p);
+      const engine = ctx.services.verify;
+      if (!engine) return noVerifier(file);
       let r;
       try {
         const keys = ctx.services.trust(ctx.db, { tenant }).keys;
-        r = await verifyMirrorBundle(file, { keys, identities: ctx.identities, signal: ctx.signal });
+        r = await engine.verifyMirrorBundle(file, { keys, identities: ctx.identities, signal: ctx.signal });
       } catch (e) {
         return errorResult(e, `Verification of ${basename(file)}`);
       }
@@ -662,7 +674,7 @@ export const CHECKS: Record<string, CheckDef> = {
   'restore.locate_full': {
     description: 'Locates the last full bundle in the library and the deltas after it, up to the first gap (runbook 7.2); reads no bundle.',
     async run(ctx) {
-      const plan = await restorePreview(ctx.ws, ctx.db, { keys: [], verify: false });
+      const plan = await restorePreview(ctx.ws, ctx.db, { keys: [], verify: false, engines: null });
       const evidence = { plan, files: plan.bundles.map((b) => b.file) };
       if (!plan.ok) return { status: 'fail', summary: restoreSummary(plan), evidence };
       if (plan.gaps.length) return { status: 'warn', summary: `${plan.message} Deltas for generation(s) ${plan.gaps.join(', ')} are missing, so the restore stops at generation ${plan.target!.generation}.`, evidence };
@@ -679,7 +691,9 @@ export const CHECKS: Record<string, CheckDef> = {
       } catch (e) {
         return errorResult(e, 'Verifying the restore chain');
       }
-      const plan = await restorePreview(ctx.ws, ctx.db, { keys, identities: ctx.identities, signal: ctx.signal });
+      const engines = restoreEngines(ctx);
+      if (!engines) return { status: 'unknown', summary: 'The staging engine or the verifier is not available in this build: the restore chain cannot be verified.', evidence: { available: false } };
+      const plan = await restorePreview(ctx.ws, ctx.db, { keys, identities: ctx.identities, signal: ctx.signal, engines });
       const evidence = { plan };
       if (plan.bad) {
         logEvent(ctx.ws, { event: 'mirror.verify.failed', level: 'error', errorCode: plan.bad.code ?? undefined, message: plan.message, path: plan.bad.file, runId: ctx.runId });
@@ -704,8 +718,10 @@ export const CHECKS: Record<string, CheckDef> = {
       const reason = str(ctx.params.reason) ?? `runbook 7.2 restore from the previous full bundle (checklist run ${ctx.runId ?? '?'})`;
       const frozen = freezeState(ctx.db);
       if (frozen.frozen) return { status: 'fail', summary: `Imports are frozen since ${frozen.since} (${frozen.reason}); the restore cannot import. Resume imports first (runbook 7.3).`, evidence: { frozen } };
+      const engines = restoreEngines(ctx);
+      if (!engines) return { status: 'unknown', summary: 'The staging engine or the verifier is not available in this build: the restore cannot run.', evidence: { available: false } };
       try {
-        const r = await restoreApply(ctx.ws, ctx.db, { reason, operator: ctx.operator, keys: chainKeys(ctx), identities: ctx.identities, signal: ctx.signal });
+        const r = await restoreApply(ctx.ws, ctx.db, { reason, operator: ctx.operator, keys: chainKeys(ctx), identities: ctx.identities, signal: ctx.signal, engines });
         const evidence = { ok: r.ok, code: r.code, message: r.message, plan: r.plan, items: r.import?.items.map((i) => ({ path: i.path, outcome: i.outcome, code: i.code, exportId: i.exportId, generation: i.generation, message: i.message })) ?? [], current: r.current };
         if (!r.ok) return { status: 'fail', summary: `Restore refused [${r.code}]: ${restoreSummary(r.plan)}`, evidence };
         return { status: 'pass', summary: r.message, evidence };

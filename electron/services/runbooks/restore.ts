@@ -21,8 +21,8 @@ import { basename, join, resolve } from 'node:path';
 import { OpsError, runbookAdvice, toErrorShape, type ErrorCode } from '../../../shared/errors';
 import type { Db } from '../db/index';
 import type { JobProgress } from '../../../shared/types';
-import { currentGeneration, importBundles, listGenerations, listLibrary, type ImportResult, type LibraryRow } from '../staging/index';
-import { verifyMirrorBundle } from '../verify/mirror';
+import { currentGeneration, listGenerations, listLibrary, type ImportResult, type LibraryRow } from '../staging/index';
+import type { StagingSeam, VerifySeam } from './services';
 import type { TrustedKey } from '../verify/keys';
 import type { Workspace } from '../workspace/index';
 
@@ -64,6 +64,11 @@ export interface RestorePlan {
   offers: RestoreOffer[];
 }
 
+export interface RestoreEngines {
+  staging: StagingSeam;
+  verify: VerifySeam;
+}
+
 export interface RestoreOptions {
   /**
    * The keys to verify with, from the one trust policy (resolveTrust with the
@@ -71,6 +76,8 @@ export interface RestoreOptions {
    * Not read when `verify` is false.
    */
   keys: TrustedKey[];
+  /** The staging engine and the verifier, given by the caller (the composition root's services); null only with `verify: false`. */
+  engines: RestoreEngines | null;
   identities?: string[];
   signal?: AbortSignal;
   /** Progress of the reads and of the apply (bundle k of n). */
@@ -136,6 +143,11 @@ function rollbackOffers(ws: Workspace, db: Db): RestoreOffer[] {
     }));
 }
 
+function needEngines(opts: RestoreOptions): RestoreEngines {
+  if (!opts.engines) throw new OpsError('ERR_USAGE', 'The restore needs the staging engine and the verifier, and none was given.');
+  return opts.engines;
+}
+
 function toBundle(ws: Workspace, e: LibraryRow): RestoreBundle {
   return { file: resolve(ws.dir, e.file), name: e.name, sha256: e.sha256, size: e.size, kind: e.kind, exportId: e.export_id, generation: e.generation, ok: null, code: null, message: null, signedBy: [] };
 }
@@ -174,12 +186,13 @@ export async function restorePreview(ws: Workspace, db: Db, opts: RestoreOptions
   }
   if (opts.verify === false) return { ...base, ok: true, bad: null, code: null, message: `Would rebuild generation ${target.generation} (${target.exportId}) from ${bundles.length} bundle(s).`, action: null, offers: [] };
   const keys = opts.keys;
+  const engines = needEngines(opts);
   for (const b of bundles) {
     if (opts.signal?.aborted) throw new OpsError('ERR_CANCELLED', 'Cancelled by the operator. Nothing was changed.');
     try {
       const k = bundles.indexOf(b) + 1;
       const onProgress = opts.onProgress ? (p: JobProgress) => opts.onProgress!({ ...p, bundleIndex: k, bundleCount: bundles.length, bundle: b.name }) : undefined;
-      const r = await verifyMirrorBundle(b.file, { keys, identities: opts.identities, signal: opts.signal, onProgress });
+      const r = await engines.verify.verifyMirrorBundle(b.file, { keys, identities: opts.identities, signal: opts.signal, onProgress });
       b.signedBy = r.verdict.keys?.signedBy ?? [];
       if (r.verdict.ok && r.rawSha256 && r.rawSha256 !== b.sha256) {
         b.ok = false;
@@ -249,8 +262,9 @@ export async function restoreApply(ws: Workspace, db: Db, opts: RestoreApplyOpti
     message,
   });
   if (!plan.ok) return keep(plan.code, plan.message);
+  const engines = needEngines(opts);
   const files = plan.bundles.map((b) => b.file);
-  const res = await importBundles(ws, files, { keys: opts.keys, identities: opts.identities, forceReason: `${reason} (runbook 7.2 restore)`, operator: opts.operator, signal: opts.signal, onProgress: opts.onProgress, allOrNothing: true });
+  const res = await engines.staging.importBundles(ws, files, { keys: opts.keys, identities: opts.identities, forceReason: `${reason} (runbook 7.2 restore)`, operator: opts.operator, signal: opts.signal, onProgress: opts.onProgress, allOrNothing: true });
   if (!res.ok) {
     const refused = res.items.find((i) => i.outcome === 'refused');
     const b = plan.bundles.find((x) => refused && x.file === refused.path) ?? null;

@@ -530,7 +530,7 @@ describe('restore playbook (7.2) on the fixture kit', () => {
 
     // Even forced past the preview, the apply is all or nothing (the import re-verifies in its own read).
     const { restoreApply } = await import('./index');
-    const direct = await restoreApply(ws, db, { reason: 'INC-12 try anyway', keys });
+    const direct = await restoreApply(ws, db, { reason: 'INC-12 try anyway', keys, engines: engineRunbookServices() });
     expect(direct.ok).toBe(false);
     expect(direct.code).not.toBe('ERR_EXPORT_BASE_MISSING');
     expect(direct.plan.bad?.name).toBe(lib2.name);

@@ -9,25 +9,22 @@
 import type { Verdict } from '../../../shared/types';
 import type { Db } from '../db/index';
 import type { Trust, TrustInput } from '../trust';
-import type { TrustedKey } from '../verify/keys';
+import type { ImportOptions, ImportResult, TreeVerifyOptions } from '../staging/index';
+import type { MirrorBundleResult, MirrorVerifyOptions, VerifyOptions } from '../verify/index';
+import type { TrivyVerifyOptions } from '../verify/trivy';
 import type { Workspace } from '../workspace/index';
 
-/** The parts of the staging engine's ImportResult the playbooks read. */
-export interface ImportResultLike {
-  ok: boolean;
-  code: string | null;
-  message: string;
-  items: { path: string; outcome: string; code: string | null; message: string; exportId: string | null; generation: number | null }[];
-  current?: { seq: number; exportId: string; generation: number; stateDigest: string } | null;
-}
-
+/** The staging engine's operations the checks and the restore use. */
 export interface StagingSeam {
-  importBundles(ws: Workspace, paths: string[], opts: { keys: TrustedKey[]; identities?: string[]; forceReason?: string; operator?: string; signal?: AbortSignal }): Promise<ImportResultLike>;
-  verifyStagingTree(ws: Workspace, opts?: Record<string, unknown>): Promise<Verdict>;
+  importBundles(ws: Workspace, paths: string[], opts: ImportOptions): Promise<ImportResult>;
+  verifyStagingTree(ws: Workspace, opts?: TreeVerifyOptions): Promise<Verdict>;
 }
 
+/** The verifier's entry points the checks and the restore use. */
 export interface VerifySeam {
-  verifyPath(path: string, opts: { keys: TrustedKey[]; identities?: string[]; signal?: AbortSignal }): Promise<Verdict>;
+  verifyPath(path: string, opts: VerifyOptions): Promise<Verdict>;
+  verifyMirrorBundle(file: string, opts: MirrorVerifyOptions): Promise<MirrorBundleResult>;
+  verifyTrivyBundle(file: string, opts: TrivyVerifyOptions): Promise<Verdict>;
 }
 
 export interface RunbookServices {
