@@ -8,7 +8,7 @@ import { createReadStream, existsSync, readFileSync } from 'node:fs';
 import { lstat, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { OpsError, pickReportedCode, type ErrorCode } from '../../../shared/errors';
+import { OpsError } from '../../../shared/errors';
 import type { StateEntry } from '../../../shared/state-digest';
 import type { Check, Failure, Verdict } from '../../../shared/types';
 import type { Db } from '../db/index';
@@ -17,6 +17,7 @@ import { generationDir, generationMetaDir, generationName } from '../workspace/l
 import { digestOfText, parseStateText, sortEntries, stateText } from './state';
 import { currentGeneration, getGeneration } from './store';
 import type { GenerationRow } from './types';
+import { buildVerdict, reportOf } from '../verify/verdict';
 
 async function hashFile(file: string, signal?: AbortSignal): Promise<{ sha256: string; size: number }> {
   const h = createHash('sha256');
@@ -53,9 +54,6 @@ export interface TreeVerifyOptions {
   path?: string;
 }
 
-function emptyVerdict(path: string): Verdict {
-  return { ok: false, code: null, message: '', action: null, path, kind: 'workspace', exportId: null, generation: null, checks: [], items: [], warnings: [], stats: { bytes: 0, files: 0, seconds: 0 } };
-}
 
 /** Findings of a tree verification, gathered step by step. */
 interface TreeFindings {
@@ -136,41 +134,45 @@ async function checkTreeFiles(f: TreeFindings, root: string, rootName: string, e
   return { actual, bytes };
 }
 
-/** The verdict of a tree verification: ok with the signed state, or the mismatches with the rollback / rebuild advice. */
-function generationVerdict(v: Verdict, row: GenerationRow, f: TreeFindings, want: string, filesChecked: number): Verdict {
+/** The verdict of a tree verification (verify/verdict.buildVerdict): ok with the signed state, or the mismatches with the rollback / rebuild advice. */
+function generationVerdict(path: string, row: GenerationRow, f: TreeFindings, want: string, stats: Verdict['stats']): Verdict {
   const { failures } = f;
   failures.sort((a, b) => (a.path ?? '').localeCompare(b.path ?? ''));
-  v.checks = f.checks;
-  if (failures.length === 0) {
-    v.ok = true;
-    v.message = `Staging generation ${row.generation} (${row.export_id}, staging/${generationName(row.seq)}) matches its signed state ${want}: ${filesChecked} files.`;
-    return v;
-  }
-  v.code = pickReportedCode(failures.map((x) => x.code));
-  v.failures = failures;
-  v.member = failures[0].path;
-  // The bundles are not at fault here: the tree on disk changed. Copying a bundle again would not help.
-  v.action = 'The staging tree changed on disk (damage or tampering). Roll back to a kept generation (mirror rollback --workspace <dir>; it is deep-verified before the switch) or rebuild staging from the library (mirror checklist run 7.2). Keep a copy of the damaged tree as evidence.';
-  v.message = `Staging generation ${row.generation} (${row.export_id}) does not match its signed state: ${failures.length} mismatch${failures.length === 1 ? '' : 'es'} (${failures.slice(0, 5).map((x) => x.path ?? x.message).join(', ')}${failures.length > 5 ? ', …' : ''}).`;
-  return v;
+  return buildVerdict({
+    report: reportOf(f.checks, failures),
+    path,
+    kind: 'workspace',
+    exportId: row.export_id,
+    generation: row.generation,
+    stats,
+    okMessage: `Staging generation ${row.generation} (${row.export_id}, staging/${generationName(row.seq)}) matches its signed state ${want}: ${stats.files} files.`,
+    refusal: {
+      message: `Staging generation ${row.generation} (${row.export_id}) does not match its signed state: ${failures.length} mismatch${failures.length === 1 ? '' : 'es'} (${failures.slice(0, 5).map((x) => x.path ?? x.message).join(', ')}${failures.length > 5 ? ', …' : ''}).`,
+      // The bundles are not at fault here: the tree on disk changed. Copying a bundle again would not help.
+      action: 'The staging tree changed on disk (damage or tampering). Roll back to a kept generation (mirror rollback --workspace <dir>; it is deep-verified before the switch) or rebuild staging from the library (mirror checklist run 7.2). Keep a copy of the damaged tree as evidence.',
+      member: failures[0]?.path,
+    },
+  });
 }
 
 /** Deep-verifies one generation (current by default) and returns a Verdict of kind 'workspace': kept export.json → kept state list → the tree → the state digest. */
 export async function verifyGeneration(ws: Workspace, db: Db, opts: TreeVerifyOptions = {}): Promise<Verdict> {
   const t0 = performance.now();
-  const v = emptyVerdict(opts.path ?? ws.dir);
+  const path = opts.path ?? ws.dir;
   const row = opts.seq !== undefined ? getGeneration(db, opts.seq) : currentGeneration(db);
   if (!row || row.status !== 'kept') {
-    const code: ErrorCode = 'ERR_INPUT_NOT_FOUND';
-    v.code = code;
-    v.message = opts.seq !== undefined ? `Generation folder staging/${generationName(opts.seq)} is not kept in this workspace.` : 'Nothing is staged in this workspace yet: import a full bundle first.';
-    v.action = 'Import a full bundle (mirror import <bundle> --workspace <dir>) and the deltas after it.';
-    v.failures = [{ code, message: v.message }];
-    v.stats.seconds = (performance.now() - t0) / 1000;
-    return v;
+    const message = opts.seq !== undefined ? `Generation folder staging/${generationName(opts.seq)} is not kept in this workspace.` : 'Nothing is staged in this workspace yet: import a full bundle first.';
+    return buildVerdict({
+      report: reportOf([], [{ code: 'ERR_INPUT_NOT_FOUND', message }]),
+      path,
+      kind: 'workspace',
+      exportId: null,
+      generation: null,
+      stats: { bytes: 0, files: 0, seconds: (performance.now() - t0) / 1000 },
+      okMessage: '',
+      refusal: { message, action: 'Import a full bundle (mirror import <bundle> --workspace <dir>) and the deltas after it.' },
+    });
   }
-  v.exportId = row.export_id;
-  v.generation = row.generation;
   const f: TreeFindings = { failures: [], checks: [] };
   const metaDir = generationMetaDir(ws.layout, row.seq);
   const signedDigest = checkKeptExport(f, row, metaDir);
@@ -181,6 +183,5 @@ export async function verifyGeneration(ws: Workspace, db: Db, opts: TreeVerifyOp
   f.checks.push({ name: 'files', ok: !f.failures.some((x) => x.path && x.path !== 'export.json' && x.path !== 'state.txt'), detail: `${actual.length} files checked` });
   f.checks.push({ name: 'state digest', ok: tree === want, detail: tree === want ? want : `tree hashes to ${tree}, signed state is ${want}` });
   if (tree !== want && f.failures.length === 0) f.failures.push({ code: 'ERR_VERIFY_DIGEST', message: `The staging tree hashes to ${tree}, the signed state is ${want}.` });
-  v.stats = { bytes, files: actual.length, seconds: (performance.now() - t0) / 1000 };
-  return generationVerdict(v, row, f, want, actual.length);
+  return generationVerdict(path, row, f, want, { bytes, files: actual.length, seconds: (performance.now() - t0) / 1000 });
 }

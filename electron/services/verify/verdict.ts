@@ -43,6 +43,12 @@ export interface VerdictInput {
   keys?: { tried: string[]; signedBy: string[] };
   /** Codes reported before the spec's general precedence when present (Trivy: signature, then schema version). */
   firstCodes?: ErrorCode[];
+  /**
+   * For a verifier whose refusal is a summary rather than its first failure
+   * (the staging tree: "N mismatches", and advice to roll back rather than
+   * the code's runbook action): used only when the verdict is a refusal.
+   */
+  refusal?: { message: string; action: string | null; member?: string };
 }
 
 export function buildVerdict(input: VerdictInput): Verdict {
@@ -67,6 +73,12 @@ export function buildVerdict(input: VerdictInput): Verdict {
   };
   if (report.failures.length) v.failures = report.failures;
   if (memberFailure?.path) v.member = escapeUntrusted(memberFailure.path);
+  if (code !== null && input.refusal) {
+    v.message = input.refusal.message;
+    v.action = input.refusal.action;
+    if (input.refusal.member !== undefined) v.member = escapeUntrusted(input.refusal.member);
+    else delete v.member;
+  }
   if (input.keys) v.keys = input.keys;
   return v;
 }
