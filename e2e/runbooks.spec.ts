@@ -53,19 +53,39 @@ test('a key is trusted only with the confirmed fingerprint, then listed and revo
   const table = c.page.getByRole('region', { name: 'Trusted keys' }).getByRole('table');
   const row = table.getByRole('row').filter({ hasText: fp });
   await expect(row).toContainText('active');
-  await row.getByRole('button', { name: 'Revoke' }).click();
-  await row.getByRole('textbox').fill('CHG-2042 key retired');
-  await row.getByRole('button', { name: 'Confirm revoke' }).click();
+  // Rotation: a new key for the same tenant, confirmed by its fingerprint, with a reason; the old one stays active.
+  await row.getByRole('button', { name: /^Rotate/ }).click();
+  const rotate = c.page.getByRole('region', { name: 'Rotate a key' });
+  const newPem = readFileSync(join(KITS, 'ed25519.trusted.pub'), 'utf8');
+  await rotate.getByLabel('New PEM public key').fill(newPem);
+  await rotate.getByRole('button', { name: 'Check key' }).click();
+  const newFp = (await rotate.locator('code.fp').nth(1).textContent())!;
+  await expect(rotate.getByLabel('Tenant')).toHaveValue('acme');
+  await rotate.getByLabel('Fingerprint from the change record').fill(newFp);
+  await rotate.getByLabel('Reason / change record').fill('CHG-2043 rotate export key');
+  await rotate.getByRole('button', { name: 'Rotate to this key' }).click();
+  await expect(rotate.getByRole('status')).toContainText(`now trusting ${newFp}`);
+  await expect(table.getByRole('row').filter({ hasText: newFp })).toContainText('active');
+
+  // Revoking asks once: a reason, and the tenant typed (high risk).
+  await row.getByRole('button', { name: /^Revoke/ }).click();
+  const dialog = c.page.getByRole('dialog', { name: 'Revoke a trusted key' });
+  await dialog.getByLabel(/Reason/).fill('CHG-2042 key retired');
+  await expect(dialog.getByRole('button', { name: 'Revoke key' })).toBeDisabled();
+  await dialog.getByLabel('Type acme to confirm').fill('acme');
+  await dialog.getByRole('button', { name: 'Revoke key' }).click();
   await expect(row).toContainText('revoked');
+  await expect(c.page.getByRole('heading', { level: 1, name: 'Keys' })).toBeFocused();
 
   await nav(c, 'Audit');
   await expect(c.page.getByRole('table')).toContainText('keys.revoked');
   await expect(c.page.getByRole('table')).toContainText('keys.added');
+  await expect(c.page.getByRole('table')).toContainText('keys.rotated');
   // A time range that excludes today leaves nothing; today's range shows both rows again.
   const day = (offset: number) => new Date(Date.now() + offset * 86_400_000).toISOString().slice(0, 10);
   await c.page.getByLabel('From (UTC day)').fill(day(1));
   await expect(c.page.getByText('No audit events')).toBeVisible();
   await c.page.getByLabel('From (UTC day)').fill(day(-1));
   await c.page.getByLabel('To (UTC day)').fill(day(1));
-  await expect(c.page.getByRole('table').getByRole('row')).toHaveCount(1 + 2);
+  await expect(c.page.getByRole('table').getByRole('row')).toHaveCount(1 + 3);
 });

@@ -259,6 +259,10 @@ export interface ChecklistStepView {
   evidence: string | null;
   /** Manual steps: how they were confirmed (prompt, answers-file, yes-flag); null otherwise. */
   confirmation?: 'prompt' | 'answers-file' | 'yes-flag' | null;
+  /** Automated steps: the engine check it runs. */
+  check?: string | null;
+  /** Whether doing the step changes the workspace (staging, imports frozen, library): never a "check"; it needs a confirmation with a reason. */
+  changes?: boolean;
 }
 
 export interface ChecklistRunView {

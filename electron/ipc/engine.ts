@@ -29,6 +29,7 @@ import { inspectPublicKey, type KeyRecord } from '../services/keys/index';
 import { resourcePath } from '../services/resources';
 import {
   assertNextStep,
+  assertReasonForChange,
   restoreChain,
   toChecklistRunView,
   toChecklistSummary,
@@ -162,6 +163,7 @@ export async function checklistStart(e: Engine, id: string, inputs: Record<strin
  */
 export async function checklistCompleteStep(e: Engine, input: ParsedInput<'checklists.completeStep'>, operator: string, exec: EngineExec = inlineExec): Promise<ChecklistRunView> {
   const step = assertNextStep(e.runbooks.getRun(input.runId), e.runbooks.procedures(), input.stepId);
+  assertReasonForChange(step, input.confirm, input.note);
   // Automated steps run engine checks (a staging tree re-read, log scans): through the job
   // executor, a worker thread in the app, so the main process never blocks on them.
   const ctx = { jobId: `checklist-${input.runId}-${Date.now()}`, signal: new AbortController().signal, onProgress: () => {} };
@@ -175,6 +177,7 @@ export async function checklistCompleteStep(e: Engine, input: ParsedInput<'check
       answers: step.type === 'manual' ? { [step.id]: { confirm: input.confirm ?? true, note: input.note, notApplicable: input.notApplicable === true } } : undefined,
       // A click on the step's confirm button is an individual confirmation, like a terminal prompt.
       answersVia: 'prompt',
+      stepNote: step.type === 'automated' ? input.note : undefined,
     },
     ctx,
   );

@@ -162,7 +162,8 @@ export function createHandlers(deps: HandlerDeps): Handlers {
     },
     'checklists.completeStep': async (input) => {
       const run = await engine.checklistCompleteStep(sess(), input, operator(), exec);
-      changed('checklists', 'audit');
+      // A step may change the workspace (freeze, resume, restore, prune, catch-up import).
+      changed('checklists', 'audit', 'workspace', 'library');
       return run;
     },
     'checklists.status': async (input) => engine.checklistStatus(sess(), input?.runId),

@@ -115,6 +115,8 @@ const DEFS = {
       answers: z.record(z.string(), z.union([z.boolean(), z.string(), z.object({ confirm: z.boolean(), note: z.string().optional(), notApplicable: z.boolean().optional() })])).optional(),
       /** How the answers were given (a click in the app is an individual confirmation, like a prompt). */
       answersVia: z.enum(['prompt', 'answers-file', 'yes-flag']).optional(),
+      /** A reason the operator gave for an automated step that changes the workspace (recorded as its note). */
+      stepNote: z.string().max(4000).optional(),
       identityFiles: trustParams.identityFiles,
     }),
     run: (p, ctx, e) =>
@@ -123,6 +125,7 @@ const DEFS = {
         singleStep: p.singleStep,
         answers: p.answers,
         answersVia: p.answersVia,
+        stepNote: p.stepNote,
         identities: p.identityFiles.length ? e.trust({ identityFiles: p.identityFiles }).identities : undefined,
         signal: ctx.signal,
       }),

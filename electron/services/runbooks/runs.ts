@@ -88,6 +88,8 @@ export interface AdvanceOptions {
   singleStep?: boolean;
   /** Where `answers` come from (default: an answers file). The app's confirm button passes 'prompt'. */
   answersVia?: Confirmation;
+  /** With singleStep: the operator's reason for an automated step that changes the workspace, recorded as the step's note. */
+  stepNote?: string;
 }
 
 type RunRow = {
@@ -332,7 +334,7 @@ export async function advanceRun(env: RunEnv, runId: string, opts: AdvanceOption
         result = { status: 'fail', summary: `The check ${step.check} crashed: ${(e as Error).message}`, evidence: {} };
       }
       const status: StepStatus = { pass: 'passed', warn: 'warned', fail: 'failed', unknown: 'unknown' }[result.status] as StepStatus;
-      const rec = record(step, i + 1, status, result.summary, result.evidence, null);
+      const rec = record(step, i + 1, status, result.summary, result.evidence, (opts.singleStep && opts.stepNote?.trim()) || null);
       logEvent(env.ws, { event: 'checklist.step.completed', level: status === 'failed' ? 'warn' : 'info', runId, checklist: proc.id, step: step.id, status, message: result.summary });
       run = getRun(db, runId, env.procedures);
       opts.onStep?.(rec, run);
@@ -431,6 +433,18 @@ export function assertNextStep(run: RunRecord, procedures: Procedure[], stepId: 
   return step;
 }
 
+/**
+ * A step done from a UI that changes the workspace (freeze, resume, restore,
+ * prune, catch-up import...) needs the operator's confirmation with a written
+ * reason, recorded as the step's note.
+ */
+export function assertReasonForChange(step: Step, confirm: boolean | undefined, note: string | undefined): void {
+  if (step.type !== 'automated' || CHECKS[step.check]?.mutates !== true) return;
+  if (confirm !== true || (note ?? '').trim().length < 3) {
+    throw new OpsError('ERR_CHECKLIST_STATE', `Step "${step.title}" changes the workspace: confirm it with a reason of at least 3 characters (recorded in the audit log).`);
+  }
+}
+
 /** The IPC contract's view of a run (shared/contract.ts ChecklistRunView): what the app shows. */
 export function toChecklistRunView(run: RunRecord, procedures: Procedure[]): ChecklistRunView {
   return {
@@ -441,7 +455,23 @@ export function toChecklistRunView(run: RunRecord, procedures: Procedure[]): Che
     startedAt: run.startedAt,
     reason: run.blockedReason,
     nextStepId: nextStep(run, procedures)?.id ?? null,
-    steps: run.steps.map((s) => ({ id: s.stepId, title: s.title, type: s.kind, status: s.status, note: s.note, by: s.actor, at: s.completedAt, evidence: s.summary ?? (s.evidence ? JSON.stringify(s.evidence) : null), confirmation: s.confirmation })),
+    steps: run.steps.map((s) => {
+      const def = procedures.find((p) => p.id === run.checklistId)?.steps.find((x) => x.id === s.stepId);
+      const check = def?.type === 'automated' ? def.check : null;
+      return {
+        id: s.stepId,
+        title: s.title,
+        type: s.kind,
+        status: s.status,
+        note: s.note,
+        by: s.actor,
+        at: s.completedAt,
+        evidence: s.summary ?? (s.evidence ? JSON.stringify(s.evidence) : null),
+        confirmation: s.confirmation,
+        check,
+        changes: check !== null && CHECKS[check]?.mutates === true,
+      };
+    }),
   };
 }
 

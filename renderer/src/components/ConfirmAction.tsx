@@ -48,7 +48,7 @@ export function ConfirmAction(p: ConfirmActionProps) {
   };
   return (
     <Modal isOpen={p.isOpen} onClose={close} variant="small" aria-labelledby="confirm-title" aria-describedby="confirm-desc">
-      <ModalHeader title={p.title} labelId="confirm-title" titleIconVariant={p.risk === 'high' ? 'danger' : 'warning'} />
+      <ModalHeader title={p.title} labelId="confirm-title" />
       <ModalBody>
         <div id="confirm-desc">{p.description}</div>
         <Form

@@ -1,6 +1,6 @@
 export function Loading({ what }: { what: string }) {
   return (
-    <p className="muted" role="status">
+    <p className="okc-muted" role="status">
       Loading {what}…
     </p>
   );

@@ -1,101 +1,146 @@
 import { useMutation, useQuery } from '@tanstack/react-query';
 import { useState } from 'react';
-import type { KeyInspection } from '../../../../shared/contract';
+import {
+  Alert,
+  Button,
+  Card,
+  CardBody,
+  CardTitle,
+  Flex,
+  Form,
+  FormGroup,
+  FormHelperText,
+  HelperText,
+  HelperTextItem,
+  TextArea,
+  TextInput,
+} from '@patternfly/react-core';
+import { Table, Tbody, Td, Th, Thead, Tr } from '@patternfly/react-table';
+import type { KeyInspection, KeyView } from '../../../../shared/contract';
 import { useInvoke } from '../../api/ApiProvider';
-import { ErrorPanel } from '../../components/ErrorPanel';
+import { focusPageHeading } from '../../app/focus';
+import { ConfirmAction } from '../../components/ConfirmAction';
+import { ErrorDetails } from '../../components/ErrorDetails';
 import { Loading } from '../../components/Loading';
+import { StatusLabel, toneOf } from '../../components/Status';
 import { formatTime } from '../../components/format';
 
 export function KeysPage() {
   const invoke = useInvoke();
   const keys = useQuery({ queryKey: ['keys', 'list'], queryFn: () => invoke('keys.list', {}) });
+  const [revoking, setRevoking] = useState<KeyView | null>(null);
+  const [rotating, setRotating] = useState<KeyView | null>(null);
+  const revoke = useMutation({
+    mutationFn: (v: { k: KeyView; reason: string }) => invoke('keys.revoke', { tenant: v.k.tenant ?? '', fingerprint: v.k.fingerprint, reason: v.reason }),
+    onSuccess: () => {
+      setRevoking(null);
+      focusPageHeading();
+    },
+  });
+  const activeInTenant = (k: KeyView) => (keys.data ?? []).filter((x) => x.tenant === k.tenant && x.status === 'active').length;
+
   return (
-    <div className="stack">
-      <section className="card card-wide" aria-label="Trusted keys">
-        <h2>Trusted keys</h2>
-        <p className="muted">Bundles verify only against keys pinned here (per tenant). A key inside a kit is never trusted because it is there.</p>
-        {keys.isPending && <Loading what="trusted keys" />}
-        {keys.error && <ErrorPanel error={keys.error} title="Keys unavailable" />}
-        {keys.data && keys.data.length === 0 && <p>No key is trusted yet. Add the Export Center's public key below.</p>}
-        {keys.data && keys.data.length > 0 && (
-          <table>
-            <caption className="sr-only">Trusted keys</caption>
-            <thead>
-              <tr>
-                <th scope="col">Tenant</th>
-                <th scope="col">Label</th>
-                <th scope="col">Algorithm</th>
-                <th scope="col">Fingerprint</th>
-                <th scope="col">Status</th>
-                <th scope="col">Added</th>
-                <th scope="col">
-                  <span className="sr-only">Actions</span>
-                </th>
-              </tr>
-            </thead>
-            <tbody>
-              {keys.data.map((k) => (
-                <KeyRow key={k.fingerprint + (k.tenant ?? '')} fingerprint={k.fingerprint} tenant={k.tenant} label={k.label} algorithm={k.algorithm} status={k.status} addedAt={k.addedAt} />
-              ))}
-            </tbody>
-          </table>
-        )}
-      </section>
-      <AddKey />
-    </div>
+    <Flex direction={{ default: 'column' }} gap={{ default: 'gapMd' }}>
+      <Card component="section" aria-label="Trusted keys">
+        <CardTitle component="h2">Trusted keys</CardTitle>
+        <CardBody>
+          <p className="okc-muted pf-v6-u-mb-sm">Bundles verify only against keys pinned here (per tenant). A key inside a kit is never trusted because it is there.</p>
+          {keys.isPending && <Loading what="trusted keys" />}
+          {keys.error && <ErrorDetails error={keys.error} title="Keys unavailable" />}
+          {keys.data && keys.data.length === 0 && <p>No key is trusted yet. Add the Export Center's public key below.</p>}
+          {keys.data && keys.data.length > 0 && (
+            <Table role="table" aria-label="Trusted keys" variant="compact">
+              <Thead>
+                <Tr>
+                  <Th>Tenant</Th>
+                  <Th>Label</Th>
+                  <Th>Algorithm</Th>
+                  <Th>Fingerprint</Th>
+                  <Th>Status</Th>
+                  <Th>Added</Th>
+                  <Th screenReaderText="Actions" />
+                </Tr>
+              </Thead>
+              <Tbody>
+                {keys.data.map((k) => (
+                  <Tr key={k.fingerprint + (k.tenant ?? '')}>
+                    <Td dataLabel="Tenant">{k.tenant ?? '–'}</Td>
+                    <Td dataLabel="Label">{k.label ?? ''}</Td>
+                    <Td dataLabel="Algorithm">{k.algorithm}</Td>
+                    <Td dataLabel="Fingerprint">
+                      <code className="fp">{k.fingerprint}</code>
+                    </Td>
+                    <Td dataLabel="Status">
+                      <StatusLabel tone={toneOf(k.status)} compact>
+                        {k.status}
+                      </StatusLabel>
+                    </Td>
+                    <Td dataLabel="Added">{formatTime(k.addedAt)}</Td>
+                    <Td isActionCell>
+                      {k.status !== 'revoked' && (
+                        <Flex gap={{ default: 'gapSm' }} flexWrap={{ default: 'nowrap' }}>
+                          <Button variant="secondary" size="sm" onClick={() => setRotating(k)} aria-label={`Rotate ${k.fingerprint}`}>
+                            Rotate
+                          </Button>
+                          <Button variant="secondary" isDanger size="sm" onClick={() => setRevoking(k)} aria-label={`Revoke ${k.fingerprint}`}>
+                            Revoke
+                          </Button>
+                        </Flex>
+                      )}
+                    </Td>
+                  </Tr>
+                ))}
+              </Tbody>
+            </Table>
+          )}
+        </CardBody>
+      </Card>
+      {rotating ? <AddKey key={`rotate-${rotating.fingerprint}`} replaces={rotating} onDone={() => setRotating(null)} /> : <AddKey key="add" />}
+      {revoking && (
+        <ConfirmAction
+          isOpen
+          title="Revoke a trusted key"
+          description={
+            <>
+              <p>
+                Bundles signed only by <code>{revoking.fingerprint}</code> will be refused for tenant <strong>{revoking.tenant}</strong> from now on.
+              </p>
+              {activeInTenant(revoking) <= 1 && (
+                <Alert variant="danger" isInline isPlain title="This is the tenant's last active key: nothing from this tenant will verify until a new key is pinned." />
+              )}
+            </>
+          }
+          confirmLabel="Revoke key"
+          risk="high"
+          confirmWord={revoking.tenant ?? ''}
+          busy={revoke.isPending}
+          error={revoke.error}
+          onConfirm={(reason) => revoke.mutate({ k: revoking, reason })}
+          onClose={() => {
+            setRevoking(null);
+            revoke.reset();
+          }}
+        />
+      )}
+    </Flex>
   );
 }
 
-function KeyRow(k: { fingerprint: string; tenant: string | null; label: string | null; algorithm: string; status: string; addedAt: string | null }) {
-  const invoke = useInvoke();
-  const [revoking, setRevoking] = useState(false);
-  const [reason, setReason] = useState('');
-  const revoke = useMutation({ mutationFn: () => invoke('keys.revoke', { tenant: k.tenant ?? '', fingerprint: k.fingerprint, reason }) });
-  return (
-    <tr>
-      <td>{k.tenant ?? '–'}</td>
-      <td>{k.label ?? ''}</td>
-      <td>{k.algorithm}</td>
-      <td>
-        <code className="fp">{k.fingerprint}</code>
-      </td>
-      <td>{k.status}</td>
-      <td>{formatTime(k.addedAt)}</td>
-      <td>
-        {k.status === 'revoked' ? null : revoking ? (
-          <div className="stack-tight">
-            <input type="text" aria-label={`Reason for revoking ${k.fingerprint}`} placeholder="Change record / reason" value={reason} onChange={(e) => setReason(e.target.value)} />
-            <div className="row">
-              <button type="button" className="danger" disabled={reason.trim().length < 3 || revoke.isPending} onClick={() => revoke.mutate()}>
-                Confirm revoke
-              </button>
-              <button type="button" onClick={() => setRevoking(false)}>
-                Keep
-              </button>
-            </div>
-            {revoke.error && <ErrorPanel error={revoke.error} title="Not revoked" />}
-          </div>
-        ) : (
-          <button type="button" onClick={() => setRevoking(true)}>
-            Revoke
-          </button>
-        )}
-      </td>
-    </tr>
-  );
-}
-
-function AddKey() {
+/** Adds a key, or (with `replaces`) rotates to a new key for the same tenant: check the key, confirm its fingerprint, give a reason. */
+function AddKey({ replaces, onDone }: { replaces?: KeyView; onDone?: () => void }) {
   const invoke = useInvoke();
   const [pem, setPem] = useState('');
-  const [tenant, setTenant] = useState('');
+  const [tenant, setTenant] = useState(replaces?.tenant ?? '');
   const [label, setLabel] = useState('');
   const [reason, setReason] = useState('');
   const [confirmFp, setConfirmFp] = useState('');
   const [inspected, setInspected] = useState<KeyInspection | null>(null);
   const inspect = useMutation({ mutationFn: () => invoke('keys.inspect', { pem }), onSuccess: setInspected, onMutate: () => setInspected(null) });
   const add = useMutation({
-    mutationFn: () => invoke('keys.add', { pem, tenant, label: label.trim() || undefined, fingerprint: confirmFp.trim(), reason }),
+    mutationFn: () => {
+      const base = { pem, tenant, label: label.trim() || undefined, fingerprint: confirmFp.trim(), reason };
+      return replaces ? invoke('keys.rotate', { ...base, replaces: replaces.fingerprint }) : invoke('keys.add', base);
+    },
     onSuccess: () => {
       setPem('');
       setInspected(null);
@@ -105,52 +150,83 @@ function AddKey() {
     },
   });
   const matches = inspected !== null && confirmFp.trim() === inspected.fingerprint;
+  const sameKey = replaces !== undefined && inspected?.fingerprint === replaces.fingerprint;
+  const name = replaces ? 'Rotate a key' : 'Add a key';
 
   return (
-    <section className="card card-wide" aria-label="Add a key">
-      <h2>Add a key</h2>
-      <label htmlFor="key-pem">PEM public key</label>
-      <textarea
-        id="key-pem"
-        rows={5}
-        spellCheck={false}
-        placeholder="-----BEGIN PUBLIC KEY-----"
-        value={pem}
-        onChange={(e) => {
-          setPem(e.target.value);
-          setInspected(null);
-        }}
-      />
-      <button type="button" disabled={!pem.trim() || inspect.isPending} onClick={() => inspect.mutate()}>
-        Check key
-      </button>
-      {inspect.error && <ErrorPanel error={inspect.error} title="Not a usable key" />}
-      {inspected && (
-        <div className="form-block">
-          <p>
-            Algorithm <strong>{inspected.algorithm}</strong>, fingerprint <code className="fp">{inspected.fingerprint}</code>
+    <Card component="section" aria-label={name}>
+      <CardTitle component="h2">{name}</CardTitle>
+      <CardBody>
+        {replaces && (
+          <p className="pf-v6-u-mb-md">
+            The new key for tenant <strong>{replaces.tenant}</strong> replaces <code className="fp">{replaces.fingerprint}</code>. The old key stays trusted until you revoke it, so bundles already signed with it still verify.{' '}
+            <Button variant="link" isInline onClick={onDone}>
+              Cancel rotation
+            </Button>
           </p>
-          <p className="muted">Compare this fingerprint with the one in your change record (obtained out of band), then type or paste that one below. The key is trusted only if they are equal.</p>
-          <label htmlFor="key-fp">Fingerprint from the change record</label>
-          <input id="key-fp" type="text" spellCheck={false} value={confirmFp} onChange={(e) => setConfirmFp(e.target.value)} />
-          {confirmFp.trim() !== '' && !matches && <p className="bad">The fingerprints differ. Do not trust this key.</p>}
-          <label htmlFor="key-tenant">Tenant</label>
-          <input id="key-tenant" type="text" value={tenant} onChange={(e) => setTenant(e.target.value)} />
-          <label htmlFor="key-label">Label (optional)</label>
-          <input id="key-label" type="text" value={label} onChange={(e) => setLabel(e.target.value)} />
-          <label htmlFor="key-reason">Reason / change record</label>
-          <input id="key-reason" type="text" value={reason} onChange={(e) => setReason(e.target.value)} />
-          <button type="button" className="primary" disabled={!matches || !tenant.trim() || reason.trim().length < 3 || add.isPending} onClick={() => add.mutate()}>
-            Trust this key
-          </button>
-        </div>
-      )}
-      {add.error && <ErrorPanel error={add.error} title="Key not added" />}
-      {add.data && (
-        <p role="status">
-          Trusted <code className="fp">{add.data.fingerprint}</code> for tenant {add.data.tenant}.
-        </p>
-      )}
-    </section>
+        )}
+        <Form onSubmit={(e) => e.preventDefault()}>
+          <FormGroup label={replaces ? 'New PEM public key' : 'PEM public key'} fieldId="key-pem">
+            <TextArea
+              id="key-pem"
+              rows={5}
+              spellCheck={false}
+              placeholder="-----BEGIN PUBLIC KEY-----"
+              value={pem}
+              onChange={(_e, v) => {
+                setPem(v);
+                setInspected(null);
+              }}
+              resizeOrientation="vertical"
+            />
+          </FormGroup>
+          <div>
+            <Button variant="secondary" isDisabled={!pem.trim() || inspect.isPending} onClick={() => inspect.mutate()}>
+              Check key
+            </Button>
+          </div>
+          {inspect.error && <ErrorDetails error={inspect.error} title="Not a usable key" />}
+          {inspected && (
+            <>
+              <p>
+                Algorithm <strong>{inspected.algorithm}</strong>, fingerprint <code className="fp">{inspected.fingerprint}</code>
+              </p>
+              {sameKey && <Alert variant="warning" isInline isPlain title="This is the key being replaced: paste the new key." />}
+              <p className="okc-muted">Compare this fingerprint with the one in your change record (obtained out of band), then type or paste that one below. The key is trusted only if they are equal.</p>
+              <FormGroup label="Fingerprint from the change record" fieldId="key-fp">
+                <TextInput id="key-fp" spellCheck={false} value={confirmFp} onChange={(_e, v) => setConfirmFp(v)} validated={confirmFp.trim() === '' ? 'default' : matches ? 'success' : 'error'} />
+                {confirmFp.trim() !== '' && !matches && (
+                  <FormHelperText>
+                    <HelperText>
+                      <HelperTextItem variant="error">The fingerprints differ. Do not trust this key.</HelperTextItem>
+                    </HelperText>
+                  </FormHelperText>
+                )}
+              </FormGroup>
+              <FormGroup label="Tenant" fieldId="key-tenant">
+                <TextInput id="key-tenant" value={tenant} onChange={(_e, v) => setTenant(v)} isDisabled={replaces !== undefined} />
+              </FormGroup>
+              <FormGroup label="Label (optional)" fieldId="key-label">
+                <TextInput id="key-label" value={label} onChange={(_e, v) => setLabel(v)} />
+              </FormGroup>
+              <FormGroup label="Reason / change record" fieldId="key-reason">
+                <TextInput id="key-reason" value={reason} onChange={(_e, v) => setReason(v)} />
+              </FormGroup>
+              <div>
+                <Button variant="primary" isDisabled={!matches || sameKey || !tenant.trim() || reason.trim().length < 3 || add.isPending} onClick={() => add.mutate()}>
+                  {replaces ? 'Rotate to this key' : 'Trust this key'}
+                </Button>
+              </div>
+            </>
+          )}
+        </Form>
+        {add.error && <ErrorDetails error={add.error} title={replaces ? 'Key not rotated' : 'Key not added'} />}
+        {add.data && (
+          <p role="status" className="pf-v6-u-mt-md">
+            {replaces ? 'Rotated: now trusting' : 'Trusted'} <code className="fp">{add.data.fingerprint}</code> for tenant {add.data.tenant}.
+          </p>
+        )}
+      </CardBody>
+    </Card>
   );
 }

@@ -1,8 +1,23 @@
 import { useMutation, useQuery } from '@tanstack/react-query';
 import { useState } from 'react';
+import {
+  ActionGroup,
+  Button,
+  Card,
+  CardBody,
+  CardTitle,
+  Flex,
+  Form,
+  FormGroup,
+  FormSection,
+  List,
+  ListItem,
+  Radio,
+  TextInput,
+} from '@patternfly/react-core';
 import type { Settings } from '../../../../shared/settings';
 import { useInvoke } from '../../api/ApiProvider';
-import { ErrorPanel } from '../../components/ErrorPanel';
+import { ErrorDetails } from '../../components/ErrorDetails';
 import { Loading } from '../../components/Loading';
 import { formatBytes } from '../../components/format';
 
@@ -12,11 +27,25 @@ export function SettingsPage() {
   const invoke = useInvoke();
   const settings = useQuery({ queryKey: ['settings', 'get'], queryFn: () => invoke('settings.get', {}) });
   return (
-    <section className="card card-wide" aria-label="Workspace settings">
-      {settings.isPending && <Loading what="settings" />}
-      {settings.error && <ErrorPanel error={settings.error} title="Settings unavailable" />}
-      {settings.data && <SettingsForm initial={settings.data} save={({ settings: s, reason }) => invoke('settings.set', { settings: s, reason })} />}
-    </section>
+    <Flex direction={{ default: 'column' }} gap={{ default: 'gapMd' }}>
+      <Card component="section" aria-label="Workspace settings">
+        <CardTitle component="h2">Workspace settings</CardTitle>
+        <CardBody>
+          {settings.isPending && <Loading what="settings" />}
+          {settings.error && <ErrorDetails error={settings.error} title="Settings unavailable" />}
+          {settings.data && <SettingsForm initial={settings.data} save={({ settings: s, reason }) => invoke('settings.set', { settings: s, reason })} />}
+        </CardBody>
+      </Card>
+      <AuditExport />
+    </Flex>
+  );
+}
+
+function NumberField({ id, label, value, onChange, min, max }: { id: string; label: string; value: number; onChange: (v: number) => void; min?: number; max?: number }) {
+  return (
+    <FormGroup label={label} fieldId={id}>
+      <TextInput id={id} type="number" min={min} max={max} value={Number.isNaN(value) ? '' : value} onChange={(_e, v) => onChange(v.trim() === '' ? NaN : Number(v))} />
+    </FormGroup>
   );
 }
 
@@ -25,57 +54,100 @@ function SettingsForm({ initial, save }: { initial: Settings; save: (change: { s
   // Every change carries a written reason (the change record), recorded with it in the audit log.
   const [reason, setReason] = useState('');
   const mutation = useMutation({ mutationFn: save });
-  const num = (v: string) => (v.trim() === '' ? NaN : Number(v));
+  const r = draft.retention;
+  const c = draft.capacity;
 
   return (
-    <form
+    <Form
       noValidate
       onSubmit={(e) => {
         e.preventDefault();
         mutation.mutate({ settings: draft, reason });
       }}
     >
-      <fieldset>
-        <legend>Operator</legend>
-        <label htmlFor="set-operator">Operator name recorded in the audit log</label>
-        <input id="set-operator" type="text" value={draft.operator} onChange={(e) => setDraft({ ...draft, operator: e.target.value })} />
-      </fieldset>
-      <fieldset>
-        <legend>Staging</legend>
-        <label htmlFor="set-keep">Generations kept for rollback (besides the current one)</label>
-        <input id="set-keep" type="number" min={1} max={50} value={draft.keepGenerations} onChange={(e) => setDraft({ ...draft, keepGenerations: num(e.target.value) })} />
-        <label htmlFor="set-stale">Data is stale after (hours)</label>
-        <input id="set-stale" type="number" min={1} value={draft.stalenessHours} onChange={(e) => setDraft({ ...draft, stalenessHours: num(e.target.value) })} />
-      </fieldset>
-      <fieldset>
-        <legend>Retention (runbook 5.2)</legend>
-        <label htmlFor="set-mirror-days">Keep mirror bundles for (days)</label>
-        <input id="set-mirror-days" type="number" min={1} value={draft.retention.mirrorDays} onChange={(e) => setDraft({ ...draft, retention: { ...draft.retention, mirrorDays: num(e.target.value) } })} />
-        <label htmlFor="set-trivy-count">Trivy bundles kept</label>
-        <input id="set-trivy-count" type="number" min={1} value={draft.retention.trivyCount} onChange={(e) => setDraft({ ...draft, retention: { ...draft.retention, trivyCount: num(e.target.value) } })} />
-        <label htmlFor="set-keep-deltas">Deltas kept after the latest full bundle</label>
-        <input id="set-keep-deltas" type="number" min={0} value={draft.retention.keepDeltas} onChange={(e) => setDraft({ ...draft, retention: { ...draft.retention, keepDeltas: num(e.target.value) } })} />
-      </fieldset>
-      <fieldset>
-        <legend>Capacity</legend>
-        <label htmlFor="set-warn">Warn when staging + library exceed (GiB)</label>
-        <input id="set-warn" type="number" min={1} value={draft.capacity.warnBytes / GiB} onChange={(e) => setDraft({ ...draft, capacity: { ...draft.capacity, warnBytes: Math.round(num(e.target.value) * GiB) } })} />
-        <label htmlFor="set-fail">Fail when staging + library exceed (GiB)</label>
-        <input id="set-fail" type="number" min={1} value={draft.capacity.failBytes / GiB} onChange={(e) => setDraft({ ...draft, capacity: { ...draft.capacity, failBytes: Math.round(num(e.target.value) * GiB) } })} />
-        <p className="muted">
-          Free space: warn below {formatBytes(draft.capacity.warnFreeBytes)}, fail below {formatBytes(draft.capacity.failFreeBytes)}. Bundle limits: {formatBytes(draft.limits.maxTotalBytes)} unpacked, {draft.limits.maxMembers} members.
+      <FormSection title="Operator" titleElement="h3">
+        <FormGroup label="Operator name recorded in the audit log" fieldId="set-operator">
+          <TextInput id="set-operator" value={draft.operator} onChange={(_e, v) => setDraft({ ...draft, operator: v })} />
+        </FormGroup>
+      </FormSection>
+      <FormSection title="Staging" titleElement="h3">
+        <NumberField id="set-keep" label="Generations kept for rollback (besides the current one)" min={1} max={50} value={draft.keepGenerations} onChange={(v) => setDraft({ ...draft, keepGenerations: v })} />
+        <NumberField id="set-stale" label="Data is stale after (hours)" min={1} value={draft.stalenessHours} onChange={(v) => setDraft({ ...draft, stalenessHours: v })} />
+      </FormSection>
+      <FormSection title="Retention (runbook 5.2)" titleElement="h3">
+        <NumberField id="set-mirror-days" label="Keep mirror bundles for (days)" min={1} value={r.mirrorDays} onChange={(v) => setDraft({ ...draft, retention: { ...r, mirrorDays: v } })} />
+        <NumberField id="set-trivy-count" label="Trivy bundles kept" min={1} value={r.trivyCount} onChange={(v) => setDraft({ ...draft, retention: { ...r, trivyCount: v } })} />
+        <NumberField id="set-keep-deltas" label="Deltas kept after the latest full bundle" min={0} value={r.keepDeltas} onChange={(v) => setDraft({ ...draft, retention: { ...r, keepDeltas: v } })} />
+      </FormSection>
+      <FormSection title="Capacity" titleElement="h3">
+        <NumberField id="set-warn" label="Warn when staging + library exceed (GiB)" min={1} value={c.warnBytes / GiB} onChange={(v) => setDraft({ ...draft, capacity: { ...c, warnBytes: Math.round(v * GiB) } })} />
+        <NumberField id="set-fail" label="Fail when staging + library exceed (GiB)" min={1} value={c.failBytes / GiB} onChange={(v) => setDraft({ ...draft, capacity: { ...c, failBytes: Math.round(v * GiB) } })} />
+        <p className="okc-muted">
+          Free space: warn below {formatBytes(c.warnFreeBytes)}, fail below {formatBytes(c.failFreeBytes)}. Bundle limits: {formatBytes(draft.limits.maxTotalBytes)} unpacked, {draft.limits.maxMembers} members.
         </p>
-      </fieldset>
-      <fieldset>
-        <legend>Change record</legend>
-        <label htmlFor="set-reason">Reason for the change (recorded in the audit log)</label>
-        <input id="set-reason" type="text" placeholder="e.g. CHG-123 longer retention for the audit" value={reason} onChange={(e) => setReason(e.target.value)} />
-      </fieldset>
-      <button type="submit" className="primary" disabled={mutation.isPending}>
-        Save settings
-      </button>
-      {mutation.error && <ErrorPanel error={mutation.error} title="Settings not saved" />}
+      </FormSection>
+      <FormSection title="Change record" titleElement="h3">
+        <FormGroup label="Reason for the change (recorded in the audit log)" fieldId="set-reason">
+          <TextInput id="set-reason" placeholder="e.g. CHG-123 longer retention for the audit" value={reason} onChange={(_e, v) => setReason(v)} />
+        </FormGroup>
+      </FormSection>
+      <ActionGroup>
+        <Button type="submit" variant="primary" isDisabled={mutation.isPending}>
+          Save settings
+        </Button>
+      </ActionGroup>
+      {mutation.error && <ErrorDetails error={mutation.error} title="Settings not saved" />}
       {mutation.isSuccess && <p role="status">Settings saved.</p>}
-    </form>
+    </Form>
+  );
+}
+
+/** The audit log as a file for an auditor (JSONL with its chain head, or CSV), signed with a private key file if given. */
+function AuditExport() {
+  const invoke = useInvoke();
+  const [format, setFormat] = useState<'jsonl' | 'csv'>('jsonl');
+  const [keyFile, setKeyFile] = useState('');
+  const exp = useMutation({ mutationFn: () => invoke('audit.export', { format, signKeyFile: keyFile.trim() || undefined }) });
+  return (
+    <Card component="section" aria-label="Audit export">
+      <CardTitle component="h2">Export the audit log</CardTitle>
+      <CardBody>
+        <p className="okc-muted pf-v6-u-mb-sm">Written into the workspace's evidence/audit folder with its chain head; with a signing key, each file gets a detached signature (.sig).</p>
+        <Form
+          onSubmit={(e) => {
+            e.preventDefault();
+            exp.mutate();
+          }}
+        >
+          <FormGroup role="radiogroup" isInline fieldId="export-format" label="Format" isStack={false}>
+            <Radio id="export-jsonl" name="export-format" label="JSONL (with the chain head)" isChecked={format === 'jsonl'} onChange={() => setFormat('jsonl')} />
+            <Radio id="export-csv" name="export-format" label="CSV" isChecked={format === 'csv'} onChange={() => setFormat('csv')} />
+          </FormGroup>
+          <FormGroup label="Signing key file (PEM private key, optional)" fieldId="export-key">
+            <TextInput id="export-key" value={keyFile} onChange={(_e, v) => setKeyFile(v)} placeholder="/media/usb/audit-signing.pem" spellCheck={false} />
+          </FormGroup>
+          <ActionGroup>
+            <Button type="submit" variant="secondary" isLoading={exp.isPending} isDisabled={exp.isPending}>
+              {keyFile.trim() ? 'Export and sign' : 'Export'}
+            </Button>
+          </ActionGroup>
+        </Form>
+        {exp.error && <ErrorDetails error={exp.error} title="Audit log not exported" />}
+        {exp.data && (
+          <div role="status" className="pf-v6-u-mt-md">
+            <p>
+              Exported {exp.data.rows} rows{exp.data.signatures.length ? ', signed' : ''}:
+            </p>
+            <List>
+              {[...exp.data.files, ...exp.data.signatures].map((f) => (
+                <ListItem key={f}>
+                  <code>{f}</code>
+                </ListItem>
+              ))}
+            </List>
+          </div>
+        )}
+      </CardBody>
+    </Card>
   );
 }

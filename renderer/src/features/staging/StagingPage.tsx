@@ -96,7 +96,7 @@ export function StagingPage() {
         <CardBody>
           {s && s.generations.length === 0 && <p>No generation yet.</p>}
           {s && s.generations.length > 0 && (
-            <Table aria-label="Staging generations" variant="compact">
+            <Table role="table" aria-label="Staging generations" variant="compact">
               <Thead>
                 <Tr>
                   <Th>Generation</Th>
