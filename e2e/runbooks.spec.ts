@@ -83,9 +83,9 @@ test('a key is trusted only with the confirmed fingerprint, then listed and revo
   await expect(c.page.getByRole('table')).toContainText('keys.rotated');
   // A time range that excludes today leaves nothing; today's range shows both rows again.
   const day = (offset: number) => new Date(Date.now() + offset * 86_400_000).toISOString().slice(0, 10);
-  await c.page.getByLabel('From (UTC day)').fill(day(1));
-  await expect(c.page.getByText('No audit events')).toBeVisible();
-  await c.page.getByLabel('From (UTC day)').fill(day(-1));
-  await c.page.getByLabel('To (UTC day)').fill(day(1));
+  await c.page.getByLabel('From day (UTC)').fill(day(1));
+  await expect(c.page.getByTestId('audit-total')).toHaveText('0 rows match the filters.');
+  await c.page.getByLabel('From day (UTC)').fill(day(-1));
+  await c.page.getByLabel('To day (UTC, inclusive)').fill(day(1));
   await expect(c.page.getByRole('table').getByRole('row')).toHaveCount(1 + 3);
 });

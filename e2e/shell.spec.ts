@@ -4,7 +4,7 @@ import { REPO_ROOT, KITS } from '../electron/services/testing/fixtures';
 import { expect, test } from './fixtures';
 
 const pkg = JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')) as { version: string };
-const NAV = ['Dashboard', 'Import', 'Library', 'Staging', 'Checklists', 'Audit', 'Keys', 'Settings', 'Help'];
+const NAV = ['Dashboard', 'Import', 'Library', 'Staging', 'Restore', 'Checklists', 'Audit', 'Keys', 'Settings', 'Help'];
 
 test('the shell renders every navigation entry and each page', async ({ console: c }) => {
   await c.open();
