@@ -44,8 +44,11 @@ export interface ChainHealth extends HealthItem {
   tenant: string | null;
   profileId: string | null;
   currentGeneration: number | null;
+  /** The newest generations of the chain (at most 200; the summary covers the whole span). */
   points: ChainPoint[];
+  /** Missing generations among `points` (the summary names every gap of the span, as ranges). */
   gaps: number[];
+  /** Every failed generation of the span. */
   failed: number[];
 }
 

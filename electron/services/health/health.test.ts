@@ -2,6 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createEngine, type Engine } from '../engine';
+import { TIMELINE_MAX_POINTS } from './index';
 import { inspectPublicKey } from '../keys/index';
 import { logEvent } from '../obs/index';
 import { recordApplyFailure } from '../staging/apply';
@@ -105,6 +106,23 @@ describe('health', () => {
     expect(after.failures).toMatchObject({ status: 'pass', count: 0, items: [] });
     // The timeline still shows what happened (the failure is history, not an open item).
     expect(after.chain.failed).toEqual([5]);
+  });
+
+  it.skipIf(!existsSync(KIT))('a failure naming a far generation (1,000,000) costs one gap range: the timeline stays bounded and the summary names the range', async () => {
+    await importKit();
+    recordApplyFailure(e.ws, e.db(), { path: '/media/delta-x.tar.zst', kind: 'mirror-delta', exportId: 'exp-x', generation: 1_000_000 }, { code: 'ERR_EXPORT_BASE_MISSING', message: 'far ahead' });
+    recordApplyFailure(e.ws, e.db(), { path: '/media/delta-7.tar.zst', kind: 'mirror-delta', exportId: 'exp-7', generation: 7 }, { code: 'ERR_VERIFY_DIGEST', message: 'bad digest' });
+    const h = await e.health();
+    expect(h.chain.points.length).toBe(TIMELINE_MAX_POINTS);
+    expect(h.chain.points[h.chain.points.length - 1]).toMatchObject({ generation: 1_000_000, state: 'failed' });
+    expect(h.chain.points[0].generation).toBe(1_000_000 - TIMELINE_MAX_POINTS + 1);
+    expect(h.chain.gaps.length).toBe(TIMELINE_MAX_POINTS - 1);
+    // Generation 7 is before the window: still reported as failed.
+    expect(h.chain.failed).toEqual([7, 1_000_000]);
+    expect(h.chain.status).toBe('fail');
+    expect(h.chain.summary).toContain('1000000 generation(s) (the newest 200 shown)');
+    expect(h.chain.summary).toContain('missing 4–6, 8–999999');
+    expect(h.chain.summary.length).toBeLessThan(500);
   });
 
   it('storage against thresholds: above the warning level warns, above the failure level fails', async () => {

@@ -39,6 +39,10 @@ export type { HealthReport } from '../../../shared/health';
 const APPLIED = ['mirror.bundle.imported', 'mirror.delta.applied'];
 const APPLY_FAILED = ['mirror.full.apply_failed', 'mirror.delta.apply_failed'];
 const VERIFY = ['mirror.verify.passed', 'mirror.verify.failed'];
+/** The timeline's length: the newest generations of the chain (older ones are summarised). */
+export const TIMELINE_MAX_POINTS = 200;
+/** Gap ranges and failed generations named in the summary. */
+const TIMELINE_RANGES_SHOWN = 20;
 const HISTORY_ACTIONS = [...APPLIED, ...APPLY_FAILED, ...VERIFY, 'mirror.import.refused'];
 
 export interface HealthContext {
@@ -133,9 +137,23 @@ export function chainTimeline(db: Db): ChainHealth {
   const points: ChainPoint[] = [];
   const gaps: number[] = [];
   const failed: number[] = [];
+  let missingCount = 0;
+  let gapText = '';
   if (start !== undefined) {
     const max = all[all.length - 1];
-    for (let g = start; g <= max; g++) {
+    // Missing generations as ranges, from the known ones only: a failure row naming
+    // generation 1,000,000 costs one range, not a million points.
+    const known = all.filter((g) => g >= start);
+    const ranges: [number, number][] = [];
+    for (let i = 1; i < known.length; i++) if (known[i] > known[i - 1] + 1) ranges.push([known[i - 1] + 1, known[i] - 1]);
+    for (const [a, b] of ranges) missingCount += b - a + 1;
+    gapText = ranges
+      .slice(0, TIMELINE_RANGES_SHOWN)
+      .map(([a, b]) => (a === b ? `${a}` : `${a}–${b}`))
+      .join(', ');
+    if (ranges.length > TIMELINE_RANGES_SHOWN) gapText += ` and ${ranges.length - TIMELINE_RANGES_SHOWN} more range(s)`;
+    // The timeline shows the newest TIMELINE_MAX_POINTS generations of the chain.
+    for (let g = Math.max(start, max - TIMELINE_MAX_POINTS + 1); g <= max; g++) {
       const a = by.get(g);
       if (!a) {
         gaps.push(g);
@@ -158,6 +176,13 @@ export function chainTimeline(db: Db): ChainHealth {
         code: st === 'failed' ? str(a.failed!.details.errorCode) : null,
       });
     }
+    // Failures before the window still count (their generations are listed, a bounded number).
+    for (const g of known) {
+      if (g >= max - TIMELINE_MAX_POINTS + 1) break;
+      const a = by.get(g)!;
+      if (g !== curGen && a.failed && (!a.applied || a.failed.ts > a.applied)) failed.unshift(g);
+    }
+    failed.sort((x, y) => x - y);
   }
   let status: HealthStatus = 'pass';
   let summary: string;
@@ -165,12 +190,13 @@ export function chainTimeline(db: Db): ChainHealth {
     status = 'unknown';
     summary = 'No bundle has been applied or kept yet: import a full bundle first.';
   } else {
-    const parts = [`full ${start}${curGen !== null ? ` → current ${curGen}` : ''}, ${points.length} generation(s)`];
-    if (gaps.length) parts.push(`missing ${gaps.join(', ')}`);
-    if (failed.length) parts.push(`failed ${failed.join(', ')}`);
-    if (gaps.length || failed.length) status = 'fail';
+    const span = points[points.length - 1].generation - start + 1;
+    const parts = [`full ${start}${curGen !== null ? ` → current ${curGen}` : ''}, ${span} generation(s)${span > points.length ? ` (the newest ${points.length} shown)` : ''}`];
+    if (missingCount) parts.push(`missing ${gapText}`);
+    if (failed.length) parts.push(`failed ${failed.slice(0, TIMELINE_RANGES_SHOWN).join(', ')}${failed.length > TIMELINE_RANGES_SHOWN ? ` and ${failed.length - TIMELINE_RANGES_SHOWN} more` : ''}`);
+    if (missingCount || failed.length) status = 'fail';
     else if (curGen !== null && points[points.length - 1].generation > curGen) status = 'warn';
-    summary = `Delta chain${tenant ? ` (tenant ${tenant})` : ''}: ${parts.join('; ')}.${gaps.length ? ' Bring the missing deltas (or a newer full bundle).' : ''}${!gaps.length && failed.length ? ' See the failure and its runbook action below.' : ''}`;
+    summary = `Delta chain${tenant ? ` (tenant ${tenant})` : ''}: ${parts.join('; ')}.${missingCount ? ' Bring the missing deltas (or a newer full bundle).' : ''}${!missingCount && failed.length ? ' See the failure and its runbook action below.' : ''}`;
   }
   return { status, summary, tenant, profileId: state.chain_profile_id ?? null, currentGeneration: curGen, points, gaps, failed };
 }
