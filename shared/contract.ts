@@ -103,6 +103,7 @@ export interface JobInfo {
 }
 
 export interface RestoreBundleView {
+  /** Absolute path of the library copy. */
   file: string;
   name: string;
   sha256: string;
@@ -125,10 +126,14 @@ export type RestoreOfferView =
 /** Runbook 7.2 dry run: what a restore would rebuild, each bundle verified, the first bad one and what is still possible. */
 export interface RestorePlanView {
   ok: boolean;
+  /** Staging now. */
   current: { seq: number; exportId: string; generation: number } | null;
+  /** What the restore would rebuild (the newest generation of the chain up to the first gap). */
   target: { exportId: string; generation: number } | null;
   bundles: RestoreBundleView[];
+  /** Generations missing after the target (the chain stops before them). */
   gaps: number[];
+  /** The first bundle that did not verify. */
   bad: RestoreBundleView | null;
   code: ErrorCode | null;
   message: string;

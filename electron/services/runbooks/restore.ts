@@ -25,44 +25,12 @@ import { currentGeneration, listGenerations, listLibrary, type ImportResult, typ
 import type { StagingSeam, VerifySeam } from './services';
 import type { TrustedKey } from '../verify/keys';
 import type { Workspace } from '../workspace/index';
+import type { RestoreBundleView, RestoreOfferView, RestorePlanView } from '../../../shared/contract';
 
-export interface RestoreBundle {
-  /** Absolute path of the library copy. */
-  file: string;
-  name: string;
-  sha256: string;
-  size: number;
-  kind: string;
-  exportId: string | null;
-  generation: number | null;
-  /** null until verified (preview without verification, or after the first bad bundle). */
-  ok: boolean | null;
-  code: ErrorCode | null;
-  message: string | null;
-  signedBy: string[];
-}
-
-export type RestoreOffer =
-  | { kind: 'rollback'; seq: number; generation: number; exportId: string; command: string; text: string }
-  | { kind: 'recopy'; name: string; sha256: string; libraryFile: string; text: string }
-  | { kind: 'bring-deltas'; generations: number[]; text: string };
-
-export interface RestorePlan {
-  ok: boolean;
-  /** Staging now. */
-  current: { seq: number; exportId: string; generation: number } | null;
-  /** What the restore would rebuild (the newest generation of the chain up to the first gap). */
-  target: { exportId: string; generation: number } | null;
-  bundles: RestoreBundle[];
-  /** Generations missing after the target (the chain stops before them). */
-  gaps: number[];
-  /** The first bundle that did not verify. */
-  bad: RestoreBundle | null;
-  code: ErrorCode | null;
-  message: string;
-  action: string | null;
-  offers: RestoreOffer[];
-}
+/** The plan's shapes are the contract's (one definition; the IPC adapter passes them through). */
+export type RestoreBundle = RestoreBundleView;
+export type RestoreOffer = RestoreOfferView;
+export type RestorePlan = RestorePlanView;
 
 export interface RestoreEngines {
   staging: StagingSeam;
