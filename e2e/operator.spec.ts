@@ -74,12 +74,12 @@ test('7.3: freezing imports is a confirmed action with a reason, not a "check"; 
   await expect(c.bridge.handlers.table['checklists.completeStep']({ runId: r.runId, stepId: 'freeze' })).rejects.toMatchObject({ code: 'ERR_CHECKLIST_STATE' });
 });
 
-test('signed audit export from Settings and evidence export of a checklist run', async ({ console: c }) => {
+test('signed audit export from the Audit page and evidence export of a checklist run', async ({ console: c }) => {
   const key = generateSigningKey('ed25519');
   const keyFile = join(c.workspaceDir, '..', 'audit-signing.pem');
   await c.open();
   writeFileSync(keyFile, key.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString());
-  await nav(c.page, 'Settings');
+  await nav(c.page, 'Audit');
   const card = c.page.getByRole('region', { name: 'Audit export' });
   await card.getByLabel(/Signing key file/).fill(join(c.workspaceDir, '..', 'missing.pem'));
   await card.getByRole('button', { name: 'Export and sign' }).click();

@@ -23,8 +23,6 @@ import {
   DrawerPanelBody,
   DrawerPanelContent,
   Flex,
-  FormSelect,
-  FormSelectOption,
   Label,
   TextInput,
   Title,
@@ -34,6 +32,7 @@ import {
 } from '@patternfly/react-core';
 import { useMutation, useQuery } from '@tanstack/react-query';
 import { useVirtualizer } from '@tanstack/react-virtual';
+import { AuditExport } from './AuditExport';
 import type { AuditRowView } from '../../../../shared/contract';
 import { useInvoke } from '../../api/ApiProvider';
 import { ErrorDetails } from '../../components/ErrorDetails';
@@ -241,10 +240,7 @@ function ChainAndExport() {
   const { verified, setVerified } = useAuditUi();
   const ui = useAuditUi();
   const verify = useMutation({ mutationFn: () => invoke('audit.verify', {}), onSuccess: setVerified });
-  const [format, setFormat] = useState<'jsonl' | 'csv'>('jsonl');
-  const [keyFile, setKeyFile] = useState('');
   const f = filterInput(ui);
-  const exp = useMutation({ mutationFn: () => invoke('audit.export', { format, from: f.from, to: f.to, ...(keyFile.trim() ? { signKeyFile: keyFile.trim() } : {}) }) });
   return (
     <Flex direction={{ default: 'column' }} gap={{ default: 'gapSm' }}>
       <Flex gap={{ default: 'gapMd' }} alignItems={{ default: 'alignItemsCenter' }}>
@@ -256,26 +252,7 @@ function ChainAndExport() {
         )}
         {verify.error && <ErrorDetails error={verify.error} title="Chain verification failed" />}
       </Flex>
-      <Flex gap={{ default: 'gapSm' }} alignItems={{ default: 'alignItemsCenter' }}>
-        <FormSelect aria-label="Export format" value={format} onChange={(_e, x) => setFormat(x as 'jsonl' | 'csv')} className="okc-narrow">
-          <FormSelectOption value="jsonl" label="JSON Lines" />
-          <FormSelectOption value="csv" label="CSV" />
-        </FormSelect>
-        <TextInput aria-label="Signing key file (PEM private key, optional)" placeholder="Signing key file (optional)" value={keyFile} onChange={(_e, x) => setKeyFile(x)} />
-        <Button variant="secondary" onClick={() => exp.mutate()} isDisabled={exp.isPending}>
-          {exp.isPending ? 'Exporting…' : 'Export (days filter applies)'}
-        </Button>
-      </Flex>
-      {exp.data && (
-        <Alert isInline variant="success" title={`Exported ${exp.data.rows ?? ''} rows${exp.data.signatures.length ? ', signed' : ''}.`}>
-          {[...exp.data.files, ...exp.data.signatures].map((x) => (
-            <div key={x}>
-              <code className="okc-break">{x}</code>
-            </div>
-          ))}
-        </Alert>
-      )}
-      {exp.error && <ErrorDetails error={exp.error} title="Export failed" />}
+      <AuditExport from={f.from} to={f.to} />
     </Flex>
   );
 }

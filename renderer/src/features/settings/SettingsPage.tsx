@@ -10,9 +10,6 @@ import {
   Form,
   FormGroup,
   FormSection,
-  List,
-  ListItem,
-  Radio,
   TextInput,
 } from '@patternfly/react-core';
 import type { Settings } from '../../../../shared/settings';
@@ -36,7 +33,6 @@ export function SettingsPage() {
           {settings.data && <SettingsForm initial={settings.data} save={({ settings: s, reason }) => invoke('settings.set', { settings: s, reason })} />}
         </CardBody>
       </Card>
-      <AuditExport />
     </Flex>
   );
 }
@@ -99,55 +95,5 @@ function SettingsForm({ initial, save }: { initial: Settings; save: (change: { s
       {mutation.error && <ErrorDetails error={mutation.error} title="Settings not saved" />}
       {mutation.isSuccess && <p role="status">Settings saved.</p>}
     </Form>
-  );
-}
-
-/** The audit log as a file for an auditor (JSONL with its chain head, or CSV), signed with a private key file if given. */
-function AuditExport() {
-  const invoke = useInvoke();
-  const [format, setFormat] = useState<'jsonl' | 'csv'>('jsonl');
-  const [keyFile, setKeyFile] = useState('');
-  const exp = useMutation({ mutationFn: () => invoke('audit.export', { format, signKeyFile: keyFile.trim() || undefined }) });
-  return (
-    <Card component="section" aria-label="Audit export">
-      <CardTitle component="h2">Export the audit log</CardTitle>
-      <CardBody>
-        <p className="okc-muted pf-v6-u-mb-sm">Written into the workspace's evidence/audit folder with its chain head; with a signing key, each file gets a detached signature (.sig).</p>
-        <Form
-          onSubmit={(e) => {
-            e.preventDefault();
-            exp.mutate();
-          }}
-        >
-          <FormGroup role="radiogroup" isInline fieldId="export-format" label="Format" isStack={false}>
-            <Radio id="export-jsonl" name="export-format" label="JSONL (with the chain head)" isChecked={format === 'jsonl'} onChange={() => setFormat('jsonl')} />
-            <Radio id="export-csv" name="export-format" label="CSV" isChecked={format === 'csv'} onChange={() => setFormat('csv')} />
-          </FormGroup>
-          <FormGroup label="Signing key file (PEM private key, optional)" fieldId="export-key">
-            <TextInput id="export-key" value={keyFile} onChange={(_e, v) => setKeyFile(v)} placeholder="/media/usb/audit-signing.pem" spellCheck={false} />
-          </FormGroup>
-          <ActionGroup>
-            <Button type="submit" variant="secondary" isLoading={exp.isPending} isDisabled={exp.isPending}>
-              {keyFile.trim() ? 'Export and sign' : 'Export'}
-            </Button>
-          </ActionGroup>
-        </Form>
-        {exp.error && <ErrorDetails error={exp.error} title="Audit log not exported" />}
-        {exp.data && (
-          <div role="status" className="pf-v6-u-mt-md">
-            <p>
-              Exported {exp.data.rows} rows{exp.data.signatures.length ? ', signed' : ''}:
-            </p>
-            <List>
-              {[...exp.data.files, ...exp.data.signatures].map((f) => (
-                <ListItem key={f}>
-                  <code>{f}</code>
-                </ListItem>
-              ))}
-            </List>
-          </div>
-        )}
-      </CardBody>
-    </Card>
   );
 }
