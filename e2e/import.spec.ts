@@ -1,4 +1,4 @@
-import { copyFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { KITS, REPO_ROOT } from '../electron/services/testing/fixtures';
 import { expect, test } from './fixtures';
@@ -88,7 +88,7 @@ test('a refused bundle shows the error code and the action to take', async ({ co
   await expect(c.page.getByRole('region', { name: 'Current generation' })).toContainText('nothing applied yet');
 });
 
-test('first start offers the demo kit; opening and importing it fills the dashboard (README screenshot)', async ({ console: c }) => {
+test('first start offers the demo kit; opening and importing it fills the dashboard', async ({ console: c }) => {
   await c.open();
   await c.page.getByRole('button', { name: 'Open the demo kit' }).click();
   await expect(c.page.getByRole('heading', { level: 1, name: 'Import' })).toBeVisible();
@@ -105,12 +105,6 @@ test('first start offers the demo kit; opening and importing it fills the dashbo
   const shot = test.info().outputPath('dashboard.png');
   await c.page.screenshot({ path: shot });
   expect(readFileSync(shot).subarray(1, 4).toString()).toBe('PNG');
-  // The README screenshot: refreshed on request, or written when missing.
-  const docs = join(REPO_ROOT, 'docs', 'screenshot.png');
-  if (process.env.OKC_UPDATE_SCREENSHOT === '1' || !existsSync(docs)) {
-    mkdirSync(join(REPO_ROOT, 'docs'), { recursive: true });
-    copyFileSync(shot, docs);
-  }
 });
 
 test('a dry run shows the plan and changes nothing', async ({ console: c }) => {

@@ -28,6 +28,7 @@ import { toShape, useInvoke } from '../../api/ApiProvider';
 import { useJobStore } from '../../api/jobStore';
 import { useAppInfo } from '../../api/queries';
 import { ErrorDetails } from '../../components/ErrorDetails';
+import { useJobBusy } from '../tasks/jobs';
 import { JobProgressBar } from '../../components/JobProgressBar';
 import { StatusLabel } from '../../components/Status';
 import { BundleSection, VerdictView, Warnings } from '../../components/VerdictView';
@@ -94,6 +95,9 @@ export function ImportPage() {
     }
   };
   const blocked = !path.trim() || start.isPending || running;
+  // A job that changes staging started elsewhere (a restore, another window's import) blocks an import too; a verify only reads.
+  const writer = useJobBusy();
+  const otherWriter = writer.busy && !running;
 
   return (
     <Flex direction={{ default: 'column' }} gap={{ default: 'gapMd' }}>
@@ -144,7 +148,7 @@ export function ImportPage() {
               <Button type="submit" variant="secondary" isDisabled={blocked}>
                 Verify
               </Button>
-              <Button variant="primary" isDisabled={blocked} onClick={() => start.mutate('import')}>
+              <Button variant="primary" isDisabled={blocked || otherWriter} onClick={() => start.mutate('import')}>
                 Import into staging
               </Button>
             </ActionGroup>
@@ -152,6 +156,13 @@ export function ImportPage() {
               <FormHelperText>
                 <HelperText>
                   <HelperTextItem variant="indeterminate">A job started here is still running: wait for it or cancel it before starting another.</HelperTextItem>
+                </HelperText>
+              </FormHelperText>
+            )}
+            {otherWriter && (
+              <FormHelperText>
+                <HelperText>
+                  <HelperTextItem variant="indeterminate">Import is unavailable. {writer.reason}</HelperTextItem>
                 </HelperText>
               </FormHelperText>
             )}
