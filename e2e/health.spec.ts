@@ -132,9 +132,11 @@ test('restore wizard on a corrupt library: preview names the bad bundle, the res
   await shot(c.page, 'dashboard-health.png', 'screenshot-dashboard.png');
 });
 
-// Not yet green: the page stopped answering page.evaluate after open on the seeded 1,000,000-row workspace (engine open 1.4 s, health 1.9 s, a page 2 ms measured outside the browser); to be investigated.
-test.fixme('audit log with 1,000,000 rows: first render, filter, scroll without long tasks', async ({ console: c }) => {
-  test.setTimeout(1_200_000);
+/** Rows of the audit table that show a loaded row (not "Loading row …"). */
+const loadedRows = (page: Page) => page.getByRole('table', { name: 'Audit log' }).getByRole('row').filter({ has: page.getByRole('cell').nth(1) });
+
+test('audit log with 1,000,000 rows: first render, filter, scroll without long tasks', async ({ console: c }) => {
+  test.setTimeout(300_000);
   // Seeded once through the audit service into a cached workspace (test-results/cache), then copied in.
   const cacheWs = openWorkspace(join(REPO_ROOT, 'test-results', 'cache', 'audit-1m'), { create: true });
   const cdb = openDatabase(cacheWs.layout.db);
@@ -148,23 +150,55 @@ test.fixme('audit log with 1,000,000 rows: first render, filter, scroll without 
   const ws = openWorkspace(c.workspaceDir, { create: true });
   copyFileSync(cacheWs.layout.db, ws.layout.db);
   await c.open();
-  await watchLongTasks(c.page);
-  const t0 = Date.now();
-  await nav(c.page, 'Audit');
-  await expect(c.page.getByTestId('audit-total')).toContainText(/1,00\d,\d{3} rows/);
-  await expect(c.page.getByRole('table', { name: 'Audit log' }).getByRole('row').nth(5)).toBeVisible();
-  const firstRender = Date.now() - t0;
+  const table = c.page.getByRole('table', { name: 'Audit log' });
+
+  // First render, timed in the page (not by the test's polling): from the click on "Audit" to the frame that shows the total and the first rows.
+  const firstRender = await c.page.evaluate(async () => {
+    const button = [...document.querySelectorAll('nav[aria-label="Main"] button')].find((b) => b.textContent?.trim() === 'Audit') as HTMLButtonElement;
+    const t0 = performance.now();
+    button.click();
+    await new Promise<void>((resolve) => {
+      const check = () => {
+        const total = document.querySelector('[data-testid="audit-total"]')?.textContent ?? '';
+        const rows = [...document.querySelectorAll('[role="table"][aria-label="Audit log"] [role="row"]')].filter((r) => r.querySelectorAll('[role="cell"]').length > 1);
+        if (/1,00\d,\d{3} rows/.test(total) && rows.length >= 5) resolve();
+        else requestAnimationFrame(check);
+      };
+      requestAnimationFrame(check);
+    });
+    return Math.round(performance.now() - t0);
+  });
   test.info().annotations.push({ type: 'audit first render (ms)', description: String(firstRender) });
   console.log(`audit first render with 1,000,000 rows: ${firstRender} ms`);
   expect(firstRender).toBeLessThan(1000);
+  await expect(c.page.getByTestId('audit-total')).toContainText('1,000,000 rows.');
+  await expect(table).toHaveAttribute('aria-rowcount', '1000001');
+
+  // From here on the renderer must stay smooth: filtering and scrolling, in the filtered list and in the whole million.
+  await watchLongTasks(c.page);
   await c.page.getByLabel('Action filter').fill('mirror.verify.failed');
   await expect(c.page.getByTestId('audit-total')).toContainText('20,000 rows match the filters');
   await expect(c.page.locator('.okc-row-failed').first()).toBeVisible();
   const scroller = c.page.getByTestId('audit-scroll');
-  for (let i = 0; i < 20; i++) await scroller.evaluate((el, k) => (el.scrollTop = k * 4000), i);
-  await expect(c.page.getByRole('table', { name: 'Audit log' })).toContainText('mirror.verify.failed');
+  for (let i = 1; i <= 20; i++) await scroller.evaluate((el, k) => el.scrollTo({ top: k * 4000 }), i);
+  await expect(loadedRows(c.page).first()).toContainText('mirror.verify.failed');
+  // Every loaded row of the filtered list is a failure, shown as failed.
+  for (const r of await loadedRows(c.page).all()) await expect(r).toHaveClass(/okc-row-failed/);
+  await scroller.evaluate((el) => el.scrollTo({ top: el.scrollHeight }));
+  // The oldest failure (id 50) is the filtered list's last row.
+  await expect(table.getByRole('row', { name: /^50 / })).toBeVisible();
+
+  // The whole log again: scroll through it in big strides to its very first row (a million 36 px rows are past the browser's height limit: the range is scaled).
+  await c.page.getByLabel('Action filter').fill('');
+  await expect(c.page.getByTestId('audit-total')).toContainText('1,000,000 rows.');
+  for (let i = 1; i <= 10; i++) await scroller.evaluate((el, k) => el.scrollTo({ top: (el.scrollHeight * k) / 10 }), i);
+  await expect(table.getByRole('row', { name: /^1 / })).toBeVisible();
+  await expect(table.getByRole('row', { name: /^1 / })).toHaveAttribute('aria-rowindex', '1000001');
+  await c.page.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))));
   const long = await longTasks(c.page);
+  test.info().annotations.push({ type: 'long tasks while filtering and scrolling (ms)', description: JSON.stringify(long) });
   console.log(`long tasks while filtering and scrolling: ${JSON.stringify(long)}`);
+  await table.scrollIntoViewIfNeeded();
   await shot(c.page, 'audit-1m.png');
   expect(long.filter((d) => d > 100)).toEqual([]);
 });

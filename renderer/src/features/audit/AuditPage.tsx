@@ -31,14 +31,14 @@ import {
   ToolbarItem,
 } from '@patternfly/react-core';
 import { useMutation, useQuery } from '@tanstack/react-query';
-import { useVirtualizer } from '@tanstack/react-virtual';
 import { AuditExport } from './AuditExport';
 import type { AuditRowView } from '../../../../shared/contract';
 import { useInvoke } from '../../api/ApiProvider';
 import { ErrorDetails } from '../../components/ErrorDetails';
 import { Loading } from '../../components/Loading';
 import { formatTime, shortDigest } from '../../components/format';
-import { filterInput, useAuditRows, useDebounced } from './paging';
+import { filterInput, useAuditRows, useDebouncedFilter } from './paging';
+import { useRowWindow } from '../../components/useRowWindow';
 import { useAuditUi } from './store';
 
 const ROW_HEIGHT = 36;
@@ -46,6 +46,21 @@ const ROW_HEIGHT = 36;
 /** A row that records a failure or refusal (shown as failed). */
 export function isFailedRow(r: Pick<AuditRowView, 'action' | 'details'>): boolean {
   return /(\.failed|\.refused|_failed)$/.test(r.action) || (typeof r.details?.errorCode === 'string' && r.details.errorCode !== '');
+}
+
+/**
+ * PatternFly's compact red Label as plain markup: the Label component measures
+ * its text (offsetWidth) in a layout effect on every render, which forces a
+ * layout per row while a virtual list scrolls.
+ */
+function FailedBadge() {
+  return (
+    <span className="pf-v6-c-label pf-m-red pf-m-filled pf-m-compact">
+      <span className="pf-v6-c-label__content">
+        <span className="pf-v6-c-label__text">failed</span>
+      </span>
+    </span>
+  );
 }
 
 function RowDetail({ id, onClose }: { id: number; onClose(): void }) {
@@ -103,30 +118,24 @@ function RowDetail({ id, onClose }: { id: number; onClose(): void }) {
 
 export function AuditList({ onOpen }: { onOpen(id: number): void }) {
   const ui = useAuditUi();
-  const filter = useDebounced(filterInput(ui), 300);
+  const { filter, key } = useDebouncedFilter(ui, 300);
   const parent = useRef<HTMLDivElement>(null);
-  const [visible, setVisible] = useState({ start: 0, end: 50 });
-  const data = useAuditRows(filter, visible);
-  // eslint-disable-next-line react-hooks/incompatible-library -- the virtualizer is read during render only
-  const v = useVirtualizer({ count: data.total, getScrollElement: () => parent.current, estimateSize: () => ROW_HEIGHT, overscan: 20, initialRect: { width: 800, height: 480 } });
-  const items = v.getVirtualItems();
-  const first = items[0]?.index ?? 0;
-  const last = items[items.length - 1]?.index ?? 0;
-  useEffect(() => {
-    setVisible((cur) => (cur.start === first && cur.end === last ? cur : { start: first, end: last }));
-  }, [first, last]);
+  const [total, setTotal] = useState(0);
+  const win = useRowWindow({ count: total, rowHeight: ROW_HEIGHT, scrollRef: parent, overscan: 6 });
+  const data = useAuditRows(filter, { start: win.first, end: win.last });
+  if (data.total !== total) setTotal(data.total);
   const [jumpDay, setJumpDay] = useState('');
   const invoke = useInvoke();
+  const { scrollToIndex } = win;
   const jump = useMutation({
     mutationFn: (day: string) => invoke('audit.locate', { ...filter, at: new Date(Date.parse(`${day}T23:59:59.999Z`)).toISOString() }),
-    // Rows have one fixed height: the offset is a scroll position.
-    onSuccess: (r) => v.scrollToOffset(r.offset * ROW_HEIGHT),
+    onSuccess: (r) => scrollToIndex(r.offset),
   });
   // A new filter starts at the top.
-  const key = JSON.stringify(filter);
   useEffect(() => {
-    v.scrollToOffset(0);
-  }, [key, v]);
+    scrollToIndex(0);
+    // eslint-disable-next-line react-hooks/exhaustive-deps -- on a new filter only, not when the window's geometry changes
+  }, [key]);
 
   return (
     <>
@@ -180,17 +189,17 @@ export function AuditList({ onOpen }: { onOpen(id: number): void }) {
           </div>
         </div>
         <div ref={parent} className="okc-vscroll" data-testid="audit-scroll" role="rowgroup">
-          <div style={{ height: v.getTotalSize(), position: 'relative' }}>
-            {items.map((it) => {
+          <div style={{ height: win.height, position: 'relative' }}>
+            {win.rows.map((it) => {
               const r = data.rowAt(it.index);
               const failed = r ? isFailedRow(r) : false;
               return (
                 <div
-                  key={it.key}
+                  key={it.index}
                   role="row"
                   aria-rowindex={it.index + 2}
                   className={`okc-vrow${failed ? ' okc-row-failed' : ''}`}
-                  style={{ position: 'absolute', top: 0, left: 0, right: 0, height: ROW_HEIGHT, transform: `translateY(${it.start}px)` }}
+                  style={{ position: 'absolute', top: 0, left: 0, right: 0, height: ROW_HEIGHT, transform: `translateY(${it.top}px)` }}
                   tabIndex={r ? 0 : -1}
                   onClick={() => r && onOpen(r.id)}
                   onKeyDown={(e) => {
@@ -205,11 +214,7 @@ export function AuditList({ onOpen }: { onOpen(id: number): void }) {
                       <span role="cell">{r.id}</span>
                       <span role="cell">{formatTime(r.ts)}</span>
                       <span role="cell">
-                        {failed && (
-                          <Label color="red" isCompact>
-                            failed
-                          </Label>
-                        )}{' '}
+                        {failed && <FailedBadge />}{' '}
                         {r.action}
                       </span>
                       <span role="cell" className="okc-ellipsis">

@@ -1,5 +1,5 @@
 /** Paging the audit log over IPC: fixed-size pages cached by react-query, fetched as the virtual list reaches them. */
-import { useEffect, useState } from 'react';
+import { useEffect, useMemo, useState } from 'react';
 import { keepPreviousData, useQueries, useQuery } from '@tanstack/react-query';
 import type { AuditOffsetPageView, AuditRowView } from '../../../../shared/contract';
 import { useInvoke } from '../../api/ApiProvider';
@@ -19,14 +19,28 @@ export function filterInput(f: AuditFilters): { action?: string; actor?: string;
   };
 }
 
-/** A value that follows `value` once it has not changed for `ms`. */
-export function useDebounced<T>(value: T, ms: number): T {
+/**
+ * A value that follows `value` once it has not changed for `ms`. Compared by
+ * value (Object.is), so pass a primitive: an object built during render is new
+ * every render and would restart the timer (and re-render) forever.
+ */
+export function useDebounced<T extends string | number | boolean | null | undefined>(value: T, ms: number): T {
   const [v, setV] = useState(value);
   useEffect(() => {
+    if (Object.is(v, value)) return;
     const t = setTimeout(() => setV(value), ms);
     return () => clearTimeout(t);
-  }, [value, ms]);
+  }, [v, value, ms]);
   return v;
+}
+
+export type AuditFilterInput = ReturnType<typeof filterInput>;
+
+/** The UI's filters, debounced: one stable object per distinct filter (react-query keys and effects can depend on it). */
+export function useDebouncedFilter(f: AuditFilters, ms: number): { filter: AuditFilterInput; key: string } {
+  const key = useDebounced(JSON.stringify(filterInput(f)), ms);
+  const filter = useMemo(() => JSON.parse(key) as AuditFilterInput, [key]);
+  return { filter, key };
 }
 
 /**
@@ -40,6 +54,7 @@ export function useAuditRows(filter: ReturnType<typeof filterInput>, visible: { 
     queryKey: ['audit', 'page', key, 0],
     queryFn: () => invoke('audit.page', { ...filter, offset: 0, limit: PAGE_SIZE }),
     placeholderData: keepPreviousData,
+    structuralSharing: false,
   });
   const total = first.data?.total ?? 0;
   const pages: number[] = [];
@@ -49,6 +64,9 @@ export function useAuditRows(filter: ReturnType<typeof filterInput>, visible: { 
       queryKey: ['audit', 'page', key, p],
       queryFn: () => invoke('audit.page', { ...filter, offset: p * PAGE_SIZE, limit: PAGE_SIZE }),
       staleTime: 30_000,
+      // Pages scrolled past leave the cache soon: a long scroll never gathers the whole log in the renderer.
+      gcTime: 15_000,
+      structuralSharing: false,
     })),
   });
   const byPage = new Map<number, AuditOffsetPageView>();
