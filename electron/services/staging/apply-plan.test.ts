@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { errorCodeOf } from '../testing/fixtures';
-import { planApply, type PlanInput } from './apply';
+import { newStateOf, planApply, type PlanInput } from './apply';
 import { digestOfText, stateText } from './state';
 import type { GenerationRow, PreparedBundle, StagingExport } from './types';
 
@@ -37,13 +37,15 @@ function input(over: Partial<StagingExport> = {}, wrongDigest = false): PlanInpu
 describe('planApply (pure)', () => {
   it('merges the base state with the changes and removals, and writes the journal it will commit', () => {
     const plan = planApply(input());
-    expect(plan.entries.map((x) => x.path)).toEqual(['data/a.json', 'data/b.json', 'data/e.json']);
-    expect([...plan.changed].sort()).toEqual(['data/b.json', 'data/e.json']);
+    const entries = [...newStateOf(plan)];
+    expect(entries.map((x) => x.path)).toEqual(['data/a.json', 'data/b.json', 'data/e.json']);
+    expect(entries.filter((x) => x.changed).map((x) => x.path)).toEqual(['data/b.json', 'data/e.json']);
+    expect(plan.fileCount).toBe(3);
     expect(plan.totalBytes).toBe(27);
     expect(plan.writtenBytes).toBe(17);
     expect(plan.journal).toMatchObject({ op: 'apply', phase: 'building', seq: 4, prevSeq: 3, job: 'job-1', row: { seq: 4, base_seq: 3, variant: 'delta', state_digest: plan.digest, file_count: 3, total_bytes: 27 } });
     expect(plan.journal.audits.map((a) => a.action)).toEqual(['mirror.delta.applied']);
-    expect(plan.stateText).toBe(stateText(plan.entries));
+    expect(plan.digest).toBe(digestOfText(stateText(entries.map(({ path, sha256, size }) => ({ path, sha256, size })))));
   });
 
   it('refuses a result that does not hash to the signed state, and a path that would be a file and a folder', () => {

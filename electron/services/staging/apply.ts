@@ -4,22 +4,22 @@
  * moved in), state digest from known digests, fsync, journal commit, atomic
  * switch, database transaction with the audit row, pruning.
  */
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { OpsError } from '../../../shared/errors';
 import { escapeUntrusted } from '../../../shared/escape';
-import { bundlePathProblem, describePathProblem, fileFolderConflict, isPayloadPath } from '../../../shared/paths';
+import { bundlePathProblem, describePathProblem, isPayloadPath } from '../../../shared/paths';
 import type { StateEntry } from '../../../shared/state-digest';
 import { appendAudit, type AuditEntryInput } from '../audit/index';
 import type { Db } from '../db/index';
 import { bumpCounter, logEvent, setGauge } from '../obs/index';
 import type { Workspace } from '../workspace/index';
 import { generationDir, generationMetaDir, generationName, parseGenerationName } from '../workspace/layout';
-import { freeBytes, hookedFs, isNoSpace, type StagingFs, type StagingHooks } from './fsops';
+import { freeBytes, hookedFs, isNoSpace, type StagingFile, type StagingFs, type StagingHooks } from './fsops';
 import { readJournal, removeJournal, writeJournal, type ApplyJournal, type GenerationInsert } from './journal';
 import { discardLibraryPlacement, placeInLibrary, planLibraryPlacement, type LibraryPlacement } from './library-place';
-import { digestOfText, mergeState, parseStateText, sortEntries, stateText } from './state';
+import { comparePaths, FileFolderCheck, FolderCursor, mergeJoin, parentOf, sortedPaths, stateFile, StateWriter, type MergedEntry } from './state';
 import { currentGeneration, getGeneration, insertGeneration, listGenerations, listLibrary, markGenerationPruned, maxSeq, readState, setCurrent, setLastApply, upsertLibrary } from './store';
 import { currentLinkSeq, switchLink } from './switch';
 import type { ApplyResult, ApplyStats, GenerationRow, PreparedBundle, StagingExport } from './types';
@@ -101,9 +101,9 @@ export function checkChain(db: Db, exp: StagingExport, forceReason: string | und
   return { forced, base: cur };
 }
 
-/** Reads the state lines of a kept generation. */
-export function readGenerationState(ws: Workspace, seq: number): StateEntry[] {
-  return parseStateText(readFileSync(join(generationMetaDir(ws.layout, seq), 'state.txt'), 'utf8'));
+/** The state lines of a kept generation, as a stream read from its state.txt (each iteration reads the file again). */
+export function generationState(ws: Workspace, seq: number): Iterable<StateEntry> {
+  return stateFile(join(generationMetaDir(ws.layout, seq), 'state.txt'));
 }
 
 /** The next free local sequence number (never reuses one that the DB or the disk knows). */
@@ -163,12 +163,16 @@ export interface ApplyPlan {
   forced: boolean;
   variant: 'full' | 'delta';
   seq: number;
-  /** The new generation's state, sorted by path. */
-  entries: StateEntry[];
-  /** Paths brought in from the verified incoming folder (the rest are hard links to the base). */
-  changed: Set<string>;
-  stateText: string;
+  /** The base generation's state (null for a full-like bundle), read again by the build. */
+  baseEntries: Iterable<StateEntry> | null;
+  /** The bundle's files in path order (brought in from the verified incoming folder; the rest are hard links to the base). */
+  files: Iterable<StateEntry>;
+  /** The removed paths, sorted bytewise. */
+  removed: string[];
   digest: string;
+  fileCount: number;
+  /** Folders of the new tree, its root included. */
+  dirCount: number;
   totalBytes: number;
   writtenBytes: number;
   /** Bytes the build needs on the staging volume besides the moved-in files. */
@@ -181,8 +185,10 @@ export interface PlanInput {
   prepared: PreparedBundle;
   base: GenerationRow | null;
   forced: boolean;
-  /** The base generation's state lines (null for a full-like bundle). */
-  baseEntries: StateEntry[] | null;
+  /** The base generation's state lines, sorted (null for a full-like bundle); iterated once by the plan and once by the build. */
+  baseEntries: Iterable<StateEntry> | null;
+  /** exp.files is in strict path order (checkListedPaths); otherwise the plan sorts a copy. */
+  filesInOrder?: boolean;
   seq: number;
   prevSeq: number | null;
   /** The generation current before this apply (named in a forced import's audit row). */
@@ -194,23 +200,42 @@ export interface PlanInput {
   auditDetails?: Record<string, unknown>;
 }
 
-/** Defence in depth (the verifier already refused these): every listed path stays inside the tree. */
-export function checkListedPaths(exp: StagingExport): void {
+/**
+ * Defence in depth (the verifier already refused these): every listed path
+ * stays inside the tree. Returns whether exp.files is in strict path order
+ * (the verifier refuses any other, so the plan can merge without sorting).
+ */
+export function checkListedPaths(exp: StagingExport): boolean {
   const check = (p: string): void => {
     const problem = bundlePathProblem(p);
     if (problem || !isPayloadPath(p)) {
       throw new OpsError('ERR_BUNDLE_UNSAFE_ENTRY', `Bundle ${exp.exportId} lists "${p}" (${problem ? describePathProblem(problem) : 'not a payload path'}); nothing was changed.`, { path: p });
     }
   };
-  for (const f of exp.files) check(f.path);
+  let prev: string | null = null;
+  let inOrder = true;
+  for (const f of exp.files) {
+    check(f.path);
+    if (prev !== null && comparePaths(prev, f.path) >= 0) inOrder = false;
+    prev = f.path;
+  }
   for (const p of exp.removed ?? []) check(p);
+  return inOrder;
+}
+
+/** The bundle's files in path order: exp.files itself (in order, as verified), else a sorted copy. */
+export function filesInOrder(exp: StagingExport, inOrder: boolean): Iterable<StateEntry> {
+  if (inOrder) return exp.files;
+  const copy: StateEntry[] = [];
+  for (const f of exp.files) copy.push({ path: f.path, sha256: f.sha256, size: f.size });
+  return copy.sort((a, b) => comparePaths(a.path, b.path));
 }
 
 /** Reads what the plan depends on: the chain's base state, the next sequence number, the library copy's place. */
-function gatherPlanInput(ws: Workspace, db: Db, prepared: PreparedBundle, chain: { forced: boolean; base: GenerationRow | null }, opts: ApplyOptions, appliedAt: string): PlanInput {
+function gatherPlanInput(ws: Workspace, db: Db, prepared: PreparedBundle, chain: { forced: boolean; base: GenerationRow | null }, opts: ApplyOptions, appliedAt: string, filesInOrder: boolean): PlanInput {
   const exp = prepared.exp;
   const { base, forced } = chain;
-  const baseEntries = base ? readGenerationState(ws, base.seq) : null;
+  const baseEntries = base ? generationState(ws, base.seq) : null;
   const seq = nextSeq(ws, db);
   const prevSeq = readState(db).current_seq;
   const previous = base ?? (prevSeq !== null ? getGeneration(db, prevSeq) ?? null : null);
@@ -227,7 +252,12 @@ function gatherPlanInput(ws: Workspace, db: Db, prepared: PreparedBundle, chain:
         imported_at: appliedAt,
       })
     : null;
-  return { prepared, base, forced, baseEntries, seq, prevSeq, previous, library, appliedAt, operator: opts.operator, forceReason: opts.forceReason, auditDetails: opts.auditDetails };
+  return { prepared, base, forced, baseEntries, filesInOrder, seq, prevSeq, previous, library, appliedAt, operator: opts.operator, forceReason: opts.forceReason, auditDetails: opts.auditDetails };
+}
+
+/** The new state as a stream: the base merged with the bundle's files and removals (a full-like bundle: its files). */
+export function newStateOf(plan: Pick<ApplyPlan, 'baseEntries' | 'files' | 'removed'>): Iterable<MergedEntry> {
+  return mergeJoin(plan.baseEntries, plan.files, plan.removed);
 }
 
 /**
@@ -239,29 +269,38 @@ function gatherPlanInput(ws: Workspace, db: Db, prepared: PreparedBundle, chain:
 export function planApply(input: PlanInput): ApplyPlan {
   const { prepared, base, forced, seq, prevSeq, appliedAt } = input;
   const exp = prepared.exp;
-  const changedEntries: StateEntry[] = exp.files.map((f) => ({ path: f.path, sha256: f.sha256, size: f.size }));
-  const entries = input.baseEntries ? mergeState(input.baseEntries, changedEntries, exp.removed ?? []) : sortEntries(changedEntries);
-  // The resulting tree has no path that is both a file and a folder (spec conventions): a delta
-  // adding "data/x" over a base holding "data/x/y" (not removed) is refused before any disk work.
-  const clash = fileFolderConflict(entries.map((e) => e.path));
-  if (clash) {
-    throw new OpsError('ERR_BUNDLE_UNSAFE_ENTRY', `Applying ${exp.exportId} would make "${escapeUntrusted(clash[0])}" both a file and a folder (of "${escapeUntrusted(clash[1])}"); nothing was changed.`, { path: clash[0] });
+  const files = filesInOrder(exp, input.filesInOrder ?? false);
+  const removed = input.baseEntries ? sortedPaths(exp.removed) : [];
+  const baseEntries = input.baseEntries;
+  // One pass over the new state (a merge-join, nothing held per file): the tree check, the
+  // digest, counts and folders.
+  const text = new StateWriter();
+  const tree = new FileFolderCheck();
+  const folders = new FolderCursor();
+  let writtenBytes = 0;
+  for (const e of newStateOf({ baseEntries, files, removed })) {
+    // The resulting tree has no path that is both a file and a folder (spec conventions): a delta
+    // adding "data/x" over a base holding "data/x/y" (not removed) is refused before any disk work.
+    const clash = tree.add(e.path);
+    if (clash) {
+      throw new OpsError('ERR_BUNDLE_UNSAFE_ENTRY', `Applying ${exp.exportId} would make "${escapeUntrusted(clash[0])}" both a file and a folder (of "${escapeUntrusted(clash[1])}"); nothing was changed.`, { path: clash[0] });
+    }
+    text.add(e);
+    folders.enter(parentOf(e.path));
+    if (e.changed) writtenBytes += e.size;
   }
-  const text = stateText(entries);
-  const digest = digestOfText(text);
-  let totalBytes = 0;
-  for (const e of entries) totalBytes += e.size;
-  if (digest !== exp.state.digest || entries.length !== exp.state.fileCount || totalBytes !== exp.state.totalBytes) {
+  const digest = text.digest();
+  const fileCount = text.count;
+  const totalBytes = text.totalBytes;
+  if (digest !== exp.state.digest || fileCount !== exp.state.fileCount || totalBytes !== exp.state.totalBytes) {
     throw new OpsError(
       'ERR_VERIFY_DIGEST',
-      `Applying ${exp.exportId} would give a staging tree with digest ${digest} (${entries.length} files, ${totalBytes} bytes), but the bundle's signed state is ${exp.state.digest} (${exp.state.fileCount} files, ${exp.state.totalBytes} bytes). The new generation was discarded; the current generation is unchanged.`,
+      `Applying ${exp.exportId} would give a staging tree with digest ${digest} (${fileCount} files, ${totalBytes} bytes), but the bundle's signed state is ${exp.state.digest} (${exp.state.fileCount} files, ${exp.state.totalBytes} bytes). The new generation was discarded; the current generation is unchanged.`,
       { details: { computed: digest, expected: exp.state.digest } },
     );
   }
-  let writtenBytes = 0;
-  for (const c of changedEntries) writtenBytes += c.size;
-  const dirCount = new Set(entries.map((e) => parentOf(e.path))).size;
-  const neededBytes = Buffer.byteLength(text) + prepared.exportJsonBytes.length + (dirCount + 4) * 4096 + 65536;
+  const dirCount = folders.count;
+  const neededBytes = text.textBytes + prepared.exportJsonBytes.length + (dirCount + 4) * 4096 + 65536;
   const variant = exp.profile.variant === 'full' ? 'full' : 'delta';
   const row: GenerationInsert = {
     seq,
@@ -275,7 +314,7 @@ export function planApply(input: PlanInput): ApplyPlan {
     created_at: exp.createdAt,
     export_json_sha256: prepared.exportJsonSha256,
     state_digest: digest,
-    file_count: entries.length,
+    file_count: fileCount,
     total_bytes: totalBytes,
     base_seq: base ? base.seq : null,
     library_sha256: prepared.library?.sha256 ?? null,
@@ -294,11 +333,7 @@ export function planApply(input: PlanInput): ApplyPlan {
     audits: applyAudits(input, variant, digest),
     lastApply: { ok: true, at: appliedAt, path: prepared.path, exportId: exp.exportId, generation: exp.generation, seq, code: null },
   };
-  return { exp, base, forced, variant, seq, entries, changed: new Set(changedEntries.map((c) => c.path)), stateText: text, digest, totalBytes, writtenBytes, neededBytes, journal };
-}
-
-function parentOf(path: string): string {
-  return path.slice(0, Math.max(0, path.lastIndexOf('/')));
+  return { exp, base, forced, variant, seq, baseEntries, files, removed, digest, fileCount, dirCount, totalBytes, writtenBytes, neededBytes, journal };
 }
 
 /** The audit rows a committed apply writes (with the database change, in one transaction). */
@@ -343,8 +378,51 @@ interface ApplyCtx {
   step: (step: 'apply' | 'switch', done: number, total: number) => void;
 }
 
-/** A full (or resetBaseline) bundle's verified extraction tree holds exactly the listed files (the verifier refused missing and extra ones), so it becomes the generation in one rename. */
-function buildFromTree(ctx: ApplyCtx, prepared: PreparedBundle, plan: ApplyPlan, made: Set<string>): void {
+/**
+ * The new state.txt, written as the build walks the new state: hashed as it
+ * goes and checked against the plan's digest at the end (the base cannot
+ * change under the write lock; a difference means a broken disk).
+ */
+class StateFileWriter {
+  private readonly file: StagingFile;
+  readonly text: StateWriter;
+
+  constructor(fs: StagingFs, path: string) {
+    this.file = fs.createFile(path);
+    this.text = new StateWriter((chunk) => this.file.write(chunk));
+  }
+
+  add(e: StateEntry): void {
+    this.text.add(e);
+  }
+
+  end(exp: StagingExport, plan: ApplyPlan): void {
+    const digest = this.text.digest();
+    if (digest !== plan.digest || this.text.count !== plan.fileCount) {
+      throw new OpsError('ERR_VERIFY_DIGEST', `Applying ${exp.exportId}: the state written (${digest}, ${this.text.count} files) differs from the state planned (${plan.digest}, ${plan.fileCount} files). The new generation was discarded; the current generation is unchanged.`, {
+        details: { computed: digest, expected: plan.digest },
+      });
+    }
+    this.file.end();
+  }
+
+  close(): void {
+    this.file.close();
+  }
+}
+
+/** Fsyncs each folder of a generation once its subtree is finished (sorted order: it never comes back). */
+function fsyncOnLeave(fs: StagingFs, genDir: string): (rel: string) => void {
+  return (rel) => fs.fsyncDir(rel === '' ? genDir : `${genDir}/${rel}`);
+}
+
+/**
+ * A full (or resetBaseline) bundle's verified extraction tree holds exactly
+ * the listed files (the verifier refused missing and extra ones), so it
+ * becomes the generation in one rename. Its state.txt is written from the
+ * file list, and its folders are fsynced as the list passes them.
+ */
+function buildFromTree(ctx: ApplyCtx, prepared: PreparedBundle, plan: ApplyPlan): FolderCursor {
   const { fs, cp, ws } = ctx;
   const genDir = generationDir(ws.layout, plan.seq);
   const t = performance.now();
@@ -354,49 +432,70 @@ function buildFromTree(ctx: ApplyCtx, prepared: PreparedBundle, plan: ApplyPlan,
   fs.chmod(genDir, 0o755);
   cp('build:mkdir');
   fs.mkdir(generationMetaDir(ws.layout, plan.seq));
-  for (const e of plan.entries) made.add(parentOf(e.path));
-  ctx.stats.writtenFiles = plan.entries.length;
+  const folders = new FolderCursor(undefined, fsyncOnLeave(fs, genDir));
+  const state = new StateFileWriter(fs, join(generationMetaDir(ws.layout, plan.seq), 'state.txt'));
+  try {
+    for (const e of newStateOf(plan)) {
+      folders.enter(parentOf(e.path));
+      state.add(e);
+    }
+    state.end(plan.exp, plan);
+  } finally {
+    state.close();
+  }
+  ctx.stats.writtenFiles = plan.fileCount;
   ctx.stats.writeSeconds = (performance.now() - t) / 1000;
+  return folders;
 }
 
-/** A delta: the new tree beside the base, changed files moved in from the incoming folder, the rest hard-linked. */
-function buildByLinks(ctx: ApplyCtx, prepared: PreparedBundle, plan: ApplyPlan, made: Set<string>): void {
+/**
+ * A delta: the new tree beside the base, walked in path order as a
+ * merge-join of the base's state.txt with the bundle's files and removals:
+ * changed files moved in from the incoming folder, the rest hard-linked;
+ * each folder made once (a cursor, not a set of paths) and fsynced when its
+ * subtree is done; state.txt written as the walk goes.
+ */
+function buildByLinks(ctx: ApplyCtx, prepared: PreparedBundle, plan: ApplyPlan): FolderCursor {
   const { fs, cp, ws, stats } = ctx;
   const genDir = generationDir(ws.layout, plan.seq);
   const baseDir = generationDir(ws.layout, plan.base!.seq);
   cp('build:mkdir');
   fs.mkdir(genDir);
   fs.mkdir(generationMetaDir(ws.layout, plan.seq));
-  const ensureDir = (rel: string): void => {
-    if (made.has(rel)) return;
-    const slash = rel.lastIndexOf('/');
-    ensureDir(slash < 0 ? '' : rel.slice(0, slash));
+  const folders = new FolderCursor((rel) => {
     cp('build:dir');
     fs.mkdir(`${genDir}/${rel}`);
-    made.add(rel);
-  };
+  }, fsyncOnLeave(fs, genDir));
+  const state = new StateFileWriter(fs, join(generationMetaDir(ws.layout, plan.seq), 'state.txt'));
   let linkMs = 0;
   let moveMs = 0;
   let placed = 0;
-  for (const e of plan.entries) {
-    const t = performance.now();
-    ensureDir(parentOf(e.path));
-    if (plan.changed.has(e.path)) {
-      cp('build:move');
-      fs.rename(`${prepared.filesDir}/${e.path}`, `${genDir}/${e.path}`);
-      stats.writtenFiles++;
-      placed += e.size;
-      ctx.step('apply', placed, plan.writtenBytes);
-      moveMs += performance.now() - t;
-    } else {
-      cp('build:link');
-      fs.link(`${baseDir}/${e.path}`, `${genDir}/${e.path}`);
-      stats.linkedFiles++;
-      linkMs += performance.now() - t;
+  try {
+    for (const e of newStateOf(plan)) {
+      const t = performance.now();
+      folders.enter(parentOf(e.path));
+      if (e.changed) {
+        cp('build:move');
+        fs.rename(`${prepared.filesDir}/${e.path}`, `${genDir}/${e.path}`);
+        stats.writtenFiles++;
+        placed += e.size;
+        ctx.step('apply', placed, plan.writtenBytes);
+        moveMs += performance.now() - t;
+      } else {
+        cp('build:link');
+        fs.link(`${baseDir}/${e.path}`, `${genDir}/${e.path}`);
+        stats.linkedFiles++;
+        linkMs += performance.now() - t;
+      }
+      state.add(e);
     }
+    state.end(plan.exp, plan);
+  } finally {
+    state.close();
   }
   stats.linkSeconds = linkMs / 1000;
   stats.writeSeconds = moveMs / 1000;
+  return folders;
 }
 
 /**
@@ -408,21 +507,17 @@ function buildGeneration(ctx: ApplyCtx, prepared: PreparedBundle, plan: ApplyPla
   ctx.step('apply', 0, plan.writtenBytes);
   cp('journal:begin');
   writeJournal(fs, ws.layout, plan.journal);
-  const made = new Set<string>(['']);
-  if (plan.base) buildByLinks(ctx, prepared, plan, made);
-  else buildFromTree(ctx, prepared, plan, made);
-  stats.dirs = made.size;
-  const genDir = generationDir(ws.layout, plan.seq);
+  const folders = plan.base ? buildByLinks(ctx, prepared, plan) : buildFromTree(ctx, prepared, plan);
+  stats.dirs = folders.count;
   const metaDir = generationMetaDir(ws.layout, plan.seq);
   const tMeta = performance.now();
   cp('meta:write');
   fs.writeFile(join(metaDir, 'export.json'), prepared.exportJsonBytes);
-  fs.writeFile(join(metaDir, 'state.txt'), plan.stateText);
   if (plan.journal.library) placeInLibrary(ws, fs, cp, plan.journal.library);
   stats.writeSeconds += (performance.now() - tMeta) / 1000;
   const tSync = performance.now();
   cp('build:fsync');
-  for (const rel of made) fs.fsyncDir(rel === '' ? genDir : join(genDir, rel));
+  folders.finish();
   fs.fsyncDir(metaDir);
   fs.fsyncDir(ws.layout.staging);
   stats.fsyncSeconds = (performance.now() - tSync) / 1000;
@@ -469,8 +564,8 @@ export function applyPrepared(ws: Workspace, db: Db, prepared: PreparedBundle, o
   const now = opts.now ?? (() => new Date());
   const exp = prepared.exp;
   const chain = checkChain(db, exp, opts.forceReason);
-  checkListedPaths(exp);
-  const plan = planApply(gatherPlanInput(ws, db, prepared, chain, opts, now().toISOString()));
+  const inOrder = checkListedPaths(exp);
+  const plan = planApply(gatherPlanInput(ws, db, prepared, chain, opts, now().toISOString(), inOrder));
   const free = freeBytes(ws.layout.staging);
   if (free !== null && free < plan.neededBytes) throw noSpaceError(`preparing ${exp.exportId}`, plan.neededBytes, free);
 

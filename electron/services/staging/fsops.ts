@@ -14,9 +14,21 @@ export interface StagingFs {
   chmod(path: string, mode: number): void;
   /** Writes a whole file and fsyncs it. */
   writeFile(path: string, data: string | Buffer): void;
+  /**
+   * Creates a file written in pieces (a state.txt of any size): write()
+   * appends, end() fsyncs and closes, close() closes without fsync (after a
+   * failure; a no-op once ended).
+   */
+  createFile(path: string): StagingFile;
   symlink(target: string, path: string): void;
   fsyncDir(path: string): void;
   rm(path: string): void;
+}
+
+export interface StagingFile {
+  write(data: Buffer): void;
+  end(): void;
+  close(): void;
 }
 
 export const nodeStagingFs: StagingFs = {
@@ -42,6 +54,26 @@ export const nodeStagingFs: StagingFs = {
     } finally {
       closeSync(fd);
     }
+  },
+  createFile(path) {
+    let fd: number | null = openSync(path, 'w', 0o644);
+    return {
+      write(buf) {
+        let off = 0;
+        while (off < buf.length) off += writeSync(fd!, buf, off, buf.length - off);
+      },
+      end() {
+        fsyncSync(fd!);
+        closeSync(fd!);
+        fd = null;
+      },
+      close() {
+        if (fd === null) return;
+        const f = fd;
+        fd = null;
+        closeSync(f);
+      },
+    };
   },
   symlink(target, path) {
     symlinkSync(target, path);

@@ -14,7 +14,7 @@ import type { Check, Failure, Verdict } from '../../../shared/types';
 import type { Db } from '../db/index';
 import type { Workspace } from '../workspace/index';
 import { generationDir, generationMetaDir, generationName } from '../workspace/layout';
-import { digestOfText, parseStateText, sortEntries, stateText } from './state';
+import { comparePaths, scanStateFile, stateEntries, StateWriter } from './state';
 import { currentGeneration, getGeneration } from './store';
 import type { GenerationRow } from './types';
 import { buildVerdict, reportOf } from '../verify/verdict';
@@ -29,21 +29,35 @@ async function hashFile(file: string, signal?: AbortSignal): Promise<{ sha256: s
   return { sha256: h.digest('hex'), size };
 }
 
-/** Walks a payload tree; anything that is not a regular file or a folder is reported. */
-async function walk(root: string): Promise<{ files: string[]; odd: string[] }> {
-  const files: string[] = [];
-  const odd: string[] = [];
-  async function rec(rel: string): Promise<void> {
-    const ents = await readdir(rel ? join(root, rel) : root, { withFileTypes: true });
-    for (const d of ents) {
+/**
+ * Walks a payload tree in the state's order (paths sorted bytewise: at each
+ * folder, its entries sorted by name, a folder's name counting as "name/"),
+ * yielding regular files; anything that is neither a regular file nor a
+ * folder goes to `odd`. Memory: the listings of the folders on one path.
+ */
+async function* walkSorted(root: string, odd: (rel: string) => void): AsyncGenerator<string> {
+  type Item = { key: string; rel: string; dir: boolean };
+  const list = async (rel: string): Promise<Item[]> => {
+    const items: Item[] = [];
+    for (const d of await readdir(rel ? join(root, rel) : root, { withFileTypes: true })) {
       const p = rel ? `${rel}/${d.name}` : d.name;
-      if (d.isDirectory()) await rec(p);
-      else if (d.isFile()) files.push(p);
-      else odd.push(p);
+      if (d.isDirectory()) items.push({ key: `${d.name}/`, rel: p, dir: true });
+      else if (d.isFile()) items.push({ key: d.name, rel: p, dir: false });
+      else odd(p);
     }
+    return items.sort((a, b) => comparePaths(a.key, b.key));
+  };
+  const stack: { items: Item[]; i: number }[] = [{ items: await list(''), i: 0 }];
+  while (stack.length > 0) {
+    const top = stack[stack.length - 1];
+    if (top.i >= top.items.length) {
+      stack.pop();
+      continue;
+    }
+    const it = top.items[top.i++];
+    if (it.dir) stack.push({ items: await list(it.rel), i: 0 });
+    else yield it.rel;
   }
-  await rec('');
-  return { files, odd };
 }
 
 export interface TreeVerifyOptions {
@@ -86,52 +100,85 @@ function checkKeptExport(f: TreeFindings, row: GenerationRow, metaDir: string): 
   }
 }
 
-/** 1b. The kept list of expected files, which must hash to the signed state. */
-function checkKeptState(f: TreeFindings, row: GenerationRow, metaDir: string, signedDigest: string | null): StateEntry[] {
+/** 1b. The kept list of expected files, which must hash to the signed state. Returns the file to read it from (null when unreadable). */
+function checkKeptState(f: TreeFindings, row: GenerationRow, metaDir: string, signedDigest: string | null): string | null {
+  const file = join(metaDir, 'state.txt');
   try {
-    const text = readFileSync(join(metaDir, 'state.txt'), 'utf8');
-    const expected = parseStateText(text);
-    const d = digestOfText(text);
+    const { digest: d, count } = scanStateFile(file);
     const okState = signedDigest === null ? d === row.state_digest : d === signedDigest;
-    f.checks.push({ name: 'state list', ok: okState, detail: okState ? `${expected.length} files` : `state list digest ${d} differs from the signed ${signedDigest ?? row.state_digest}` });
+    f.checks.push({ name: 'state list', ok: okState, detail: okState ? `${count} files` : `state list digest ${d} differs from the signed ${signedDigest ?? row.state_digest}` });
     if (!okState) f.failures.push({ code: 'ERR_VERIFY_DIGEST', message: 'The kept list of expected files was altered.', path: 'state.txt' });
-    return expected;
+    return file;
   } catch {
     f.failures.push({ code: 'ERR_VERIFY_MISSING_FILE', message: 'The kept list of expected files is missing or unreadable.', path: 'state.txt' });
-    return [];
+    return null;
   }
 }
 
-/** 2. The tree itself: every file hashed (a few at a time) and compared with the expected list; extra, changed and missing files. */
-async function checkTreeFiles(f: TreeFindings, root: string, rootName: string, expected: StateEntry[], signal: AbortSignal | undefined): Promise<{ actual: StateEntry[]; bytes: number }> {
-  const actual: StateEntry[] = [];
-  let bytes = 0;
+type Hashed = { path: string; sha256: string; size: number; statSize: number } | { path: string; error: unknown };
+
+/**
+ * 2. The tree itself, as a merge-join of the tree walked in path order with
+ * the kept state.txt read as a stream: every file hashed (a few at a time,
+ * taken in order) and compared; extra, changed and missing files; the tree's
+ * own state digest hashed as the files pass. Nothing is held per file.
+ */
+async function checkTreeFiles(f: TreeFindings, root: string, rootName: string, stateFile: string | null, signal: AbortSignal | undefined): Promise<{ files: number; bytes: number; digest: string }> {
+  const tree = new StateWriter();
   if (!existsSync(root)) {
     f.failures.push({ code: 'ERR_VERIFY_MISSING_FILE', message: `The generation folder ${rootName} is missing.`, path: rootName });
-    return { actual, bytes };
+    return { files: 0, bytes: 0, digest: tree.digest() };
   }
-  const { files, odd } = await walk(root);
-  for (const p of odd) f.failures.push({ code: 'ERR_VERIFY_EXTRA_FILE', message: `Not a regular file in the staging tree: ${p}`, path: p });
-  const exp = new Map(expected.map((e) => [e.path, e]));
-  const seen = new Set<string>();
-  let i = 0;
-  const worker = async (): Promise<void> => {
-    while (i < files.length) {
-      const p = files[i++];
-      if (signal?.aborted) throw new OpsError('ERR_CANCELLED', 'Verification cancelled.');
+  const expected = stateFile ? stateEntries(stateFile) : null;
+  let e: IteratorResult<StateEntry> | undefined = expected?.next();
+  const missing = (x: StateEntry): void => {
+    f.failures.push({ code: 'ERR_VERIFY_MISSING_FILE', message: `Missing: ${x.path}`, path: x.path });
+  };
+  const take = (h: Hashed): void => {
+    if ('error' in h) throw h.error;
+    const p = h.path;
+    tree.add(h);
+    while (e && !e.done && comparePaths(e.value.path, p) < 0) {
+      missing(e.value);
+      e = expected!.next();
+    }
+    if (!e || e.done || e.value.path !== p) {
+      f.failures.push({ code: 'ERR_VERIFY_EXTRA_FILE', message: `Extra file not in the signed state: ${p}`, path: p });
+      return;
+    }
+    const x = e.value;
+    e = expected!.next();
+    if (x.sha256 !== h.sha256 || x.size !== h.size || h.statSize !== x.size) f.failures.push({ code: 'ERR_VERIFY_DIGEST', message: `Changed: ${p} has sha256 ${h.sha256} (${h.size} bytes), the signed state says ${x.sha256} (${x.size} bytes).`, path: p });
+  };
+  const hashOne = async (p: string): Promise<Hashed> => {
+    try {
       const st = await lstat(join(root, p));
       const h = await hashFile(join(root, p), signal);
-      bytes += h.size;
-      actual.push({ path: p, sha256: h.sha256, size: h.size });
-      const e = exp.get(p);
-      seen.add(p);
-      if (!e) f.failures.push({ code: 'ERR_VERIFY_EXTRA_FILE', message: `Extra file not in the signed state: ${p}`, path: p });
-      else if (e.sha256 !== h.sha256 || e.size !== h.size || st.size !== e.size) f.failures.push({ code: 'ERR_VERIFY_DIGEST', message: `Changed: ${p} has sha256 ${h.sha256} (${h.size} bytes), the signed state says ${e.sha256} (${e.size} bytes).`, path: p });
+      return { path: p, sha256: h.sha256, size: h.size, statSize: st.size };
+    } catch (error) {
+      return { path: p, error };
     }
   };
-  await Promise.all([worker(), worker(), worker(), worker()]);
-  for (const e of expected) if (!seen.has(e.path)) f.failures.push({ code: 'ERR_VERIFY_MISSING_FILE', message: `Missing: ${e.path}`, path: e.path });
-  return { actual, bytes };
+  const odd = (p: string): void => {
+    f.failures.push({ code: 'ERR_VERIFY_EXTRA_FILE', message: `Not a regular file in the staging tree: ${p}`, path: p });
+  };
+  try {
+    // Up to four files hashed at once, their results taken in path order.
+    const pending: Promise<Hashed>[] = [];
+    for await (const p of walkSorted(root, odd)) {
+      if (signal?.aborted) throw new OpsError('ERR_CANCELLED', 'Verification cancelled.');
+      pending.push(hashOne(p));
+      if (pending.length >= 4) take(await pending.shift()!);
+    }
+    while (pending.length > 0) take(await pending.shift()!);
+    while (e && !e.done) {
+      missing(e.value);
+      e = expected!.next();
+    }
+  } finally {
+    expected?.return(undefined);
+  }
+  return { files: tree.count, bytes: tree.totalBytes, digest: tree.digest() };
 }
 
 /** The verdict of a tree verification (verify/verdict.buildVerdict): ok with the signed state, or the mismatches with the rollback / rebuild advice. */
@@ -176,12 +223,11 @@ export async function verifyGeneration(ws: Workspace, db: Db, opts: TreeVerifyOp
   const f: TreeFindings = { failures: [], checks: [] };
   const metaDir = generationMetaDir(ws.layout, row.seq);
   const signedDigest = checkKeptExport(f, row, metaDir);
-  const expected = checkKeptState(f, row, metaDir, signedDigest);
-  const { actual, bytes } = await checkTreeFiles(f, generationDir(ws.layout, row.seq), `staging/${generationName(row.seq)}`, expected, opts.signal);
-  const tree = digestOfText(stateText(sortEntries(actual)));
+  const stateFile = checkKeptState(f, row, metaDir, signedDigest);
+  const { files, bytes, digest: tree } = await checkTreeFiles(f, generationDir(ws.layout, row.seq), `staging/${generationName(row.seq)}`, stateFile, opts.signal);
   const want = signedDigest ?? row.state_digest;
-  f.checks.push({ name: 'files', ok: !f.failures.some((x) => x.path && x.path !== 'export.json' && x.path !== 'state.txt'), detail: `${actual.length} files checked` });
+  f.checks.push({ name: 'files', ok: !f.failures.some((x) => x.path && x.path !== 'export.json' && x.path !== 'state.txt'), detail: `${files} files checked` });
   f.checks.push({ name: 'state digest', ok: tree === want, detail: tree === want ? want : `tree hashes to ${tree}, signed state is ${want}` });
   if (tree !== want && f.failures.length === 0) f.failures.push({ code: 'ERR_VERIFY_DIGEST', message: `The staging tree hashes to ${tree}, the signed state is ${want}.` });
-  return generationVerdict(path, row, f, want, { bytes, files: actual.length, seconds: (performance.now() - t0) / 1000 });
+  return generationVerdict(path, row, f, want, { bytes, files, seconds: (performance.now() - t0) / 1000 });
 }
