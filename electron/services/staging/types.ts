@@ -1,6 +1,7 @@
 /** Types of the staging engine (issue 4). */
 import type { BundleKind, Verdict } from '../../../shared/types';
 import type { ErrorCode } from '../../../shared/errors';
+import type { FileListLike } from '../verify/file-list';
 
 /**
  * The parts of a verified export.json the staging engine uses. Structural, so
@@ -15,7 +16,8 @@ export interface StagingExport {
   createdAt: string;
   base?: { exportId: string; generation: number; manifestDigest: string } | null;
   resetBaseline?: boolean | null;
-  files: readonly { path: string; sha256: string; size: number }[];
+  /** The verifier's compact FileList (or an array): read with for..of, `.length` and `.at(i)`. */
+  files: FileListLike<{ path: string; sha256: string; size: number }>;
   removed?: readonly string[] | null;
   state: { fileCount: number; totalBytes: number; digest: string };
 }

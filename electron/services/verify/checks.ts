@@ -10,7 +10,10 @@ import { stateDigestText } from '../../../shared/state-digest';
 import { preAuthEncoding, parseDsseEnvelope } from './dsse';
 import { isEncryptedFile, type ExportJson } from './export-schema';
 import { decodeSignature, verifyDetached, verifyRaw, type TrustedKey } from './keys';
-import { isControl, type Member } from './stream/collector';
+import type { FileList } from './file-list';
+import { isControl, type Member, type PayloadTable } from './stream/collector';
+import type { SignedBlob } from './stream/signed-blob';
+import type { TarGate } from './tar-gate';
 import type { VerifyOptions } from './types';
 import type { Report } from './verdict';
 import { checkYaml } from './yaml-check';
@@ -19,16 +22,22 @@ export const DSSE_PAYLOAD_TYPE = 'application/vnd.stellaops.export+json';
 
 export type KeysInfo = { tried: string[]; signedBy: string[] };
 
-/** One detached signature (cosign sign-blob) over a control file. */
-function signatureCheck(report: Report, control: Map<string, Buffer>, keys: TrustedKey[], name: string, sigRel: string, blobRel: string): KeysInfo | undefined {
-  const blob = control.get(blobRel);
+/** One detached signature (cosign sign-blob) over a control file (held in memory, or streamed: a SignedBlob). */
+function signatureCheck(report: Report, control: Map<string, Buffer>, keys: TrustedKey[], name: string, sigRel: string, blobRel: string, streamed?: SignedBlob | null): KeysInfo | undefined {
+  const blob = streamed ?? control.get(blobRel);
   const sig = control.get(sigRel);
   if (!blob) return undefined;
   if (!sig) {
     report.fail(name, 'ERR_VERIFY_SIGNATURE', `The bundle has no mirror/${sigRel}: ${blobRel} is not signed.`, `mirror/${sigRel}`);
     return undefined;
   }
-  const r = verifyDetached(blob, sig, keys);
+  let r: ReturnType<typeof verifyDetached>;
+  try {
+    r = Buffer.isBuffer(blob) ? verifyDetached(blob, sig, keys) : blob.verifyDetached(sig, blobRel);
+  } catch (e) {
+    report.fail(name, isOpsError(e) ? e.code : 'ERR_VERIFY_SIGNATURE', (e as Error).message, `mirror/${blobRel}`);
+    return undefined;
+  }
   if (r.ok) report.ok(name, `signed by ${r.signedBy.join(', ')}`);
   else if (keys.length === 0) report.fail(name, 'ERR_VERIFY_SIGNATURE', `No trusted key was given, so the signature over ${blobRel} cannot be checked. Pin the Export Center's key for this tenant, or pass --key.`, `mirror/${sigRel}`);
   else if (!decodeSignature(sig)) report.fail(name, 'ERR_VERIFY_SIGNATURE', `mirror/${sigRel} is not a base64 signature.`, `mirror/${sigRel}`);
@@ -36,17 +45,28 @@ function signatureCheck(report: Report, control: Map<string, Buffer>, keys: Trus
   return { tried: r.tried, signedBy: r.signedBy };
 }
 
-/** export.sig over export.json, manifest.sig over manifest.yaml, and the optional DSSE and Sigstore envelopes. */
-export async function checkSignatures(report: Report, control: Map<string, Buffer>, opts: VerifyOptions): Promise<KeysInfo | undefined> {
+/**
+ * export.sig over export.json (streamed: its verifiers were fed as it was
+ * read), manifest.sig over manifest.yaml, and the optional DSSE and Sigstore
+ * envelopes.
+ */
+export async function checkSignatures(report: Report, control: Map<string, Buffer>, exportBlob: SignedBlob, opts: VerifyOptions): Promise<KeysInfo | undefined> {
   const keys = opts.keys;
-  const exportBytes = control.get('export.json')!;
-  const keysInfo = signatureCheck(report, control, keys, 'signature export.sig over export.json', 'signatures/export.sig', 'export.json');
+  const keysInfo = signatureCheck(report, control, keys, 'signature export.sig over export.json', 'signatures/export.sig', 'export.json', exportBlob);
   if (!control.has('manifest.yaml')) report.fail('manifest.yaml present', 'ERR_VERIFY_MISSING_FILE', 'The bundle has no mirror/manifest.yaml.', 'mirror/manifest.yaml');
   else signatureCheck(report, control, keys, 'signature manifest.sig over manifest.yaml', 'signatures/manifest.sig', 'manifest.yaml');
   const dsse = control.get('signatures/export.dsse.json');
-  if (dsse) checkDsse(report, dsse, exportBytes, keys);
+  if (dsse) checkDsse(report, dsse, { sha256: exportBlob.sha256, size: exportBlob.size }, keys);
   const sigstore = control.get('signatures/export.sigstore.json');
-  if (sigstore) await checkSigstore(report, sigstore, exportBytes, opts);
+  if (sigstore) {
+    let exportBytes: Buffer | null = null;
+    try {
+      exportBytes = exportBlob.bytes('export.json');
+    } catch (e) {
+      report.fail('Sigstore bundle export.sigstore.json', 'ERR_VERIFY_SIGNATURE', `The Sigstore bundle over export.json cannot be verified: ${(e as Error).message}`, 'mirror/signatures/export.sigstore.json');
+    }
+    if (exportBytes) await checkSigstore(report, sigstore, exportBytes, opts);
+  }
   return keysInfo;
 }
 
@@ -105,52 +125,82 @@ export interface EncryptedFile {
   location?: string;
 }
 
-/** Every listed file present with its size and digest, nothing extra. Returns the encrypted files to decrypt. */
-export function checkContent(report: Report, exp: ExportJson, members: Map<string, Member>): EncryptedFile[] {
+/** Failures of one kind reported one by one up to this many; the rest are counted in one more line. */
+const REPORT_EACH_MAX = 1000;
+
+/**
+ * Every listed file present with its size and digest, nothing extra (a walk
+ * of the compact file list against the compact member table, then of the
+ * member names for the extras). Returns the encrypted files to decrypt.
+ */
+export function checkContent(report: Report, exp: ExportJson, payload: PayloadTable, gate: TarGate): EncryptedFile[] {
   let contentOk = true;
-  const listed = new Set<string>();
+  let failures = 0;
   const encrypted: EncryptedFile[] = [];
-  for (const f of exp.files) {
-    listed.add(f.path);
-    const m = members.get(f.path);
-    if (!m) {
-      contentOk = false;
-      report.fail('payload files', 'ERR_VERIFY_MISSING_FILE', `mirror/${f.path} is listed in export.json but is not in the bundle.`, `mirror/${f.path}`);
+  const files = exp.files;
+  const fail = (code: 'ERR_VERIFY_MISSING_FILE' | 'ERR_VERIFY_DIGEST' | 'ERR_VERIFY_EXTRA_FILE', message: string, path: string): void => {
+    contentOk = false;
+    if (++failures <= REPORT_EACH_MAX) report.fail('payload files', code, message, path);
+  };
+  for (let i = 0; i < files.length; i++) {
+    const path = files.pathAt(i);
+    const id = gate.idOf(`mirror/${path}`);
+    if (!payload.has(id)) {
+      fail('ERR_VERIFY_MISSING_FILE', `mirror/${path} is listed in export.json but is not in the bundle.`, `mirror/${path}`);
       continue;
     }
-    const enc = isEncryptedFile(exp, f.path);
-    const wantSize = enc ? f.storedSize! : f.size;
-    const wantSha = enc ? f.storedSha256! : f.sha256;
-    if (m.size !== wantSize) {
-      contentOk = false;
-      report.fail('payload files', 'ERR_VERIFY_DIGEST', `mirror/${f.path} is ${m.size} bytes, but export.json says ${wantSize}${enc ? ' (stored, encrypted)' : ''}.`, `mirror/${f.path}`);
-    } else if (m.sha256 !== wantSha) {
-      contentOk = false;
-      report.fail('payload files', 'ERR_VERIFY_DIGEST', `mirror/${f.path} does not match its ${enc ? 'stored (encrypted) ' : ''}digest in export.json (got sha256:${m.sha256.slice(0, 16)}…, expected sha256:${wantSha.slice(0, 16)}…).`, `mirror/${f.path}`);
+    payload.markMatched(id);
+    const enc = exp.encryption !== null && isEncryptedFile(exp, path);
+    const stored = enc ? files.storedAt(i) : null;
+    const wantSize = stored ? stored.size! : files.sizeAt(i);
+    const wantSha = stored ? stored.sha256! : files.digestAt(i);
+    const gotSize = payload.sizeOf(id);
+    const got = payload.digestOf(id);
+    if (gotSize !== wantSize) {
+      fail('ERR_VERIFY_DIGEST', `mirror/${path} is ${gotSize} bytes, but export.json says ${wantSize}${enc ? ' (stored, encrypted)' : ''}.`, `mirror/${path}`);
+    } else if (!got.equals(wantSha)) {
+      fail('ERR_VERIFY_DIGEST', `mirror/${path} does not match its ${enc ? 'stored (encrypted) ' : ''}digest in export.json (got sha256:${got.toString('hex').slice(0, 16)}…, expected sha256:${wantSha.toString('hex').slice(0, 16)}…).`, `mirror/${path}`);
     } else if (enc) {
-      encrypted.push({ path: f.path, sha256: f.sha256, size: f.size, ...(m.location ? { location: m.location } : {}) });
+      const location = payload.locationOf(id);
+      encrypted.push({ path, sha256: files.digestAt(i).toString('hex'), size: files.sizeAt(i), ...(location ? { location } : {}) });
     }
   }
-  const extras = [...members.keys()].filter((r) => !isControl(r) && !listed.has(r)).sort(compareBytewise);
-  for (const r of extras) {
-    contentOk = false;
-    report.fail('payload files', 'ERR_VERIFY_EXTRA_FILE', `mirror/${r} is in the bundle but export.json does not list it.`, `mirror/${r}`);
+  const missingOrWrong = failures;
+  if (payload.count > files.length || failures > 0) {
+    const extras: string[] = [];
+    let extraCount = 0;
+    for (const rel of payload.namesInOrder()) {
+      if (payload.isMatched(gate.idOf(`mirror/${rel}`))) continue;
+      extraCount++;
+      if (extras.length < REPORT_EACH_MAX) extras.push(rel);
+    }
+    extras.sort(compareBytewise);
+    for (const r of extras) fail('ERR_VERIFY_EXTRA_FILE', `mirror/${r} is in the bundle but export.json does not list it.`, `mirror/${r}`);
+    failures = missingOrWrong + extraCount;
   }
-  if (contentOk) report.ok('payload files', `${exp.files.length} files match their size and digest${exp.encryption ? ' (stored bytes)' : ''}`);
+  if (failures > REPORT_EACH_MAX) report.fail('payload files', 'ERR_VERIFY_DIGEST', `${failures - REPORT_EACH_MAX} more payload file(s) are missing, extra or do not match (only the first ${REPORT_EACH_MAX} are named).`);
+  if (contentOk) report.ok('payload files', `${files.length} files match their size and digest${exp.encryption ? ' (stored bytes)' : ''}`);
   return encrypted;
 }
 
-/** A full bundle's "state" describes exactly the files it lists. */
+/** A full bundle's "state" describes exactly the files it lists (digest fed as export.json streamed). */
 export function checkStateDigest(report: Report, exp: ExportJson): void {
   if (exp.profile.variant !== 'full') return;
-  const text = stateDigestText(exp.files.map((f) => ({ path: f.path, sha256: f.sha256, size: f.size })));
-  const digest = 'sha256:' + createHash('sha256').update(text, 'utf8').digest('hex');
-  const totalBytes = exp.files.reduce((a, f) => a + f.size, 0);
-  if (digest !== exp.state.digest || exp.state.fileCount !== exp.files.length || exp.state.totalBytes !== totalBytes) {
-    report.fail('state digest', 'ERR_VERIFY_DIGEST', `export.json "state" (${exp.state.fileCount} files, ${exp.state.totalBytes} bytes, ${exp.state.digest}) does not describe the files it lists (${exp.files.length} files, ${totalBytes} bytes, ${digest}).`, 'mirror/export.json');
+  const files = exp.files;
+  const digest = files.stateDigest ?? stateDigestOf(files);
+  const totalBytes = files.bytes;
+  if (digest !== exp.state.digest || exp.state.fileCount !== files.length || exp.state.totalBytes !== totalBytes) {
+    report.fail('state digest', 'ERR_VERIFY_DIGEST', `export.json "state" (${exp.state.fileCount} files, ${exp.state.totalBytes} bytes, ${exp.state.digest}) does not describe the files it lists (${files.length} files, ${totalBytes} bytes, ${digest}).`, 'mirror/export.json');
   } else {
     report.ok('state digest', exp.state.digest);
   }
+}
+
+/** The state digest of a sorted list, line by line. */
+function stateDigestOf(files: FileList): string {
+  const h = createHash('sha256');
+  for (let i = 0; i < files.length; i++) h.update(`${files.digestAt(i).toString('hex')} ${files.sizeAt(i)} ${files.pathAt(i)}\n`, 'utf8');
+  return 'sha256:' + h.digest('hex');
 }
 
 /** Delta rules for a delta; a warning for delta files in a full bundle. */
@@ -181,13 +231,14 @@ export function checkSignerTenant(report: Report, keys: TrustedKey[], signedBy: 
   report.fail(`signer trusted for tenant ${tenant}`, 'ERR_VERIFY_SIGNATURE', `${what} is for tenant "${tenant}", but the key that signed it (${signers.map((k) => k.fingerprint).join(', ')}) is trusted only for tenant ${[...new Set(signers.map((k) => `"${k.tenant}"`))].join(', ')}.`);
 }
 
-export function checkDsse(report: Report, bytes: Buffer, exportBytes: Buffer, keys: TrustedKey[]): void {
+/** The DSSE envelope over export.json; its payload must be export.json's bytes (compared by SHA-256 and size: export.json is streamed, not held). */
+export function checkDsse(report: Report, bytes: Buffer, exportJson: { sha256: string; size: number }, keys: TrustedKey[]): void {
   const name = 'DSSE envelope export.dsse.json';
   const where = 'mirror/signatures/export.dsse.json';
   const env = parseDsseEnvelope(bytes);
   if (!env) return report.fail(name, 'ERR_VERIFY_SIGNATURE', 'mirror/signatures/export.dsse.json is not a well-formed DSSE envelope.', where);
   if (env.payloadType !== DSSE_PAYLOAD_TYPE) return report.fail(name, 'ERR_VERIFY_SIGNATURE', `The DSSE envelope has payloadType "${env.payloadType}", expected "${DSSE_PAYLOAD_TYPE}".`, where);
-  if (!env.payload.equals(exportBytes)) return report.fail(name, 'ERR_VERIFY_SIGNATURE', 'The DSSE envelope\'s payload is not the bundle\'s export.json.', where);
+  if (env.payload.length !== exportJson.size || createHash('sha256').update(env.payload).digest('hex') !== exportJson.sha256) return report.fail(name, 'ERR_VERIFY_SIGNATURE', 'The DSSE envelope\'s payload is not the bundle\'s export.json.', where);
   const pae = preAuthEncoding(env.payloadType, env.payload);
   const signedBy = new Set<string>();
   for (const s of env.signatures) for (const k of keys) if (verifyRaw(pae, s.sig, k)) signedBy.add(k.fingerprint);
@@ -257,12 +308,12 @@ function checkDiff(exp: ExportJson, diffBytes: Buffer, fail: DeltaFail): void {
     const added = sortedUnique(diff.added);
     const changed = sortedUnique(diff.changed);
     const removed = sortedUnique(diff.removed);
-    const files = exp.files.map((f) => f.path);
+    const files = exp.files;
     if (!added || !changed || !removed) {
       fail('manifest.diff.json must hold sorted, unique "added", "changed" and "removed" lists.', where);
     } else {
       const union = [...added, ...changed].sort(compareBytewise);
-      if (!sameList(union, files)) {
+      if (!(union.length === files.length && union.every((p, i) => p === files.pathAt(i)))) {
         fail(`manifest.diff.json "added" + "changed" (${union.length} paths) do not equal the files export.json lists (${files.length}).`, where);
       }
       if (!sameList(removed, exp.removed)) {

@@ -3,7 +3,8 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { isOpsError, type ErrorCode } from '../../../shared/errors';
 import { KITS } from '../testing/fixtures';
-import { isEncryptedFile, matchesGlob, parseExportJson } from './export-schema';
+import { isEncryptedFile, matchesGlob } from './export-schema';
+import { parseExportJson } from './export-stream';
 
 /** export.json of a fixture bundle, extracted with the zstd and tar CLIs. */
 function fixtureExport(kit: string, bundle: string): Record<string, unknown> {

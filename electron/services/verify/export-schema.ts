@@ -6,8 +6,8 @@
 import { z } from 'zod';
 import { OpsError } from '../../../shared/errors';
 import { escapeUntrusted } from '../../../shared/escape';
-import { bundlePathProblem, compareBytewise, describePathProblem, fileFolderConflict, isPayloadPath, type PathPolicyOptions } from '../../../shared/paths';
-import { parseStrictJson, StrictJsonError } from '../../../shared/strict-json';
+import { StrictJsonError } from '../../../shared/strict-json';
+import type { FileEntry, FileList } from './file-list';
 
 export const SUPPORTED_SCHEMA_VERSION = 1;
 
@@ -16,7 +16,7 @@ const digest = z.string().regex(/^sha256:[0-9a-f]{64}$/, 'must be "sha256:" and 
 const size = z.number().int().nonnegative();
 const timestamp = z.string().regex(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/, 'must be an RFC 3339 timestamp');
 
-const FileEntrySchema = z.looseObject({
+export const FileEntrySchema = z.looseObject({
   path: z.string(),
   sha256: hex64,
   size,
@@ -36,7 +36,8 @@ const EncryptionSchema = z.looseObject({
   paths: z.string().min(1),
 });
 
-export const ExportJsonSchema = z.looseObject({
+/** export.json without its `files` (the stream parses those one by one). */
+export const ExportHeadSchema = z.looseObject({
   schemaVersion: z.literal(SUPPORTED_SCHEMA_VERSION),
   exportId: z.string().min(1),
   runId: z.string().min(1),
@@ -51,7 +52,6 @@ export const ExportJsonSchema = z.looseObject({
   selectors: z.unknown().optional(),
   base: BaseSchema.nullable(),
   resetBaseline: z.boolean().default(false),
-  files: z.array(FileEntrySchema),
   removed: z.array(z.string()),
   state: z.looseObject({
     fileCount: z.number().int().nonnegative(),
@@ -61,15 +61,33 @@ export const ExportJsonSchema = z.looseObject({
   encryption: EncryptionSchema.nullable().default(null),
 });
 
-export type ExportJson = z.infer<typeof ExportJsonSchema>;
-export type ExportFile = ExportJson['files'][number];
+export const ExportJsonSchema = ExportHeadSchema.extend({ files: z.array(FileEntrySchema) });
 
-function corrupt(message: string, path?: string): OpsError {
+/**
+ * export.json as verified: `files` is a compact FileList (issue 13), read with
+ * for..of, `.length` and `.at(i)`.
+ */
+export type ExportJson = z.infer<typeof ExportHeadSchema> & { files: FileList };
+export type ExportFile = FileEntry;
+
+export function corrupt(message: string, path?: string): OpsError {
   return new OpsError('ERR_BUNDLE_CORRUPT', `export.json breaks its schema: ${message}. The bundle cannot be trusted as it is; obtain a fresh copy.`, { path: path ?? 'mirror/export.json', details: { member: 'mirror/export.json' } });
 }
 
 /** Matches a bundle path against the small glob language of `encryption.paths` ("data/**", "*", "**"). */
 export function matchesGlob(glob: string, path: string): boolean {
+  let compiled = GLOBS.get(glob);
+  if (!compiled) {
+    compiled = globRegExp(glob);
+    if (GLOBS.size > 64) GLOBS.clear();
+    GLOBS.set(glob, compiled);
+  }
+  return compiled.test(path);
+}
+
+const GLOBS = new Map<string, RegExp>();
+
+function globRegExp(glob: string): RegExp {
   let re = '^';
   for (let i = 0; i < glob.length; i++) {
     const c = glob[i];
@@ -80,83 +98,12 @@ export function matchesGlob(glob: string, path: string): boolean {
     else if (c === '?') re += '[^/]';
     else re += c.replace(/[.+^${}()|[\]\\]/g, '\\$&');
   }
-  return new RegExp(re + '$').test(path);
+  return new RegExp(re + '$');
 }
 
 /** True when `file` is stored encrypted per file (section 5.2). */
-export function isEncryptedFile(exp: ExportJson, path: string): boolean {
+export function isEncryptedFile(exp: Pick<ExportJson, 'encryption'>, path: string): boolean {
   return exp.encryption !== null && matchesGlob(exp.encryption.paths, path);
-}
-
-/**
- * Parses export.json bytes. Throws ERR_BUNDLE_CORRUPT (not JSON, or breaks the
- * schema: fields, sorted unique safe paths, variant rules) or
- * ERR_EXPORT_UNSUPPORTED_SCHEMA (a schemaVersion other than 1).
- */
-export function parseExportJson(bytes: Buffer, policy: PathPolicyOptions = {}): ExportJson {
-  let json: unknown;
-  try {
-    // Signed JSON is read strictly (shared/strict-json.ts): UTF-8 only, no duplicate keys.
-    json = parseStrictJson(decodeUtf8Strict(bytes));
-  } catch (e) {
-    throw corrupt((e as Error).message);
-  }
-  if (!json || typeof json !== 'object' || Array.isArray(json)) throw corrupt('it is not a JSON object');
-  const version = (json as Record<string, unknown>).schemaVersion;
-  if (version === undefined) throw corrupt('"schemaVersion" is missing');
-  if (version !== SUPPORTED_SCHEMA_VERSION) {
-    throw new OpsError(
-      'ERR_EXPORT_UNSUPPORTED_SCHEMA',
-      `export.json has schemaVersion ${JSON.stringify(version)}; this console accepts only schemaVersion ${SUPPORTED_SCHEMA_VERSION}.`,
-      { path: 'mirror/export.json', details: { schemaVersion: version } },
-    );
-  }
-  const r = ExportJsonSchema.safeParse(json);
-  if (!r.success) {
-    const issue = r.error.issues[0];
-    const where = issue.path.length ? `"${issue.path.join('.')}"` : 'the document';
-    throw corrupt(`${where} ${issue.message.charAt(0).toLowerCase()}${issue.message.slice(1)}`);
-  }
-  const exp = r.data;
-  checkPaths(exp.files.map((f) => f.path), 'files', policy);
-  checkPaths(exp.removed, 'removed', policy);
-  const listed = new Set(exp.files.map((f) => f.path));
-  for (const p of exp.removed) if (listed.has(p)) throw corrupt(`"${p}" is both in "files" and in "removed"`);
-  if (exp.profile.variant === 'full') {
-    if (exp.base !== null) throw corrupt('a full bundle must have "base": null');
-    if (exp.removed.length) throw corrupt('a full bundle must have an empty "removed" list');
-  } else if (exp.base === null && !exp.resetBaseline) {
-    throw corrupt('a delta bundle must name its "base"');
-  }
-  for (const f of exp.files) {
-    const enc = isEncryptedFile(exp, f.path);
-    if (enc && (f.storedSha256 === undefined || f.storedSize === undefined)) {
-      throw corrupt(`the encrypted file "${f.path}" lacks "storedSha256"/"storedSize"`);
-    }
-    if (enc && f.storedSize !== undefined && f.storedSize !== f.size + 28) {
-      throw corrupt(`the encrypted file "${f.path}" has storedSize ${f.storedSize}, but nonce + ciphertext + tag of ${f.size} bytes is ${f.size + 28}`);
-    }
-  }
-  return exp;
-}
-
-function checkPaths(paths: string[], field: string, policy: PathPolicyOptions): void {
-  let prev: string | null = null;
-  for (const p of paths) {
-    const problem = bundlePathProblem(p, policy);
-    if (problem) throw corrupt(`"${field}" holds ${describePathProblem(problem, policy)}: "${escapeUntrusted(p)}"`);
-    if (!isPayloadPath(p)) throw corrupt(`"${field}" lists the control file "${escapeUntrusted(p)}", which is not a payload file`);
-    if (prev !== null) {
-      const c = compareBytewise(prev, p);
-      if (c === 0) throw corrupt(`"${field}" lists "${escapeUntrusted(p)}" twice`);
-      if (c > 0) throw corrupt(`"${field}" is not sorted by path ("${escapeUntrusted(prev)}" comes before "${escapeUntrusted(p)}")`);
-    }
-    prev = p;
-  }
-  if (field === 'files') {
-    const clash = fileFolderConflict(paths);
-    if (clash) throw corrupt(`"${field}" lists "${escapeUntrusted(clash[0])}" as a file and "${escapeUntrusted(clash[1])}" below it`);
-  }
 }
 
 /** UTF-8 text of signed bytes: an invalid sequence or a byte-order mark is refused, never replaced or skipped. */

@@ -16,7 +16,9 @@ export type { TrustedKey } from './keys';
 export { loadPublicKey, verifyDetached, fingerprintOf } from './keys';
 export { verifyMirrorBundle, type MirrorBundleResult, type MirrorVerifyOptions } from './mirror';
 export { verifyKit, type KitVerdict, type PlanStep, type KitManifest } from './kit';
-export { parseExportJson, type ExportJson } from './export-schema';
+export { type ExportJson } from './export-schema';
+export { parseExportJson } from './export-stream';
+export { FileList, type FileEntry, type FileListLike } from './file-list';
 export { TarGate } from './tar-gate';
 
 export type InputKind = 'mirror' | 'trivy' | 'kit' | 'workspace' | 'unknown';
@@ -69,7 +71,7 @@ export async function verifyPath(path: string, opts: VerifyOptions): Promise<Ver
   }
   switch (kind) {
     case 'mirror':
-      return (await verifyMirrorBundle(path, { ...opts, rawDigest: false })).verdict;
+      return (await verifyMirrorBundle(path, { ...opts, rawDigest: false, controlBytes: false })).verdict;
     case 'trivy': {
       const k = trivyKindFromName(path);
       return verifyTrivyBundle(path, { ...opts, ...(k ? { kind: k } : {}) });

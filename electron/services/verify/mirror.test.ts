@@ -376,6 +376,26 @@ describe('producer bundles', () => {
     expect(rb.verdict.failures?.map((f) => f.path)).toEqual([`mirror/${victim}`]);
   });
 
+  it('memory flat in file count: 150,000 tiny files verify with per-file tables of tens of bytes each (export.json streamed, never held)', async () => {
+    const n = 150_000;
+    const files = generatedPayload(n, 16, { seed: 'many', kind: 'text' });
+    const b = await bundle('many.tar.zst', { files });
+    const r = await verifyMirrorBundle(b.file, { keys: trusted, rawDigest: false, controlBytes: false });
+    expect(r.verdict.code, r.verdict.message).toBeNull();
+    expect(r.exportJsonBytes).toBeUndefined();
+    const t = r.tables!;
+    expect(t.members).toBeGreaterThan(n);
+    // Gate names ~25 B, payload digests/sizes/names ~60 B, file list ~90 B per file (with growth slack); a Map of objects was ~1 KB.
+    expect(t.gate / n).toBeLessThan(64);
+    expect(t.payload / n).toBeLessThan(128);
+    expect(t.files / n).toBeLessThan(160);
+    // One unlisted member among them is still named.
+    const extra = await bundle('many-extra.tar.zst', { files: files.slice(0, 2000), tamper: { extraMember: 'data/raw/advisories/d0000/part-0000000.jsonl.zst.x' } });
+    const re = await verify(extra.file);
+    expect(re.verdict.code).toBe('ERR_VERIFY_EXTRA_FILE');
+    expect(re.verdict.failures?.map((f) => f.path)).toEqual(['mirror/data/raw/advisories/d0000/part-0000000.jsonl.zst.x']);
+  }, 240_000);
+
   it('a write failure of this host while extracting is thrown as such (for the caller: disk full etc.), not reported as a bad bundle', async () => {
     // (A name longer than the file system allows is now a bundle fault, refused by the path policy: see robustness.test.ts.)
     const b = await bundle('host-fail.tar.zst', { files: samplePayload({ parts: 2 }) });

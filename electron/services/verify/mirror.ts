@@ -19,7 +19,7 @@ import type { Verdict, VerdictKind } from '../../../shared/types';
 import { makeTreeDurable } from '../durability';
 import { checkContent, checkDeltaOrIgnored, checkManifestYaml, checkProvenance, checkSchema, checkSignatures, checkSignerTenant, checkStateDigest, type KeysInfo } from './checks';
 import { decryptPerFile } from './decrypt';
-import { parseExportJson, type ExportJson } from './export-schema';
+import type { ExportJson } from './export-schema';
 import { hashPoolFor, type HashPool } from './hash-pool';
 import { ageDecrypt, ageFormat, armorDecode, wantsDecrypt } from './stream/age';
 import { MemberCollector } from './stream/collector';
@@ -49,6 +49,12 @@ export interface MirrorBundleResult {
    * must not use such a result.
    */
   plaintextVerified: boolean;
+  /**
+   * Bytes held by the per-file structures of the read (for tests and
+   * benchmarks: they grow by tens of bytes per file, issue 13): the gate's
+   * name table, the payload digest table, the parsed file list.
+   */
+  tables?: { members: number; gate: number; payload: number; files: number };
 }
 
 export type MirrorVerifyOptions = VerifyOptions & {
@@ -56,6 +62,13 @@ export type MirrorVerifyOptions = VerifyOptions & {
   extractTo?: string;
   /** The raw bundle bytes are copied to this (new) file during the same read. */
   copyTo?: string;
+  /**
+   * Hand back export.json's and manifest.yaml's bytes (`exportJsonBytes`,
+   * `manifestYamlBytes`; default true). export.json is streamed to a private
+   * spool during the read, not held: the bytes are read back from it only for
+   * a caller that asks (up to 256 MiB). A lone verify turns it off.
+   */
+  controlBytes?: boolean;
   /**
    * Compute `rawSha256` (default true). A lone `mirror verify` turns it off:
    * nothing compares the file's own digest there, and it saves a second hash.
@@ -114,7 +127,7 @@ async function readStream(file: string, total: number, opts: MirrorVerifyOptions
   const age = ageFormat(sniff(file, 64));
   const pool: HashPool = hashPoolFor(total);
   const gate = new TarGate({ top: 'mirror', limits: opts.limits, label: 'the bundle' });
-  const collector = new MemberCollector({ pool, gate, extractRoot, keepEncrypted: wantsDecrypt(opts), signal: opts.signal });
+  const collector = new MemberCollector({ pool, gate, extractRoot, keepEncrypted: wantsDecrypt(opts), keys: opts.keys, signal: opts.signal });
   const wantRaw = opts.rawDigest !== false || opts.copyTo !== undefined;
   const rawId = wantRaw ? pool.start() : -1;
   let copy: FileHandle | undefined;
@@ -172,38 +185,35 @@ async function judge(report: Report, s: StreamOutcome, opts: MirrorVerifyOptions
   }
   report.ok('read bundle stream', `${gate.members} members, ${gate.unpacked} bytes unpacked`);
   if (s.age !== 'none') report.ok('age decryption (whole file)');
-  const exportBytes = control.get('export.json');
-  if (!exportBytes) {
+  const exportBlob = collector.exportBlob;
+  if (!exportBlob) {
     report.fail('export.json present', 'ERR_BUNDLE_CORRUPT', 'The bundle has no mirror/export.json: it is not a mirror bundle, or it is incomplete.', 'mirror/export.json');
     return { plaintext: false };
   }
-  result.exportJsonBytes = exportBytes;
-  result.exportJsonSha256 = collector.members.get('export.json')!.sha256;
+  result.exportJsonSha256 = exportBlob.sha256;
   const manifestBytes = control.get('manifest.yaml');
-  if (manifestBytes) result.manifestYamlBytes = manifestBytes;
+  if (opts.controlBytes !== false) {
+    try {
+      result.exportJsonBytes = exportBlob.bytes('export.json');
+    } catch (e) {
+      report.fail('export.json read back', isOpsError(e) ? e.code : 'ERR_BUNDLE_LIMIT', (e as Error).message, 'mirror/export.json');
+    }
+    if (manifestBytes) result.manifestYamlBytes = manifestBytes;
+  }
   // 1. Signatures.
-  const keys = await checkSignatures(report, control, opts);
+  const keys = await checkSignatures(report, control, exportBlob, opts);
   for (const rel of collector.ignoredControl) {
     report.warnings.push(`mirror/${rel} is not a ${rel.startsWith('delta/') ? 'delta file' : 'signature'} this console knows; it was ignored.`);
   }
   // 2. Schema (export.json was parsed once, as its bytes came in).
-  let parsed = collector.exportJson;
-  let error = collector.exportError;
-  if (!parsed && !error) {
-    try {
-      parsed = parseExportJson(exportBytes, { maxDepth: gate.limits.maxDepth });
-    } catch (e) {
-      error = e;
-    }
-  }
-  const exp = checkSchema(report, parsed, error);
+  const exp = checkSchema(report, collector.exportJson, collector.exportError);
   if (!exp) return { keys, plaintext: false };
   result.exportJson = exp;
   checkSignerTenant(report, opts.keys, keys?.signedBy ?? [], exp.tenant, 'export.json');
   checkManifestYaml(report, manifestBytes);
   // 3. Provenance. 4. Content and state. 5. Delta rules.
   const provenance = checkProvenance(report, control.get('provenance.json'), collector.members);
-  const encrypted = checkContent(report, exp, collector.members);
+  const encrypted = checkContent(report, exp, collector.payload, gate);
   checkStateDigest(report, exp);
   checkDeltaOrIgnored(report, exp, control);
   // 6. Per-file decryption.
@@ -246,12 +256,12 @@ export async function verifyMirrorBundle(file: string, opts: MirrorVerifyOptions
   const exp = j.exp;
   if (extractRoot && !report.failed) {
     // The payload was extracted during the verified read; this step puts it on stable storage.
-    let unpacked = 0;
-    for (const f of exp?.files ?? []) unpacked += f.size;
+    const unpacked = exp?.files.bytes ?? 0;
     opts.onProgress?.({ jobId: '', phase: 'extract', bytesDone: 0, bytesTotal: unpacked });
     makeTreeDurable(extractRoot);
     opts.onProgress?.({ jobId: '', phase: 'extract', bytesDone: unpacked, bytesTotal: unpacked });
   }
+  result.tables = { members: s.gate.members, gate: s.gate.table.bytes, payload: s.collector.payload.heldBytes, files: exp?.files.heldBytes ?? 0 };
   result.plaintextVerified = !report.failed && !!exp && (!exp.encryption || j.plaintext);
   result.verdict = buildVerdict({
     report,

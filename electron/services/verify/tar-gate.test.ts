@@ -18,9 +18,9 @@ const dir = (path: string): GateEntry => ({ path, type: 'Directory', size: 0 });
 describe('TarGate (mirror/ top folder)', () => {
   it('admits regular files and directories under mirror/ and gives the path relative to it', () => {
     const g = new TarGate({ top: 'mirror' });
-    expect(g.admit(dir('mirror/'))).toEqual({ kind: 'directory', path: 'mirror', rel: '' });
-    expect(g.admit(dir('mirror/data/'))).toEqual({ kind: 'directory', path: 'mirror/data', rel: 'data' });
-    expect(g.admit(file('mirror/data/a.jsonl.zst', 5))).toEqual({ kind: 'file', path: 'mirror/data/a.jsonl.zst', rel: 'data/a.jsonl.zst' });
+    expect(g.admit(dir('mirror/'))).toMatchObject({ kind: 'directory', path: 'mirror', rel: '' });
+    expect(g.admit(dir('mirror/data/'))).toMatchObject({ kind: 'directory', path: 'mirror/data', rel: 'data' });
+    expect(g.admit(file('mirror/data/a.jsonl.zst', 5))).toMatchObject({ kind: 'file', path: 'mirror/data/a.jsonl.zst', rel: 'data/a.jsonl.zst' });
     expect(g.admit({ path: 'mirror/b', type: 'OldFile', size: 1 }).kind).toBe('file');
     expect(g.members).toBe(4);
     expect(g.bytes).toBe(6);

@@ -14,12 +14,16 @@
  *
  * File-versus-folder: the table of admitted names (already kept to refuse
  * repeats) also records every folder a member implies, so the check costs one
- * entry per distinct folder, not per file.
+ * entry per distinct folder, not per file. The table is compact (./path-table:
+ * a 16-byte SHA-256 prefix per name, ~25 bytes per entry, no string kept), and
+ * a member in the same folder as the one before skips the walk up its folders
+ * (they were checked and recorded for that member).
  */
 import { OpsError } from '../../../shared/errors';
 import { escapeUntrusted } from '../../../shared/escape';
 import { bundlePathProblem, describePathProblem } from '../../../shared/paths';
 import { DEFAULT_LIMITS, type Limits } from '../../../shared/settings';
+import { PathTable, pathKey } from './path-table';
 
 export interface GateEntry {
   /** Path as in the tar header (pax path applied). */
@@ -36,7 +40,13 @@ export interface GateDecision {
   path: string;
   /** Path relative to the top folder ('' for the top folder itself). */
   rel: string;
+  /** The member's id in the gate's name table (dense: 0, 1, 2, ...; folders implied by members get ids too). */
+  id: number;
 }
+
+const FILE = 1;
+const DIRECTORY = 2;
+const IMPLIED = 3;
 
 export interface TarGateOptions {
   /** 'mirror' for mirror bundles (every member under mirror/); null for the archive root (Trivy). */
@@ -68,7 +78,9 @@ export class TarGate {
   private readonly top: string | null;
   private readonly label: string;
   /** Admitted names: a file, a folder member, or a folder only implied by a member below it. */
-  private readonly seen = new Map<string, 'file' | 'directory' | 'implied'>();
+  private readonly seen = new PathTable();
+  /** The folder of the last admitted member: its chain of folders is known to hold no file. */
+  private lastParent: string | null = null;
   private declaredBytes = 0;
   private unpackedBytes = 0;
   private compressedBytes = 0;
@@ -118,13 +130,23 @@ export class TarGate {
     } else {
       throw this.unsafe(raw, `a member outside the top folder "${this.top}/"`);
     }
-    const before = this.seen.get(path);
-    if ((before === 'implied' || before === 'directory') && !isDir) throw this.unsafe(raw, 'a file where earlier members make a folder of that name');
-    if (before === 'file' && isDir) throw this.unsafe(raw, 'a folder where an earlier member is a file of that name');
-    if (before === 'file' || before === 'directory') throw this.unsafe(raw, 'a member that repeats an earlier one');
-    // A member below something that was a file.
-    for (let i = path.indexOf('/'); i > 0; i = path.indexOf('/', i + 1)) {
-      if (this.seen.get(path.slice(0, i)) === 'file') throw this.unsafe(raw, `a member below "${escapeUntrusted(path.slice(0, i))}", which is a file`);
+    const key = pathKey(path);
+    const seenId = this.seen.idOf(key);
+    const before = seenId < 0 ? 0 : this.seen.kindOf(seenId);
+    if ((before === IMPLIED || before === DIRECTORY) && !isDir) throw this.unsafe(raw, 'a file where earlier members make a folder of that name');
+    if (before === FILE && isDir) throw this.unsafe(raw, 'a folder where an earlier member is a file of that name');
+    if (before === FILE || before === DIRECTORY) throw this.unsafe(raw, 'a member that repeats an earlier one');
+    const slash = path.lastIndexOf('/');
+    const parent = slash > 0 ? path.slice(0, slash) : null;
+    // A member below something that was a file (skipped when the folder is the last member's: checked then).
+    const walk = parent !== null && parent !== this.lastParent;
+    const parentIds: number[] = [];
+    if (walk) {
+      for (let i = path.indexOf('/'); i > 0; i = path.indexOf('/', i + 1)) {
+        const id = this.seen.idOf(pathKey(path.slice(0, i)));
+        if (id >= 0 && this.seen.kindOf(id) === FILE) throw this.unsafe(raw, `a member below "${escapeUntrusted(path.slice(0, i))}", which is a file`);
+        parentIds.push(id);
+      }
     }
     const size = isDir ? 0 : e.size;
     if (!Number.isSafeInteger(size) || size < 0) throw this.unsafe(raw, 'a member with an invalid size');
@@ -139,17 +161,26 @@ export class TarGate {
     }
     this.memberCount++;
     this.declaredBytes += size;
-    this.seen.set(path, isDir ? 'directory' : 'file');
-    for (let i = path.indexOf('/'); i > 0; i = path.indexOf('/', i + 1)) {
-      const parent = path.slice(0, i);
-      if (this.seen.has(parent)) continue;
-      // Folders count against the member limit too: they cost memory like members.
-      if (++this.impliedCount > this.limits.maxMembers) {
-        throw this.limit(raw, `more than ${this.limits.maxMembers} folders`, { limit: 'maxMembers', value: this.limits.maxMembers });
-      }
-      this.seen.set(parent, 'implied');
+    let id: number;
+    if (seenId >= 0) {
+      id = seenId; // an implied folder that now has its own member
+      this.seen.setKind(id, DIRECTORY);
+    } else {
+      id = this.seen.add(key, isDir ? DIRECTORY : FILE);
     }
-    return { kind: isDir ? 'directory' : 'file', path, rel };
+    if (walk) {
+      let k = 0;
+      for (let i = path.indexOf('/'); i > 0; i = path.indexOf('/', i + 1), k++) {
+        if (parentIds[k] >= 0) continue;
+        // Folders count against the member limit too: they cost memory like members.
+        if (++this.impliedCount > this.limits.maxMembers) {
+          throw this.limit(raw, `more than ${this.limits.maxMembers} folders`, { limit: 'maxMembers', value: this.limits.maxMembers });
+        }
+        this.seen.add(pathKey(path.slice(0, i)), IMPLIED);
+      }
+    }
+    this.lastParent = parent;
+    return { kind: isDir ? 'directory' : 'file', path, rel, id };
   }
 
   /** Records raw (compressed, on-media) bytes read so far. */
@@ -176,6 +207,16 @@ export class TarGate {
 
   get unpacked(): number {
     return this.unpackedBytes;
+  }
+
+  /** The id of an admitted name (a member's full path in the archive), or -1. */
+  idOf(path: string): number {
+    return this.seen.idOf(pathKey(path));
+  }
+
+  /** Names held (members and implied folders) and the bytes their table takes. */
+  get table(): { entries: number; bytes: number } {
+    return { entries: this.seen.size, bytes: this.seen.heldBytes };
   }
 }
 

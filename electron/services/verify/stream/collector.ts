@@ -1,10 +1,14 @@
 /**
  * The last stream stage: the tar reader's members, judged by the gate, then
  * collected. Control files (export.json, manifest.yaml, signatures, delta
- * files) are kept in memory within caps; payload files are hashed (small ones
- * here, large ones on the hashing thread) and, when extracting, written below
- * the extraction root straight from the decompression slots. export.json is
- * parsed as soon as its bytes are in (once).
+ * files) are kept in memory within caps, except export.json, which is parsed
+ * as its bytes arrive (../export-stream), hashed and signature-checked
+ * incrementally and spooled to a private file (./signed-blob), never held
+ * whole. Payload files are hashed (small ones here, large ones on the hashing
+ * thread) and, when extracting, written below the extraction root straight
+ * from the decompression slots; their digests and sizes go to a compact
+ * table indexed by the gate's member ids (PayloadTable: ~41 bytes per member
+ * plus a front-coded name log of ~15 bytes), not to a Map of objects.
  */
 import { createHash } from 'node:crypto';
 import { mkdirSync, mkdtempSync } from 'node:fs';
@@ -14,8 +18,11 @@ import { OpsError, isOpsError } from '../../../../shared/errors';
 import { isPayloadPath } from '../../../../shared/paths';
 import { escapeUntrusted } from '../../../../shared/escape';
 import { removeTreeQuiet } from '../../safe-fs';
-import { isEncryptedFile, parseExportJson, type ExportJson } from '../export-schema';
+import { isEncryptedFile, type ExportJson } from '../export-schema';
+import { ExportJsonStream } from '../export-stream';
 import type { HashPool } from '../hash-pool';
+import type { TrustedKey } from '../keys';
+import { SignedBlob } from './signed-blob';
 import type { TarGate } from '../tar-gate';
 import { checkAbort } from './read';
 import { SinkFile } from './sink';
@@ -29,7 +36,6 @@ export interface Member {
 }
 
 const CONTROL_CAP: Record<string, number> = {
-  'export.json': 256 * 1024 * 1024,
   'manifest.yaml': 256 * 1024 * 1024,
   'provenance.json': 16 * 1024 * 1024,
   'delta/manifest.diff.json': 256 * 1024 * 1024,
@@ -64,6 +70,119 @@ function safeJoin(root: string, rel: string): string {
   return p;
 }
 
+/**
+ * Payload members' digests and sizes, by the gate's member id (dense), and
+ * their names in arrival order, front-coded (each name stored as the length
+ * it shares with the previous one plus the rest), read back only to name
+ * members export.json does not list.
+ */
+export class PayloadTable {
+  private digests = Buffer.allocUnsafe(32 * 1024);
+  private sizes = new Float64Array(1024);
+  /** 1: bytes read (digest maybe pending), 2: digest known, 4: matched by export.json. */
+  private flags = new Uint8Array(1024);
+  private names = Buffer.allocUnsafe(4096);
+  private namesLen = 0;
+  private prev = Buffer.alloc(0);
+  private readonly locations = new Map<number, string>();
+  count = 0;
+
+  private ensure(id: number): void {
+    if (id < this.flags.length) return;
+    let cap = this.flags.length * 2;
+    while (cap <= id) cap *= 2;
+    const d = Buffer.allocUnsafe(32 * cap);
+    this.digests.copy(d);
+    this.digests = d;
+    const s = new Float64Array(cap);
+    s.set(this.sizes);
+    this.sizes = s;
+    const f = new Uint8Array(cap);
+    f.set(this.flags);
+    this.flags = f;
+  }
+
+  private pushName(rel: string): void {
+    const b = Buffer.from(rel, 'utf8');
+    let k = 0;
+    const max = Math.min(b.length, this.prev.length, 0xffff);
+    while (k < max && b[k] === this.prev[k]) k++;
+    const rest = b.length - k;
+    if (this.namesLen + rest + 4 > this.names.length) {
+      let cap = this.names.length * 2;
+      while (cap < this.namesLen + rest + 4) cap *= 2;
+      const n = Buffer.allocUnsafe(cap);
+      this.names.copy(n, 0, 0, this.namesLen);
+      this.names = n;
+    }
+    this.names.writeUInt16LE(k, this.namesLen);
+    this.names.writeUInt16LE(rest, this.namesLen + 2);
+    b.copy(this.names, this.namesLen + 4, k);
+    this.namesLen += 4 + rest;
+    this.prev = b;
+  }
+
+  /** A payload member's bytes were read (its digest may still be on the hashing thread). */
+  add(id: number, rel: string, size: number, location: string | undefined): void {
+    this.ensure(id);
+    this.sizes[id] = size;
+    this.flags[id] = 1;
+    if (location !== undefined) this.locations.set(id, location);
+    this.pushName(rel);
+    this.count++;
+  }
+
+  setDigest(id: number, digest: Buffer): void {
+    digest.copy(this.digests, 32 * id, 0, 32);
+    this.flags[id] |= 2;
+  }
+
+  has(id: number): boolean {
+    return id >= 0 && id < this.flags.length && (this.flags[id] & 1) !== 0;
+  }
+
+  sizeOf(id: number): number {
+    return this.sizes[id];
+  }
+
+  /** 32 raw bytes (a view). */
+  digestOf(id: number): Buffer {
+    return this.digests.subarray(32 * id, 32 * id + 32);
+  }
+
+  locationOf(id: number): string | undefined {
+    return this.locations.get(id);
+  }
+
+  markMatched(id: number): void {
+    this.flags[id] |= 4;
+  }
+
+  isMatched(id: number): boolean {
+    return (this.flags[id] & 4) !== 0;
+  }
+
+  /** Every payload member's name (relative to mirror/), in arrival order. */
+  *namesInOrder(): Generator<string> {
+    let prev = Buffer.alloc(0);
+    for (let o = 0; o < this.namesLen; ) {
+      const k = this.names.readUInt16LE(o);
+      const rest = this.names.readUInt16LE(o + 2);
+      const cur = Buffer.allocUnsafe(k + rest);
+      prev.copy(cur, 0, 0, k);
+      this.names.copy(cur, k, o + 4, o + 4 + rest);
+      o += 4 + rest;
+      prev = cur;
+      yield cur.toString('utf8');
+    }
+  }
+
+  /** Bytes held (tests assert it stays proportional to the member count). */
+  get heldBytes(): number {
+    return this.digests.length + this.sizes.byteLength + this.flags.byteLength + this.names.length;
+  }
+}
+
 export interface CollectorOptions {
   pool: HashPool;
   gate: TarGate;
@@ -71,12 +190,18 @@ export interface CollectorOptions {
   extractRoot?: string;
   /** Keep files that may need per-file decryption (in a private spool when not extracting). */
   keepEncrypted: boolean;
+  /** Trusted keys: their signature verifiers are fed as export.json streams. */
+  keys: TrustedKey[];
   signal?: AbortSignal;
 }
 
 export class MemberCollector {
+  /** Control files (size, digest). Payload files are in `payload`. */
   readonly members = new Map<string, Member>();
   readonly control = new Map<string, Buffer>();
+  readonly payload = new PayloadTable();
+  /** export.json as streamed: digest, signature verifiers, spooled bytes (null: not in the bundle). */
+  exportBlob: SignedBlob | null = null;
   readonly ignoredControl: string[] = [];
   /** export.json as parsed when its bytes came in, or why it did not parse. */
   exportJson: ExportJson | null = null;
@@ -132,12 +257,19 @@ export class MemberCollector {
   /** Waits for the digests computed on the hashing thread. */
   async settle(): Promise<void> {
     await Promise.all(this.pendingDigests);
+    this.pendingDigests.length = 0;
   }
 
   /** Closes files left open by a failed read. */
   abandon(): void {
     for (const s of this.openSinks) s.abandon();
     this.openSinks.clear();
+    this.exportBlob?.close();
+  }
+
+  private spoolFile(): string {
+    this.spoolDir ??= mkdtempSync(join(tmpdir(), 'okc-spool-'));
+    return join(this.spoolDir, String(this.spoolSeq++));
   }
 
   /** Removes the private spool (files kept only for decryption). */
@@ -148,9 +280,7 @@ export class MemberCollector {
 
   /** Payload members (not control files). */
   get payloadCount(): number {
-    let n = 0;
-    for (const rel of this.members.keys()) if (!isControl(rel)) n++;
-    return n;
+    return this.payload.count;
   }
 
   /** One member's header: admitted by the gate, then a sink for its bytes (null: skipped unread). */
@@ -159,13 +289,37 @@ export class MemberCollector {
     this.current = dec.path;
     if (dec.kind === 'directory') return null;
     const rel = dec.rel;
-    if (!isControl(rel)) return this.payload(rel, entry.size);
+    if (!isControl(rel)) return this.payloadFile(rel, dec.id, entry.size);
     if (!KNOWN_CONTROL.has(rel)) {
       // Not something this console reads: never buffered (a bundle cannot make us hold it in memory).
       this.ignoredControl.push(rel);
       return null;
     }
+    if (rel === 'export.json') return this.exportFile();
     return this.controlFile(rel, dec.path, entry.size);
+  }
+
+  /** export.json: parsed, hashed, signature-checked and spooled as it streams (never held whole). */
+  private exportFile(): TarMemberSink {
+    const blob = new SignedBlob(this.spoolFile(), this.o.keys);
+    this.exportBlob = blob;
+    const parser = new ExportJsonStream({ maxDepth: this.o.gate.limits.maxDepth, maxFiles: this.o.gate.limits.maxMembers });
+    return {
+      data: (c: Buffer) => {
+        blob.update(c);
+        parser.write(c);
+      },
+      end: () => {
+        blob.end();
+        this.members.set('export.json', { size: blob.size, sha256: blob.sha256, location: blob.spoolPath });
+        try {
+          this.exportJson = parser.end();
+        } catch (e) {
+          this.exportJson = null; // reported after the stream
+          this.exportError = e;
+        }
+      },
+    };
   }
 
   private controlFile(rel: string, path: string, size: number): TarMemberSink {
@@ -184,13 +338,6 @@ export class MemberCollector {
         const bytes = Buffer.concat(parts);
         this.control.set(rel, bytes);
         this.members.set(rel, { size: bytes.length, sha256: h.digest('hex') });
-        if (rel !== 'export.json') return;
-        try {
-          this.exportJson = parseExportJson(bytes, { maxDepth: this.o.gate.limits.maxDepth });
-        } catch (e) {
-          this.exportJson = null; // reported after the stream
-          this.exportError = e;
-        }
       },
     };
   }
@@ -214,15 +361,12 @@ export class MemberCollector {
     }
     const exp = this.exportJson;
     // Before export.json is known, files under data/ (where per-file encryption applies, spec 5.2) may need decrypting later.
-    if (this.o.keepEncrypted && (exp === null ? rel.startsWith('data/') : isEncryptedFile(exp, rel))) {
-      this.spoolDir ??= mkdtempSync(join(tmpdir(), 'okc-spool-'));
-      return join(this.spoolDir, String(this.spoolSeq++));
-    }
+    if (this.o.keepEncrypted && (exp === null ? rel.startsWith('data/') : isEncryptedFile(exp, rel))) return this.spoolFile();
     return undefined;
   }
 
   /** Payload file: hashed while streaming; kept on disk when extracting or when it may need decryption. */
-  private payload(rel: string, declared: number): TarMemberSink {
+  private payloadFile(rel: string, id: number, declared: number): TarMemberSink {
     const target = this.targetOf(rel);
     // Extracted files are made durable together at the end (one syncfs), not one fsync each.
     let sink: SinkFile | undefined;
@@ -232,25 +376,28 @@ export class MemberCollector {
       throw tooLongHere(e, rel, this.o.extractRoot);
     }
     if (sink) this.openSinks.add(sink);
-    const m: Member = { size: 0, sha256: '', ...(target ? { location: target } : {}) };
+    // Locations are kept only where decryption may need them.
+    const location = target && this.o.keepEncrypted ? target : undefined;
+    let size = 0;
     const close = (): void => {
       if (!sink) return;
       sink.close();
       this.openSinks.delete(sink);
     };
+    const table = this.payload;
     if (declared <= INLINE_HASH_MAX) {
       // A small member is hashed here: cheaper than three messages to the hashing thread and back.
       const h = createHash('sha256');
       return {
         data: (c: Buffer) => {
           h.update(c);
-          m.size += c.length;
+          size += c.length;
           sink?.write(c);
         },
         end: () => {
           close();
-          m.sha256 = h.digest('hex');
-          this.members.set(rel, m);
+          table.add(id, rel, size, location);
+          table.setDigest(id, h.digest());
         },
       };
     }
@@ -259,13 +406,13 @@ export class MemberCollector {
     return {
       data: (c: Buffer) => {
         p.update(hid, c);
-        m.size += c.length;
+        size += c.length;
         sink?.write(c);
       },
       end: () => {
         close();
-        this.members.set(rel, m);
-        this.pendingDigests.push(p.finish(hid).then((hex) => (m.sha256 = hex)));
+        table.add(id, rel, size, location);
+        this.pendingDigests.push(p.finish(hid).then((hex) => table.setDigest(id, Buffer.from(hex, 'hex'))));
       },
     };
   }

@@ -1,0 +1,143 @@
+import { createHash } from 'node:crypto';
+import { describe, expect, it } from 'vitest';
+import { isOpsError } from '../../../shared/errors';
+import { stateDigestText } from '../../../shared/state-digest';
+import { ExportJsonStream, parseExportJson } from './export-stream';
+import { FileList } from './file-list';
+
+const hex = (s: string): string => createHash('sha256').update(s).digest('hex');
+
+function doc(files: { path: string; sha256: string; size: number; mediaType?: string }[], extra: Record<string, unknown> = {}): Record<string, unknown> {
+  const text = stateDigestText(files);
+  return {
+    schemaVersion: 1,
+    exportId: 'exp-1',
+    runId: 'run-1',
+    tenant: 'acme',
+    profile: { id: 'p', kind: 'mirror', variant: 'full' },
+    generation: 1,
+    createdAt: '2025-10-29T02:00:00Z',
+    base: null,
+    files,
+    removed: [],
+    state: { fileCount: files.length, totalBytes: files.reduce((a, f) => a + f.size, 0), digest: 'sha256:' + createHash('sha256').update(text).digest('hex') },
+    encryption: null,
+    ...extra,
+  };
+}
+
+function fed(bytes: Buffer, chunk: number): ReturnType<ExportJsonStream['end']> {
+  const s = new ExportJsonStream();
+  for (let i = 0; i < bytes.length; i += chunk) s.write(bytes.subarray(i, i + chunk));
+  return s.end();
+}
+
+function errorOf(f: () => unknown): { code: string; message: string } | null {
+  try {
+    f();
+    return null;
+  } catch (e) {
+    if (!isOpsError(e)) throw e;
+    return { code: e.code, message: e.message };
+  }
+}
+
+const tricky = [
+  { path: 'a "quoted" name', sha256: hex('1'), size: 0, mediaType: 'text/"x" \\ y\ttab' },
+  { path: 'data/é/ü-ñ.json', sha256: hex('2'), size: 123456789, mediaType: 'application/json' },
+  { path: 'data/x\u2028y', sha256: hex('3'), size: 7 },
+  { path: 'data/😀/f', sha256: hex('4'), size: 2 ** 40 },
+].sort((a, b) => Buffer.compare(Buffer.from(a.path), Buffer.from(b.path)));
+
+describe('ExportJsonStream', () => {
+  it('gives the same result in 1-byte chunks as in one piece and as JSON.parse (strings, escapes, numbers split anywhere)', () => {
+    const d = doc(tricky, { selectors: { include: ['a', 'b\\"c'], n: -1.5e3 } });
+    // \u escapes and odd whitespace put boundaries inside escapes and numbers.
+    const text = JSON.stringify(d, null, 1).replace(/é/g, '\\u00e9').replace(/"size": 7/, '"size" :\n 7');
+    const bytes = Buffer.from(text, 'utf8');
+    const whole = parseExportJson(bytes);
+    for (const n of [1, 2, 3, 7, 64]) {
+      const p = fed(bytes, n);
+      expect([...p.files]).toEqual([...whole.files]);
+      expect(p.files.stateDigest).toBe(whole.files.stateDigest);
+    }
+    const j = JSON.parse(text) as { files: unknown[]; selectors: unknown; state: { digest: string } };
+    expect([...whole.files]).toEqual(j.files);
+    expect(whole.selectors).toEqual(j.selectors);
+    expect(whole.files.stateDigest).toBe(j.state.digest);
+    expect(whole.files.at(-1)).toEqual(j.files.at(-1));
+    expect(whole.files.at(tricky.length)).toBeUndefined();
+  });
+
+  it('refuses unsorted and repeated entries with the whole-document codes and messages', () => {
+    const [a, b] = tricky;
+    const unsorted = errorOf(() => parseExportJson(Buffer.from(JSON.stringify(doc([b, a])))));
+    expect(unsorted?.code).toBe('ERR_BUNDLE_CORRUPT');
+    expect(unsorted?.message).toMatch(/"files" is not sorted by path/);
+    const twice = errorOf(() => parseExportJson(Buffer.from(JSON.stringify(doc([a, a])))));
+    expect(twice?.code).toBe('ERR_BUNDLE_CORRUPT');
+    expect(twice?.message).toMatch(/"files" lists ".*" twice/);
+    // A file and a folder of that name, with a sibling sorting between them ("a-x" < "a/").
+    const clash = doc([
+      { path: 'data/a', sha256: hex('a'), size: 1 },
+      { path: 'data/a-x', sha256: hex('b'), size: 1 },
+      { path: 'data/a/b', sha256: hex('c'), size: 1 },
+    ]);
+    expect(errorOf(() => parseExportJson(Buffer.from(JSON.stringify(clash))))?.message).toMatch(/lists "data\/a" as a file and "data\/a\/b" below it/);
+  });
+
+  it('keeps the whole-document precedence: JSON, then strictness, then schemaVersion, then schema, then paths', () => {
+    const [a, b] = tricky;
+    const bad = { ...b, sha256: 'A'.repeat(64) };
+    // A schema problem in a later entry wins over an order problem in an earlier one (as zod over the whole array).
+    const e = errorOf(() => parseExportJson(Buffer.from(JSON.stringify(doc([b, a, bad])))));
+    expect(e?.message).toMatch(/"files\.2\.sha256" must be 64 lowercase hex digits/);
+    expect(errorOf(() => parseExportJson(Buffer.from(JSON.stringify(doc([bad]), null, 0).replace('"schemaVersion":1', '"schemaVersion":2'))))?.code).toBe('ERR_EXPORT_UNSUPPORTED_SCHEMA');
+    const dupKey = JSON.stringify(doc([a])).replace('"path":', '"path":"x","path":');
+    expect(errorOf(() => parseExportJson(Buffer.from(dupKey)))?.message).toMatch(/not strict JSON: the key "path" appears twice/);
+    const truncated = JSON.stringify(doc([a, b])).slice(0, -40);
+    expect(errorOf(() => parseExportJson(Buffer.from(truncated)))?.message).toMatch(/not valid JSON/);
+    expect(errorOf(() => parseExportJson(Buffer.from(JSON.stringify(doc([a])) + ' x')))?.message).toMatch(/not valid JSON/);
+    expect(errorOf(() => parseExportJson(Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from(JSON.stringify(doc([a])))])))?.message).toMatch(/not valid JSON/);
+  });
+
+  it('refuses more entries than the member limit with ERR_BUNDLE_LIMIT', () => {
+    const files = Array.from({ length: 5 }, (_, i) => ({ path: `f${i}`, sha256: hex(String(i)), size: 1 }));
+    expect(errorOf(() => parseExportJson(Buffer.from(JSON.stringify(doc(files))), { maxFiles: 4 }))?.code).toBe('ERR_BUNDLE_LIMIT');
+    expect(parseExportJson(Buffer.from(JSON.stringify(doc(files))), { maxFiles: 5 }).files.length).toBe(5);
+  });
+
+  it('holds ~100 bytes per file, not the document (200,000 entries streamed)', () => {
+    const n = 200_000;
+    const s = new ExportJsonStream();
+    const tpl = (state: unknown): string[] => JSON.stringify({ ...doc([]), files: '__F__', state }).split('"__F__"');
+    s.write(Buffer.from(tpl(null)[0] + '['));
+    const state = createHash('sha256');
+    let total = 0;
+    for (let i = 0; i < n; i++) {
+      const path = `data/advisories/d${String(Math.floor(i / 1000)).padStart(4, '0')}/a-${String(i).padStart(7, '0')}.ndjson`;
+      const e = { mediaType: 'application/octet-stream', path, sha256: hex(path), size: 600 + (i % 800) };
+      state.update(`${e.sha256} ${e.size} ${e.path}\n`);
+      total += e.size;
+      s.write(Buffer.from((i ? ',\n    ' : '\n    ') + JSON.stringify(e, null, 2)));
+    }
+    s.write(Buffer.from(']' + tpl({ fileCount: n, totalBytes: total, digest: 'sha256:' + state.digest('hex') })[1]));
+    const exp = s.end();
+    expect(exp.files.length).toBe(n);
+    expect(exp.files.stateDigest).toBe((exp.state as { digest: string }).digest);
+    expect(exp.files.bytes).toBe(total);
+    expect(exp.files.heldBytes / n).toBeLessThan(110);
+    expect(exp.files.indexOfPath(exp.files.pathAt(12345))).toBe(12345);
+  });
+});
+
+describe('FileList', () => {
+  it('is array-compatible for its consumers: length, at, for..of, Array.from', () => {
+    const l = FileList.from(tricky);
+    expect(l.length).toBe(tricky.length);
+    expect([...l]).toEqual(tricky);
+    expect(Array.from(l, (f) => f.path)).toEqual(tricky.map((f) => f.path));
+    expect(l.at(0)).not.toBe(l.at(0)); // a fresh object each time
+    expect(l.indexOfPath('nope')).toBe(-1);
+  });
+});

@@ -1,0 +1,240 @@
+/**
+ * The `files` list of a verified export.json in compact storage (issue 13,
+ * "memory flat in file count"): paths in one UTF-8 arena with offsets,
+ * digests as 32 raw bytes each, sizes in a Float64Array, media types
+ * interned. About 80 bytes per file for the paths bundles use, instead of
+ * ~1 KB for an array of objects holding hex strings.
+ *
+ * Array-compatible where consumers need it: `length`, `at(i)` (a fresh
+ * object each call) and iteration. Entries are in the order of export.json,
+ * which the parser has checked is sorted bytewise without repeats, so
+ * `indexOfPath` is a binary search.
+ */
+
+export interface FileEntry {
+  path: string;
+  /** hex */
+  sha256: string;
+  size: number;
+  mediaType?: string;
+  /** For a file encrypted per file (spec 5.2): the stored bytes' digest (hex) and size. */
+  storedSha256?: string;
+  storedSize?: number;
+}
+
+/** What consumers of a file list may rely on (an array of entries satisfies it too). */
+export interface FileListLike<T = FileEntry> extends Iterable<T> {
+  readonly length: number;
+  at(i: number): T | undefined;
+}
+
+/** A growable byte buffer (the arena and digest columns). */
+class Bytes {
+  buf: Buffer;
+  len = 0;
+  constructor(initial: number) {
+    this.buf = Buffer.allocUnsafe(Math.max(initial, 64));
+  }
+  reserve(n: number): void {
+    if (this.len + n <= this.buf.length) return;
+    let cap = this.buf.length * 2;
+    while (cap < this.len + n) cap *= 2;
+    const next = Buffer.allocUnsafe(cap);
+    this.buf.copy(next, 0, 0, this.len);
+    this.buf = next;
+  }
+  push(src: Uint8Array, start = 0, end = src.length): void {
+    const n = end - start;
+    this.reserve(n);
+    this.buf.set(src.subarray(start, end), this.len);
+    this.len += n;
+  }
+  /** Drops the spare capacity (once the list is complete). */
+  trim(): void {
+    if (this.buf.length - this.len < 4096) return;
+    const next = Buffer.allocUnsafe(this.len);
+    this.buf.copy(next, 0, 0, this.len);
+    this.buf = next;
+  }
+}
+
+function growF64(a: Float64Array<ArrayBuffer>, need: number): Float64Array<ArrayBuffer> {
+  if (need <= a.length) return a;
+  const next = new Float64Array(Math.max(need, a.length * 2));
+  next.set(a);
+  return next;
+}
+
+const HEX = /^[0-9a-f]{64}$/;
+const NO_MEDIA = 0xffff;
+
+export class FileList implements FileListLike {
+  private n = 0;
+  private readonly arena = new Bytes(1 << 12);
+  /** offsets[i]..offsets[i+1] is path i in the arena. */
+  private offsets: Float64Array<ArrayBuffer> = new Float64Array(1024);
+  private readonly digests = new Bytes(32 * 256);
+  private sizes: Float64Array<ArrayBuffer> = new Float64Array(256);
+  private media: Uint16Array = new Uint16Array(256);
+  private readonly mediaTypes: string[] = [];
+  private readonly mediaIndex = new Map<string, number>();
+  /** Only for lists with per-file encrypted entries (allocated on first use). */
+  private storedDigests: Bytes | null = null;
+  private storedSizes: Float64Array<ArrayBuffer> | null = null;
+  /** Per entry: 1 = storedSha256 given, 2 = storedSize given. */
+  private storedFlags: Uint8Array | null = null;
+  private totalBytes = 0;
+  /** The state digest of the list ("sha256:<hex>", spec section 3), when the parser computed it as the entries came in. */
+  stateDigest: string | undefined;
+
+  static from(entries: Iterable<FileEntry>): FileList {
+    const l = new FileList();
+    for (const e of entries) l.push(e);
+    return l.done();
+  }
+
+  get length(): number {
+    return this.n;
+  }
+
+  /** Sum of the sizes. */
+  get bytes(): number {
+    return this.totalBytes;
+  }
+
+  /** Appends one entry (sha256 values: 64 lowercase hex digits, checked by the caller). */
+  push(e: FileEntry, pathBytes: Buffer = Buffer.from(e.path, 'utf8')): number {
+    const i = this.n;
+    this.arena.push(pathBytes);
+    this.offsets = growF64(this.offsets, i + 2);
+    this.offsets[i + 1] = this.arena.len;
+    this.digests.reserve(32);
+    if (!HEX.test(e.sha256)) throw new Error(`not a hex SHA-256: ${e.sha256.slice(0, 80)}`);
+    this.digests.len += this.digests.buf.write(e.sha256, this.digests.len, 'hex');
+    this.sizes = growF64(this.sizes, i + 1);
+    this.sizes[i] = e.size;
+    this.totalBytes += e.size;
+    if (this.media.length < i + 1) {
+      const m = new Uint16Array(this.media.length * 2);
+      m.set(this.media);
+      this.media = m;
+    }
+    this.media[i] = e.mediaType === undefined ? NO_MEDIA : this.intern(e.mediaType);
+    if (e.storedSha256 !== undefined || e.storedSize !== undefined || this.storedFlags) this.pushStored(i, e);
+    this.n++;
+    return i;
+  }
+
+  private intern(t: string): number {
+    let k = this.mediaIndex.get(t);
+    if (k === undefined) {
+      // More distinct media types than a Uint16 can index is not a real list; refuse rather than guess.
+      if (this.mediaTypes.length >= NO_MEDIA) throw new Error('more than 65,535 distinct media types');
+      k = this.mediaTypes.length;
+      this.mediaTypes.push(t);
+      this.mediaIndex.set(t, k);
+    }
+    return k;
+  }
+
+  private pushStored(i: number, e: FileEntry): void {
+    if (!this.storedDigests || !this.storedSizes || !this.storedFlags) {
+      this.storedDigests = new Bytes(32 * Math.max(i + 1, 256));
+      this.storedDigests.reserve(32 * i);
+      this.storedDigests.len = 32 * i;
+      this.storedSizes = new Float64Array(Math.max(i + 1, 256));
+      this.storedFlags = new Uint8Array(Math.max(i + 1, 256));
+    }
+    this.storedSizes = growF64(this.storedSizes, i + 1);
+    if (this.storedFlags.length < i + 1) {
+      const f = new Uint8Array(Math.max(i + 1, this.storedFlags.length * 2));
+      f.set(this.storedFlags);
+      this.storedFlags = f;
+    }
+    let flags = 0;
+    this.storedDigests.reserve(32);
+    if (e.storedSha256 !== undefined) {
+      if (!HEX.test(e.storedSha256)) throw new Error(`not a hex SHA-256: ${e.storedSha256.slice(0, 80)}`);
+      this.storedDigests.buf.write(e.storedSha256, this.storedDigests.len, 'hex');
+      flags |= 1;
+    }
+    this.storedDigests.len += 32;
+    if (e.storedSize !== undefined) {
+      this.storedSizes[i] = e.storedSize;
+      flags |= 2;
+    }
+    this.storedFlags[i] = flags;
+  }
+
+  /** Ends appending: drops spare capacity. Returns this. */
+  done(): this {
+    this.arena.trim();
+    this.digests.trim();
+    this.offsets = this.offsets.slice(0, this.n + 1);
+    this.sizes = this.sizes.slice(0, this.n);
+    this.media = this.media.slice(0, this.n);
+    return this;
+  }
+
+  /** Path i's UTF-8 bytes (a view into the arena: do not keep it across push). */
+  pathBytesAt(i: number): Buffer {
+    return this.arena.buf.subarray(this.offsets[i], this.offsets[i + 1]);
+  }
+
+  pathAt(i: number): string {
+    return this.arena.buf.toString('utf8', this.offsets[i], this.offsets[i + 1]);
+  }
+
+  /** Digest i as 32 raw bytes (a view). */
+  digestAt(i: number): Buffer {
+    return this.digests.buf.subarray(32 * i, 32 * i + 32);
+  }
+
+  sizeAt(i: number): number {
+    return this.sizes[i];
+  }
+
+  /** The stored (encrypted) digest and size of entry i, when export.json gives them. */
+  storedAt(i: number): { sha256?: Buffer; size?: number } {
+    const f = this.storedFlags && i < this.storedFlags.length ? this.storedFlags[i] : 0;
+    if (!f) return {};
+    return { ...(f & 1 ? { sha256: this.storedDigests!.buf.subarray(32 * i, 32 * i + 32) } : {}), ...(f & 2 ? { size: this.storedSizes![i] } : {}) };
+  }
+
+  at(i: number): FileEntry | undefined {
+    if (i < 0) i += this.n;
+    if (!(i >= 0 && i < this.n)) return undefined;
+    const e: FileEntry = { path: this.pathAt(i), sha256: this.digestAt(i).toString('hex'), size: this.sizes[i] };
+    const m = this.media[i];
+    if (m !== NO_MEDIA) e.mediaType = this.mediaTypes[m];
+    const st = this.storedAt(i);
+    if (st.sha256) e.storedSha256 = st.sha256.toString('hex');
+    if (st.size !== undefined) e.storedSize = st.size;
+    return e;
+  }
+
+  *[Symbol.iterator](): Iterator<FileEntry> {
+    for (let i = 0; i < this.n; i++) yield this.at(i)!;
+  }
+
+  /** Index of the entry with these path bytes, or -1 (the list is sorted bytewise). */
+  indexOfPath(path: Buffer | string): number {
+    const want = typeof path === 'string' ? Buffer.from(path, 'utf8') : path;
+    const buf = this.arena.buf;
+    let lo = 0;
+    let hi = this.n;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      const c = buf.compare(want, 0, want.length, this.offsets[mid], this.offsets[mid + 1]);
+      if (c === 0) return mid;
+      if (c < 0) lo = mid + 1;
+      else hi = mid;
+    }
+    return -1;
+  }
+
+  /** Bytes held (for tests and benchmarks: it grows linearly and slowly with the file count). */
+  get heldBytes(): number {
+    return this.arena.buf.length + this.offsets.byteLength + this.digests.buf.length + this.sizes.byteLength + this.media.byteLength + (this.storedDigests?.buf.length ?? 0) + (this.storedSizes?.byteLength ?? 0) + (this.storedFlags?.byteLength ?? 0);
+  }
+}

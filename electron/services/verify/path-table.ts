@@ -1,0 +1,88 @@
+/**
+ * A compact table of archive paths (issue 13, "memory flat in file count"):
+ * each path is keyed by the first 16 bytes of its SHA-256, so a bundle
+ * cannot craft colliding names (a non-cryptographic hash could be attacked
+ * into a slow or wrong table). Entries get dense ids (0, 1, 2, ...) in
+ * insertion order, so callers keep per-entry data in parallel typed arrays.
+ * About 25 bytes per entry (16 key, 1 kind, ~8 index) instead of a Map's
+ * string key and boxed value.
+ */
+import { createHash } from 'node:crypto';
+
+export const KEY_BYTES = 16;
+
+/** The table key of a path: the first 16 bytes of SHA-256 over its UTF-8 bytes. */
+export function pathKey(path: string | Uint8Array): Buffer {
+  return createHash('sha256').update(path).digest().subarray(0, KEY_BYTES);
+}
+
+export class PathTable {
+  private keys = Buffer.allocUnsafe(KEY_BYTES * 1024);
+  private kinds = new Uint8Array(1024);
+  private n = 0;
+  /** Open addressing, linear probing: 0 = empty, else id + 1. */
+  private index = new Uint32Array(2048);
+
+  get size(): number {
+    return this.n;
+  }
+
+  private slotOf(key: Buffer): number {
+    const mask = this.index.length - 1;
+    let s = key.readUInt32LE(0) & mask;
+    for (;;) {
+      const v = this.index[s];
+      if (v === 0) return s;
+      const o = (v - 1) * KEY_BYTES;
+      const k = this.keys;
+      if (k.readUInt32LE(o) === key.readUInt32LE(0) && k.readUInt32LE(o + 4) === key.readUInt32LE(4) && k.readUInt32LE(o + 8) === key.readUInt32LE(8) && k.readUInt32LE(o + 12) === key.readUInt32LE(12)) return s;
+      s = (s + 1) & mask;
+    }
+  }
+
+  /** The id of a key, or -1. */
+  idOf(key: Buffer): number {
+    return this.index[this.slotOf(key)] - 1;
+  }
+
+  kindOf(id: number): number {
+    return this.kinds[id];
+  }
+
+  setKind(id: number, kind: number): void {
+    this.kinds[id] = kind;
+  }
+
+  /** Adds a key that is not in the table yet; returns its id. */
+  add(key: Buffer, kind: number): number {
+    if ((this.n + 1) * 4 > this.index.length * 3) this.rehash(this.index.length * 2);
+    const id = this.n++;
+    if (this.kinds.length < this.n) {
+      const k = new Uint8Array(this.kinds.length * 2);
+      k.set(this.kinds);
+      this.kinds = k;
+      const b = Buffer.allocUnsafe(this.keys.length * 2);
+      this.keys.copy(b);
+      this.keys = b;
+    }
+    key.copy(this.keys, id * KEY_BYTES, 0, KEY_BYTES);
+    this.kinds[id] = kind;
+    this.index[this.slotOf(key)] = id + 1;
+    return id;
+  }
+
+  private rehash(cap: number): void {
+    this.index = new Uint32Array(cap);
+    const mask = cap - 1;
+    for (let id = 0; id < this.n; id++) {
+      let s = this.keys.readUInt32LE(id * KEY_BYTES) & mask;
+      while (this.index[s] !== 0) s = (s + 1) & mask;
+      this.index[s] = id + 1;
+    }
+  }
+
+  /** Bytes held (tests assert it stays proportional to the entry count). */
+  get heldBytes(): number {
+    return this.keys.length + this.kinds.byteLength + this.index.byteLength;
+  }
+}
