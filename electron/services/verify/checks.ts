@@ -6,12 +6,11 @@
 import { createHash } from 'node:crypto';
 import { OpsError, isOpsError } from '../../../shared/errors';
 import { compareBytewise } from '../../../shared/paths';
-import { stateDigestText } from '../../../shared/state-digest';
 import { preAuthEncoding, parseDsseEnvelope } from './dsse';
 import { isEncryptedFile, type ExportJson } from './export-schema';
 import { decodeSignature, verifyDetached, verifyRaw, type TrustedKey } from './keys';
 import type { FileList } from './file-list';
-import { isControl, type Member, type PayloadTable } from './stream/collector';
+import type { Member, PayloadTable } from './stream/collector';
 import type { SignedBlob } from './stream/signed-blob';
 import type { TarGate } from './tar-gate';
 import type { VerifyOptions } from './types';

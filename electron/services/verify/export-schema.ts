@@ -5,7 +5,6 @@
  */
 import { z } from 'zod';
 import { OpsError } from '../../../shared/errors';
-import { escapeUntrusted } from '../../../shared/escape';
 import { StrictJsonError } from '../../../shared/strict-json';
 import type { FileEntry, FileList } from './file-list';
 
