@@ -4,7 +4,7 @@
  * moved in), state digest from known digests, fsync, journal commit, atomic
  * switch, database transaction with the audit row, pruning.
  */
-import { readdirSync } from 'node:fs';
+import { closeSync, openSync, readdirSync, readSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { OpsError } from '../../../shared/errors';
@@ -300,7 +300,7 @@ export function planApply(input: PlanInput): ApplyPlan {
     );
   }
   const dirCount = folders.count;
-  const neededBytes = text.textBytes + prepared.exportJsonBytes.length + (dirCount + 4) * 4096 + 65536;
+  const neededBytes = text.textBytes + exportJsonSize(prepared) + (dirCount + 4) * 4096 + 65536;
   const variant = exp.profile.variant === 'full' ? 'full' : 'delta';
   const row: GenerationInsert = {
     seq,
@@ -498,6 +498,31 @@ function buildByLinks(ctx: ApplyCtx, prepared: PreparedBundle, plan: ApplyPlan):
   return folders;
 }
 
+/** Size of the bundle's export.json (in memory or in its spool file). */
+export function exportJsonSize(prepared: PreparedBundle): number {
+  if (prepared.exportJsonBytes) return prepared.exportJsonBytes.length;
+  if (prepared.exportJsonFile) return statSync(prepared.exportJsonFile).size;
+  throw new Error(`the prepared bundle ${prepared.path} carries no export.json`);
+}
+
+/** Keeps export.json beside the generation: its bytes, or a copy of its spool file through one fixed buffer (fsynced either way). */
+function writeExportJson(fs: StagingFs, prepared: PreparedBundle, dest: string): void {
+  if (prepared.exportJsonBytes) {
+    fs.writeFile(dest, prepared.exportJsonBytes);
+    return;
+  }
+  const src = openSync(prepared.exportJsonFile!, 'r');
+  const out = fs.createFile(dest);
+  try {
+    const buf = Buffer.allocUnsafe(1 << 20);
+    for (let n = readSync(src, buf, 0, buf.length, null); n > 0; n = readSync(src, buf, 0, buf.length, null)) out.write(buf.subarray(0, n));
+    out.end();
+  } finally {
+    out.close();
+    closeSync(src);
+  }
+}
+
 /**
  * The build: journal "building", the new generation's tree and metadata, the
  * library copy, everything fsynced. The current generation is not touched.
@@ -512,7 +537,7 @@ function buildGeneration(ctx: ApplyCtx, prepared: PreparedBundle, plan: ApplyPla
   const metaDir = generationMetaDir(ws.layout, plan.seq);
   const tMeta = performance.now();
   cp('meta:write');
-  fs.writeFile(join(metaDir, 'export.json'), prepared.exportJsonBytes);
+  writeExportJson(fs, prepared, join(metaDir, 'export.json'));
   if (plan.journal.library) placeInLibrary(ws, fs, cp, plan.journal.library);
   stats.writeSeconds += (performance.now() - tMeta) / 1000;
   const tSync = performance.now();

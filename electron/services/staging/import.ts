@@ -148,7 +148,9 @@ async function verifyInto(ws: Workspace, db: Db, file: string, shownPath: string
     rmQuiet(libTmp);
     return { item: item(shownPath, kind, 'refused', code, message, base) };
   };
-  if (!v.ok || !exp || !res.exportJsonBytes || !res.exportJsonSha256) return refuse(v.code ?? 'ERR_BUNDLE_CORRUPT', v.message);
+  // export.json's bytes come in memory, or as the verifier's spool file (a very long file list).
+  const exportJsonFile = (res as { exportJsonFile?: string }).exportJsonFile;
+  if (!v.ok || !exp || (!res.exportJsonBytes && !exportJsonFile) || !res.exportJsonSha256) return refuse(v.code ?? 'ERR_BUNDLE_CORRUPT', v.message);
   if ((res as { plaintextVerified?: boolean }).plaintextVerified === false) {
     return refuse('ERR_DECRYPT_NO_RECIPIENT', `${shownPath} is encrypted per file and no identity decrypted it: an import needs the age identity (--identity).`);
   }
@@ -165,7 +167,7 @@ async function verifyInto(ws: Workspace, db: Db, file: string, shownPath: string
     prepared: {
       path: shownPath,
       exp,
-      exportJsonBytes: res.exportJsonBytes,
+      ...(res.exportJsonBytes ? { exportJsonBytes: res.exportJsonBytes } : { exportJsonFile }),
       exportJsonSha256: res.exportJsonSha256,
       filesDir,
       job,

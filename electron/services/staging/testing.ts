@@ -30,7 +30,7 @@ export interface FakeBundleSpec {
 }
 
 export interface FakeBundle {
-  prepared: PreparedBundle;
+  prepared: PreparedBundle & { exportJsonBytes: Buffer };
   state: StateEntry[];
   exp: StagingExport;
   /** (Re)writes the incoming files if they are not there (recovery on open removes stale incoming folders). */

@@ -27,8 +27,15 @@ export interface PreparedBundle {
   /** Input path as given (for messages and audit). */
   path: string;
   exp: StagingExport;
-  exportJsonBytes: Buffer;
-  /** hex sha256 of exportJsonBytes. */
+  /**
+   * export.json's exact bytes, in memory; or, for a bundle with a very long
+   * file list, `exportJsonFile`: a file holding exactly those bytes (the
+   * verifier's spool), copied into the generation's folder by the apply
+   * without being held. One of the two.
+   */
+  exportJsonBytes?: Buffer;
+  exportJsonFile?: string;
+  /** hex sha256 of export.json's bytes. */
   exportJsonSha256: string;
   /** incoming/<job>/files: holds every path of exp.files, verified. */
   filesDir: string;

@@ -4,7 +4,7 @@
  * export.json state.digest. Each mismatch (changed, missing, extra) by path.
  */
 import { createHash } from 'node:crypto';
-import { createReadStream, existsSync, readFileSync } from 'node:fs';
+import { createReadStream, existsSync } from 'node:fs';
 import { lstat, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -15,6 +15,7 @@ import type { Db } from '../db/index';
 import type { Workspace } from '../workspace/index';
 import { generationDir, generationMetaDir, generationName } from '../workspace/layout';
 import { comparePaths, scanStateFile, stateEntries, StateWriter } from './state';
+import { readKeptExport } from './kept-export';
 import { currentGeneration, getGeneration } from './store';
 import type { GenerationRow } from './types';
 import { buildVerdict, reportOf } from '../verify/verdict';
@@ -83,21 +84,27 @@ function checkKeptExport(f: TreeFindings, row: GenerationRow, metaDir: string): 
     f.checks.push({ name: 'export.json', ok: false, detail: 'missing' });
     return null;
   }
-  const bytes = readFileSync(exportFile);
-  const sha = createHash('sha256').update(bytes).digest('hex');
+  // Read once through a fixed buffer: hashed, and its signed state digest picked out (it may be hundreds of MB).
+  let kept: { sha256: string; stateDigest: string | null };
+  try {
+    kept = readKeptExport(exportFile);
+  } catch {
+    f.failures.push({ code: 'ERR_BUNDLE_CORRUPT', message: `The kept export.json of ${row.export_id} is unreadable.`, path: 'export.json' });
+    return null;
+  }
+  const sha = kept.sha256;
   if (sha !== row.export_json_sha256) {
     f.failures.push({ code: 'ERR_VERIFY_DIGEST', message: `The kept export.json of ${row.export_id} was altered (sha256 ${sha}, recorded ${row.export_json_sha256}).`, path: 'export.json' });
     f.checks.push({ name: 'export.json', ok: false, detail: 'altered since import' });
     return null;
   }
-  try {
-    const signedDigest = (JSON.parse(bytes.toString('utf8')) as { state: { digest: string } }).state.digest;
-    f.checks.push({ name: 'export.json', ok: true, detail: `${row.export_id}, signed state ${signedDigest}` });
-    return signedDigest;
-  } catch {
+  const signedDigest = kept.stateDigest;
+  if (signedDigest === null) {
     f.failures.push({ code: 'ERR_BUNDLE_CORRUPT', message: `The kept export.json of ${row.export_id} is unreadable.`, path: 'export.json' });
     return null;
   }
+  f.checks.push({ name: 'export.json', ok: true, detail: `${row.export_id}, signed state ${signedDigest}` });
+  return signedDigest;
 }
 
 /** 1b. The kept list of expected files, which must hash to the signed state. Returns the file to read it from (null when unreadable). */
