@@ -4,7 +4,7 @@
  * export.json state.digest. Each mismatch (changed, missing, extra) by path.
  */
 import { createHash } from 'node:crypto';
-import { createReadStream, existsSync } from 'node:fs';
+import { closeSync, constants as fsc, createReadStream, existsSync, fstatSync, openSync, readSync } from 'node:fs';
 import { lstat, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -28,6 +28,33 @@ async function hashFile(file: string, signal?: AbortSignal): Promise<{ sha256: s
     size += (chunk as Buffer).length;
   }
   return { sha256: h.digest('hex'), size };
+}
+
+/** Files up to this size are hashed with synchronous reads into one shared buffer (no stream per file). */
+const SMALL_FILE = 8 << 20;
+let shared: Buffer | null = null;
+
+/**
+ * Hashes a small regular file with plain reads (a stream per file costs
+ * far more than hashing ~1 KiB); null when the file is larger than
+ * SMALL_FILE (the caller streams it instead).
+ */
+function hashSmallFile(file: string): { sha256: string; size: number; statSize: number } | null {
+  const fd = openSync(file, fsc.O_RDONLY | fsc.O_NOFOLLOW);
+  try {
+    const st = fstatSync(fd);
+    if (st.size > SMALL_FILE) return null;
+    const buf = (shared ??= Buffer.allocUnsafe(1 << 20));
+    const h = createHash('sha256');
+    let size = 0;
+    for (let n = readSync(fd, buf, 0, buf.length, null); n > 0; n = readSync(fd, buf, 0, buf.length, null)) {
+      h.update(buf.subarray(0, n));
+      size += n;
+    }
+    return { sha256: h.digest('hex'), size, statSize: st.size };
+  } finally {
+    closeSync(fd);
+  }
 }
 
 /**
@@ -159,6 +186,8 @@ async function checkTreeFiles(f: TreeFindings, root: string, rootName: string, s
   };
   const hashOne = async (p: string): Promise<Hashed> => {
     try {
+      const small = hashSmallFile(join(root, p));
+      if (small) return { path: p, ...small };
       const st = await lstat(join(root, p));
       const h = await hashFile(join(root, p), signal);
       return { path: p, sha256: h.sha256, size: h.size, statSize: st.size };
@@ -170,9 +199,12 @@ async function checkTreeFiles(f: TreeFindings, root: string, rootName: string, s
     f.failures.push({ code: 'ERR_VERIFY_EXTRA_FILE', message: `Not a regular file in the staging tree: ${p}`, path: p });
   };
   try {
-    // Up to four files hashed at once, their results taken in path order.
+    // Large files: up to four hashed at once (streams), their results taken in path order.
     const pending: Promise<Hashed>[] = [];
+    let n = 0;
     for await (const p of walkSorted(root, odd)) {
+      // Small files hash synchronously: let timers and signals through now and then.
+      if (++n % 256 === 0) await new Promise((r) => setImmediate(r));
       if (signal?.aborted) throw new OpsError('ERR_CANCELLED', 'Verification cancelled.');
       pending.push(hashOne(p));
       if (pending.length >= 4) take(await pending.shift()!);
