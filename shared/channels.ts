@@ -16,6 +16,7 @@ export const CHANNEL_NAMES = [
 
   'jobs.cancel',
   'library.list',
+  'library.files',
   'staging.rollback',
   'audit.list',
   'audit.page',

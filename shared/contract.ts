@@ -193,6 +193,27 @@ export interface LibraryEntry {
   size: number | null;
 }
 
+/** One file of a library bundle's signed file list (export.json `files`). */
+export interface LibraryFileView {
+  path: string;
+  size: number;
+  sha256: string;
+}
+
+/** A page of a library bundle's file list (sorted by path), read from the list the engine verified in the library copy. */
+export interface LibraryFilesPageView {
+  sha256: string;
+  /** Files matching the filter (all files without one). */
+  total: number;
+  /** Files in the bundle. */
+  count: number;
+  totalBytes: number;
+  offset: number;
+  rows: LibraryFileView[];
+  /** What the list was read from: the library copy, verified at `at` (signatures and every file's digest). */
+  verified: { at: string; exportId: string; generation: number; kind: string; signedBy: string[] };
+}
+
 /** An audit row as the renderer sees it: the log's own row shape. */
 export type AuditRowView = AuditRow;
 
@@ -364,6 +385,20 @@ export const CONTRACT = {
   'jobs.list': channel(NoInput)<JobInfo[]>(),
   'jobs.cancel': channel(z.object({ jobId: z.string().min(1).max(100) }).strict())<{ cancelled: boolean }>(),
   'library.list': channel(NoInput)<LibraryEntry[]>(),
+  /**
+   * A library bundle's file list, a page at an offset, filtered by a path substring (any case).
+   * The first request re-verifies the library copy and indexes its signed list (a job); later pages read the index.
+   */
+  'library.files': channel(
+    z
+      .object({
+        sha256: z.string().regex(/^[0-9a-f]{64}$/, "sha256 must be the bundle's SHA-256: 64 lowercase hex digits."),
+        offset: z.number().int().min(0).default(0),
+        limit: z.number().int().min(1).max(1000).default(200),
+        filter: z.string().max(4096).optional(),
+      })
+      .strict(),
+  )<LibraryFilesPageView>(),
   'staging.rollback': channel(
     z.object({ to: z.number().int().nonnegative().optional(), reason: z.string().trim().max(2000).optional() }).strict(),
   )<WorkspaceStatusView>(),

@@ -16,6 +16,7 @@ import type {
   KeyInspection,
   KeyView,
   LibraryEntry,
+  LibraryFilesPageView,
   ParsedInput,
   RestorePlanView,
   RestoreResultView,
@@ -72,6 +73,37 @@ export async function rollback(e: Engine, to: number | undefined, reason: string
 
 export async function libraryList(e: Engine): Promise<LibraryEntry[]> {
   return e.library().map((r) => ({ file: r.file, kind: r.kind, exportId: r.export_id, generation: r.generation, sha256: r.sha256, size: r.size }));
+}
+
+/** Index builds in flight, one per workspace and bundle (concurrent first pages wait for the same job). */
+const indexBuilds = new Map<string, Promise<unknown>>();
+
+/** A page of a library bundle's file list; the first request builds the index through the job executor (a worker thread in the app). */
+export async function libraryFiles(e: Engine, input: ParsedInput<'library.files'>, exec: EngineExec = inlineExec): Promise<LibraryFilesPageView> {
+  const q = { offset: input.offset, limit: input.limit, filter: input.filter };
+  let page = e.libraryFiles.page(input.sha256, q);
+  if (!page) {
+    const key = `${e.dir}\0${input.sha256}`;
+    let build = indexBuilds.get(key);
+    if (!build) {
+      const ctx = { jobId: `library-index-${Date.now()}`, signal: new AbortController().signal, onProgress: () => {} };
+      build = exec(JOBS['library.index'], { workspaceDir: e.dir, sha256: input.sha256 }, ctx).finally(() => indexBuilds.delete(key));
+      indexBuilds.set(key, build);
+    }
+    await build;
+    page = e.libraryFiles.page(input.sha256, q);
+    if (!page) throw new OpsError('ERR_INTERNAL', `The file list of bundle ${input.sha256} was built but cannot be read.`);
+  }
+  const m = page.meta;
+  return {
+    sha256: input.sha256,
+    total: page.total,
+    count: m.count,
+    totalBytes: m.totalBytes,
+    offset: page.offset,
+    rows: page.rows,
+    verified: { at: m.verifiedAt, exportId: m.exportId, generation: m.generation, kind: m.kind, signedBy: m.signedBy },
+  };
 }
 
 // --- audit ------------------------------------------------------------------

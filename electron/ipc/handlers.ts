@@ -125,6 +125,7 @@ export function createHandlers(deps: HandlerDeps): Handlers {
     'jobs.list': async () => jobs.list(),
     'jobs.cancel': async ({ jobId }) => ({ cancelled: jobs.cancel(jobId) }),
     'library.list': async () => engine.libraryList(sess()),
+    'library.files': async (input) => engine.libraryFiles(sess(), input, exec),
     'staging.rollback': async ({ to, reason }) => {
       jobs.assertNoWriter('a rollback');
       const s = sess();

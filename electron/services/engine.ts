@@ -21,6 +21,7 @@ import { openDatabase, type Db } from './db/index';
 import { computeHealth, type HealthReport } from './health/index';
 import { addTrustedKey, listKeyRecords, revokeTrustedKey, rotateTrustedKey, trustStoreProblems, type AddKeyInput, type KeyRecord, type TrustStoreProblem } from './keys/index';
 import { runRetention, type RetentionResult } from './library/index';
+import { buildFileIndex, pageFileIndex, type FileIndexMeta, type FileIndexPage } from './library/files';
 import { CHECKS, type CheckResult } from './runbooks/checks';
 import type { RunbookServices } from './runbooks/services';
 import type { RestoreEngines } from './runbooks/restore';
@@ -47,7 +48,7 @@ import {
   type UnacknowledgedFailures,
 } from './runbooks/index';
 import { importBundles as stagingImportBundles, importLocked, openForWrite, rollbackLocked, stagingStatus, verifyGeneration, verifyStagingTree, type ImportOptions, type ImportResult, type RecoveryReport, type RollbackOptions, type RollbackResult, type StagingHooks, type StagingStatus, type TreeVerifyOptions, type WriteSession } from './staging/index';
-import { listLibrary, readState } from './staging/store';
+import { getLibrary, listLibrary, readState } from './staging/store';
 import { resolveTrust, type Trust, type TrustInput } from './trust';
 import { verifyMirrorBundle, verifyPath, type VerifyOptions, type WorkspaceVerifier } from './verify/index';
 import { verifyTrivyBundle } from './verify/trivy';
@@ -110,6 +111,13 @@ export interface Engine {
   health(opts?: { now?: Date }): Promise<HealthReport>;
   /** The verified bundles kept in the workspace library. */
   library(): ReturnType<typeof listLibrary>;
+  /** A library bundle's signed file list, paged from an index built once from the re-verified library copy (library/files.ts). */
+  libraryFiles: {
+    /** Re-verifies the library copy and writes the index (run as the job JOBS['library.index']). */
+    buildIndex(sha256: string, req?: { signal?: AbortSignal; onProgress?: (p: JobProgress) => void }): Promise<FileIndexMeta>;
+    /** A page of the list (null: no index yet). */
+    page(sha256: string, q: { offset: number; limit: number; filter?: string }): FileIndexPage | null;
+  };
   /** Verify + extract + apply in order (write lock held throughout). */
   importBundles(paths: string[], req?: ImportRequest): Promise<ImportResult>;
   rollback(opts?: Omit<RollbackOptions, 'hooks'>): Promise<RollbackResult>;
@@ -276,6 +284,17 @@ export function createEngine(workspaceDir: string, options: EngineOptions = {}):
     status: (opts = {}) => stagingStatus(ws, db(), opts),
     health: (opts = {}) => computeHealth({ ws, db: db(), settings: ws.settings, services, now: opts.now }),
     library: () => listLibrary(db()),
+    libraryFiles: {
+      buildIndex: (sha256, req = {}) =>
+        buildFileIndex(ws, sha256, {
+          library: (sha) => {
+            const r = getLibrary(db(), sha);
+            return r ? { file: r.file, name: r.name, kind: r.kind, pruned: r.pruned_at !== null } : null;
+          },
+          verify: (file) => verifyMirrorBundle(file, engine.verifyOptions({ signal: req.signal, onProgress: req.onProgress }).options),
+        }),
+      page: (sha256, q) => pageFileIndex(ws, sha256, q),
+    },
     importBundles(paths, req = {}) {
       const { trust: trustInput, ...rest } = req;
       return withWriteSession('mirror import', async (s) => {

@@ -88,6 +88,12 @@ const DEFS = {
       }),
   }),
 
+  /** A library bundle's file list: the library copy re-verified, its signed list written as a paged index (library/files.ts). */
+  'library.index': job({
+    params: z.object({ workspaceDir, sha256: z.string().regex(/^[0-9a-f]{64}$/, 'sha256 must be 64 lowercase hex digits.') }),
+    run: (p, ctx, e) => e.libraryFiles.buildIndex(p.sha256, { signal: ctx.signal, onProgress: ctx.onProgress }),
+  }),
+
   /** Deep verification of the current staging generation against its signed state. */
   'staging.verify': job({
     params: z.object({ workspaceDir }),

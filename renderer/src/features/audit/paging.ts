@@ -1,5 +1,6 @@
 /** Paging the audit log over IPC: fixed-size pages cached by react-query, fetched as the virtual list reaches them. */
-import { useEffect, useMemo, useState } from 'react';
+import { useMemo } from 'react';
+import { useDebounced } from '../../components/useDebounced';
 import { keepPreviousData, useQueries, useQuery } from '@tanstack/react-query';
 import type { AuditOffsetPageView, AuditRowView } from '../../../../shared/contract';
 import { useInvoke } from '../../api/ApiProvider';
@@ -19,20 +20,7 @@ export function filterInput(f: AuditFilters): { action?: string; actor?: string;
   };
 }
 
-/**
- * A value that follows `value` once it has not changed for `ms`. Compared by
- * value (Object.is), so pass a primitive: an object built during render is new
- * every render and would restart the timer (and re-render) forever.
- */
-export function useDebounced<T extends string | number | boolean | null | undefined>(value: T, ms: number): T {
-  const [v, setV] = useState(value);
-  useEffect(() => {
-    if (Object.is(v, value)) return;
-    const t = setTimeout(() => setV(value), ms);
-    return () => clearTimeout(t);
-  }, [v, value, ms]);
-  return v;
-}
+export { useDebounced };
 
 export type AuditFilterInput = ReturnType<typeof filterInput>;
 

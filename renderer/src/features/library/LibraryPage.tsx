@@ -2,7 +2,8 @@ import { useMutation, useQuery } from '@tanstack/react-query';
 import { useState } from 'react';
 import { Button, Card, CardBody, CardTitle, Flex } from '@patternfly/react-core';
 import { Table, Tbody, Td, Th, Thead, Tr } from '@patternfly/react-table';
-import type { RetentionView } from '../../../../shared/contract';
+import type { LibraryEntry, RetentionView } from '../../../../shared/contract';
+import { BundleFiles } from './BundleFiles';
 import { useInvoke } from '../../api/ApiProvider';
 import { focusPageHeading } from '../../app/focus';
 import { ConfirmAction } from '../../components/ConfirmAction';
@@ -12,9 +13,13 @@ import { StatusLabel } from '../../components/Status';
 import { formatBytes, formatTime, shortDigest } from '../../components/format';
 import { sortLibrary } from './sort';
 
+const hasFileList = (e: LibraryEntry) => e.kind === 'mirror-full' || e.kind === 'mirror-delta';
+
 export function LibraryPage() {
   const invoke = useInvoke();
   const lib = useQuery({ queryKey: ['library', 'list'], queryFn: () => invoke('library.list', {}) });
+  const [shown, setShown] = useState<string | null>(null);
+  const shownEntry = lib.data?.find((e) => e.sha256 === shown) ?? null;
   return (
     <Flex direction={{ default: 'column' }} gap={{ default: 'gapMd' }}>
       <Card component="section" aria-label="Library">
@@ -34,6 +39,7 @@ export function LibraryPage() {
                   <Th>Size</Th>
                   <Th>SHA-256</Th>
                   <Th>File</Th>
+                  <Th screenReaderText="Files in the bundle" />
                 </Tr>
               </Thead>
               <Tbody>
@@ -51,6 +57,13 @@ export function LibraryPage() {
                     <Td dataLabel="File">
                       <code>{e.file}</code>
                     </Td>
+                    <Td dataLabel="Files">
+                      {hasFileList(e) && (
+                        <Button variant="link" isInline onClick={() => setShown(e.sha256)} aria-label={`Show the files of ${e.file.split('/').pop()}`}>
+                          Files
+                        </Button>
+                      )}
+                    </Td>
                   </Tr>
                 ))}
               </Tbody>
@@ -58,6 +71,7 @@ export function LibraryPage() {
           )}
         </CardBody>
       </Card>
+      {shownEntry && <BundleFiles key={shownEntry.sha256} entry={shownEntry} onClose={() => setShown(null)} />}
       <Retention />
     </Flex>
   );
