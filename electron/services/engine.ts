@@ -293,7 +293,13 @@ export function createEngine(workspaceDir: string, options: EngineOptions = {}):
           },
           verify: (file) => verifyMirrorBundle(file, engine.verifyOptions({ signal: req.signal, onProgress: req.onProgress }).options),
         }),
-      page: (sha256, q) => pageFileIndex(ws, sha256, q),
+      page: (sha256, q) => {
+        const page = pageFileIndex(ws, sha256, q);
+        // The list of a bundle retention pruned (or the library no longer holds) is not shown.
+        const r = page ? getLibrary(db(), sha256) : null;
+        if (page && (!r || r.pruned_at !== null)) throw new OpsError('ERR_INPUT_NOT_FOUND', `The library holds no bundle with SHA-256 ${sha256}.`, { action: 'Reload the library page: the bundle may have been pruned by retention.' });
+        return page;
+      },
     },
     importBundles(paths, req = {}) {
       const { trust: trustInput, ...rest } = req;

@@ -108,6 +108,15 @@ describe('library file index', () => {
     await expect(engine.libraryFiles.buildIndex('0'.repeat(64))).rejects.toMatchObject({ code: 'ERR_INPUT_NOT_FOUND' });
     await expect(engine.libraryFiles.buildIndex('../../etc')).rejects.toMatchObject({ code: 'ERR_USAGE' });
     expect(() => engine.libraryFiles.page('../x', { offset: 0, limit: 1 })).toThrow(/not a bundle's SHA-256/);
+    // A bundle retention pruned: its list is not shown any more. (The copy was restored above: the list builds again.)
+    await engine.libraryFiles.buildIndex(sha);
+    expect(engine.libraryFiles.page(sha, { offset: 0, limit: 1 })).not.toBeNull();
+    engine.db().prepare('UPDATE staging_library SET pruned_at = ? WHERE sha256 = ?').run('2026-01-01T00:00:00.000Z', sha);
+    try {
+      expect(() => engine.libraryFiles.page(sha, { offset: 0, limit: 1 })).toThrow(expect.objectContaining({ code: 'ERR_INPUT_NOT_FOUND' }));
+    } finally {
+      engine.db().prepare('UPDATE staging_library SET pruned_at = NULL WHERE sha256 = ?').run(sha);
+    }
   });
 });
 

@@ -96,6 +96,12 @@ export function readFileIndexMeta(ws: Workspace, bundleSha256: string): FileInde
   }
 }
 
+/** Removes a bundle's index (retention pruned the bundle; the list is derived data). */
+export function removeFileIndex(ws: Workspace, bundleSha256: string): void {
+  refuseLink(fileIndexRoot(ws));
+  removeTree(fileIndexDir(ws, bundleSha256));
+}
+
 /**
  * Writes the index of a verified bundle's file list (in a temp folder renamed
  * into place, index.json last): an interrupted build leaves no index, and the

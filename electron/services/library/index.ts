@@ -9,6 +9,7 @@
 import { removeTree } from '../safe-fs';
 import { join } from 'node:path';
 import { appendAudit } from '../audit/index';
+import { removeFileIndex } from './files';
 import type { Db } from '../db/index';
 import { bumpCounter, logEvent, setGauge } from '../obs/index';
 import { RESTORE_CHECKLIST_ID, restoreChain } from '../runbooks/restore';
@@ -142,6 +143,7 @@ export function runRetention(ws: Workspace, db: Db, opts: { dryRun?: boolean; no
       appendAudit(db, { action: 'retention.pruned', subject: p.file, operator: opts.operator, details: { sha256: p.sha256, kind: p.kind, exportId: p.exportId, generation: p.generation, size: p.size, reason: p.reason } });
     })();
     removeTree(join(ws.layout.library, p.sha256));
+    removeFileIndex(ws, p.sha256);
     bumpCounter(ws, 'retention_pruned_total', { kind: p.kind });
     logEvent(ws, { event: 'retention.pruned', exportId: p.exportId ?? undefined, file: p.file, kind: p.kind, reason: p.reason });
   }
