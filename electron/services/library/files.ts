@@ -55,10 +55,9 @@ export interface FileIndexPage {
   rows: FileIndexRow[];
 }
 
-/** The file entries of a signed list: only `length`, `at(i)` and iteration are used (an array or a compact list). */
-export interface FileEntries {
+/** The file entries of a signed list (an array or the verifier's compact FileList): only `length` and iteration are used. */
+export interface FileEntries extends Iterable<{ path: string; size: number; sha256: string }> {
   readonly length: number;
-  at(i: number): { path: string; size: number; sha256: string } | undefined;
 }
 
 const HEX64 = /^[0-9a-f]{64}$/;
@@ -127,8 +126,9 @@ export function writeFileIndex(ws: Workspace, files: FileEntries, meta: Omit<Fil
         if (used > 0) writeSync(fd, chunk, 0, used);
         used = 0;
       };
-      for (let i = 0; i < count; i++) {
-        const f = files.at(i)!;
+      let i = 0;
+      for (const f of files) {
+        if (i === count) throw new OpsError('ERR_INTERNAL', 'The signed file list holds more entries than its length.');
         const line = `${f.sha256} ${f.size} ${f.path}\n`;
         const n = Buffer.byteLength(line);
         offsets[i] = pos;
@@ -137,7 +137,9 @@ export function writeFileIndex(ws: Workspace, files: FileEntries, meta: Omit<Fil
         if (used + n > chunk.length) flush();
         if (n > chunk.length) writeSync(fd, line);
         else used += chunk.write(line, used);
+        i++;
       }
+      if (i !== count) throw new OpsError('ERR_INTERNAL', `The signed file list has ${i} entries, not the ${count} it declares.`);
       offsets[count] = pos;
       flush();
       fsyncSync(fd);
