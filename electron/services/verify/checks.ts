@@ -49,11 +49,11 @@ function signatureCheck(report: Report, control: Map<string, Buffer>, keys: Trus
  * read), manifest.sig over manifest.yaml, and the optional DSSE and Sigstore
  * envelopes.
  */
-export async function checkSignatures(report: Report, control: Map<string, Buffer>, exportBlob: SignedBlob, opts: VerifyOptions): Promise<KeysInfo | undefined> {
+export async function checkSignatures(report: Report, control: Map<string, Buffer>, exportBlob: SignedBlob, manifestBlob: SignedBlob | null, opts: VerifyOptions): Promise<KeysInfo | undefined> {
   const keys = opts.keys;
   const keysInfo = signatureCheck(report, control, keys, 'signature export.sig over export.json', 'signatures/export.sig', 'export.json', exportBlob);
-  if (!control.has('manifest.yaml')) report.fail('manifest.yaml present', 'ERR_VERIFY_MISSING_FILE', 'The bundle has no mirror/manifest.yaml.', 'mirror/manifest.yaml');
-  else signatureCheck(report, control, keys, 'signature manifest.sig over manifest.yaml', 'signatures/manifest.sig', 'manifest.yaml');
+  if (!manifestBlob) report.fail('manifest.yaml present', 'ERR_VERIFY_MISSING_FILE', 'The bundle has no mirror/manifest.yaml.', 'mirror/manifest.yaml');
+  else signatureCheck(report, control, keys, 'signature manifest.sig over manifest.yaml', 'signatures/manifest.sig', 'manifest.yaml', manifestBlob);
   const dsse = control.get('signatures/export.dsse.json');
   if (dsse) checkDsse(report, dsse, { sha256: exportBlob.sha256, size: exportBlob.size }, keys);
   const sigstore = control.get('signatures/export.sigstore.json');
@@ -88,13 +88,19 @@ async function checkSigstore(report: Report, bundle: Buffer, exportBytes: Buffer
   }
 }
 
-/** manifest.yaml is informational (spec section 3) but must be YAML. */
-export function checkManifestYaml(report: Report, bytes: Buffer | undefined): void {
-  if (!bytes) return;
+/**
+ * manifest.yaml is informational (spec section 3) but must be YAML. A
+ * manifest the fast path recognised as its lines streamed is YAML by
+ * construction; any other is read back from the spool and parsed whole.
+ */
+export function checkManifestYaml(report: Report, blob: SignedBlob | null, recognised: boolean): void {
+  if (!blob) return;
+  if (recognised) return report.ok('manifest.yaml parses');
   try {
-    checkYaml(bytes.toString('utf8'));
+    checkYaml(blob.bytes('manifest.yaml').toString('utf8'));
     report.ok('manifest.yaml parses');
   } catch (e) {
+    if (isOpsError(e)) return report.fail('manifest.yaml parses', e.code, e.message, 'mirror/manifest.yaml');
     report.fail('manifest.yaml parses', 'ERR_BUNDLE_CORRUPT', `mirror/manifest.yaml is not valid YAML (${(e as Error).message.split('\n')[0]}).`, 'mirror/manifest.yaml');
   }
 }

@@ -266,6 +266,20 @@ describe('producer bundles', () => {
     });
   }
 
+  it('manifest.yaml is streamed: a manifest the line fast path does not know (comments, block scalar) is parsed whole and passes; one broken only on its last line fails; its bytes are handed back on request', async () => {
+    const odd = 'profile: "p"\n# a comment\nnotes: |\n  free text\n  more\nfiles:\n  - path: "a"\n    size: 1\n';
+    const ok = await bundle('manifest-odd.tar.zst', { tamper: { manifestYaml: odd } });
+    const r = await verify(ok.file);
+    expect(r.verdict.code, r.verdict.message).toBeNull();
+    expect(r.manifestYamlBytes?.toString('utf8')).toBe(odd);
+    expect(r.exportJsonBytes?.length).toBeGreaterThan(100);
+    const lines = Array.from({ length: 5000 }, (_, i) => `  - path: "data/f${i}"\n    size: ${i}`).join('\n');
+    const broken = await bundle('manifest-broken-end.tar.zst', { tamper: { manifestYaml: `files:\n${lines}\nz: [unclosed\n` } });
+    const rb = await verify(broken.file);
+    expect(rb.verdict.code).toBe('ERR_BUNDLE_CORRUPT');
+    expect(rb.verdict.member).toBe('mirror/manifest.yaml');
+  });
+
   it('unknown files under signatures/ and delta/ are skipped unread, with a warning', async () => {
     const b = await bundle('unknown-control.tar.zst', { tamper: { rawMembers: [{ name: 'mirror/signatures/extra.sig', content: 'x'.repeat(1000) }, { name: 'mirror/delta/notes.txt', content: 'hello' }] } });
     const r = await verify(b.file);

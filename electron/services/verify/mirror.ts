@@ -191,17 +191,17 @@ async function judge(report: Report, s: StreamOutcome, opts: MirrorVerifyOptions
     return { plaintext: false };
   }
   result.exportJsonSha256 = exportBlob.sha256;
-  const manifestBytes = control.get('manifest.yaml');
+  const manifestBlob = collector.manifestBlob;
   if (opts.controlBytes !== false) {
     try {
       result.exportJsonBytes = exportBlob.bytes('export.json');
+      if (manifestBlob) result.manifestYamlBytes = manifestBlob.bytes('manifest.yaml');
     } catch (e) {
-      report.fail('export.json read back', isOpsError(e) ? e.code : 'ERR_BUNDLE_LIMIT', (e as Error).message, 'mirror/export.json');
+      report.fail('export.json and manifest.yaml read back', isOpsError(e) ? e.code : 'ERR_BUNDLE_LIMIT', (e as Error).message, 'mirror/export.json');
     }
-    if (manifestBytes) result.manifestYamlBytes = manifestBytes;
   }
   // 1. Signatures.
-  const keys = await checkSignatures(report, control, exportBlob, opts);
+  const keys = await checkSignatures(report, control, exportBlob, manifestBlob, opts);
   for (const rel of collector.ignoredControl) {
     report.warnings.push(`mirror/${rel} is not a ${rel.startsWith('delta/') ? 'delta file' : 'signature'} this console knows; it was ignored.`);
   }
@@ -210,7 +210,7 @@ async function judge(report: Report, s: StreamOutcome, opts: MirrorVerifyOptions
   if (!exp) return { keys, plaintext: false };
   result.exportJson = exp;
   checkSignerTenant(report, opts.keys, keys?.signedBy ?? [], exp.tenant, 'export.json');
-  checkManifestYaml(report, manifestBytes);
+  checkManifestYaml(report, manifestBlob, collector.manifestRecognised);
   // 3. Provenance. 4. Content and state. 5. Delta rules.
   const provenance = checkProvenance(report, control.get('provenance.json'), collector.members);
   const encrypted = checkContent(report, exp, collector.payload, gate);

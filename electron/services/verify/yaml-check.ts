@@ -119,16 +119,45 @@ const JSON_FLOW_MAX = 1024;
  * other indentation) returns false and goes to the library.
  */
 function isSimpleManifest(text: string): boolean {
-  const lines = linesOf(text);
-  const top = new Set<string>();
+  const r = new SimpleManifestLines();
+  for (const line of linesOf(text)) if (!r.line(line)) return false;
+  return r.end();
+}
+
+/**
+ * The fast path fed line by line (a streamed manifest.yaml is recognised as
+ * its bytes arrive, never held whole): `line()` returns false as soon as a
+ * line is not one of the recognised shapes; `end()` says whether the whole
+ * document was recognised. Empty lines at the end are ignored (as `linesOf`).
+ */
+export class SimpleManifestLines {
+  private readonly top = new Set<string>();
   // What the lines after a `key:` head may be: a nested mapping, a list of mappings, or a list of scalars.
-  let block: 'none' | 'head' | 'map' | 'items' | 'scalars' = 'none';
-  let seen = new Set<string>();
-  for (const line of lines) {
+  private block: 'none' | 'head' | 'map' | 'items' | 'scalars' = 'none';
+  private seen = new Set<string>();
+  private pendingEmpty = 0;
+  private ok = true;
+
+  line(line: string): boolean {
+    if (!this.ok) return false;
+    if (line === '') {
+      this.pendingEmpty++;
+      return true;
+    }
+    for (; this.pendingEmpty > 0; this.pendingEmpty--) if (!this.one('')) return (this.ok = false);
+    if (!this.one(line)) this.ok = false;
+    return this.ok;
+  }
+
+  end(): boolean {
+    return this.ok && this.block !== 'head' && this.top.size > 0;
+  }
+
+  private one(line: string): boolean {
     let m: RegExpExecArray | null;
     if (line.length > 0 && line[0] !== ' ') {
-      if (block === 'head') return false; // an empty block: null value, leave it to the library
-      if ((m = TOP_SCALAR_RE.exec(line))) block = 'none';
+      if (this.block === 'head') return false; // an empty block: null value, leave it to the library
+      if ((m = TOP_SCALAR_RE.exec(line))) this.block = 'none';
       else if ((m = TOP_JSON_RE.exec(line))) {
         const v = m[2];
         // Canonical one-line JSON is YAML flow; the round trip also proves there are no duplicate keys.
@@ -137,39 +166,39 @@ function isSimpleManifest(text: string): boolean {
         } catch {
           return false;
         }
-        block = 'none';
-      } else if ((m = TOP_HEAD_RE.exec(line))) block = 'head';
+        this.block = 'none';
+      } else if ((m = TOP_HEAD_RE.exec(line))) this.block = 'head';
       else return false;
-      if (top.has(m[1])) return false;
-      top.add(m[1]);
-      continue;
+      if (this.top.has(m[1])) return false;
+      this.top.add(m[1]);
+      return true;
     }
-    if (block === 'none') return false;
-    if (block === 'head') {
+    if (this.block === 'none') return false;
+    if (this.block === 'head') {
       if ((m = ITEM_RE.exec(line))) {
-        block = 'items';
-        seen = new Set([m[1]]);
-      } else if (SCALAR_ITEM_RE.test(line)) block = 'scalars';
+        this.block = 'items';
+        this.seen = new Set([m[1]]);
+      } else if (SCALAR_ITEM_RE.test(line)) this.block = 'scalars';
       else if ((m = MAP_FIELD_RE.exec(line))) {
-        block = 'map';
-        seen = new Set([m[1]]);
+        this.block = 'map';
+        this.seen = new Set([m[1]]);
       } else return false;
-      continue;
+      return true;
     }
-    if (block === 'map') {
+    if (this.block === 'map') {
       m = MAP_FIELD_RE.exec(line);
-      if (!m || seen.has(m[1])) return false;
-      seen.add(m[1]);
-    } else if (block === 'items') {
-      if ((m = ITEM_RE.exec(line))) seen = new Set([m[1]]);
+      if (!m || this.seen.has(m[1])) return false;
+      this.seen.add(m[1]);
+    } else if (this.block === 'items') {
+      if ((m = ITEM_RE.exec(line))) this.seen = new Set([m[1]]);
       else {
         m = FIELD_RE.exec(line);
-        if (!m || seen.has(m[1])) return false;
-        seen.add(m[1]);
+        if (!m || this.seen.has(m[1])) return false;
+        this.seen.add(m[1]);
       }
     } else if (!SCALAR_ITEM_RE.test(line)) return false;
+    return true;
   }
-  return block !== 'head' && top.size > 0;
 }
 
 /**

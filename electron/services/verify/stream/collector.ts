@@ -22,6 +22,7 @@ import { isEncryptedFile, type ExportJson } from '../export-schema';
 import { ExportJsonStream } from '../export-stream';
 import type { HashPool } from '../hash-pool';
 import type { TrustedKey } from '../keys';
+import { SimpleManifestLines } from '../yaml-check';
 import { SignedBlob } from './signed-blob';
 import type { TarGate } from '../tar-gate';
 import { checkAbort } from './read';
@@ -36,7 +37,6 @@ export interface Member {
 }
 
 const CONTROL_CAP: Record<string, number> = {
-  'manifest.yaml': 256 * 1024 * 1024,
   'provenance.json': 16 * 1024 * 1024,
   'delta/manifest.diff.json': 256 * 1024 * 1024,
   'delta/tombstones.jsonl': 256 * 1024 * 1024,
@@ -202,6 +202,9 @@ export class MemberCollector {
   readonly payload = new PayloadTable();
   /** export.json as streamed: digest, signature verifiers, spooled bytes (null: not in the bundle). */
   exportBlob: SignedBlob | null = null;
+  /** manifest.yaml as streamed (null: not in the bundle), and whether the line-by-line fast path recognised it as YAML. */
+  manifestBlob: SignedBlob | null = null;
+  manifestRecognised = false;
   readonly ignoredControl: string[] = [];
   /** export.json as parsed when its bytes came in, or why it did not parse. */
   exportJson: ExportJson | null = null;
@@ -265,6 +268,7 @@ export class MemberCollector {
     for (const s of this.openSinks) s.abandon();
     this.openSinks.clear();
     this.exportBlob?.close();
+    this.manifestBlob?.close();
   }
 
   private spoolFile(): string {
@@ -296,7 +300,55 @@ export class MemberCollector {
       return null;
     }
     if (rel === 'export.json') return this.exportFile();
+    if (rel === 'manifest.yaml') return this.manifestFile();
     return this.controlFile(rel, dec.path, entry.size);
+  }
+
+  /**
+   * manifest.yaml: hashed, signature-checked and spooled as it streams, its
+   * lines fed to the YAML fast path (yaml-check) as they complete; only a
+   * manifest that path does not recognise is read back and parsed whole.
+   */
+  private manifestFile(): TarMemberSink {
+    const blob = new SignedBlob(this.spoolFile(), this.o.keys);
+    this.manifestBlob = blob;
+    const lines = new SimpleManifestLines();
+    let ok = true;
+    let partial: Buffer[] = [];
+    let partialLen = 0;
+    const LINE_MAX = 1024 * 1024;
+    const line = (b: Buffer): void => {
+      if (ok) ok = lines.line(b.toString('utf8'));
+    };
+    return {
+      data: (c: Buffer) => {
+        blob.update(c);
+        if (!ok) return;
+        let from = 0;
+        for (let nl = c.indexOf(0x0a); nl >= 0; nl = c.indexOf(0x0a, from)) {
+          if (partialLen) {
+            partial.push(c.subarray(from, nl));
+            line(Buffer.concat(partial));
+            partial = [];
+            partialLen = 0;
+          } else line(c.subarray(from, nl));
+          from = nl + 1;
+          if (!ok) return;
+        }
+        if (from < c.length) {
+          partial.push(Buffer.from(c.subarray(from)));
+          partialLen += c.length - from;
+          if (partialLen > LINE_MAX) ok = false; // not a manifest line: the whole-document check decides
+        }
+      },
+      end: () => {
+        blob.end();
+        if (ok && partialLen) line(Buffer.concat(partial));
+        partial = [];
+        this.manifestRecognised = ok && lines.end();
+        this.members.set('manifest.yaml', { size: blob.size, sha256: blob.sha256, location: blob.spoolPath });
+      },
+    };
   }
 
   /** export.json: parsed, hashed, signature-checked and spooled as it streams (never held whole). */
@@ -326,7 +378,7 @@ export class MemberCollector {
     const cap = CONTROL_CAP[rel] ?? OTHER_CONTROL_CAP;
     if (size > cap) throw new OpsError('ERR_BUNDLE_LIMIT', `The control file "${path}" is ${size} bytes, above the ${cap}-byte limit for such files.`, { path });
     this.controlBytes += size;
-    if (this.controlBytes > CONTROL_TOTAL_CAP) throw new OpsError('ERR_BUNDLE_LIMIT', `The bundle's control files (export.json, manifests, signatures) exceed ${CONTROL_TOTAL_CAP} bytes together, at "${path}".`, { path });
+    if (this.controlBytes > CONTROL_TOTAL_CAP) throw new OpsError('ERR_BUNDLE_LIMIT', `The bundle's control files held in memory (provenance, signatures, delta files) exceed ${CONTROL_TOTAL_CAP} bytes together, at "${path}".`, { path });
     const parts: Buffer[] = [];
     const h = createHash('sha256');
     return {
