@@ -25,7 +25,7 @@ import { escapeUntrusted } from '../../../shared/escape';
 import { bundlePathProblem, describePathProblem, isPayloadPath, type PathPolicyOptions } from '../../../shared/paths';
 import { strictJsonProblem } from '../../../shared/strict-json';
 import { ExportJsonSchema, FileEntrySchema, SUPPORTED_SCHEMA_VERSION, corrupt, decodeUtf8Strict, isEncryptedFile, type ExportJson } from './export-schema';
-import { FileList, type FileEntry } from './file-list';
+import { FileList, type DigestSource, type FileEntry } from './file-list';
 
 const MAX_NESTING = 256;
 /** The top-level values other than `files`, together. */
@@ -60,6 +60,13 @@ export interface ExportStreamOptions extends PathPolicyOptions {
   maxFiles?: number;
   /** Called for each accepted entry of `files`, in order. */
   onEntry?: (index: number, list: FileList) => void;
+  /**
+   * Digest sharing: `digests` holds digests by id, and `share` returns the id
+   * under which it holds this entry's very digest (its member was read and
+   * matched), or -1. The list then keeps 4 bytes for such an entry, not 32.
+   */
+  digests?: DigestSource;
+  share?: (e: FileEntry) => number;
 }
 
 export class ExportJsonStream {
@@ -101,7 +108,9 @@ export class ExportJsonStream {
   private bsChunk: Buffer | null = null;
   private bsNext = -1;
 
-  constructor(private readonly o: ExportStreamOptions = {}) {}
+  constructor(private readonly o: ExportStreamOptions = {}) {
+    if (o.digests) this.files.shareDigestsWith(o.digests);
+  }
 
   /** A top-level value already read (undefined: not (yet) in the document). */
   field(name: string): unknown {
@@ -373,7 +382,7 @@ export class ExportJsonStream {
     }
     this.prevPath = pathBytes;
     if (this.entryPath) return; // the list is refused; only schema problems of later entries still matter
-    const at = this.files.push(e, pathBytes);
+    const at = this.files.push(e, pathBytes, this.o.share?.(e) ?? -1);
     this.state.update(`${e.sha256} ${e.size} ${e.path}\n`, 'utf8');
     this.o.onEntry?.(at, this.files);
   }

@@ -2,7 +2,8 @@
  * The `files` list of a verified export.json in compact storage (issue 13,
  * "memory flat in file count"): paths in one UTF-8 arena with offsets,
  * digests as 32 raw bytes each, sizes in a Float64Array, media types
- * interned. About 80 bytes per file for the paths bundles use, instead of
+ * interned. Built by the verifier's stream, an entry whose member already
+ * matched shares that member's digest and size (4 bytes, not 40). About 80 bytes per file for the paths bundles use, instead of
  * ~1 KB for an array of objects holding hex strings.
  *
  * Array-compatible where consumers need it: `length`, `at(i)` (a fresh
@@ -22,6 +23,13 @@ export interface FileEntry {
   storedSize?: number;
 }
 
+/** Digests the list may share instead of holding its own copy (the member table of the same read). */
+export interface DigestSource {
+  /** 32 raw bytes of entry `id` (a view). */
+  digestOf(id: number): Buffer;
+  sizeOf(id: number): number;
+}
+
 /** What consumers of a file list may rely on (an array of entries satisfies it too). */
 export interface FileListLike<T = FileEntry> extends Iterable<T> {
   readonly length: number;
@@ -37,8 +45,9 @@ class Bytes {
   }
   reserve(n: number): void {
     if (this.len + n <= this.buf.length) return;
-    let cap = this.buf.length * 2;
-    while (cap < this.len + n) cap *= 2;
+    // 1.5× growth: less spare capacity at the end than doubling.
+    let cap = Math.ceil(this.buf.length * 1.5);
+    while (cap < this.len + n) cap = Math.ceil(cap * 1.5);
     const next = Buffer.allocUnsafe(cap);
     this.buf.copy(next, 0, 0, this.len);
     this.buf = next;
@@ -60,7 +69,7 @@ class Bytes {
 
 function growF64(a: Float64Array<ArrayBuffer>, need: number): Float64Array<ArrayBuffer> {
   if (need <= a.length) return a;
-  const next = new Float64Array(Math.max(need, a.length * 2));
+  const next = new Float64Array(Math.max(need, Math.ceil(a.length * 1.5)));
   next.set(a);
   return next;
 }
@@ -74,6 +83,13 @@ export class FileList implements FileListLike {
   /** offsets[i]..offsets[i+1] is path i in the arena. */
   private offsets: Float64Array<ArrayBuffer> = new Float64Array(1024);
   private readonly digests = new Bytes(32 * 256);
+  /**
+   * With a DigestSource: per entry, >= 0 the id of the same digest in the
+   * source (a member whose bytes matched: 4 bytes instead of 32), < 0 the
+   * own digest number -(k + 1). Without: entry i's digest is own digest i.
+   */
+  private refs: Int32Array<ArrayBuffer> | null = null;
+  private source: DigestSource | null = null;
   private sizes: Float64Array<ArrayBuffer> = new Float64Array(256);
   private media: Uint16Array = new Uint16Array(256);
   private readonly mediaTypes: string[] = [];
@@ -102,20 +118,44 @@ export class FileList implements FileListLike {
     return this.totalBytes;
   }
 
-  /** Appends one entry (sha256 values: 64 lowercase hex digits, checked by the caller). */
-  push(e: FileEntry, pathBytes: Buffer = Buffer.from(e.path, 'utf8')): number {
+  /** Share digests with `source` from now on (pass `sharedId` to push). Call before the first push. */
+  shareDigestsWith(source: DigestSource): void {
+    if (this.n > 0) throw new Error('shareDigestsWith after push');
+    this.source = source;
+    this.refs = new Int32Array(256);
+  }
+
+  /**
+   * Appends one entry (sha256 values: 64 lowercase hex digits, checked by the
+   * caller). `sharedId`: the source holds this very digest under that id.
+   */
+  push(e: FileEntry, pathBytes: Buffer = Buffer.from(e.path, 'utf8'), sharedId = -1): number {
     const i = this.n;
     this.arena.push(pathBytes);
     this.offsets = growF64(this.offsets, i + 2);
     this.offsets[i + 1] = this.arena.len;
-    this.digests.reserve(32);
-    if (!HEX.test(e.sha256)) throw new Error(`not a hex SHA-256: ${e.sha256.slice(0, 80)}`);
-    this.digests.len += this.digests.buf.write(e.sha256, this.digests.len, 'hex');
-    this.sizes = growF64(this.sizes, i + 1);
-    this.sizes[i] = e.size;
+    const own = this.digests.len / 32;
+    if (this.refs) {
+      if (this.refs.length < i + 1) {
+        const r = new Int32Array(Math.ceil(this.refs.length * 1.5) + 1);
+        r.set(this.refs);
+        this.refs = r;
+      }
+      this.refs[i] = sharedId >= 0 ? sharedId : -(own + 1);
+    }
+    if (sharedId < 0 || !this.refs) {
+      this.digests.reserve(32);
+      if (!HEX.test(e.sha256)) throw new Error(`not a hex SHA-256: ${e.sha256.slice(0, 80)}`);
+      this.digests.len += this.digests.buf.write(e.sha256, this.digests.len, 'hex');
+    }
+    if (sharedId < 0 || !this.refs) {
+      // A shared entry's size is the source's too (it matched): only own entries keep theirs.
+      this.sizes = growF64(this.sizes, own + 1);
+      this.sizes[own] = e.size;
+    }
     this.totalBytes += e.size;
     if (this.media.length < i + 1) {
-      const m = new Uint16Array(this.media.length * 2);
+      const m = new Uint16Array(Math.ceil(this.media.length * 1.5) + 1);
       m.set(this.media);
       this.media = m;
     }
@@ -166,14 +206,14 @@ export class FileList implements FileListLike {
     this.storedFlags[i] = flags;
   }
 
-  /** Ends appending: drops spare capacity. Returns this. */
+  /** Ends appending. Returns this. (Spare capacity is kept: trimming would copy the columns at the read's peak.) */
   done(): this {
-    this.arena.trim();
-    this.digests.trim();
-    this.offsets = this.offsets.slice(0, this.n + 1);
-    this.sizes = this.sizes.slice(0, this.n);
-    this.media = this.media.slice(0, this.n);
     return this;
+  }
+
+  /** Whether entry i's digest is shared with the source (its member matched it as the list was read). */
+  isShared(i: number): boolean {
+    return this.refs !== null && this.refs[i] >= 0;
   }
 
   /** Path i's UTF-8 bytes (a view into the arena: do not keep it across push). */
@@ -187,10 +227,20 @@ export class FileList implements FileListLike {
 
   /** Digest i as 32 raw bytes (a view). */
   digestAt(i: number): Buffer {
-    return this.digests.buf.subarray(32 * i, 32 * i + 32);
+    let k = i;
+    if (this.refs) {
+      const r = this.refs[i];
+      if (r >= 0) return this.source!.digestOf(r);
+      k = -r - 1;
+    }
+    return this.digests.buf.subarray(32 * k, 32 * k + 32);
   }
 
   sizeAt(i: number): number {
+    if (this.refs) {
+      const r = this.refs[i];
+      return r >= 0 ? this.source!.sizeOf(r) : this.sizes[-r - 1];
+    }
     return this.sizes[i];
   }
 
@@ -204,7 +254,7 @@ export class FileList implements FileListLike {
   at(i: number): FileEntry | undefined {
     if (i < 0) i += this.n;
     if (!(i >= 0 && i < this.n)) return undefined;
-    const e: FileEntry = { path: this.pathAt(i), sha256: this.digestAt(i).toString('hex'), size: this.sizes[i] };
+    const e: FileEntry = { path: this.pathAt(i), sha256: this.digestAt(i).toString('hex'), size: this.sizeAt(i) };
     const m = this.media[i];
     if (m !== NO_MEDIA) e.mediaType = this.mediaTypes[m];
     const st = this.storedAt(i);
@@ -235,6 +285,6 @@ export class FileList implements FileListLike {
 
   /** Bytes held (for tests and benchmarks: it grows linearly and slowly with the file count). */
   get heldBytes(): number {
-    return this.arena.buf.length + this.offsets.byteLength + this.digests.buf.length + this.sizes.byteLength + this.media.byteLength + (this.storedDigests?.buf.length ?? 0) + (this.storedSizes?.byteLength ?? 0) + (this.storedFlags?.byteLength ?? 0);
+    return this.arena.buf.length + this.offsets.byteLength + this.digests.buf.length + (this.refs?.byteLength ?? 0) + this.sizes.byteLength + this.media.byteLength + (this.storedDigests?.buf.length ?? 0) + (this.storedSizes?.byteLength ?? 0) + (this.storedFlags?.byteLength ?? 0);
   }
 }

@@ -141,6 +141,10 @@ export class PayloadTable {
     return id >= 0 && id < this.flags.length && (this.flags[id] & 1) !== 0;
   }
 
+  hasDigest(id: number): boolean {
+    return id >= 0 && id < this.flags.length && (this.flags[id] & 2) !== 0;
+  }
+
   sizeOf(id: number): number {
     return this.sizes[id];
   }
@@ -355,7 +359,23 @@ export class MemberCollector {
   private exportFile(): TarMemberSink {
     const blob = new SignedBlob(this.spoolFile(), this.o.keys);
     this.exportBlob = blob;
-    const parser = new ExportJsonStream({ maxDepth: this.o.gate.limits.maxDepth, maxFiles: this.o.gate.limits.maxMembers });
+    const gate = this.o.gate;
+    const payload = this.payload;
+    const parser: ExportJsonStream = new ExportJsonStream({
+      maxDepth: gate.limits.maxDepth,
+      maxFiles: gate.limits.maxMembers,
+      digests: payload,
+      // An entry whose member was already read with this size and digest is matched now, and the list
+      // shares the member table's digest (when no per-file encryption can apply: that compares stored digests, at the end).
+      share: (e) => {
+        if (parser.field('encryption') !== null) return -1;
+        const id = gate.idOf(`mirror/${e.path}`);
+        if (!payload.hasDigest(id) || payload.sizeOf(id) !== e.size || payload.isMatched(id)) return -1;
+        if (payload.digestOf(id).toString('hex') !== e.sha256) return -1;
+        payload.markMatched(id);
+        return id;
+      },
+    });
     return {
       data: (c: Buffer) => {
         blob.update(c);
