@@ -145,6 +145,20 @@ describe('FileList', () => {
     expect(shared.files.heldBytes).toBeLessThan(plain.files.heldBytes);
   });
 
+  it('front-coded paths: random and sequential reads and the binary search agree with the entries, across block boundaries', () => {
+    const paths = Array.from({ length: 150 }, (_, i) => `data/${String(Math.floor(i / 7)).padStart(3, '0')}/é${'x'.repeat(i % 5)}-${i}`).sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)));
+    const l = FileList.from(paths.map((path, i) => ({ path, sha256: hex(path), size: i })));
+    const order = paths.map((_, i) => (i * 37) % paths.length);
+    for (const i of order) expect(l.pathAt(i)).toBe(paths[i]);
+    expect([...l].map((f) => f.path)).toEqual(paths);
+    for (let i = 0; i < paths.length; i++) {
+      expect(l.indexOfPath(paths[i])).toBe(i);
+      expect(l.indexOfPath(paths[i] + '\u0000')).toBe(-1);
+    }
+    expect(l.indexOfPath('')).toBe(-1);
+    expect(l.indexOfPath('zzz')).toBe(-1);
+  });
+
   it('is array-compatible for its consumers: length, at, for..of, Array.from', () => {
     const l = FileList.from(tricky);
     expect(l.length).toBe(tricky.length);

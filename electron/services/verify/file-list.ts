@@ -1,6 +1,8 @@
 /**
  * The `files` list of a verified export.json in compact storage (issue 13,
- * "memory flat in file count"): paths in one UTF-8 arena with offsets,
+ * "memory flat in file count"): paths front-coded in one UTF-8 arena (each
+ * path stored as the length it shares with the previous one and the rest; a
+ * whole path every 16 entries, where reads and the binary search start),
  * digests as 32 raw bytes each, sizes in a Float64Array, media types
  * interned. Built by the verifier's stream, an entry whose member already
  * matched shares that member's digest and size (4 bytes, not 40). About 80 bytes per file for the paths bundles use, instead of
@@ -75,13 +77,18 @@ function growF64(a: Float64Array<ArrayBuffer>, need: number): Float64Array<Array
 }
 
 const HEX = /^[0-9a-f]{64}$/;
+const BLOCK_BITS = 4;
+const BLOCK_MASK = (1 << BLOCK_BITS) - 1;
 const NO_MEDIA = 0xffff;
 
 export class FileList implements FileListLike {
   private n = 0;
   private readonly arena = new Bytes(1 << 12);
-  /** offsets[i]..offsets[i+1] is path i in the arena. */
-  private offsets: Float64Array<ArrayBuffer> = new Float64Array(1024);
+  /** blocks[b]: where entry 16·b starts in the arena (a whole path). Entry: u16 shared, u16 rest length, rest bytes. */
+  private blocks: Float64Array<ArrayBuffer> = new Float64Array(64);
+  private prevPath: Buffer = Buffer.alloc(0) as Buffer;
+  /** The last path decoded (sequential reads decode one entry each). */
+  private cursor: { i: number; end: number; path: Buffer } = { i: -1, end: 0, path: Buffer.alloc(0) };
   private readonly digests = new Bytes(32 * 256);
   /**
    * With a DigestSource: per entry, >= 0 the id of the same digest in the
@@ -131,9 +138,24 @@ export class FileList implements FileListLike {
    */
   push(e: FileEntry, pathBytes: Buffer = Buffer.from(e.path, 'utf8'), sharedId = -1): number {
     const i = this.n;
-    this.arena.push(pathBytes);
-    this.offsets = growF64(this.offsets, i + 2);
-    this.offsets[i + 1] = this.arena.len;
+    if (pathBytes.length > 0xffff) throw new Error('a path longer than 65,535 bytes');
+    let shared = 0;
+    if ((i & BLOCK_MASK) === 0) {
+      this.blocks = growF64(this.blocks, (i >> BLOCK_BITS) + 1);
+      this.blocks[i >> BLOCK_BITS] = this.arena.len;
+    } else {
+      const prev = this.prevPath;
+      const max = Math.min(prev.length, pathBytes.length);
+      while (shared < max && prev[shared] === pathBytes[shared]) shared++;
+    }
+    const rest = pathBytes.length - shared;
+    this.arena.reserve(4 + rest);
+    const a = this.arena.buf;
+    a.writeUInt16LE(shared, this.arena.len);
+    a.writeUInt16LE(rest, this.arena.len + 2);
+    pathBytes.copy(a, this.arena.len + 4, shared);
+    this.arena.len += 4 + rest;
+    this.prevPath = pathBytes;
     const own = this.digests.len / 32;
     if (this.refs) {
       if (this.refs.length < i + 1) {
@@ -216,13 +238,39 @@ export class FileList implements FileListLike {
     return this.refs !== null && this.refs[i] >= 0;
   }
 
-  /** Path i's UTF-8 bytes (a view into the arena: do not keep it across push). */
+  /** Path i's UTF-8 bytes (a fresh buffer). */
   pathBytesAt(i: number): Buffer {
-    return this.arena.buf.subarray(this.offsets[i], this.offsets[i + 1]);
+    const c = this.cursor;
+    if (c.i !== i) {
+      let j: number;
+      let off: number;
+      let path: Buffer;
+      if (c.i >= 0 && i > c.i && i >> BLOCK_BITS === c.i >> BLOCK_BITS) {
+        j = c.i + 1;
+        off = c.end;
+        path = c.path;
+      } else {
+        j = i & ~BLOCK_MASK;
+        off = this.blocks[i >> BLOCK_BITS];
+        path = Buffer.alloc(0);
+      }
+      const a = this.arena.buf;
+      for (; j <= i; j++) {
+        const shared = a.readUInt16LE(off);
+        const rest = a.readUInt16LE(off + 2);
+        const next = Buffer.allocUnsafe(shared + rest);
+        path.copy(next, 0, 0, shared);
+        a.copy(next, shared, off + 4, off + 4 + rest);
+        off += 4 + rest;
+        path = next;
+      }
+      this.cursor = { i, end: off, path };
+    }
+    return this.cursor.path;
   }
 
   pathAt(i: number): string {
-    return this.arena.buf.toString('utf8', this.offsets[i], this.offsets[i + 1]);
+    return this.pathBytesAt(i).toString('utf8');
   }
 
   /** Digest i as 32 raw bytes (a view). */
@@ -267,24 +315,36 @@ export class FileList implements FileListLike {
     for (let i = 0; i < this.n; i++) yield this.at(i)!;
   }
 
-  /** Index of the entry with these path bytes, or -1 (the list is sorted bytewise). */
+  /** Index of the entry with these path bytes, or -1 (the list is sorted bytewise): a binary search over the blocks' whole paths, then a walk in one block. */
   indexOfPath(path: Buffer | string): number {
+    if (this.n === 0) return -1;
     const want = typeof path === 'string' ? Buffer.from(path, 'utf8') : path;
-    const buf = this.arena.buf;
+    const a = this.arena.buf;
+    const head = (b: number): [number, number] => {
+      const off = this.blocks[b];
+      return [off + 4, off + 4 + a.readUInt16LE(off + 2)];
+    };
+    // The last block whose first path is <= want.
     let lo = 0;
-    let hi = this.n;
-    while (lo < hi) {
+    let hi = ((this.n - 1) >> BLOCK_BITS) + 1;
+    while (hi - lo > 1) {
       const mid = (lo + hi) >>> 1;
-      const c = buf.compare(want, 0, want.length, this.offsets[mid], this.offsets[mid + 1]);
-      if (c === 0) return mid;
-      if (c < 0) lo = mid + 1;
+      const [s0, s1] = head(mid);
+      if (a.compare(want, 0, want.length, s0, s1) <= 0) lo = mid;
       else hi = mid;
+    }
+    const first = lo << BLOCK_BITS;
+    const last = Math.min(this.n, first + BLOCK_MASK + 1);
+    for (let i = first; i < last; i++) {
+      const c = Buffer.compare(this.pathBytesAt(i), want);
+      if (c === 0) return i;
+      if (c > 0) return -1;
     }
     return -1;
   }
 
   /** Bytes held (for tests and benchmarks: it grows linearly and slowly with the file count). */
   get heldBytes(): number {
-    return this.arena.buf.length + this.offsets.byteLength + this.digests.buf.length + (this.refs?.byteLength ?? 0) + this.sizes.byteLength + this.media.byteLength + (this.storedDigests?.buf.length ?? 0) + (this.storedSizes?.byteLength ?? 0) + (this.storedFlags?.byteLength ?? 0);
+    return this.arena.buf.length + this.blocks.byteLength + this.digests.buf.length + (this.refs?.byteLength ?? 0) + this.sizes.byteLength + this.media.byteLength + (this.storedDigests?.buf.length ?? 0) + (this.storedSizes?.byteLength ?? 0) + (this.storedFlags?.byteLength ?? 0);
   }
 }
