@@ -66,7 +66,7 @@ export interface ExportStreamOptions extends PathPolicyOptions {
    * matched), or -1. The list then keeps 4 bytes for such an entry, not 32.
    */
   digests?: DigestSource;
-  share?: (e: FileEntry) => number;
+  share?: (e: FileEntry, pathBytes: Buffer) => number;
 }
 
 export class ExportJsonStream {
@@ -382,7 +382,7 @@ export class ExportJsonStream {
     }
     this.prevPath = pathBytes;
     if (this.entryPath) return; // the list is refused; only schema problems of later entries still matter
-    const at = this.files.push(e, pathBytes, this.o.share?.(e) ?? -1);
+    const at = this.files.push(e, pathBytes, this.o.share?.(e, pathBytes) ?? -1);
     this.state.update(`${e.sha256} ${e.size} ${e.path}\n`, 'utf8');
     this.o.onEntry?.(at, this.files);
   }

@@ -166,6 +166,40 @@ export class PayloadTable {
     return (this.flags[id] & 4) !== 0;
   }
 
+  /** Where the in-order walk (`nextInOrder`) stands: the id and name offset of the next payload member. */
+  private walk = { id: -1, off: 0, name: Buffer.alloc(0) as Buffer, pending: false };
+
+  /**
+   * The member that arrived after the last one returned by the walk (its id
+   * and name), without hashing: entries of export.json in the order members
+   * arrived are matched by this walk, others by the gate's table. `peek`
+   * leaves the walk where it is.
+   */
+  nextInOrder(): { id: number; name: Buffer } | null {
+    const w = this.walk;
+    if (!w.pending) {
+      if (w.off >= this.namesLen) return null;
+      let id = w.id + 1;
+      while (id < this.flags.length && (this.flags[id] & 1) === 0) id++;
+      if (id >= this.flags.length) return null;
+      const k = this.names.readUInt16LE(w.off);
+      const rest = this.names.readUInt16LE(w.off + 2);
+      const cur = Buffer.allocUnsafe(k + rest);
+      w.name.copy(cur, 0, 0, k);
+      this.names.copy(cur, k, w.off + 4, w.off + 4 + rest);
+      w.off += 4 + rest;
+      w.id = id;
+      w.name = cur;
+      w.pending = true;
+    }
+    return { id: w.id, name: w.name };
+  }
+
+  /** The walk moves past the member nextInOrder() returned. */
+  advance(): void {
+    this.walk.pending = false;
+  }
+
   /** Every payload member's name (relative to mirror/), in arrival order. */
   *namesInOrder(): Generator<string> {
     let prev = Buffer.alloc(0);
@@ -367,9 +401,20 @@ export class MemberCollector {
       digests: payload,
       // An entry whose member was already read with this size and digest is matched now, and the list
       // shares the member table's digest (when no per-file encryption can apply: that compares stored digests, at the end).
-      share: (e) => {
+      share: (e, pathBytes) => {
         if (parser.field('encryption') !== null) return -1;
-        const id = gate.idOf(`mirror/${e.path}`);
+        // Members usually arrived in the list's order: walk them along (no hashing); else look the path up.
+        let id = -1;
+        for (let m = payload.nextInOrder(); m; m = payload.nextInOrder()) {
+          const c = Buffer.compare(m.name, pathBytes);
+          if (c > 0) break;
+          payload.advance();
+          if (c === 0) {
+            id = m.id;
+            break;
+          }
+        }
+        if (id < 0) id = gate.idOf(`mirror/${e.path}`);
         if (!payload.hasDigest(id) || payload.sizeOf(id) !== e.size || payload.isMatched(id)) return -1;
         if (payload.digestOf(id).toString('hex') !== e.sha256) return -1;
         payload.markMatched(id);
