@@ -1,5 +1,5 @@
 // @vitest-environment jsdom
-import { cleanup, fireEvent, render, screen, waitFor, within } from '@testing-library/react';
+import { cleanup, configure, fireEvent, render, screen, waitFor, within } from '@testing-library/react';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { AuditRowView } from '../../../../shared/contract';
 import { memoryApi } from '../../testing/memoryApi';
@@ -7,6 +7,9 @@ import { AuditPage } from './AuditPage';
 import { useAuditUi } from './store';
 
 // jsdom lays nothing out: give elements the list's size so the virtualizer has a window to fill.
+// Generous waits: on a loaded 2-core machine a debounced filter and its page can take seconds (the default is 1 s).
+configure({ asyncUtilTimeout: 10_000 });
+
 beforeAll(() => {
   Object.defineProperty(HTMLElement.prototype, 'clientHeight', { configurable: true, get: () => 480 });
   Object.defineProperty(HTMLElement.prototype, 'clientWidth', { configurable: true, get: () => 800 });

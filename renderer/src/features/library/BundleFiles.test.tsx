@@ -1,9 +1,12 @@
 // @vitest-environment jsdom
-import { cleanup, fireEvent, render, screen, waitFor, within } from '@testing-library/react';
+import { cleanup, configure, fireEvent, render, screen, waitFor, within } from '@testing-library/react';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { LibraryEntry, LibraryFilesPageView } from '../../../../shared/contract';
 import { memoryApi, refusal } from '../../testing/memoryApi';
 import { BundleFiles } from './BundleFiles';
+
+// Generous waits: on a loaded 2-core machine a debounced filter and its page can take seconds (the default is 1 s).
+configure({ asyncUtilTimeout: 10_000 });
 
 beforeAll(() => {
   Object.defineProperty(HTMLElement.prototype, 'clientHeight', { configurable: true, get: () => 420 });
