@@ -32,6 +32,8 @@ async function seriousFindings(page: Page) {
 
 for (const scheme of ['light', 'dark'] as const) {
   test(`axe: every page in the ${scheme} theme has no serious or critical finding`, async ({ console: c }) => {
+    // Every page, each scanned by axe: ~40 s alone, past 90 s on a loaded 2-core machine (seen twice).
+    test.slow();
     await c.page.emulateMedia({ colorScheme: scheme });
     await c.open();
     await expect(c.page.locator('html')).toHaveAttribute('data-theme', scheme);

@@ -4,16 +4,27 @@
  * opening it through the composition root, and turning trust flags into the
  * engine's TrustInput.
  */
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { OpsError } from '../../shared/errors';
 import { createEngine, type Engine, type TrustInput } from '../services/engine';
 import { readInputFile } from '../services/trust';
-import { defaultWorkspaceDir } from '../services/workspace/index';
+import { defaultWorkspaceDir, isWorkspaceDir } from '../services/workspace/index';
 import type { CliIo } from './command';
 
 /** `--workspace <dir>` resolved against the cwd, else the default workspace. */
 export function workspaceDirFrom(io: CliIo, given: string | undefined): string {
   return given ? resolve(io.cwd, given) : defaultWorkspaceDir(io.env);
+}
+
+/**
+ * A command that creates its workspace (import, settings set) refuses a folder
+ * that exists, is not a workspace and is not empty: it never writes into someone else's data.
+ */
+export function refuseForeignFolder(dir: string): void {
+  if (!isWorkspaceDir(dir) && existsSync(dir) && (!statSync(dir).isDirectory() || readdirSync(dir).length > 0)) {
+    throw new OpsError('ERR_WORKSPACE_INVALID', `${dir} exists and is not a workspace (no workspace.json) and not empty: refusing to create a workspace there. Give a new or empty folder, or the right --workspace.`, { path: dir });
+  }
 }
 
 /**

@@ -2,7 +2,7 @@
  * `mirror import <bundle|kit-dir>... --workspace <dir>`: verify (one read,
  * extracting as it goes), store in the library, apply in generation order.
  */
-import { existsSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { exitCodeFor, OpsError } from '../../../shared/errors';
@@ -11,7 +11,7 @@ import type { ImportResult, RecoveryReport } from '../../services/staging/index'
 import { isWorkspaceDir } from '../../services/workspace/index';
 import { parseCommandArgs, type CliIo, type Command } from '../command';
 import { formatBytes, printJson, progressPrinter, reportError } from '../output';
-import { readPassphrase, trustFlags, workspaceDirFrom } from '../shared';
+import { readPassphrase, refuseForeignFolder, trustFlags, workspaceDirFrom } from '../shared';
 
 const USAGE = `Usage: mirror import <bundle|kit-dir>... [options]
 
@@ -83,9 +83,7 @@ export const importCommand: Command = {
       const passphrase = readPassphrase(io, values['passphrase-file']);
       if (values['force-reason'] !== undefined && values['force-reason'].trim().length < 3) throw new OpsError('ERR_USAGE', '--force-reason needs a written reason (for example the change ticket).');
       const paths = positionals.map((p) => resolve(io.cwd, p));
-      if (!isWorkspaceDir(dir) && existsSync(dir) && (!statSync(dir).isDirectory() || readdirSync(dir).length > 0)) {
-        throw new OpsError('ERR_WORKSPACE_INVALID', `${dir} exists and is not a workspace (no workspace.json) and not empty: refusing to create a workspace there. Give a new or empty folder, or the right --workspace.`, { path: dir });
-      }
+      refuseForeignFolder(dir);
       // A dry run against a workspace that does not exist yet plans against an empty one (not created).
       const scratch = values['dry-run'] && !isWorkspaceDir(dir) ? mkdtempSync(join(tmpdir(), 'okc-plan-')) : null;
       let result: ImportResult;

@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -65,5 +65,24 @@ describe('mirror settings', () => {
     expect(audit.find((r) => r.subject === 'retention.keepDeltas')).toMatchObject({ details: { from: 5, to: 7, reason: 'CHG-2 keep a week' } });
     expect(audit.find((r) => r.subject === 'retention.keepDeltas')!.actor).toMatch(/dana/);
     expect((await cli(['audit', 'verify', '--workspace', ws])).code).toBe(0);
+  });
+
+  it('set creates a missing workspace (a limit raised before the first import); a refused value leaves none; a foreign folder is refused', async () => {
+    const fresh = join(dir, 'new-ws');
+    const bad = await cli(['settings', 'set', 'limits.maxMembers', '0', '--reason', 'CHG-5', '--workspace', fresh]);
+    expect(bad.code).toBe(4);
+    expect(existsSync(fresh)).toBe(false);
+    expect((await cli(['settings', 'get', 'limits.maxMembers', '--workspace', fresh])).err).toMatch(/No workspace at/);
+    const ok = await cli(['settings', 'set', 'limits.maxMembers', '2000000', '--reason', 'CHG-5 a 1.5M-file kit', '--workspace', fresh, '--json']);
+    expect(ok.code, ok.err).toBe(0);
+    expect(JSON.parse(ok.out)).toMatchObject({ ok: true, from: 1_000_000, to: 2_000_000 });
+    expect(JSON.parse(readFileSync(join(fresh, 'workspace.json'), 'utf8')).settings.limits.maxMembers).toBe(2_000_000);
+    const foreign = join(dir, 'photos');
+    mkdirSync(foreign);
+    writeFileSync(join(foreign, 'holiday.jpg'), 'x');
+    const refused = await cli(['settings', 'set', 'limits.maxMembers', '2000000', '--reason', 'CHG-6', '--workspace', foreign]);
+    expect(refused.code).toBe(1);
+    expect(refused.err).toMatch(/exists and is not a workspace .* refusing to create a workspace there/);
+    expect(existsSync(join(foreign, 'workspace.json'))).toBe(false);
   });
 });
