@@ -121,6 +121,9 @@ async function verifyInto(ws: Workspace, db: Db, file: string, shownPath: string
       onProgress: withBundle(opts),
       extractTo: filesDir,
       copyTo: libTmp,
+      // export.json handed over as a file, never read back into memory (a million-entry list is ~200 MB).
+      controlBytes: false,
+      keepExportJsonAt: join(jobDir, 'export.json'),
     });
   } catch (e) {
     rmQuiet(jobDir);
@@ -148,8 +151,8 @@ async function verifyInto(ws: Workspace, db: Db, file: string, shownPath: string
     rmQuiet(libTmp);
     return { item: item(shownPath, kind, 'refused', code, message, base) };
   };
-  // export.json's bytes come in memory, or as the verifier's spool file (a very long file list).
-  const exportJsonFile = (res as { exportJsonFile?: string }).exportJsonFile;
+  // export.json comes as the verifier's copy of its spool (never held in memory), or as bytes.
+  const exportJsonFile = res.exportJsonFile;
   if (!v.ok || !exp || (!res.exportJsonBytes && !exportJsonFile) || !res.exportJsonSha256) return refuse(v.code ?? 'ERR_BUNDLE_CORRUPT', v.message);
   if ((res as { plaintextVerified?: boolean }).plaintextVerified === false) {
     return refuse('ERR_DECRYPT_NO_RECIPIENT', `${shownPath} is encrypted per file and no identity decrypted it: an import needs the age identity (--identity).`);

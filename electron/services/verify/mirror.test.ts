@@ -169,6 +169,23 @@ describe('producer bundles', () => {
     expect(r.verdict.stats.bytes).toBe(b.rawSize);
   });
 
+  it('keepExportJsonAt: the verified export.json is handed over as a file, not as bytes; a refused bundle leaves no file', async () => {
+    const b = await bundle('keep-export.tar.zst');
+    const kept = fresh('export.json');
+    const r = await verify(b.file, { controlBytes: false, keepExportJsonAt: kept });
+    expect(r.verdict.code).toBeNull();
+    expect(r.exportJsonBytes).toBeUndefined();
+    expect(r.exportJsonFile).toBe(kept);
+    expect(readFileSync(kept).equals(b.exportJsonBytes)).toBe(true);
+    expect(r.exportJsonSha256).toBe(b.exportJsonSha256);
+    const bad = await bundle('keep-export-bad.tar.zst', { tamper: { exportJsonAfterSigning: (x) => Buffer.concat([x, Buffer.from(' ')]) } });
+    const notKept = fresh('export.json');
+    const rb = await verify(bad.file, { controlBytes: false, keepExportJsonAt: notKept });
+    expect(rb.verdict.code).toBe('ERR_VERIFY_SIGNATURE');
+    expect(rb.exportJsonFile).toBeUndefined();
+    expect(existsSync(notKept)).toBe(false);
+  });
+
   it('refuses a non-empty extraction folder (usage), without touching it', async () => {
     const b = await bundle('good.tar.zst');
     const out = fresh('busy');

@@ -10,7 +10,7 @@
  * delta rules, and per-file decryption where export.json asks for it
  * (./decrypt). The verdict is built by ./verdict.
  */
-import { constants as fsc, closeSync, mkdirSync, openSync, readdirSync, readSync, statSync } from 'node:fs';
+import { constants as fsc, closeSync, copyFileSync, mkdirSync, openSync, readdirSync, readSync, statSync } from 'node:fs';
 import { open as openAsync, type FileHandle } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { pipeline } from 'node:stream/promises';
@@ -40,6 +40,8 @@ export interface MirrorBundleResult {
   manifestYamlBytes?: Buffer;
   /** hex */
   exportJsonSha256?: string;
+  /** With `keepExportJsonAt`: that file, holding exactly the verified export.json bytes (only when verdict.ok). */
+  exportJsonFile?: string;
   /** SHA-256 (hex) of the file as stored (what a kit manifest lists); '' when not computed (rawDigest: false) or unreadable. */
   rawSha256: string;
   rawSize: number;
@@ -69,6 +71,13 @@ export type MirrorVerifyOptions = VerifyOptions & {
    * a caller that asks (up to 256 MiB). A lone verify turns it off.
    */
   controlBytes?: boolean;
+  /**
+   * Copy the verified export.json to this new file (kernel copy from the spool,
+   * never through memory) and name it in `exportJsonFile`, when the verdict is
+   * ok. An import uses it with `controlBytes: false`: a file list of millions
+   * of entries is then never held, and has no read-back cap.
+   */
+  keepExportJsonAt?: string;
   /**
    * Compute `rawSha256` (default true). A lone `mirror verify` turns it off:
    * nothing compares the file's own digest there, and it saves a second hash.
@@ -251,6 +260,11 @@ export async function verifyMirrorBundle(file: string, opts: MirrorVerifyOptions
   const s = await readStream(file, total, opts, extractRoot);
   const result: MirrorBundleResult = { verdict: undefined as unknown as Verdict, rawSha256: s.rawHex, rawSize: s.rawSize, plaintextVerified: false };
   const j = await judge(report, s, opts, extractRoot, result);
+  const exportBlob = s.collector.exportBlob;
+  if (opts.keepExportJsonAt && !report.failed && exportBlob) {
+    copyFileSync(exportBlob.spoolPath, opts.keepExportJsonAt, fsc.COPYFILE_EXCL);
+    result.exportJsonFile = opts.keepExportJsonAt;
+  }
   s.collector.removeSpool();
   // What will be applied must be on stable storage before the caller commits to it.
   const exp = j.exp;
