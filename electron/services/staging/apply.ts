@@ -20,8 +20,9 @@ import { freeBytes, hookedFs, isNoSpace, type StagingFile, type StagingFs, type 
 import { readJournal, removeJournal, writeJournal, type ApplyJournal, type GenerationInsert } from './journal';
 import { discardLibraryPlacement, placeInLibrary, planLibraryPlacement, type LibraryPlacement } from './library-place';
 import { comparePaths, FileFolderCheck, FolderCursor, mergeJoin, parentOf, sortedPaths, stateFile, StateWriter, type MergedEntry } from './state';
-import { currentGeneration, getGeneration, insertGeneration, listGenerations, listLibrary, markGenerationPruned, maxSeq, readState, setCurrent, setLastApply, upsertLibrary } from './store';
+import { currentGeneration, getGeneration, insertGeneration, listLibrary, markGenerationPruned, maxSeq, readState, setCurrent, setLastApply, upsertLibrary } from './store';
 import { currentLinkSeq, switchLink } from './switch';
+import { finishRecycle, generationsToDrop, planRecycle, recycleTree, revertRecycle, type RecyclePlan } from './recycle';
 import type { ApplyResult, ApplyStats, GenerationRow, PreparedBundle, StagingExport } from './types';
 
 export interface ApplyOptions {
@@ -38,6 +39,8 @@ export interface ApplyOptions {
    * from if a later bundle of its chain fails).
    */
   keepSeqs?: number[];
+  /** Build a delta by recycling the tree of a generation retention drops (default true; false: always a fresh tree of hard links). */
+  recycle?: boolean;
   /** Progress of the apply (bytes of the bundle's files placed) and of the switch (0 then 1 of 1). */
   onStep?: (step: 'apply' | 'switch', done: number, total: number) => void;
 }
@@ -136,6 +139,8 @@ export function finishApplyInDb(db: Db, j: ApplyJournal): boolean {
     const st = readState(db);
     if (getGeneration(db, j.seq) && st.current_seq === j.seq) return;
     if (!getGeneration(db, j.seq)) insertGeneration(db, j.row);
+    // The recycled generation's tree is this one now: it is pruned in the same transaction.
+    if (j.recycle) markGenerationPruned(db, j.recycle.fromSeq, j.startedAt);
     if (j.library) upsertLibrary(db, j.library.row);
     setCurrent(db, j.seq, j.chain);
     setLastApply(db, j.lastApply);
@@ -145,9 +150,10 @@ export function finishApplyInDb(db: Db, j: ApplyJournal): boolean {
   return done;
 }
 
-/** Removes a not-switched new generation and its library copy (journal phase "building"). */
+/** Removes a not-switched new generation and its library copy (journal phase "building"); a recycled tree is put back as it was. */
 export function discardApply(ws: Workspace, fs: StagingFs, j: ApplyJournal): void {
-  fs.rm(generationDir(ws.layout, j.seq));
+  if (j.recycle) revertRecycle(ws.layout, fs, j);
+  else fs.rm(generationDir(ws.layout, j.seq));
   fs.rm(generationMetaDir(ws.layout, j.seq));
   discardLibraryPlacement(ws, fs, j.library);
   fs.rm(join(ws.layout.incoming, j.job));
@@ -178,6 +184,8 @@ export interface ApplyPlan {
   /** Bytes the build needs on the staging volume besides the moved-in files. */
   neededBytes: number;
   journal: ApplyJournal;
+  /** A delta built in the tree of a generation retention drops (set by applyPrepared after the plan). */
+  recycle?: RecyclePlan;
 }
 
 /** What planApply needs, read from the workspace by gatherPlanInput. */
@@ -498,6 +506,33 @@ function buildByLinks(ctx: ApplyCtx, prepared: PreparedBundle, plan: ApplyPlan):
   return folders;
 }
 
+/**
+ * A delta in the tree of a generation retention drops (recycle.ts): the new
+ * state.txt written from the merge-join, then only the paths that differ
+ * between that generation and the new state are moved out or placed. The
+ * folders it touched are fsynced there (no cursor over the whole tree).
+ */
+function buildByRecycling(ctx: ApplyCtx, prepared: PreparedBundle, plan: ApplyPlan): null {
+  const { fs, cp, ws, stats } = ctx;
+  const rp = plan.recycle!;
+  const t = performance.now();
+  cp('build:mkdir');
+  fs.mkdir(generationMetaDir(ws.layout, plan.seq));
+  const state = new StateFileWriter(fs, join(generationMetaDir(ws.layout, plan.seq), 'state.txt'));
+  try {
+    for (const e of newStateOf(plan)) state.add(e);
+    state.end(plan.exp, plan);
+  } finally {
+    state.close();
+  }
+  const counts = recycleTree(ws, fs, cp, plan.seq, rp, { incoming: prepared.filesDir, baseDir: generationDir(ws.layout, plan.base!.seq) }, (placed) => ctx.step('apply', placed, plan.writtenBytes));
+  stats.linkedFiles = counts.linked;
+  stats.writtenFiles = counts.placedFromBundle;
+  stats.recycled = { fromSeq: rp.from.seq, movedOut: counts.moved, placed: counts.linked + counts.placedFromBundle, touchedDirs: counts.touchedDirs };
+  stats.writeSeconds = (performance.now() - t) / 1000;
+  return null;
+}
+
 /** Size of the bundle's export.json (in memory or in its spool file). */
 export function exportJsonSize(prepared: PreparedBundle): number {
   if (prepared.exportJsonBytes) return prepared.exportJsonBytes.length;
@@ -532,8 +567,8 @@ function buildGeneration(ctx: ApplyCtx, prepared: PreparedBundle, plan: ApplyPla
   ctx.step('apply', 0, plan.writtenBytes);
   cp('journal:begin');
   writeJournal(fs, ws.layout, plan.journal);
-  const folders = plan.base ? buildByLinks(ctx, prepared, plan) : buildFromTree(ctx, prepared, plan);
-  stats.dirs = folders.count;
+  const folders = plan.recycle ? buildByRecycling(ctx, prepared, plan) : plan.base ? buildByLinks(ctx, prepared, plan) : buildFromTree(ctx, prepared, plan);
+  stats.dirs = folders ? folders.count : 0;
   const metaDir = generationMetaDir(ws.layout, plan.seq);
   const tMeta = performance.now();
   cp('meta:write');
@@ -542,7 +577,7 @@ function buildGeneration(ctx: ApplyCtx, prepared: PreparedBundle, plan: ApplyPla
   stats.writeSeconds += (performance.now() - tMeta) / 1000;
   const tSync = performance.now();
   cp('build:fsync');
-  folders.finish();
+  folders?.finish();
   fs.fsyncDir(metaDir);
   fs.fsyncDir(ws.layout.staging);
   stats.fsyncSeconds = (performance.now() - tSync) / 1000;
@@ -574,7 +609,10 @@ function afterCommit(ctx: ApplyCtx, db: Db, prepared: PreparedBundle, plan: Appl
   cp('journal:end');
   removeJournal(fs, ws.layout);
   fs.rm(join(ws.layout.incoming, prepared.job));
-  return pruneGenerations(ws, db, ws.settings.keepGenerations, { fs, cp, now }, keepSeqs);
+  cp('recycle:finish');
+  finishRecycle(ws.layout, fs, plan.journal);
+  const pruned = pruneGenerations(ws, db, ws.settings.keepGenerations, { fs, cp, now }, keepSeqs);
+  return plan.recycle ? [plan.recycle.from.seq, ...pruned].sort((a, b) => a - b) : pruned;
 }
 
 /**
@@ -591,6 +629,15 @@ export function applyPrepared(ws: Workspace, db: Db, prepared: PreparedBundle, o
   const chain = checkChain(db, exp, opts.forceReason);
   const inOrder = checkListedPaths(exp);
   const plan = planApply(gatherPlanInput(ws, db, prepared, chain, opts, now().toISOString(), inOrder));
+  if (plan.base && opts.recycle !== false) {
+    // The generations this apply's retention drops, but never the base (its files are linked from).
+    const drop = generationsToDrop(db, ws.settings.keepGenerations, opts.keepSeqs ?? [], null).filter((g) => g.seq !== plan.base!.seq);
+    const rp = planRecycle(ws, drop, () => newStateOf(plan), plan.fileCount);
+    if (rp) {
+      plan.recycle = rp;
+      plan.journal.recycle = { fromSeq: rp.from.seq };
+    }
+  }
   const free = freeBytes(ws.layout.staging);
   if (free !== null && free < plan.neededBytes) throw noSpaceError(`preparing ${exp.exportId}`, plan.neededBytes, free);
 
@@ -635,11 +682,7 @@ export function updateGauges(ws: Workspace, db: Db, now: Date): void {
  * progress needs); the rest are marked pruned in the database first, then removed.
  */
 export function pruneGenerations(ws: Workspace, db: Db, keep: number, ctx: { fs: StagingFs; cp: (s: string) => void; now: () => Date }, protect: readonly number[] = []): number[] {
-  const cur = readState(db).current_seq;
-  const others = listGenerations(db)
-    .filter((g) => g.seq !== cur)
-    .sort((a, b) => b.seq - a.seq);
-  const drop = others.slice(keep).filter((g) => !protect.includes(g.seq));
+  const drop = generationsToDrop(db, keep, protect);
   if (drop.length === 0) return [];
   const at = ctx.now().toISOString();
   db.transaction(() => {

@@ -11,7 +11,7 @@ import { readFileSync } from 'node:fs';
 import { loadPublicKey } from '../verify/keys';
 import { openWorkspace } from '../workspace/index';
 import { importBundles, openForWrite } from './index';
-import { faultDelta, faultFull } from './fault-scenario';
+import { faultChain, faultDelta, faultFull } from './fault-scenario';
 import { fakeVerifiedBundle } from './testing';
 
 const dir = process.env.OKC_WS;
@@ -37,9 +37,12 @@ if (process.env.OKC_REAL_BUNDLE) {
 
 // OKC_SCENARIO=full: the full bundle into an empty workspace (its tree moves into place in one rename).
 const full = process.env.OKC_SCENARIO === 'full';
+// OKC_SCENARIO=chain:<n>: generation n of faultChain over a workspace at n-1 (a delta that recycles a dropped tree).
+const chain = /^chain:(\d+)$/.exec(process.env.OKC_SCENARIO ?? '');
 const s = openForWrite(dir, 'fault driver', full ? { create: true } : undefined);
 try {
-  const b = fakeVerifiedBundle(s.ws, full ? faultFull() : faultDelta(), { onFile: () => checkpoint('extract:file') });
+  const spec = full ? faultFull() : chain ? faultChain(Number(chain[1])) : faultDelta();
+  const b = fakeVerifiedBundle(s.ws, spec, { onFile: () => checkpoint('extract:file') });
   const r = applyPrepared(s.ws, s.db, b.prepared, { hooks: { checkpoint } });
   process.stdout.write(JSON.stringify({ checkpoints: n, steps, seq: r.seq, digest: r.stateDigest }) + '\n');
 } finally {

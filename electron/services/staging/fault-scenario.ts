@@ -25,3 +25,30 @@ export function faultDelta(): FakeBundleSpec {
     removed,
   };
 }
+
+/**
+ * Generation `n` (3, 4, …) of the chain after faultDelta: a few files
+ * changed, one added in a new folder, one removed, and a file/folder swap
+ * ("data/swap/x" is a file in odd generations and a folder in even ones), so
+ * a recycled tree meets every kind of difference.
+ */
+export function faultChain(n: number): FakeBundleSpec {
+  const prev = n === 3 ? faultDelta() : faultChain(n - 1);
+  const prevExport = fakeExport(prev);
+  const names = prevExport.state.map((e) => e.path).filter((p) => !p.startsWith('data/swap/'));
+  const files: Record<string, Buffer> = {};
+  for (let i = 0; i < 5; i++) files[names[(i * 11 + n) % names.length]] = Buffer.from(`gen ${n} change ${i}`.padEnd(250, '#'));
+  files[`data/gen-${n}/only-${n}.json`] = Buffer.from(`added in ${n}`);
+  if (n % 2 === 0) files['data/swap/x/inner.json'] = Buffer.from(`folder in ${n}`);
+  else files['data/swap/x'] = Buffer.from(`file in ${n}`);
+  const removed = [names[(n * 13) % names.length], ...prevExport.state.filter((e) => e.path.startsWith('data/swap/')).map((e) => e.path)].filter((p) => !(p in files));
+  return {
+    exportId: `exp-fault-${n}`,
+    generation: n,
+    variant: 'delta',
+    createdAt: `2025-11-${String(n).padStart(2, '0')}T02:00:00Z`,
+    base: { exportId: prev.exportId, generation: prev.generation, exportJsonBytes: prevExport.bytes, state: prevExport.state },
+    files,
+    removed,
+  };
+}

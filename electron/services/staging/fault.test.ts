@@ -17,7 +17,7 @@ import { loadPublicKey } from '../verify/keys';
 import { openWorkspace } from '../workspace/index';
 import { generationName } from '../workspace/layout';
 import { applyPrepared } from './apply';
-import { faultDelta, faultFull } from './fault-scenario';
+import { faultChain, faultDelta, faultFull } from './fault-scenario';
 import { importBundles, openForWrite, verifyStagingTree, workspaceStatus } from './index';
 import { fakeExport, fakeVerifiedBundle } from './testing';
 
@@ -184,6 +184,72 @@ describe('crash safety (SIGKILL at random points)', () => {
     expect(outcomes.none).toBeGreaterThan(0);
     expect(outcomes.full).toBeGreaterThan(0);
   }, 300_000);
+
+  it('a delta that recycles the tree of the generation retention drops, killed at each of its steps, leaves exactly the old three generations or the new three, each matching its signed state', async () => {
+    // Generations 1, 2, 3 kept (keepGenerations 2 besides the current one); applying 4 drops 1 and builds 4 in its tree.
+    const chainTemplate = join(tmp.dir, 'chain-template');
+    spawnSync('cp', ['-a', freshWorkspace('chain-base'), chainTemplate]);
+    const s0 = openForWrite(chainTemplate, 'setup');
+    try {
+      applyPrepared(s0.ws, s0.db, fakeVerifiedBundle(s0.ws, faultDelta()).prepared);
+      applyPrepared(s0.ws, s0.db, fakeVerifiedBundle(s0.ws, faultChain(3)).prepared);
+    } finally {
+      s0.close();
+    }
+    const digestOf = (n: number) => fakeExport(n === 1 ? faultFull() : n === 2 ? faultDelta() : faultChain(n)).exp.state.digest;
+    const copy = (name: string): string => {
+      const d = join(tmp.dir, name);
+      expect(spawnSync('cp', ['-a', chainTemplate, d]).status).toBe(0);
+      return d;
+    };
+    const probe = runDriver(copy('chain-probe'), 0, 'chain:4');
+    expect(probe.status, probe.stderr).toBe(0);
+    const { checkpoints, steps } = JSON.parse(probe.stdout) as { checkpoints: number; steps: string[] };
+    for (const step of ['journal:begin', 'recycle:list', 'recycle:claim', 'recycle:undo', 'recycle:dir', 'recycle:move', 'recycle:link', 'recycle:fsync', 'journal:commit', 'switch:rename', 'db:commit', 'recycle:finish']) expect(steps).toContain(step);
+    // No hard link per unchanged file: the build touched only the differing paths.
+    expect(steps.filter((x) => x === 'build:link')).toEqual([]);
+    const points = new Set<number>([checkpoints]);
+    steps.forEach((st, i) => {
+      if (steps.indexOf(st) === i) points.add(i + 1);
+      // Every step of the recycling itself (moves out, placements): the revert must undo any prefix of them.
+      if (st.startsWith('recycle:') && st !== 'recycle:finish') points.add(i + 1);
+    });
+    const outcomes = { old: 0, new: 0 };
+    for (const k of [...points].sort((a, b) => a - b)) {
+      const wsDir = copy(`chain-k${k}`);
+      const r = runDriver(wsDir, k, 'chain:4');
+      expect(r.signal, `kill point ${k} (${steps[k - 1]}): ${r.stderr}`).toBe('SIGKILL');
+      openForWrite(wsDir, 'next start').close();
+      const ws = openWorkspace(wsDir);
+      const st = await workspaceStatus(ws);
+      const gens = st.generation === 4 ? [2, 3, 4] : [1, 2, 3];
+      expect([3, 4], `kill point ${k} (${steps[k - 1]})`).toContain(st.generation);
+      expect(st.stateDigest).toBe(digestOf(st.generation!));
+      // Every kept generation's tree holds exactly its signed state (the recycled one put back, or rebuilt as 4).
+      for (const g of gens) {
+        const v = await verifyStagingTree(ws, { seq: g });
+        expect(v.ok, `kill point ${k} (${steps[k - 1]}), generation ${g}: ${v.message}`).toBe(true);
+      }
+      const names = readdirSync(ws.layout.staging).sort();
+      expect(names, `kill point ${k} (${steps[k - 1]})`).toEqual([...gens.flatMap((g) => [generationName(g), `${generationName(g)}.meta`]), 'current']);
+      expect(readdirSync(ws.layout.incoming)).toEqual([]);
+      expect(existsSync(join(ws.layout.journal, 'apply.json'))).toBe(false);
+      if (st.generation === 3) {
+        outcomes.old++;
+        const s2 = openForWrite(wsDir, 'complete');
+        try {
+          const res = applyPrepared(s2.ws, s2.db, fakeVerifiedBundle(s2.ws, faultChain(4)).prepared);
+          expect(res.stats.recycled?.fromSeq).toBe(1);
+        } finally {
+          s2.close();
+        }
+        for (const g of [2, 3, 4]) expect((await verifyStagingTree(ws, { seq: g })).ok).toBe(true);
+      } else outcomes.new++;
+    }
+    console.log(`recycling kills: ${points.size} kill points of ${checkpoints} checkpoints; outcomes ${JSON.stringify(outcomes)}`);
+    expect(outcomes.old).toBeGreaterThan(0);
+    expect(outcomes.new).toBeGreaterThan(0);
+  }, 600_000);
 
   it('a real import (verify + extract + apply of a fixture delta) killed at random times recovers to the old or the new generation', async () => {
     const kit = join(KITS, 'ecdsa-p256');

@@ -3,7 +3,7 @@
  * so tests can inject failures (ENOSPC) and crash points (SIGKILL at the N-th
  * step) without a tiny filesystem or root-proof permissions.
  */
-import { chmodSync, closeSync, fsyncSync, linkSync, mkdirSync, openSync, renameSync, symlinkSync, writeSync, statfsSync } from 'node:fs';
+import { chmodSync, closeSync, fsyncSync, linkSync, mkdirSync, openSync, renameSync, rmdirSync, symlinkSync, writeSync, statfsSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { removeTree } from '../safe-fs';
 
@@ -23,6 +23,8 @@ export interface StagingFs {
   symlink(target: string, path: string): void;
   fsyncDir(path: string): void;
   rm(path: string): void;
+  /** Removes a folder if it is empty; false when it is not (or is gone). */
+  rmdirIfEmpty(path: string): boolean;
 }
 
 export interface StagingFile {
@@ -84,6 +86,16 @@ export const nodeStagingFs: StagingFs = {
       fsyncSync(fd);
     } finally {
       closeSync(fd);
+    }
+  },
+  rmdirIfEmpty(path) {
+    try {
+      rmdirSync(path);
+      return true;
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === 'ENOTEMPTY' || code === 'EEXIST' || code === 'ENOENT') return false;
+      throw e;
     }
   },
   rm(path) {

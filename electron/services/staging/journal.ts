@@ -24,6 +24,12 @@ export interface ApplyJournal {
   library: { tmpFile: string; finalFile: string; row: LibraryInsert; existed: boolean } | null;
   audits: AuditEntryInput[];
   lastApply: Record<string, unknown>;
+  /**
+   * The tree of generation `fromSeq` (one retention drops) is being turned
+   * into this generation in place (recycle.ts): rolled back from
+   * staging/<seq>.undo/, and marked pruned when this one commits.
+   */
+  recycle?: { fromSeq: number };
 }
 
 export interface RollbackJournal {

@@ -13,6 +13,7 @@ import type { Workspace } from '../workspace/index';
 import { applyJournalFile, generationName, parseGenerationName, trivyCacheLink } from '../workspace/layout';
 import { discardApply, finishApplyInDb } from './apply';
 import { discardLibraryPlacement } from './library-place';
+import { finishRecycle } from './recycle';
 import { hookedFs, type StagingFs, type StagingHooks } from './fsops';
 import { readJournal, removeJournal, type Journal, type TrivyJournal } from './journal';
 import { getGeneration, listGenerations, listLibrary, readState, setCurrent, getTrivy } from './store';
@@ -67,6 +68,7 @@ export function recoverInterruptedApply(ws: Workspace, db: Db, hooks?: StagingHo
         // The tree was complete, fsynced and its digest checked: finish (switch if needed, then the DB).
         if (linked !== j.seq) switchLink(fs, ws.layout.current, generationName(j.seq));
         finishApplyInDb(db, j);
+        finishRecycle(ws.layout, fs, j);
         fs.rm(join(ws.layout.incoming, j.job));
         removeJournal(fs, ws.layout);
         report.recovered = { op: 'apply', outcome: 'completed', detail: `apply of ${j.row.export_id} (generation ${j.row.generation}) finished as staging/${generationName(j.seq)}` };

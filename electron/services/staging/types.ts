@@ -107,6 +107,8 @@ export interface ApplyStats {
   switchSeconds: number;
   /** The verify + extract pass (one read of the bundle). */
   verifySeconds: number;
+  /** A delta built in the tree of a generation retention dropped: only the differing paths were touched. */
+  recycled?: { fromSeq: number; movedOut: number; placed: number; touchedDirs: number };
   totalSeconds: number;
 }
 

@@ -1,0 +1,144 @@
+/**
+ * Recycling (recycle.ts): a delta past keepGenerations is built in the tree
+ * of the generation retention drops, touching only the paths that differ.
+ * Crash safety at every step is in fault.test.ts; here: the result, a
+ * failure mid-way (disk full) putting the dropped generation back exactly,
+ * and the cases that must not recycle.
+ */
+import { readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { isOpsError } from '../../../shared/errors';
+import { openDatabase } from '../db/index';
+import { tempDir } from '../testing/fixtures';
+import { treeDigest } from '../testing/tree';
+import { openWorkspace, type Workspace } from '../workspace/index';
+import { generationDir, generationName } from '../workspace/layout';
+import { applyPrepared, type ApplyOptions } from './apply';
+import { faultChain, faultDelta, faultFull, FAULT_FILES } from './fault-scenario';
+import { nodeStagingFs, type StagingFs } from './fsops';
+import { recoverInterruptedApply, verifyStagingTree } from './index';
+import { listGenerations, readState } from './store';
+import { fakeVerifiedBundle, type FakeBundleSpec } from './testing';
+
+let tmp: { dir: string; cleanup: () => void };
+beforeEach(() => {
+  tmp = tempDir('okc-recycle-');
+});
+afterEach(() => tmp.cleanup());
+
+const spec = (n: number): FakeBundleSpec => (n === 1 ? faultFull() : n === 2 ? faultDelta() : faultChain(n));
+
+function apply(ws: Workspace, n: number, opts: ApplyOptions = {}) {
+  const db = openDatabase(ws.layout.db);
+  try {
+    return applyPrepared(ws, db, fakeVerifiedBundle(ws, spec(n)).prepared, opts);
+  } finally {
+    db.close();
+  }
+}
+
+function kept(ws: Workspace): number[] {
+  const db = openDatabase(ws.layout.db);
+  try {
+    return listGenerations(db).map((g) => g.seq);
+  } finally {
+    db.close();
+  }
+}
+
+describe('a delta built in the tree retention drops', () => {
+  it('touches only the differing paths, gives every generation exactly its signed state, and matches a build by links', async () => {
+    const ws = openWorkspace(join(tmp.dir, 'ws'), { create: true });
+    const ref = openWorkspace(join(tmp.dir, 'ref'), { create: true });
+    for (const n of [1, 2, 3]) {
+      expect(apply(ws, n).stats.recycled).toBeUndefined(); // nothing dropped yet: a fresh tree of links
+      apply(ref, n, { recycle: false });
+    }
+    for (const n of [4, 5, 6]) {
+      const r = apply(ws, n);
+      const byLinks = apply(ref, n, { recycle: false });
+      expect(byLinks.stats.recycled).toBeUndefined();
+      expect(byLinks.stats.linkedFiles).toBeGreaterThan(FAULT_FILES / 2);
+      // Generation n-3 is dropped, and its tree became generation n.
+      expect(r.stats.recycled?.fromSeq).toBe(n - 3);
+      expect(r.prunedSeqs).toEqual([n - 3]);
+      expect(byLinks.prunedSeqs).toEqual([n - 3]);
+      const { movedOut, placed } = r.stats.recycled!;
+      expect(movedOut + placed).toBeGreaterThan(0);
+      // Three deltas' worth of paths (generation n-3 to n), fewer than the links of a fresh tree.
+      expect(movedOut + placed).toBeLessThan(byLinks.stats.linkedFiles);
+      expect(r.stats.linkedFiles).toBeLessThan(byLinks.stats.linkedFiles / 2);
+      expect(kept(ws)).toEqual([n - 2, n - 1, n]);
+      expect(readdirSync(ws.layout.staging).sort()).toEqual([...[n - 2, n - 1, n].flatMap((g) => [generationName(g), `${generationName(g)}.meta`]), 'current']);
+      for (const g of [n - 2, n - 1, n]) {
+        expect(treeDigest(generationDir(ws.layout, g)), `generation ${g} after applying ${n}`).toBe(treeDigest(generationDir(ref.layout, g)));
+        expect((await verifyStagingTree(ws, { seq: g })).ok).toBe(true);
+      }
+      // A file the delta did not change is the base's file (one inode), not a copy.
+      const unchanged = 'data/raw/part-16/1/f-000016.jsonl.zst';
+      expect(statSync(join(generationDir(ws.layout, n), unchanged)).ino).toBe(statSync(join(generationDir(ws.layout, n - 1), unchanged)).ino);
+    }
+    // The file/folder swap went both ways through recycled trees (data/swap/x is a folder in even generations).
+    expect(statSync(join(generationDir(ws.layout, 6), 'data/swap/x')).isDirectory()).toBe(true);
+    expect(statSync(join(generationDir(ws.layout, 5), 'data/swap/x')).isFile()).toBe(true);
+  });
+
+  it('a disk that fills up mid-way puts the dropped generation back exactly, then the apply succeeds', async () => {
+    const ws = openWorkspace(join(tmp.dir, 'ws'), { create: true });
+    for (const n of [1, 2, 3]) apply(ws, n);
+    const gen1 = treeDigest(generationDir(ws.layout, 1));
+    const db0 = openDatabase(ws.layout.db);
+    const state0 = JSON.stringify({ g: listGenerations(db0, { includePruned: true }), s: { ...readState(db0), last_apply: null } });
+    db0.close();
+    const enospc = (): never => {
+      const e = new Error('ENOSPC: no space left on device') as NodeJS.ErrnoException;
+      e.code = 'ENOSPC';
+      throw e;
+    };
+    let tried = 0;
+    for (const failAt of [1, 3, 6, 10, 15, 25, 40]) {
+      let n = 0;
+      let recycled = false;
+      const fs: StagingFs = {
+        ...nodeStagingFs,
+        mkdir: (p) => (++n >= failAt && recycled ? enospc() : nodeStagingFs.mkdir(p)),
+        link: (a, b) => (++n >= failAt && recycled ? enospc() : nodeStagingFs.link(a, b)),
+        rename: (a, b) => {
+          if (b === generationDir(ws.layout, 4)) recycled = true; // the claim: from here the dropped tree is being changed
+          return ++n >= failAt && recycled ? enospc() : nodeStagingFs.rename(a, b);
+        },
+      };
+      let err: unknown = null;
+      try {
+        apply(ws, 4, { hooks: { fs } });
+      } catch (e) {
+        err = e;
+      }
+      if (err === null) break; // failAt beyond the apply's operations
+      tried++;
+      expect(isOpsError(err) && err.code, String(err)).toBe('ERR_NO_SPACE');
+      recoverInterruptedApply(ws);
+      expect(treeDigest(generationDir(ws.layout, 1)), `failing at operation ${failAt}`).toBe(gen1);
+      expect((await verifyStagingTree(ws, { seq: 1 })).ok).toBe(true);
+      const db = openDatabase(ws.layout.db);
+      expect(JSON.stringify({ g: listGenerations(db, { includePruned: true }), s: { ...readState(db), last_apply: null } })).toBe(state0);
+      db.close();
+      expect(readdirSync(ws.layout.staging).sort()).toEqual(['000001', '000001.meta', '000002', '000002.meta', '000003', '000003.meta', 'current']);
+    }
+    expect(tried).toBeGreaterThan(3);
+    const r = apply(ws, 4);
+    expect(r.stats.recycled?.fromSeq).toBe(1);
+    for (const g of [2, 3, 4]) expect((await verifyStagingTree(ws, { seq: g })).ok).toBe(true);
+  });
+
+  it('never recycles a protected generation (a restore in progress needs it) and keeps it', async () => {
+    const ws = openWorkspace(join(tmp.dir, 'ws'), { create: true });
+    for (const n of [1, 2, 3]) apply(ws, n);
+    const r = apply(ws, 4, { keepSeqs: [1] });
+    expect(r.stats.recycled).toBeUndefined();
+    expect(r.prunedSeqs).toEqual([]);
+    expect(kept(ws)).toEqual([1, 2, 3, 4]);
+    expect((await verifyStagingTree(ws, { seq: 1 })).ok).toBe(true);
+  });
+});

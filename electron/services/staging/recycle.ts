@@ -1,0 +1,285 @@
+/**
+ * A delta whose cost is the delta's: instead of building the new generation
+ * as a fresh tree (one hard link per unchanged file) and then removing the
+ * generation that retention drops (one unlink per file), the tree of that
+ * dropped generation is turned into the new one in place. Only the paths
+ * that differ between the two states are touched: files the new state no
+ * longer has (or has with other content) are moved into an undo folder,
+ * then the new ones are linked in from the base (or moved in from the
+ * verified incoming folder). The current generation is never touched.
+ *
+ * Crash safety: before the first change, the list of touched paths is
+ * written (fsynced) into `staging/<seq>.undo/paths.txt`, then the dropped
+ * generation's tree is renamed to the new generation's name (the claim).
+ * Until the commit point, `revertRecycle` restores the dropped generation
+ * exactly from that list and the undo folder, whatever step a crash hit
+ * (it is idempotent: it may itself be interrupted and run again). After the
+ * commit, the dropped generation is marked pruned in the same database
+ * transaction that records the new one, and its undo folder and metadata
+ * are removed.
+ */
+import { lstatSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Db } from '../db/index';
+import type { Workspace } from '../workspace/index';
+import { generationDir, generationMetaDir, generationName, type WorkspaceLayout } from '../workspace/layout';
+import type { StagingFs } from './fsops';
+import type { ApplyJournal } from './journal';
+import { comparePaths, FolderCursor, parentOf, stateFile, type MergedEntry } from './state';
+import { listGenerations, readState } from './store';
+import type { GenerationRow } from './types';
+
+/** staging/<seq>.undo/: the touched-path list and the files moved out of the recycled tree. */
+export function undoDir(layout: WorkspaceLayout, seq: number): string {
+  return join(layout.staging, `${generationName(seq)}.undo`);
+}
+
+/** What the recycling build does, decided before any disk change (sizes: the delta's). */
+export interface RecyclePlan {
+  from: GenerationRow;
+  /** Paths of the recycled tree that go (removed, or replaced by other content), sorted. */
+  out: string[];
+  /** Paths placed into the tree (new, or replacing), sorted, with where they come from. */
+  into: { path: string; fromBundle: boolean; size: number }[];
+}
+
+/**
+ * The generations retention drops: all kept ones but `current` and the
+ * `keep` most recent others (by local sequence number), and any protected
+ * one. Before an apply, `current` is null (the new generation will be the
+ * current one, and every kept generation is then one of the "others").
+ */
+export function generationsToDrop(db: Db, keep: number, protect: readonly number[], current: number | null = readState(db).current_seq): GenerationRow[] {
+  const others = listGenerations(db)
+    .filter((g) => g.seq !== current)
+    .sort((a, b) => b.seq - a.seq);
+  return others.slice(keep).filter((g) => !protect.includes(g.seq));
+}
+
+/**
+ * Whether recycling pays, and what it touches: the dropped generation
+ * nearest to the new state (the newest one dropped) is compared with the new
+ * state (both sorted streams, a merge-join). Returns null when nothing is
+ * dropped, or when the difference is as large as the new tree (a new
+ * baseline: building by links and pruning costs no more).
+ */
+export function planRecycle(ws: Workspace, candidates: readonly GenerationRow[], newState: () => Iterable<MergedEntry>, fileCount: number): RecyclePlan | null {
+  if (candidates.length === 0) return null;
+  const from = [...candidates].sort((a, b) => b.seq - a.seq)[0];
+  // Building by links costs a link per file of the new tree and the prune an unlink per file of the
+  // dropped one; recycling a move or placement per differing path. It pays below the new tree's size.
+  const limit = Math.max(16, fileCount);
+  const out: string[] = [];
+  const into: RecyclePlan['into'] = [];
+  const old = stateFile(join(generationMetaDir(ws.layout, from.seq), 'state.txt'))[Symbol.iterator]();
+  let o = old.next();
+  const over = (): boolean => out.length + into.length > limit;
+  for (const e of newState()) {
+    while (!o.done && comparePaths(o.value.path, e.path) < 0) {
+      out.push(o.value.path);
+      o = old.next();
+    }
+    if (!o.done && o.value.path === e.path) {
+      if (o.value.sha256 !== e.sha256 || o.value.size !== e.size) {
+        out.push(e.path);
+        into.push({ path: e.path, fromBundle: e.changed, size: e.size });
+      }
+      o = old.next();
+    } else into.push({ path: e.path, fromBundle: e.changed, size: e.size });
+    if (over()) return null;
+  }
+  while (!o.done) {
+    out.push(o.value.path);
+    o = old.next();
+    if (over()) return null;
+  }
+  return { from, out, into };
+}
+
+/** The touched-path list: "-" a path moved out, "+" a path placed (one per line; paths hold no newline). */
+function pathsText(plan: RecyclePlan): string {
+  const lines: string[] = [];
+  for (const p of plan.out) lines.push(`-${p}`);
+  for (const e of plan.into) lines.push(`+${e.path}`);
+  return lines.join('\n') + '\n';
+}
+
+function parsePathsText(text: string): { out: string[]; into: string[] } {
+  const out: string[] = [];
+  const into: string[] = [];
+  for (const line of text.split('\n')) {
+    if (line.startsWith('-')) out.push(line.slice(1));
+    else if (line.startsWith('+')) into.push(line.slice(1));
+  }
+  return { out, into };
+}
+
+function lstatKind(p: string): 'file' | 'dir' | 'other' | null {
+  try {
+    const st = lstatSync(p);
+    return st.isDirectory() ? 'dir' : st.isFile() ? 'file' : 'other';
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw e;
+  }
+}
+
+/** Removes `rel`'s folders inside `root` while they are empty (never `root` itself), recording the folder whose entries changed. */
+function pruneEmptyParents(fs: StagingFs, root: string, rel: string, touched: Set<string>): void {
+  for (let d = parentOf(rel); d !== ''; d = parentOf(d)) {
+    if (!fs.rmdirIfEmpty(`${root}/${d}`)) {
+      touched.add(d);
+      return;
+    }
+  }
+  touched.add('');
+}
+
+/** Makes `rel`'s folder chain inside `root` (those not known to exist), recording the folders changed. */
+function ensureFolders(fs: StagingFs, root: string, rel: string, known: Set<string>, touched: Set<string>, cp: (s: string) => void): void {
+  const dir = parentOf(rel);
+  if (dir === '' || known.has(dir)) return;
+  const parts = dir.split('/');
+  let cur = '';
+  for (const part of parts) {
+    const next = cur === '' ? part : `${cur}/${part}`;
+    if (!known.has(next)) {
+      const kind = lstatKind(`${root}/${next}`);
+      if (kind === null) {
+        cp('recycle:dir');
+        fs.mkdir(`${root}/${next}`);
+        touched.add(cur);
+      } else if (kind !== 'dir') throw new Error(`cannot place ${rel}: ${next} is not a folder in ${root}`);
+      known.add(next);
+    }
+    cur = next;
+  }
+}
+
+export interface RecycleCounts {
+  moved: number;
+  linked: number;
+  placedFromBundle: number;
+  placedBytes: number;
+  touchedDirs: number;
+}
+
+/**
+ * The recycling build's disk work, after the journal (with `recycle`) is
+ * written: the touched-path list, the claim, the moves out, the placements,
+ * and the fsync of every folder touched. `incoming` is the verified
+ * extraction folder; `baseDir` the base generation's tree.
+ */
+export function recycleTree(
+  ws: Workspace,
+  fs: StagingFs,
+  cp: (s: string) => void,
+  seq: number,
+  plan: RecyclePlan,
+  dirs: { incoming: string; baseDir: string },
+  progress: (placedBytes: number) => void,
+): RecycleCounts {
+  const layout = ws.layout;
+  const undo = undoDir(layout, seq);
+  const tree = generationDir(layout, seq);
+  const counts: RecycleCounts = { moved: 0, linked: 0, placedFromBundle: 0, placedBytes: 0, touchedDirs: 0 };
+  cp('recycle:list');
+  fs.mkdir(undo);
+  fs.writeFile(join(undo, 'paths.txt'), pathsText(plan));
+  fs.mkdir(join(undo, 'tree'));
+  fs.fsyncDir(undo);
+  fs.fsyncDir(layout.staging);
+  cp('recycle:claim');
+  fs.rename(generationDir(layout, plan.from.seq), tree);
+  fs.fsyncDir(layout.staging);
+
+  const touched = new Set<string>();
+  const undoTree = join(undo, 'tree');
+  const undoFolders = new FolderCursor(
+    (rel) => fs.mkdir(`${undoTree}/${rel}`),
+    (rel) => fs.fsyncDir(rel === '' ? undoTree : `${undoTree}/${rel}`),
+  );
+  const replaced = new Set<string>();
+  for (const e of plan.into) replaced.add(e.path);
+  for (const p of plan.out) {
+    undoFolders.enter(parentOf(p));
+    cp('recycle:undo');
+    fs.rename(`${tree}/${p}`, `${undoTree}/${p}`);
+    counts.moved++;
+    // A folder left empty goes (the new tree may need a file of that name; an empty folder is no state).
+    if (replaced.has(p)) touched.add(parentOf(p));
+    else pruneEmptyParents(fs, tree, p, touched);
+  }
+  undoFolders.finish();
+
+  const known = new Set<string>();
+  for (const e of plan.into) {
+    ensureFolders(fs, tree, e.path, known, touched, cp);
+    if (e.fromBundle) {
+      cp('recycle:move');
+      fs.rename(`${dirs.incoming}/${e.path}`, `${tree}/${e.path}`);
+      counts.placedFromBundle++;
+      counts.placedBytes += e.size;
+      progress(counts.placedBytes);
+    } else {
+      cp('recycle:link');
+      fs.link(`${dirs.baseDir}/${e.path}`, `${tree}/${e.path}`);
+      counts.linked++;
+    }
+    touched.add(parentOf(e.path));
+  }
+  cp('recycle:fsync');
+  for (const d of touched) {
+    if (lstatKind(d === '' ? tree : `${tree}/${d}`) === 'dir') fs.fsyncDir(d === '' ? tree : `${tree}/${d}`);
+  }
+  counts.touchedDirs = touched.size;
+  return counts;
+}
+
+/**
+ * Puts a recycled generation back exactly as it was (journal phase
+ * "building" with `recycle`): placed files removed, moved-out files moved
+ * back, the tree renamed back to its own name. Idempotent; a no-op when the
+ * claim never happened.
+ */
+export function revertRecycle(layout: WorkspaceLayout, fs: StagingFs, j: ApplyJournal): void {
+  if (!j.recycle) return;
+  const fromSeq = j.recycle.fromSeq;
+  const tree = generationDir(layout, j.seq);
+  const undo = undoDir(layout, j.seq);
+  if (lstatKind(tree) === 'dir') {
+    const { out, into } = parsePathsText(readFileSync(join(undo, 'paths.txt'), 'utf8'));
+    const touched = new Set<string>();
+    const undoTree = join(undo, 'tree');
+    const wasThere = new Set(out);
+    // 1. Files placed where the old tree had none: removed (only files: a folder there is the old tree's).
+    for (const p of into) {
+      if (wasThere.has(p)) continue;
+      if (lstatKind(`${tree}/${p}`) === 'file') {
+        fs.rm(`${tree}/${p}`);
+        pruneEmptyParents(fs, tree, p, touched);
+      }
+    }
+    // 2. Files moved out: moved back (over a placed replacement, if any).
+    const known = new Set<string>();
+    for (const p of out) {
+      if (lstatKind(`${undoTree}/${p}`) !== 'file') continue;
+      ensureFolders(fs, tree, p, known, touched, () => {});
+      fs.rename(`${undoTree}/${p}`, `${tree}/${p}`);
+      touched.add(parentOf(p));
+    }
+    for (const d of touched) {
+      if (lstatKind(d === '' ? tree : `${tree}/${d}`) === 'dir') fs.fsyncDir(d === '' ? tree : `${tree}/${d}`);
+    }
+    fs.rename(tree, generationDir(layout, fromSeq));
+    fs.fsyncDir(layout.staging);
+  }
+  fs.rm(undo);
+}
+
+/** After the commit: the undo folder and the recycled generation's metadata are no longer needed. */
+export function finishRecycle(layout: WorkspaceLayout, fs: StagingFs, j: ApplyJournal): void {
+  if (!j.recycle) return;
+  fs.rm(undoDir(layout, j.seq));
+  fs.rm(generationMetaDir(layout, j.recycle.fromSeq));
+}
