@@ -42,6 +42,8 @@ export const REPS = envInt('BENCH_REPS', 2);
 export function workDir(prefix: string): { dir: string; cleanup: () => void } {
   const base = process.env.BENCH_TMP ?? tmpdir();
   const dir = mkdtempSync(join(base, `okc-bench-${prefix}-`));
+  // BENCH_KEEP_WORK=1 keeps the corpora and workspaces (to profile a step by hand afterwards).
+  if (process.env.BENCH_KEEP_WORK === '1') return { dir, cleanup: () => console.log(`  kept ${dir} (BENCH_KEEP_WORK=1)`) };
   return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
 }
 

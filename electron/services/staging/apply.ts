@@ -22,7 +22,7 @@ import { discardLibraryPlacement, placeInLibrary, planLibraryPlacement, type Lib
 import { comparePaths, FileFolderCheck, FolderCursor, mergeJoin, parentOf, sortedPaths, stateFile, StateWriter, type MergedEntry } from './state';
 import { currentGeneration, getGeneration, insertGeneration, listLibrary, markGenerationPruned, maxSeq, readState, setCurrent, setLastApply, upsertLibrary } from './store';
 import { currentLinkSeq, switchLink } from './switch';
-import { finishRecycle, generationsToDrop, planRecycle, recycleTree, revertRecycle, type RecyclePlan } from './recycle';
+import { finishRecycle, generationsToDrop, RecycleDiffer, recycleCandidate, recycleTree, revertRecycle, type RecyclePlan } from './recycle';
 import type { ApplyResult, ApplyStats, GenerationRow, PreparedBundle, StagingExport } from './types';
 
 export interface ApplyOptions {
@@ -184,8 +184,10 @@ export interface ApplyPlan {
   /** Bytes the build needs on the staging volume besides the moved-in files. */
   neededBytes: number;
   journal: ApplyJournal;
-  /** A delta built in the tree of a generation retention drops (set by applyPrepared after the plan). */
+  /** A delta built in the tree of a generation retention drops (recycle.ts). */
   recycle?: RecyclePlan;
+  /** The new state.txt as the plan wrote it (with recycle: the build moves it into place). */
+  stateText?: string;
 }
 
 /** What planApply needs, read from the workspace by gatherPlanInput. */
@@ -206,6 +208,10 @@ export interface PlanInput {
   operator?: string;
   forceReason?: string;
   auditDetails?: Record<string, unknown>;
+  /** A generation retention drops, and its state: the plan's pass also computes the difference to it (recycle.ts). */
+  recycleFrom?: { row: GenerationRow; entries: Iterable<StateEntry> } | null;
+  /** Receives the new state's text as the plan's pass produces it (kept by a recycling build: no second pass). */
+  stateSink?: (chunk: Buffer) => void;
 }
 
 /**
@@ -282,11 +288,13 @@ export function planApply(input: PlanInput): ApplyPlan {
   const baseEntries = input.baseEntries;
   // One pass over the new state (a merge-join, nothing held per file): the tree check, the
   // digest, counts and folders.
-  const text = new StateWriter();
+  const text = new StateWriter(input.stateSink ?? null);
   const tree = new FileFolderCheck();
   const folders = new FolderCursor();
+  const differ = input.recycleFrom && baseEntries ? new RecycleDiffer(input.recycleFrom.row, input.recycleFrom.entries) : null;
   let writtenBytes = 0;
   for (const e of newStateOf({ baseEntries, files, removed })) {
+    differ?.add(e);
     // The resulting tree has no path that is both a file and a folder (spec conventions): a delta
     // adding "data/x" over a base holding "data/x/y" (not removed) is refused before any disk work.
     const clash = tree.add(e.path);
@@ -341,7 +349,9 @@ export function planApply(input: PlanInput): ApplyPlan {
     audits: applyAudits(input, variant, digest),
     lastApply: { ok: true, at: appliedAt, path: prepared.path, exportId: exp.exportId, generation: exp.generation, seq, code: null },
   };
-  return { exp, base, forced, variant, seq, baseEntries, files, removed, digest, fileCount, dirCount, totalBytes, writtenBytes, neededBytes, journal };
+  const recycle = differ?.finish() ?? undefined;
+  if (recycle) journal.recycle = { fromSeq: recycle.from.seq };
+  return { exp, base, forced, variant, seq, baseEntries, files, removed, digest, fileCount, dirCount, totalBytes, writtenBytes, neededBytes, journal, recycle };
 }
 
 /** The audit rows a committed apply writes (with the database change, in one transaction). */
@@ -508,7 +518,7 @@ function buildByLinks(ctx: ApplyCtx, prepared: PreparedBundle, plan: ApplyPlan):
 
 /**
  * A delta in the tree of a generation retention drops (recycle.ts): the new
- * state.txt written from the merge-join, then only the paths that differ
+ * state.txt (written and fsynced by the plan's pass) moved into place, then only the paths that differ
  * between that generation and the new state are moved out or placed. The
  * folders it touched are fsynced there (no cursor over the whole tree).
  */
@@ -518,13 +528,7 @@ function buildByRecycling(ctx: ApplyCtx, prepared: PreparedBundle, plan: ApplyPl
   const t = performance.now();
   cp('build:mkdir');
   fs.mkdir(generationMetaDir(ws.layout, plan.seq));
-  const state = new StateFileWriter(fs, join(generationMetaDir(ws.layout, plan.seq), 'state.txt'));
-  try {
-    for (const e of newStateOf(plan)) state.add(e);
-    state.end(plan.exp, plan);
-  } finally {
-    state.close();
-  }
+  fs.rename(plan.stateText!, join(generationMetaDir(ws.layout, plan.seq), 'state.txt'));
   const counts = recycleTree(ws, fs, cp, plan.seq, rp, { incoming: prepared.filesDir, baseDir: generationDir(ws.layout, plan.base!.seq) }, (placed) => ctx.step('apply', placed, plan.writtenBytes));
   stats.linkedFiles = counts.linked;
   stats.writtenFiles = counts.placedFromBundle;
@@ -628,16 +632,22 @@ export function applyPrepared(ws: Workspace, db: Db, prepared: PreparedBundle, o
   const exp = prepared.exp;
   const chain = checkChain(db, exp, opts.forceReason);
   const inOrder = checkListedPaths(exp);
-  const plan = planApply(gatherPlanInput(ws, db, prepared, chain, opts, now().toISOString(), inOrder));
-  if (plan.base && opts.recycle !== false) {
-    // The generations this apply's retention drops, but never the base (its files are linked from).
-    const drop = generationsToDrop(db, ws.settings.keepGenerations, opts.keepSeqs ?? [], null).filter((g) => g.seq !== plan.base!.seq);
-    const rp = planRecycle(ws, drop, () => newStateOf(plan), plan.fileCount);
-    if (rp) {
-      plan.recycle = rp;
-      plan.journal.recycle = { fromSeq: rp.from.seq };
+  const input = gatherPlanInput(ws, db, prepared, chain, opts, now().toISOString(), inOrder);
+  // A delta when retention will drop a generation: the plan's pass also diffs the new state against
+  // it (never the base: its files are linked from) and keeps the state text it writes anyway.
+  const from = chain.base && opts.recycle !== false ? recycleCandidate(generationsToDrop(db, ws.settings.keepGenerations, opts.keepSeqs ?? [], null).filter((g) => g.seq !== chain.base!.seq)) : null;
+  let plan: ApplyPlan;
+  if (from) {
+    const stateText = join(ws.layout.incoming, prepared.job, 'state.txt');
+    const out = fs.createFile(stateText);
+    try {
+      plan = planApply({ ...input, recycleFrom: { row: from, entries: generationState(ws, from.seq) }, stateSink: (chunk) => out.write(chunk) });
+      out.end();
+    } finally {
+      out.close();
     }
-  }
+    plan.stateText = stateText;
+  } else plan = planApply(input);
   const free = freeBytes(ws.layout.staging);
   if (free !== null && free < plan.neededBytes) throw noSpaceError(`preparing ${exp.exportId}`, plan.neededBytes, free);
 

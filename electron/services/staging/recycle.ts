@@ -25,7 +25,8 @@ import type { Workspace } from '../workspace/index';
 import { generationDir, generationMetaDir, generationName, type WorkspaceLayout } from '../workspace/layout';
 import type { StagingFs } from './fsops';
 import type { ApplyJournal } from './journal';
-import { comparePaths, FolderCursor, parentOf, stateFile, type MergedEntry } from './state';
+import type { StateEntry } from '../../../shared/state-digest';
+import { comparePaths, FolderCursor, parentOf, type MergedEntry } from './state';
 import { listGenerations, readState } from './store';
 import type { GenerationRow } from './types';
 
@@ -57,43 +58,68 @@ export function generationsToDrop(db: Db, keep: number, protect: readonly number
 }
 
 /**
- * Whether recycling pays, and what it touches: the dropped generation
- * nearest to the new state (the newest one dropped) is compared with the new
- * state (both sorted streams, a merge-join). Returns null when nothing is
- * dropped, or when the difference is as large as the new tree (a new
- * baseline: building by links and pruning costs no more).
+ * The difference between a dropped generation's state and the new state,
+ * fed the new state entry by entry (planApply's one pass) and reading the
+ * dropped generation's state.txt alongside (both sorted: a merge-join).
+ * Gives up (result null) once the difference passes `limit` paths: building
+ * by links then costs no more (a link per file of the new tree, and the
+ * prune an unlink per file of the dropped one, against a move or placement
+ * per differing path).
  */
-export function planRecycle(ws: Workspace, candidates: readonly GenerationRow[], newState: () => Iterable<MergedEntry>, fileCount: number): RecyclePlan | null {
-  if (candidates.length === 0) return null;
-  const from = [...candidates].sort((a, b) => b.seq - a.seq)[0];
-  // Building by links costs a link per file of the new tree and the prune an unlink per file of the
-  // dropped one; recycling a move or placement per differing path. It pays below the new tree's size.
-  const limit = Math.max(16, fileCount);
-  const out: string[] = [];
-  const into: RecyclePlan['into'] = [];
-  const old = stateFile(join(generationMetaDir(ws.layout, from.seq), 'state.txt'))[Symbol.iterator]();
-  let o = old.next();
-  const over = (): boolean => out.length + into.length > limit;
-  for (const e of newState()) {
-    while (!o.done && comparePaths(o.value.path, e.path) < 0) {
-      out.push(o.value.path);
-      o = old.next();
+export class RecycleDiffer {
+  private readonly old: Iterator<StateEntry>;
+  private o: IteratorResult<StateEntry>;
+  private readonly out: string[] = [];
+  private readonly into: RecyclePlan['into'] = [];
+  private over = false;
+
+  constructor(
+    private readonly from: GenerationRow,
+    oldEntries: Iterable<StateEntry>,
+    private readonly limit: number = Math.max(16, from.file_count),
+  ) {
+    this.old = oldEntries[Symbol.iterator]();
+    this.o = this.old.next();
+  }
+
+  add(e: MergedEntry): void {
+    if (this.over) return;
+    while (!this.o.done && comparePaths(this.o.value.path, e.path) < 0) {
+      this.out.push(this.o.value.path);
+      this.o = this.old.next();
     }
-    if (!o.done && o.value.path === e.path) {
-      if (o.value.sha256 !== e.sha256 || o.value.size !== e.size) {
-        out.push(e.path);
-        into.push({ path: e.path, fromBundle: e.changed, size: e.size });
+    if (!this.o.done && this.o.value.path === e.path) {
+      if (this.o.value.sha256 !== e.sha256 || this.o.value.size !== e.size) {
+        this.out.push(e.path);
+        this.into.push({ path: e.path, fromBundle: e.changed, size: e.size });
       }
-      o = old.next();
-    } else into.push({ path: e.path, fromBundle: e.changed, size: e.size });
-    if (over()) return null;
+      this.o = this.old.next();
+    } else this.into.push({ path: e.path, fromBundle: e.changed, size: e.size });
+    this.check();
   }
-  while (!o.done) {
-    out.push(o.value.path);
-    o = old.next();
-    if (over()) return null;
+
+  private check(): void {
+    if (this.out.length + this.into.length <= this.limit) return;
+    this.over = true;
+    this.out.length = 0;
+    this.into.length = 0;
+    this.old.return?.();
   }
-  return { from, out, into };
+
+  /** After the last entry: the plan, or null when the difference is too large. */
+  finish(): RecyclePlan | null {
+    while (!this.over && !this.o.done) {
+      this.out.push(this.o.value.path);
+      this.o = this.old.next();
+      this.check();
+    }
+    return this.over ? null : { from: this.from, out: this.out, into: this.into };
+  }
+}
+
+/** The generation to recycle among those retention drops: the newest one (nearest to the new state). */
+export function recycleCandidate(drop: readonly GenerationRow[]): GenerationRow | null {
+  return drop.length === 0 ? null : [...drop].sort((a, b) => b.seq - a.seq)[0];
 }
 
 /** The touched-path list: "-" a path moved out, "+" a path placed (one per line; paths hold no newline). */
