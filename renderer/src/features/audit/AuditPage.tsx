@@ -1,6 +1,6 @@
 /**
  * The audit log for people (issue 11): a virtual list over IPC paging
- * (react-query pages of 200 rows, @tanstack/react-virtual), the total,
+ * (react-query pages of 200 rows, fixed-height windowing: useRowWindow), the total,
  * debounced filters (action prefix, actor, subject, days), jump to a date,
  * a detail drawer with the row's own chain check, signed export, and the
  * chain verification whose result survives leaving the page.
