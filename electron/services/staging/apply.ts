@@ -537,6 +537,16 @@ function buildByRecycling(ctx: ApplyCtx, prepared: PreparedBundle, plan: ApplyPl
   return null;
 }
 
+/** Whether generation `seq` is an ancestor of `g` through delta builds only (the base_seq chain, no full or resetBaseline between). */
+export function isDeltaAncestor(db: Db, g: GenerationRow, seq: number): boolean {
+  let cur: GenerationRow | undefined = g;
+  for (let hops = 0; cur && cur.base_seq !== null && hops < 10_000; hops++) {
+    if (cur.base_seq === seq) return true;
+    cur = getGeneration(db, cur.base_seq);
+  }
+  return false;
+}
+
 /** Size of the bundle's export.json (in memory or in its spool file). */
 export function exportJsonSize(prepared: PreparedBundle): number {
   if (prepared.exportJsonBytes) return prepared.exportJsonBytes.length;
@@ -635,7 +645,10 @@ export function applyPrepared(ws: Workspace, db: Db, prepared: PreparedBundle, o
   const input = gatherPlanInput(ws, db, prepared, chain, opts, now().toISOString(), inOrder);
   // A delta when retention will drop a generation: the plan's pass also diffs the new state against
   // it (never the base: its files are linked from) and keeps the state text it writes anyway.
-  const from = chain.base && opts.recycle !== false ? recycleCandidate(generationsToDrop(db, ws.settings.keepGenerations, opts.keepSeqs ?? [], null).filter((g) => g.seq !== chain.base!.seq)) : null;
+  // Only an ancestor of the base through deltas: its unchanged files are then the base's own (hard
+  // links), so they are trusted exactly as links from the base would be. A tree from before a full or
+  // resetBaseline import (a restore after damage, say) is never reused.
+  const from = chain.base && opts.recycle !== false ? recycleCandidate(generationsToDrop(db, ws.settings.keepGenerations, opts.keepSeqs ?? [], null).filter((g) => g.seq !== chain.base!.seq && isDeltaAncestor(db, chain.base!, g.seq))) : null;
   let plan: ApplyPlan;
   if (from) {
     const stateText = join(ws.layout.incoming, prepared.job, 'state.txt');
