@@ -5,7 +5,7 @@
  * failure mid-way (disk full) putting the dropped generation back exactly,
  * and the cases that must not recycle.
  */
-import { readdirSync, statSync } from 'node:fs';
+import { readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { isOpsError } from '../../../shared/errors';
@@ -19,7 +19,7 @@ import { faultChain, faultDelta, faultFull, FAULT_FILES } from './fault-scenario
 import { nodeStagingFs, type StagingFs } from './fsops';
 import { recoverInterruptedApply, verifyStagingTree } from './index';
 import { listGenerations, readState } from './store';
-import { fakeVerifiedBundle, type FakeBundleSpec } from './testing';
+import { fakeExport, fakeVerifiedBundle, type FakeBundleSpec } from './testing';
 
 let tmp: { dir: string; cleanup: () => void };
 beforeEach(() => {
@@ -140,5 +140,27 @@ describe('a delta built in the tree retention drops', () => {
     expect(r.prunedSeqs).toEqual([]);
     expect(kept(ws)).toEqual([1, 2, 3, 4]);
     expect((await verifyStagingTree(ws, { seq: 1 })).ok).toBe(true);
+  });
+  it('never reuses a tree from before a full import: a damaged old generation cannot leak into the new one', async () => {
+    const ws = openWorkspace(join(tmp.dir, 'ws'), { create: true });
+    for (const n of [1, 2, 3]) apply(ws, n);
+    // Damage in the old lineage (hard links: generations 1 to 3 share the file), then a new full bundle.
+    const path = 'data/raw/part-16/1/f-000016.jsonl.zst';
+    writeFileSync(join(generationDir(ws.layout, 1), path), 'damaged');
+    const full4: FakeBundleSpec = { ...faultFull(), exportId: 'exp-fault-full-4', generation: 4, createdAt: '2025-11-04T02:00:00Z' };
+    const db = openDatabase(ws.layout.db);
+    try {
+      applyPrepared(ws, db, fakeVerifiedBundle(ws, full4).prepared);
+      const f4 = fakeExport(full4);
+      const d5: FakeBundleSpec = { exportId: 'exp-fault-5', generation: 5, variant: 'delta', createdAt: '2025-11-05T02:00:00Z', base: { exportId: full4.exportId, generation: 4, exportJsonBytes: f4.bytes, state: f4.state }, files: { 'data/after/new.json': Buffer.from('new in 5') } };
+      const r = applyPrepared(ws, db, fakeVerifiedBundle(ws, d5).prepared);
+      // Generation 2 (damaged, like 3) is dropped, but it is no ancestor of generation 4 through deltas.
+      expect(r.prunedSeqs).toEqual([2]);
+      expect(r.stats.recycled).toBeUndefined();
+    } finally {
+      db.close();
+    }
+    const v = await verifyStagingTree(ws);
+    expect(v.ok, v.message).toBe(true);
   });
 });
