@@ -64,10 +64,10 @@ runBench(r, async () => {
       const s = { manual: [] as number[], verify: [] as number[], durable: [] as number[], imp: [] as number[], vRss: 0, iRss: 0, written: 0 };
       for (let i = 0; i < REPS; i++) {
         const m = mustSucceed('manual pipeline', await timedShell(manual(b, join(dir, `manual-${i}`), false)));
-        const v = mustOk('mirror verify', await timed(process.execPath, [CLI, 'verify', b.bundle, '--key', b.pub, '--json', ...verifyLimit]));
+        const v = mustOk('mirror verify', await timed(CLI, ['verify', b.bundle, '--key', b.pub, '--json', ...verifyLimit]));
         const d = mustSucceed('durable manual pipeline', await timedShell(manual(b, join(dir, `durable-${i}`), true)));
-        if (limit) mustSucceed('raise the member limit', await timed(process.execPath, [CLI, 'settings', 'set', 'limits.maxMembers', limit, '--reason', 'benchmark: a corpus over the default member limit', '--workspace', join(dir, `ws-${i}`), '--json']));
-        const im = mustOk('mirror import', await timed(process.execPath, [CLI, 'import', b.bundle, '--workspace', join(dir, `ws-${i}`), '--key', b.pub, '--json']));
+        if (limit) mustSucceed('raise the member limit', await timed(CLI, ['settings', 'set', 'limits.maxMembers', limit, '--reason', 'benchmark: a corpus over the default member limit', '--workspace', join(dir, `ws-${i}`), '--json']));
+        const im = mustOk('mirror import', await timed(CLI, ['import', b.bundle, '--workspace', join(dir, `ws-${i}`), '--key', b.pub, '--json']));
         s.manual.push(m.seconds);
         s.verify.push(v.seconds);
         s.durable.push(d.seconds);

@@ -19,7 +19,7 @@ export function writeManualInputs(dir: string, result: MirrorBundleResult, key: 
 /** Does `mirror import` import the shipped demo kit into a fresh workspace? Returns null when it does, else why not. */
 export async function probeImport(scratch: string): Promise<string | null> {
   const ws = join(scratch, 'probe-ws');
-  const t = await timed(process.execPath, [CLI, 'import', join(ROOT, 'resources/demo-kit'), '--workspace', ws, '--key', join(ROOT, 'resources/demo-kit.pub'), '--json']);
+  const t = await timed(CLI, ['import', join(ROOT, 'resources/demo-kit'), '--workspace', ws, '--key', join(ROOT, 'resources/demo-kit.pub'), '--json']);
   if (t.exitCode === 0) return null;
   const j = parseJsonOut(t.stdout);
   const msg = (j && typeof j.message === 'string' ? j.message : '') || firstLine(t.stderr) || firstLine(t.stdout);
@@ -28,7 +28,7 @@ export async function probeImport(scratch: string): Promise<string | null> {
 
 /** `mirror import <bundle> --workspace <ws> --key <pub> --json`, timed; throws when it does not succeed. */
 export async function mirrorImport(bundle: string, ws: string, pub: string) {
-  const t = await timed(process.execPath, [CLI, 'import', bundle, '--workspace', ws, '--key', pub, '--json']);
+  const t = await timed(CLI, ['import', bundle, '--workspace', ws, '--key', pub, '--json']);
   const j = parseJsonOut(t.stdout);
   if (t.exitCode !== 0 || (j && j.ok === false)) {
     throw new Error(`mirror import failed (exit ${t.exitCode}): ${j ? `${String(j.code)} ${String(j.message)}` : t.stderr.slice(0, 500)}`);

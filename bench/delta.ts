@@ -47,7 +47,7 @@ runBench(r, async () => {
     console.log(`  generated full (${mb(full.rawSize)} MB) and 3 deltas (${changedCount} changed files each, ${mb(deltas[0].rawSize)} MB) in ${(Number(process.hrtime.bigint() - t0) / 1e9).toFixed(1)} s`);
     const pub = writeManualInputs(w.dir, full, key).pub;
     // Context: verifying (not importing) the many-file bundle, to tell verify cost from apply cost.
-    const vf = await timed(process.execPath, [CLI, 'verify', full.file, '--key', pub, '--json']);
+    const vf = await timed(CLI, ['verify', full.file, '--key', pub, '--json']);
     console.log(`  mirror verify of the full bundle ${vf.seconds.toFixed(2)} s (exit ${vf.exitCode}), RSS ${mb(vf.peakRssBytes)} MB`);
     const ws = join(w.dir, 'ws');
     const f = await mirrorImport(full.file, ws, pub);

@@ -85,7 +85,8 @@ type FromWorker = { t: 'a'; s: number } | { t: 'b'; n: number } | { t: 'd'; id: 
  */
 export class SharedPool implements HashPool {
   private readonly sab: SharedArrayBuffer;
-  private readonly workers: Worker[];
+  /** Started on first use: a bundle of small members (hashed inline) never pays for a thread. */
+  private readonly workers: (Worker | undefined)[];
   /** Per slot: reader hold (1 while the reader may use it) + ranges not yet hashed. */
   private readonly refs: number[];
   private readonly free: number[] = [];
@@ -99,8 +100,10 @@ export class SharedPool implements HashPool {
   constructor(slots = 16, threads = 1) {
     this.sab = new SharedArrayBuffer(SLOT_SIZE * slots);
     this.refs = new Array<number>(slots).fill(0);
-    for (let i = 0; i < slots; i++) this.free.push(i);
-    this.workers = Array.from({ length: Math.max(1, threads) }, () => this.spawn());
+    // Popped from the end: the slots freed last are reused first, so slots that were never needed
+    // at once are never touched (their pages never become resident).
+    for (let i = slots - 1; i >= 0; i--) this.free.push(i);
+    this.workers = new Array<Worker | undefined>(Math.max(1, threads)).fill(undefined);
   }
 
   private spawn(): Worker {
@@ -123,7 +126,8 @@ export class SharedPool implements HashPool {
   }
 
   private workerOf(id: number): Worker {
-    return this.workers[id % this.workers.length];
+    const i = id % this.workers.length;
+    return (this.workers[i] ??= this.spawn());
   }
 
   private fail(e: Error): void {
@@ -159,7 +163,7 @@ export class SharedPool implements HashPool {
       await new Promise<void>((r) => this.slotWaiters.push(r));
     }
     if (this.failure) throw this.failure;
-    const slot = this.free.shift()!;
+    const slot = this.free.pop()!;
     this.refs[slot] = 1;
     return Buffer.from(this.sab, slot * SLOT_SIZE, SLOT_SIZE);
   }
@@ -216,8 +220,9 @@ export class SharedPool implements HashPool {
   }
 
   async close(): Promise<void> {
-    for (const w of this.workers) w.removeAllListeners('exit');
-    await Promise.all(this.workers.map((w) => w.terminate()));
+    const started = this.workers.filter((w): w is Worker => w !== undefined);
+    for (const w of started) w.removeAllListeners('exit');
+    await Promise.all(started.map((w) => w.terminate()));
   }
 }
 
