@@ -14,6 +14,8 @@
  * `indexOfPath` is a binary search.
  */
 
+import { PagedArena, PagedArray, PagedRecords } from './paged';
+
 export interface FileEntry {
   path: string;
   /** hex */
@@ -38,44 +40,6 @@ export interface FileListLike<T = FileEntry> extends Iterable<T> {
   at(i: number): T | undefined;
 }
 
-/** A growable byte buffer (the arena and digest columns). */
-class Bytes {
-  buf: Buffer;
-  len = 0;
-  constructor(initial: number) {
-    this.buf = Buffer.allocUnsafe(Math.max(initial, 64));
-  }
-  reserve(n: number): void {
-    if (this.len + n <= this.buf.length) return;
-    // 1.5× growth: less spare capacity at the end than doubling.
-    let cap = Math.ceil(this.buf.length * 1.5);
-    while (cap < this.len + n) cap = Math.ceil(cap * 1.5);
-    const next = Buffer.allocUnsafe(cap);
-    this.buf.copy(next, 0, 0, this.len);
-    this.buf = next;
-  }
-  push(src: Uint8Array, start = 0, end = src.length): void {
-    const n = end - start;
-    this.reserve(n);
-    this.buf.set(src.subarray(start, end), this.len);
-    this.len += n;
-  }
-  /** Drops the spare capacity (once the list is complete). */
-  trim(): void {
-    if (this.buf.length - this.len < 4096) return;
-    const next = Buffer.allocUnsafe(this.len);
-    this.buf.copy(next, 0, 0, this.len);
-    this.buf = next;
-  }
-}
-
-function growF64(a: Float64Array<ArrayBuffer>, need: number): Float64Array<ArrayBuffer> {
-  if (need <= a.length) return a;
-  const next = new Float64Array(Math.max(need, Math.ceil(a.length * 1.5)));
-  next.set(a);
-  return next;
-}
-
 const HEX = /^[0-9a-f]{64}$/;
 const BLOCK_BITS = 4;
 const BLOCK_MASK = (1 << BLOCK_BITS) - 1;
@@ -83,29 +47,32 @@ const NO_MEDIA = 0xffff;
 
 export class FileList implements FileListLike {
   private n = 0;
-  private readonly arena = new Bytes(1 << 12);
+  // Paged columns (./paged.ts): never copied as the list grows.
+  private readonly arena = new PagedArena();
   /** blocks[b]: where entry 16·b starts in the arena (a whole path). Entry: u16 shared, u16 rest length, rest bytes. */
-  private blocks: Float64Array<ArrayBuffer> = new Float64Array(64);
+  private readonly blocks = new PagedArray((n) => new Float64Array(n));
   private prevPath: Buffer = Buffer.alloc(0) as Buffer;
   /** The last path decoded (sequential reads decode one entry each). */
   private cursor: { i: number; end: number; path: Buffer } = { i: -1, end: 0, path: Buffer.alloc(0) };
-  private readonly digests = new Bytes(32 * 256);
+  private readonly digests = new PagedRecords(32);
+  /** Own digests (and sizes) stored. */
+  private own = 0;
   /**
    * With a DigestSource: per entry, >= 0 the id of the same digest in the
    * source (a member whose bytes matched: 4 bytes instead of 32), < 0 the
    * own digest number -(k + 1). Without: entry i's digest is own digest i.
    */
-  private refs: Int32Array<ArrayBuffer> | null = null;
+  private refs: PagedArray<Int32Array<ArrayBuffer>> | null = null;
   private source: DigestSource | null = null;
-  private sizes: Float64Array<ArrayBuffer> = new Float64Array(256);
-  private media: Uint16Array = new Uint16Array(256);
+  private readonly sizes = new PagedArray((n) => new Float64Array(n));
+  private readonly media = new PagedArray((n) => new Uint16Array(n));
   private readonly mediaTypes: string[] = [];
   private readonly mediaIndex = new Map<string, number>();
   /** Only for lists with per-file encrypted entries (allocated on first use). */
-  private storedDigests: Bytes | null = null;
-  private storedSizes: Float64Array<ArrayBuffer> | null = null;
+  private storedDigests: PagedRecords | null = null;
+  private storedSizes: PagedArray<Float64Array<ArrayBuffer>> | null = null;
   /** Per entry: 1 = storedSha256 given, 2 = storedSize given. */
-  private storedFlags: Uint8Array | null = null;
+  private storedFlags: PagedArray<Uint8Array<ArrayBuffer>> | null = null;
   private totalBytes = 0;
   /** The state digest of the list ("sha256:<hex>", spec section 3), when the parser computed it as the entries came in. */
   stateDigest: string | undefined;
@@ -129,7 +96,7 @@ export class FileList implements FileListLike {
   shareDigestsWith(source: DigestSource): void {
     if (this.n > 0) throw new Error('shareDigestsWith after push');
     this.source = source;
-    this.refs = new Int32Array(256);
+    this.refs = new PagedArray((n) => new Int32Array(n));
   }
 
   /**
@@ -140,48 +107,32 @@ export class FileList implements FileListLike {
     const i = this.n;
     if (pathBytes.length > 0xffff) throw new Error('a path longer than 65,535 bytes');
     let shared = 0;
-    if ((i & BLOCK_MASK) === 0) {
-      this.blocks = growF64(this.blocks, (i >> BLOCK_BITS) + 1);
-      this.blocks[i >> BLOCK_BITS] = this.arena.len;
-    } else {
+    if ((i & BLOCK_MASK) !== 0) {
       const prev = this.prevPath;
       const max = Math.min(prev.length, pathBytes.length);
       while (shared < max && prev[shared] === pathBytes[shared]) shared++;
     }
     const rest = pathBytes.length - shared;
-    this.arena.reserve(4 + rest);
-    const a = this.arena.buf;
-    a.writeUInt16LE(shared, this.arena.len);
-    a.writeUInt16LE(rest, this.arena.len + 2);
-    pathBytes.copy(a, this.arena.len + 4, shared);
-    this.arena.len += 4 + rest;
+    const pos = this.arena.reserve(4 + rest);
+    if ((i & BLOCK_MASK) === 0) this.blocks.set(i >> BLOCK_BITS, pos);
+    const a = this.arena.pageOf(pos);
+    const o = this.arena.offsetOf(pos);
+    a.writeUInt16LE(shared, o);
+    a.writeUInt16LE(rest, o + 2);
+    pathBytes.copy(a, o + 4, shared);
+    this.arena.commit(4 + rest);
     this.prevPath = pathBytes;
-    const own = this.digests.len / 32;
-    if (this.refs) {
-      if (this.refs.length < i + 1) {
-        const r = new Int32Array(Math.ceil(this.refs.length * 1.5) + 1);
-        r.set(this.refs);
-        this.refs = r;
-      }
-      this.refs[i] = sharedId >= 0 ? sharedId : -(own + 1);
-    }
+    const own = this.own;
+    if (this.refs) this.refs.set(i, sharedId >= 0 ? sharedId : -(own + 1));
     if (sharedId < 0 || !this.refs) {
-      this.digests.reserve(32);
       if (!HEX.test(e.sha256)) throw new Error(`not a hex SHA-256: ${e.sha256.slice(0, 80)}`);
-      this.digests.len += this.digests.buf.write(e.sha256, this.digests.len, 'hex');
-    }
-    if (sharedId < 0 || !this.refs) {
+      this.digests.writeHex(own, e.sha256);
       // A shared entry's size is the source's too (it matched): only own entries keep theirs.
-      this.sizes = growF64(this.sizes, own + 1);
-      this.sizes[own] = e.size;
+      this.sizes.set(own, e.size);
+      this.own++;
     }
     this.totalBytes += e.size;
-    if (this.media.length < i + 1) {
-      const m = new Uint16Array(Math.ceil(this.media.length * 1.5) + 1);
-      m.set(this.media);
-      this.media = m;
-    }
-    this.media[i] = e.mediaType === undefined ? NO_MEDIA : this.intern(e.mediaType);
+    this.media.set(i, e.mediaType === undefined ? NO_MEDIA : this.intern(e.mediaType));
     if (e.storedSha256 !== undefined || e.storedSize !== undefined || this.storedFlags) this.pushStored(i, e);
     this.n++;
     return i;
@@ -200,32 +151,20 @@ export class FileList implements FileListLike {
   }
 
   private pushStored(i: number, e: FileEntry): void {
-    if (!this.storedDigests || !this.storedSizes || !this.storedFlags) {
-      this.storedDigests = new Bytes(32 * Math.max(i + 1, 256));
-      this.storedDigests.reserve(32 * i);
-      this.storedDigests.len = 32 * i;
-      this.storedSizes = new Float64Array(Math.max(i + 1, 256));
-      this.storedFlags = new Uint8Array(Math.max(i + 1, 256));
-    }
-    this.storedSizes = growF64(this.storedSizes, i + 1);
-    if (this.storedFlags.length < i + 1) {
-      const f = new Uint8Array(Math.max(i + 1, this.storedFlags.length * 2));
-      f.set(this.storedFlags);
-      this.storedFlags = f;
-    }
+    this.storedDigests ??= new PagedRecords(32);
+    this.storedSizes ??= new PagedArray((n) => new Float64Array(n));
+    this.storedFlags ??= new PagedArray((n) => new Uint8Array(n));
     let flags = 0;
-    this.storedDigests.reserve(32);
     if (e.storedSha256 !== undefined) {
       if (!HEX.test(e.storedSha256)) throw new Error(`not a hex SHA-256: ${e.storedSha256.slice(0, 80)}`);
-      this.storedDigests.buf.write(e.storedSha256, this.storedDigests.len, 'hex');
+      this.storedDigests.writeHex(i, e.storedSha256);
       flags |= 1;
     }
-    this.storedDigests.len += 32;
     if (e.storedSize !== undefined) {
-      this.storedSizes[i] = e.storedSize;
+      this.storedSizes.set(i, e.storedSize);
       flags |= 2;
     }
-    this.storedFlags[i] = flags;
+    this.storedFlags.set(i, flags);
   }
 
   /** Ends appending. Returns this. (Spare capacity is kept: trimming would copy the columns at the read's peak.) */
@@ -235,7 +174,7 @@ export class FileList implements FileListLike {
 
   /** Whether entry i's digest is shared with the source (its member matched it as the list was read). */
   isShared(i: number): boolean {
-    return this.refs !== null && this.refs[i] >= 0;
+    return this.refs !== null && this.refs.get(i) >= 0;
   }
 
   /** Path i's UTF-8 bytes (a fresh buffer). */
@@ -251,16 +190,18 @@ export class FileList implements FileListLike {
         path = c.path;
       } else {
         j = i & ~BLOCK_MASK;
-        off = this.blocks[i >> BLOCK_BITS];
+        off = this.blocks.get(i >> BLOCK_BITS);
         path = Buffer.alloc(0);
       }
-      const a = this.arena.buf;
       for (; j <= i; j++) {
-        const shared = a.readUInt16LE(off);
-        const rest = a.readUInt16LE(off + 2);
+        off = this.arena.resolve(off);
+        const a = this.arena.pageOf(off);
+        const o = this.arena.offsetOf(off);
+        const shared = a.readUInt16LE(o);
+        const rest = a.readUInt16LE(o + 2);
         const next = Buffer.allocUnsafe(shared + rest);
         path.copy(next, 0, 0, shared);
-        a.copy(next, shared, off + 4, off + 4 + rest);
+        a.copy(next, shared, o + 4, o + 4 + rest);
         off += 4 + rest;
         path = next;
       }
@@ -277,33 +218,33 @@ export class FileList implements FileListLike {
   digestAt(i: number): Buffer {
     let k = i;
     if (this.refs) {
-      const r = this.refs[i];
+      const r = this.refs.get(i);
       if (r >= 0) return this.source!.digestOf(r);
       k = -r - 1;
     }
-    return this.digests.buf.subarray(32 * k, 32 * k + 32);
+    return this.digests.view(k);
   }
 
   sizeAt(i: number): number {
     if (this.refs) {
-      const r = this.refs[i];
-      return r >= 0 ? this.source!.sizeOf(r) : this.sizes[-r - 1];
+      const r = this.refs.get(i);
+      return r >= 0 ? this.source!.sizeOf(r) : this.sizes.get(-r - 1);
     }
-    return this.sizes[i];
+    return this.sizes.get(i);
   }
 
   /** The stored (encrypted) digest and size of entry i, when export.json gives them. */
   storedAt(i: number): { sha256?: Buffer; size?: number } {
-    const f = this.storedFlags && i < this.storedFlags.length ? this.storedFlags[i] : 0;
+    const f = this.storedFlags ? this.storedFlags.get(i) : 0;
     if (!f) return {};
-    return { ...(f & 1 ? { sha256: this.storedDigests!.buf.subarray(32 * i, 32 * i + 32) } : {}), ...(f & 2 ? { size: this.storedSizes![i] } : {}) };
+    return { ...(f & 1 ? { sha256: this.storedDigests!.view(i) } : {}), ...(f & 2 ? { size: this.storedSizes!.get(i) } : {}) };
   }
 
   at(i: number): FileEntry | undefined {
     if (i < 0) i += this.n;
     if (!(i >= 0 && i < this.n)) return undefined;
     const e: FileEntry = { path: this.pathAt(i), sha256: this.digestAt(i).toString('hex'), size: this.sizeAt(i) };
-    const m = this.media[i];
+    const m = this.media.get(i);
     if (m !== NO_MEDIA) e.mediaType = this.mediaTypes[m];
     const st = this.storedAt(i);
     if (st.sha256) e.storedSha256 = st.sha256.toString('hex');
@@ -319,18 +260,15 @@ export class FileList implements FileListLike {
   indexOfPath(path: Buffer | string): number {
     if (this.n === 0) return -1;
     const want = typeof path === 'string' ? Buffer.from(path, 'utf8') : path;
-    const a = this.arena.buf;
-    const head = (b: number): [number, number] => {
-      const off = this.blocks[b];
-      return [off + 4, off + 4 + a.readUInt16LE(off + 2)];
-    };
     // The last block whose first path is <= want.
     let lo = 0;
     let hi = ((this.n - 1) >> BLOCK_BITS) + 1;
     while (hi - lo > 1) {
       const mid = (lo + hi) >>> 1;
-      const [s0, s1] = head(mid);
-      if (a.compare(want, 0, want.length, s0, s1) <= 0) lo = mid;
+      const pos = this.arena.resolve(this.blocks.get(mid));
+      const a = this.arena.pageOf(pos);
+      const o = this.arena.offsetOf(pos);
+      if (a.compare(want, 0, want.length, o + 4, o + 4 + a.readUInt16LE(o + 2)) <= 0) lo = mid;
       else hi = mid;
     }
     const first = lo << BLOCK_BITS;
@@ -345,6 +283,6 @@ export class FileList implements FileListLike {
 
   /** Bytes held (for tests and benchmarks: it grows linearly and slowly with the file count). */
   get heldBytes(): number {
-    return this.arena.buf.length + this.blocks.byteLength + this.digests.buf.length + (this.refs?.byteLength ?? 0) + this.sizes.byteLength + this.media.byteLength + (this.storedDigests?.buf.length ?? 0) + (this.storedSizes?.byteLength ?? 0) + (this.storedFlags?.byteLength ?? 0);
+    return this.arena.byteLength + this.blocks.byteLength + this.digests.byteLength + (this.refs?.byteLength ?? 0) + this.sizes.byteLength + this.media.byteLength + (this.storedDigests?.byteLength ?? 0) + (this.storedSizes?.byteLength ?? 0) + (this.storedFlags?.byteLength ?? 0);
   }
 }

@@ -8,6 +8,7 @@
  * string key and boxed value.
  */
 import { createHash } from 'node:crypto';
+import { PagedArray, PagedRecords } from './paged';
 
 export const KEY_BYTES = 16;
 
@@ -17,8 +18,9 @@ export function pathKey(path: string | Uint8Array): Buffer {
 }
 
 export class PathTable {
-  private keys = Buffer.allocUnsafe(KEY_BYTES * 1024);
-  private kinds = new Uint8Array(1024);
+  /** Keys and kinds in pages (never copied as the table grows); only the index is rebuilt. */
+  private readonly keys = new PagedRecords(KEY_BYTES);
+  private readonly kinds = new PagedArray((n) => new Uint8Array(n));
   private n = 0;
   /** Open addressing, linear probing: 0 = empty, else id + 1. */
   private index = new Uint32Array(2048);
@@ -32,10 +34,7 @@ export class PathTable {
     let s = key.readUInt32LE(0) & mask;
     for (;;) {
       const v = this.index[s];
-      if (v === 0) return s;
-      const o = (v - 1) * KEY_BYTES;
-      const k = this.keys;
-      if (k.readUInt32LE(o) === key.readUInt32LE(0) && k.readUInt32LE(o + 4) === key.readUInt32LE(4) && k.readUInt32LE(o + 8) === key.readUInt32LE(8) && k.readUInt32LE(o + 12) === key.readUInt32LE(12)) return s;
+      if (v === 0 || this.keys.equals(v - 1, key)) return s;
       s = (s + 1) & mask;
     }
   }
@@ -46,27 +45,19 @@ export class PathTable {
   }
 
   kindOf(id: number): number {
-    return this.kinds[id];
+    return this.kinds.get(id);
   }
 
   setKind(id: number, kind: number): void {
-    this.kinds[id] = kind;
+    this.kinds.set(id, kind);
   }
 
   /** Adds a key that is not in the table yet; returns its id. */
   add(key: Buffer, kind: number): number {
     if ((this.n + 1) * 4 > this.index.length * 3) this.rehash(this.index.length * 2);
     const id = this.n++;
-    if (this.kinds.length < this.n) {
-      const k = new Uint8Array(this.kinds.length * 2);
-      k.set(this.kinds);
-      this.kinds = k;
-      const b = Buffer.allocUnsafe(this.keys.length * 2);
-      this.keys.copy(b);
-      this.keys = b;
-    }
-    key.copy(this.keys, id * KEY_BYTES, 0, KEY_BYTES);
-    this.kinds[id] = kind;
+    this.keys.write(id, key);
+    this.kinds.set(id, kind);
     this.index[this.slotOf(key)] = id + 1;
     return id;
   }
@@ -75,7 +66,7 @@ export class PathTable {
     this.index = new Uint32Array(cap);
     const mask = cap - 1;
     for (let id = 0; id < this.n; id++) {
-      let s = this.keys.readUInt32LE(id * KEY_BYTES) & mask;
+      let s = this.keys.u32(id, 0) & mask;
       while (this.index[s] !== 0) s = (s + 1) & mask;
       this.index[s] = id + 1;
     }
@@ -83,6 +74,6 @@ export class PathTable {
 
   /** Bytes held (tests assert it stays proportional to the entry count). */
   get heldBytes(): number {
-    return this.keys.length + this.kinds.byteLength + this.index.byteLength;
+    return this.keys.byteLength + this.kinds.byteLength + this.index.byteLength;
   }
 }

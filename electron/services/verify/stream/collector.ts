@@ -23,6 +23,7 @@ import { ExportJsonStream } from '../export-stream';
 import type { HashPool } from '../hash-pool';
 import type { TrustedKey } from '../keys';
 import { SimpleManifestLines } from '../yaml-check';
+import { PagedArena, PagedArray, PagedRecords } from '../paged';
 import { SignedBlob } from './signed-blob';
 import type { TarGate } from '../tar-gate';
 import { checkAbort } from './read';
@@ -77,30 +78,15 @@ function safeJoin(root: string, rel: string): string {
  * members export.json does not list.
  */
 export class PayloadTable {
-  private digests = Buffer.allocUnsafe(32 * 1024);
-  private sizes = new Float64Array(1024);
+  // Paged columns (../paged.ts): never copied as the table grows.
+  private readonly digests = new PagedRecords(32);
+  private readonly sizes = new PagedArray((n) => new Float64Array(n));
   /** 1: bytes read (digest maybe pending), 2: digest known, 4: matched by export.json. */
-  private flags = new Uint8Array(1024);
-  private names = Buffer.allocUnsafe(4096);
-  private namesLen = 0;
+  private readonly flags = new PagedArray((n) => new Uint8Array(n));
+  private readonly names = new PagedArena();
   private prev = Buffer.alloc(0);
   private readonly locations = new Map<number, string>();
   count = 0;
-
-  private ensure(id: number): void {
-    if (id < this.flags.length) return;
-    let cap = this.flags.length * 2;
-    while (cap <= id) cap *= 2;
-    const d = Buffer.allocUnsafe(32 * cap);
-    this.digests.copy(d);
-    this.digests = d;
-    const s = new Float64Array(cap);
-    s.set(this.sizes);
-    this.sizes = s;
-    const f = new Uint8Array(cap);
-    f.set(this.flags);
-    this.flags = f;
-  }
 
   private pushName(rel: string): void {
     const b = Buffer.from(rel, 'utf8');
@@ -108,50 +94,45 @@ export class PayloadTable {
     const max = Math.min(b.length, this.prev.length, 0xffff);
     while (k < max && b[k] === this.prev[k]) k++;
     const rest = b.length - k;
-    if (this.namesLen + rest + 4 > this.names.length) {
-      let cap = this.names.length * 2;
-      while (cap < this.namesLen + rest + 4) cap *= 2;
-      const n = Buffer.allocUnsafe(cap);
-      this.names.copy(n, 0, 0, this.namesLen);
-      this.names = n;
-    }
-    this.names.writeUInt16LE(k, this.namesLen);
-    this.names.writeUInt16LE(rest, this.namesLen + 2);
-    b.copy(this.names, this.namesLen + 4, k);
-    this.namesLen += 4 + rest;
+    const pos = this.names.reserve(4 + rest);
+    const page = this.names.pageOf(pos);
+    const o = this.names.offsetOf(pos);
+    page.writeUInt16LE(k, o);
+    page.writeUInt16LE(rest, o + 2);
+    b.copy(page, o + 4, k);
+    this.names.commit(4 + rest);
     this.prev = b;
   }
 
   /** A payload member's bytes were read (its digest may still be on the hashing thread). */
   add(id: number, rel: string, size: number, location: string | undefined): void {
-    this.ensure(id);
-    this.sizes[id] = size;
-    this.flags[id] = 1;
+    this.sizes.set(id, size);
+    this.flags.set(id, 1);
     if (location !== undefined) this.locations.set(id, location);
     this.pushName(rel);
     this.count++;
   }
 
   setDigest(id: number, digest: Buffer): void {
-    digest.copy(this.digests, 32 * id, 0, 32);
-    this.flags[id] |= 2;
+    this.digests.write(id, digest);
+    this.flags.set(id, this.flags.get(id) | 2);
   }
 
   has(id: number): boolean {
-    return id >= 0 && id < this.flags.length && (this.flags[id] & 1) !== 0;
+    return id >= 0 && (this.flags.get(id) & 1) !== 0;
   }
 
   hasDigest(id: number): boolean {
-    return id >= 0 && id < this.flags.length && (this.flags[id] & 2) !== 0;
+    return id >= 0 && (this.flags.get(id) & 2) !== 0;
   }
 
   sizeOf(id: number): number {
-    return this.sizes[id];
+    return this.sizes.get(id);
   }
 
   /** 32 raw bytes (a view). */
   digestOf(id: number): Buffer {
-    return this.digests.subarray(32 * id, 32 * id + 32);
+    return this.digests.view(id);
   }
 
   locationOf(id: number): string | undefined {
@@ -159,11 +140,11 @@ export class PayloadTable {
   }
 
   markMatched(id: number): void {
-    this.flags[id] |= 4;
+    this.flags.set(id, this.flags.get(id) | 4);
   }
 
   isMatched(id: number): boolean {
-    return (this.flags[id] & 4) !== 0;
+    return (this.flags.get(id) & 4) !== 0;
   }
 
   /** Where the in-order walk (`nextInOrder`) stands: the id and name offset of the next payload member. */
@@ -178,15 +159,19 @@ export class PayloadTable {
   nextInOrder(): { id: number; name: Buffer } | null {
     const w = this.walk;
     if (!w.pending) {
-      if (w.off >= this.namesLen) return null;
+      w.off = this.names.resolve(w.off);
+      if (w.off >= this.names.end) return null;
       let id = w.id + 1;
-      while (id < this.flags.length && (this.flags[id] & 1) === 0) id++;
-      if (id >= this.flags.length) return null;
-      const k = this.names.readUInt16LE(w.off);
-      const rest = this.names.readUInt16LE(w.off + 2);
+      const cap = this.flags.capacity;
+      while (id < cap && (this.flags.get(id) & 1) === 0) id++;
+      if (id >= cap) return null;
+      const page = this.names.pageOf(w.off);
+      const o = this.names.offsetOf(w.off);
+      const k = page.readUInt16LE(o);
+      const rest = page.readUInt16LE(o + 2);
       const cur = Buffer.allocUnsafe(k + rest);
       w.name.copy(cur, 0, 0, k);
-      this.names.copy(cur, k, w.off + 4, w.off + 4 + rest);
+      page.copy(cur, k, o + 4, o + 4 + rest);
       w.off += 4 + rest;
       w.id = id;
       w.name = cur;
@@ -203,13 +188,16 @@ export class PayloadTable {
   /** Every payload member's name (relative to mirror/), in arrival order. */
   *namesInOrder(): Generator<string> {
     let prev = Buffer.alloc(0);
-    for (let o = 0; o < this.namesLen; ) {
-      const k = this.names.readUInt16LE(o);
-      const rest = this.names.readUInt16LE(o + 2);
+    const end = this.names.end;
+    for (let pos = this.names.resolve(0); pos < end; pos = this.names.resolve(pos)) {
+      const page = this.names.pageOf(pos);
+      const o = this.names.offsetOf(pos);
+      const k = page.readUInt16LE(o);
+      const rest = page.readUInt16LE(o + 2);
       const cur = Buffer.allocUnsafe(k + rest);
       prev.copy(cur, 0, 0, k);
-      this.names.copy(cur, k, o + 4, o + 4 + rest);
-      o += 4 + rest;
+      page.copy(cur, k, o + 4, o + 4 + rest);
+      pos += 4 + rest;
       prev = cur;
       yield cur.toString('utf8');
     }
@@ -217,7 +205,7 @@ export class PayloadTable {
 
   /** Bytes held (tests assert it stays proportional to the member count). */
   get heldBytes(): number {
-    return this.digests.length + this.sizes.byteLength + this.flags.byteLength + this.names.length;
+    return this.digests.byteLength + this.sizes.byteLength + this.flags.byteLength + this.names.byteLength;
   }
 }
 

@@ -1,0 +1,59 @@
+import { describe, expect, it } from 'vitest';
+import { PAGE_SHIFT, PagedArena, PagedArray, PagedRecords } from './paged';
+
+describe('paged tables', () => {
+  it('a column reads back across pages, unwritten entries read 0, and byteLength counts up to the highest entry', () => {
+    const a = new PagedArray((n) => new Float64Array(n));
+    const n = 3 << PAGE_SHIFT;
+    for (let i = 0; i < n; i += 7) a.set(i, i * 1.5 + 2 ** 40);
+    for (let i = 0; i < n; i++) expect(a.get(i)).toBe(i % 7 === 0 ? i * 1.5 + 2 ** 40 : 0);
+    expect(a.get(10 * n)).toBe(0);
+    expect(a.byteLength).toBe((Math.floor((n - 1) / 7) * 7 + 1) * 8);
+  });
+
+  it('records: views, hex writes, word reads and key comparison by index', () => {
+    const r = new PagedRecords(16);
+    const key = (i: number): Buffer => Buffer.from(String(i).padStart(32, '0').slice(0, 32), 'hex');
+    const n = (1 << PAGE_SHIFT) + 5;
+    for (let i = 0; i < n; i++) if (i % 2) r.write(i, key(i));
+    else r.writeHex(i, key(i).toString('hex'));
+    for (const i of [0, 1, (1 << PAGE_SHIFT) - 1, 1 << PAGE_SHIFT, n - 1]) {
+      expect(r.view(i).equals(key(i))).toBe(true);
+      expect(r.equals(i, key(i))).toBe(true);
+      expect(r.equals(i, key(i + 1))).toBe(false);
+      expect(r.u32(i, 12)).toBe(key(i).readUInt32LE(12));
+    }
+    expect(r.byteLength).toBe(n * 16);
+  });
+
+  it('an arena reader that caught up with the writer follows it onto the next page (entries never span pages)', () => {
+    const arena = new PagedArena();
+    const written: string[] = [];
+    const read: string[] = [];
+    let pos = 0;
+    const readAll = (): void => {
+      for (pos = arena.resolve(pos); pos < arena.end; pos = arena.resolve(pos)) {
+        const page = arena.pageOf(pos);
+        const o = arena.offsetOf(pos);
+        const len = page.readUInt32LE(o);
+        read.push(page.toString('utf8', o + 4, o + 4 + len));
+        pos += 4 + len;
+      }
+    };
+    let seed = 7;
+    for (let i = 0; i < 400; i++) {
+      seed = (seed * 1103515245 + 12345) % 2 ** 31;
+      const s = `${i}:` + 'x'.repeat(seed % 40_000);
+      const at = arena.reserve(4 + s.length);
+      arena.pageOf(at).writeUInt32LE(s.length, arena.offsetOf(at));
+      arena.pageOf(at).write(s, arena.offsetOf(at) + 4);
+      arena.commit(4 + s.length);
+      written.push(s);
+      if (i % 3 === 0) readAll(); // the reader catches up now and then, often at a page's end
+    }
+    readAll();
+    expect(read).toEqual(written);
+    expect(arena.byteLength).toBe(written.reduce((t, s) => t + 4 + s.length, 0));
+    expect(() => arena.reserve((1 << 20) + 1)).toThrow(/arena entry/);
+  });
+});
