@@ -13,7 +13,7 @@
  *   path policy, confined to its root folder, with no symbolic link anywhere
  *   on the way.
  */
-import { closeSync, constants as fsc, fstatSync, lstatSync, mkdirSync, openSync, readdirSync, readSync, renameSync, rmdirSync, unlinkSync, type Stats } from 'node:fs';
+import { closeSync, constants as fsc, fstatSync, lstatSync, mkdirSync, openSync, readdirSync, readSync, renameSync, rmdirSync, unlinkSync, type Dirent, type Stats } from 'node:fs';
 import { basename, join, resolve, sep } from 'node:path';
 import { OpsError } from '../../shared/errors';
 import { escapeUntrusted } from '../../shared/escape';
@@ -45,9 +45,11 @@ export function removeTree(path: string): void {
   const stack: string[] = [path];
   while (stack.length) {
     const dir = stack[stack.length - 1];
-    let names: string[];
+    let entries: Dirent[];
     try {
-      names = readdirSync(dir);
+      // File types from the directory itself (d_type; Node falls back to lstat where the file system gives none):
+      // no lstat per entry.
+      entries = readdirSync(dir, { withFileTypes: true });
     } catch (e) {
       if (errno(e) === 'ENOENT') {
         stack.pop();
@@ -56,23 +58,21 @@ export function removeTree(path: string): void {
       throw e;
     }
     let pushed = false;
-    for (const n of names) {
-      const p = join(dir, n);
-      let s: Stats;
-      try {
-        s = lstatSync(p);
-      } catch (e) {
-        if (errno(e) === 'ENOENT') continue;
-        throw e;
-      }
-      if (s.isDirectory()) {
+    for (const d of entries) {
+      const p = `${dir}/${d.name}`;
+      if (d.isDirectory()) {
         stack.push(p);
         pushed = true;
       } else {
         try {
           unlinkSync(p);
         } catch (e) {
-          if (errno(e) !== 'ENOENT') throw e;
+          const code = errno(e);
+          // EISDIR: it became a folder since the listing: visit it.
+          if (code === 'EISDIR') {
+            stack.push(p);
+            pushed = true;
+          } else if (code !== 'ENOENT') throw e;
         }
       }
     }

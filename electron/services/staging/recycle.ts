@@ -26,7 +26,7 @@ import { generationDir, generationMetaDir, generationName, type WorkspaceLayout 
 import type { StagingFs } from './fsops';
 import type { ApplyJournal } from './journal';
 import type { StateEntry } from '../../../shared/state-digest';
-import { comparePaths, FolderCursor, parentOf, type MergedEntry } from './state';
+import { comparePaths, parentOf, type MergedEntry } from './state';
 import { listGenerations, readState } from './store';
 import type { GenerationRow } from './types';
 
@@ -221,22 +221,20 @@ export function recycleTree(
 
   const touched = new Set<string>();
   const undoTree = join(undo, 'tree');
-  const undoFolders = new FolderCursor(
-    (rel) => fs.mkdir(`${undoTree}/${rel}`),
-    (rel) => fs.fsyncDir(rel === '' ? undoTree : `${undoTree}/${rel}`),
-  );
   const replaced = new Set<string>();
   for (const e of plan.into) replaced.add(e.path);
-  for (const p of plan.out) {
-    undoFolders.enter(parentOf(p));
+  // The undo folder is flat: the k-th path moved out is tree/<k> (paths.txt names it), so no folders
+  // are made or fsynced there, and removing it after the commit is one unlink per file.
+  for (let k = 0; k < plan.out.length; k++) {
+    const p = plan.out[k];
     cp('recycle:undo');
-    fs.rename(`${tree}/${p}`, `${undoTree}/${p}`);
+    fs.rename(`${tree}/${p}`, `${undoTree}/${k}`);
     counts.moved++;
     // A folder left empty goes (the new tree may need a file of that name; an empty folder is no state).
     if (replaced.has(p)) touched.add(parentOf(p));
     else pruneEmptyParents(fs, tree, p, touched);
   }
-  undoFolders.finish();
+  fs.fsyncDir(undoTree);
 
   const known = new Set<string>();
   for (const e of plan.into) {
@@ -286,12 +284,13 @@ export function revertRecycle(layout: WorkspaceLayout, fs: StagingFs, j: ApplyJo
         pruneEmptyParents(fs, tree, p, touched);
       }
     }
-    // 2. Files moved out: moved back (over a placed replacement, if any).
+    // 2. Files moved out (the k-th one is tree/<k>): moved back (over a placed replacement, if any).
     const known = new Set<string>();
-    for (const p of out) {
-      if (lstatKind(`${undoTree}/${p}`) !== 'file') continue;
+    for (let k = 0; k < out.length; k++) {
+      const p = out[k];
+      if (lstatKind(`${undoTree}/${k}`) !== 'file') continue;
       ensureFolders(fs, tree, p, known, touched, () => {});
-      fs.rename(`${undoTree}/${p}`, `${tree}/${p}`);
+      fs.rename(`${undoTree}/${k}`, `${tree}/${p}`);
       touched.add(parentOf(p));
     }
     for (const d of touched) {
