@@ -177,6 +177,7 @@ async function readStream(file: string, total: number, opts: MirrorVerifyOptions
       throw streamError;
     }
   } finally {
+    await collector.closeWriter();
     collector.abandon();
     if (copy) await copy.close();
     await pool.close();

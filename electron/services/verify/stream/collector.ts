@@ -27,6 +27,7 @@ import { PagedArena, PagedArray, PagedRecords } from '../paged';
 import { SignedBlob } from './signed-blob';
 import type { TarGate } from '../tar-gate';
 import { checkAbort } from './read';
+import { FileWriterThread } from './file-writer';
 import { SinkFile } from './sink';
 import { TarReader, type TarHeader, type TarMemberSink } from './tar-reader';
 
@@ -244,6 +245,8 @@ export class MemberCollector {
   /** Folders already made below the extraction root (each is made once). */
   private readonly madeDirs = new Set<string>();
   private readonly pendingDigests: Promise<unknown>[] = [];
+  /** Small extracted files are written on this thread (started with the first one). */
+  private writer: FileWriterThread | null = null;
 
   /** Offset just after the tar end-of-archive marker in the decompressed stream (-1 before the end). */
   tarEnd = -1;
@@ -274,9 +277,11 @@ export class MemberCollector {
           pool.done(chunk);
         }
         checkAbort(this.o.signal);
+        if (this.writer) await this.writer.drain().catch((e) => this.writeFailed(e));
       }
       reader.end();
       this.tarEnd = reader.eofAt;
+      if (this.writer) await this.writer.flush().catch((e) => this.writeFailed(e));
     } catch (e) {
       if (isOpsError(e) && e.code === 'ERR_BUNDLE_CORRUPT' && !e.path && this.current) throw new OpsError(e.code, e.message, { path: this.current, cause: e });
       throw e;
@@ -287,6 +292,23 @@ export class MemberCollector {
   async settle(): Promise<void> {
     await Promise.all(this.pendingDigests);
     this.pendingDigests.length = 0;
+  }
+
+  /** A write on the file thread failed: a path too long for this host is the bundle's limit; anything else is this host's failure. */
+  private writeFailed(e: unknown): never {
+    const rel = (e as { rel?: string }).rel;
+    if (rel !== undefined) {
+      this.current = `mirror/${rel}`;
+      throw tooLongHere(e, rel, this.o.extractRoot);
+    }
+    throw e;
+  }
+
+  /** Stops the file thread (after a failure, before the caller removes the extraction folder); no write happens after this. */
+  async closeWriter(): Promise<void> {
+    const w = this.writer;
+    this.writer = null;
+    await w?.close();
   }
 
   /** Closes files left open by a failed read. */
@@ -473,7 +495,28 @@ export class MemberCollector {
   /** Payload file: hashed while streaming; kept on disk when extracting or when it may need decryption. */
   private payloadFile(rel: string, id: number, declared: number): TarMemberSink {
     const target = this.targetOf(rel);
+    const table = this.payload;
     // Extracted files are made durable together at the end (one syncfs), not one fsync each.
+    if (target && this.o.extractRoot && declared <= INLINE_HASH_MAX) {
+      // A small extracted member: hashed here, its bytes copied to the file thread.
+      const w = (this.writer ??= new FileWriterThread());
+      w.begin(target, rel, declared);
+      const location = this.o.keepEncrypted ? target : undefined;
+      const h = createHash('sha256');
+      let size = 0;
+      return {
+        data: (c: Buffer) => {
+          h.update(c);
+          size += c.length;
+          w.data(c);
+        },
+        end: () => {
+          w.end();
+          table.add(id, rel, size, location);
+          table.setDigest(id, h.digest());
+        },
+      };
+    }
     let sink: SinkFile | undefined;
     try {
       sink = target ? new SinkFile(target) : undefined;
@@ -489,7 +532,6 @@ export class MemberCollector {
       sink.close();
       this.openSinks.delete(sink);
     };
-    const table = this.payload;
     if (declared <= INLINE_HASH_MAX) {
       // A small member is hashed here: cheaper than three messages to the hashing thread and back.
       const h = createHash('sha256');
