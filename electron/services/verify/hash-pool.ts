@@ -10,6 +10,7 @@
 import { createHash, type Hash } from 'node:crypto';
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
+import { WRITE_BATCH_SOURCE, type FromWriter, type WriterTransport } from './stream/file-writer';
 
 export const SLOT_SIZE = 1024 * 1024;
 
@@ -28,6 +29,8 @@ export interface HashPool {
   readonly backlog: number;
   drain(below: number): Promise<void>;
   close(): Promise<void>;
+  /** The thread that also writes extracted files (file-writer.ts), or null when there is none. */
+  writerTransport(): WriterTransport | null;
 }
 
 /** Everything on the calling thread: fresh buffers, node:crypto hashes. */
@@ -60,10 +63,14 @@ export class InlinePool implements HashPool {
     this.hashes.clear();
     return Promise.resolve();
   }
+  writerTransport(): null {
+    return null;
+  }
 }
 
 const WORKER_SOURCE = `
 const { parentPort, workerData } = require('node:worker_threads');
+${WRITE_BATCH_SOURCE}
 const { createHash } = require('node:crypto');
 const sab = workerData;
 const hashes = new Map();
@@ -73,11 +80,12 @@ parentPort.on('message', (m) => {
     case 'u': hashes.get(m.id).update(new Uint8Array(sab, m.o, m.n)); parentPort.postMessage({ t: 'a', s: m.s }); break;
     case 'c': hashes.get(m.id).update(new Uint8Array(m.b)); parentPort.postMessage({ t: 'b', n: m.b.byteLength }); break;
     case 'f': { const h = hashes.get(m.id); hashes.delete(m.id); parentPort.postMessage({ t: 'd', id: m.id, hex: h.digest('hex') }); break; }
+    case 'w': __writeBatch(m, (r, t) => parentPort.postMessage(r, t)); break;
   }
 });
 `;
 
-type FromWorker = { t: 'a'; s: number } | { t: 'b'; n: number } | { t: 'd'; id: number; hex: string };
+type FromWorker = { t: 'a'; s: number } | { t: 'b'; n: number } | { t: 'd'; id: number; hex: string } | FromWriter;
 
 /**
  * Slots in a SharedArrayBuffer; hashing on worker threads that read the slots
@@ -96,6 +104,7 @@ export class SharedPool implements HashPool {
   private pending = 0;
   private next = 0;
   private failure: Error | null = null;
+  private writer: { onReply: (m: FromWriter) => void; onFailure: (e: Error) => void } | null = null;
 
   constructor(slots = 16, threads = 1) {
     this.sab = new SharedArrayBuffer(SLOT_SIZE * slots);
@@ -110,7 +119,8 @@ export class SharedPool implements HashPool {
     const worker = new Worker(WORKER_SOURCE, { eval: true, workerData: this.sab });
     worker.unref();
     worker.on('message', (m: FromWorker) => {
-      if (m.t === 'a') this.unref(m.s);
+      if (m.t === 'wd' || m.t === 'we') this.writer?.onReply(m);
+      else if (m.t === 'a') this.unref(m.s);
       else if (m.t === 'b') {
         this.pending -= m.n;
         this.wakeDrain();
@@ -138,6 +148,7 @@ export class SharedPool implements HashPool {
     for (const w of this.slotWaiters) w();
     this.slotWaiters = [];
     this.wakeDrain();
+    this.writer?.onFailure(e);
   }
 
   private unref(slot: number): void {
@@ -217,6 +228,17 @@ export class SharedPool implements HashPool {
   drain(below: number): Promise<void> {
     if (this.pending < below || this.failure) return Promise.resolve();
     return new Promise((resolve) => this.drainWaiters.push({ below, resolve }));
+  }
+
+  /** Extracted files are written on the first hashing thread (one helper thread for an import, not two). */
+  writerTransport(): WriterTransport {
+    return {
+      post: (m, transfer) => this.workerOf(0).postMessage(m, transfer),
+      listen: (onReply, onFailure) => {
+        this.writer = { onReply, onFailure };
+        if (this.failure) onFailure(this.failure);
+      },
+    };
   }
 
   async close(): Promise<void> {

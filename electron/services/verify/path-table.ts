@@ -7,14 +7,14 @@
  * About 25 bytes per entry (16 key, 1 kind, ~8 index) instead of a Map's
  * string key and boxed value.
  */
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import { PagedArray, PagedRecords } from './paged';
 
 export const KEY_BYTES = 16;
 
 /** The table key of a path: the first 16 bytes of SHA-256 over its UTF-8 bytes. */
 export function pathKey(path: string | Uint8Array): Buffer {
-  return createHash('sha256').update(path).digest().subarray(0, KEY_BYTES);
+  return hash('sha256', path, 'buffer').subarray(0, KEY_BYTES);
 }
 
 export class PathTable {

@@ -10,7 +10,7 @@
  * table indexed by the gate's member ids (PayloadTable: ~41 bytes per member
  * plus a front-coded name log of ~15 bytes), not to a Map of objects.
  */
-import { createHash } from 'node:crypto';
+import { createHash, hash, type Hash } from 'node:crypto';
 import { mkdirSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve, sep } from 'node:path';
@@ -61,6 +61,28 @@ const KNOWN_CONTROL = new Set([
 ]);
 /** Members up to this size are hashed on the calling thread (no round trip to the hashing thread). */
 const INLINE_HASH_MAX = 64 * 1024;
+
+/**
+ * SHA-256 of a small member: one call when its bytes come in one piece (most
+ * do: a member is split only where a decompression slot ends), else a
+ * streaming hash. One object less per member than createHash.
+ */
+class SmallDigest {
+  private h: Hash | null = null;
+  private d: Buffer | null = null;
+  constructor(private readonly declared: number) {}
+  update(c: Buffer): void {
+    if (this.d !== null) throw new Error('more bytes than the member declared');
+    if (this.h === null && c.length === this.declared) {
+      this.d = hash('sha256', c, 'buffer');
+      return;
+    }
+    (this.h ??= createHash('sha256')).update(c);
+  }
+  digest(): Buffer {
+    return this.d ?? (this.h ?? createHash('sha256')).digest();
+  }
+}
 
 export function isControl(rel: string): boolean {
   return !isPayloadPath(rel);
@@ -499,10 +521,10 @@ export class MemberCollector {
     // Extracted files are made durable together at the end (one syncfs), not one fsync each.
     if (target && this.o.extractRoot && declared <= INLINE_HASH_MAX) {
       // A small extracted member: hashed here, its bytes copied to the file thread.
-      const w = (this.writer ??= new FileWriterThread());
+      const w = (this.writer ??= new FileWriterThread(this.o.pool.writerTransport()));
       w.begin(target, rel, declared);
       const location = this.o.keepEncrypted ? target : undefined;
-      const h = createHash('sha256');
+      const h = new SmallDigest(declared);
       let size = 0;
       return {
         data: (c: Buffer) => {
@@ -534,7 +556,7 @@ export class MemberCollector {
     };
     if (declared <= INLINE_HASH_MAX) {
       // A small member is hashed here: cheaper than three messages to the hashing thread and back.
-      const h = createHash('sha256');
+      const h = new SmallDigest(declared);
       return {
         data: (c: Buffer) => {
           h.update(c);

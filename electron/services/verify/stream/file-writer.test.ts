@@ -12,6 +12,7 @@ import { generateSigningKey, writeMirrorBundle } from '../../producer/index';
 import { tempDir } from '../../testing/fixtures';
 import { loadPublicKey } from '../keys';
 import { verifyMirrorBundle } from '../mirror';
+import { SharedPool } from '../hash-pool';
 import { FileWriterThread } from './file-writer';
 
 const tmp = tempDir('okc-file-writer-');
@@ -24,69 +25,90 @@ function rng(seed: number): () => number {
   return () => (s = (s * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
 }
 
-describe('FileWriterThread', () => {
-  it('writes every file with its exact bytes, split into any chunks, with batches posted mid-file', async () => {
-    const root = fresh('out');
-    const r = rng(11);
-    const w = new FileWriterThread();
-    const want = new Map<string, Buffer>();
-    try {
-      for (let i = 0; i < 3000; i++) {
-        const dir = `d${i % 17}`;
-        mkdirSync(join(root, dir), { recursive: true });
-        const size = i % 97 === 0 ? 0 : Math.floor(r() * 65536);
-        const data = Buffer.alloc(size);
-        for (let k = 0; k < size; k++) data[k] = (i * 31 + k * 7 + (k >> 8)) & 0xff;
-        const rel = `${dir}/f-${i}.bin`;
-        want.set(rel, data);
-        w.begin(join(root, rel), rel, size);
-        for (let o = 0; o < size; ) {
-          const step = Math.min(size - o, 1 + Math.floor(r() * 9000));
-          w.data(data.subarray(o, o + step));
-          o += step;
-          await w.drain(); // between chunks: may post the complete files and carry this one over
+// Its own thread, or the hashing thread (as an import of a large bundle runs it: one helper thread).
+for (const mode of ['own thread', 'hashing thread'] as const) {
+  describe(`FileWriterThread on its ${mode}`, () => {
+    let pool: SharedPool | null = null;
+    const pools: SharedPool[] = [];
+    const writer = (): FileWriterThread => {
+      if (mode === 'own thread') return new FileWriterThread();
+      pool = new SharedPool(4);
+      pools.push(pool);
+      return new FileWriterThread(pool.writerTransport());
+    };
+    afterAll(async () => {
+      await Promise.all(pools.map((p) => p.close()));
+    });
+
+    it('writes every file with its exact bytes, split into any chunks, with batches posted mid-file', async () => {
+      const root = fresh('out');
+      const r = rng(11);
+      const w = writer();
+      // The hashing thread keeps hashing while it writes.
+      const hid = pool?.start();
+      if (pool && hid !== undefined) pool.update(hid, Buffer.from('abc'));
+      const want = new Map<string, Buffer>();
+      try {
+        for (let i = 0; i < 3000; i++) {
+          const dir = `d${i % 17}`;
+          mkdirSync(join(root, dir), { recursive: true });
+          const size = i % 97 === 0 ? 0 : Math.floor(r() * 65536);
+          const data = Buffer.alloc(size);
+          for (let k = 0; k < size; k++) data[k] = (i * 31 + k * 7 + (k >> 8)) & 0xff;
+          const rel = `${dir}/f-${i}.bin`;
+          want.set(rel, data);
+          w.begin(join(root, rel), rel, size);
+          for (let o = 0; o < size; ) {
+            const step = Math.min(size - o, 1 + Math.floor(r() * 9000));
+            w.data(data.subarray(o, o + step));
+            o += step;
+            await w.drain(); // between chunks: may post the complete files and carry this one over
+          }
+          w.end();
         }
-        w.end();
+        await w.flush();
+        if (pool && hid !== undefined) expect(await pool.finish(hid)).toBe(createHash('sha256').update('abc').digest('hex'));
+      } finally {
+        await w.close();
       }
-      await w.flush();
-    } finally {
-      await w.close();
-    }
-    let count = 0;
-    for (const d of readdirSync(root)) count += readdirSync(join(root, d)).length;
-    expect(count).toBe(want.size);
-    for (const [rel, data] of want) {
-      const got = readFileSync(join(root, rel));
-      expect(got.length).toBe(data.length);
-      expect(createHash('sha256').update(got).digest('hex')).toBe(createHash('sha256').update(data).digest('hex'));
-    }
-    expect(statSync(join(root, 'd0/f-0.bin')).mode & 0o777).toBe(0o600);
-  });
-
-  it('a failed write names its member (code and syscall kept), and nothing after it is written', async () => {
-    const root = fresh('out');
-    mkdirSync(join(root, 'ok'), { recursive: true });
-    const w = new FileWriterThread();
-    try {
-      for (let i = 0; i < 400; i++) {
-        // Member 123's folder does not exist: its open fails.
-        const rel = i === 123 ? `missing/f-${i}` : `ok/f-${i}`;
-        w.begin(join(root, rel), rel, 1000);
-        w.data(Buffer.alloc(1000, i & 0xff));
-        w.end();
-        await w.drain().catch(() => {}); // the failure is reported once more at flush
+      let count = 0;
+      for (const d of readdirSync(root)) count += readdirSync(join(root, d)).length;
+      expect(count).toBe(want.size);
+      for (const [rel, data] of want) {
+        const got = readFileSync(join(root, rel));
+        expect(got.length).toBe(data.length);
+        expect(createHash('sha256').update(got).digest('hex')).toBe(createHash('sha256').update(data).digest('hex'));
       }
-      await expect(w.flush()).rejects.toMatchObject({ code: 'ENOENT', syscall: 'open', rel: 'missing/f-123' });
-    } finally {
-      await w.close();
-    }
-    const written = readdirSync(join(root, 'ok'));
-    expect(written).toContain('f-122');
-    expect(written).not.toContain('f-124');
-    expect(written.length).toBe(123);
-    expect(existsSync(join(root, 'missing'))).toBe(false);
-  });
+      expect(statSync(join(root, 'd0/f-0.bin')).mode & 0o777).toBe(0o600);
+    });
 
+    it('a failed write names its member (code and syscall kept), and nothing after it is written', async () => {
+      const root = fresh('out');
+      mkdirSync(join(root, 'ok'), { recursive: true });
+      const w = writer();
+      try {
+        for (let i = 0; i < 400; i++) {
+          // Member 123's folder does not exist: its open fails.
+          const rel = i === 123 ? `missing/f-${i}` : `ok/f-${i}`;
+          w.begin(join(root, rel), rel, 1000);
+          w.data(Buffer.alloc(1000, i & 0xff));
+          w.end();
+          await w.drain().catch(() => {}); // the failure is reported once more at flush
+        }
+        await expect(w.flush()).rejects.toMatchObject({ code: 'ENOENT', syscall: 'open', rel: 'missing/f-123' });
+      } finally {
+        await w.close();
+      }
+      const written = readdirSync(join(root, 'ok'));
+      expect(written).toContain('f-122');
+      expect(written).not.toContain('f-124');
+      expect(written.length).toBe(123);
+      expect(existsSync(join(root, 'missing'))).toBe(false);
+    });
+  });
+}
+
+describe('FileWriterThread', () => {
   it('refuses bytes beyond or short of the declared size (a tar member is exactly its size)', async () => {
     const w = new FileWriterThread();
     try {

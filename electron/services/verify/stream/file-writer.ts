@@ -20,13 +20,19 @@ const BATCH_BYTES = 256 * 1024;
 /** Batches handed over and not yet written, before the reader waits (~2 MiB of copies). */
 const MAX_IN_FLIGHT = 8;
 
-const WORKER_SOURCE = `
-const { parentPort } = require('node:worker_threads');
-const fs = require('node:fs');
-const FLAGS = fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_NOFOLLOW;
-let failed = false;
-parentPort.on('message', (m) => {
-  if (failed) return parentPort.postMessage({ t: 'd', seq: m.seq, buf: m.buf }, [m.buf]);
+/**
+ * The batch writer as thread source: `__writeBatch(m, post)` handles
+ * { t: 'w', seq, n, len, buf } and answers { t: 'wd', seq, buf } (the buffer
+ * handed back) or { t: 'we', seq, i, code, syscall, errno, message }. After a
+ * failure, later batches are handed back unwritten. Part of the hashing
+ * thread's source (hash-pool.ts), so an import runs one helper thread, not two.
+ */
+export const WRITE_BATCH_SOURCE = `
+const __wfs = require('node:fs');
+const __W_FLAGS = __wfs.constants.O_WRONLY | __wfs.constants.O_CREAT | __wfs.constants.O_EXCL | __wfs.constants.O_NOFOLLOW;
+let __writeFailed = false;
+function __writeBatch(m, post) {
+  if (__writeFailed) return post({ t: 'wd', seq: m.seq, buf: m.buf }, [m.buf]);
   const b = Buffer.from(m.buf, 0, m.len);
   let o = 0;
   for (let i = 0; i < m.n; i++) {
@@ -37,23 +43,36 @@ parentPort.on('message', (m) => {
     o = start + dataLen;
     let fd = -1;
     try {
-      fd = fs.openSync(path, FLAGS, 0o600);
-      for (let w = start; w < o; ) w += fs.writeSync(fd, b, w, o - w);
+      fd = __wfs.openSync(path, __W_FLAGS, 0o600);
+      for (let w = start; w < o; ) w += __wfs.writeSync(fd, b, w, o - w);
       const f = fd;
       fd = -1;
-      fs.closeSync(f);
+      __wfs.closeSync(f);
     } catch (e) {
-      if (fd >= 0) try { fs.closeSync(fd); } catch {}
-      failed = true;
-      return parentPort.postMessage({ t: 'e', seq: m.seq, i, code: e.code, syscall: e.syscall, errno: e.errno, message: e.message });
+      if (fd >= 0) try { __wfs.closeSync(fd); } catch {}
+      __writeFailed = true;
+      return post({ t: 'we', seq: m.seq, i, code: e.code, syscall: e.syscall, errno: e.errno, message: e.message });
     }
   }
   // The batch's memory goes back to be filled again (no garbage waiting for this thread's GC).
-  parentPort.postMessage({ t: 'd', seq: m.seq, buf: m.buf }, [m.buf]);
-});
+  post({ t: 'wd', seq: m.seq, buf: m.buf }, [m.buf]);
+}
 `;
 
-type FromWriter = { t: 'd'; seq: number; buf: ArrayBuffer } | { t: 'e'; seq: number; i: number; code?: string; syscall?: string; errno?: number; message: string };
+const OWN_THREAD_SOURCE = `
+const { parentPort } = require('node:worker_threads');
+${WRITE_BATCH_SOURCE}
+parentPort.on('message', (m) => __writeBatch(m, (r, t) => parentPort.postMessage(r, t)));
+`;
+
+/** A thread that runs WRITE_BATCH_SOURCE for us (the hashing thread): batches to it, its answers and its failure back. */
+export interface WriterTransport {
+  post(m: { t: 'w'; seq: number; n: number; len: number; buf: ArrayBuffer }, transfer: ArrayBuffer[]): void;
+  /** Registers the handler of the thread's 'wd'/'we' answers and of its failure. */
+  listen(onReply: (m: FromWriter) => void, onFailure: (e: Error) => void): void;
+}
+
+export type FromWriter = { t: 'wd'; seq: number; buf: ArrayBuffer } | { t: 'we'; seq: number; i: number; code?: string; syscall?: string; errno?: number; message: string };
 
 /** A write the writer thread could not do: the member and the system error (code, syscall as Node gives them). */
 export interface WriteFailure {
@@ -63,7 +82,9 @@ export interface WriteFailure {
 }
 
 export class FileWriterThread {
+  /** This writer's own thread (when no transport was given). */
   private worker: Worker | null = null;
+  private transport: WriterTransport | null = null;
   private buf = Buffer.from(new ArrayBuffer(BATCH_BYTES));
   /** Batch buffers the thread handed back, to be filled again. */
   private readonly spare: ArrayBuffer[] = [];
@@ -120,27 +141,42 @@ export class FileWriterThread {
     this.open = { lenAt: -1, expected: 0, got: 0 };
   }
 
-  private start(): Worker {
-    const w = new Worker(WORKER_SOURCE, { eval: true, resourceLimits: { maxYoungGenerationSizeMb: 2, maxOldGenerationSizeMb: 16 } });
-    w.on('message', (m: FromWriter) => {
-      const rels = this.inFlight.get(m.seq);
-      this.inFlight.delete(m.seq);
-      if (m.t === 'd' && m.buf.byteLength === BATCH_BYTES) this.spare.push(m.buf);
-      if (m.t === 'e' && !this.failure) {
-        const error = Object.assign(new Error(m.message), { code: m.code, syscall: m.syscall, errno: m.errno }) as NodeJS.ErrnoException;
-        this.failure = { rel: rels?.[m.i] ?? '', error };
-      }
-      this.wake();
-    });
-    w.on('error', (e) => {
-      this.threadError ??= e;
-      this.wake();
-    });
-    w.on('exit', () => {
-      this.threadError ??= new Error('the file writing thread stopped');
-      this.wake();
-    });
-    return w;
+  /** `via`: a thread that already runs the batch writer (the hashing thread); else the writer starts its own on first use. */
+  constructor(private readonly via: WriterTransport | null = null) {}
+
+  private reply(m: FromWriter): void {
+    const rels = this.inFlight.get(m.seq);
+    this.inFlight.delete(m.seq);
+    if (m.t === 'wd' && m.buf.byteLength === BATCH_BYTES) this.spare.push(m.buf);
+    if (m.t === 'we' && !this.failure) {
+      const error = Object.assign(new Error(m.message), { code: m.code, syscall: m.syscall, errno: m.errno }) as NodeJS.ErrnoException;
+      this.failure = { rel: rels?.[m.i] ?? '', error };
+    }
+    this.wake();
+  }
+
+  private threadFailed(e: Error): void {
+    this.threadError ??= e;
+    this.wake();
+  }
+
+  private connect(): WriterTransport {
+    if (this.via) {
+      this.via.listen(
+        (m) => this.reply(m),
+        (e) => this.threadFailed(e),
+      );
+      return this.via;
+    }
+    const w = new Worker(OWN_THREAD_SOURCE, { eval: true, resourceLimits: { maxYoungGenerationSizeMb: 2, maxOldGenerationSizeMb: 16 } });
+    w.on('message', (m: FromWriter) => this.reply(m));
+    w.on('error', (e) => this.threadFailed(e));
+    w.on('exit', () => this.threadFailed(new Error('the file writing thread stopped')));
+    this.worker = w;
+    return {
+      post: (m, transfer) => w.postMessage(m, transfer),
+      listen: () => {},
+    };
   }
 
   private wake(): void {
@@ -160,9 +196,9 @@ export class FileWriterThread {
     this.buf = next ? Buffer.from(next) : Buffer.from(new ArrayBuffer(Math.max(BATCH_BYTES, this.len - this.complete)));
     full.copy(this.buf, 0, this.complete, this.len);
     this.inFlight.set(seq, this.rels.slice(0, this.count));
-    this.worker ??= this.start();
+    this.transport ??= this.connect();
     const ab = full.buffer as ArrayBuffer;
-    this.worker.postMessage({ seq, n: this.count, len: this.complete, buf: ab }, [ab]);
+    this.transport.post({ t: 'w', seq, n: this.count, len: this.complete, buf: ab }, [ab]);
     if (this.open.lenAt >= 0) this.open.lenAt -= this.complete;
     this.len -= this.complete;
     this.complete = 0;
@@ -196,12 +232,19 @@ export class FileWriterThread {
     await this.waitBelow(0);
   }
 
-  /** Stops the thread; resolves once no write of it can still happen. */
+  /**
+   * Resolves once no write of this writer can still happen: its own thread
+   * is stopped; on a shared thread, the batches handed over are waited for
+   * (a few milliseconds each; the thread's failure ends the wait too).
+   */
   async close(): Promise<void> {
     const w = this.worker;
     this.worker = null;
-    if (!w) return;
-    w.removeAllListeners('exit');
-    await w.terminate();
+    if (w) {
+      w.removeAllListeners('exit');
+      await w.terminate();
+      return;
+    }
+    while (this.inFlight.size > 0 && !this.threadError) await new Promise<void>((r) => this.waiters.push(r));
   }
 }
