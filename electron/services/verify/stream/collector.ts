@@ -318,10 +318,12 @@ export class MemberCollector {
 
   /** A write on the file thread failed: a path too long for this host is the bundle's limit; anything else is this host's failure. */
   private writeFailed(e: unknown): never {
-    const rel = (e as { rel?: string }).rel;
-    if (rel !== undefined) {
+    const path = (e as { path?: string }).path;
+    const root = this.o.extractRoot;
+    if (root && path?.startsWith(root + sep)) {
+      const rel = path.slice(root.length + 1).split(sep).join('/');
       this.current = `mirror/${rel}`;
-      throw tooLongHere(e, rel, this.o.extractRoot);
+      throw tooLongHere(e, rel, root);
     }
     throw e;
   }
@@ -522,7 +524,7 @@ export class MemberCollector {
     if (target && this.o.extractRoot && declared <= INLINE_HASH_MAX) {
       // A small extracted member: hashed here, its bytes copied to the file thread.
       const w = (this.writer ??= new FileWriterThread(this.o.pool.writerTransport()));
-      w.begin(target, rel, declared);
+      w.begin(target, declared);
       const location = this.o.keepEncrypted ? target : undefined;
       const h = new SmallDigest(declared);
       let size = 0;

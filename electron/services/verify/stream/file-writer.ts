@@ -23,7 +23,7 @@ const MAX_IN_FLIGHT = 8;
 /**
  * The batch writer as thread source: `__writeBatch(m, post)` handles
  * { t: 'w', seq, n, len, buf } and answers { t: 'wd', seq, buf } (the buffer
- * handed back) or { t: 'we', seq, i, code, syscall, errno, message }. After a
+ * handed back) or { t: 'we', seq, path, code, syscall, errno, message }. After a
  * failure, later batches are handed back unwritten. Part of the hashing
  * thread's source (hash-pool.ts), so an import runs one helper thread, not two.
  */
@@ -51,7 +51,7 @@ function __writeBatch(m, post) {
     } catch (e) {
       if (fd >= 0) try { __wfs.closeSync(fd); } catch {}
       __writeFailed = true;
-      return post({ t: 'we', seq: m.seq, i, code: e.code, syscall: e.syscall, errno: e.errno, message: e.message });
+      return post({ t: 'we', seq: m.seq, path, code: e.code, syscall: e.syscall, errno: e.errno, message: e.message });
     }
   }
   // The batch's memory goes back to be filled again (no garbage waiting for this thread's GC).
@@ -72,12 +72,12 @@ export interface WriterTransport {
   listen(onReply: (m: FromWriter) => void, onFailure: (e: Error) => void): void;
 }
 
-export type FromWriter = { t: 'wd'; seq: number; buf: ArrayBuffer } | { t: 'we'; seq: number; i: number; code?: string; syscall?: string; errno?: number; message: string };
+export type FromWriter = { t: 'wd'; seq: number; buf: ArrayBuffer } | { t: 'we'; seq: number; path: string; code?: string; syscall?: string; errno?: number; message: string };
 
 /** A write the writer thread could not do: the member and the system error (code, syscall as Node gives them). */
 export interface WriteFailure {
-  /** The member's path relative to the extraction root, as batched. */
-  rel: string;
+  /** The file's path, as batched. */
+  path: string;
   error: NodeJS.ErrnoException;
 }
 
@@ -92,9 +92,8 @@ export class FileWriterThread {
   /** Bytes of the complete files in `buf` (a file being filled follows them). */
   private complete = 0;
   private count = 0;
-  private rels: string[] = [];
-  /** Per batch in flight: the members' relative paths (to name a failure). */
-  private readonly inFlight = new Map<number, string[]>();
+  /** Batches in flight (no per-file data is kept for them: a failure names its file itself). */
+  private readonly inFlight = new Set<number>();
   private seq = 0;
   private failure: WriteFailure | null = null;
   private threadError: Error | null = null;
@@ -102,8 +101,8 @@ export class FileWriterThread {
   /** The entry being filled: where its data length goes, and the bytes expected. */
   private open = { lenAt: -1, expected: 0, got: 0 };
 
-  /** Starts a file of `size` bytes at `path` (absolute; its folder exists); `rel` names it in errors. */
-  begin(path: string, rel: string, size: number): void {
+  /** Starts a file of `size` bytes at `path` (absolute; its folder exists). */
+  begin(path: string, size: number): void {
     const pathBytes = Buffer.byteLength(path, 'utf8');
     const need = 8 + pathBytes + size;
     if (this.len + need > this.buf.length) {
@@ -119,7 +118,6 @@ export class FileWriterThread {
     this.open = { lenAt: this.len + 4, expected: size, got: 0 };
     b.write(path, this.len + 8, 'utf8');
     this.len += 8 + pathBytes;
-    this.rels.push(rel);
   }
 
   /** Bytes of the file begun last (copied: the caller may reuse `chunk` at once). */
@@ -145,12 +143,11 @@ export class FileWriterThread {
   constructor(private readonly via: WriterTransport | null = null) {}
 
   private reply(m: FromWriter): void {
-    const rels = this.inFlight.get(m.seq);
     this.inFlight.delete(m.seq);
     if (m.t === 'wd' && m.buf.byteLength === BATCH_BYTES) this.spare.push(m.buf);
     if (m.t === 'we' && !this.failure) {
       const error = Object.assign(new Error(m.message), { code: m.code, syscall: m.syscall, errno: m.errno }) as NodeJS.ErrnoException;
-      this.failure = { rel: rels?.[m.i] ?? '', error };
+      this.failure = { path: m.path, error };
     }
     this.wake();
   }
@@ -195,21 +192,20 @@ export class FileWriterThread {
     const next = this.len - this.complete <= BATCH_BYTES ? this.spare.pop() : undefined;
     this.buf = next ? Buffer.from(next) : Buffer.from(new ArrayBuffer(Math.max(BATCH_BYTES, this.len - this.complete)));
     full.copy(this.buf, 0, this.complete, this.len);
-    this.inFlight.set(seq, this.rels.slice(0, this.count));
+    this.inFlight.add(seq);
     this.transport ??= this.connect();
     const ab = full.buffer as ArrayBuffer;
     this.transport.post({ t: 'w', seq, n: this.count, len: this.complete, buf: ab }, [ab]);
     if (this.open.lenAt >= 0) this.open.lenAt -= this.complete;
     this.len -= this.complete;
     this.complete = 0;
-    this.rels = this.rels.slice(this.count);
     this.count = 0;
   }
 
   private check(): void {
     if (this.failure) {
       const f = this.failure;
-      throw Object.assign(f.error, { rel: f.rel });
+      throw Object.assign(f.error, { path: f.path });
     }
     if (this.threadError) throw this.threadError;
   }
@@ -219,14 +215,14 @@ export class FileWriterThread {
     this.check();
   }
 
-  /** Between members: waits while too many batches are in flight; throws a failed write (with `rel`). */
+  /** Between members: waits while too many batches are in flight; throws a failed write (with its `path`). */
   async drain(): Promise<void> {
     if (this.complete >= BATCH_BYTES / 2) this.post();
     if (this.failure || this.threadError) this.check();
     if (this.inFlight.size >= MAX_IN_FLIGHT) await this.waitBelow(MAX_IN_FLIGHT / 2);
   }
 
-  /** Every file batched is written (or the first failure is thrown, with `rel`). */
+  /** Every file batched is written (or the first failure is thrown, with its `path`). */
   async flush(): Promise<void> {
     this.post();
     await this.waitBelow(0);
