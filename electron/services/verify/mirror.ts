@@ -260,13 +260,17 @@ export async function verifyMirrorBundle(file: string, opts: MirrorVerifyOptions
   const extractRoot = opts.extractTo ? prepareExtractRoot(opts.extractTo) : undefined;
   const s = await readStream(file, total, opts, extractRoot);
   const result: MirrorBundleResult = { verdict: undefined as unknown as Verdict, rawSha256: s.rawHex, rawSize: s.rawSize, plaintextVerified: false };
-  const j = await judge(report, s, opts, extractRoot, result);
-  const exportBlob = s.collector.exportBlob;
-  if (opts.keepExportJsonAt && !report.failed && exportBlob) {
-    copyFileSync(exportBlob.spoolPath, opts.keepExportJsonAt, fsc.COPYFILE_EXCL);
-    result.exportJsonFile = opts.keepExportJsonAt;
+  let j: Awaited<ReturnType<typeof judge>>;
+  try {
+    j = await judge(report, s, opts, extractRoot, result);
+    const exportBlob = s.collector.exportBlob;
+    if (opts.keepExportJsonAt && !report.failed && exportBlob) {
+      copyFileSync(exportBlob.spoolPath, opts.keepExportJsonAt, fsc.COPYFILE_EXCL);
+      result.exportJsonFile = opts.keepExportJsonAt;
+    }
+  } finally {
+    s.collector.removeSpool();
   }
-  s.collector.removeSpool();
   // What will be applied must be on stable storage before the caller commits to it.
   const exp = j.exp;
   if (extractRoot && !report.failed) {

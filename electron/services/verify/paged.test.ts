@@ -1,5 +1,8 @@
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { PAGE_SHIFT, PagedArena, PagedArray, PagedRecords } from './paged';
+import { PAGE_SHIFT, PagedArena, PagedArray, PagedRecords, SpillLog } from './paged';
 
 describe('paged tables', () => {
   it('a column reads back across pages, unwritten entries read 0, and byteLength counts up to the highest entry', () => {
@@ -55,5 +58,49 @@ describe('paged tables', () => {
     expect(read).toEqual(written);
     expect(arena.byteLength).toBe(written.reduce((t, s) => t + 4 + s.length, 0));
     expect(() => arena.reserve((1 << 20) + 1)).toThrow(/arena entry/);
+  });
+
+  it('a spilled log reads back every entry in order, while being written (reader at the tail) and again from the start; only ~1.25 MiB stays in memory', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'okc-spill-'));
+    try {
+      const file = join(dir, 'names');
+      const log = new SpillLog(() => file);
+      const written: string[] = [];
+      let pos = 0;
+      const read: string[] = [];
+      const readTo = (out: string[], from: number, until: number): number => {
+        let p = from;
+        while (p < until) {
+          const h = log.at(p, 4);
+          const len = h.b.readUInt32LE(h.o);
+          const body = log.at(p + 4, len);
+          out.push(body.b.toString('utf8', body.o, body.o + len));
+          p += 4 + len;
+        }
+        return p;
+      };
+      let seed = 3;
+      for (let i = 0; i < 20_000; i++) {
+        seed = (seed * 1103515245 + 12345) % 2 ** 31;
+        const s = `${i}/` + 'n'.repeat(seed % (i % 500 === 0 ? 60_000 : 300));
+        log.append(4 + s.length, (b, o) => {
+          b.writeUInt32LE(s.length, o);
+          b.write(s, o + 4);
+        });
+        written.push(s);
+        if (i % 7 === 0) pos = readTo(read, pos, log.end);
+      }
+      readTo(read, pos, log.end);
+      expect(read).toEqual(written);
+      const again: string[] = [];
+      readTo(again, 0, log.end);
+      expect(again).toEqual(written);
+      expect(log.logged).toBeGreaterThan(3 * 1024 * 1024); // several spills
+      expect(statSync(file).size).toBeGreaterThan(log.logged - 1024 * 1024 - 1);
+      expect(log.byteLength).toBe(1.25 * 1024 * 1024);
+      log.close();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -9,6 +9,8 @@
  * page are never touched, so they do not become resident.
  */
 
+import { closeSync, constants as fsc, openSync, readSync, writeSync } from 'node:fs';
+
 /** Entries per page of a column: 32,768 (256 KiB of Float64, 1 MiB of 32-byte digests). */
 export const PAGE_SHIFT = 15;
 const PAGE = 1 << PAGE_SHIFT;
@@ -159,5 +161,88 @@ export class PagedArena {
     let n = 0;
     for (const u of this.used) n += u;
     return n;
+  }
+}
+
+/** The in-memory tail of a spilled log, and its read-back window. */
+const LOG_BUFFER = 1 << 20;
+const LOG_READ = 1 << 18;
+
+/**
+ * An append-only log of entries (each at most 256 KiB) kept on disk but for
+ * its last MiB, read back in order: the member names of a bundle, needed
+ * only by the walk that matches export.json's entries to members in arrival
+ * order and to name members export.json does not list (issue 13: ~15 MB at
+ * 1,000,000 members that no longer stay resident). The file is created on
+ * the first spill (`openFile` gives its path: a private spool file); close()
+ * closes it, its owner removes it.
+ */
+export class SpillLog {
+  private readonly buf = Buffer.allocUnsafe(LOG_BUFFER);
+  private len = 0;
+  /** Bytes in the file; the buffer holds the bytes from here on. */
+  private flushed = 0;
+  private fd = -1;
+  private readonly rbuf = Buffer.allocUnsafe(LOG_READ);
+  private rstart = 0;
+  private rlen = 0;
+
+  constructor(private readonly openFile: () => string) {}
+
+  /** Position after the last entry. */
+  get end(): number {
+    return this.flushed + this.len;
+  }
+
+  /** Appends an entry of `n` bytes written by `fill` into `b` at `o`. */
+  append(n: number, fill: (b: Buffer, o: number) => void): void {
+    if (n > LOG_READ) throw new Error(`a log entry of ${n} bytes`);
+    if (this.len + n > LOG_BUFFER) this.spill();
+    fill(this.buf, this.len);
+    this.len += n;
+  }
+
+  private spill(): void {
+    if (this.fd < 0) this.fd = openSync(this.openFile(), fsc.O_RDWR | fsc.O_CREAT | fsc.O_EXCL | fsc.O_NOFOLLOW, 0o600);
+    for (let o = 0; o < this.len; ) o += writeSync(this.fd, this.buf, o, this.len - o, this.flushed + o);
+    this.flushed += this.len;
+    this.len = 0;
+  }
+
+  /**
+   * The `n` bytes at `pos` (inside one entry) as a buffer and an offset in
+   * it, valid until the next call. Reads in order are served from a 256 KiB
+   * window over the file.
+   */
+  at(pos: number, n: number): { b: Buffer; o: number } {
+    if (pos >= this.flushed) return { b: this.buf, o: pos - this.flushed };
+    if (pos < this.rstart || pos + n > this.rstart + this.rlen) {
+      const want = Math.min(LOG_READ, this.flushed - pos);
+      let got = 0;
+      while (got < want) {
+        const r = readSync(this.fd, this.rbuf, got, want - got, pos + got);
+        if (r === 0) break;
+        got += r;
+      }
+      this.rstart = pos;
+      this.rlen = got;
+      if (pos + n > pos + got) throw new Error('the spilled log is shorter than written');
+    }
+    return { b: this.rbuf, o: pos - this.rstart };
+  }
+
+  /** Bytes resident (the buffers; the rest is in the file). */
+  get byteLength(): number {
+    return this.buf.length + this.rbuf.length;
+  }
+
+  /** Bytes logged in all. */
+  get logged(): number {
+    return this.end;
+  }
+
+  close(): void {
+    if (this.fd >= 0) closeSync(this.fd);
+    this.fd = -1;
   }
 }

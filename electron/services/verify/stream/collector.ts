@@ -23,7 +23,7 @@ import { ExportJsonStream } from '../export-stream';
 import type { HashPool } from '../hash-pool';
 import type { TrustedKey } from '../keys';
 import { SimpleManifestLines } from '../yaml-check';
-import { PagedArena, PagedArray, PagedRecords } from '../paged';
+import { PagedArray, PagedRecords, SpillLog } from '../paged';
 import { SignedBlob } from './signed-blob';
 import type { TarGate } from '../tar-gate';
 import { checkAbort } from './read';
@@ -106,10 +106,21 @@ export class PayloadTable {
   private readonly sizes = new PagedArray((n) => new Float64Array(n));
   /** 1: bytes read (digest maybe pending), 2: digest known, 4: matched by export.json. */
   private readonly flags = new PagedArray((n) => new Uint8Array(n));
-  private readonly names = new PagedArena();
+  /** Front-coded names, spilled to a private spool file (read back only in order). */
+  private readonly names: SpillLog;
   private prev = Buffer.alloc(0);
   private readonly locations = new Map<number, string>();
   count = 0;
+
+  /** `spoolFile`: a new private file for the names beyond the first MiB. */
+  constructor(spoolFile: () => string) {
+    this.names = new SpillLog(spoolFile);
+  }
+
+  /** Closes the names' spool file (the owner removes it). */
+  close(): void {
+    this.names.close();
+  }
 
   private pushName(rel: string): void {
     const b = Buffer.from(rel, 'utf8');
@@ -117,13 +128,11 @@ export class PayloadTable {
     const max = Math.min(b.length, this.prev.length, 0xffff);
     while (k < max && b[k] === this.prev[k]) k++;
     const rest = b.length - k;
-    const pos = this.names.reserve(4 + rest);
-    const page = this.names.pageOf(pos);
-    const o = this.names.offsetOf(pos);
-    page.writeUInt16LE(k, o);
-    page.writeUInt16LE(rest, o + 2);
-    b.copy(page, o + 4, k);
-    this.names.commit(4 + rest);
+    this.names.append(4 + rest, (page, o) => {
+      page.writeUInt16LE(k, o);
+      page.writeUInt16LE(rest, o + 2);
+      b.copy(page, o + 4, k);
+    });
     this.prev = b;
   }
 
@@ -182,19 +191,18 @@ export class PayloadTable {
   nextInOrder(): { id: number; name: Buffer } | null {
     const w = this.walk;
     if (!w.pending) {
-      w.off = this.names.resolve(w.off);
       if (w.off >= this.names.end) return null;
       let id = w.id + 1;
       const cap = this.flags.capacity;
       while (id < cap && (this.flags.get(id) & 1) === 0) id++;
       if (id >= cap) return null;
-      const page = this.names.pageOf(w.off);
-      const o = this.names.offsetOf(w.off);
-      const k = page.readUInt16LE(o);
-      const rest = page.readUInt16LE(o + 2);
+      const head = this.names.at(w.off, 4);
+      const k = head.b.readUInt16LE(head.o);
+      const rest = head.b.readUInt16LE(head.o + 2);
       const cur = Buffer.allocUnsafe(k + rest);
       w.name.copy(cur, 0, 0, k);
-      page.copy(cur, k, o + 4, o + 4 + rest);
+      const body = this.names.at(w.off + 4, rest);
+      body.b.copy(cur, k, body.o, body.o + rest);
       w.off += 4 + rest;
       w.id = id;
       w.name = cur;
@@ -212,14 +220,14 @@ export class PayloadTable {
   *namesInOrder(): Generator<string> {
     let prev = Buffer.alloc(0);
     const end = this.names.end;
-    for (let pos = this.names.resolve(0); pos < end; pos = this.names.resolve(pos)) {
-      const page = this.names.pageOf(pos);
-      const o = this.names.offsetOf(pos);
-      const k = page.readUInt16LE(o);
-      const rest = page.readUInt16LE(o + 2);
+    for (let pos = 0; pos < end; ) {
+      const head = this.names.at(pos, 4);
+      const k = head.b.readUInt16LE(head.o);
+      const rest = head.b.readUInt16LE(head.o + 2);
       const cur = Buffer.allocUnsafe(k + rest);
       prev.copy(cur, 0, 0, k);
-      page.copy(cur, k, o + 4, o + 4 + rest);
+      const body = this.names.at(pos + 4, rest);
+      body.b.copy(cur, k, body.o, body.o + rest);
       pos += 4 + rest;
       prev = cur;
       yield cur.toString('utf8');
@@ -248,7 +256,7 @@ export class MemberCollector {
   /** Control files (size, digest). Payload files are in `payload`. */
   readonly members = new Map<string, Member>();
   readonly control = new Map<string, Buffer>();
-  readonly payload = new PayloadTable();
+  readonly payload = new PayloadTable(() => this.spoolFile());
   /** export.json as streamed: digest, signature verifiers, spooled bytes (null: not in the bundle). */
   exportBlob: SignedBlob | null = null;
   /** manifest.yaml as streamed (null: not in the bundle), and whether the line-by-line fast path recognised it as YAML. */
@@ -350,6 +358,7 @@ export class MemberCollector {
 
   /** Removes the private spool (files kept only for decryption). */
   removeSpool(): void {
+    this.payload.close();
     if (this.spoolDir) removeTreeQuiet(this.spoolDir);
     this.spoolDir = undefined;
   }
