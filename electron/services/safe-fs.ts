@@ -59,7 +59,7 @@ export function removeTree(path: string): void {
     }
     let pushed = false;
     for (const d of entries) {
-      const p = `${dir}/${d.name}`;
+      const p = join(dir, d.name);
       if (d.isDirectory()) {
         stack.push(p);
         pushed = true;

@@ -183,7 +183,8 @@ export class SpillLog {
   /** Bytes in the file; the buffer holds the bytes from here on. */
   private flushed = 0;
   private fd = -1;
-  private readonly rbuf = Buffer.allocUnsafe(LOG_READ);
+  /** The read-back window (allocated on the first read from the file). */
+  private rbuf: Buffer | null = null;
   private rstart = 0;
   private rlen = 0;
 
@@ -216,29 +217,25 @@ export class SpillLog {
    */
   at(pos: number, n: number): { b: Buffer; o: number } {
     if (pos >= this.flushed) return { b: this.buf, o: pos - this.flushed };
+    const rbuf = (this.rbuf ??= Buffer.allocUnsafe(LOG_READ));
     if (pos < this.rstart || pos + n > this.rstart + this.rlen) {
       const want = Math.min(LOG_READ, this.flushed - pos);
       let got = 0;
       while (got < want) {
-        const r = readSync(this.fd, this.rbuf, got, want - got, pos + got);
+        const r = readSync(this.fd, rbuf, got, want - got, pos + got);
         if (r === 0) break;
         got += r;
       }
       this.rstart = pos;
       this.rlen = got;
-      if (pos + n > pos + got) throw new Error('the spilled log is shorter than written');
+      if (n > got) throw new Error('the spilled log is shorter than written');
     }
-    return { b: this.rbuf, o: pos - this.rstart };
+    return { b: rbuf, o: pos - this.rstart };
   }
 
   /** Bytes resident (the buffers; the rest is in the file). */
   get byteLength(): number {
-    return this.buf.length + this.rbuf.length;
-  }
-
-  /** Bytes logged in all. */
-  get logged(): number {
-    return this.end;
+    return this.buf.length + (this.rbuf?.length ?? 0);
   }
 
   close(): void {

@@ -275,8 +275,8 @@ export class MemberCollector {
   /** Folders already made below the extraction root (each is made once). */
   private readonly madeDirs = new Set<string>();
   private readonly pendingDigests: Promise<unknown>[] = [];
-  /** Small extracted files are written on this thread (started with the first one). */
-  private writer: FileWriterThread | null = null;
+  /** Small extracted files go to the hashing thread (undefined: not decided yet; null: there is none, written in place). */
+  private writer: FileWriterThread | null | undefined = undefined;
 
   /** Offset just after the tar end-of-archive marker in the decompressed stream (-1 before the end). */
   tarEnd = -1;
@@ -336,7 +336,15 @@ export class MemberCollector {
     throw e;
   }
 
-  /** Stops the file thread (after a failure, before the caller removes the extraction folder); no write happens after this. */
+  private fileWriter(): FileWriterThread | null {
+    if (this.writer === undefined) {
+      const via = this.o.pool.writerTransport();
+      this.writer = via ? new FileWriterThread(via) : null;
+    }
+    return this.writer;
+  }
+
+  /** Waits for the file writes handed over (after a failure, before the caller removes the extraction folder); no write happens after this. */
   async closeWriter(): Promise<void> {
     const w = this.writer;
     this.writer = null;
@@ -530,9 +538,9 @@ export class MemberCollector {
     const target = this.targetOf(rel);
     const table = this.payload;
     // Extracted files are made durable together at the end (one syncfs), not one fsync each.
-    if (target && this.o.extractRoot && declared <= INLINE_HASH_MAX) {
-      // A small extracted member: hashed here, its bytes copied to the file thread.
-      const w = (this.writer ??= new FileWriterThread(this.o.pool.writerTransport()));
+    const w = target && this.o.extractRoot && declared <= INLINE_HASH_MAX ? this.fileWriter() : null;
+    if (target && w) {
+      // A small extracted member: hashed here, its bytes copied to the hashing thread, which writes the file.
       w.begin(target, declared);
       const location = this.o.keepEncrypted ? target : undefined;
       const h = new SmallDigest(declared);

@@ -1,20 +1,20 @@
 /**
- * Small extracted files written on a thread of their own (issue 13: a
+ * Small extracted files written on the hashing thread (issue 13: a
  * 1,000,000-file import spent two thirds of its time in open/write/close on
  * the thread that also decompresses and hashes; `zstd | tar` overlaps the
  * two in two processes). The reading thread copies each small member's
  * bytes into a batch (path and bytes, ~256 KiB a batch) and hands the batch
- * over; the writer thread creates the files in order with the same flags as
+ * over; that thread creates the files in order with the same flags as
  * a file written in place (O_CREAT | O_EXCL | O_NOFOLLOW, mode 0600).
  *
  * Folders are made by the reading thread before a file in them is batched.
  * A failed write stops the writer (later batches are dropped) and is
- * reported, naming the member, at the next `drain` or `flush`; `close`
- * stops the thread and returns only once no write is in progress, so a
- * caller may then remove the extraction folder. Durability stays the
+ * reported, naming the file, at the next `drain` or `flush`; `close`
+ * returns only once no batch of this writer is in progress, so a caller may
+ * then remove the extraction folder. Without a hashing thread (small
+ * bundles, one core) the collector writes files in place instead. Durability stays the
  * caller's (one syncfs of the tree after `flush`).
  */
-import { Worker } from 'node:worker_threads';
 
 const BATCH_BYTES = 256 * 1024;
 /** Batches handed over and not yet written, before the reader waits (~2 MiB of copies). */
@@ -59,12 +59,6 @@ function __writeBatch(m, post) {
 }
 `;
 
-const OWN_THREAD_SOURCE = `
-const { parentPort } = require('node:worker_threads');
-${WRITE_BATCH_SOURCE}
-parentPort.on('message', (m) => __writeBatch(m, (r, t) => parentPort.postMessage(r, t)));
-`;
-
 /** A thread that runs WRITE_BATCH_SOURCE for us (the hashing thread): batches to it, its answers and its failure back. */
 export interface WriterTransport {
   post(m: { t: 'w'; seq: number; n: number; len: number; buf: ArrayBuffer }, transfer: ArrayBuffer[]): void;
@@ -82,9 +76,7 @@ export interface WriteFailure {
 }
 
 export class FileWriterThread {
-  /** This writer's own thread (when no transport was given). */
-  private worker: Worker | null = null;
-  private transport: WriterTransport | null = null;
+  private listening = false;
   private buf = Buffer.from(new ArrayBuffer(BATCH_BYTES));
   /** Batch buffers the thread handed back, to be filled again. */
   private readonly spare: ArrayBuffer[] = [];
@@ -139,8 +131,8 @@ export class FileWriterThread {
     this.open = { lenAt: -1, expected: 0, got: 0 };
   }
 
-  /** `via`: a thread that already runs the batch writer (the hashing thread); else the writer starts its own on first use. */
-  constructor(private readonly via: WriterTransport | null = null) {}
+  /** `via`: the thread that runs the batch writer (the hashing thread: an import keeps one helper thread). */
+  constructor(private readonly via: WriterTransport) {}
 
   private reply(m: FromWriter): void {
     this.inFlight.delete(m.seq);
@@ -155,25 +147,6 @@ export class FileWriterThread {
   private threadFailed(e: Error): void {
     this.threadError ??= e;
     this.wake();
-  }
-
-  private connect(): WriterTransport {
-    if (this.via) {
-      this.via.listen(
-        (m) => this.reply(m),
-        (e) => this.threadFailed(e),
-      );
-      return this.via;
-    }
-    const w = new Worker(OWN_THREAD_SOURCE, { eval: true, resourceLimits: { maxYoungGenerationSizeMb: 2, maxOldGenerationSizeMb: 16 } });
-    w.on('message', (m: FromWriter) => this.reply(m));
-    w.on('error', (e) => this.threadFailed(e));
-    w.on('exit', () => this.threadFailed(new Error('the file writing thread stopped')));
-    this.worker = w;
-    return {
-      post: (m, transfer) => w.postMessage(m, transfer),
-      listen: () => {},
-    };
   }
 
   private wake(): void {
@@ -193,9 +166,15 @@ export class FileWriterThread {
     this.buf = next ? Buffer.from(next) : Buffer.from(new ArrayBuffer(Math.max(BATCH_BYTES, this.len - this.complete)));
     full.copy(this.buf, 0, this.complete, this.len);
     this.inFlight.add(seq);
-    this.transport ??= this.connect();
+    if (!this.listening) {
+      this.listening = true;
+      this.via.listen(
+        (m) => this.reply(m),
+        (e) => this.threadFailed(e),
+      );
+    }
     const ab = full.buffer as ArrayBuffer;
-    this.transport.post({ t: 'w', seq, n: this.count, len: this.complete, buf: ab }, [ab]);
+    this.via.post({ t: 'w', seq, n: this.count, len: this.complete, buf: ab }, [ab]);
     if (this.open.lenAt >= 0) this.open.lenAt -= this.complete;
     this.len -= this.complete;
     this.complete = 0;
@@ -229,18 +208,11 @@ export class FileWriterThread {
   }
 
   /**
-   * Resolves once no write of this writer can still happen: its own thread
-   * is stopped; on a shared thread, the batches handed over are waited for
-   * (a few milliseconds each; the thread's failure ends the wait too).
+   * Resolves once no write of this writer can still happen: the batches
+   * handed over are waited for (a few milliseconds each; the thread's
+   * failure ends the wait too).
    */
   async close(): Promise<void> {
-    const w = this.worker;
-    this.worker = null;
-    if (w) {
-      w.removeAllListeners('exit');
-      await w.terminate();
-      return;
-    }
     while (this.inFlight.size > 0 && !this.threadError) await new Promise<void>((r) => this.waiters.push(r));
   }
 }
