@@ -13,6 +13,7 @@ import type { BundleKind, JobProgress, Verdict } from '../../../shared/types';
 import { appendAudit } from '../audit/index';
 import type { Db } from '../db/index';
 import { bumpCounter, logEvent } from '../obs/index';
+import { emptyTrash } from './trash';
 import { verifyMirrorBundle } from '../verify/index';
 import { logTrivyVerdictEvents, verifyTrivyBundle } from '../verify/trivy';
 import type { TrustedKey } from '../verify/keys';
@@ -568,11 +569,16 @@ export async function importLocked(ws: Workspace, db: Db, paths: string[], opts:
     recordWholeRefusal(ws, db, paths, opts, err);
     throw err;
   }
+  // The last delta's undo folder (trash.ts) is removed on a helper thread while this import verifies.
+  const trash = opts.dryRun ? Promise.resolve(null) : emptyTrash(ws.layout);
   try {
     return await importChecked(ws, db, paths, opts, out);
   } catch (e) {
     if (isOpsError(e) && e.code === 'ERR_NO_SPACE' && !opts.dryRun) recordWholeRefusal(ws, db, paths, opts, e);
     throw e;
+  } finally {
+    const failed = await trash;
+    if (failed) logEvent(ws, { event: 'workspace.trash.failed', level: 'warn', path: ws.layout.trash, message: `could not empty ${ws.layout.trash}: ${failed.message} (the next import tries again)` });
   }
 }
 

@@ -19,6 +19,7 @@ import { faultChain, faultDelta, faultFull, FAULT_FILES } from './fault-scenario
 import { nodeStagingFs, type StagingFs } from './fsops';
 import { recoverInterruptedApply, verifyStagingTree } from './index';
 import { listGenerations, readState } from './store';
+import { emptyTrash } from './trash';
 import { fakeExport, fakeVerifiedBundle, type FakeBundleSpec } from './testing';
 
 let tmp: { dir: string; cleanup: () => void };
@@ -71,6 +72,10 @@ describe('a delta built in the tree retention drops', () => {
       expect(r.stats.linkedFiles).toBeLessThan(byLinks.stats.linkedFiles / 2);
       expect(kept(ws)).toEqual([n - 2, n - 1, n]);
       expect(readdirSync(ws.layout.staging).sort()).toEqual([...[n - 2, n - 1, n].flatMap((g) => [generationName(g), `${generationName(g)}.meta`]), 'current']);
+      // The undo folder went to trash/ in one rename (emptied by the next import, trash.ts): one file per path moved out.
+      expect(readdirSync(join(ws.layout.trash, `${generationName(n)}.undo`, 'tree'))).toHaveLength(movedOut);
+      expect(await emptyTrash(ws.layout)).toBeNull();
+      expect(readdirSync(ws.layout.trash)).toEqual([]);
       for (const g of [n - 2, n - 1, n]) {
         expect(treeDigest(generationDir(ws.layout, g)), `generation ${g} after applying ${n}`).toBe(treeDigest(generationDir(ref.layout, g)));
         expect((await verifyStagingTree(ws, { seq: g })).ok).toBe(true);

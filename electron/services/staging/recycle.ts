@@ -19,7 +19,7 @@
  * are removed.
  */
 import { lstatSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import type { Db } from '../db/index';
 import type { Workspace } from '../workspace/index';
 import { generationDir, generationMetaDir, generationName, type WorkspaceLayout } from '../workspace/layout';
@@ -302,9 +302,22 @@ export function revertRecycle(layout: WorkspaceLayout, fs: StagingFs, j: ApplyJo
   fs.rm(undo);
 }
 
-/** After the commit: the undo folder and the recycled generation's metadata are no longer needed. */
+/**
+ * After the commit: the undo folder and the recycled generation's metadata
+ * are no longer needed. The undo folder (one file per path the delta
+ * touched) goes to trash/ in one rename, emptied in the background by the
+ * next import (trash.ts); if it cannot be moved there, it is removed here.
+ */
 export function finishRecycle(layout: WorkspaceLayout, fs: StagingFs, j: ApplyJournal): void {
   if (!j.recycle) return;
-  fs.rm(undoDir(layout, j.seq));
+  const undo = undoDir(layout, j.seq);
+  if (lstatKind(undo) === 'dir') {
+    try {
+      if (lstatKind(layout.trash) !== 'dir') fs.mkdir(layout.trash);
+      fs.rename(undo, join(layout.trash, basename(undo)));
+    } catch {
+      fs.rm(undo);
+    }
+  }
   fs.rm(generationMetaDir(layout, j.recycle.fromSeq));
 }

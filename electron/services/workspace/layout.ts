@@ -15,6 +15,8 @@ export interface WorkspaceLayout {
   logs: string;
   metrics: string;
   evidence: string;
+  /** trash/: folders committed for removal (a recycled delta's undo folder), emptied in the background by the next import. */
+  trash: string;
 }
 
 export function workspaceLayout(dir: string): WorkspaceLayout {
@@ -32,6 +34,7 @@ export function workspaceLayout(dir: string): WorkspaceLayout {
     logs: join(dir, 'logs'),
     metrics: join(dir, 'metrics'),
     evidence: join(dir, 'evidence'),
+    trash: join(dir, 'trash'),
   };
 }
 
