@@ -22,7 +22,7 @@ import { discardLibraryPlacement, placeInLibrary, planLibraryPlacement, type Lib
 import { comparePaths, FileFolderCheck, FolderCursor, mergeJoin, parentOf, sortedPaths, stateFile, StateWriter, type MergedEntry } from './state';
 import { currentGeneration, getGeneration, insertGeneration, listLibrary, markGenerationPruned, maxSeq, readState, setCurrent, setLastApply, upsertLibrary } from './store';
 import { currentLinkSeq, switchLink } from './switch';
-import { finishRecycle, generationsToDrop, RecycleDiffer, recycleCandidate, recycleTree, revertRecycle, type RecyclePlan } from './recycle';
+import { ChainDiffer, chainChangedPaths, finishRecycle, generationsToDrop, RecycleDiffer, recycleCandidate, recycleTree, revertRecycle, type RecycleDiff, type RecyclePlan } from './recycle';
 import type { ApplyResult, ApplyStats, GenerationRow, PreparedBundle, StagingExport } from './types';
 
 export interface ApplyOptions {
@@ -209,7 +209,8 @@ export interface PlanInput {
   forceReason?: string;
   auditDetails?: Record<string, unknown>;
   /** A generation retention drops, and its state: the plan's pass also computes the difference to it (recycle.ts). */
-  recycleFrom?: { row: GenerationRow; entries: Iterable<StateEntry> } | null;
+  /** The difference between the recycled generation and the new state, fed by the plan's pass. */
+  recycleDiff?: RecycleDiff | null;
   /** Receives the new state's text as the plan's pass produces it (kept by a recycling build: no second pass). */
   stateSink?: (chunk: Buffer) => void;
 }
@@ -291,7 +292,7 @@ export function planApply(input: PlanInput): ApplyPlan {
   const text = new StateWriter(input.stateSink ?? null);
   const tree = new FileFolderCheck();
   const folders = new FolderCursor();
-  const differ = input.recycleFrom && baseEntries ? new RecycleDiffer(input.recycleFrom.row, input.recycleFrom.entries) : null;
+  const differ = baseEntries ? input.recycleDiff ?? null : null;
   let writtenBytes = 0;
   for (const e of newStateOf({ baseEntries, files, removed })) {
     differ?.add(e);
@@ -654,7 +655,19 @@ export function applyPrepared(ws: Workspace, db: Db, prepared: PreparedBundle, o
     const stateText = join(ws.layout.incoming, prepared.job, 'state.txt');
     const out = fs.createFile(stateText);
     try {
-      plan = planApply({ ...input, recycleFrom: { row: from, entries: generationState(ws, from.seq) }, stateSink: (chunk) => out.write(chunk) });
+      // The deltas since the recycled generation say which paths can differ (their kept export.json);
+      // failing that (a long chain, a missing or altered file), its whole state is diffed.
+      const limit = Math.max(16, from.file_count);
+      const own = exp.files.length + (exp.removed?.length ?? 0);
+      const fromChain = own <= limit ? chainChangedPaths(ws.layout, (s) => getGeneration(db, s), chain.base!, from.seq, limit - own) : null;
+      if (fromChain) {
+        for (const f of exp.files) fromChain.push(f.path);
+        for (const r of exp.removed ?? []) fromChain.push(r);
+      }
+      const recycleDiff: RecycleDiff = fromChain
+        ? new ChainDiffer(from, fromChain, { from: generationDir(ws.layout, from.seq), base: generationDir(ws.layout, chain.base!.seq) }, limit)
+        : new RecycleDiffer(from, generationState(ws, from.seq), limit);
+      plan = planApply({ ...input, recycleDiff, stateSink: (chunk) => out.write(chunk) });
       out.end();
     } finally {
       out.close();

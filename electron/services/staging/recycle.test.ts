@@ -5,7 +5,7 @@
  * failure mid-way (disk full) putting the dropped generation back exactly,
  * and the cases that must not recycle.
  */
-import { readdirSync, statSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { isOpsError } from '../../../shared/errors';
@@ -13,12 +13,14 @@ import { openDatabase } from '../db/index';
 import { tempDir } from '../testing/fixtures';
 import { treeDigest } from '../testing/tree';
 import { openWorkspace, type Workspace } from '../workspace/index';
-import { generationDir, generationName } from '../workspace/layout';
-import { applyPrepared, type ApplyOptions } from './apply';
+import { generationDir, generationMetaDir, generationName } from '../workspace/layout';
+import { applyPrepared, filesInOrder, generationState, newStateOf, type ApplyOptions } from './apply';
+import { ChainDiffer, chainChangedPaths, RecycleDiffer, type RecyclePlan } from './recycle';
+import { sortedPaths } from './state';
 import { faultChain, faultDelta, faultFull, FAULT_FILES } from './fault-scenario';
 import { nodeStagingFs, type StagingFs } from './fsops';
 import { recoverInterruptedApply, verifyStagingTree } from './index';
-import { listGenerations, readState } from './store';
+import { getGeneration, listGenerations, readState } from './store';
 import { emptyTrash } from './trash';
 import { fakeExport, fakeVerifiedBundle, type FakeBundleSpec } from './testing';
 
@@ -87,6 +89,70 @@ describe('a delta built in the tree retention drops', () => {
     // The file/folder swap went both ways through recycled trees (data/swap/x is a folder in even generations).
     expect(statSync(join(generationDir(ws.layout, 6), 'data/swap/x')).isDirectory()).toBe(true);
     expect(statSync(join(generationDir(ws.layout, 5), 'data/swap/x')).isFile()).toBe(true);
+  });
+
+  it('the difference from the deltas since the recycled generation (their kept export.json) is the difference of the states', () => {
+    const ws = openWorkspace(join(tmp.dir, 'ws'), { create: true });
+    for (const n of [1, 2, 3]) apply(ws, n);
+    let viaChain = 0;
+    for (const n of [4, 5, 6, 7]) {
+      const db = openDatabase(ws.layout.db);
+      let plans: [RecyclePlan | null, RecyclePlan | null];
+      try {
+        const base = getGeneration(db, readState(db).current_seq!)!;
+        const from = getGeneration(db, n - 3)!;
+        const { exp } = fakeExport(spec(n));
+        const own = [...[...exp.files].map((f) => f.path), ...(exp.removed ?? [])];
+        const chain = chainChangedPaths(ws.layout, (q) => getGeneration(db, q), base, from.seq, 1e6);
+        expect(chain, `generation ${n}`).not.toBeNull();
+        const a = new RecycleDiffer(from, generationState(ws, from.seq));
+        const b = new ChainDiffer(from, [...chain!, ...own], { from: generationDir(ws.layout, from.seq), base: generationDir(ws.layout, base.seq) });
+        for (const e of newStateOf({ baseEntries: generationState(ws, base.seq), files: filesInOrder(exp, false), removed: sortedPaths(exp.removed) })) {
+          a.add(e);
+          b.add(e);
+        }
+        plans = [a.finish(), b.finish()];
+      } finally {
+        db.close();
+      }
+      expect(plans[0]).not.toBeNull();
+      expect(plans[1]).toEqual(plans[0]);
+      viaChain += plans[1]!.out.length + plans[1]!.into.length;
+      apply(ws, n);
+    }
+    expect(viaChain).toBeGreaterThan(0);
+  });
+
+  it('a kept export.json that is missing or altered is not trusted for the chain: the states are diffed instead, with the same result', async () => {
+    const ws = openWorkspace(join(tmp.dir, 'ws'), { create: true });
+    const ref = openWorkspace(join(tmp.dir, 'ref'), { create: true });
+    for (const n of [1, 2, 3]) {
+      apply(ws, n);
+      apply(ref, n, { recycle: false });
+    }
+    const kept3 = join(generationMetaDir(ws.layout, 3), 'export.json');
+    const db = openDatabase(ws.layout.db);
+    try {
+      const base = getGeneration(db, 3)!;
+      expect(chainChangedPaths(ws.layout, (q) => getGeneration(db, q), base, 1, 1e6)).not.toBeNull();
+      // One byte changed (still JSON): its digest no longer matches the database's.
+      const text = readFileSync(kept3, 'utf8');
+      writeFileSync(kept3, text.replace('"files"', ' "files"'));
+      expect(chainChangedPaths(ws.layout, (q) => getGeneration(db, q), base, 1, 1e6)).toBeNull();
+      writeFileSync(kept3, text);
+      expect(chainChangedPaths(ws.layout, (q) => getGeneration(db, q), base, 1, 1e6)).not.toBeNull();
+      // A limit below the chain's paths: not used either.
+      expect(chainChangedPaths(ws.layout, (q) => getGeneration(db, q), base, 1, 1)).toBeNull();
+      rmSync(kept3);
+      expect(chainChangedPaths(ws.layout, (q) => getGeneration(db, q), base, 1, 1e6)).toBeNull();
+    } finally {
+      db.close();
+    }
+    const r = apply(ws, 4);
+    apply(ref, 4, { recycle: false });
+    expect(r.stats.recycled?.fromSeq).toBe(1);
+    expect(treeDigest(generationDir(ws.layout, 4))).toBe(treeDigest(generationDir(ref.layout, 4)));
+    expect((await verifyStagingTree(ws, { seq: 4 })).ok).toBe(true);
   });
 
   it('a disk that fills up mid-way puts the dropped generation back exactly, then the apply succeeds', async () => {

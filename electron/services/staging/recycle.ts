@@ -18,7 +18,8 @@
  * transaction that records the new one, and its undo folder and metadata
  * are removed.
  */
-import { lstatSync, readFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { lstatSync, readFileSync, statSync, type Stats } from 'node:fs';
 import { basename, join } from 'node:path';
 import type { Db } from '../db/index';
 import type { Workspace } from '../workspace/index';
@@ -66,7 +67,7 @@ export function generationsToDrop(db: Db, keep: number, protect: readonly number
  * prune an unlink per file of the dropped one, against a move or placement
  * per differing path).
  */
-export class RecycleDiffer {
+export class RecycleDiffer implements RecycleDiff {
   private readonly old: Iterator<StateEntry>;
   private o: IteratorResult<StateEntry>;
   private readonly out: string[] = [];
@@ -114,6 +115,118 @@ export class RecycleDiffer {
       this.check();
     }
     return this.over ? null : { from: this.from, out: this.out, into: this.into };
+  }
+}
+
+/** What a plan's pass feeds the difference between the recycled tree and the new state. */
+export interface RecycleDiff {
+  add(e: MergedEntry): void;
+  finish(): RecyclePlan | null;
+}
+
+/** Kept export.json files larger than this are not read for a chain's changes (the state diff is used). */
+const MAX_CHAIN_EXPORT_BYTES = 64 << 20;
+
+/**
+ * The paths a chain of kept delta generations changed or removed: from
+ * `base` back along base_seq to (not including) `fromSeq`, read from each
+ * generation's kept export.json (its SHA-256 checked against the database
+ * first). Null when the chain is not deltas only, a file is missing, altered
+ * or too large, or the paths pass `limit`: the caller then diffs states.
+ */
+export function chainChangedPaths(layout: WorkspaceLayout, getRow: (seq: number) => GenerationRow | undefined, base: GenerationRow, fromSeq: number, limit: number): string[] | null {
+  const paths: string[] = [];
+  let g: GenerationRow | undefined = base;
+  for (let hops = 0; g && g.seq !== fromSeq; hops++) {
+    if (hops > 64 || g.variant !== 'delta' || g.reset_baseline || g.base_seq === null) return null;
+    let bytes: Buffer;
+    try {
+      const file = join(generationMetaDir(layout, g.seq), 'export.json');
+      if (statSync(file).size > MAX_CHAIN_EXPORT_BYTES) return null;
+      bytes = readFileSync(file);
+    } catch {
+      return null;
+    }
+    if (createHash('sha256').update(bytes).digest('hex') !== g.export_json_sha256) return null;
+    let doc: { files?: unknown; removed?: unknown };
+    try {
+      doc = JSON.parse(bytes.toString('utf8')) as typeof doc;
+    } catch {
+      return null;
+    }
+    if (!Array.isArray(doc.files) || (doc.removed != null && !Array.isArray(doc.removed))) return null;
+    for (const f of doc.files as { path?: unknown }[]) {
+      if (typeof f?.path !== 'string') return null;
+      paths.push(f.path);
+    }
+    for (const r of (doc.removed ?? []) as unknown[]) {
+      if (typeof r !== 'string') return null;
+      paths.push(r);
+    }
+    if (paths.length > limit) return null;
+    g = getRow(g.base_seq);
+  }
+  return g ? paths : null;
+}
+
+/**
+ * The same difference as RecycleDiffer, from the paths the deltas since the
+ * recycled generation changed (chainChangedPaths plus this bundle's files
+ * and removals) instead of the recycled generation's whole state: every
+ * other path is the same in both (the recycled generation is an ancestor of
+ * the base through exactly those deltas). Each changed path is looked up in
+ * the recycled tree: a file there goes out unless the new state keeps the
+ * base's file for it and that is the very same inode (same content); the
+ * new state's file for it is placed. Cost: the delta's paths, not the state.
+ */
+export class ChainDiffer implements RecycleDiff {
+  private readonly changed: string[];
+  private i = 0;
+  private readonly hits: { path: string; e: MergedEntry | null }[] = [];
+
+  constructor(
+    private readonly from: GenerationRow,
+    changedPaths: readonly string[],
+    private readonly trees: { from: string; base: string },
+    private readonly limit: number = Math.max(16, from.file_count),
+  ) {
+    const sorted = [...changedPaths].sort(comparePaths);
+    this.changed = sorted.filter((p, k) => k === 0 || p !== sorted[k - 1]);
+  }
+
+  add(e: MergedEntry): void {
+    const c = this.changed;
+    while (this.i < c.length && comparePaths(c[this.i], e.path) < 0) this.hits.push({ path: c[this.i++], e: null });
+    if (this.i < c.length && c[this.i] === e.path) {
+      this.hits.push({ path: e.path, e });
+      this.i++;
+    }
+  }
+
+  finish(): RecyclePlan | null {
+    while (this.i < this.changed.length) this.hits.push({ path: this.changed[this.i++], e: null });
+    const out: string[] = [];
+    const into: RecyclePlan['into'] = [];
+    for (const { path, e } of this.hits) {
+      const old = lstatOrNull(`${this.trees.from}/${path}`);
+      const oldFile = old !== null && old.isFile();
+      if (e) {
+        if (oldFile && !e.changed && lstatOrNull(`${this.trees.base}/${path}`)?.ino === old.ino) continue;
+        if (oldFile) out.push(path);
+        into.push({ path, fromBundle: e.changed, size: e.size });
+      } else if (oldFile) out.push(path);
+      if (out.length + into.length > this.limit) return null;
+    }
+    return { from: this.from, out, into };
+  }
+}
+
+function lstatOrNull(p: string): Stats | null {
+  try {
+    return lstatSync(p);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT' || (e as NodeJS.ErrnoException).code === 'ENOTDIR') return null;
+    throw e;
   }
 }
 

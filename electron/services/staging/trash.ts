@@ -14,7 +14,9 @@ import type { WorkspaceLayout } from '../workspace/layout';
 // A script, not a module file: no bundling or path lookup, and nothing to load but node:fs.
 const EMPTY_TRASH = `
 const { workerData } = require('node:worker_threads');
-const { readdirSync, rmSync } = require('node:fs');
+const { readdirSync, readlinkSync, rmSync } = require('node:fs');
+// The lowest CPU priority for this thread only (Linux: a thread id is a valid target): the import it overlaps comes first.
+try { require('node:os').setPriority(Number(readlinkSync('/proc/thread-self').split('/').pop()), 19); } catch {}
 const { join } = require('node:path');
 const failed = [];
 for (const name of readdirSync(workerData)) {
