@@ -16,11 +16,16 @@ import { closeSync, openSync, readSync } from 'node:fs';
 import { compareBytewise } from '../../../shared/paths';
 import type { StateEntry } from '../../../shared/state-digest';
 
-function parseStateLine(line: string): StateEntry {
+/** A state entry read from a state.txt, with its line as read (written back unchanged when the entry is kept). */
+export interface StateLineEntry extends StateEntry {
+  line?: string;
+}
+
+function parseStateLine(line: string): StateLineEntry {
   const a = line.indexOf(' ');
   const b = line.indexOf(' ', a + 1);
   if (a !== 64 || b === -1) throw new Error(`malformed state line: ${line.slice(0, 80)}`);
-  return { sha256: line.slice(0, a), size: Number(line.slice(a + 1, b)), path: line.slice(b + 1) };
+  return { sha256: line.slice(0, a), size: Number(line.slice(a + 1, b)), path: line.slice(b + 1), line };
 }
 
 export function parseStateText(text: string): StateEntry[] {
@@ -97,7 +102,7 @@ export function mergeState(base: readonly StateEntry[], changed: readonly StateE
 }
 
 /** One entry of a new state, and whether it comes from the bundle (changed or added) or from the base (unchanged). */
-export interface MergedEntry extends StateEntry {
+export interface MergedEntry extends StateLineEntry {
   changed: boolean;
 }
 
@@ -107,7 +112,7 @@ export interface MergedEntry extends StateEntry {
  * checked) and the removed paths (sorted). Memory: one entry of each.
  * With `base` null (a full bundle) the new state is the files.
  */
-export function* mergeJoin(base: Iterable<StateEntry> | null, files: Iterable<StateEntry>, removedSorted: readonly string[]): Generator<MergedEntry> {
+export function* mergeJoin(base: Iterable<StateLineEntry> | null, files: Iterable<StateEntry>, removedSorted: readonly string[]): Generator<MergedEntry> {
   const it = files[Symbol.iterator]();
   let n = it.next();
   if (base) {
@@ -124,7 +129,7 @@ export function* mergeJoin(base: Iterable<StateEntry> | null, files: Iterable<St
       }
       while (r < removedSorted.length && comparePaths(removedSorted[r], e.path) < 0) r++;
       if (r < removedSorted.length && removedSorted[r] === e.path) continue;
-      yield { path: e.path, sha256: e.sha256, size: e.size, changed: false };
+      yield { path: e.path, sha256: e.sha256, size: e.size, changed: false, line: e.line };
     }
   }
   while (!n.done) {
@@ -149,7 +154,7 @@ export function sortedPaths(paths: Iterable<string> | null | undefined): string[
  * longer than it grows it). `onBytes` sees every byte read, in order (to
  * hash the file as it is read). Throws on a malformed line.
  */
-export function* stateEntries(file: string, opts: { onBytes?: (chunk: Buffer) => void; bufferSize?: number } = {}): Generator<StateEntry> {
+export function* stateEntries(file: string, opts: { onBytes?: (chunk: Buffer) => void; bufferSize?: number } = {}): Generator<StateLineEntry> {
   const fd = openSync(file, 'r');
   try {
     let buf = Buffer.allocUnsafe(opts.bufferSize ?? 1 << 16);
@@ -220,16 +225,19 @@ export class StateWriter {
     this.buf = Buffer.allocUnsafe(bufferSize);
   }
 
-  add(e: StateEntry): void {
-    const line = `${e.sha256} ${e.size} ${e.path}\n`;
+  add(e: StateLineEntry): void {
     this.count++;
     this.totalBytes += e.size;
-    if (this.len + line.length * 3 > this.buf.length) this.flush();
-    if (line.length * 3 > this.buf.length) {
-      this.emit(Buffer.from(line, 'utf8'));
+    // A line read from a state.txt (its own line: only mergeJoin's unchanged entries carry one) is
+    // written back as read, without formatting it again. The digest check catches any slip.
+    const line = e.line ?? `${e.sha256} ${e.size} ${e.path}`;
+    if (this.len + line.length * 3 + 1 > this.buf.length) this.flush();
+    if (line.length * 3 + 1 > this.buf.length) {
+      this.emit(Buffer.from(`${line}\n`, 'utf8'));
       return;
     }
     this.len += this.buf.write(line, this.len, 'utf8');
+    this.buf[this.len++] = 0x0a;
   }
 
   private emit(chunk: Buffer): void {
