@@ -2,9 +2,12 @@
  * trash/ (trash.ts): emptied on a helper thread, whatever it holds, and an
  * import empties it while leaving the workspace's state alone.
  */
+import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { build } from 'esbuild';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { REPO_ROOT } from '../testing/fixtures';
 import { KITS, tempDir } from '../testing/fixtures';
 import { loadPublicKey } from '../verify/keys';
 import { openWorkspace } from '../workspace/index';
@@ -65,4 +68,35 @@ describe('trash/', () => {
     expect(readdirSync(ws.layout.trash)).toEqual([]);
     expect((await workspaceStatus(ws)).generation).toBe(full.generation);
   });
+
+  it('a process killed (SIGKILL) while emptying it leaves a trash the next import empties', async () => {
+    const ws = openWorkspace(join(tmp.dir, 'ws'), { create: true });
+    const undo = join(ws.layout.trash, '000009.undo', 'tree');
+    mkdirSync(undo, { recursive: true });
+    const total = 20_000;
+    for (let k = 0; k < total; k++) writeFileSync(join(undo, String(k)), 'old');
+    // A driver that empties the trash and reports once files start to go; it is killed right then.
+    const driver = join(tmp.dir, 'trash-driver.mjs');
+    const src = join(tmp.dir, 'trash-driver.ts');
+    writeFileSync(src, `import { readdirSync } from 'node:fs';
+import { emptyTrash } from ${JSON.stringify(join(REPO_ROOT, 'electron/services/staging/trash.ts'))};
+const dir = process.argv[2];
+void emptyTrash({ trash: process.argv[3] } as never);
+const iv = setInterval(() => { try { if (readdirSync(dir).length < ${total}) { clearInterval(iv); process.stdout.write('going\\n'); } } catch { clearInterval(iv); process.stdout.write('going\\n'); } }, 1);
+`);
+    await build({ entryPoints: [src], bundle: true, platform: 'node', format: 'esm', target: 'node20', packages: 'external', outfile: driver, logLevel: 'error' });
+    const child = spawn(process.execPath, [driver, undo, ws.layout.trash], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const signal = await new Promise<NodeJS.Signals | null>((resolve) => {
+      child.stdout.on('data', () => child.kill('SIGKILL'));
+      child.on('exit', (_code, sig) => resolve(sig));
+    });
+    expect(signal).toBe('SIGKILL');
+    const left = existsSync(undo) ? readdirSync(undo).length : 0;
+    expect(left).toBeLessThan(total);
+    console.log(`trash kill: ${left} of ${total} files left when the process was killed`);
+    // The workspace opens as ever, and the next import's emptying finishes the job.
+    openWorkspace(ws.dir);
+    expect(await emptyTrash(ws.layout)).toBeNull();
+    expect(readdirSync(ws.layout.trash)).toEqual([]);
+  }, 60_000);
 });
