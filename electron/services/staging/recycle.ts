@@ -20,11 +20,12 @@
  */
 import { createHash } from 'node:crypto';
 import { lstatSync, readFileSync, statSync, type Stats } from 'node:fs';
-import { basename, join } from 'node:path';
+import { join } from 'node:path';
 import type { Db } from '../db/index';
 import type { Workspace } from '../workspace/index';
 import { generationDir, generationMetaDir, generationName, type WorkspaceLayout } from '../workspace/layout';
 import type { StagingFs } from './fsops';
+import { moveToTrash } from './trash';
 import type { ApplyJournal } from './journal';
 import type { StateEntry } from '../../../shared/state-digest';
 import { comparePaths, parentOf, type MergedEntry } from './state';
@@ -416,21 +417,14 @@ export function revertRecycle(layout: WorkspaceLayout, fs: StagingFs, j: ApplyJo
 }
 
 /**
- * After the commit: the undo folder and the recycled generation's metadata
- * are no longer needed. The undo folder (one file per path the delta
- * touched) goes to trash/ in one rename, emptied in the background by the
- * next import (trash.ts); if it cannot be moved there, it is removed here.
+ * After the commit: the undo folder (one file per path the delta touched)
+ * and the recycled generation's metadata are no longer needed. The undo
+ * folder goes to trash/ in one rename, emptied in the background by the
+ * next import (trash.ts); the metadata (a state.txt as large as the tree's
+ * file list) is removed here, so that no space the size of the tree waits.
  */
 export function finishRecycle(layout: WorkspaceLayout, fs: StagingFs, j: ApplyJournal): void {
   if (!j.recycle) return;
-  const undo = undoDir(layout, j.seq);
-  if (lstatKind(undo) === 'dir') {
-    try {
-      if (lstatKind(layout.trash) !== 'dir') fs.mkdir(layout.trash);
-      fs.rename(undo, join(layout.trash, basename(undo)));
-    } catch {
-      fs.rm(undo);
-    }
-  }
+  moveToTrash(layout, fs, undoDir(layout, j.seq));
   fs.rm(generationMetaDir(layout, j.recycle.fromSeq));
 }

@@ -12,7 +12,8 @@ import { KITS, tempDir } from '../testing/fixtures';
 import { loadPublicKey } from '../verify/keys';
 import { openWorkspace } from '../workspace/index';
 import { importBundles, workspaceStatus } from './index';
-import { emptyTrash, trashEntries } from './trash';
+import { nodeStagingFs } from './fsops';
+import { emptyTrash, moveToTrash, trashEntries } from './trash';
 
 let tmp: { dir: string; cleanup: () => void };
 beforeEach(() => {
@@ -38,6 +39,28 @@ describe('trash/', () => {
     expect(await emptyTrash(ws.layout)).toBeNull();
     expect(readdirSync(ws.layout.trash)).toEqual([]);
     expect(readdirSync(outside)).toEqual(['keep.txt']);
+  });
+
+  it('takes a folder in one rename, or removes it on the spot when its name is taken there; a missing one is no error', () => {
+    const ws = openWorkspace(join(tmp.dir, 'ws'), { create: true });
+    const make = (name: string) => {
+      const d = join(ws.layout.staging, name);
+      mkdirSync(join(d, 'tree'), { recursive: true });
+      writeFileSync(join(d, 'tree', '0'), 'old');
+      return d;
+    };
+    const a = make('000003.undo');
+    moveToTrash(ws.layout, nodeStagingFs, a);
+    expect(existsSync(a)).toBe(false);
+    expect(readFileSync(join(ws.layout.trash, '000003.undo', 'tree', '0'), 'utf8')).toBe('old');
+    // Same name again, while the first still waits: removed here, the waiting one untouched.
+    const b = make('000003.undo');
+    writeFileSync(join(b, 'tree', '0'), 'newer');
+    moveToTrash(ws.layout, nodeStagingFs, b);
+    expect(existsSync(b)).toBe(false);
+    expect(readFileSync(join(ws.layout.trash, '000003.undo', 'tree', '0'), 'utf8')).toBe('old');
+    moveToTrash(ws.layout, nodeStagingFs, join(ws.layout.staging, 'no-such.undo'));
+    expect(trashEntries(ws.layout)).toEqual(['000003.undo']);
   });
 
   it('resolves at once with nothing to do, and when the folder is missing', async () => {

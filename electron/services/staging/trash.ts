@@ -7,9 +7,11 @@
  * (issue 13). Removal is idempotent and may be interrupted at any point (a
  * later import continues it); a failure is only logged by the caller.
  */
-import { readdirSync } from 'node:fs';
+import { lstatSync, readdirSync } from 'node:fs';
+import { basename, join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import type { WorkspaceLayout } from '../workspace/layout';
+import type { StagingFs } from './fsops';
 
 // A script, not a module file: no bundling or path lookup, and nothing to load but node:fs.
 const EMPTY_TRASH = `
@@ -24,6 +26,31 @@ for (const name of readdirSync(workerData)) {
 }
 if (failed.length) throw new Error('could not remove ' + failed.join('; '));
 `;
+
+/**
+ * Moves a folder nothing references any more into trash/ in one rename
+ * (named after it: sequence numbers and job ids are unique). When that is
+ * not possible (no trash folder can be made, a name is taken), it is
+ * removed here instead. A missing folder is no error.
+ */
+export function moveToTrash(layout: WorkspaceLayout, fs: StagingFs, path: string): void {
+  try {
+    if (!lstatSync(path).isDirectory()) return fs.rm(path);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return;
+    throw e;
+  }
+  try {
+    try {
+      lstatSync(layout.trash);
+    } catch {
+      fs.mkdir(layout.trash);
+    }
+    fs.rename(path, join(layout.trash, basename(path)));
+  } catch {
+    fs.rm(path);
+  }
+}
 
 /** Whether trash/ holds anything. */
 export function trashEntries(layout: WorkspaceLayout): string[] {
