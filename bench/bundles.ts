@@ -15,22 +15,12 @@
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { generateSigningKey, writeMirrorBundle } from '../electron/services/producer/index';
-import { writeManualInputs } from './common';
+import { manual, writeManualInputs } from './common';
 import { chosen, CORPORA } from './corpora';
 import { CLI, ensureCli, mb, median, metric, mustSucceed, newResult, parseJsonOut, REPS, runBench, timed, timedShell, workDir, type BenchResult, type Timed } from './lib';
 
 const names = chosen(Object.keys(CORPORA));
 const r: BenchResult = newResult('bundles', { corpora: names, reps: REPS });
-
-function manual(b: { bundle: string; pub: string; sigDer: string; sums: string }, out: string, durable: boolean): string {
-  return [
-    `mkdir -p '${out}'`,
-    `zstd -q -dc '${b.bundle}' | tar -x -C '${out}'`,
-    durable ? 'sync' : ':',
-    `cd '${out}/mirror' && sha256sum --quiet -c '${b.sums}'`,
-    `openssl dgst -sha256 -verify '${b.pub}' -signature '${b.sigDer}' '${out}/mirror/export.json' >/dev/null`,
-  ].join(' && ');
-}
 
 function mustOk(label: string, t: Timed): Timed {
   const j = parseJsonOut(t.stdout);

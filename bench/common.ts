@@ -49,3 +49,14 @@ export function findNumbers(v: unknown, pattern: RegExp, prefix = ''): Record<st
   }
   return out;
 }
+
+/** The manual pipeline a careful operator would run (extract, [sync,] check every digest, check the signature), as one shell line. */
+export function manual(b: { bundle: string; pub: string; sigDer: string; sums: string }, out: string, durable: boolean): string {
+  return [
+    `mkdir -p '${out}'`,
+    `zstd -q -dc '${b.bundle}' | tar -x -C '${out}'`,
+    durable ? 'sync' : ':',
+    `cd '${out}/mirror' && sha256sum --quiet -c '${b.sums}'`,
+    `openssl dgst -sha256 -verify '${b.pub}' -signature '${b.sigDer}' '${out}/mirror/export.json' >/dev/null`,
+  ].join(' && ');
+}

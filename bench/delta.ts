@@ -13,8 +13,8 @@
 import { join } from 'node:path';
 import { generateSigningKey, writeMirrorBundle } from '../electron/services/producer/index';
 import { smallFiles } from './corpora';
-import { findNumbers, mirrorImport, probeImport, writeManualInputs } from './common';
-import { CLI, ensureCli, envInt, mb, metric, newResult, runBench, skip, timed, workDir, type BenchResult } from './lib';
+import { findNumbers, manual, mirrorImport, probeImport, writeManualInputs } from './common';
+import { CLI, ensureCli, envInt, mb, metric, mustSucceed, newResult, runBench, skip, timed, timedShell, workDir, type BenchResult } from './lib';
 
 const FILES = envInt('BENCH_DELTA_FILES', 100_000);
 const BYTES = 1024;
@@ -49,7 +49,12 @@ runBench(r, async () => {
     }
     const changedCount = files.filter((_, i) => i % step === 0).length;
     console.log(`  generated full (${mb(full.rawSize)} MB) and ${DELTAS} deltas (${changedCount} changed files each, ${mb(deltas[0].rawSize)} MB) in ${(Number(process.hrtime.bigint() - t0) / 1e9).toFixed(1)} s`);
-    const pub = writeManualInputs(w.dir, full, key).pub;
+    const inputs = writeManualInputs(w.dir, full, key);
+    const pub = inputs.pub;
+    // How fast this disk creates files right now (it varies 2x with what was deleted before): the
+    // durable manual pipeline on the full bundle, timed just before the full import it is compared with.
+    const man = mustSucceed('durable manual pipeline', await timedShell(manual(inputs, join(w.dir, 'manual'), true)));
+    console.log(`  durable manual pipeline on the full bundle ${man.seconds.toFixed(2)} s (tells the disk's state)`);
     // Context: verifying (not importing) the many-file bundle, to tell verify cost from apply cost.
     const vf = await timed(CLI, ['verify', full.file, '--key', pub, '--json']);
     console.log(`  mirror verify of the full bundle ${vf.seconds.toFixed(2)} s (exit ${vf.exitCode}), RSS ${mb(vf.peakRssBytes)} MB`);
@@ -75,6 +80,8 @@ runBench(r, async () => {
     metric(r, { name: `deltas 4-6 apply, recycled tree (${changedCount} changed): median`, value: d.seconds, unit: 's' });
     metric(r, { name: 'deltas 4-6 apply: each', value: runs.slice(3).map((x) => x.seconds.toFixed(2)).join(' / '), unit: 's' });
     metric(r, { name: 'ratio delta/full (steady state: median of deltas 4-6)', value: Math.round(ratio * 1000) / 1000, target: '<= 0.10', pass: ratio <= 0.1 });
+    metric(r, { name: 'durable manual pipeline, full bundle (disk state)', value: man.seconds, unit: 's' });
+    metric(r, { name: 'ratio delta/durable manual full (context)', value: Math.round((d.seconds / man.seconds) * 1000) / 1000 });
     metric(r, { name: 'bytes written: full import', value: mb(f.writtenBytes), unit: 'MB' });
     metric(r, { name: 'bytes written: median delta apply', value: mb(d.writtenBytes), unit: 'MB' });
     metric(r, { name: 'peak RSS: full import', value: mb(f.peakRssBytes), unit: 'MB' });
