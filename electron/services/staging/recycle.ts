@@ -210,9 +210,10 @@ export class ChainDiffer implements RecycleDiff {
     const into: RecyclePlan['into'] = [];
     for (const { path, e } of this.hits) {
       const old = lstatOrNull(`${this.trees.from}/${path}`);
-      const oldFile = old !== null && old.isFile();
+      // Anything but a folder there goes out (a file, or whatever else a damaged tree holds in its place).
+      const oldFile = old !== null && !old.isDirectory();
       if (e) {
-        if (oldFile && !e.changed && lstatOrNull(`${this.trees.base}/${path}`)?.ino === old.ino) continue;
+        if (oldFile && old.isFile() && !e.changed && lstatOrNull(`${this.trees.base}/${path}`)?.ino === old.ino) continue;
         if (oldFile) out.push(path);
         into.push({ path, fromBundle: e.changed, size: e.size });
       } else if (oldFile) out.push(path);
