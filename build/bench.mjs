@@ -74,6 +74,10 @@ if (!process.env.BENCH_CLI) {
   }
 }
 
+// Finished corpora's work folders are moved here and removed after the last timing (bench/lib.ts
+// workDir): a big deletion between corpora slows the next one's file creation for minutes.
+const doneDir = mkdtempSync(join(process.env.BENCH_TMP ?? tmpdir(), 'okc-bench-done-'));
+process.env.BENCH_DEFER_CLEANUP = doneDir;
 const tsx = join(root, 'node_modules/.bin/tsx');
 const summary = [];
 let failed = 0;
@@ -106,4 +110,6 @@ console.log('\n' + rows.map((r) => r.map((c, i) => (c.length > widths[i] ? c.sli
 for (const s of summary) if (s.status !== 'ok') console.log(`${s.bench}: ${s.status}: ${s.reason ?? ''}`);
 writeFileSync(join(results, 'summary.json'), JSON.stringify({ at: new Date().toISOString(), results: summary }, null, 2) + '\n');
 console.log(`\nresults: ${results}/*.json`);
+console.log('removing the work folders (after the last timing) ...');
+rmSync(doneDir, { recursive: true, force: true });
 process.exit(failed ? 1 : 0);
