@@ -83,7 +83,7 @@ runBench(r, async () => {
     }
     r.notes.push('Warm page cache for the bundle (read once before timing). The checksum list and DER signature for the manual pipeline are prepared before timing. The library copy is part of an import; the manual pipeline keeps no copy.');
   } finally {
-    console.log('  removing the generated data (after every timed series) ...');
+    console.log(process.env.BENCH_DEFER_CLEANUP ? '  done with the generated data (removed after the last benchmark) ...' : '  removing the generated data (after every timed series) ...');
     w.cleanup();
   }
 });
