@@ -11,7 +11,7 @@
  * plus a front-coded name log of ~15 bytes), not to a Map of objects.
  */
 import { createHash, hash, type Hash } from 'node:crypto';
-import { mkdirSync, mkdtempSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve, sep } from 'node:path';
 import { OpsError, isOpsError } from '../../../../shared/errors';
@@ -360,7 +360,10 @@ export class MemberCollector {
   }
 
   private spoolFile(): string {
-    this.spoolDir ??= mkdtempSync(join(tmpdir(), 'okc-spool-'));
+    if (!this.spoolDir) {
+      sweepStaleSpools(tmpdir());
+      this.spoolDir = mkdtempSync(join(tmpdir(), `okc-spool-${process.pid}-`));
+    }
     return join(this.spoolDir, String(this.spoolSeq++));
   }
 
@@ -613,4 +616,43 @@ export class MemberCollector {
 function tooLongHere(e: unknown, rel: string, root: string | undefined): unknown {
   if ((e as NodeJS.ErrnoException).code !== 'ENAMETOOLONG') return e;
   return new OpsError('ERR_BUNDLE_LIMIT', `The member "mirror/${escapeUntrusted(rel)}" cannot be extracted here: its path is too long for this host's file system below ${root ?? 'the extraction folder'}.`, { path: `mirror/${rel}` });
+}
+
+let swept = false;
+
+/**
+ * Removes the private spool folders (`okc-spool-<pid>-*`) of processes that
+ * no longer run: a verify killed mid-way (SIGKILL, power loss) cannot remove
+ * its own. Once per process; a folder whose process is alive (or any other
+ * process now has that pid) is left alone, and so is one changed within the
+ * last hour (a process of another pid namespace sharing this folder).
+ */
+export function sweepStaleSpools(dir: string, force = false, now = Date.now()): string[] {
+  if (swept && !force) return [];
+  swept = true;
+  const removed: string[] = [];
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return removed;
+  }
+  for (const name of names) {
+    const m = /^okc-spool-(\d+)-/.exec(name);
+    if (!m || Number(m[1]) === process.pid) continue;
+    try {
+      if (now - statSync(join(dir, name)).mtimeMs < 3_600_000) continue;
+    } catch {
+      continue;
+    }
+    try {
+      process.kill(Number(m[1]), 0);
+      continue; // alive
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ESRCH') continue; // EPERM: alive, not ours
+    }
+    removeTreeQuiet(join(dir, name));
+    removed.push(name);
+  }
+  return removed;
 }
