@@ -18,7 +18,7 @@
  * transaction that records the new one, and its undo folder and metadata
  * are removed.
  */
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import { lstatSync, readFileSync, statSync, type Stats } from 'node:fs';
 import { join } from 'node:path';
 import type { Db } from '../db/index';
@@ -148,7 +148,7 @@ export function chainChangedPaths(layout: WorkspaceLayout, getRow: (seq: number)
     } catch {
       return null;
     }
-    if (createHash('sha256').update(bytes).digest('hex') !== g.export_json_sha256) return null;
+    if (hash('sha256', bytes) !== g.export_json_sha256) return null;
     let doc: { files?: unknown; removed?: unknown };
     try {
       doc = JSON.parse(bytes.toString('utf8')) as typeof doc;

@@ -2,13 +2,12 @@
  * trash/ (trash.ts): emptied on a helper thread, whatever it holds, and an
  * import empties it while leaving the workspace's state alone.
  */
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { build } from 'esbuild';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { REPO_ROOT } from '../testing/fixtures';
-import { KITS, tempDir } from '../testing/fixtures';
+import { KITS, REPO_ROOT, tempDir } from '../testing/fixtures';
 import { loadPublicKey } from '../verify/keys';
 import { openWorkspace } from '../workspace/index';
 import { importBundles, workspaceStatus } from './index';
@@ -90,6 +89,31 @@ describe('trash/', () => {
     expect(refused.code).not.toBeNull();
     expect(readdirSync(ws.layout.trash)).toEqual([]);
     expect((await workspaceStatus(ws)).generation).toBe(full.generation);
+  });
+
+  it('reports what it could not remove (never throws), and an import logs it and still succeeds', async (ctx) => {
+    const ws = openWorkspace(join(tmp.dir, 'ws'), { create: true });
+    const stuck = join(ws.layout.trash, '000004.undo', 'tree');
+    mkdirSync(stuck, { recursive: true });
+    writeFileSync(join(stuck, '0'), 'old');
+    writeFileSync(join(stuck, '1'), 'old');
+    // An immutable file cannot be unlinked, even by root (ext4 and most Linux file systems).
+    if (spawnSync('chattr', ['+i', join(stuck, '0')]).status !== 0) return ctx.skip('chattr +i is not available on this file system');
+    try {
+      const r = await emptyTrash(ws.layout);
+      expect(r?.message).toMatch(/could not remove 000004\.undo: .*(EPERM|not permitted)/);
+      const keys = [loadPublicKey(readFileSync(join(KITS, 'ecdsa-p256.trusted.pub'), 'utf8'), 'cli')];
+      const m = JSON.parse(readFileSync(join(KITS, 'ecdsa-p256', 'offline-manifest.json'), 'utf8')) as { entries: { path: string; kind: string; generation?: number }[] };
+      const full = m.entries.filter((e) => e.kind === 'mirror-full')[0];
+      const imp = await importBundles(ws, [join(KITS, 'ecdsa-p256', full.path)], { keys });
+      expect(imp.code, imp.message).toBeNull();
+      const log = readdirSync(ws.layout.logs).map((n) => readFileSync(join(ws.layout.logs, n), 'utf8')).join('');
+      expect(log).toMatch(/"event":"workspace\.trash\.failed".*could not remove 000004\.undo/);
+    } finally {
+      spawnSync('chattr', ['-i', join(stuck, '0')]);
+    }
+    expect(await emptyTrash(ws.layout)).toBeNull();
+    expect(readdirSync(ws.layout.trash)).toEqual([]);
   });
 
   it('a process killed (SIGKILL) while emptying it leaves a trash the next import empties', async () => {

@@ -14,24 +14,50 @@ import type { WorkspaceLayout } from '../workspace/layout';
 import type { StagingFs } from './fsops';
 
 // A script, not a module file: no bundling or path lookup, and nothing to load but node:fs.
+// The removal is safe-fs.ts removeTree's walk (iterative, links removed and never followed), written
+// out here because an eval'd thread cannot import it; unlike fs.rmSync (which retries a file it may
+// not unlink as a folder and reports ENOTDIR), it reports the real cause.
 const EMPTY_TRASH = `
 const { workerData } = require('node:worker_threads');
-const { readdirSync, readlinkSync, rmSync } = require('node:fs');
+const { readdirSync, readlinkSync, rmdirSync, unlinkSync } = require('node:fs');
+const { join } = require('node:path');
 // The lowest CPU priority for this thread only (Linux: a thread id is a valid target): the import it overlaps comes first.
 try { require('node:os').setPriority(Number(readlinkSync('/proc/thread-self').split('/').pop()), 19); } catch {}
-const { join } = require('node:path');
+const gone = (e) => e.code === 'ENOENT';
+function removeTree(top) {
+  const stack = [top];
+  while (stack.length) {
+    const dir = stack[stack.length - 1];
+    let entries;
+    try { entries = readdirSync(dir, { withFileTypes: true }); } catch (e) {
+      if (e.code === 'ENOTDIR') { try { unlinkSync(dir); } catch (u) { if (!gone(u)) throw u; } stack.pop(); continue; }
+      if (gone(e)) { stack.pop(); continue; }
+      throw e;
+    }
+    let deeper = false;
+    for (const d of entries) {
+      const p = join(dir, d.name);
+      if (d.isDirectory()) { stack.push(p); deeper = true; }
+      else try { unlinkSync(p); } catch (e) { if (!gone(e)) throw e; }
+    }
+    if (deeper) continue;
+    try { rmdirSync(dir); } catch (e) { if (!gone(e)) throw e; }
+    stack.pop();
+  }
+}
 const failed = [];
 for (const name of readdirSync(workerData)) {
-  try { rmSync(join(workerData, name), { recursive: true, force: true }); } catch (e) { failed.push(name + ': ' + e.message); }
+  try { removeTree(join(workerData, name)); } catch (e) { failed.push(name + ': ' + e.message); }
 }
 if (failed.length) throw new Error('could not remove ' + failed.join('; '));
 `;
 
 /**
- * Moves a folder nothing references any more into trash/ in one rename
- * (named after it: sequence numbers and job ids are unique). When that is
- * not possible (no trash folder can be made, a name is taken), it is
- * removed here instead. A missing folder is no error.
+ * Moves a folder nothing references any more into trash/ in one rename,
+ * under its own name (an undo folder is named after its generation's unique
+ * sequence number). When that is not possible (no trash folder can be made,
+ * the name is taken), it is removed here instead. A missing folder is no
+ * error; anything but a folder is removed here.
  */
 export function moveToTrash(layout: WorkspaceLayout, fs: StagingFs, path: string): void {
   try {
@@ -52,7 +78,7 @@ export function moveToTrash(layout: WorkspaceLayout, fs: StagingFs, path: string
   }
 }
 
-/** Whether trash/ holds anything. */
+/** The names in trash/ (none when it is missing). */
 export function trashEntries(layout: WorkspaceLayout): string[] {
   try {
     return readdirSync(layout.trash);

@@ -627,7 +627,7 @@ let swept = false;
  * process now has that pid) is left alone, and so is one changed within the
  * last hour (a process of another pid namespace sharing this folder).
  */
-export function sweepStaleSpools(dir: string, force = false, now = Date.now()): string[] {
+export function sweepStaleSpools(dir: string, force = false): string[] {
   if (swept && !force) return [];
   swept = true;
   const removed: string[] = [];
@@ -641,7 +641,7 @@ export function sweepStaleSpools(dir: string, force = false, now = Date.now()): 
     const m = /^okc-spool-(\d+)-/.exec(name);
     if (!m || Number(m[1]) === process.pid) continue;
     try {
-      if (now - statSync(join(dir, name)).mtimeMs < 3_600_000) continue;
+      if (Date.now() - statSync(join(dir, name)).mtimeMs < 3_600_000) continue;
     } catch {
       continue;
     }
