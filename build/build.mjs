@@ -40,12 +40,29 @@ const common = {
 // loader ~40 ms of a command's start-up (one file per module), a third of a 1 % delta's apply.
 const cliExternal = external.filter((x) => x !== 'zod');
 
+// zod re-exports every locale (`z.locales`: 64 languages, ~400 KB of the CLI's JS, compiled at each
+// start); the engine never selects one, and zod's English default comes from locales/en.js directly.
+// The bundled index keeps English only.
+const zodEnglishOnly = {
+  name: 'zod-english-only',
+  setup(b) {
+    b.onResolve({ filter: /^\.\.\/locales\/index\.js$/ }, (args) =>
+      /[\\/]node_modules[\\/]zod[\\/]/.test(args.importer) ? { path: join(dirname(args.importer), args.path), namespace: 'zod-locales' } : undefined,
+    );
+    b.onLoad({ filter: /.*/, namespace: 'zod-locales' }, (args) => ({
+      contents: `export { default as en } from ${JSON.stringify(join(dirname(args.path), 'en.js'))};`,
+      resolveDir: dirname(args.path),
+    }));
+  },
+};
+
 async function cli() {
   // Chunk names carry a content hash: stale ones from earlier builds would pile up.
   rmSync(join(outdir, 'cli/chunks'), { recursive: true, force: true });
   await build({
     ...common,
     external: cliExternal,
+    plugins: [zodEnglishOnly],
     entryPoints: { 'cli/mirror': 'electron/cli/bin.ts' },
     outdir,
     // Each command is a chunk loaded when it runs (fast `--help`, `--version`).

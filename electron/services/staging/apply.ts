@@ -4,7 +4,7 @@
  * moved in), state digest from known digests, fsync, journal commit, atomic
  * switch, database transaction with the audit row, pruning.
  */
-import { closeSync, openSync, readdirSync, readSync, statSync } from 'node:fs';
+import { closeSync, openSync, readdirSync, readFileSync, readSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { OpsError } from '../../../shared/errors';
@@ -20,6 +20,7 @@ import { freeBytes, hookedFs, isNoSpace, type StagingFile, type StagingFs, type 
 import { readJournal, removeJournal, writeJournal, type ApplyJournal, type GenerationInsert } from './journal';
 import { discardLibraryPlacement, placeInLibrary, planLibraryPlacement, type LibraryPlacement } from './library-place';
 import { comparePaths, FileFolderCheck, FolderCursor, mergeJoin, parentOf, sortedPaths, stateFile, StateWriter, type MergedEntry } from './state';
+import { MAX_SPARSE_STATE_BYTES, sparseMerge } from './sparse-state';
 import { currentGeneration, getGeneration, insertGeneration, listLibrary, markGenerationPruned, maxSeq, readState, setCurrent, setLastApply, upsertLibrary } from './store';
 import { currentLinkSeq, switchLink } from './switch';
 import { ChainDiffer, chainChangedPaths, finishRecycle, generationsToDrop, RecycleDiffer, recycleCandidate, recycleTree, revertRecycle, type RecycleDiff, type RecyclePlan } from './recycle';
@@ -177,8 +178,6 @@ export interface ApplyPlan {
   removed: string[];
   digest: string;
   fileCount: number;
-  /** Folders of the new tree, its root included. */
-  dirCount: number;
   totalBytes: number;
   writtenBytes: number;
   /** Bytes the build needs on the staging volume besides the moved-in files. */
@@ -208,7 +207,8 @@ export interface PlanInput {
   operator?: string;
   forceReason?: string;
   auditDetails?: Record<string, unknown>;
-  /** A generation retention drops, and its state: the plan's pass also computes the difference to it (recycle.ts). */
+  /** The base generation's state.txt (read whole by the sparse pass of a recycling delta). */
+  baseStateFile?: string;
   /** The difference between the recycled generation and the new state, fed by the plan's pass. */
   recycleDiff?: RecycleDiff | null;
   /** Receives the new state's text as the plan's pass produces it (kept by a recycling build: no second pass). */
@@ -250,7 +250,8 @@ export function filesInOrder(exp: StagingExport, inOrder: boolean): Iterable<Sta
 function gatherPlanInput(ws: Workspace, db: Db, prepared: PreparedBundle, chain: { forced: boolean; base: GenerationRow | null }, opts: ApplyOptions, appliedAt: string, filesInOrder: boolean): PlanInput {
   const exp = prepared.exp;
   const { base, forced } = chain;
-  const baseEntries = base ? generationState(ws, base.seq) : null;
+  const baseStateFile = base ? join(generationMetaDir(ws.layout, base.seq), 'state.txt') : undefined;
+  const baseEntries = baseStateFile ? stateFile(baseStateFile) : null;
   const seq = nextSeq(ws, db);
   const prevSeq = readState(db).current_seq;
   const previous = base ?? (prevSeq !== null ? getGeneration(db, prevSeq) ?? null : null);
@@ -267,12 +268,68 @@ function gatherPlanInput(ws: Workspace, db: Db, prepared: PreparedBundle, chain:
         imported_at: appliedAt,
       })
     : null;
-  return { prepared, base, forced, baseEntries, filesInOrder, seq, prevSeq, previous, library, appliedAt, operator: opts.operator, forceReason: opts.forceReason, auditDetails: opts.auditDetails };
+  return { prepared, base, forced, baseEntries, baseStateFile, filesInOrder, seq, prevSeq, previous, library, appliedAt, operator: opts.operator, forceReason: opts.forceReason, auditDetails: opts.auditDetails };
 }
 
 /** The new state as a stream: the base merged with the bundle's files and removals (a full-like bundle: its files). */
 export function newStateOf(plan: Pick<ApplyPlan, 'baseEntries' | 'files' | 'removed'>): Iterable<MergedEntry> {
   return mergeJoin(plan.baseEntries, plan.files, plan.removed);
+}
+
+/** What the plan's pass over the new state found. */
+interface StatePass {
+  digest: string;
+  fileCount: number;
+  totalBytes: number;
+  textBytes: number;
+  writtenBytes: number;
+  /** Folders the build may create (the whole tree's for a line-by-line pass, the roots included). */
+  dirCount: number;
+  clash: [string, string] | null;
+}
+
+/**
+ * One pass over every line of the new state (a merge-join, nothing held per
+ * file): the file/folder check, the digest, counts and folders. Stops at the
+ * first clash.
+ */
+function fullPass(input: PlanInput, files: Iterable<StateEntry>, removed: string[], differ: RecycleDiff | null): StatePass {
+  const text = new StateWriter(input.stateSink ?? null);
+  const tree = new FileFolderCheck();
+  const folders = new FolderCursor();
+  let writtenBytes = 0;
+  for (const e of newStateOf({ baseEntries: input.baseEntries, files, removed })) {
+    differ?.add(e);
+    const clash = tree.add(e.path);
+    if (clash) return { digest: '', fileCount: 0, totalBytes: 0, textBytes: 0, writtenBytes, dirCount: 0, clash };
+    text.add(e);
+    folders.enter(parentOf(e.path));
+    if (e.changed) writtenBytes += e.size;
+  }
+  const digest = text.digest();
+  return { digest, fileCount: text.count, totalBytes: text.totalBytes, textBytes: text.textBytes, writtenBytes, dirCount: folders.count, clash: null };
+}
+
+/**
+ * The same result for a recycling delta, visiting only the delta's paths
+ * and the chain's (sparse-state.ts): null when the base state.txt is too
+ * large to hold or does not end a line (the line-by-line pass then decides).
+ */
+function sparsePass(input: PlanInput, files: Iterable<StateEntry>, removed: readonly string[], differ: ChainDiffer): StatePass | null {
+  const { base, baseStateFile } = input;
+  if (!base || !baseStateFile || !input.filesInOrder) return null;
+  let bytes: Buffer;
+  try {
+    if (statSync(baseStateFile).size > MAX_SPARSE_STATE_BYTES) return null;
+    bytes = readFileSync(baseStateFile);
+  } catch {
+    return null;
+  }
+  if (bytes.length > 0 && bytes[bytes.length - 1] !== 0x0a) return null;
+  const list: StateEntry[] = [];
+  for (const f of files) list.push({ path: f.path, sha256: f.sha256, size: f.size });
+  const r = sparseMerge({ base: bytes, baseCount: base.file_count, baseTotal: base.total_bytes, files: list, removed, keys: differ.keys, onEntry: (e) => differ.add(e), sink: input.stateSink ?? null });
+  return { ...r, dirCount: r.newDirs + 1 };
 }
 
 /**
@@ -287,28 +344,14 @@ export function planApply(input: PlanInput): ApplyPlan {
   const files = filesInOrder(exp, input.filesInOrder ?? false);
   const removed = input.baseEntries ? sortedPaths(exp.removed) : [];
   const baseEntries = input.baseEntries;
-  // One pass over the new state (a merge-join, nothing held per file): the tree check, the
-  // digest, counts and folders.
-  const text = new StateWriter(input.stateSink ?? null);
-  const tree = new FileFolderCheck();
-  const folders = new FolderCursor();
   const differ = baseEntries ? input.recycleDiff ?? null : null;
-  let writtenBytes = 0;
-  for (const e of newStateOf({ baseEntries, files, removed })) {
-    differ?.add(e);
+  const pass = (differ instanceof ChainDiffer ? sparsePass(input, files, removed, differ) : null) ?? fullPass(input, files, removed, differ);
+  if (pass.clash) {
     // The resulting tree has no path that is both a file and a folder (spec conventions): a delta
     // adding "data/x" over a base holding "data/x/y" (not removed) is refused before any disk work.
-    const clash = tree.add(e.path);
-    if (clash) {
-      throw new OpsError('ERR_BUNDLE_UNSAFE_ENTRY', `Applying ${exp.exportId} would make "${escapeUntrusted(clash[0])}" both a file and a folder (of "${escapeUntrusted(clash[1])}"); nothing was changed.`, { path: clash[0] });
-    }
-    text.add(e);
-    folders.enter(parentOf(e.path));
-    if (e.changed) writtenBytes += e.size;
+    throw new OpsError('ERR_BUNDLE_UNSAFE_ENTRY', `Applying ${exp.exportId} would make "${escapeUntrusted(pass.clash[0])}" both a file and a folder (of "${escapeUntrusted(pass.clash[1])}"); nothing was changed.`, { path: pass.clash[0] });
   }
-  const digest = text.digest();
-  const fileCount = text.count;
-  const totalBytes = text.totalBytes;
+  const { digest, fileCount, totalBytes, writtenBytes } = pass;
   if (digest !== exp.state.digest || fileCount !== exp.state.fileCount || totalBytes !== exp.state.totalBytes) {
     throw new OpsError(
       'ERR_VERIFY_DIGEST',
@@ -316,8 +359,7 @@ export function planApply(input: PlanInput): ApplyPlan {
       { details: { computed: digest, expected: exp.state.digest } },
     );
   }
-  const dirCount = folders.count;
-  const neededBytes = text.textBytes + exportJsonSize(prepared) + (dirCount + 4) * 4096 + 65536;
+  const neededBytes = pass.textBytes + exportJsonSize(prepared) + (pass.dirCount + 4) * 4096 + 65536;
   const variant = exp.profile.variant === 'full' ? 'full' : 'delta';
   const row: GenerationInsert = {
     seq,
@@ -352,7 +394,7 @@ export function planApply(input: PlanInput): ApplyPlan {
   };
   const recycle = differ?.finish() ?? undefined;
   if (recycle) journal.recycle = { fromSeq: recycle.from.seq };
-  return { exp, base, forced, variant, seq, baseEntries, files, removed, digest, fileCount, dirCount, totalBytes, writtenBytes, neededBytes, journal, recycle };
+  return { exp, base, forced, variant, seq, baseEntries, files, removed, digest, fileCount, totalBytes, writtenBytes, neededBytes, journal, recycle };
 }
 
 /** The audit rows a committed apply writes (with the database change, in one transaction). */

@@ -195,6 +195,11 @@ export class ChainDiffer implements RecycleDiff {
     this.changed = sorted.filter((p, k) => k === 0 || p !== sorted[k - 1]);
   }
 
+  /** The paths it asks about, sorted, without duplicates (the sparse pass visits exactly these besides the delta's). */
+  get keys(): readonly string[] {
+    return this.changed;
+  }
+
   add(e: MergedEntry): void {
     const c = this.changed;
     while (this.i < c.length && comparePaths(c[this.i], e.path) < 0) this.hits.push({ path: c[this.i++], e: null });

@@ -12,7 +12,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { compareBytewise, fileFolderConflict } from '../../../shared/paths';
 import type { StateEntry } from '../../../shared/state-digest';
 import { tempDir } from '../testing/fixtures';
-import { comparePaths, digestOfText, FileFolderCheck, FolderCursor, mergeJoin, mergeState, parentOf, scanStateFile, sortedPaths, sortEntries, stateEntries, stateText, StateWriter } from './state';
+import { sparseMerge } from './sparse-state';
+import { comparePaths, digestOfText, FileFolderCheck, FolderCursor, mergeJoin, mergeState, parentOf, parseStateText, scanStateFile, sortedPaths, sortEntries, stateEntries, stateText, StateWriter } from './state';
 
 let tmp: { dir: string; cleanup: () => void };
 beforeAll(() => {
@@ -178,5 +179,92 @@ describe('streaming state', () => {
       expect(c.count).toBe(want.size + 1);
       expect(left[left.length - 1]).toBe('');
     }
+  });
+});
+
+/** A sorted state with no path both a file and a folder (a clashing path is dropped). */
+function treeState(r: () => number, n: number): StateEntry[] {
+  const sorted = sortEntries([...new Set(Array.from({ length: n }, () => randomPath(r)))].map((p) => entry(p, r)));
+  const check = new FileFolderCheck();
+  return sorted.filter((e) => check.add(e.path) === null);
+}
+
+/** What the line-by-line pass gives: text digest, counts, first clash, and the entries at `visit`. */
+function lineByLine(base: StateEntry[], files: StateEntry[], removed: string[], visit: Set<string>) {
+  const w = new StateWriter();
+  const tree = new FileFolderCheck();
+  const seen: StateEntry[] = [];
+  let written = 0;
+  for (const e of mergeJoin(parseStateText(stateText(base)), files, sortedPaths(removed))) {
+    const clash = tree.add(e.path);
+    if (clash) return { clash };
+    w.add(e);
+    if (visit.has(e.path)) seen.push({ ...strip(e), changed: e.changed } as StateEntry);
+    if (e.changed) written += e.size;
+  }
+  return { clash: null, digest: w.digest(), fileCount: w.count, totalBytes: w.totalBytes, textBytes: w.textBytes, written, seen };
+}
+
+describe('sparse merge (a small delta over a large base, visiting only its paths)', () => {
+  it('gives byte for byte the line-by-line text, counts and clash on random bases, changes, additions and removals', () => {
+    let clashes = 0;
+    for (let seed = 1; seed <= 400; seed++) {
+      const r = rng(seed * 7919);
+      const base = treeState(r, Math.floor(r() * 300));
+      const changed = base.filter(() => r() < 0.05).map((e) => ({ ...entry(e.path, r), size: e.size + 1 }));
+      // Additions: new random paths (some clash with the base), and paths next to base ones ("x/..", "x.y").
+      const addedPaths = new Set<string>();
+      for (let i = Math.floor(r() * 6); i > 0; i--) addedPaths.add(randomPath(r));
+      for (const e of base.filter(() => r() < 0.02)) addedPaths.add(r() < 0.5 ? `${e.path}/${randomPath(r)}` : `${e.path}${r() < 0.5 ? '.' : '-'}x`);
+      const inBase = new Set(base.map((e) => e.path));
+      const added = [...addedPaths].filter((p) => !inBase.has(p)).map((p) => entry(p, r));
+      const fileList = sortEntries([...changed, ...added]).filter((e, i, a) => i === 0 || e.path !== a[i - 1].path);
+      const removed = [...base.filter(() => r() < 0.04).map((e) => e.path), ...(r() < 0.3 ? [randomPath(r)] : [])];
+      const keys = sortedPaths(new Set([...base.filter(() => r() < 0.05).map((e) => e.path), ...(r() < 0.5 ? [randomPath(r)] : [])]));
+      const visit = new Set([...fileList.map((e) => e.path), ...removed, ...keys]);
+      const want = lineByLine(base, fileList, removed, visit);
+      const chunks: Buffer[] = [];
+      const seen: StateEntry[] = [];
+      const got = sparseMerge({
+        base: Buffer.from(stateText(base), 'utf8'),
+        baseCount: base.length,
+        baseTotal: base.reduce((s, e) => s + e.size, 0),
+        files: fileList,
+        removed: sortedPaths(removed),
+        keys,
+        onEntry: (e) => seen.push({ ...strip(e), changed: e.changed } as StateEntry),
+        sink: (c) => chunks.push(Buffer.from(c)),
+      });
+      const ctx = `seed ${seed}`;
+      expect(got.clash, ctx).toEqual(want.clash);
+      if (want.clash) {
+        clashes++;
+        continue;
+      }
+      expect(got.digest, ctx).toBe(want.digest);
+      expect(got.fileCount, ctx).toBe(want.fileCount);
+      expect(got.totalBytes, ctx).toBe(want.totalBytes);
+      expect(got.textBytes, ctx).toBe(want.textBytes);
+      expect(got.writtenBytes, ctx).toBe(want.written);
+      expect(digestOfText(Buffer.concat(chunks).toString('utf8')), ctx).toBe(want.digest);
+      expect(seen, ctx).toEqual(want.seen);
+    }
+    // The inputs reach both outcomes.
+    expect(clashes).toBeGreaterThan(10);
+    expect(clashes).toBeLessThan(390);
+  });
+
+  it('finds lines across long runs (galloping search over a 20,000-line base) and refuses a malformed line it reads', () => {
+    const base: StateEntry[] = [];
+    for (let i = 0; i < 20_000; i++) base.push({ path: `feeds/${String(i).padStart(6, '0')}.json`, sha256: (i % 16).toString(16).repeat(64), size: i });
+    const files = [base[3], base[777], base[19_999]].map((e) => ({ ...e, sha256: 'f'.repeat(64) }));
+    const removed = [base[0].path, base[12_345].path];
+    const visit = new Set([...files.map((e) => e.path), ...removed, base[5000].path]);
+    const want = lineByLine(base, files, removed, visit);
+    const got = sparseMerge({ base: Buffer.from(stateText(base)), baseCount: base.length, baseTotal: base.reduce((s, e) => s + e.size, 0), files, removed, keys: [base[5000].path] });
+    expect(got.digest).toBe(want.digest);
+    expect(got.fileCount).toBe(19_998);
+    const broken = Buffer.from(stateText(base).replace(`${base[777].sha256} 777 `, `${base[777].sha256} 7x7 `));
+    expect(() => sparseMerge({ base: broken, baseCount: base.length, baseTotal: 0, files, removed, keys: [] })).toThrow(/malformed state line/);
   });
 });

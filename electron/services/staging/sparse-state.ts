@@ -1,0 +1,331 @@
+/**
+ * The plan's pass for a small delta over a large base without visiting every
+ * line (issue 13: a delta that costs the delta). The base state.txt is held
+ * as bytes; the runs of lines between the delta's paths are copied into the
+ * new state as they are (hashed and written in bulk), and only the lines at
+ * the delta's paths (its files, its removals, and the paths a recycling
+ * build asks about) are found, by a galloping search from the previous one,
+ * and parsed. The result is byte for byte the text mergeJoin + StateWriter
+ * give (state.test.ts compares the two on random states).
+ *
+ * Counts and total bytes are the base generation's (from its database row)
+ * adjusted by the lines replaced, removed and added; the digest of the new
+ * text is checked against the signed one by the caller as before, so a base
+ * state.txt that differs from what was recorded still refuses the delta.
+ *
+ * The file/folder check only needs the added paths: the base was a tree,
+ * and replacing or removing a file cannot make a path both. For an added
+ * path, its parent folders must not be files of the new state, and no path
+ * of the new state may lie under it.
+ */
+import { createHash } from 'node:crypto';
+import type { StateEntry } from '../../../shared/state-digest';
+import { comparePaths, type MergedEntry } from './state';
+
+/** A base state.txt larger than this is merged line by line instead (memory flat in file count). */
+export const MAX_SPARSE_STATE_BYTES = 64 << 20;
+
+export interface SparseMergeInput {
+  /** The base state.txt, whole (it ends with a newline unless empty). */
+  base: Buffer;
+  /** The base generation's recorded file count and total bytes. */
+  baseCount: number;
+  baseTotal: number;
+  /** The bundle's files in strict path order (no duplicates). */
+  files: readonly StateEntry[];
+  /** Removed paths, sorted. */
+  removed: readonly string[];
+  /** More paths to visit (sorted): each one's entry in the new state, if any, is passed to onEntry. */
+  keys: readonly string[];
+  /** Each new-state entry at a visited path (the bundle's files, kept base lines at `keys`), in path order. */
+  onEntry?: (e: MergedEntry) => void;
+  /** Receives the new text in chunks (reused after it returns). */
+  sink?: ((chunk: Buffer) => void) | null;
+}
+
+export interface SparseMergeResult {
+  digest: string;
+  fileCount: number;
+  totalBytes: number;
+  /** UTF-8 bytes of the new text. */
+  textBytes: number;
+  /** Bytes of the bundle's files. */
+  writtenBytes: number;
+  /** Folders above the added paths (an upper bound of the folders the build may create). */
+  newDirs: number;
+  /** [file, path under it] when the new state would hold a path that is both a file and a folder. */
+  clash: [string, string] | null;
+}
+
+const NL = 0x0a;
+const SP = 0x20;
+
+function malformed(buf: Buffer, s: number): Error {
+  const end = buf.indexOf(NL, s);
+  return new Error(`malformed state line: ${buf.toString('utf8', s, Math.min(end === -1 ? buf.length : end, s + 80))}`);
+}
+
+/** Lines of a state text held as bytes: `<64 hex> <size> <path>\n`, sorted by path bytewise. */
+class StateBytes {
+  readonly len: number;
+
+  constructor(readonly buf: Buffer) {
+    this.len = buf.length;
+  }
+
+  /** Start of the line holding byte `p` (p <= len). */
+  lineStartAt(p: number): number {
+    return p === 0 ? 0 : this.buf.lastIndexOf(NL, p - 1) + 1;
+  }
+
+  /** The byte after the line starting at `s` (past its newline). */
+  nextLine(s: number): number {
+    const nl = this.buf.indexOf(NL, s);
+    return nl === -1 ? this.len : nl + 1;
+  }
+
+  /** Where the path of the line at `s` starts. */
+  pathStart(s: number): number {
+    const b = this.buf;
+    if (s + 66 > this.len || b[s + 64] !== SP) throw malformed(b, s);
+    let i = s + 65;
+    while (i < this.len && b[i] !== SP) {
+      if (b[i] === NL || b[i] < 0x30 || b[i] > 0x39) throw malformed(b, s);
+      i++;
+    }
+    if (i === s + 65 || i >= this.len) throw malformed(b, s);
+    return i + 1;
+  }
+
+  /** Order of the path of the line at `s` against `key` (UTF-8 bytes): <0, 0, >0. */
+  cmp(s: number, key: Buffer): number {
+    const b = this.buf;
+    let i = this.pathStart(s);
+    for (let j = 0; ; i++, j++) {
+      const c = i < this.len ? b[i] : NL;
+      if (c === NL) return j === key.length ? 0 : -1;
+      if (j === key.length) return 1;
+      const k = key[j];
+      if (c !== k) return c < k ? -1 : 1;
+    }
+  }
+
+  /** Whether the path of the line at `s` starts with `prefix` (UTF-8 bytes). */
+  startsWith(s: number, prefix: Buffer): boolean {
+    const b = this.buf;
+    const p = this.pathStart(s);
+    if (p + prefix.length > this.len) return false;
+    return b.compare(prefix, 0, prefix.length, p, p + prefix.length) === 0;
+  }
+
+  /** The first line at or after `from` (a line start) whose path is >= key; len when none. */
+  lowerBound(key: Buffer, from: number): number {
+    if (from >= this.len || this.cmp(from, key) >= 0) return from;
+    // Gallop: lo is a line whose path is < key; double the step until a line is not.
+    let lo = from;
+    let hi = this.len;
+    for (let step = 512; ; step *= 2) {
+      if (lo + step >= this.len) break;
+      const s = this.lineStartAt(lo + step);
+      if (s <= lo) continue;
+      if (this.cmp(s, key) < 0) lo = s;
+      else {
+        hi = s;
+        break;
+      }
+    }
+    // Binary search between: lo < key, hi >= key (or the end).
+    for (;;) {
+      const after = this.nextLine(lo);
+      if (after >= hi) return hi;
+      const s = this.lineStartAt((after + hi) >>> 1);
+      if (this.cmp(s, key) < 0) lo = s;
+      else hi = s;
+    }
+  }
+
+  /** The digest, size and extent of the line at `s`. */
+  entry(s: number): { sha256: string; size: number; next: number; path: string } {
+    const p = this.pathStart(s);
+    const next = this.nextLine(s);
+    const end = next > 0 && this.buf[next - 1] === NL ? next - 1 : next;
+    return { sha256: this.buf.toString('latin1', s, s + 64), size: Number(this.buf.toString('latin1', s + 65, p - 1)), next, path: this.buf.toString('utf8', p, end) };
+  }
+}
+
+/** The new text: byte runs copied through one buffer, hashed and handed to the sink in chunks. */
+class TextOut {
+  private readonly buf = Buffer.allocUnsafe(1 << 20);
+  private len = 0;
+  private readonly hash = createHash('sha256');
+  bytes = 0;
+
+  constructor(private readonly sink: ((chunk: Buffer) => void) | null) {}
+
+  run(src: Buffer, a: number, b: number): void {
+    const n = b - a;
+    if (n <= 0) return;
+    if (this.len + n > this.buf.length) this.flush();
+    if (n > this.buf.length) {
+      this.emit(src.subarray(a, b));
+      return;
+    }
+    src.copy(this.buf, this.len, a, b);
+    this.len += n;
+  }
+
+  line(text: string): void {
+    if (this.len + text.length * 3 > this.buf.length) this.flush();
+    if (text.length * 3 > this.buf.length) {
+      this.emit(Buffer.from(text, 'utf8'));
+      return;
+    }
+    this.len += this.buf.write(text, this.len, 'utf8');
+  }
+
+  flush(): void {
+    if (this.len === 0) return;
+    this.emit(this.buf.subarray(0, this.len));
+    this.len = 0;
+  }
+
+  private emit(chunk: Buffer): void {
+    this.bytes += chunk.length;
+    this.hash.update(chunk);
+    this.sink?.(chunk);
+  }
+
+  digest(): string {
+    this.flush();
+    return 'sha256:' + this.hash.digest('hex');
+  }
+}
+
+/** Index of the first element of sorted `list` (by `pathOf`) that is >= key. */
+function lowerIndex<T>(list: readonly T[], key: string, pathOf: (x: T) => string): number {
+  let lo = 0;
+  let hi = list.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (comparePaths(pathOf(list[mid]), key) < 0) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+const pathOfEntry = (e: StateEntry): string => e.path;
+
+/** The new state from the base bytes and the delta (see the module comment). Throws on a malformed base line it reads. */
+export function sparseMerge(input: SparseMergeInput): SparseMergeResult {
+  const { files: F, removed: R, keys: X } = input;
+  const base = new StateBytes(input.base);
+  const out = new TextOut(input.sink ?? null);
+  let count = input.baseCount;
+  let total = input.baseTotal;
+  let written = 0;
+  const added: string[] = [];
+  let runStart = 0;
+  let cur = 0;
+  let fi = 0;
+  let ri = 0;
+  let xi = 0;
+  for (;;) {
+    let k: string | null = fi < F.length ? F[fi].path : null;
+    if (ri < R.length && (k === null || comparePaths(R[ri], k) < 0)) k = R[ri];
+    if (xi < X.length && (k === null || comparePaths(X[xi], k) < 0)) k = X[xi];
+    if (k === null) break;
+    const f = fi < F.length && F[fi].path === k ? F[fi++] : null;
+    let gone = false;
+    while (ri < R.length && R[ri] === k) {
+      ri++;
+      gone = true;
+    }
+    while (xi < X.length && X[xi] === k) xi++;
+    const key = Buffer.from(k, 'utf8');
+    const s = base.lowerBound(key, cur);
+    const old = s < base.len && base.cmp(s, key) === 0 ? base.entry(s) : null;
+    cur = old ? old.next : s;
+    let e: MergedEntry | null = null;
+    if (f) {
+      // The bundle's file replaces the base line or is added.
+      out.run(base.buf, runStart, s);
+      out.line(`${f.sha256} ${f.size} ${f.path}\n`);
+      runStart = cur;
+      if (old) {
+        count--;
+        total -= old.size;
+      } else added.push(k);
+      count++;
+      total += f.size;
+      written += f.size;
+      e = { path: k, sha256: f.sha256, size: f.size, changed: true };
+    } else if (old && gone) {
+      out.run(base.buf, runStart, s);
+      runStart = cur;
+      count--;
+      total -= old.size;
+    } else if (old) e = { path: k, sha256: old.sha256, size: old.size, changed: false };
+    if (e) input.onEntry?.(e);
+  }
+  out.run(base.buf, runStart, base.len);
+  const digest = out.digest();
+  return { digest, fileCount: count, totalBytes: total, textBytes: out.bytes, writtenBytes: written, newDirs: foldersAbove(added), clash: findClash(base, F, R, added) };
+}
+
+function foldersAbove(paths: readonly string[]): number {
+  const dirs = new Set<string>();
+  for (const p of paths) for (let i = p.indexOf('/'); i !== -1; i = p.indexOf('/', i + 1)) dirs.add(p.slice(0, i));
+  return dirs.size;
+}
+
+/**
+ * The first clash (by the path under the file, in path order: what the
+ * line-by-line FileFolderCheck reports) that the added paths make.
+ */
+function findClash(base: StateBytes, F: readonly StateEntry[], R: readonly string[], added: readonly string[]): [string, string] | null {
+  if (added.length === 0) return null;
+  const removed = new Set(R);
+  const inFiles = (p: string): boolean => {
+    const i = lowerIndex(F, p, pathOfEntry);
+    return i < F.length && F[i].path === p;
+  };
+  const isFile = (p: string): boolean => {
+    if (inFiles(p)) return true;
+    if (removed.has(p)) return false;
+    const key = Buffer.from(p, 'utf8');
+    const s = base.lowerBound(key, 0);
+    return s < base.len && base.cmp(s, key) === 0;
+  };
+  // The first path of the new state under `dir` ("dir/..."), or null.
+  const firstUnder = (dir: string): string | null => {
+    const prefix = `${dir}/`;
+    const i = lowerIndex(F, prefix, pathOfEntry);
+    let best = i < F.length && F[i].path.startsWith(prefix) ? F[i].path : null;
+    const pb = Buffer.from(prefix, 'utf8');
+    for (let s = base.lowerBound(pb, 0); s < base.len && base.startsWith(s, pb); ) {
+      const e = base.entry(s);
+      if (!removed.has(e.path) || inFiles(e.path)) {
+        if (best === null || comparePaths(e.path, best) < 0) best = e.path;
+        break;
+      }
+      s = e.next;
+    }
+    return best;
+  };
+  let clash: [string, string] | null = null;
+  const consider = (c: [string, string]): void => {
+    if (clash === null || comparePaths(c[1], clash[1]) < 0) clash = c;
+  };
+  for (const q of added) {
+    for (let i = q.indexOf('/'); i !== -1; i = q.indexOf('/', i + 1)) {
+      const a = q.slice(0, i);
+      if (isFile(a)) {
+        consider([a, q]);
+        break;
+      }
+    }
+    const under = firstUnder(q);
+    if (under !== null) consider([q, under]);
+  }
+  return clash;
+}
