@@ -707,7 +707,7 @@ export function applyPrepared(ws: Workspace, db: Db, prepared: PreparedBundle, o
         for (const r of exp.removed ?? []) fromChain.push(r);
       }
       const recycleDiff: RecycleDiff = fromChain
-        ? new ChainDiffer(from, fromChain, { from: generationDir(ws.layout, from.seq), base: generationDir(ws.layout, chain.base!.seq) }, limit)
+        ? new ChainDiffer(from, fromChain, generationDir(ws.layout, from.seq), limit)
         : new RecycleDiffer(from, generationState(ws, from.seq), limit);
       plan = planApply({ ...input, recycleDiff, stateSink: (chunk) => out.write(chunk) });
       out.end();

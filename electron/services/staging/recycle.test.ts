@@ -106,7 +106,7 @@ describe('a delta built in the tree retention drops', () => {
         const chain = chainChangedPaths(ws.layout, (q) => getGeneration(db, q), base, from.seq, 1e6);
         expect(chain, `generation ${n}`).not.toBeNull();
         const a = new RecycleDiffer(from, generationState(ws, from.seq));
-        const b = new ChainDiffer(from, [...chain!, ...own], { from: generationDir(ws.layout, from.seq), base: generationDir(ws.layout, base.seq) });
+        const b = new ChainDiffer(from, [...chain!, ...own], generationDir(ws.layout, from.seq));
         for (const e of newStateOf({ baseEntries: generationState(ws, base.seq), files: filesInOrder(exp, false), removed: sortedPaths(exp.removed) })) {
           a.add(e);
           b.add(e);

@@ -176,9 +176,10 @@ export function chainChangedPaths(layout: WorkspaceLayout, getRow: (seq: number)
  * and removals) instead of the recycled generation's whole state: every
  * other path is the same in both (the recycled generation is an ancestor of
  * the base through exactly those deltas). Each changed path is looked up in
- * the recycled tree: a file there goes out unless the new state keeps the
- * base's file for it and that is the very same inode (same content); the
- * new state's file for it is placed. Cost: the delta's paths, not the state.
+ * the recycled tree: anything there but a folder goes out, and the new
+ * state's file for it is placed. (A changed path's file in the recycled tree
+ * is never the new state's: every change since placed a new inode.) Cost:
+ * the delta's paths, not the state.
  */
 export class ChainDiffer implements RecycleDiff {
   private readonly changed: string[];
@@ -188,7 +189,7 @@ export class ChainDiffer implements RecycleDiff {
   constructor(
     private readonly from: GenerationRow,
     changedPaths: readonly string[],
-    private readonly trees: { from: string; base: string },
+    private readonly fromTree: string,
     private readonly limit: number = Math.max(16, from.file_count),
   ) {
     const sorted = [...changedPaths].sort(comparePaths);
@@ -214,11 +215,10 @@ export class ChainDiffer implements RecycleDiff {
     const out: string[] = [];
     const into: RecyclePlan['into'] = [];
     for (const { path, e } of this.hits) {
-      const old = lstatOrNull(`${this.trees.from}/${path}`);
+      const old = lstatOrNull(`${this.fromTree}/${path}`);
       // Anything but a folder there goes out (a file, or whatever else a damaged tree holds in its place).
       const oldFile = old !== null && !old.isDirectory();
       if (e) {
-        if (oldFile && old.isFile() && !e.changed && lstatOrNull(`${this.trees.base}/${path}`)?.ino === old.ino) continue;
         if (oldFile) out.push(path);
         into.push({ path, fromBundle: e.changed, size: e.size });
       } else if (oldFile) out.push(path);
