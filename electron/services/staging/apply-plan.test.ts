@@ -4,8 +4,11 @@
  * (no workspace exists in these tests).
  */
 import { describe, expect, it } from 'vitest';
-import { errorCodeOf } from '../testing/fixtures';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { errorCodeOf, tempDir } from '../testing/fixtures';
 import { newStateOf, planApply, type PlanInput } from './apply';
+import { ChainDiffer } from './recycle';
 import { digestOfText, stateText } from './state';
 import type { GenerationRow, PreparedBundle, StagingExport } from './types';
 
@@ -58,5 +61,39 @@ describe('planApply (pure)', () => {
     const i = input();
     const plan = planApply({ ...i, forced: true, forceReason: '  re-seed after restore ' });
     expect(plan.journal.audits[0]).toMatchObject({ action: 'mirror.import.forced', details: { reason: 're-seed after restore', currentGeneration: 2, currentExportId: 'exp-2' } });
+  });
+
+  it('a recycling delta plans from the base state.txt as bytes (sparse pass) exactly as line by line; too large a difference plans line by line', () => {
+    const tmp = tempDir('okc-plan-');
+    try {
+      // A base over several folders (a build by links makes each of them; a recycling build only new ones).
+      const baseEntries = [e('data/a.json', 'a', 10), e('data/b.json', 'b', 10), e('data/c.json', 'c', 10), e('lib/x/1.json', '1', 1), e('lib/y/2.json', '2', 2), e('lib/z/3.json', '3', 3)];
+      const result = [e('data/a.json', 'a', 10), e('data/b.json', 'd', 12), e('data/e.json', 'e', 5), ...baseEntries.slice(3)];
+      const baseFile = join(tmp.dir, 'state.txt');
+      writeFileSync(baseFile, stateText(baseEntries));
+      const i0 = input({ files: [e('data/b.json', 'd', 12), e('data/e.json', 'e', 5)], state: { digest: digestOfText(stateText(result)), fileCount: 6, totalBytes: 33 } } as Partial<StagingExport>);
+      // The sparse pass needs the bundle's files in strict path order (as the verifier checks).
+      const i: PlanInput = { ...i0, base: { ...base(), file_count: 6, total_bytes: 36 }, baseEntries, filesInOrder: true, baseStateFile: baseFile };
+      const lineByLine = planApply({ ...i, baseStateFile: undefined });
+      const from = { ...base(), seq: 1 };
+      const keys = ['data/b.json', 'data/c.json', 'data/e.json'];
+      const chunks: Buffer[] = [];
+      const sparse = planApply({ ...i, recycleDiff: new ChainDiffer(from, keys, join(tmp.dir, 'no-tree')), stateSink: (c) => chunks.push(Buffer.from(c)) });
+      expect(sparse.recycle?.into.map((x) => x.path)).toEqual(['data/b.json', 'data/e.json']);
+      expect([sparse.digest, sparse.fileCount, sparse.totalBytes, sparse.writtenBytes]).toEqual([lineByLine.digest, 6, 33, 17]);
+      expect(Buffer.concat(chunks).toString('utf8')).toBe(stateText(result));
+      // It counts only the folders a recycling build may make (data/), not the tree's five.
+      expect(sparse.neededBytes).toBeLessThan(lineByLine.neededBytes);
+      // Over the differ's limit: no recycling, so the build makes every folder: the plan is the line-by-line one.
+      const over = planApply({ ...i, recycleDiff: new ChainDiffer(from, keys, join(tmp.dir, 'no-tree'), 1) });
+      expect(over.recycle).toBeUndefined();
+      expect(over.neededBytes).toBe(lineByLine.neededBytes);
+      expect(over.digest).toBe(lineByLine.digest);
+      // A base state.txt whose last line is cut is not held as bytes: the line-by-line pass decides.
+      writeFileSync(baseFile, stateText(baseEntries).slice(0, -1));
+      expect(planApply({ ...i, recycleDiff: new ChainDiffer(from, keys, join(tmp.dir, 'no-tree')) }).digest).toBe(lineByLine.digest);
+    } finally {
+      tmp.cleanup();
+    }
   });
 });

@@ -286,6 +286,8 @@ interface StatePass {
   /** Folders the build may create (the whole tree's for a line-by-line pass, the roots included). */
   dirCount: number;
   clash: [string, string] | null;
+  /** Made by the sparse pass (which visits only the delta's and the chain's paths). */
+  sparse?: boolean;
 }
 
 /**
@@ -329,7 +331,7 @@ function sparsePass(input: PlanInput, files: Iterable<StateEntry>, removed: read
   const list: StateEntry[] = [];
   for (const f of files) list.push({ path: f.path, sha256: f.sha256, size: f.size });
   const r = sparseMerge({ base: bytes, baseCount: base.file_count, baseTotal: base.total_bytes, files: list, removed, keys: differ.keys, onEntry: (e) => differ.add(e), sink: input.stateSink ?? null });
-  return { ...r, dirCount: r.newDirs + 1 };
+  return { ...r, dirCount: r.newDirs + 1, sparse: true };
 }
 
 /**
@@ -393,6 +395,9 @@ export function planApply(input: PlanInput): ApplyPlan {
     lastApply: { ok: true, at: appliedAt, path: prepared.path, exportId: exp.exportId, generation: exp.generation, seq, code: null },
   };
   const recycle = differ?.finish() ?? undefined;
+  // Too large a difference to recycle (more than the tree's files): the build makes a fresh tree of
+  // links, and every folder of it, which the sparse pass did not count. Plan line by line.
+  if (pass.sparse && !recycle) return planApply({ ...input, recycleDiff: null, stateSink: undefined });
   if (recycle) journal.recycle = { fromSeq: recycle.from.seq };
   return { exp, base, forced, variant, seq, baseEntries, files, removed, digest, fileCount, totalBytes, writtenBytes, neededBytes, journal, recycle };
 }
