@@ -70,6 +70,26 @@ describe('TarReader', () => {
     expect(() => read(Buffer.concat([Buffer.alloc(512), good, TAR_END]))).toThrow(/lone zero block/);
   });
 
+  it('accepts the unsigned header checksum and the signed one old tars wrote (bytes over 127 counted negative), and nothing else', () => {
+    // A name with bytes over 127 (UTF-8 "é", "日"): the two sums differ.
+    const header = tarHeader({ name: 'mirror/caf\u00e9-\u65e5.json', size: 2 });
+    let unsigned = 0;
+    let signed = 0;
+    for (let i = 0; i < 512; i++) {
+      const c = i >= 148 && i < 156 ? 0x20 : header[i];
+      unsigned += c;
+      signed += c > 127 ? c - 256 : c;
+    }
+    expect(signed).toBeLessThan(unsigned);
+    const withSum = (sum: number): Buffer => {
+      const h = Buffer.from(header);
+      h.write(`${sum.toString(8).padStart(6, '0')}\0 `, 148, 8, 'latin1');
+      return Buffer.concat([h, Buffer.from('{}'), Buffer.alloc(padding(2)), TAR_END]);
+    };
+    for (const sum of [unsigned, signed]) expect(read(withSum(sum)).members.map((m) => [m.path, m.body])).toEqual([['mirror/caf\u00e9-\u65e5.json', '{}']]);
+    for (const sum of [unsigned + 1, signed - 1, unsigned - 256]) expect(() => read(withSum(sum))).toThrow(/checksum/);
+  });
+
   it('refuses an extended header over 1 MiB with ERR_BUNDLE_LIMIT', () => {
     const big = Buffer.from(tarHeader({ name: 'PaxHeaders/x', size: 2 * 1024 * 1024 }));
     big[156] = 'x'.charCodeAt(0);

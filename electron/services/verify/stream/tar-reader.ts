@@ -85,14 +85,22 @@ function numeric(b: Buffer, off: number, len: number, what: string): number {
 
 function checksumOk(b: Buffer, off: number): boolean {
   const want = numeric(b, off + 148, 8, 'checksum');
-  let unsigned = 0;
-  let signed = 0;
-  for (let i = 0; i < BLOCK; i++) {
-    const c = i >= 148 && i < 156 ? 0x20 : b[off + i];
+  // The checksum field counts as eight spaces. Some old tars summed signed bytes: that sum is the
+  // unsigned one less 256 per byte over 127. Two loops without a per-byte branch (a tar header per
+  // member: ~5 % of verifying a bundle of a million small files).
+  let unsigned = 8 * 0x20;
+  let high = 0;
+  for (let i = off, end = off + 148; i < end; i++) {
+    const c = b[i];
     unsigned += c;
-    signed += c > 127 ? c - 256 : c;
+    high += c >> 7;
   }
-  return want === unsigned || want === signed;
+  for (let i = off + 156, end = off + BLOCK; i < end; i++) {
+    const c = b[i];
+    unsigned += c;
+    high += c >> 7;
+  }
+  return want === unsigned || want === unsigned - 256 * high;
 }
 
 function isZeroBlock(b: Buffer, off: number): boolean {
