@@ -107,7 +107,12 @@ export function checkChain(db: Db, exp: StagingExport, forceReason: string | und
 
 /** The state lines of a kept generation, as a stream read from its state.txt (each iteration reads the file again). */
 export function generationState(ws: Workspace, seq: number): Iterable<StateEntry> {
-  return stateFile(join(generationMetaDir(ws.layout, seq), 'state.txt'));
+  return stateFile(generationStateFile(ws, seq));
+}
+
+/** Where a generation's state.txt is (beside its tree, in <seq>.meta/). */
+export function generationStateFile(ws: Workspace, seq: number): string {
+  return join(generationMetaDir(ws.layout, seq), 'state.txt');
 }
 
 /** The next free local sequence number (never reuses one that the DB or the disk knows). */
@@ -250,7 +255,7 @@ export function filesInOrder(exp: StagingExport, inOrder: boolean): Iterable<Sta
 function gatherPlanInput(ws: Workspace, db: Db, prepared: PreparedBundle, chain: { forced: boolean; base: GenerationRow | null }, opts: ApplyOptions, appliedAt: string, filesInOrder: boolean): PlanInput {
   const exp = prepared.exp;
   const { base, forced } = chain;
-  const baseStateFile = base ? join(generationMetaDir(ws.layout, base.seq), 'state.txt') : undefined;
+  const baseStateFile = base ? generationStateFile(ws, base.seq) : undefined;
   const baseEntries = baseStateFile ? stateFile(baseStateFile) : null;
   const seq = nextSeq(ws, db);
   const prevSeq = readState(db).current_seq;
@@ -499,7 +504,7 @@ function buildFromTree(ctx: ApplyCtx, prepared: PreparedBundle, plan: ApplyPlan)
   cp('build:mkdir');
   fs.mkdir(generationMetaDir(ws.layout, plan.seq));
   const folders = new FolderCursor(undefined, fsyncOnLeave(fs, genDir));
-  const state = new StateFileWriter(fs, join(generationMetaDir(ws.layout, plan.seq), 'state.txt'));
+  const state = new StateFileWriter(fs, generationStateFile(ws, plan.seq));
   try {
     for (const e of newStateOf(plan)) {
       folders.enter(parentOf(e.path));
@@ -532,7 +537,7 @@ function buildByLinks(ctx: ApplyCtx, prepared: PreparedBundle, plan: ApplyPlan):
     cp('build:dir');
     fs.mkdir(`${genDir}/${rel}`);
   }, fsyncOnLeave(fs, genDir));
-  const state = new StateFileWriter(fs, join(generationMetaDir(ws.layout, plan.seq), 'state.txt'));
+  const state = new StateFileWriter(fs, generationStateFile(ws, plan.seq));
   let linkMs = 0;
   let moveMs = 0;
   let placed = 0;
@@ -576,7 +581,7 @@ function buildByRecycling(ctx: ApplyCtx, prepared: PreparedBundle, plan: ApplyPl
   const t = performance.now();
   cp('build:mkdir');
   fs.mkdir(generationMetaDir(ws.layout, plan.seq));
-  fs.rename(plan.stateText!, join(generationMetaDir(ws.layout, plan.seq), 'state.txt'));
+  fs.rename(plan.stateText!, generationStateFile(ws, plan.seq));
   const counts = recycleTree(ws, fs, cp, plan.seq, rp, { incoming: prepared.filesDir, baseDir: generationDir(ws.layout, plan.base!.seq) }, (placed) => ctx.step('apply', placed, plan.writtenBytes));
   stats.linkedFiles = counts.linked;
   stats.writtenFiles = counts.placedFromBundle;

@@ -18,9 +18,8 @@
  * path, its parent folders must not be files of the new state, and no path
  * of the new state may lie under it.
  */
-import { createHash } from 'node:crypto';
 import type { StateEntry } from '../../../shared/state-digest';
-import { comparePaths, type MergedEntry } from './state';
+import { comparePaths, StateWriter, type MergedEntry } from './state';
 
 /** A base state.txt larger than this is merged line by line instead (memory flat in file count). */
 export const MAX_SPARSE_STATE_BYTES = 64 << 20;
@@ -153,54 +152,6 @@ class StateBytes {
   }
 }
 
-/** The new text: byte runs copied through one buffer, hashed and handed to the sink in chunks. */
-class TextOut {
-  private readonly buf = Buffer.allocUnsafe(1 << 20);
-  private len = 0;
-  private readonly hash = createHash('sha256');
-  bytes = 0;
-
-  constructor(private readonly sink: ((chunk: Buffer) => void) | null) {}
-
-  run(src: Buffer, a: number, b: number): void {
-    const n = b - a;
-    if (n <= 0) return;
-    if (this.len + n > this.buf.length) this.flush();
-    if (n > this.buf.length) {
-      this.emit(src.subarray(a, b));
-      return;
-    }
-    src.copy(this.buf, this.len, a, b);
-    this.len += n;
-  }
-
-  line(text: string): void {
-    if (this.len + text.length * 3 > this.buf.length) this.flush();
-    if (text.length * 3 > this.buf.length) {
-      this.emit(Buffer.from(text, 'utf8'));
-      return;
-    }
-    this.len += this.buf.write(text, this.len, 'utf8');
-  }
-
-  flush(): void {
-    if (this.len === 0) return;
-    this.emit(this.buf.subarray(0, this.len));
-    this.len = 0;
-  }
-
-  private emit(chunk: Buffer): void {
-    this.bytes += chunk.length;
-    this.hash.update(chunk);
-    this.sink?.(chunk);
-  }
-
-  digest(): string {
-    this.flush();
-    return 'sha256:' + this.hash.digest('hex');
-  }
-}
-
 /** Index of the first element of sorted `list` (by `pathOf`) that is >= key. */
 function lowerIndex<T>(list: readonly T[], key: string, pathOf: (x: T) => string): number {
   let lo = 0;
@@ -219,7 +170,8 @@ const pathOfEntry = (e: StateEntry): string => e.path;
 export function sparseMerge(input: SparseMergeInput): SparseMergeResult {
   const { files: F, removed: R, keys: X } = input;
   const base = new StateBytes(input.base);
-  const out = new TextOut(input.sink ?? null);
+  // Counts and bytes are the base's adjusted below; the writer only hashes and hands on the text.
+  const out = new StateWriter(input.sink ?? null);
   let count = input.baseCount;
   let total = input.baseTotal;
   let written = 0;
@@ -248,8 +200,8 @@ export function sparseMerge(input: SparseMergeInput): SparseMergeResult {
     let e: MergedEntry | null = null;
     if (f) {
       // The bundle's file replaces the base line or is added.
-      out.run(base.buf, runStart, s);
-      out.line(`${f.sha256} ${f.size} ${f.path}\n`);
+      out.addLines(base.buf, runStart, s);
+      out.add(f);
       runStart = cur;
       if (old) {
         count--;
@@ -260,16 +212,16 @@ export function sparseMerge(input: SparseMergeInput): SparseMergeResult {
       written += f.size;
       e = { path: k, sha256: f.sha256, size: f.size, changed: true };
     } else if (old && gone) {
-      out.run(base.buf, runStart, s);
+      out.addLines(base.buf, runStart, s);
       runStart = cur;
       count--;
       total -= old.size;
     } else if (old) e = { path: k, sha256: old.sha256, size: old.size, changed: false };
     if (e) input.onEntry?.(e);
   }
-  out.run(base.buf, runStart, base.len);
+  out.addLines(base.buf, runStart, base.len);
   const digest = out.digest();
-  return { digest, fileCount: count, totalBytes: total, textBytes: out.bytes, writtenBytes: written, newDirs: foldersAbove(added), clash: findClash(base, F, R, added) };
+  return { digest, fileCount: count, totalBytes: total, textBytes: out.textBytes, writtenBytes: written, newDirs: foldersAbove(added), clash: findClash(base, F, R, added) };
 }
 
 function foldersAbove(paths: readonly string[]): number {

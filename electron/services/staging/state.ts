@@ -240,6 +240,23 @@ export class StateWriter {
     this.buf[this.len++] = 0x0a;
   }
 
+  /**
+   * Appends whole lines as they are, bytes [start, end) of `src` (the sparse
+   * pass's runs of unchanged base lines). `count` and `totalBytes` are not
+   * updated: the caller accounts for these lines.
+   */
+  addLines(src: Buffer, start: number, end: number): void {
+    const n = end - start;
+    if (n <= 0) return;
+    if (this.len + n > this.buf.length) this.flush();
+    if (n > this.buf.length) {
+      this.emit(src.subarray(start, end));
+      return;
+    }
+    src.copy(this.buf, this.len, start, end);
+    this.len += n;
+  }
+
   private emit(chunk: Buffer): void {
     this.textBytes += chunk.length;
     this.hash.update(chunk);
