@@ -74,13 +74,21 @@ class StateBytes {
 
   /** Start of the line holding byte `p` (p <= len). */
   lineStartAt(p: number): number {
-    return p === 0 ? 0 : this.buf.lastIndexOf(NL, p - 1) + 1;
+    // A loop, not Buffer#lastIndexOf: a line is ~100 bytes, and the native call's own cost was
+    // 10x the scan (31 ms of a 1 % delta's plan on 100,000 files).
+    const b = this.buf;
+    let i = p - 1;
+    while (i >= 0 && b[i] !== NL) i--;
+    return i + 1;
   }
 
   /** The byte after the line starting at `s` (past its newline). */
   nextLine(s: number): number {
-    const nl = this.buf.indexOf(NL, s);
-    return nl === -1 ? this.len : nl + 1;
+    const b = this.buf;
+    const n = this.len;
+    let i = s;
+    while (i < n && b[i] !== NL) i++;
+    return i < n ? i + 1 : n;
   }
 
   /** Where the path of the line at `s` starts. */
