@@ -1,7 +1,7 @@
 import { mkdirSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { fsyncTree, makeTreeDurable, openAtomic, writeFileAtomic } from './durability';
+import { fsyncTree, makeTreeDurable, openAtomic, startTreeDurable, writeFileAtomic } from './durability';
 import { tempDir } from './testing/fixtures';
 
 let tmp: { dir: string; cleanup: () => void };
@@ -24,6 +24,25 @@ describe('makeTreeDurable', () => {
   });
   it('reports a missing tree instead of claiming it is durable', () => {
     expect(() => makeTreeDurable(join(tmp.dir, 'missing'), { OKC_DURABILITY: 'fsync-each' })).toThrow(/ENOENT/);
+  });
+});
+
+describe('startTreeDurable (the flush on a helper thread, waited for later)', () => {
+  it('flushes by syncfs on its thread; wait() gives the same answer every time', () => {
+    const p = startTreeDurable(tmp.dir, process.env);
+    expect(p.wait()).toBe('syncfs');
+    expect(p.wait()).toBe('syncfs');
+  });
+  it('where `sync` cannot run on the thread, wait() fsyncs every file itself', () => {
+    const p = startTreeDurable(tmp.dir, { ...process.env, PATH: join(tmp.dir, 'no-such-bin') });
+    expect(p.wait()).toBe('fsync-each');
+  });
+  it('where `sync -f` fails (the tree is gone), wait() reports it instead of claiming the tree is durable', () => {
+    const p = startTreeDurable(join(tmp.dir, 'missing'), process.env);
+    expect(() => p.wait()).toThrow(/ENOENT/);
+  });
+  it('OKC_DURABILITY=fsync-each starts no thread and fsyncs on wait()', () => {
+    expect(startTreeDurable(tmp.dir, { OKC_DURABILITY: 'fsync-each' }).wait()).toBe('fsync-each');
   });
 });
 

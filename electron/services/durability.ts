@@ -6,6 +6,7 @@
  * Where `sync -f` is unavailable, every file and folder is fsynced instead.
  */
 import { spawnSync } from 'node:child_process';
+import { Worker } from 'node:worker_threads';
 import { closeSync, fsyncSync, openSync, readdirSync, renameSync, rmSync, writeSync, constants as fsc } from 'node:fs';
 import { dirname, join } from 'node:path';
 
@@ -50,6 +51,62 @@ export function makeTreeDurable(root: string, env: NodeJS.ProcessEnv = process.e
   }
   fsyncTree(root);
   return 'fsync-each';
+}
+
+/** A flush started in the background: `wait()` blocks until the tree is on stable storage. */
+export interface PendingDurable {
+  /** Returns how the tree was flushed; throws when even the per-file fallback failed. Idempotent. */
+  wait(): SyncMethod;
+}
+
+// Runs `sync -f` on a helper thread and reports through shared memory: 1 when it succeeded, 2 when
+// not (the waiter then fsyncs file by file). A script, not a module file: nothing to bundle or look up.
+const SYNC_THREAD = `
+const { workerData } = require('node:worker_threads');
+const flag = new Int32Array(workerData.flag);
+Atomics.store(flag, 1, 1);
+let ok = false;
+try { ok = require('node:child_process').spawnSync('sync', ['-f', workerData.root], { stdio: 'ignore' }).status === 0; } catch {}
+Atomics.store(flag, 0, ok ? 1 : 2);
+Atomics.notify(flag, 0);
+`;
+
+/**
+ * makeTreeDurable, started now and finished by `wait()`: the syncfs runs on a
+ * helper thread while the caller goes on (an apply plans while its bundle's
+ * extraction is flushed), and `wait()` blocks on shared memory (the apply is
+ * synchronous). Where the thread cannot start, or `sync -f` fails, `wait()`
+ * fsyncs every file and folder below `root` itself, so `root` must still be
+ * there then. The thread does not keep the process alive: a caller that never
+ * waits (the bundle was refused) does not need the flush.
+ */
+export function startTreeDurable(root: string, env: NodeJS.ProcessEnv = process.env): PendingDurable {
+  let result: SyncMethod | null = null;
+  const fallback = (): SyncMethod => {
+    fsyncTree(root);
+    return 'fsync-each';
+  };
+  if (env.OKC_DURABILITY === 'fsync-each') return { wait: () => (result ??= fallback()) };
+  // [0]: 0 running, 1 flushed, 2 failed; [1]: 1 once the thread runs its script.
+  const flag = new Int32Array(new SharedArrayBuffer(8));
+  try {
+    const w = new Worker(SYNC_THREAD, { eval: true, env, workerData: { root, flag: flag.buffer }, stdout: true, stderr: true });
+    w.on('error', () => Atomics.store(flag, 0, 2));
+    w.unref();
+  } catch {
+    Atomics.store(flag, 0, 2);
+  }
+  return {
+    wait() {
+      if (result) return result;
+      // A thread that never got to run its script (it failed to start) leaves 0: after a minute of
+      // that, flush here. A started `sync -f` always sets the flag, however long the disk takes.
+      const since = Date.now();
+      while (Atomics.load(flag, 0) === 0 && (Atomics.load(flag, 1) === 1 || Date.now() - since < 60_000)) Atomics.wait(flag, 0, 0, 1000);
+      result = Atomics.load(flag, 0) === 1 ? 'syncfs' : fallback();
+      return result;
+    },
+  };
 }
 
 /** A file being written under a temporary name; `commit()` makes it appear at its real name in one step. */

@@ -10,6 +10,7 @@ import { openWorkspace, saveSettings, type Workspace } from '../workspace/index'
 import { applyJournalFile, generationDir, generationName } from '../workspace/layout';
 import { applyPrepared } from './apply';
 import { nodeStagingFs, type StagingFs } from './fsops';
+import type { PendingDurable } from '../durability';
 import { createEngine } from '../engine';
 import { openForWrite, rollback, verifyStagingTree, workspaceStatus, recoverInterruptedApply } from './index';
 import { listGenerations, readState } from './store';
@@ -214,6 +215,32 @@ describe('generations', () => {
     });
     const st = await workspaceStatus(ws, { deep: true });
     expect(st.stateDigest).not.toBe(full.exp.state.digest);
+  });
+});
+
+describe('the extraction flush (started by the verify, waited for by the build)', () => {
+  it('is waited for before the journal is written, every time; a failed flush changes nothing', () => {
+    const { full, d2spec } = chain(ws);
+    const steps: string[] = [];
+    const flushed = (): PendingDurable => ({ wait: () => (steps.push('flush'), 'syncfs') });
+    apply({ ...full, prepared: { ...full.prepared, durable: flushed() } }, { hooks: { checkpoint: (x) => steps.push(x) } });
+    expect(steps.indexOf('flush')).toBeGreaterThanOrEqual(0);
+    expect(steps.indexOf('flush')).toBeLessThan(steps.indexOf('journal:begin'));
+    const before = snapshot(ws);
+    const d2 = fakeVerifiedBundle(ws, d2spec(full));
+    const failing: PendingDurable = {
+      wait: () => {
+        throw Object.assign(new Error('EIO: i/o error, fsync'), { code: 'EIO' });
+      },
+    };
+    expect(() => apply({ ...d2, prepared: { ...d2.prepared, durable: failing } })).toThrow(/EIO/);
+    recoverInterruptedApply(ws);
+    expect(snapshot(ws)).toEqual(before);
+    steps.length = 0;
+    apply({ ...d2, prepared: { ...d2.prepared, durable: flushed() } }, { hooks: { checkpoint: (x) => steps.push(x) } });
+    expect(steps.filter((x) => x === 'flush')).toHaveLength(1);
+    expect(steps.indexOf('flush')).toBeLessThan(steps.indexOf('journal:begin'));
+    expect(treeDigest(ws.layout.current)).toBe(d2.exp.state.digest);
   });
 });
 

@@ -2,6 +2,7 @@
 import type { BundleKind, Verdict } from '../../../shared/types';
 import type { ErrorCode } from '../../../shared/errors';
 import type { FileListLike } from '../verify/file-list';
+import type { PendingDurable } from '../durability';
 
 /**
  * The parts of a verified export.json the staging engine uses. Structural, so
@@ -44,6 +45,8 @@ export interface PreparedBundle {
   library?: { tmpFile: string; sha256: string; size: number; name: string };
   /** Seconds spent in the single verify + extract pass (for stats). */
   verifySeconds?: number;
+  /** The flush of `filesDir` to stable storage, when still running: the build waits for it first. */
+  durable?: PendingDurable;
 }
 
 export interface GenerationRow {

@@ -16,7 +16,7 @@ import { resolve } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { OpsError, isOpsError } from '../../../shared/errors';
 import type { Verdict, VerdictKind } from '../../../shared/types';
-import { makeTreeDurable } from '../durability';
+import { makeTreeDurable, startTreeDurable, type PendingDurable } from '../durability';
 import { checkContent, checkDeltaOrIgnored, checkManifestYaml, checkProvenance, checkSchema, checkSignatures, checkSignerTenant, checkStateDigest, type KeysInfo } from './checks';
 import { decryptPerFile } from './decrypt';
 import type { ExportJson } from './export-schema';
@@ -57,11 +57,20 @@ export interface MirrorBundleResult {
    * name table, the payload digest table, the parsed file list.
    */
   tables?: { members: number; gate: number; payload: number; files: number };
+  /** With `flushLater` (and a bundle that verified): the extracted tree's flush, running; wait() before committing to it. */
+  durable?: PendingDurable;
 }
 
 export type MirrorVerifyOptions = VerifyOptions & {
   /** Payload files (plaintext) are written below this folder during the read. Use only if verdict.ok. */
   extractTo?: string;
+  /**
+   * Do not wait for the extracted tree to reach stable storage: start its
+   * flush and hand it back as `durable` (the caller waits before it commits
+   * to the files, and may do other work meanwhile). Default: flushed before
+   * this returns.
+   */
+  flushLater?: boolean;
   /** The raw bundle bytes are copied to this (new) file during the same read. */
   copyTo?: string;
   /**
@@ -277,7 +286,8 @@ export async function verifyMirrorBundle(file: string, opts: MirrorVerifyOptions
     // The payload was extracted during the verified read; this step puts it on stable storage.
     const unpacked = exp?.files.bytes ?? 0;
     opts.onProgress?.({ jobId: '', phase: 'extract', bytesDone: 0, bytesTotal: unpacked });
-    makeTreeDurable(extractRoot);
+    if (opts.flushLater) result.durable = startTreeDurable(extractRoot);
+    else makeTreeDurable(extractRoot);
     opts.onProgress?.({ jobId: '', phase: 'extract', bytesDone: unpacked, bytesTotal: unpacked });
   }
   result.tables = { members: s.gate.members, gate: s.gate.table.bytes, payload: s.collector.payload.heldBytes, files: exp?.files.heldBytes ?? 0 };
