@@ -13,7 +13,7 @@ import type { BundleKind, JobProgress, Verdict } from '../../../shared/types';
 import { appendAudit } from '../audit/index';
 import type { Db } from '../db/index';
 import { bumpCounter, logEvent } from '../obs/index';
-import { emptyTrash } from './trash';
+import { emptyTrash, removeTrashDetached } from './trash';
 import { verifyMirrorBundle } from '../verify/index';
 import { logTrivyVerdictEvents, verifyTrivyBundle } from '../verify/trivy';
 import type { TrustedKey } from '../verify/keys';
@@ -121,6 +121,8 @@ async function verifyInto(ws: Workspace, db: Db, file: string, shownPath: string
       signal: opts.signal,
       onProgress: withBundle(opts),
       extractTo: filesDir,
+      // The extraction is flushed on a helper thread while the apply plans; its build waits for it.
+      flushLater: true,
       copyTo: libTmp,
       // export.json handed over as a file, never read back into memory (a million-entry list is ~200 MB).
       controlBytes: false,
@@ -177,6 +179,7 @@ async function verifyInto(ws: Workspace, db: Db, file: string, shownPath: string
       job,
       library: { tmpFile: libTmp, sha256: res.rawSha256, size: res.rawSize, name: basename(file) },
       verifySeconds,
+      ...(res.durable ? { durable: res.durable } : {}),
     },
   };
 }
@@ -579,6 +582,8 @@ export async function importLocked(ws: Workspace, db: Db, paths: string[], opts:
   } finally {
     const failed = await trash;
     if (failed) logEvent(ws, { event: 'workspace.trash.failed', level: 'warn', path: ws.layout.trash, message: `could not empty ${ws.layout.trash}: ${failed.message} (the next import tries again)` });
+    // What this import put there (a recycled delta's undo folder) goes in a detached process, after it.
+    else if (!opts.dryRun) removeTrashDetached(ws.layout);
   }
 }
 

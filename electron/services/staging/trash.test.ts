@@ -1,6 +1,7 @@
 /**
  * trash/ (trash.ts): emptied on a helper thread, whatever it holds, and an
- * import empties it while leaving the workspace's state alone.
+ * import empties it while leaving the workspace's state alone; what an
+ * import leaves there goes in a detached process after it.
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
@@ -12,7 +13,7 @@ import { loadPublicKey } from '../verify/keys';
 import { openWorkspace } from '../workspace/index';
 import { importBundles, workspaceStatus } from './index';
 import { nodeStagingFs } from './fsops';
-import { emptyTrash, moveToTrash, trashEntries } from './trash';
+import { emptyTrash, moveToTrash, removeTrashDetached, trashEntries } from './trash';
 
 let tmp: { dir: string; cleanup: () => void };
 beforeEach(() => {
@@ -146,4 +147,51 @@ const iv = setInterval(() => { try { if (readdirSync(dir).length < ${total}) { c
     expect(await emptyTrash(ws.layout)).toBeNull();
     expect(readdirSync(ws.layout.trash)).toEqual([]);
   }, 60_000);
+
+  it('what is there after an import goes in a detached rm that outlives the call (links removed, never their targets)', async () => {
+    const ws = openWorkspace(join(tmp.dir, 'ws'), { create: true });
+    const keys = [loadPublicKey(readFileSync(join(KITS, 'ecdsa-p256.trusted.pub'), 'utf8'), 'cli')];
+    const m = JSON.parse(readFileSync(join(KITS, 'ecdsa-p256', 'offline-manifest.json'), 'utf8')) as { entries: { path: string; kind: string; generation?: number }[] };
+    const full = m.entries.filter((e) => e.kind === 'mirror-full')[0];
+    const outside = join(tmp.dir, 'keep-me');
+    writeFileSync(outside, 'precious');
+    let planted = false;
+    // Planted while the import runs (after its own emptying began): an undo folder this import made.
+    const r = await importBundles(ws, [join(KITS, 'ecdsa-p256', full.path)], {
+      keys,
+      onProgress: () => {
+        if (planted) return;
+        planted = true;
+        mkdirSync(join(ws.layout.trash, '000007.undo', 'tree', 'deep'), { recursive: true });
+        for (let k = 0; k < 200; k++) writeFileSync(join(ws.layout.trash, '000007.undo', 'tree', String(k)), 'old');
+        writeFileSync(join(ws.layout.trash, '000007.undo', 'tree', 'deep', 'x'), 'old');
+        symlinkSync(outside, join(ws.layout.trash, '000007.undo', 'tree', 'link'));
+      },
+    });
+    expect(r.code, r.message).toBeNull();
+    expect(planted).toBe(true);
+    const until = Date.now() + 20_000;
+    while (trashEntries(ws.layout).length > 0 && Date.now() < until) await new Promise((res) => setTimeout(res, 20));
+    expect(trashEntries(ws.layout)).toEqual([]);
+    expect(readFileSync(outside, 'utf8')).toBe('precious');
+    expect((await workspaceStatus(ws)).generation).toBe(full.generation);
+  });
+
+  it('hands over nothing when the trash is empty; where `nice`/`rm` cannot start, the next emptying removes it', async () => {
+    const ws = openWorkspace(join(tmp.dir, 'ws'), { create: true });
+    expect(removeTrashDetached(ws.layout)).toBe(0);
+    mkdirSync(join(ws.layout.trash, '000008.undo', 'tree'), { recursive: true });
+    writeFileSync(join(ws.layout.trash, '000008.undo', 'tree', '0'), 'old');
+    const path = process.env.PATH;
+    process.env.PATH = join(tmp.dir, 'no-bin');
+    try {
+      removeTrashDetached(ws.layout);
+    } finally {
+      process.env.PATH = path;
+    }
+    await new Promise((res) => setTimeout(res, 300));
+    expect(trashEntries(ws.layout)).toEqual(['000008.undo']);
+    expect(await emptyTrash(ws.layout)).toBeNull();
+    expect(trashEntries(ws.layout)).toEqual([]);
+  });
 });

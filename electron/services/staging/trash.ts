@@ -6,7 +6,15 @@
  * apply that made them paying one unlink per file on its critical path
  * (issue 13). Removal is idempotent and may be interrupted at any point (a
  * later import continues it); a failure is only logged by the caller.
+ *
+ * What an import puts in the trash is handed at its end to a detached `rm`
+ * at the lowest CPU priority (`removeTrashDetached`): the command returns at
+ * once, and the next import, which would otherwise remove it while it creates
+ * its own files (on ext4 the two contend: ~90 ms of a 1 % delta on 100,000
+ * files), usually finds the trash empty. Where that process cannot start or
+ * has not finished, the next import's thread does the rest, as before.
  */
+import { spawn } from 'node:child_process';
 import { lstatSync, readdirSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { Worker } from 'node:worker_threads';
@@ -99,4 +107,25 @@ export function emptyTrash(layout: WorkspaceLayout): Promise<Error | null> {
     w.on('error', (e) => (failure = e instanceof Error ? e : new Error(String(e))));
     w.on('exit', (code) => resolve(failure ?? (code === 0 ? null : new Error(`the trash thread exited with code ${code}`))));
   });
+}
+
+/**
+ * Removes what trash/ holds now in a detached, lowest-priority
+ * `nice -n 19 rm -rf -- <entries>` that outlives this process. Returns the
+ * number of entries handed over (0: nothing there, or the process could not
+ * be started; a later import's thread removes them then). `rm -rf` removes a
+ * link it finds and never what the link points at; no shell is involved.
+ */
+export function removeTrashDetached(layout: WorkspaceLayout): number {
+  const names = trashEntries(layout);
+  if (names.length === 0) return 0;
+  try {
+    const child = spawn('nice', ['-n', '19', 'rm', '-rf', '--', ...names.map((n) => join(layout.trash, n))], { detached: true, stdio: 'ignore' });
+    // A missing `nice` or `rm` arrives as an event: nothing to do (the next import's thread removes them).
+    child.on('error', () => {});
+    child.unref();
+    return names.length;
+  } catch {
+    return 0;
+  }
 }
