@@ -5,11 +5,16 @@
  * "fixed" by recreating the file.
  */
 import { closeSync, existsSync, openSync, readSync, statSync } from 'node:fs';
-import Database from 'better-sqlite3';
+import { createRequire } from 'node:module';
+import type Database from 'better-sqlite3';
 import { OpsError } from '../../../shared/errors';
 import { MIGRATIONS, type Migration } from './migrations/index';
 
 export type Db = Database.Database;
+
+// Loaded when a database is first opened, not with the module: `mirror verify` never opens one.
+let sqlite: typeof Database | undefined;
+const Sqlite = (): typeof Database => (sqlite ??= createRequire(import.meta.url)('better-sqlite3') as typeof Database);
 
 /** The schema version this build writes (the highest migration number). */
 export const SCHEMA_VERSION: number = MIGRATIONS.reduce((m, x) => Math.max(m, x.version), 0);
@@ -100,7 +105,7 @@ function openOnce(file: string, migrations: readonly Migration[]): Db {
     // The Electron app loads an Electron-ABI build of better-sqlite3 (architecture.md "Native
     // modules"); electron/main sets this for itself and its worker threads. Node uses the npm build.
     const nativeBinding = process.env.OKC_SQLITE_NATIVE_BINDING || undefined;
-    db = new Database(file, { timeout: 10_000, ...(nativeBinding ? { nativeBinding } : {}) });
+    db = new (Sqlite())(file, { timeout: 10_000, ...(nativeBinding ? { nativeBinding } : {}) });
   } catch (e) {
     if (isBusy(e)) throw e;
     if (isFull(e)) throw noSpace(file, e);

@@ -16,8 +16,10 @@ import { basename, dirname, join } from 'node:path';
 import { Writable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
-import Database from 'better-sqlite3';
-import { Parser, type ReadEntry } from 'tar';
+import { createRequire } from 'node:module';
+import type BetterSqlite3 from 'better-sqlite3';
+import type * as Tar from 'tar';
+import type { ReadEntry } from 'tar';
 import { z } from 'zod';
 import { OpsError, isOpsError, type ErrorCode } from '../../../shared/errors';
 import type { Verdict } from '../../../shared/types';
@@ -29,6 +31,14 @@ import { buildVerdict, Report, reportOf } from './verdict';
 import { TarGate } from './tar-gate';
 import type { VerifyOptions } from './types';
 import { openRegular, readRegular, removeTreeQuiet } from '../safe-fs';
+
+// Loaded on first use: verifying or importing a mirror bundle needs neither (`tar` alone is ~33 ms
+// of a command's start-up on the 2-core build machine).
+const lazyRequire = createRequire(import.meta.url);
+let tarModule: typeof Tar | undefined;
+let sqliteModule: typeof BetterSqlite3 | undefined;
+const tar = (): typeof Tar => (tarModule ??= lazyRequire('tar') as typeof Tar);
+const Sqlite = (): typeof BetterSqlite3 => (sqliteModule ??= lazyRequire('better-sqlite3') as typeof BetterSqlite3);
 
 function existsNoFollow(p: string): boolean {
   try {
@@ -238,9 +248,9 @@ function streamErrorToOps(e: unknown, file: string): OpsError {
 }
 
 function sqliteQuickCheck(file: string): string | null {
-  let db: Database.Database | null = null;
+  let db: BetterSqlite3.Database | null = null;
   try {
-    db = new Database(file, { readonly: true, fileMustExist: true });
+    db = new (Sqlite())(file, { readonly: true, fileMustExist: true });
     const rows = db.pragma('quick_check') as Record<string, unknown>[];
     const values = rows.map((r) => String(Object.values(r)[0]));
     if (values.length === 1 && values[0] === 'ok') return null;
@@ -452,7 +462,7 @@ async function readTrivyStream(file: string, size: number, opts: TrivyVerifyOpti
     const seconds = (now - started) / 1000;
     opts.onProgress({ jobId: `verify:${basename(file)}`, phase: 'verify', bytesDone: rawBytes, bytesTotal: size, ...(member ? { member } : {}), ...(seconds > 0 ? { bytesPerSecond: rawBytes / seconds } : {}) });
   };
-  const parser = new Parser({ strict: true, brotli: false, zstd: false });
+  const parser = new (tar().Parser)({ strict: true, brotli: false, zstd: false });
   parser.on('entry', (entry: ReadEntry) => reader.entry(entry));
   const copyFd = opts.copyTo ? reader.openFile(opts.copyTo) : null;
   const rawTap = new Transform({
