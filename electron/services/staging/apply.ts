@@ -24,6 +24,7 @@ import { MAX_SPARSE_STATE_BYTES, sparseMerge } from './sparse-state';
 import { currentGeneration, getGeneration, insertGeneration, listLibrary, markGenerationPruned, maxSeq, readState, setCurrent, setLastApply, upsertLibrary } from './store';
 import { currentLinkSeq, switchLink } from './switch';
 import { ChainDiffer, chainChangedPaths, finishRecycle, generationsToDrop, RecycleDiffer, recycleCandidate, recycleTree, revertRecycle, type RecycleDiff, type RecyclePlan } from './recycle';
+import { moveToTrash } from './trash';
 import type { ApplyResult, ApplyStats, GenerationRow, PreparedBundle, StagingExport } from './types';
 
 export interface ApplyOptions {
@@ -681,7 +682,8 @@ function afterCommit(ctx: ApplyCtx, db: Db, prepared: PreparedBundle, plan: Appl
   ctx.step('switch', 1, 1);
   cp('journal:end');
   removeJournal(fs, ws.layout);
-  fs.rm(join(ws.layout.incoming, prepared.job));
+  // What is left of the extraction (its emptied folders, the kept export.json) goes in one rename.
+  moveToTrash(ws.layout, fs, join(ws.layout.incoming, prepared.job));
   cp('recycle:finish');
   finishRecycle(ws.layout, fs, plan.journal);
   const pruned = pruneGenerations(ws, db, ws.settings.keepGenerations, { fs, cp, now }, keepSeqs);
@@ -773,7 +775,8 @@ export function updateGauges(ws: Workspace, db: Db, now: Date): void {
 /**
  * Keeps the current generation plus the `keep` most recent others (by local
  * sequence number), and any generation in `protect` (one a restore in
- * progress needs); the rest are marked pruned in the database first, then removed.
+ * progress needs); the rest are marked pruned in the database first, then
+ * moved to trash/ (removed after the command, trash.ts).
  */
 export function pruneGenerations(ws: Workspace, db: Db, keep: number, ctx: { fs: StagingFs; cp: (s: string) => void; now: () => Date }, protect: readonly number[] = []): number[] {
   const drop = generationsToDrop(db, keep, protect);
@@ -782,10 +785,11 @@ export function pruneGenerations(ws: Workspace, db: Db, keep: number, ctx: { fs:
   db.transaction(() => {
     for (const g of drop) markGenerationPruned(db, g.seq, at);
   })();
+  // A dropped tree goes to trash/ in one rename (an unlink per file is trash.ts's, after the command).
   for (const g of drop) {
     ctx.cp('prune:rm');
-    ctx.fs.rm(generationDir(ws.layout, g.seq));
-    ctx.fs.rm(generationMetaDir(ws.layout, g.seq));
+    moveToTrash(ws.layout, ctx.fs, generationDir(ws.layout, g.seq));
+    moveToTrash(ws.layout, ctx.fs, generationMetaDir(ws.layout, g.seq));
   }
   ctx.fs.fsyncDir(ws.layout.staging);
   return drop.map((g) => g.seq);

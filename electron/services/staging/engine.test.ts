@@ -161,6 +161,11 @@ describe('generations', () => {
     expect(r.prunedSeqs).toEqual([1]);
     expect(existsSync(generationDir(ws.layout, 1))).toBe(false);
     expect(existsSync(generationDir(ws.layout, r2.seq))).toBe(true);
+    // Its tree and metadata went to trash/ in one rename each, as did each apply's extraction folder.
+    expect(readdirSync(ws.layout.trash).filter((n) => !n.includes('-')).sort()).toEqual([generationName(1), `${generationName(1)}.meta`]);
+    expect(readdirSync(ws.layout.trash).filter((n) => n.includes('-'))).toHaveLength(3);
+    expect(readdirSync(ws.layout.incoming)).toEqual([]);
+    expect(readdirSync(join(ws.layout.trash, generationName(1)), { recursive: true }).length).toBeGreaterThan(0);
     const db = openDatabase(ws.layout.db);
     expect(listGenerations(db).map((g) => g.seq)).toEqual([r2.seq, r.seq]);
     db.close();

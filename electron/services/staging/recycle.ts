@@ -424,13 +424,13 @@ export function revertRecycle(layout: WorkspaceLayout, fs: StagingFs, j: ApplyJo
 
 /**
  * After the commit: the undo folder (one file per path the delta touched)
- * and the recycled generation's metadata are no longer needed. The undo
- * folder goes to trash/ in one rename, emptied in the background by the
- * next import (trash.ts); the metadata (a state.txt as large as the tree's
- * file list) is removed here, so that no space the size of the tree waits.
+ * and the recycled generation's metadata (a state.txt as large as the
+ * tree's file list) are no longer needed. Each goes to trash/ in one rename,
+ * removed right after the command by a detached process, or by the next
+ * import (trash.ts).
  */
 export function finishRecycle(layout: WorkspaceLayout, fs: StagingFs, j: ApplyJournal): void {
   if (!j.recycle) return;
   moveToTrash(layout, fs, undoDir(layout, j.seq));
-  fs.rm(generationMetaDir(layout, j.recycle.fromSeq));
+  moveToTrash(layout, fs, generationMetaDir(layout, j.recycle.fromSeq));
 }
