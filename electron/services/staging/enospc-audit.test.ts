@@ -161,4 +161,28 @@ describe('an import refused on a really full disk (tiny tmpfs)', () => {
     expect(refused[0].details).toMatchObject({ paths: [D2], sizes: [statSync(D2).size], errorCode: 'ERR_NO_SPACE' });
     expect(refused[0].actor).toContain('bob');
   });
+
+  it('space the trash still holds is freed before the space check refuses: the import waits for its emptying', async (ctx) => {
+    if (!mounted) ctx.skip();
+    const ws = openWorkspace(join(mnt, 'ws'), { create: true });
+    expect((await importBundles(ws, [FULL], { keys })).ok).toBe(true);
+    // The app keeps the database open. What the last import left in trash/ (a pruned tree, say)
+    // fills the volume to one page free.
+    const s = openForWrite(ws, 'test');
+    const free = () => Number(statfsSync(mnt).bavail) * Number(statfsSync(mnt).bsize);
+    mkdirSync(join(ws.layout.trash, '000001', 'data'), { recursive: true });
+    const fd = openSync(join(ws.layout.trash, '000001', 'data', 'filler'), 'w');
+    const chunk = Buffer.alloc(4096, 1);
+    while (free() > 4096) writeSync(fd, chunk);
+    closeSync(fd);
+    expect(free()).toBeLessThan(2 * statSync(D2).size);
+    let r;
+    try {
+      r = await importLocked(s.ws, s.db, [D2], { keys });
+    } finally {
+      s.close();
+    }
+    expect(r.items.map((i) => [i.outcome, i.code])).toEqual([['applied', null]]);
+    expect(readdirSync(ws.layout.trash)).not.toContain('000001');
+  });
 });

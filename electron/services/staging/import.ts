@@ -55,6 +55,8 @@ export interface ImportOptions {
   hooks?: StagingHooks;
   /** Set by the import itself: which bundle of how many is being worked on ("bundle k of n" in progress events). */
   bundleOf?: { index: number; count: number; name: string };
+  /** Set by the import itself: the emptying of trash/ it started (a space check waits for it before it refuses). */
+  trashEmptied?: Promise<unknown>;
   now?: () => Date;
 }
 
@@ -103,7 +105,12 @@ async function verifyInto(ws: Workspace, db: Db, file: string, shownPath: string
   const libTmp = libraryTmpFile(ws, job);
   const t0 = performance.now();
   const rawSize = statSync(file).size;
-  const free = freeBytes(ws.dir);
+  let free = freeBytes(ws.dir);
+  if (free !== null && free < rawSize * 2 && opts.trashEmptied) {
+    // The last import's trash (a pruned tree, say) is being removed on a helper thread: that space comes first.
+    await opts.trashEmptied;
+    free = freeBytes(ws.dir);
+  }
   if (free !== null && free < rawSize * 2) {
     rmQuiet(jobDir);
     throw noSpaceError(`importing ${shownPath}`, rawSize * 2, free);
@@ -575,14 +582,14 @@ export async function importLocked(ws: Workspace, db: Db, paths: string[], opts:
   // The last delta's undo folder (trash.ts) is removed on a helper thread while this import verifies.
   const trash = opts.dryRun ? Promise.resolve(null) : emptyTrash(ws.layout);
   try {
-    return await importChecked(ws, db, paths, opts, out);
+    return await importChecked(ws, db, paths, { ...opts, trashEmptied: trash }, out);
   } catch (e) {
     if (isOpsError(e) && e.code === 'ERR_NO_SPACE' && !opts.dryRun) recordWholeRefusal(ws, db, paths, opts, e);
     throw e;
   } finally {
     const failed = await trash;
     if (failed) logEvent(ws, { event: 'workspace.trash.failed', level: 'warn', path: ws.layout.trash, message: `could not empty ${ws.layout.trash}: ${failed.message} (the next import tries again)` });
-    // What this import put there (a recycled delta's undo folder) goes in a detached process, after it.
+    // What this import put there (undo folder, dropped metadata, extraction folders, pruned trees) goes in a detached process, after it.
     else if (!opts.dryRun) removeTrashDetached(ws.layout);
   }
 }
