@@ -14,7 +14,18 @@ export type Db = Database.Database;
 
 // Loaded when a database is first opened, not with the module: `mirror verify` never opens one.
 let sqlite: typeof Database | undefined;
-const Sqlite = (): typeof Database => (sqlite ??= createRequire(import.meta.url)('better-sqlite3') as typeof Database);
+
+/**
+ * A better-sqlite3 connection (the driver loaded on first use). The Electron
+ * app loads an Electron-ABI build of better-sqlite3 (architecture.md "Native
+ * modules"); electron/main sets OKC_SQLITE_NATIVE_BINDING for itself and its
+ * worker threads. Node uses the npm build.
+ */
+export function newSqlite(file: string, options: Database.Options = {}): Db {
+  sqlite ??= createRequire(import.meta.url)('better-sqlite3') as typeof Database;
+  const nativeBinding = process.env.OKC_SQLITE_NATIVE_BINDING || undefined;
+  return new sqlite(file, { ...options, ...(nativeBinding ? { nativeBinding } : {}) });
+}
 
 /** The schema version this build writes (the highest migration number). */
 export const SCHEMA_VERSION: number = MIGRATIONS.reduce((m, x) => Math.max(m, x.version), 0);
@@ -102,10 +113,7 @@ function openOnce(file: string, migrations: readonly Migration[]): Db {
   if (hasForeignHeader(file)) throw corrupt(file, 'it is not an SQLite database: the file header is wrong');
   let db: Db;
   try {
-    // The Electron app loads an Electron-ABI build of better-sqlite3 (architecture.md "Native
-    // modules"); electron/main sets this for itself and its worker threads. Node uses the npm build.
-    const nativeBinding = process.env.OKC_SQLITE_NATIVE_BINDING || undefined;
-    db = new (Sqlite())(file, { timeout: 10_000, ...(nativeBinding ? { nativeBinding } : {}) });
+    db = newSqlite(file, { timeout: 10_000 });
   } catch (e) {
     if (isBusy(e)) throw e;
     if (isFull(e)) throw noSpace(file, e);

@@ -17,7 +17,6 @@ import { Writable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
 import { createRequire } from 'node:module';
-import type BetterSqlite3 from 'better-sqlite3';
 import type * as Tar from 'tar';
 import type { ReadEntry } from 'tar';
 import { z } from 'zod';
@@ -31,14 +30,12 @@ import { buildVerdict, Report, reportOf } from './verdict';
 import { TarGate } from './tar-gate';
 import type { VerifyOptions } from './types';
 import { openRegular, readRegular, removeTreeQuiet } from '../safe-fs';
+import { newSqlite, type Db } from '../db/index';
 
-// Loaded on first use: verifying or importing a mirror bundle needs neither (`tar` alone is ~33 ms
-// of a command's start-up on the 2-core build machine).
-const lazyRequire = createRequire(import.meta.url);
+// Loaded on first use: verifying or importing a mirror bundle does not need it (~33 ms of a
+// command's start-up on the 2-core build machine).
 let tarModule: typeof Tar | undefined;
-let sqliteModule: typeof BetterSqlite3 | undefined;
-const tar = (): typeof Tar => (tarModule ??= lazyRequire('tar') as typeof Tar);
-const Sqlite = (): typeof BetterSqlite3 => (sqliteModule ??= lazyRequire('better-sqlite3') as typeof BetterSqlite3);
+const tar = (): typeof Tar => (tarModule ??= createRequire(import.meta.url)('tar') as typeof Tar);
 
 function existsNoFollow(p: string): boolean {
   try {
@@ -248,9 +245,9 @@ function streamErrorToOps(e: unknown, file: string): OpsError {
 }
 
 function sqliteQuickCheck(file: string): string | null {
-  let db: BetterSqlite3.Database | null = null;
+  let db: Db | null = null;
   try {
-    db = new (Sqlite())(file, { readonly: true, fileMustExist: true });
+    db = newSqlite(file, { readonly: true, fileMustExist: true });
     const rows = db.pragma('quick_check') as Record<string, unknown>[];
     const values = rows.map((r) => String(Object.values(r)[0]));
     if (values.length === 1 && values[0] === 'ok') return null;
