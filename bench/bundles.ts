@@ -28,6 +28,14 @@ function mustOk(label: string, t: Timed): Timed {
   return t;
 }
 
+/**
+ * Untimed, between timed runs: the extracted files a run left dirty are
+ * written back before the next run starts. Without it the manual verify's
+ * 100,000 unsynced files were written back while `mirror verify` ran after
+ * it (one run's deferred work timed as the next one's).
+ */
+const settle = (): void => void spawnSync('sync');
+
 const ratio = (a: number, b: number): number => Math.round((a / b) * 1000) / 1000;
 
 runBench(r, async () => {
@@ -54,10 +62,14 @@ runBench(r, async () => {
       const s = { manual: [] as number[], verify: [] as number[], durable: [] as number[], imp: [] as number[], vRss: 0, iRss: 0, written: 0 };
       for (let i = 0; i < REPS; i++) {
         const m = mustSucceed('manual pipeline', await timedShell(manual(b, join(dir, `manual-${i}`), false)));
+        settle();
         const v = mustOk('mirror verify', await timed(CLI, ['verify', b.bundle, '--key', b.pub, '--json', ...verifyLimit]));
+        settle();
         const d = mustSucceed('durable manual pipeline', await timedShell(manual(b, join(dir, `durable-${i}`), true)));
+        settle();
         if (limit) mustSucceed('raise the member limit', await timed(CLI, ['settings', 'set', 'limits.maxMembers', limit, '--reason', 'benchmark: a corpus over the default member limit', '--workspace', join(dir, `ws-${i}`), '--json']));
         const im = mustOk('mirror import', await timed(CLI, ['import', b.bundle, '--workspace', join(dir, `ws-${i}`), '--key', b.pub, '--json']));
+        settle();
         s.manual.push(m.seconds);
         s.verify.push(v.seconds);
         s.durable.push(d.seconds);
@@ -81,7 +93,7 @@ runBench(r, async () => {
       metric(r, { name: `${name}: import peak RSS`, value: mb(s.iRss || null), unit: 'MB', target: '< 200', pass: s.iRss ? s.iRss < 200e6 : null });
       metric(r, { name: `${name}: import bytes written`, value: mb(s.written || null), unit: 'MB' });
     }
-    r.notes.push('Warm page cache for the bundle (read once before timing). The checksum list and DER signature for the manual pipeline are prepared before timing. The library copy is part of an import; the manual pipeline keeps no copy.');
+    r.notes.push('Warm page cache for the bundle (read once before timing); an untimed `sync` after every timed run. The checksum list and DER signature for the manual pipeline are prepared before timing. The library copy is part of an import; the manual pipeline keeps no copy.');
   } finally {
     console.log(process.env.BENCH_DEFER_CLEANUP ? '  done with the generated data (removed after the last benchmark) ...' : '  removing the generated data (after every timed series) ...');
     w.cleanup();

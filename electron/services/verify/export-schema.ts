@@ -3,6 +3,7 @@
  * bundle. `schemaVersion` is checked before the schema so that an unknown
  * version is ERR_EXPORT_UNSUPPORTED_SCHEMA, not ERR_BUNDLE_CORRUPT.
  */
+import { isAscii } from 'node:buffer';
 import { z } from 'zod';
 import { OpsError } from '../../../shared/errors';
 import { StrictJsonError } from '../../../shared/strict-json';
@@ -105,10 +106,15 @@ export function isEncryptedFile(exp: Pick<ExportJson, 'encryption'>, path: strin
   return exp.encryption !== null && matchesGlob(exp.encryption.paths, path);
 }
 
+/** One decoder for every call (a whole-input decode keeps no state between calls). */
+const STRICT_UTF8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+
 /** UTF-8 text of signed bytes: an invalid sequence or a byte-order mark is refused, never replaced or skipped. */
 export function decodeUtf8Strict(bytes: Uint8Array): string {
+  // ASCII (most signed JSON, every entry of a plain file list) is its own UTF-8: one fast copy.
+  if (Buffer.isBuffer(bytes) && isAscii(bytes)) return bytes.toString('latin1');
   try {
-    return new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(bytes);
+    return STRICT_UTF8.decode(bytes);
   } catch {
     throw new StrictJsonError('it is not valid UTF-8');
   }

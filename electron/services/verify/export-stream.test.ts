@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { isOpsError } from '../../../shared/errors';
 import { stateDigestText } from '../../../shared/state-digest';
+import { strictJsonProblem } from '../../../shared/strict-json';
 import { ExportJsonStream, parseExportJson } from './export-stream';
 import { FileList } from './file-list';
 
@@ -99,6 +100,54 @@ describe('ExportJsonStream', () => {
     expect(errorOf(() => parseExportJson(Buffer.from(truncated)))?.message).toMatch(/not valid JSON/);
     expect(errorOf(() => parseExportJson(Buffer.from(JSON.stringify(doc([a])) + ' x')))?.message).toMatch(/not valid JSON/);
     expect(errorOf(() => parseExportJson(Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from(JSON.stringify(doc([a])))])))?.message).toMatch(/not valid JSON/);
+  });
+
+  it('finds in each entry what the whole-document strictness scan finds (the flat-entry shortcut included)', () => {
+    const sha = hex('x');
+    // Raw entry texts: flat and backslash-free (the shortcut's case) and not; strict and not.
+    const entries = [
+      `{"path":"data/a","path":"data/b","sha256":"${sha}","size":1}`,
+      `{"path":"data/a","sha256":"${sha}","size":1,"size" :2}`,
+      `{"path":"data/a","sha256":"${sha}","size":1,"size":1}`,
+      `{"path":"data/a","sha256":"${sha}","size":1,"x":12345678901234567890}`,
+      `{"path":"data/a","sha256":"${sha}","size":9007199254740993}`,
+      `{"path":"data/a","sha256":"${sha}","size":9007199254740991}`,
+      `{"path":"data/a","sha256":"${sha}","size":1,"x":1e400}`,
+      `{"path":"data/a","sha256":"${sha}","size":1,"x":-9007199254740992.5}`,
+      `{"path":"data/a","sha256":"${sha}","size":1,"x":"\\ud800"}`,
+      `{"path":"data/a","sha256":"${sha}","size":1,"x":{"y":1,"y":2}}`,
+      `{"path":"data/a","sha256":"${sha}","size":1,"x":["a","a"]}`,
+      `{"path":"data/a","sha256":"${sha}","size":1,"mediaType":"a\\"b"}`,
+      `{"path":"data/a","sha256":"${sha}","size":1,"mediaType":"a:b","media\\u0054ype":"c"}`,
+      `{ "path" : "data/a" , "sha256" : "${sha}" , "size" : 1 }`,
+    ];
+    const shell = JSON.stringify(doc([])).split('"files":[]');
+    let strictSeen = 0;
+    for (const entry of entries) {
+      const text = `${shell[0]}"files":[${entry}]${shell[1]}`;
+      const expected = strictJsonProblem(text);
+      const got = errorOf(() => parseExportJson(Buffer.from(text)));
+      if (expected) {
+        strictSeen++;
+        expect(got?.message, entry).toContain(`it is not strict JSON: ${expected}.`);
+      } else expect(got?.message ?? '', entry).not.toMatch(/not strict JSON/);
+    }
+    expect(strictSeen).toBe(8);
+  });
+
+  it('refuses bytes that are not UTF-8 in an entry or a top-level value, and reads non-ASCII text as UTF-8', () => {
+    const [a] = tricky;
+    const text = JSON.stringify(doc([{ ...a, path: 'data/PLACE' }], { note: 'NOTE' }));
+    const at = (s: string, what: string, bytes: number[]): Buffer => {
+      const i = s.indexOf(what);
+      return Buffer.concat([Buffer.from(s.slice(0, i)), Buffer.from(bytes), Buffer.from(s.slice(i + what.length))]);
+    };
+    for (const bad of [[0xff], [0xc3], [0xed, 0xa0, 0x80], [0xc0, 0xaf]]) {
+      expect(errorOf(() => parseExportJson(at(text, 'PLACE', bad)))?.message).toMatch(/not valid UTF-8/);
+      expect(errorOf(() => parseExportJson(at(text, 'NOTE', bad)))?.message).toMatch(/not valid UTF-8/);
+    }
+    const ok = parseExportJson(at(text.replace('"size":0', '"size":1'), 'PLACE', [...Buffer.from('é-ü')]));
+    expect(ok.files.pathAt(0)).toBe('data/é-ü');
   });
 
   it('refuses more entries than the member limit with ERR_BUNDLE_LIMIT', () => {

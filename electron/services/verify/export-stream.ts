@@ -103,6 +103,7 @@ export class ExportJsonStream {
   /** Earlier paths that later ones may lie below (each a prefix of the next). */
   private readonly prefixes: string[] = [];
   private readonly state: Hash = createHash('sha256');
+  private stateLines = '';
   private stateDigest = '';
   // Backslash search cache for the current chunk.
   private bsChunk: Buffer | null = null;
@@ -326,7 +327,7 @@ export class ExportJsonStream {
       this.fail((e as Error).message);
       return chunk.length;
     }
-    if (!this.strict) {
+    if (!this.strict && !(target === T_ENTRY && isPlainStrict(text, value))) {
       const problem = strictJsonProblem(text);
       if (problem) this.strict = problem;
     }
@@ -374,16 +375,20 @@ export class ExportJsonStream {
       else if (!isPayloadPath(e.path)) this.entryPath = corrupt(`"files" lists the control file "${escapeUntrusted(e.path)}", which is not a payload file`);
       else if (this.prevPath) {
         const c = Buffer.compare(this.prevPath, pathBytes);
-        const prev = this.prevPath.toString('utf8');
         if (c === 0) this.entryPath = corrupt(`"files" lists "${escapeUntrusted(e.path)}" twice`);
-        else if (c > 0) this.entryPath = corrupt(`"files" is not sorted by path ("${escapeUntrusted(prev)}" comes before "${escapeUntrusted(e.path)}")`);
+        else if (c > 0) this.entryPath = corrupt(`"files" is not sorted by path ("${escapeUntrusted(this.prevPath.toString('utf8'))}" comes before "${escapeUntrusted(e.path)}")`);
       }
       if (!this.entryPath && !this.entryClash) this.checkClash(e.path);
     }
     this.prevPath = pathBytes;
     if (this.entryPath) return; // the list is refused; only schema problems of later entries still matter
     const at = this.files.push(e, pathBytes, this.o.share?.(e, pathBytes) ?? -1);
-    this.state.update(`${e.sha256} ${e.size} ${e.path}\n`, 'utf8');
+    // The state digest's lines, hashed some 64 KiB at a time (one call per line cost more than the hashing).
+    this.stateLines += `${e.sha256} ${e.size} ${e.path}\n`;
+    if (this.stateLines.length > 65536) {
+      this.state.update(this.stateLines, 'utf8');
+      this.stateLines = '';
+    }
     this.o.onEntry?.(at, this.files);
   }
 
@@ -435,12 +440,42 @@ export class ExportJsonStream {
     if (this.entryPath) throw this.entryPath;
     if (this.entryClash) throw this.entryClash;
     const files = this.files.done();
+    this.state.update(this.stateLines, 'utf8');
+    this.stateLines = '';
     this.stateDigest = 'sha256:' + this.state.digest('hex');
     files.stateDigest = this.stateDigest;
     const exp = { ...r.data!, files } as ExportJson;
     checkRemoved(exp, this.o);
     return exp;
   }
+}
+
+/**
+ * strictJsonProblem's answer for the common entry without scanning it: a
+ * flat object (no value an object or array), no backslash in its text (so no
+ * escape, hence no lone surrogate, and no '"' inside a string: every '"' ends
+ * or starts one), as many keys in the text as JSON.parse kept (a duplicate
+ * key would leave fewer) and no integer beyond 2^53. True: strict.
+ * False: not known, the full scan decides.
+ */
+function isPlainStrict(text: string, value: unknown): boolean {
+  if (!value || typeof value !== 'object' || Array.isArray(value) || text.indexOf('\\') !== -1) return false;
+  let keys = 0;
+  for (const k in value) {
+    const v = (value as Record<string, unknown>)[k];
+    if (typeof v === 'object' && v !== null) return false;
+    if (typeof v === 'number' && Number.isInteger(v) && !Number.isSafeInteger(v)) return false;
+    keys++;
+  }
+  // Every '"' starts or ends a string (no backslash); a string followed by ':' is a key.
+  let named = 0;
+  for (let q = text.indexOf('"'); q !== -1; ) {
+    let j = text.indexOf('"', q + 1) + 1;
+    while (isWs(text.charCodeAt(j))) j++;
+    if (text.charCodeAt(j) === 0x3a) named++;
+    q = text.indexOf('"', j);
+  }
+  return named === keys;
 }
 
 /** The common shape of an entry, checked without zod (zod words the message when this says no). */
