@@ -13,7 +13,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { appendAudit } from '../audit/index';
 import { openDatabase, type Db } from '../db/index';
 import { importBundles } from '../staging/index';
-import { KITS, tempDir } from '../testing/fixtures';
+import { KITS, tempDir, trashDrained } from '../testing/fixtures';
 import { loadPublicKey } from '../verify/keys';
 import { openWorkspace, type Workspace } from '../workspace/index';
 import { CHECKS, type CheckContext, type CheckResult } from './checks';
@@ -69,6 +69,8 @@ async function runCheck(params: Record<string, unknown>): Promise<CheckResult> {
 
 /** Runs the check and asserts the standby folder did not change at all. */
 async function checkReadOnly(params: Record<string, unknown> = { standby: standby.dir }): Promise<CheckResult> {
+  // The standby's own import left its extraction folder to a detached rm: let that finish first.
+  expect(await trashDrained(standby.layout.trash)).toEqual([]);
   const before = fingerprint(standby.dir);
   const r = await runCheck(params);
   expect(fingerprint(standby.dir)).toEqual(before);

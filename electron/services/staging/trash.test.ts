@@ -8,19 +8,12 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFil
 import { join } from 'node:path';
 import { build } from 'esbuild';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { KITS, REPO_ROOT, tempDir } from '../testing/fixtures';
+import { KITS, REPO_ROOT, tempDir, trashDrained } from '../testing/fixtures';
 import { loadPublicKey } from '../verify/keys';
 import { openWorkspace } from '../workspace/index';
 import { importBundles, workspaceStatus } from './index';
 import { nodeStagingFs } from './fsops';
 import { emptyTrash, moveToTrash, removeTrashDetached, trashEntries } from './trash';
-
-/** What trash/ still holds once the detached rm an import started has had up to 20 s to finish. */
-async function drained(layout: Parameters<typeof trashEntries>[0]): Promise<string[]> {
-  const until = Date.now() + 20_000;
-  while (trashEntries(layout).length > 0 && Date.now() < until) await new Promise((res) => setTimeout(res, 20));
-  return trashEntries(layout);
-}
 
 let tmp: { dir: string; cleanup: () => void };
 beforeEach(() => {
@@ -93,13 +86,13 @@ describe('trash/', () => {
     // What was there before is gone when the call returns; what the import itself put
     // there (its extraction folder) goes in the detached rm just after it.
     expect(trashEntries(ws.layout)).not.toContain('000001.undo');
-    expect(await drained(ws.layout)).toEqual([]);
+    expect(await trashDrained(ws.layout.trash)).toEqual([]);
     // A refused import (no trusted key) empties it too, and the generation stays.
     junk('000002.undo');
     const refused = await importBundles(ws, [join(KITS, 'ecdsa-p256', delta.path)], { keys: [] });
     expect(refused.code).not.toBeNull();
     expect(trashEntries(ws.layout)).not.toContain('000002.undo');
-    expect(await drained(ws.layout)).toEqual([]);
+    expect(await trashDrained(ws.layout.trash)).toEqual([]);
     expect((await workspaceStatus(ws)).generation).toBe(full.generation);
   });
 
@@ -181,7 +174,7 @@ const iv = setInterval(() => { try { if (readdirSync(dir).length < ${total}) { c
     });
     expect(r.code, r.message).toBeNull();
     expect(planted).toBe(true);
-    expect(await drained(ws.layout)).toEqual([]);
+    expect(await trashDrained(ws.layout.trash)).toEqual([]);
     expect(readFileSync(outside, 'utf8')).toBe('precious');
     expect((await workspaceStatus(ws)).generation).toBe(full.generation);
   });

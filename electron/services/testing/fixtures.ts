@@ -1,5 +1,5 @@
 /** Test support: where ../shared is (read in place, never copied), and temp folders. */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { OpsError } from '../../../shared/errors';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -14,6 +14,25 @@ export const KITS = join(FIXTURES, 'kits');
 export function tempDir(prefix = 'okc-'): { dir: string; cleanup: () => void } {
   const dir = mkdtempSync(join(tmpdir(), prefix));
   return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+/**
+ * What a workspace's trash/ still holds once the detached `rm` an import
+ * started (staging/trash.ts) has had up to `timeoutMs` to finish. A test that
+ * compares a workspace's files before and after something else calls it
+ * first: that removal goes on after the import returns.
+ */
+export async function trashDrained(trashDir: string, timeoutMs = 20_000): Promise<string[]> {
+  const left = (): string[] => {
+    try {
+      return readdirSync(trashDir);
+    } catch {
+      return [];
+    }
+  };
+  const until = Date.now() + timeoutMs;
+  while (left().length > 0 && Date.now() < until) await new Promise((res) => setTimeout(res, 20));
+  return left();
 }
 
 /** The OpsError code `fn` throws, undefined when it returns; anything else thrown is rethrown. */
