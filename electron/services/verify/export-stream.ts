@@ -23,7 +23,7 @@ import { createHash, type Hash } from 'node:crypto';
 import { OpsError } from '../../../shared/errors';
 import { escapeUntrusted } from '../../../shared/escape';
 import { bundlePathProblem, describePathProblem, isPayloadPath, type PathPolicyOptions } from '../../../shared/paths';
-import { strictJsonProblem } from '../../../shared/strict-json';
+import { isFlatStrict, strictJsonProblem } from '../../../shared/strict-json';
 import { ExportJsonSchema, FileEntrySchema, SUPPORTED_SCHEMA_VERSION, corrupt, decodeUtf8Strict, isEncryptedFile, type ExportJson } from './export-schema';
 import { FileList, type DigestSource, type FileEntry } from './file-list';
 
@@ -327,7 +327,7 @@ export class ExportJsonStream {
       this.fail((e as Error).message);
       return chunk.length;
     }
-    if (!this.strict && !(target === T_ENTRY && isPlainStrict(text, value))) {
+    if (!this.strict && !(target === T_ENTRY && isFlatStrict(text, value))) {
       const problem = strictJsonProblem(text);
       if (problem) this.strict = problem;
     }
@@ -448,34 +448,6 @@ export class ExportJsonStream {
     checkRemoved(exp, this.o);
     return exp;
   }
-}
-
-/**
- * strictJsonProblem's answer for the common entry without scanning it: a
- * flat object (no value an object or array), no backslash in its text (so no
- * escape, hence no lone surrogate, and no '"' inside a string: every '"' ends
- * or starts one), as many keys in the text as JSON.parse kept (a duplicate
- * key would leave fewer) and no integer beyond 2^53. True: strict.
- * False: not known, the full scan decides.
- */
-function isPlainStrict(text: string, value: unknown): boolean {
-  if (!value || typeof value !== 'object' || Array.isArray(value) || text.indexOf('\\') !== -1) return false;
-  let keys = 0;
-  for (const k in value) {
-    const v = (value as Record<string, unknown>)[k];
-    if (typeof v === 'object' && v !== null) return false;
-    if (typeof v === 'number' && Number.isInteger(v) && !Number.isSafeInteger(v)) return false;
-    keys++;
-  }
-  // Every '"' starts or ends a string (no backslash); a string followed by ':' is a key.
-  let named = 0;
-  for (let q = text.indexOf('"'); q !== -1; ) {
-    let j = text.indexOf('"', q + 1) + 1;
-    while (isWs(text.charCodeAt(j))) j++;
-    if (text.charCodeAt(j) === 0x3a) named++;
-    q = text.indexOf('"', j);
-  }
-  return named === keys;
 }
 
 /** The common shape of an entry, checked without zod (zod words the message when this says no). */
