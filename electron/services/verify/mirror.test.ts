@@ -202,6 +202,29 @@ describe('producer bundles', () => {
     });
   }
 
+  // Entries are matched to members by walking both in order where they agree (as export.json streams,
+  // or after it when it came first), by a lookup where they do not: each fault is found in every order.
+  it('a missing, extra, resized or changed file is named the same whatever the member order', async () => {
+    const paths = samplePayload({ parts: 6, partSize: 700 }).map((f) => f.path);
+    const faults: [NonNullable<MirrorBundleSpec['tamper']>, ErrorCode, string][] = [
+      [{ omitMember: paths[1] }, 'ERR_VERIFY_MISSING_FILE', paths[1]],
+      [{ extraMember: 'data/zz-extra.json' }, 'ERR_VERIFY_EXTRA_FILE', 'data/zz-extra.json'],
+      [{ extraMember: 'data/0-extra.json' }, 'ERR_VERIFY_EXTRA_FILE', 'data/0-extra.json'],
+      [{ wrongSize: paths[2] }, 'ERR_VERIFY_DIGEST', paths[2]],
+      [{ flipByteIn: paths[paths.length - 1] }, 'ERR_VERIFY_DIGEST', paths[paths.length - 1]],
+    ];
+    for (const order of ['payload-first', 'control-first', 'sorted', 'shuffle'] as const) {
+      for (const [k, [tamper, code, path]] of faults.entries()) {
+        const b = await bundle(`fault-${order}-${k}.tar.zst`, { order, shuffleSeed: 11, tamper });
+        const v = (await verify(b.file)).verdict;
+        expect(v.code, `${order} ${JSON.stringify(tamper)}`).toBe(code);
+        // (A resized entry also changes the state export.json declares: that failure names export.json.)
+        const payloadFailures = v.failures?.map((f) => f.path).filter((p) => p !== 'mirror/export.json');
+        expect(payloadFailures, `${order} ${JSON.stringify(tamper)}`).toEqual([`mirror/${path}`]);
+      }
+    }
+  });
+
   it('a delta chain verifies (delta checks pass) and a delta without tombstones file is ERR_VERIFY_TOMBSTONE', async () => {
     const full = await bundle('chain-full.tar.zst');
     const files = samplePayload({ parts: 6, partSize: 700, seed: 'v2' }).slice(0, 2);

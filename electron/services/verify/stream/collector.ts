@@ -456,7 +456,8 @@ export class MemberCollector {
       // An entry whose member was already read with this size and digest is matched now, and the list
       // shares the member table's digest (when no per-file encryption can apply: that compares stored digests, at the end).
       share: (e, pathBytes) => {
-        if (parser.field('encryption') !== null) return -1;
+        // No member read yet (export.json first): nothing to match, no lookup to pay for.
+        if (payload.count === 0 || parser.field('encryption') !== null) return -1;
         // Members usually arrived in the list's order: walk them along (no hashing); else look the path up.
         let id = -1;
         for (let m = payload.nextInOrder(); m; m = payload.nextInOrder()) {
