@@ -19,6 +19,7 @@
  * maxMembers, 1,000,000 by default: more entries than that is ERR_BUNDLE_LIMIT)
  * and 256 MiB for the top-level values other than `files` together.
  */
+import { isAscii } from 'node:buffer';
 import { createHash, type Hash } from 'node:crypto';
 import { OpsError } from '../../../shared/errors';
 import { escapeUntrusted } from '../../../shared/escape';
@@ -318,6 +319,16 @@ export class ExportJsonStream {
     if (!this.append(chunk, start, end)) return chunk.length;
     const bytes = this.cap.subarray(0, this.capLen);
     const target = this.capTarget;
+    if (target === T_ENTRY) {
+      // The shape producers write, read straight from the bytes (no text, no JSON.parse, nothing to re-check).
+      const e = readPlainEntry(bytes);
+      if (e) {
+        this.entry(e, true);
+        this.st = S_FILES_NEXT;
+        if (this.cap.length > 1 << 20) this.cap = Buffer.allocUnsafe(4096);
+        return end;
+      }
+    }
     let value: unknown;
     let text: string;
     try {
@@ -349,8 +360,8 @@ export class ExportJsonStream {
     return end;
   }
 
-  /** One entry of `files`, in order. */
-  private entry(value: unknown): void {
+  /** One entry of `files`, in order (`plain`: readPlainEntry read it, its shape is known good). */
+  private entry(value: unknown, plain = false): void {
     const i = this.entries++;
     if (this.failed) return;
     const max = this.o.maxFiles;
@@ -360,7 +371,7 @@ export class ExportJsonStream {
       return;
     }
     const e = value as FileEntry;
-    if (!isPlainEntry(e)) {
+    if (!plain && !isPlainEntry(e)) {
       const r = FileEntrySchema.safeParse(value);
       if (!r.success) {
         const issue = r.error.issues[0];
@@ -382,7 +393,8 @@ export class ExportJsonStream {
     }
     this.prevPath = pathBytes;
     if (this.entryPath) return; // the list is refused; only schema problems of later entries still matter
-    const at = this.files.push(e, pathBytes, this.o.share?.(e, pathBytes) ?? -1);
+    // sha256 (and storedSha256) were checked above: by readPlainEntry, isPlainEntry or the schema.
+    const at = this.files.push(e, pathBytes, this.o.share?.(e, pathBytes) ?? -1, true);
     // The state digest's lines, hashed some 64 KiB at a time (one call per line cost more than the hashing).
     this.stateLines += `${e.sha256} ${e.size} ${e.path}\n`;
     if (this.stateLines.length > 65536) {
@@ -448,6 +460,102 @@ export class ExportJsonStream {
     checkRemoved(exp, this.o);
     return exp;
   }
+}
+
+/** 1 for the bytes of lowercase hex digits. */
+const LOWER_HEX = new Uint8Array(256);
+for (const c of '0123456789abcdef') LOWER_HEX[c.charCodeAt(0)] = 1;
+
+const K_PATH = 1;
+const K_SHA256 = 2;
+const K_SIZE = 4;
+const K_MEDIA = 8;
+const K_REQUIRED = K_PATH | K_SHA256 | K_SIZE;
+
+function skipWs(b: Buffer, i: number, n: number): number {
+  while (i < n && isWs(b[i])) i++;
+  return i;
+}
+
+/** Which known key b[s, e) spells (0: another one). */
+function keyOf(b: Buffer, s: number, e: number): number {
+  const n = e - s;
+  if (n === 4) {
+    if (b[s] === 0x70 && b[s + 1] === 0x61 && b[s + 2] === 0x74 && b[s + 3] === 0x68) return K_PATH; // path
+    if (b[s] === 0x73 && b[s + 1] === 0x69 && b[s + 2] === 0x7a && b[s + 3] === 0x65) return K_SIZE; // size
+    return 0;
+  }
+  if (n === 6) return b.toString('latin1', s, e) === 'sha256' ? K_SHA256 : 0;
+  if (n === 9) return b.toString('latin1', s, e) === 'mediaType' ? K_MEDIA : 0;
+  return 0;
+}
+
+/**
+ * An entry of `files` in the shape producers write, read straight from its
+ * bytes: a flat object of exactly the keys path, sha256 and size, and
+ * optionally mediaType, each once, in any order, with JSON whitespace
+ * anywhere between tokens; strings of printable ASCII without escapes,
+ * sha256 as 64 lowercase hex digits, size as a plain decimal integer of at
+ * most 15 digits (no sign, fraction, exponent or leading zero). Such bytes
+ * are strict JSON that JSON.parse reads as the object returned here and
+ * isPlainEntry accepts; anything else returns null, and the general parse
+ * (JSON.parse, the strictness scan, zod's messages) decides.
+ */
+export function readPlainEntry(b: Buffer): FileEntry | null {
+  const n = b.length;
+  // No escape and no byte beyond ASCII anywhere (each a native scan): strings are then their own bytes.
+  if (b.indexOf(0x5c) !== -1 || !isAscii(b)) return null;
+  let i = skipWs(b, 0, n);
+  if (b[i] !== 0x7b) return null;
+  i = skipWs(b, i + 1, n);
+  let seen = 0;
+  let path = '';
+  let sha256 = '';
+  let size = 0;
+  let mediaType: string | undefined;
+  for (;;) {
+    if (b[i] !== 0x22) return null;
+    const ks = i + 1;
+    const ke = b.indexOf(0x22, ks);
+    if (ke === -1) return null;
+    const key = keyOf(b, ks, ke);
+    if (key === 0 || (seen & key) !== 0) return null;
+    seen |= key;
+    i = skipWs(b, ke + 1, n);
+    if (b[i] !== 0x3a) return null;
+    i = skipWs(b, i + 1, n);
+    if (key === K_SIZE) {
+      const s = i;
+      if (b[i] === 0x30) i++;
+      else while (i < n && b[i] >= 0x30 && b[i] <= 0x39) size = size * 10 + (b[i++] - 0x30);
+      if (i === s || i - s > 15) return null;
+    } else {
+      if (b[i] !== 0x22) return null;
+      const vs = i + 1;
+      const ve = b.indexOf(0x22, vs);
+      if (ve === -1) return null;
+      if (key === K_SHA256) {
+        if (ve - vs !== 64) return null;
+        for (let k = vs; k < ve; k++) if (LOWER_HEX[b[k]] === 0) return null;
+        sha256 = b.toString('latin1', vs, ve);
+      } else {
+        // A control character is not allowed raw in a JSON string.
+        for (let k = vs; k < ve; k++) if (b[k] < 0x20) return null;
+        if (key === K_PATH) path = b.toString('latin1', vs, ve);
+        else mediaType = b.toString('latin1', vs, ve);
+      }
+      i = ve + 1;
+    }
+    i = skipWs(b, i, n);
+    if (b[i] === 0x2c) {
+      i = skipWs(b, i + 1, n);
+      continue;
+    }
+    if (b[i] !== 0x7d) return null;
+    break;
+  }
+  if (skipWs(b, i + 1, n) !== n || (seen & K_REQUIRED) !== K_REQUIRED) return null;
+  return mediaType === undefined ? { path, sha256, size } : { path, sha256, size, mediaType };
 }
 
 /** The common shape of an entry, checked without zod (zod words the message when this says no). */

@@ -100,10 +100,12 @@ export class FileList implements FileListLike {
   }
 
   /**
-   * Appends one entry (sha256 values: 64 lowercase hex digits, checked by the
-   * caller). `sharedId`: the source holds this very digest under that id.
+   * Appends one entry. `sharedId`: the source holds this very digest under
+   * that id. The sha256 values must be 64 lowercase hex digits: checked here
+   * unless `hexChecked` (the caller has checked them, as the verifier's
+   * stream does for every entry it accepts).
    */
-  push(e: FileEntry, pathBytes: Buffer = Buffer.from(e.path, 'utf8'), sharedId = -1): number {
+  push(e: FileEntry, pathBytes: Buffer = Buffer.from(e.path, 'utf8'), sharedId = -1, hexChecked = false): number {
     const i = this.n;
     if (pathBytes.length > 0xffff) throw new Error('a path longer than 65,535 bytes');
     let shared = 0;
@@ -125,7 +127,7 @@ export class FileList implements FileListLike {
     const own = this.own;
     if (this.refs) this.refs.set(i, sharedId >= 0 ? sharedId : -(own + 1));
     if (sharedId < 0 || !this.refs) {
-      if (!HEX.test(e.sha256)) throw new Error(`not a hex SHA-256: ${e.sha256.slice(0, 80)}`);
+      if (!hexChecked && !HEX.test(e.sha256)) throw new Error(`not a hex SHA-256: ${e.sha256.slice(0, 80)}`);
       this.digests.writeHex(own, e.sha256);
       // A shared entry's size is the source's too (it matched): only own entries keep theirs.
       this.sizes.set(own, e.size);
@@ -133,7 +135,7 @@ export class FileList implements FileListLike {
     }
     this.totalBytes += e.size;
     this.media.set(i, e.mediaType === undefined ? NO_MEDIA : this.intern(e.mediaType));
-    if (e.storedSha256 !== undefined || e.storedSize !== undefined || this.storedFlags) this.pushStored(i, e);
+    if (e.storedSha256 !== undefined || e.storedSize !== undefined || this.storedFlags) this.pushStored(i, e, hexChecked);
     this.n++;
     return i;
   }
@@ -150,13 +152,13 @@ export class FileList implements FileListLike {
     return k;
   }
 
-  private pushStored(i: number, e: FileEntry): void {
+  private pushStored(i: number, e: FileEntry, hexChecked: boolean): void {
     this.storedDigests ??= new PagedRecords(32);
     this.storedSizes ??= new PagedArray((n) => new Float64Array(n));
     this.storedFlags ??= new PagedArray((n) => new Uint8Array(n));
     let flags = 0;
     if (e.storedSha256 !== undefined) {
-      if (!HEX.test(e.storedSha256)) throw new Error(`not a hex SHA-256: ${e.storedSha256.slice(0, 80)}`);
+      if (!hexChecked && !HEX.test(e.storedSha256)) throw new Error(`not a hex SHA-256: ${e.storedSha256.slice(0, 80)}`);
       this.storedDigests.writeHex(i, e.storedSha256);
       flags |= 1;
     }

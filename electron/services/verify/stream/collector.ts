@@ -84,6 +84,18 @@ class SmallDigest {
   }
 }
 
+const HEX_DIGITS = [...'0123456789abcdef'].map((c) => c.charCodeAt(0));
+
+/** Whether 32 raw digest bytes are the 64 lowercase hex digits `hex` (no string made). */
+export function hexEquals(d: Buffer, hex: string): boolean {
+  if (hex.length !== 64) return false;
+  for (let k = 0; k < 32; k++) {
+    const v = d[k];
+    if (hex.charCodeAt(2 * k) !== HEX_DIGITS[v >> 4] || hex.charCodeAt(2 * k + 1) !== HEX_DIGITS[v & 15]) return false;
+  }
+  return true;
+}
+
 export function isControl(rel: string): boolean {
   return !isPayloadPath(rel);
 }
@@ -471,7 +483,7 @@ export class MemberCollector {
         }
         if (id < 0) id = gate.idOf(`mirror/${e.path}`);
         if (!payload.hasDigest(id) || payload.sizeOf(id) !== e.size || payload.isMatched(id)) return -1;
-        if (payload.digestOf(id).toString('hex') !== e.sha256) return -1;
+        if (!hexEquals(payload.digestOf(id), e.sha256)) return -1;
         payload.markMatched(id);
         return id;
       },
