@@ -85,6 +85,23 @@ export class PagedRecords {
     return this.page(i >>> PAGE_SHIFT).readUInt32LE((i & MASK) * this.width + at);
   }
 
+  /**
+   * Copies the first `width` characters of a byte string (each char code one
+   * byte, as node:crypto's 'latin1' digests are) into record i.
+   */
+  writeLatin1(i: number, bytes: string): void {
+    this.page(i >>> PAGE_SHIFT).write(bytes, (i & MASK) * this.width, this.width, 'latin1');
+    if (i >= this.hi) this.hi = i + 1;
+  }
+
+  /** Whether record i holds the first `width` characters of a byte string. */
+  equalsLatin1(i: number, bytes: string): boolean {
+    const p = this.page(i >>> PAGE_SHIFT);
+    const o = (i & MASK) * this.width;
+    for (let b = 0; b < this.width; b++) if (p[o + b] !== bytes.charCodeAt(b)) return false;
+    return true;
+  }
+
   /** Whether record i holds the first `width` bytes of `key` (width a multiple of 4). */
   equals(i: number, key: Buffer): boolean {
     const p = this.page(i >>> PAGE_SHIFT);
