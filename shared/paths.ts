@@ -67,13 +67,17 @@ export function bundlePathProblem(p: string, opts: PathPolicyOptions = {}): Path
   const maxDepth = opts.maxDepth ?? DEFAULT_MAX_DEPTH;
   let depth = 0;
   let start = 0;
+  // Segment by segment, without making substrings (a verify checks two paths per file).
   for (;;) {
     const end = p.indexOf('/', start);
-    const seg = end < 0 ? p.slice(start) : p.slice(start, end);
-    if (seg === '..') return 'dotdot-segment';
-    if (seg === '.') return 'dot-segment';
-    if (seg === '') return 'empty-segment';
-    if (seg.length > MAX_SEGMENT_BYTES / 3 && utf8Length(seg) > MAX_SEGMENT_BYTES) return 'segment-too-long';
+    const stop = end < 0 ? p.length : end;
+    const len = stop - start;
+    if (len === 0) return 'empty-segment';
+    if (len <= 2 && p.charCodeAt(start) === 0x2e) {
+      if (len === 1) return 'dot-segment';
+      if (p.charCodeAt(start + 1) === 0x2e) return 'dotdot-segment';
+    }
+    if (len > MAX_SEGMENT_BYTES / 3 && utf8Length(p.slice(start, stop)) > MAX_SEGMENT_BYTES) return 'segment-too-long';
     depth++;
     if (end < 0) break;
     start = end + 1;
