@@ -485,9 +485,15 @@ function keyOf(b: Buffer, s: number, e: number): number {
     if (b[s] === 0x73 && b[s + 1] === 0x69 && b[s + 2] === 0x7a && b[s + 3] === 0x65) return K_SIZE; // size
     return 0;
   }
-  if (n === 6) return b.toString('latin1', s, e) === 'sha256' ? K_SHA256 : 0;
-  if (n === 9) return b.toString('latin1', s, e) === 'mediaType' ? K_MEDIA : 0;
+  if (n === 6) return spells(b, s, 'sha256') ? K_SHA256 : 0;
+  if (n === 9) return spells(b, s, 'mediaType') ? K_MEDIA : 0;
   return 0;
+}
+
+/** Whether b holds the ASCII word at s (no string made). */
+function spells(b: Buffer, s: number, word: string): boolean {
+  for (let k = 0; k < word.length; k++) if (b[s + k] !== word.charCodeAt(k)) return false;
+  return true;
 }
 
 /**
