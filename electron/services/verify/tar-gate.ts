@@ -21,7 +21,7 @@
  */
 import { OpsError } from '../../../shared/errors';
 import { escapeUntrusted } from '../../../shared/escape';
-import { bundlePathProblem, describePathProblem } from '../../../shared/paths';
+import { bundlePathProblem, describePathProblem, type PathPolicyOptions } from '../../../shared/paths';
 import { DEFAULT_LIMITS, type Limits } from '../../../shared/settings';
 import { PathTable, pathKey } from './path-table';
 
@@ -91,6 +91,7 @@ export class TarGate {
     this.top = opts.top;
     this.label = opts.label ?? 'the bundle';
     this.limits = { ...DEFAULT_LIMITS, ...definedOnly(opts.limits ?? {}) };
+    this.policy = { maxDepth: this.limits.maxDepth };
   }
 
   get members(): number {
@@ -109,6 +110,9 @@ export class TarGate {
     return new OpsError('ERR_BUNDLE_LIMIT', `${capitalise(this.label)} goes beyond a limit: ${escapeUntrusted(why)}. Reading stopped there and nothing beyond it was written.`, { path, details: { ...(path ? { member: path } : {}), ...details } });
   }
 
+  /** The path rules' options (made once, not per member). */
+  private readonly policy: PathPolicyOptions;
+
   /** Decides on one tar header. Throws an OpsError when the member must be refused. */
   admit(e: GateEntry): GateDecision {
     const raw = e.path;
@@ -116,7 +120,7 @@ export class TarGate {
     if (!isDir && !FILE_TYPES.has(e.type)) throw this.unsafe(raw, describeType(e.type));
     if (e.linkpath) throw this.unsafe(raw, 'an entry with a link target');
     const path = isDir && raw.endsWith('/') && raw.length > 1 ? raw.replace(/\/+$/, '') : raw;
-    const policy = { maxDepth: this.limits.maxDepth };
+    const policy = this.policy;
     const problem = bundlePathProblem(path, policy);
     if (problem) throw this.unsafe(raw, describePathProblem(problem, policy));
     let rel: string;
