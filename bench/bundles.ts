@@ -17,7 +17,7 @@ import { join } from 'node:path';
 import { generateSigningKey, writeMirrorBundle } from '../electron/services/producer/index';
 import { manual, writeManualInputs } from './common';
 import { chosen, CORPORA } from './corpora';
-import { CLI, ensureCli, mb, median, metric, mustSucceed, newResult, parseJsonOut, REPS, runBench, timed, timedShell, workDir, type BenchResult, type Timed } from './lib';
+import { CLI, ensureCli, mb, median, metric, mustSucceed, newResult, parseJsonOut, quiet, REPS, runBench, timed, timedShell, workDir, type BenchResult, type Timed } from './lib';
 
 const names = chosen(Object.keys(CORPORA));
 const r: BenchResult = newResult('bundles', { corpora: names, reps: REPS });
@@ -30,11 +30,16 @@ function mustOk(label: string, t: Timed): Timed {
 
 /**
  * Untimed, between timed runs: the extracted files a run left dirty are
- * written back before the next run starts. Without it the manual verify's
+ * written back before the next run starts (without it the manual verify's
  * 100,000 unsynced files were written back while `mirror verify` ran after
- * it (one run's deferred work timed as the next one's).
+ * it: one run's deferred work timed as the next one's), then the machine is
+ * left to go quiet (lib.quiet: the kernel's work after the writeback).
  */
-const settle = (): void => void spawnSync('sync');
+let waited = 0;
+const settle = async (): Promise<void> => {
+  spawnSync('sync');
+  waited += await quiet();
+};
 
 const ratio = (a: number, b: number): number => Math.round((a / b) * 1000) / 1000;
 
@@ -54,6 +59,7 @@ runBench(r, async () => {
       console.log(`  generated: ${res.exportJson.files.length} files, ${mb(payload)} MB payload, bundle ${mb(res.rawSize)} MB, in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
       const b = writeManualInputs(dir, res, key);
       spawnSync('bash', ['-c', `cat '${b.bundle}' > /dev/null; sync`]); // warm page cache, nothing dirty
+      await quiet();
       // The spec's default member limit is 1,000,000 (files, folders and control files together): a bigger
       // corpus raises it the way an operator would, --max-members for verify and the workspace setting for import (untimed).
       const members = res.exportJson.files.length + new Set(res.exportJson.files.map((f) => f.path.slice(0, f.path.lastIndexOf('/')))).size + 16;
@@ -62,14 +68,14 @@ runBench(r, async () => {
       const s = { manual: [] as number[], verify: [] as number[], durable: [] as number[], imp: [] as number[], vRss: 0, iRss: 0, written: 0 };
       for (let i = 0; i < REPS; i++) {
         const m = mustSucceed('manual pipeline', await timedShell(manual(b, join(dir, `manual-${i}`), false)));
-        settle();
+        await settle();
         const v = mustOk('mirror verify', await timed(CLI, ['verify', b.bundle, '--key', b.pub, '--json', ...verifyLimit]));
-        settle();
+        await settle();
         const d = mustSucceed('durable manual pipeline', await timedShell(manual(b, join(dir, `durable-${i}`), true)));
-        settle();
+        await settle();
         if (limit) mustSucceed('raise the member limit', await timed(CLI, ['settings', 'set', 'limits.maxMembers', limit, '--reason', 'benchmark: a corpus over the default member limit', '--workspace', join(dir, `ws-${i}`), '--json']));
         const im = mustOk('mirror import', await timed(CLI, ['import', b.bundle, '--workspace', join(dir, `ws-${i}`), '--key', b.pub, '--json']));
-        settle();
+        await settle();
         s.manual.push(m.seconds);
         s.verify.push(v.seconds);
         s.durable.push(d.seconds);
@@ -93,7 +99,9 @@ runBench(r, async () => {
       metric(r, { name: `${name}: import peak RSS`, value: mb(s.iRss || null), unit: 'MB', target: '< 200', pass: s.iRss ? s.iRss < 200e6 : null });
       metric(r, { name: `${name}: import bytes written`, value: mb(s.written || null), unit: 'MB' });
     }
-    r.notes.push('Warm page cache for the bundle (read once before timing); an untimed `sync` after every timed run. The checksum list and DER signature for the manual pipeline are prepared before timing. The library copy is part of an import; the manual pipeline keeps no copy.');
+    console.log(`  waited ${(waited / 1000).toFixed(1)} s in all for a quiet machine between timed runs`);
+    r.notes.push(`Warm page cache for the bundle (read once before timing); an untimed \`sync\` after every timed run, then a wait (${(waited / 1000).toFixed(1)} s in all) until the CPUs are < 10 % busy for 0.5 s (at most 10 s).`);
+    r.notes.push('The checksum list and DER signature for the manual pipeline are prepared before timing. The library copy is part of an import; the manual pipeline keeps no copy.');
   } finally {
     console.log(process.env.BENCH_DEFER_CLEANUP ? '  done with the generated data (removed after the last benchmark) ...' : '  removing the generated data (after every timed series) ...');
     w.cleanup();

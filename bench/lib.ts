@@ -123,6 +123,42 @@ export function mustSucceed(label: string, t: Timed): Timed {
   return t;
 }
 
+/** CPU time counters of /proc/stat's first line: [busy, all] (null where there is no /proc). */
+function cpuTicks(): [number, number] | null {
+  try {
+    const f = readFileSync('/proc/stat', 'latin1').split('\n', 1)[0].trim().split(/\s+/).slice(1).map(Number);
+    // user nice system idle iowait irq softirq steal: idle and iowait are not busy.
+    const all = f.slice(0, 8).reduce((a, b) => a + b, 0);
+    return [all - f[3] - f[4], all];
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Waits (untimed, up to `maxMs`) until the machine is quiet: two windows of
+ * 250 ms in a row with the CPUs less than 10 % busy. On two vCPUs the
+ * kernel's own work after a run (writeback, journal commits, freeing pages)
+ * slows the next timed run down; both sides of every ratio wait the same.
+ * Returns the milliseconds waited.
+ */
+export async function quiet(maxMs = 10_000): Promise<number> {
+  const t0 = performance.now();
+  let calm = 0;
+  let prev = cpuTicks();
+  if (!prev) return 0;
+  while (performance.now() - t0 < maxMs) {
+    await new Promise((r) => setTimeout(r, 250));
+    const cur = cpuTicks();
+    if (!cur) return 0;
+    const busy = (cur[0] - prev[0]) / Math.max(1, cur[1] - prev[1]);
+    prev = cur;
+    calm = busy < 0.1 ? calm + 1 : 0;
+    if (calm >= 2) break;
+  }
+  return Math.round(performance.now() - t0);
+}
+
 export function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   const m = Math.floor(s.length / 2);
