@@ -149,19 +149,9 @@ export function checkContent(report: Report, exp: ExportJson, payload: PayloadTa
   };
   for (let i = 0; i < files.length; i++) {
     if (files.isShared(i)) continue; // matched (size and digest) as export.json streamed
-    // Members usually arrived in the list's order: walk them along; else look the path up.
     const bytes = files.pathBytesAt(i);
-    let id = -1;
-    for (let m = payload.nextInOrder(); m; m = payload.nextInOrder()) {
-      const c = Buffer.compare(m.name, bytes);
-      if (c > 0) break;
-      payload.advance();
-      if (c === 0) {
-        id = m.id;
-        break;
-      }
-    }
     const path = bytes.toString('utf8');
+    let id = payload.matchInOrder(bytes);
     if (id < 0) id = gate.idOf(`mirror/${path}`);
     if (!payload.has(id)) {
       fail('ERR_VERIFY_MISSING_FILE', `mirror/${path} is listed in export.json but is not in the bundle.`, `mirror/${path}`);

@@ -477,23 +477,21 @@ function skipWs(b: Buffer, i: number, n: number): number {
   return i;
 }
 
-/** Which known key b[s, e) spells (0: another one). */
-function keyOf(b: Buffer, s: number, e: number): number {
-  const n = e - s;
-  if (n === 4) {
-    if (b[s] === 0x70 && b[s + 1] === 0x61 && b[s + 2] === 0x74 && b[s + 3] === 0x68) return K_PATH; // path
-    if (b[s] === 0x73 && b[s + 1] === 0x69 && b[s + 2] === 0x7a && b[s + 3] === 0x65) return K_SIZE; // size
-    return 0;
-  }
-  if (n === 6) return spells(b, s, 'sha256') ? K_SHA256 : 0;
-  if (n === 9) return spells(b, s, 'mediaType') ? K_MEDIA : 0;
-  return 0;
-}
+const KEYS: [string, number][] = [
+  ['path', K_PATH],
+  ['sha256', K_SHA256],
+  ['size', K_SIZE],
+  ['mediaType', K_MEDIA],
+];
 
-/** Whether b holds the ASCII word at s (no string made). */
-function spells(b: Buffer, s: number, word: string): boolean {
-  for (let k = 0; k < word.length; k++) if (b[s + k] !== word.charCodeAt(k)) return false;
-  return true;
+/** Which known key b[s, e) spells (0: another one), compared as bytes (no string made). */
+function keyOf(b: Buffer, s: number, e: number): number {
+  next: for (const [word, k] of KEYS) {
+    if (word.length !== e - s) continue;
+    for (let j = 0; j < word.length; j++) if (b[s + j] !== word.charCodeAt(j)) continue next;
+    return k;
+  }
+  return 0;
 }
 
 /**

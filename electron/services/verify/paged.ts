@@ -49,7 +49,6 @@ export class PagedArray<T extends Typed> {
   }
 }
 
-/** Fixed-width byte records by entry index (digests, path keys). */
 /**
  * Buffer's own latin1 writer (what `write(s, o, n, 'latin1')` ends in, without
  * its argument handling: 100,000 digests of 32 bytes, 27 -> 6 ms before the
@@ -57,6 +56,7 @@ export class PagedArray<T extends Typed> {
  */
 type Latin1Writable = Buffer & { latin1Write(s: string, offset: number, length: number): number };
 
+/** Fixed-width byte records by entry index (digests, path keys). */
 export class PagedRecords {
   private readonly pages: Buffer[] = [];
   /** One past the highest record written. */
@@ -106,14 +106,6 @@ export class PagedRecords {
     const p = this.page(i >>> PAGE_SHIFT);
     const o = (i & MASK) * this.width;
     for (let b = 0; b < this.width; b++) if (p[o + b] !== bytes.charCodeAt(b)) return false;
-    return true;
-  }
-
-  /** Whether record i holds the first `width` bytes of `key` (width a multiple of 4). */
-  equals(i: number, key: Buffer): boolean {
-    const p = this.page(i >>> PAGE_SHIFT);
-    const o = (i & MASK) * this.width;
-    for (let b = 0; b < this.width; b += 4) if (p.readUInt32LE(o + b) !== key.readUInt32LE(b)) return false;
     return true;
   }
 

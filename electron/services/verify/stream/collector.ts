@@ -237,6 +237,22 @@ export class PayloadTable {
     this.walk.pending = false;
   }
 
+  /**
+   * The id of the member named `pathBytes` when members arrived in the
+   * order of the (sorted) file list: walks them along, past any smaller
+   * name, without hashing. -1 when the walk does not find it (the caller
+   * then looks the path up in the gate's table).
+   */
+  matchInOrder(pathBytes: Buffer): number {
+    for (let m = this.nextInOrder(); m; m = this.nextInOrder()) {
+      const c = Buffer.compare(m.name, pathBytes);
+      if (c > 0) return -1;
+      this.advance();
+      if (c === 0) return m.id;
+    }
+    return -1;
+  }
+
   /** Every payload member's name (relative to mirror/), in arrival order. */
   *namesInOrder(): Generator<string> {
     let prev = Buffer.alloc(0);
@@ -479,17 +495,7 @@ export class MemberCollector {
       share: (e, pathBytes) => {
         // No member read yet (export.json first): nothing to match, no lookup to pay for.
         if (payload.count === 0 || parser.field('encryption') !== null) return -1;
-        // Members usually arrived in the list's order: walk them along (no hashing); else look the path up.
-        let id = -1;
-        for (let m = payload.nextInOrder(); m; m = payload.nextInOrder()) {
-          const c = Buffer.compare(m.name, pathBytes);
-          if (c > 0) break;
-          payload.advance();
-          if (c === 0) {
-            id = m.id;
-            break;
-          }
-        }
+        let id = payload.matchInOrder(pathBytes);
         if (id < 0) id = gate.idOf(`mirror/${e.path}`);
         if (!payload.hasDigest(id) || payload.sizeOf(id) !== e.size || payload.isMatched(id)) return -1;
         if (!hexEquals(payload.digestOf(id), e.sha256)) return -1;
