@@ -5,7 +5,7 @@
  */
 import { useState } from 'react';
 import { Button, Form, FormGroup, FormHelperText, HelperText, HelperTextItem, Modal, ModalBody, ModalFooter, ModalHeader, TextInput } from '@patternfly/react-core';
-import { focusPageHeading } from '../app/focus';
+import { useFocusHeadingOnClose } from '../app/focus';
 import { ErrorDetails } from './ErrorDetails';
 
 export type Risk = 'medium' | 'high';
@@ -40,11 +40,11 @@ export function ConfirmAction(p: ConfirmActionProps) {
   const [reason, setReason] = useState('');
   const [typed, setTyped] = useState('');
   const ok = canConfirm(reason, typed, p.risk, p.confirmWord);
+  useFocusHeadingOnClose(p.isOpen);
   const close = () => {
     setReason('');
     setTyped('');
     p.onClose();
-    focusPageHeading();
   };
   return (
     <Modal isOpen={p.isOpen} onClose={close} variant="small" aria-labelledby="confirm-title" aria-describedby="confirm-desc">

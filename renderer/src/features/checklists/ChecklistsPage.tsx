@@ -23,7 +23,6 @@ import { Table, Tbody, Td, Th, Thead, Tr } from '@patternfly/react-table';
 import type { ChecklistRunView, ChecklistStepView, ChecklistSummary } from '../../../../shared/contract';
 import { useInvoke } from '../../api/ApiProvider';
 import { useChecklistRuns, useChecklists } from '../../api/queries';
-import { focusPageHeading } from '../../app/focus';
 import { useLinks } from '../../app/linkStore';
 import { ConfirmAction } from '../../components/ConfirmAction';
 import { ErrorDetails } from '../../components/ErrorDetails';
@@ -229,7 +228,6 @@ function StepView({ runId, step, isNext }: { runId: string; step: ChecklistStepV
     onSuccess: () => {
       if (confirming) {
         setConfirming(false);
-        focusPageHeading();
       }
     },
   });

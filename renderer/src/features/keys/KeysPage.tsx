@@ -18,7 +18,6 @@ import {
 import { Table, Tbody, Td, Th, Thead, Tr } from '@patternfly/react-table';
 import type { KeyInspection, KeyView } from '../../../../shared/contract';
 import { useInvoke } from '../../api/ApiProvider';
-import { focusPageHeading } from '../../app/focus';
 import { ConfirmAction } from '../../components/ConfirmAction';
 import { ErrorDetails } from '../../components/ErrorDetails';
 import { Loading } from '../../components/Loading';
@@ -34,7 +33,6 @@ export function KeysPage() {
     mutationFn: (v: { k: KeyView; reason: string }) => invoke('keys.revoke', { tenant: v.k.tenant ?? '', fingerprint: v.k.fingerprint, reason: v.reason }),
     onSuccess: () => {
       setRevoking(null);
-      focusPageHeading();
     },
   });
   const activeInTenant = (k: KeyView) => (keys.data ?? []).filter((x) => x.tenant === k.tenant && x.status === 'active').length;

@@ -5,7 +5,6 @@ import { Table, Tbody, Td, Th, Thead, Tr } from '@patternfly/react-table';
 import type { LibraryEntry, RetentionView } from '../../../../shared/contract';
 import { BundleFiles } from './BundleFiles';
 import { useInvoke } from '../../api/ApiProvider';
-import { focusPageHeading } from '../../app/focus';
 import { ConfirmAction } from '../../components/ConfirmAction';
 import { ErrorDetails } from '../../components/ErrorDetails';
 import { Loading } from '../../components/Loading';
@@ -87,7 +86,6 @@ function Retention() {
     onSuccess: () => {
       setConfirming(false);
       preview.reset();
-      focusPageHeading();
     },
   });
   const shown: RetentionView | undefined = run.data ?? preview.data;

@@ -14,7 +14,6 @@ import {
 } from '@patternfly/react-core';
 import { Table, Tbody, Td, Th, Thead, Tr } from '@patternfly/react-table';
 import { useInvoke } from '../../api/ApiProvider';
-import { focusPageHeading } from '../../app/focus';
 import { ConfirmAction, type Risk } from '../../components/ConfirmAction';
 import { ErrorDetails } from '../../components/ErrorDetails';
 import { Loading } from '../../components/Loading';
@@ -37,7 +36,6 @@ export function StagingPage() {
     mutationFn: (v: { to: number; reason: string }) => invoke('staging.rollback', v),
     onSuccess: () => {
       setTarget(null);
-      focusPageHeading();
     },
   });
   const s = status.data;
