@@ -126,9 +126,19 @@ export function fileFolderConflict(sortedFiles: readonly string[]): [string, str
   return null;
 }
 
+/**
+ * Code units at or above U+D800. UTF-16 order (JavaScript's native string
+ * comparison) and UTF-8 byte order part only where the first differing
+ * units are both such units (a surrogate, for a code point above U+FFFF,
+ * against U+E000..U+FFFF): a string without one compares the same in both.
+ */
+const HIGH_UNIT = /[\uD800-\uFFFF]/;
+
 /** Bytewise (UTF-8) comparison, as the spec sorts paths. */
 export function compareBytewise(a: string, b: string): number {
   if (a === b) return 0;
+  // The native comparison (no loop run by the interpreter) unless both strings hold a high unit.
+  if (!HIGH_UNIT.test(a) || !HIGH_UNIT.test(b)) return a < b ? -1 : 1;
   // For strings without surrogates, UTF-16 order equals code point order except
   // for the U+E000..U+FFFF vs supplementary range; compare code points to match UTF-8 order.
   const ai = a[Symbol.iterator]();
@@ -142,6 +152,17 @@ export function compareBytewise(a: string, b: string): number {
     const cy = y.value.codePointAt(0)!;
     if (cx !== cy) return cx < cy ? -1 : 1;
   }
+}
+
+/**
+ * Sorts `xs` in place in UTF-8 byte order and returns it. With no high unit
+ * in any string (the usual case), the engine's own sort without a comparator
+ * (code-unit order, the same order then): a delta's few thousand paths sort
+ * in ~1 ms instead of ~7-15 ms of comparator calls in a short-lived process.
+ */
+export function sortBytewise(xs: string[]): string[] {
+  for (const x of xs) if (HIGH_UNIT.test(x)) return xs.sort(compareBytewise);
+  return xs.sort();
 }
 
 /** The payload files: everything under mirror/ except the control files (spec section 2). */

@@ -13,7 +13,7 @@ import { pipeline } from 'node:stream/promises';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import { Encrypter } from 'age-encryption';
 import { CompressStream } from 'zstd-napi';
-import { bundlePathProblem, compareBytewise, describePathProblem, isPayloadPath } from '../../../shared/paths';
+import { bundlePathProblem, compareBytewise, describePathProblem, isPayloadPath, sortBytewise } from '../../../shared/paths';
 import type { ExportFileEntry } from '../../../shared/types';
 import { contentSize, digestContent, GCM_OVERHEAD, storedChunks, type Content, type Digests, type PerFileCipher } from './content';
 import { dsseEnvelope, signatureFile, type SigningKey } from './keys';
@@ -287,7 +287,7 @@ export async function writeMirrorBundle(outFile: string, spec: MirrorBundleSpec)
   const exportId = spec.exportId ?? `exp-${tenant}-${profileId}-${String(generation).padStart(4, '0')}`;
   const runId = spec.runId ?? sha256hex(`run:${exportId}`).slice(0, 32);
   const createdAt = spec.createdAt ?? new Date(EPOCH + (generation - 1) * 86_400_000).toISOString().replace('.000Z', 'Z');
-  const removed = [...(spec.removed ?? [])].sort(compareBytewise);
+  const removed = sortBytewise([...(spec.removed ?? [])]);
 
   // Payload files, sorted; README.md added to full bundles by default.
   const files: PayloadFile[] = [...spec.files];

@@ -78,20 +78,20 @@ describe('planApply (pure)', () => {
       const from = { ...base(), seq: 1 };
       const keys = ['data/b.json', 'data/c.json', 'data/e.json'];
       const chunks: Buffer[] = [];
-      const sparse = planApply({ ...i, recycleDiff: new ChainDiffer(from, keys, join(tmp.dir, 'no-tree')), stateSink: (c) => chunks.push(Buffer.from(c)) });
+      const sparse = planApply({ ...i, recycleDiff: new ChainDiffer(from, keys), stateSink: (c) => chunks.push(Buffer.from(c)) });
       expect(sparse.recycle?.into.map((x) => x.path)).toEqual(['data/b.json', 'data/e.json']);
       expect([sparse.digest, sparse.fileCount, sparse.totalBytes, sparse.writtenBytes]).toEqual([lineByLine.digest, 6, 33, 17]);
       expect(Buffer.concat(chunks).toString('utf8')).toBe(stateText(result));
       // It counts only the folders a recycling build may make (data/), not the tree's five.
       expect(sparse.neededBytes).toBeLessThan(lineByLine.neededBytes);
       // Over the differ's limit: no recycling, so the build makes every folder: the plan is the line-by-line one.
-      const over = planApply({ ...i, recycleDiff: new ChainDiffer(from, keys, join(tmp.dir, 'no-tree'), 1) });
+      const over = planApply({ ...i, recycleDiff: new ChainDiffer(from, keys, 1) });
       expect(over.recycle).toBeUndefined();
       expect(over.neededBytes).toBe(lineByLine.neededBytes);
       expect(over.digest).toBe(lineByLine.digest);
       // A base state.txt whose last line is cut is not held as bytes: the line-by-line pass decides.
       writeFileSync(baseFile, stateText(baseEntries).slice(0, -1));
-      expect(planApply({ ...i, recycleDiff: new ChainDiffer(from, keys, join(tmp.dir, 'no-tree')) }).digest).toBe(lineByLine.digest);
+      expect(planApply({ ...i, recycleDiff: new ChainDiffer(from, keys) }).digest).toBe(lineByLine.digest);
     } finally {
       tmp.cleanup();
     }

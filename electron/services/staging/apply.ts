@@ -725,7 +725,7 @@ export function applyPrepared(ws: Workspace, db: Db, prepared: PreparedBundle, o
         for (const r of exp.removed ?? []) fromChain.push(r);
       }
       const recycleDiff: RecycleDiff = fromChain
-        ? new ChainDiffer(from, fromChain, generationDir(ws.layout, from.seq), limit)
+        ? new ChainDiffer(from, fromChain, limit)
         : new RecycleDiffer(from, generationState(ws, from.seq), limit);
       plan = planApply({ ...input, recycleDiff, stateSink: (chunk) => out.write(chunk) });
       out.end();

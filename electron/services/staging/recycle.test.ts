@@ -106,7 +106,7 @@ describe('a delta built in the tree retention drops', () => {
         const chain = chainChangedPaths(ws.layout, (q) => getGeneration(db, q), base, from.seq, 1e6);
         expect(chain, `generation ${n}`).not.toBeNull();
         const a = new RecycleDiffer(from, generationState(ws, from.seq));
-        const b = new ChainDiffer(from, [...chain!, ...own], generationDir(ws.layout, from.seq));
+        const b = new ChainDiffer(from, [...chain!, ...own]);
         for (const e of newStateOf({ baseEntries: generationState(ws, base.seq), files: filesInOrder(exp, false), removed: sortedPaths(exp.removed) })) {
           a.add(e);
           b.add(e);
@@ -116,8 +116,15 @@ describe('a delta built in the tree retention drops', () => {
         db.close();
       }
       expect(plans[0]).not.toBeNull();
-      expect(plans[1]).toEqual(plans[0]);
-      viaChain += plans[1]!.out.length + plans[1]!.into.length;
+      expect(plans[1]).not.toBeNull();
+      const [exact, chained] = [plans[0]!, plans[1]!];
+      // The same placements; the chain's "out" is every changed path (the move skips those the
+      // recycled tree does not hold): the exact difference's, and only paths not in its state.
+      expect(chained.into).toEqual(exact.into);
+      expect(chained.out.filter((p) => exact.out.includes(p))).toEqual(exact.out);
+      const fromPaths = new Set([...generationState(ws, chained.from.seq)].map((e) => e.path));
+      for (const p of chained.out) if (!exact.out.includes(p)) expect(fromPaths.has(p), `${p} is in generation ${chained.from.seq}`).toBe(false);
+      viaChain += chained.out.length + chained.into.length;
       apply(ws, n);
     }
     expect(viaChain).toBeGreaterThan(0);
@@ -200,6 +207,51 @@ describe('a delta built in the tree retention drops', () => {
     expect(tried).toBeGreaterThan(3);
     const r = apply(ws, 4);
     expect(r.stats.recycled?.fromSeq).toBe(1);
+    for (const g of [2, 3, 4]) expect((await verifyStagingTree(ws, { seq: g })).ok).toBe(true);
+  });
+
+  it('a revert that is itself interrupted (the disk still full) and run again on the next start puts the dropped generation back exactly', async () => {
+    const ws = openWorkspace(join(tmp.dir, 'ws'), { create: true });
+    for (const n of [1, 2, 3]) apply(ws, n);
+    const gen1 = treeDigest(generationDir(ws.layout, 1));
+    const enospc = (): never => {
+      const e = new Error('ENOSPC: no space left on device') as NodeJS.ErrnoException;
+      e.code = 'ENOSPC';
+      throw e;
+    };
+    let tried = 0;
+    // The build fails at its operation `failAt`; the revert that follows at its own `again`-th one.
+    for (const [failAt, again] of [[8, 2], [12, 5], [20, 3], [30, 9], [45, 4], [60, 12]]) {
+      let n = 0;
+      let recycled = false;
+      const fail = (): boolean => recycled && (++n === failAt || n === failAt + again);
+      const fs: StagingFs = {
+        ...nodeStagingFs,
+        mkdir: (p) => (fail() ? enospc() : nodeStagingFs.mkdir(p)),
+        link: (a, b) => (fail() ? enospc() : nodeStagingFs.link(a, b)),
+        rename: (a, b) => {
+          if (b === generationDir(ws.layout, 4)) recycled = true;
+          return fail() ? enospc() : nodeStagingFs.rename(a, b);
+        },
+      };
+      let err: unknown = null;
+      try {
+        apply(ws, 4, { hooks: { fs } });
+      } catch (e) {
+        err = e;
+      }
+      if (err === null) break;
+      // Interrupted revert: the journal stays for the next start.
+      if (n < failAt + again) continue;
+      tried++;
+      expect(readdirSync(ws.layout.journal), `failing at ${failAt}, then ${again} into the revert`).toContain('apply.json');
+      recoverInterruptedApply(ws);
+      expect(treeDigest(generationDir(ws.layout, 1)), `failing at ${failAt}, then ${again} into the revert`).toBe(gen1);
+      expect((await verifyStagingTree(ws, { seq: 1 })).ok).toBe(true);
+      expect(readdirSync(ws.layout.staging).sort()).toEqual(['000001', '000001.meta', '000002', '000002.meta', '000003', '000003.meta', 'current']);
+    }
+    expect(tried).toBeGreaterThan(2);
+    expect(apply(ws, 4).stats.recycled?.fromSeq).toBe(1);
     for (const g of [2, 3, 4]) expect((await verifyStagingTree(ws, { seq: g })).ok).toBe(true);
   });
 

@@ -19,7 +19,7 @@
  * are removed.
  */
 import { hash } from 'node:crypto';
-import { lstatSync, readFileSync, statSync, type Stats } from 'node:fs';
+import { lstatSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Db } from '../db/index';
 import type { Workspace } from '../workspace/index';
@@ -29,6 +29,7 @@ import { moveToTrash } from './trash';
 import type { ApplyJournal } from './journal';
 import type { StateEntry } from '../../../shared/state-digest';
 import { comparePaths, parentOf, type MergedEntry } from './state';
+import { sortBytewise } from '../../../shared/paths';
 import { listGenerations, readState } from './store';
 import type { GenerationRow } from './types';
 
@@ -40,7 +41,11 @@ export function undoDir(layout: WorkspaceLayout, seq: number): string {
 /** What the recycling build does, decided before any disk change (sizes: the delta's). */
 export interface RecyclePlan {
   from: GenerationRow;
-  /** Paths of the recycled tree that go (removed, or replaced by other content), sorted. */
+  /**
+   * Paths of the recycled tree that go (removed, or replaced by other content), sorted. From a
+   * chain's changed paths (ChainDiffer), the paths that may go: one the tree does not hold is
+   * skipped by the move (recycleTree), so no lstat per path is needed to plan.
+   */
   out: string[];
   /** Paths placed into the tree (new, or replacing), sorted, with where they come from. */
   into: { path: string; fromBundle: boolean; size: number }[];
@@ -175,11 +180,11 @@ export function chainChangedPaths(layout: WorkspaceLayout, getRow: (seq: number)
  * recycled generation changed (chainChangedPaths plus this bundle's files
  * and removals) instead of the recycled generation's whole state: every
  * other path is the same in both (the recycled generation is an ancestor of
- * the base through exactly those deltas). Each changed path is looked up in
- * the recycled tree: anything there but a folder goes out, and the new
- * state's file for it is placed. (A changed path's file in the recycled tree
- * is never the new state's: every change since placed a new inode.) Cost:
- * the delta's paths, not the state.
+ * the base through exactly those deltas). Every changed path may go out (the
+ * move skips one the recycled tree does not hold: nothing is looked up
+ * here), and the new state's file for it is placed. (A changed path's file
+ * in the recycled tree is never the new state's: every change since placed a
+ * new inode.) Cost: the delta's paths, not the state.
  */
 export class ChainDiffer implements RecycleDiff {
   private readonly changed: string[];
@@ -189,10 +194,9 @@ export class ChainDiffer implements RecycleDiff {
   constructor(
     private readonly from: GenerationRow,
     changedPaths: readonly string[],
-    private readonly fromTree: string,
     private readonly limit: number = Math.max(16, from.file_count),
   ) {
-    const sorted = [...changedPaths].sort(comparePaths);
+    const sorted = sortBytewise([...changedPaths]);
     this.changed = sorted.filter((p, k) => k === 0 || p !== sorted[k - 1]);
   }
 
@@ -215,25 +219,11 @@ export class ChainDiffer implements RecycleDiff {
     const out: string[] = [];
     const into: RecyclePlan['into'] = [];
     for (const { path, e } of this.hits) {
-      const old = lstatOrNull(`${this.fromTree}/${path}`);
-      // Anything but a folder there goes out (a file, or whatever else a damaged tree holds in its place).
-      const oldFile = old !== null && !old.isDirectory();
-      if (e) {
-        if (oldFile) out.push(path);
-        into.push({ path, fromBundle: e.changed, size: e.size });
-      } else if (oldFile) out.push(path);
+      out.push(path);
+      if (e) into.push({ path, fromBundle: e.changed, size: e.size });
       if (out.length + into.length > this.limit) return null;
     }
     return { from: this.from, out, into };
-  }
-}
-
-function lstatOrNull(p: string): Stats | null {
-  try {
-    return lstatSync(p);
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT' || (e as NodeJS.ErrnoException).code === 'ENOTDIR') return null;
-    throw e;
   }
 }
 
@@ -242,7 +232,7 @@ export function recycleCandidate(drop: readonly GenerationRow[]): GenerationRow 
   return drop.length === 0 ? null : [...drop].sort((a, b) => b.seq - a.seq)[0];
 }
 
-/** The touched-path list: "-" a path moved out, "+" a path placed (one per line; paths hold no newline). */
+/** The touched-path list: "-" a path that may be moved out, "+" a path placed (one per line; paths hold no newline). */
 function pathsText(plan: RecyclePlan): string {
   const lines: string[] = [];
   for (const p of plan.out) lines.push(`-${p}`);
@@ -344,17 +334,24 @@ export function recycleTree(
   const replaced = new Set<string>();
   for (const e of plan.into) replaced.add(e.path);
   // The undo folder is flat: the k-th path moved out is tree/<k> (paths.txt names it), so no folders
-  // are made or fsynced there, and removing it after the commit is one unlink per file.
-  for (let k = 0; k < plan.out.length; k++) {
+  // are made or fsynced there, and removing it after the commit is one unlink per file. A path the
+  // tree does not hold has no tree/<k>. In reverse path order: the files under a name go before the
+  // name itself comes up, so a folder that becomes a file is emptied, pruned, and then not there.
+  for (let k = plan.out.length - 1; k >= 0; k--) {
     const p = plan.out[k];
     cp('recycle:undo');
-    fs.rename(`${tree}/${p}`, `${undoTree}/${k}`);
+    if (!moveIfThere(fs, `${tree}/${p}`, `${undoTree}/${k}`)) continue;
     counts.moved++;
     // A folder left empty goes (the new tree may need a file of that name; an empty folder is no state).
     if (replaced.has(p)) touched.add(parentOf(p));
     else pruneEmptyParents(fs, tree, p, touched);
   }
   fs.fsyncDir(undoTree);
+  // Every path that may go has gone (or was not there): from here on, the revert takes a file at a
+  // placed path that the undo folder does not hold for one placed (see revertRecycle).
+  cp('recycle:placing');
+  fs.mkdir(join(undo, 'placing'));
+  fs.fsyncDir(undo);
 
   const known = new Set<string>();
   for (const e of plan.into) {
@@ -380,6 +377,18 @@ export function recycleTree(
   return counts;
 }
 
+/** Renames `from` to `to`; false when `from` is not there (nothing at that path, or a file where a folder of it would be). */
+function moveIfThere(fs: StagingFs, from: string, to: string): boolean {
+  try {
+    fs.rename(from, to);
+    return true;
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR') return false;
+    throw e;
+  }
+}
+
 /**
  * Puts a recycled generation back exactly as it was (journal phase
  * "building" with `recycle`): placed files removed, moved-out files moved
@@ -395,22 +404,32 @@ export function revertRecycle(layout: WorkspaceLayout, fs: StagingFs, j: ApplyJo
     const { out, into } = parsePathsText(readFileSync(join(undo, 'paths.txt'), 'utf8'));
     const touched = new Set<string>();
     const undoTree = join(undo, 'tree');
-    const wasThere = new Set(out);
+    // What was moved out is what the undo folder holds (tree/<k> for the k-th listed path). It stays
+    // there until the end (put back by a link, not a rename), so a revert that is itself interrupted
+    // finds the same when run again, and never takes a file it put back for a placed one.
+    const moved = out.map((_, k) => lstatKind(`${undoTree}/${k}`) === 'file');
+    const wasThere = new Set(out.filter((_, k) => moved[k]));
+    // Before "placing" (the moves out not all done), nothing was placed: a file at a listed path is
+    // the old tree's own, not yet moved.
+    const placing = lstatKind(join(undo, 'placing')) === 'dir';
     // 1. Files placed where the old tree had none: removed (only files: a folder there is the old tree's).
-    for (const p of into) {
+    for (const p of placing ? into : []) {
       if (wasThere.has(p)) continue;
       if (lstatKind(`${tree}/${p}`) === 'file') {
         fs.rm(`${tree}/${p}`);
         pruneEmptyParents(fs, tree, p, touched);
       }
     }
-    // 2. Files moved out (the k-th one is tree/<k>): moved back (over a placed replacement, if any).
+    // 2. Files moved out: put back (over a placed replacement, if any) through a temporary link.
     const known = new Set<string>();
     for (let k = 0; k < out.length; k++) {
+      if (!moved[k]) continue;
       const p = out[k];
-      if (lstatKind(`${undoTree}/${k}`) !== 'file') continue;
       ensureFolders(fs, tree, p, known, touched, () => {});
-      fs.rename(`${undoTree}/${k}`, `${tree}/${p}`);
+      const tmp = join(undo, 'put-back');
+      fs.rm(tmp);
+      fs.link(`${undoTree}/${k}`, tmp);
+      fs.rename(tmp, `${tree}/${p}`);
       touched.add(parentOf(p));
     }
     for (const d of touched) {

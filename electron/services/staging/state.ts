@@ -13,7 +13,7 @@
  */
 import { createHash, type Hash } from 'node:crypto';
 import { closeSync, openSync, readSync } from 'node:fs';
-import { compareBytewise } from '../../../shared/paths';
+import { compareBytewise, sortBytewise } from '../../../shared/paths';
 import type { StateEntry } from '../../../shared/state-digest';
 
 /** A state entry read from a state.txt, with its line as read (written back unchanged when the entry is kept). */
@@ -146,7 +146,7 @@ function fromBundle(f: StateEntry): MergedEntry {
 export function sortedPaths(paths: Iterable<string> | null | undefined): string[] {
   const out: string[] = [];
   for (const p of paths ?? []) out.push(p);
-  return out.sort(comparePaths);
+  return sortBytewise(out);
 }
 
 /**

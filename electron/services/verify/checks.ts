@@ -5,7 +5,7 @@
  */
 import { createHash } from 'node:crypto';
 import { OpsError, isOpsError } from '../../../shared/errors';
-import { compareBytewise } from '../../../shared/paths';
+import { compareBytewise, sortBytewise } from '../../../shared/paths';
 import { preAuthEncoding, parseDsseEnvelope } from './dsse';
 import { isEncryptedFile, type ExportJson } from './export-schema';
 import { decodeSignature, verifyDetached, verifyRaw, type TrustedKey } from './keys';
@@ -182,7 +182,7 @@ export function checkContent(report: Report, exp: ExportJson, payload: PayloadTa
       extraCount++;
       if (extras.length < REPORT_EACH_MAX) extras.push(rel);
     }
-    extras.sort(compareBytewise);
+    sortBytewise(extras);
     for (const r of extras) fail('ERR_VERIFY_EXTRA_FILE', `mirror/${r} is in the bundle but export.json does not list it.`, `mirror/${r}`);
     failures = missingOrWrong + extraCount;
   }
@@ -320,7 +320,7 @@ function checkDiff(exp: ExportJson, diffBytes: Buffer, fail: DeltaFail): void {
     if (!added || !changed || !removed) {
       fail('manifest.diff.json must hold sorted, unique "added", "changed" and "removed" lists.', where);
     } else {
-      const union = [...added, ...changed].sort(compareBytewise);
+      const union = sortBytewise([...added, ...changed]);
       if (!(union.length === files.length && union.every((p, i) => p === files.pathAt(i)))) {
         fail(`manifest.diff.json "added" + "changed" (${union.length} paths) do not equal the files export.json lists (${files.length}).`, where);
       }

@@ -15,7 +15,7 @@ import { escapeUntrusted } from '../../../shared/escape';
 import { parseStrictJson } from '../../../shared/strict-json';
 import { openRegular, readRegular, resolveInside } from '../safe-fs';
 import { decodeUtf8Strict } from './export-schema';
-import { compareBytewise } from '../../../shared/paths';
+import { compareBytewise, sortBytewise } from '../../../shared/paths';
 import type { BundleKind, JobProgress, Verdict } from '../../../shared/types';
 import { loadPublicKey, verifyDetached } from './keys';
 import { buildVerdict, checkSignerTenant, Report, verifyMirrorBundle, type MirrorBundleResult } from './mirror';
@@ -418,7 +418,8 @@ function foldItems(run: KitRun): void {
 function warnUnlisted(run: KitRun, listed: Set<string>): void {
   let unlisted: string[] = [];
   try {
-    unlisted = listFiles(run.root).filter((p) => !listed.has(p)).sort(compareBytewise);
+    unlisted = listFiles(run.root).filter((p) => !listed.has(p));
+    sortBytewise(unlisted);
   } catch {
     unlisted = [];
   }
