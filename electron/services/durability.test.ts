@@ -1,7 +1,7 @@
-import { mkdirSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { fsyncTree, makeTreeDurable, openAtomic, startTreeDurable, writeFileAtomic } from './durability';
+import { deferTreeDurable, fsyncTree, makeTreeDurable, openAtomic, startTreeDurable, writeFileAtomic } from './durability';
 import { tempDir } from './testing/fixtures';
 
 let tmp: { dir: string; cleanup: () => void };
@@ -43,6 +43,22 @@ describe('startTreeDurable (the flush on a helper thread, waited for later)', ()
   });
   it('OKC_DURABILITY=fsync-each starts no thread and fsyncs on wait()', () => {
     expect(startTreeDurable(tmp.dir, { OKC_DURABILITY: 'fsync-each' }).wait()).toBe('fsync-each');
+  });
+});
+
+describe('deferTreeDurable (a small tree, flushed when first waited for)', () => {
+  it('does nothing until wait(), then flushes the tree as it is then, once', () => {
+    const root = join(tmp.dir, 'later');
+    // Made after the call: a flush at the call would have failed on the missing folder.
+    const p = deferTreeDurable(root, process.env);
+    mkdirSync(root);
+    writeFileSync(join(root, 'f'), 'x');
+    expect(p.wait()).toBe('syncfs');
+    rmSync(root, { recursive: true });
+    expect(p.wait()).toBe('syncfs');
+  });
+  it('reports a tree that is gone at wait() instead of claiming it is durable', () => {
+    expect(() => deferTreeDurable(join(tmp.dir, 'missing'), process.env).wait()).toThrow(/ENOENT/);
   });
 });
 

@@ -16,7 +16,7 @@ import { resolve } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { OpsError, isOpsError } from '../../../shared/errors';
 import type { Verdict, VerdictKind } from '../../../shared/types';
-import { makeTreeDurable, startTreeDurable, type PendingDurable } from '../durability';
+import { deferTreeDurable, makeTreeDurable, startTreeDurable, type PendingDurable } from '../durability';
 import { checkContent, checkDeltaOrIgnored, checkManifestYaml, checkProvenance, checkSchema, checkSignatures, checkSignerTenant, checkStateDigest, type KeysInfo } from './checks';
 import { decryptPerFile } from './decrypt';
 import type { ExportJson } from './export-schema';
@@ -28,6 +28,10 @@ import { zstdCheck, zstdDecompress, type FrameLog } from './stream/zstd';
 import { TarGate } from './tar-gate';
 import type { VerifyOptions } from './types';
 import { buildVerdict, Report } from './verdict';
+
+/** An extraction at least this large (bytes or files) is flushed on a helper thread (durability.ts). */
+const BACKGROUND_FLUSH_BYTES = 32 * 1024 * 1024;
+const BACKGROUND_FLUSH_FILES = 5000;
 
 export { DSSE_PAYLOAD_TYPE, checkSignerTenant } from './checks';
 export { buildVerdict, Report } from './verdict';
@@ -286,7 +290,8 @@ export async function verifyMirrorBundle(file: string, opts: MirrorVerifyOptions
     // The payload was extracted during the verified read; this step puts it on stable storage.
     const unpacked = exp?.files.bytes ?? 0;
     opts.onProgress?.({ jobId: '', phase: 'extract', bytesDone: 0, bytesTotal: unpacked });
-    if (opts.flushLater) result.durable = startTreeDurable(extractRoot);
+    // A large tree is flushed on a helper thread while the apply plans; a small one when it is needed.
+    if (opts.flushLater) result.durable = unpacked >= BACKGROUND_FLUSH_BYTES || (exp?.files.length ?? 0) >= BACKGROUND_FLUSH_FILES ? startTreeDurable(extractRoot) : deferTreeDurable(extractRoot);
     else makeTreeDurable(extractRoot);
     opts.onProgress?.({ jobId: '', phase: 'extract', bytesDone: unpacked, bytesTotal: unpacked });
   }
