@@ -183,6 +183,10 @@ function escLabel(v: string): string {
   return v.replace(/\\/g, '\\\\').replace(/\n/g, '\\n').replace(/"/g, '\\"');
 }
 
+function cmpText(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
 /** Renders the Prometheus text exposition format (version 0.0.4). */
 export function renderProm(state: MetricsState): string {
   const byName = new Map<string, Series[]>();
@@ -199,7 +203,8 @@ export function renderProm(state: MetricsState): string {
     lines.push(`# HELP ${name} ${HELP[name] ?? name}`);
     lines.push(`# TYPE ${name} ${kind}`);
     if (list.length === 0 && name !== 'okc_apply_failures_total') lines.push(`${name} 0`);
-    for (const s of list.sort((a, b) => seriesKey(a.name, a.labels).localeCompare(seriesKey(b.name, b.labels)))) {
+    // Plain code-unit order (not localeCompare: the same on every host, and no ICU collator to build at each command's start, ~10 ms).
+    for (const s of list.sort((a, b) => cmpText(seriesKey(a.name, a.labels), seriesKey(b.name, b.labels)))) {
       const ls = Object.keys(s.labels).sort().map((k) => `${k}="${escLabel(s.labels[k])}"`).join(',');
       lines.push(`${name}${ls ? `{${ls}}` : ''} ${Number.isFinite(s.value) ? s.value : 0}`);
     }

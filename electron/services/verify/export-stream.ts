@@ -477,19 +477,19 @@ function skipWs(b: Buffer, i: number, n: number): number {
   return i;
 }
 
-const KEYS: [string, number][] = [
-  ['path', K_PATH],
-  ['sha256', K_SHA256],
-  ['size', K_SIZE],
-  ['mediaType', K_MEDIA],
-];
+/** The known keys as bytes, and what each is (parallel arrays: indexed loops, no iterator per call). */
+const KEY_WORDS: readonly Buffer[] = ['path', 'sha256', 'size', 'mediaType'].map((w) => Buffer.from(w, 'latin1'));
+const KEY_IDS: readonly number[] = [K_PATH, K_SHA256, K_SIZE, K_MEDIA];
 
 /** Which known key b[s, e) spells (0: another one), compared as bytes (no string made). */
 function keyOf(b: Buffer, s: number, e: number): number {
-  next: for (const [word, k] of KEYS) {
-    if (word.length !== e - s) continue;
-    for (let j = 0; j < word.length; j++) if (b[s + j] !== word.charCodeAt(j)) continue next;
-    return k;
+  const n = e - s;
+  for (let w = 0; w < KEY_WORDS.length; w++) {
+    const word = KEY_WORDS[w];
+    if (word.length !== n) continue;
+    let j = 0;
+    while (j < n && b[s + j] === word[j]) j++;
+    if (j === n) return KEY_IDS[w];
   }
   return 0;
 }
