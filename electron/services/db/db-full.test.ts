@@ -8,7 +8,7 @@ import { closeSync, mkdirSync, openSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isOpsError } from '../../../shared/errors';
-import { tempDir } from '../testing/fixtures';
+import { tempDir, unmountTestFs } from '../testing/fixtures';
 import { openDatabase } from './index';
 
 let tmp: { dir: string; cleanup: () => void };
@@ -23,7 +23,7 @@ beforeAll(() => {
   if (!mounted) console.warn('db-full.test: skipped, this sandbox does not allow mounting a tmpfs');
 });
 afterAll(() => {
-  if (mounted) spawnSync('umount', [mnt]);
+  if (mounted) unmountTestFs(mnt);
   tmp.cleanup();
 });
 

@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { findAudit, verifyAuditChain } from '../audit/index';
 import { openDatabase } from '../db/index';
-import { KITS, tempDir } from '../testing/fixtures';
+import { KITS, tempDir, unmountTestFs } from '../testing/fixtures';
 import { treeHash } from '../testing/tree';
 import { loadPublicKey } from '../verify/keys';
 import { openWorkspace, type Workspace } from '../workspace/index';
@@ -126,7 +126,7 @@ describe('an import refused on a really full disk (tiny tmpfs)', () => {
     mounted = spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=2m', 'tmpfs', mnt]).status === 0;
   });
   afterEach(() => {
-    if (mounted) spawnSync('umount', [mnt]);
+    if (mounted) unmountTestFs(mnt);
     tmp.cleanup();
   });
 

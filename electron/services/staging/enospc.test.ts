@@ -7,7 +7,7 @@ import { spawnSync } from 'node:child_process';
 import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, readlinkSync, statfsSync, writeSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { KITS, tempDir } from '../testing/fixtures';
+import { KITS, tempDir, unmountTestFs } from '../testing/fixtures';
 import { treeHash } from '../testing/tree';
 import { loadPublicKey } from '../verify/keys';
 import { openWorkspace } from '../workspace/index';
@@ -24,7 +24,7 @@ beforeAll(() => {
   mounted = spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=2m', 'tmpfs', mnt]).status === 0;
 });
 afterAll(() => {
-  if (mounted) spawnSync('umount', [mnt]);
+  if (mounted) unmountTestFs(mnt);
   tmp.cleanup();
 });
 

@@ -1,4 +1,5 @@
 /** Test support: where ../shared is (read in place, never copied), and temp folders. */
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { OpsError } from '../../../shared/errors';
 import { tmpdir } from 'node:os';
@@ -14,6 +15,23 @@ export const KITS = join(FIXTURES, 'kits');
 export function tempDir(prefix = 'okc-'): { dir: string; cleanup: () => void } {
   const dir = mkdtempSync(join(tmpdir(), prefix));
   return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+/**
+ * Unmounts a test's small filesystem. The detached `rm` an import started
+ * (staging/trash.ts) may still be at work in it, which makes umount fail
+ * with "busy": tried again for up to 5 s, then detached lazily (`umount -l`),
+ * so the temp folder's removal never fails on a mount point.
+ */
+export function unmountTestFs(mnt: string): void {
+  const until = Date.now() + 5000;
+  while (spawnSync('umount', [mnt]).status !== 0) {
+    if (Date.now() > until) {
+      spawnSync('umount', ['-l', mnt]);
+      return;
+    }
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 50);
+  }
 }
 
 /**
