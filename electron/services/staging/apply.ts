@@ -4,7 +4,7 @@
  * moved in), state digest from known digests, fsync, journal commit, atomic
  * switch, database transaction with the audit row, pruning.
  */
-import { closeSync, openSync, readdirSync, readFileSync, readSync, statSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readdirSync, readSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { OpsError } from '../../../shared/errors';
@@ -20,7 +20,7 @@ import { freeBytes, hookedFs, isNoSpace, type StagingFile, type StagingFs, type 
 import { readJournal, removeJournal, writeJournal, type ApplyJournal, type GenerationInsert } from './journal';
 import { discardLibraryPlacement, placeInLibrary, planLibraryPlacement, type LibraryPlacement } from './library-place';
 import { comparePaths, FileFolderCheck, FolderCursor, mergeJoin, parentOf, sortedPaths, stateFile, StateWriter, type MergedEntry } from './state';
-import { MAX_SPARSE_STATE_BYTES, sparseMerge } from './sparse-state';
+import { fileSource, MAX_SPARSE_STATE_BYTES, sparseMerge } from './sparse-state';
 import { currentGeneration, getGeneration, insertGeneration, listLibrary, markGenerationPruned, maxSeq, readState, setCurrent, setLastApply, upsertLibrary } from './store';
 import { currentLinkSeq, switchLink } from './switch';
 import { ChainDiffer, chainChangedPaths, finishRecycle, generationsToDrop, RecycleDiffer, recycleCandidate, recycleTree, revertRecycle, type RecycleDiff, type RecyclePlan } from './recycle';
@@ -326,18 +326,26 @@ function fullPass(input: PlanInput, files: Iterable<StateEntry>, removed: string
 function sparsePass(input: PlanInput, files: Iterable<StateEntry>, removed: readonly string[], differ: ChainDiffer): StatePass | null {
   const { base, baseStateFile } = input;
   if (!base || !baseStateFile || !input.filesInOrder) return null;
-  let bytes: Buffer;
+  let fd: number;
   try {
-    if (statSync(baseStateFile).size > MAX_SPARSE_STATE_BYTES) return null;
-    bytes = readFileSync(baseStateFile);
+    fd = openSync(baseStateFile, 'r');
   } catch {
     return null;
   }
-  if (bytes.length > 0 && bytes[bytes.length - 1] !== 0x0a) return null;
-  const list: StateEntry[] = [];
-  for (const f of files) list.push({ path: f.path, sha256: f.sha256, size: f.size });
-  const r = sparseMerge({ base: bytes, baseCount: base.file_count, baseTotal: base.total_bytes, files: list, removed, keys: differ.keys, onEntry: (e) => differ.add(e), sink: input.stateSink ?? null });
-  return { ...r, dirCount: r.newDirs + 1, sparse: true };
+  try {
+    const size = fstatSync(fd).size;
+    if (size > MAX_SPARSE_STATE_BYTES) return null;
+    if (size > 0) {
+      const last = Buffer.alloc(1);
+      if (readSync(fd, last, 0, 1, size - 1) !== 1 || last[0] !== 0x0a) return null;
+    }
+    const list: StateEntry[] = [];
+    for (const f of files) list.push({ path: f.path, sha256: f.sha256, size: f.size });
+    const r = sparseMerge({ base: fileSource(fd, size), baseCount: base.file_count, baseTotal: base.total_bytes, files: list, removed, keys: differ.keys, onEntry: (e) => differ.add(e), sink: input.stateSink ?? null });
+    return { ...r, dirCount: r.newDirs + 1, sparse: true };
+  } finally {
+    closeSync(fd);
+  }
 }
 
 /**

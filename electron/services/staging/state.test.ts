@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { compareBytewise, fileFolderConflict } from '../../../shared/paths';
 import type { StateEntry } from '../../../shared/state-digest';
 import { tempDir } from '../testing/fixtures';
-import { sparseMerge } from './sparse-state';
+import { bufferSource, sparseMerge } from './sparse-state';
 import { comparePaths, digestOfText, FileFolderCheck, FolderCursor, mergeJoin, mergeState, parentOf, parseStateText, scanStateFile, sortedPaths, sortEntries, stateEntries, stateText, StateWriter } from './state';
 
 let tmp: { dir: string; cleanup: () => void };
@@ -225,8 +225,13 @@ describe('sparse merge (a small delta over a large base, visiting only its paths
       const want = lineByLine(base, fileList, removed, visit);
       const chunks: Buffer[] = [];
       const seen: StateEntry[] = [];
+      // Read through a window of 64 B to 8 KiB from a source (slid many times, lines longer than
+      // it grown into), or held whole.
+      const text = Buffer.from(stateText(base), 'utf8');
+      const windowBytes = seed % 5 === 0 ? undefined : 64 << seed % 8;
       const got = sparseMerge({
-        base: Buffer.from(stateText(base), 'utf8'),
+        base: seed % 5 === 0 ? text : bufferSource(text),
+        windowBytes,
         baseCount: base.length,
         baseTotal: base.reduce((s, e) => s + e.size, 0),
         files: fileList,
@@ -235,7 +240,7 @@ describe('sparse merge (a small delta over a large base, visiting only its paths
         onEntry: (e) => seen.push({ ...strip(e), changed: e.changed } as StateEntry),
         sink: (c) => chunks.push(Buffer.from(c)),
       });
-      const ctx = `seed ${seed}`;
+      const ctx = `seed ${seed}, window ${windowBytes ?? 'whole'}`;
       expect(got.clash, ctx).toEqual(want.clash);
       if (want.clash) {
         clashes++;
