@@ -85,7 +85,7 @@ describe('planApply (pure)', () => {
       // It counts only the folders a recycling build may make (data/), not the tree's five.
       expect(sparse.neededBytes).toBeLessThan(lineByLine.neededBytes);
       // Over the differ's limit: no recycling, so the build makes every folder: the plan is the line-by-line one.
-      const over = planApply({ ...i, recycleDiff: new ChainDiffer(from, keys, 1) });
+      const over = planApply({ ...i, recycleDiff: new ChainDiffer(from, keys, [], 1) });
       expect(over.recycle).toBeUndefined();
       expect(over.neededBytes).toBe(lineByLine.neededBytes);
       expect(over.digest).toBe(lineByLine.digest);

@@ -728,12 +728,13 @@ export function applyPrepared(ws: Workspace, db: Db, prepared: PreparedBundle, o
       const limit = Math.max(16, from.file_count);
       const own = exp.files.length + (exp.removed?.length ?? 0);
       const fromChain = own <= limit ? chainChangedPaths(ws.layout, (s) => getGeneration(db, s), chain.base!, from.seq, limit - own) : null;
+      const ownPaths: string[] = [];
       if (fromChain) {
-        for (const f of exp.files) fromChain.push(f.path);
-        for (const r of exp.removed ?? []) fromChain.push(r);
+        for (const f of exp.files) ownPaths.push(f.path);
+        for (const r of exp.removed ?? []) ownPaths.push(r);
       }
       const recycleDiff: RecycleDiff = fromChain
-        ? new ChainDiffer(from, fromChain, limit)
+        ? new ChainDiffer(from, fromChain, ownPaths, limit)
         : new RecycleDiffer(from, generationState(ws, from.seq), limit);
       plan = planApply({ ...input, recycleDiff, stateSink: (chunk) => out.write(chunk) });
       out.end();

@@ -98,15 +98,17 @@ describe('a delta built in the tree retention drops', () => {
     for (const n of [4, 5, 6, 7]) {
       const db = openDatabase(ws.layout.db);
       let plans: [RecyclePlan | null, RecyclePlan | null];
+      let baseSeq = 0;
       try {
         const base = getGeneration(db, readState(db).current_seq!)!;
+        baseSeq = base.seq;
         const from = getGeneration(db, n - 3)!;
         const { exp } = fakeExport(spec(n));
         const own = [...[...exp.files].map((f) => f.path), ...(exp.removed ?? [])];
         const chain = chainChangedPaths(ws.layout, (q) => getGeneration(db, q), base, from.seq, 1e6);
         expect(chain, `generation ${n}`).not.toBeNull();
         const a = new RecycleDiffer(from, generationState(ws, from.seq));
-        const b = new ChainDiffer(from, [...chain!, ...own]);
+        const b = new ChainDiffer(from, chain!, own);
         for (const e of newStateOf({ baseEntries: generationState(ws, base.seq), files: filesInOrder(exp, false), removed: sortedPaths(exp.removed) })) {
           a.add(e);
           b.add(e);
@@ -119,11 +121,17 @@ describe('a delta built in the tree retention drops', () => {
       expect(plans[1]).not.toBeNull();
       const [exact, chained] = [plans[0]!, plans[1]!];
       // The same placements; the chain's "out" is every changed path (the move skips those the
-      // recycled tree does not hold): the exact difference's, and only paths not in its state.
-      expect(chained.into).toEqual(exact.into);
-      expect(chained.out.filter((p) => exact.out.includes(p))).toEqual(exact.out);
-      const fromPaths = new Set([...generationState(ws, chained.from.seq)].map((e) => e.path));
-      for (const p of chained.out) if (!exact.out.includes(p)) expect(fromPaths.has(p), `${p} is in generation ${chained.from.seq}`).toBe(false);
+      // recycled tree does not hold) but those placed over the base's own file: the exact
+      // difference's, and only paths not in its state.
+      expect(chained.into.map(({ path, fromBundle, size }) => ({ path, fromBundle, size }))).toEqual(exact.into);
+      const overBase = chained.into.filter((x) => x.overBase).map((x) => x.path);
+      expect(overBase.length, `generation ${n}`).toBeGreaterThan(0);
+      expect(sortedPaths([...chained.out, ...overBase].filter((p) => exact.out.includes(p)))).toEqual(exact.out);
+      const fromState = new Map([...generationState(ws, chained.from.seq)].map((e) => [e.path, e]));
+      const baseState = new Map([...generationState(ws, baseSeq)].map((e) => [e.path, e]));
+      for (const p of chained.out) if (!exact.out.includes(p)) expect(fromState.has(p), `${p} is in generation ${chained.from.seq}`).toBe(false);
+      // A path placed over the base's own file: the recycled generation and the base agree on it.
+      for (const p of overBase) expect(fromState.get(p), p).toEqual(baseState.get(p));
       viaChain += chained.out.length + chained.into.length;
       apply(ws, n);
     }

@@ -47,8 +47,13 @@ export interface RecyclePlan {
    * skipped by the move (recycleTree), so no lstat per path is needed to plan.
    */
   out: string[];
-  /** Paths placed into the tree (new, or replacing), sorted, with where they come from. */
-  into: { path: string; fromBundle: boolean; size: number }[];
+  /**
+   * Paths placed into the tree (new, or replacing), sorted, with where they come from. `overBase`:
+   * a path only this bundle changes since the recycled generation, so the tree's file there (if
+   * any) is the base's own (the same inode): it is not moved out first, the bundle's file replaces
+   * it in one rename, and a revert links the base's file back (not listed in `out`).
+   */
+  into: { path: string; fromBundle: boolean; size: number; overBase?: boolean }[];
 }
 
 /**
@@ -188,16 +193,20 @@ export function chainChangedPaths(layout: WorkspaceLayout, getRow: (seq: number)
  */
 export class ChainDiffer implements RecycleDiff {
   private readonly changed: string[];
+  private readonly chain: Set<string>;
   private i = 0;
   private readonly hits: { path: string; e: MergedEntry | null }[] = [];
 
+  /** `chainPaths`: what the kept deltas since the recycled generation changed; `ownPaths`: this bundle's files and removals. */
   constructor(
     private readonly from: GenerationRow,
-    changedPaths: readonly string[],
+    chainPaths: readonly string[],
+    ownPaths: readonly string[] = [],
     private readonly limit: number = Math.max(16, from.file_count),
   ) {
-    const sorted = sortBytewise([...changedPaths]);
+    const sorted = sortBytewise([...chainPaths, ...ownPaths]);
     this.changed = sorted.filter((p, k) => k === 0 || p !== sorted[k - 1]);
+    this.chain = new Set(chainPaths);
   }
 
   /** The paths it asks about, sorted, without duplicates (the sparse pass visits exactly these besides the delta's). */
@@ -219,8 +228,11 @@ export class ChainDiffer implements RecycleDiff {
     const out: string[] = [];
     const into: RecyclePlan['into'] = [];
     for (const { path, e } of this.hits) {
-      out.push(path);
-      if (e) into.push({ path, fromBundle: e.changed, size: e.size });
+      if (e && e.changed && !this.chain.has(path)) into.push({ path, fromBundle: true, size: e.size, overBase: true });
+      else {
+        out.push(path);
+        if (e) into.push({ path, fromBundle: e.changed, size: e.size });
+      }
       if (out.length + into.length > this.limit) return null;
     }
     return { from: this.from, out, into };
@@ -232,30 +244,36 @@ export function recycleCandidate(drop: readonly GenerationRow[]): GenerationRow 
   return drop.length === 0 ? null : [...drop].sort((a, b) => b.seq - a.seq)[0];
 }
 
-/** The touched-path list: "-" a path that may be moved out, "+" a path placed (one per line; paths hold no newline). */
+/**
+ * The touched-path list: "-" a path that may be moved out, "+" a path placed,
+ * "=" a path placed over the base's own file (one per line; paths hold no newline).
+ */
 function pathsText(plan: RecyclePlan): string {
   const lines: string[] = [];
   for (const p of plan.out) lines.push(`-${p}`);
-  for (const e of plan.into) lines.push(`+${e.path}`);
+  for (const e of plan.into) lines.push(`${e.overBase ? '=' : '+'}${e.path}`);
   return lines.join('\n') + '\n';
 }
 
-function parsePathsText(text: string): { out: string[]; into: string[] } {
+function parsePathsText(text: string): { out: string[]; into: string[]; overBase: string[] } {
   const out: string[] = [];
   const into: string[] = [];
+  const overBase: string[] = [];
   for (const line of text.split('\n')) {
     if (line.startsWith('-')) out.push(line.slice(1));
     else if (line.startsWith('+')) into.push(line.slice(1));
+    else if (line.startsWith('=')) overBase.push(line.slice(1));
   }
-  return { out, into };
+  return { out, into, overBase };
 }
 
+/** What is at `p`: null when nothing is (or a file stands where a folder of it would be). */
 function lstatKind(p: string): 'file' | 'dir' | 'other' | null {
   try {
     const st = lstatSync(p);
     return st.isDirectory() ? 'dir' : st.isFile() ? 'file' : 'other';
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT' || (e as NodeJS.ErrnoException).code === 'ENOTDIR') return null;
     throw e;
   }
 }
@@ -401,7 +419,7 @@ export function revertRecycle(layout: WorkspaceLayout, fs: StagingFs, j: ApplyJo
   const tree = generationDir(layout, j.seq);
   const undo = undoDir(layout, j.seq);
   if (lstatKind(tree) === 'dir') {
-    const { out, into } = parsePathsText(readFileSync(join(undo, 'paths.txt'), 'utf8'));
+    const { out, into, overBase } = parsePathsText(readFileSync(join(undo, 'paths.txt'), 'utf8'));
     const touched = new Set<string>();
     const undoTree = join(undo, 'tree');
     // What was moved out is what the undo folder holds (tree/<k> for the k-th listed path). It stays
@@ -420,8 +438,25 @@ export function revertRecycle(layout: WorkspaceLayout, fs: StagingFs, j: ApplyJo
         pruneEmptyParents(fs, tree, p, touched);
       }
     }
-    // 2. Files moved out: put back (over a placed replacement, if any) through a temporary link.
     const known = new Set<string>();
+    // 1b. Files placed over the base's own: the base's file linked back (the tree held that inode),
+    // or removed where the base has none (the tree had none either).
+    const baseTree = j.row.base_seq === null ? null : generationDir(layout, j.row.base_seq);
+    for (const p of placing ? overBase : []) {
+      const kind = baseTree === null ? null : lstatKind(`${baseTree}/${p}`);
+      if (kind === 'file') {
+        ensureFolders(fs, tree, p, known, touched, () => {});
+        const tmp = join(undo, 'put-back');
+        fs.rm(tmp);
+        fs.link(`${baseTree}/${p}`, tmp);
+        fs.rename(tmp, `${tree}/${p}`);
+        touched.add(parentOf(p));
+      } else if (lstatKind(`${tree}/${p}`) === 'file') {
+        fs.rm(`${tree}/${p}`);
+        pruneEmptyParents(fs, tree, p, touched);
+      }
+    }
+    // 2. Files moved out: put back (over a placed replacement, if any) through a temporary link.
     for (let k = 0; k < out.length; k++) {
       if (!moved[k]) continue;
       const p = out[k];
