@@ -6,7 +6,10 @@
  * that differ between the two states are touched: files the new state no
  * longer has (or has with other content) are moved into an undo folder,
  * then the new ones are linked in from the base (or moved in from the
- * verified incoming folder). The current generation is never touched.
+ * verified incoming folder). A file that only the new bundle changes is
+ * the base's own in the dropped tree too (unchanged since, so the same
+ * inode): the bundle's file replaces it in one rename, and a revert links
+ * the base's back. The current generation is never touched.
  *
  * Crash safety: before the first change, the list of touched paths is
  * written (fsynced) into `staging/<seq>.undo/paths.txt`, then the dropped
@@ -409,9 +412,11 @@ function moveIfThere(fs: StagingFs, from: string, to: string): boolean {
 
 /**
  * Puts a recycled generation back exactly as it was (journal phase
- * "building" with `recycle`): placed files removed, moved-out files moved
- * back, the tree renamed back to its own name. Idempotent; a no-op when the
- * claim never happened.
+ * "building" with `recycle`): placed files removed, files placed over the
+ * base's own replaced by the base's again, moved-out files linked back from
+ * the undo folder, the tree renamed back to its own name. Idempotent (the
+ * undo folder is only removed at the end), also when interrupted and run
+ * again; a no-op when the claim never happened.
  */
 export function revertRecycle(layout: WorkspaceLayout, fs: StagingFs, j: ApplyJournal): void {
   if (!j.recycle) return;
