@@ -16,6 +16,7 @@ import { RESTORE_CHECKLIST_ID, restoreChain } from '../runbooks/restore';
 import { currentGeneration, getGeneration, getTrivy, listLibrary, markLibraryPruned } from '../staging/store';
 import type { LibraryRow } from '../staging/types';
 import type { Workspace } from '../workspace/index';
+import { compareBytewise } from '../../../shared/paths';
 
 export interface RetentionDecision {
   sha256: string;
@@ -91,7 +92,7 @@ export function planRetention(ws: Workspace, db: Db, now: Date = new Date()): { 
   const keep: RetentionDecision[] = [];
   const prune: RetentionDecision[] = [];
   const mirror = rows.filter((r) => r.kind === 'mirror-full' || r.kind === 'mirror-delta');
-  const fulls = mirror.filter((r) => r.kind === 'mirror-full' || r.reset_baseline === 1).sort((a, b) => (b.generation ?? 0) - (a.generation ?? 0) || (b.imported_at < a.imported_at ? -1 : b.imported_at > a.imported_at ? 1 : 0));
+  const fulls = mirror.filter((r) => r.kind === 'mirror-full' || r.reset_baseline === 1).sort((a, b) => (b.generation ?? 0) - (a.generation ?? 0) || compareBytewise(b.imported_at, a.imported_at));
   const latestFull = fulls[0];
   const recentDeltas = new Set(
     mirror
@@ -115,7 +116,7 @@ export function planRetention(ws: Workspace, db: Db, now: Date = new Date()): { 
   }
   for (const kind of ['trivy-db', 'trivy-java-db'] as const) {
     const installed = getTrivy(db, kind)?.library_sha256 ?? null;
-    const list = rows.filter((r) => r.kind === kind).sort((a, b) => (b.imported_at < a.imported_at ? -1 : b.imported_at > a.imported_at ? 1 : 0));
+    const list = rows.filter((r) => r.kind === kind).sort((a, b) => compareBytewise(b.imported_at, a.imported_at));
     list.forEach((r, i) => {
       if (r.sha256 === installed) keep.push(decision(r, 'the Trivy database in use'));
       else if (i < policy.trivyCount) keep.push(decision(r, `one of the ${policy.trivyCount} newest ${kind} bundles`));

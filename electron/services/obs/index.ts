@@ -7,6 +7,7 @@
  */
 import { appendFileSync, closeSync, constants as fsc, existsSync, mkdirSync, openSync, readdirSync, readFileSync, unlinkSync } from 'node:fs';
 import { terminalSafeJson } from '../../../shared/escape';
+import { compareBytewise } from '../../../shared/paths';
 import { join } from 'node:path';
 import type { Workspace } from '../workspace/index';
 import { writeFileAtomic } from '../durability';
@@ -183,10 +184,6 @@ function escLabel(v: string): string {
   return v.replace(/\\/g, '\\\\').replace(/\n/g, '\\n').replace(/"/g, '\\"');
 }
 
-function cmpText(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
-}
-
 /** Renders the Prometheus text exposition format (version 0.0.4). */
 export function renderProm(state: MetricsState): string {
   const byName = new Map<string, Series[]>();
@@ -203,8 +200,8 @@ export function renderProm(state: MetricsState): string {
     lines.push(`# HELP ${name} ${HELP[name] ?? name}`);
     lines.push(`# TYPE ${name} ${kind}`);
     if (list.length === 0 && name !== 'okc_apply_failures_total') lines.push(`${name} 0`);
-    // Plain code-unit order (not localeCompare: the same on every host, and no ICU collator to build at each command's start, ~10 ms).
-    for (const s of list.sort((a, b) => cmpText(seriesKey(a.name, a.labels), seriesKey(b.name, b.labels)))) {
+    // Bytewise order (not localeCompare: the same on every host, and no ICU collator to build at each command's start, ~10 ms).
+    for (const s of list.sort((a, b) => compareBytewise(seriesKey(a.name, a.labels), seriesKey(b.name, b.labels)))) {
       const ls = Object.keys(s.labels).sort().map((k) => `${k}="${escLabel(s.labels[k])}"`).join(',');
       lines.push(`${name}${ls ? `{${ls}}` : ''} ${Number.isFinite(s.value) ? s.value : 0}`);
     }

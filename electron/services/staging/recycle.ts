@@ -435,43 +435,33 @@ export function revertRecycle(layout: WorkspaceLayout, fs: StagingFs, j: ApplyJo
     // Before "placing" (the moves out not all done), nothing was placed: a file at a listed path is
     // the old tree's own, not yet moved.
     const placing = lstatKind(join(undo, 'placing')) === 'dir';
-    // 1. Files placed where the old tree had none: removed (only files: a folder there is the old tree's).
-    for (const p of placing ? into : []) {
-      if (wasThere.has(p)) continue;
-      if (lstatKind(`${tree}/${p}`) === 'file') {
-        fs.rm(`${tree}/${p}`);
-        pruneEmptyParents(fs, tree, p, touched);
-      }
-    }
     const known = new Set<string>();
+    // A placed file at `p` removed (only a file: a folder there is the old tree's).
+    const removePlaced = (p: string): void => {
+      if (lstatKind(`${tree}/${p}`) !== 'file') return;
+      fs.rm(`${tree}/${p}`);
+      pruneEmptyParents(fs, tree, p, touched);
+    };
+    // `source`'s inode put at `p` (over a placed file, if any) through a temporary link: `source` stays.
+    const putBack = (source: string, p: string): void => {
+      ensureFolders(fs, tree, p, known, touched, () => {});
+      const tmp = join(undo, 'put-back');
+      fs.rm(tmp);
+      fs.link(source, tmp);
+      fs.rename(tmp, `${tree}/${p}`);
+      touched.add(parentOf(p));
+    };
+    // 1. Files placed where the old tree had none: removed.
+    for (const p of placing ? into : []) if (!wasThere.has(p)) removePlaced(p);
     // 1b. Files placed over the base's own: the base's file linked back (the tree held that inode),
     // or removed where the base has none (the tree had none either).
     const baseTree = j.row.base_seq === null ? null : generationDir(layout, j.row.base_seq);
     for (const p of placing ? overBase : []) {
-      const kind = baseTree === null ? null : lstatKind(`${baseTree}/${p}`);
-      if (kind === 'file') {
-        ensureFolders(fs, tree, p, known, touched, () => {});
-        const tmp = join(undo, 'put-back');
-        fs.rm(tmp);
-        fs.link(`${baseTree}/${p}`, tmp);
-        fs.rename(tmp, `${tree}/${p}`);
-        touched.add(parentOf(p));
-      } else if (lstatKind(`${tree}/${p}`) === 'file') {
-        fs.rm(`${tree}/${p}`);
-        pruneEmptyParents(fs, tree, p, touched);
-      }
+      if (baseTree !== null && lstatKind(`${baseTree}/${p}`) === 'file') putBack(`${baseTree}/${p}`, p);
+      else removePlaced(p);
     }
-    // 2. Files moved out: put back (over a placed replacement, if any) through a temporary link.
-    for (let k = 0; k < out.length; k++) {
-      if (!moved[k]) continue;
-      const p = out[k];
-      ensureFolders(fs, tree, p, known, touched, () => {});
-      const tmp = join(undo, 'put-back');
-      fs.rm(tmp);
-      fs.link(`${undoTree}/${k}`, tmp);
-      fs.rename(tmp, `${tree}/${p}`);
-      touched.add(parentOf(p));
-    }
+    // 2. Files moved out: put back from the undo folder.
+    for (let k = 0; k < out.length; k++) if (moved[k]) putBack(`${undoTree}/${k}`, out[k]);
     for (const d of touched) {
       if (lstatKind(d === '' ? tree : `${tree}/${d}`) === 'dir') fs.fsyncDir(d === '' ? tree : `${tree}/${d}`);
     }

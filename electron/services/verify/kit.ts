@@ -418,8 +418,7 @@ function foldItems(run: KitRun): void {
 function warnUnlisted(run: KitRun, listed: Set<string>): void {
   let unlisted: string[] = [];
   try {
-    unlisted = listFiles(run.root).filter((p) => !listed.has(p));
-    sortBytewise(unlisted);
+    unlisted = sortBytewise(listFiles(run.root).filter((p) => !listed.has(p)));
   } catch {
     unlisted = [];
   }
