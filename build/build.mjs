@@ -1,8 +1,8 @@
 // Builds the Node-side bundles with esbuild: the `mirror` CLI (run by `prepare`),
 // and, for `all`, the Electron main process and preload. The renderer is built by Vite.
 import { build } from 'esbuild';
-import { chmodSync, readFileSync, rmSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { chmodSync, existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -38,7 +38,9 @@ const common = {
 
 // The CLI bundles zod (pure JS) into its chunks: loaded from node_modules it costs Node's ESM
 // loader ~40 ms of a command's start-up (one file per module), a third of a 1 % delta's apply.
-const cliExternal = external.filter((x) => x !== 'zod');
+// age-encryption (an ES module only) too: the CLI is one CommonJS file run through node:vm, where an
+// `import()` of a package has no loader (and Node 20 has no require() of an ES module).
+const cliExternal = external.filter((x) => x !== 'zod' && x !== 'age-encryption');
 
 // zod re-exports every locale (`z.locales`: 64 languages, ~400 KB of the CLI's JS, compiled at each
 // start); the engine never selects one, and zod's English default comes from locales/en.js directly.
@@ -57,19 +59,44 @@ const zodEnglishOnly = {
 };
 
 async function cli() {
-  // Chunk names carry a content hash: stale ones from earlier builds would pile up.
+  // Earlier builds' bundles, their code caches and the chunks of the ESM build before them.
   rmSync(join(outdir, 'cli/chunks'), { recursive: true, force: true });
-  await build({
+  rmSync(join(outdir, 'cli/mirror.mjs.map'), { force: true });
+  for (const f of existsSync(join(outdir, 'cli')) ? readdirSync(join(outdir, 'cli')) : []) {
+    if (/^mirror-.*\.(cjs|cjs\.map|cache|tmp)$/.test(f)) rmSync(join(outdir, 'cli', f), { force: true });
+  }
+  // The CLI itself: one CommonJS file whose name carries its content hash, loaded by the launcher
+  // below through node:vm with a V8 code cache per command (electron/cli/launcher.ts). CommonJS,
+  // because Node 20 keeps no compile cache for ES modules; each command's module still runs only
+  // when that command does (esbuild keeps an `import()` lazy in one file too).
+  const result = await build({
     ...common,
     external: cliExternal,
     plugins: [zodEnglishOnly],
     entryPoints: { 'cli/mirror': 'electron/cli/bin.ts' },
+    entryNames: '[dir]/[name]-[hash]',
     outdir,
-    // Each command is a chunk loaded when it runs (fast `--help`, `--version`).
-    splitting: true,
-    chunkNames: 'cli/chunks/[name]-[hash]',
+    outExtension: { '.js': '.cjs' },
+    format: 'cjs',
+    // The engine finds its worker, resources and packages from its own file (import.meta.url in
+    // the sources): the bundle's path, as the launcher passes it.
+    define: { ...common.define, 'import.meta.url': '__okcBundleUrl' },
+    banner: { js: 'const __okcBundleUrl = require("node:url").pathToFileURL(__filename).href;' },
+    metafile: true,
+  });
+  const bundleFile = Object.keys(result.metafile.outputs).find((f) => f.endsWith('.cjs'));
+  // No `import()` may be left in it (see cliExternal): it would fail only when that path runs.
+  const dynamic = /^(?!\s*(?:\/\/|\*)).*\bimport\(\s*["'`]/m.exec(readFileSync(join(root, bundleFile), 'utf8'));
+  if (dynamic) throw new Error(`${bundleFile}: a dynamic import() is left in the CLI bundle: ${dynamic[0].trim().slice(0, 160)}`);
+  await build({
+    ...common,
+    external: [],
+    entryPoints: { 'cli/mirror': 'electron/cli/launcher.ts' },
+    outdir,
     outExtension: { '.js': '.mjs' },
     format: 'esm',
+    sourcemap: false,
+    define: { ...common.define, __CLI_BUNDLE__: JSON.stringify(basename(bundleFile)) },
     // A young generation of 2 MiB semi-spaces (V8's default grows to 16): a verify of a
     // 1,000,000-file bundle peaks ~75 MB lower at the same speed (docs/benchmarks.md, issue 13).
     // `env -S` (coreutils 8.30+) splits the line into node and its flag.
