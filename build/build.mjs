@@ -81,12 +81,20 @@ async function cli() {
     // The engine finds its worker, resources and packages from its own file (import.meta.url in
     // the sources): the bundle's path, as the launcher passes it.
     define: { ...common.define, 'import.meta.url': '__okcBundleUrl' },
-    banner: { js: 'const __okcBundleUrl = require("node:url").pathToFileURL(__filename).href;' },
+    // No comments and no indentation (names are kept; the source map gives lines back): a third
+    // less to read at each start, and pure ASCII (esbuild escapes strings, comments are gone), so
+    // the launcher reads it as Latin-1 into a one-byte string with no UTF-8 decoding (~20 ms less).
+    minifyWhitespace: true,
+    // The directive first: the whole bundle is strict code, as the ES modules it comes from.
+    banner: { js: '"use strict";const __okcBundleUrl = require("node:url").pathToFileURL(__filename).href;' },
     metafile: true,
   });
   const bundleFile = Object.keys(result.metafile.outputs).find((f) => f.endsWith('.cjs'));
+  const bundleText = readFileSync(join(root, bundleFile));
+  const nonAscii = bundleText.findIndex((b) => b > 0x7f);
+  if (nonAscii >= 0) throw new Error(`${bundleFile}: a non-ASCII byte at offset ${nonAscii}; the launcher reads the bundle as Latin-1`);
   // No `import()` may be left in it (see cliExternal): it would fail only when that path runs.
-  const dynamic = /^(?!\s*(?:\/\/|\*)).*\bimport\(\s*["'`]/m.exec(readFileSync(join(root, bundleFile), 'utf8'));
+  const dynamic = /\bimport\(\s*["'`]/.exec(bundleText.toString('latin1'));
   if (dynamic) throw new Error(`${bundleFile}: a dynamic import() is left in the CLI bundle: ${dynamic[0].trim().slice(0, 160)}`);
   await build({
     ...common,

@@ -42,7 +42,8 @@ if (cacheFile) {
   }
 }
 // The CommonJS wrapper, as Node's own loader would give the bundle.
-const source = `(function (exports, require, module, __filename, __dirname) {${readFileSync(bundle, 'utf8')}\n})`;
+// Latin-1: the build makes the bundle pure ASCII, so this is the text as is, with no UTF-8 decoding.
+const source = `(function (exports, require, module, __filename, __dirname) {${readFileSync(bundle, 'latin1')}\n})`;
 const script = new Script(source, {
   filename: bundle,
   cachedData,
