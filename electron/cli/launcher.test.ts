@@ -71,16 +71,25 @@ describe('the mirror launcher and its code cache', () => {
     expect(mirror(verify).trace).toEqual([`code cache: accepted ${cacheOf('verify')}`]);
   });
 
-  it.skipIf(!have)('a failed command writes no cache; nor does --version, nor a run with OKC_CODE_CACHE=off', () => {
+  it('--help and --version share one cache ("main"); a command never takes it', () => {
+    rmSync(cacheOf('main'), { force: true });
+    const help = mirror(['--help']);
+    expect(help.status).toBe(0);
+    expect(help.stdout).toMatch(/^mirror \d+\.\d+\.\d+: verify, import and stage/);
+    expect(help.trace).toEqual([`code cache: none at ${cacheOf('main')}`, `code cache: written ${cacheOf('main')}`]);
+    const version = mirror(['--version']);
+    expect(version.stdout.trim()).toBe((JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')) as { version: string }).version);
+    expect(version.trace).toEqual([`code cache: accepted ${cacheOf('main')}`]);
+    // A path as the first argument names no cache file.
+    expect(mirror(['../../etc/passwd']).trace).toEqual(['code cache: not used']);
+  });
+
+  it.skipIf(!have)('a failed command writes no cache; nor does a run with OKC_CODE_CACHE=off', () => {
     rmSync(cacheOf('verify'), { force: true });
     const missing = mirror(['verify', join(tmp.dir, 'no-such-bundle.tar.zst'), '--key', KEY]);
     expect(missing.status).not.toBe(0);
     expect(missing.trace).toEqual([`code cache: none at ${cacheOf('verify')}`]);
     expect(existsSync(cacheOf('verify'))).toBe(false);
-    const version = mirror(['--version']);
-    expect(version.status).toBe(0);
-    expect(version.stdout.trim()).toBe((JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')) as { version: string }).version);
-    expect(version.trace).toEqual(['code cache: not used']);
     const off = mirror(verify, { OKC_CODE_CACHE: 'off' });
     expect(off.status).toBe(0);
     expect(off.trace).toEqual([]);

@@ -5,7 +5,8 @@
  * every start (issue 13: ~0.07 s of a 1 % delta's ~0.85 s).
  *
  * The cache is per command (`mirror-<hash>.<command>.cache` beside the
- * bundle): what `import` compiles is not what `status` compiles. It is written
+ * bundle; `main` for `--help` and `--version`): what `import` compiles is not
+ * what `status` compiles. It is written
  * when a command ends with exit code 0 and no cache was accepted at its start
  * (none yet, or V8 rejected it: another Node, other V8 flags, a damaged file),
  * through a temporary file renamed into place, and never when the folder is
@@ -30,8 +31,10 @@ const bundle = join(dir, __CLI_BUNDLE__);
 const mode = process.env.OKC_CODE_CACHE;
 const trace = mode === 'trace' ? (msg: string): void => void process.stderr.write(`code cache: ${msg}\n`) : (): void => {};
 const command = process.argv[2];
-// Only a command's name (lower-case letters and dashes) names a cache file: never a path or an option.
-const cacheFile = mode !== 'off' && command !== undefined && /^[a-z][a-z-]{0,31}$/.test(command) ? `${bundle.replace(/\.cjs$/, '')}.${command}.cache` : null;
+// A command's name (lower-case letters and dashes) names its cache file, never a path; `--help`,
+// `--version` and other options first share one ("main").
+const key = mode === 'off' ? null : command === undefined || command.startsWith('-') ? 'main' : /^[a-z][a-z-]{0,31}$/.test(command) ? command : null;
+const cacheFile = key === null ? null : `${bundle.replace(/\.cjs$/, '')}.${key}.cache`;
 
 let cachedData: Buffer | undefined;
 if (cacheFile) {
