@@ -60,15 +60,31 @@ describe('the mirror launcher and its code cache', () => {
     expect(JSON.parse(second.stdout)).toMatchObject({ ok: true, kind: 'mirror-delta' });
   });
 
-  it.skipIf(!have)('a damaged cache is rejected by V8, the command runs as without one, and a good cache replaces it', () => {
+  it.skipIf(!have)('a damaged cache (one byte changed inside, or garbage) is never run: the command runs as without one, and a good cache replaces it', () => {
     mirror(verify);
     const good = mirror(verify);
-    writeFileSync(cacheOf('verify'), Buffer.alloc(4096, 0x5a));
+    const bytes = readFileSync(cacheOf('verify'));
+    // One byte in the middle of V8's data: past any header V8 itself checks (it does not checksum
+    // the data in release builds).
+    bytes[Math.floor(bytes.length / 2)] ^= 0x01;
+    for (const damaged of [bytes, Buffer.alloc(4096, 0x5a)]) {
+      writeFileSync(cacheOf('verify'), damaged);
+      const r = mirror(verify);
+      expect(r.status, r.stderr).toBe(0);
+      expect(r.trace).toEqual([`code cache: damaged ${cacheOf('verify')}`, `code cache: written ${cacheOf('verify')}`]);
+      expect(verdict(r.stdout)).toEqual(verdict(good.stdout));
+      expect(mirror(verify).trace).toEqual([`code cache: accepted ${cacheOf('verify')}`]);
+    }
+  });
+
+  it.skipIf(!have)('a cache V8 refuses (made under other V8 flags) is replaced', () => {
+    rmSync(cacheOf('verify'), { force: true });
+    const other = spawnSync(process.execPath, ['--max-semi-space-size=4', '--no-opt', join(cliDir, 'mirror.mjs'), ...verify], { encoding: 'utf8', env: { ...process.env, NODE_PATH: join(REPO_ROOT, 'node_modules'), OKC_CODE_CACHE: 'trace' } });
+    expect(other.status, other.stderr).toBe(0);
+    expect(other.stderr).toContain(`code cache: written ${cacheOf('verify')}`);
     const r = mirror(verify);
-    expect(r.status, r.stderr).toBe(0);
+    expect(r.status).toBe(0);
     expect(r.trace).toEqual([`code cache: rejected ${cacheOf('verify')}`, `code cache: written ${cacheOf('verify')}`]);
-    expect(verdict(r.stdout)).toEqual(verdict(good.stdout));
-    expect(mirror(verify).trace).toEqual([`code cache: accepted ${cacheOf('verify')}`]);
   });
 
   it('--help and --version share one cache ("main"); a command never takes it', () => {

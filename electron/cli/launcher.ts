@@ -8,7 +8,8 @@
  * bundle; `main` for `--help` and `--version`): what `import` compiles is not
  * what `status` compiles. It is written
  * when a command ends with exit code 0 and no cache was accepted at its start
- * (none yet, or V8 rejected it: another Node, other V8 flags, a damaged file),
+ * (none yet; damaged: its SHA-256 is checked first; or V8 rejected it:
+ * another Node, other V8 flags),
  * through a temporary file renamed into place, and never when the folder is
  * not writable (nothing fails then). The bundle's content hash is in its name
  * and the cache's, so a rebuilt bundle never meets a cache of an older one (V8
@@ -18,6 +19,7 @@
  * Plain Node only: this file runs before anything else and imports nothing of
  * the engine.
  */
+import { createHash } from 'node:crypto';
 import { readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
@@ -36,10 +38,16 @@ const command = process.argv[2];
 const key = mode === 'off' ? null : command === undefined || command.startsWith('-') ? 'main' : /^[a-z][a-z-]{0,31}$/.test(command) ? command : null;
 const cacheFile = key === null ? null : `${bundle.replace(/\.cjs$/, '')}.${key}.cache`;
 
+// A cache file is the SHA-256 of V8's data, then the data: V8 checks only a header in release
+// builds, so a damaged file is refused here instead of run as bytecode.
 let cachedData: Buffer | undefined;
+let damaged = false;
 if (cacheFile) {
   try {
-    cachedData = readFileSync(cacheFile);
+    const file = readFileSync(cacheFile);
+    const data = file.subarray(32);
+    if (file.length > 32 && createHash('sha256').update(data).digest().equals(file.subarray(0, 32))) cachedData = data;
+    else damaged = true;
   } catch {
     /* none yet */
   }
@@ -52,13 +60,14 @@ const script = new Script(source, {
   cachedData,
 });
 const accepted = cachedData !== undefined && !script.cachedDataRejected;
-trace(cacheFile === null ? 'not used' : cachedData === undefined ? `none at ${cacheFile}` : accepted ? `accepted ${cacheFile}` : `rejected ${cacheFile}`);
+trace(cacheFile === null ? 'not used' : damaged ? `damaged ${cacheFile}` : cachedData === undefined ? `none at ${cacheFile}` : accepted ? `accepted ${cacheFile}` : `rejected ${cacheFile}`);
 if (cacheFile && !accepted) {
   process.once('exit', (code) => {
     if (code !== 0) return;
     const tmp = `${cacheFile}.${process.pid}.tmp`;
     try {
-      writeFileSync(tmp, script.createCachedData(), { mode: 0o644 });
+      const data = script.createCachedData();
+      writeFileSync(tmp, Buffer.concat([createHash('sha256').update(data).digest(), data]), { mode: 0o644 });
       renameSync(tmp, cacheFile);
       trace(`written ${cacheFile}`);
     } catch (e) {
