@@ -2,19 +2,19 @@
  * The `mirror` command as installed (dist/cli/mirror.mjs, package.json `bin`):
  * loads the CLI bundle (one CommonJS file, dist/cli/mirror-<hash>.cjs) with a
  * V8 code cache, so a command does not parse and compile the engine again at
- * every start (issue 13: ~0.07 s of a 1 % delta's ~0.85 s).
+ * every start (issue 13: ~45 ms of a 1 % delta's ~0.8 s).
  *
  * The cache is per command (`mirror-<hash>.<command>.cache` beside the
  * bundle; `main` for `--help` and `--version`): what `import` compiles is not
- * what `status` compiles. It is written
- * when a command ends with exit code 0 and no cache was accepted at its start
- * (none yet; damaged: its SHA-256 is checked first; or V8 rejected it:
- * another Node, other V8 flags),
- * through a temporary file renamed into place, and never when the folder is
- * not writable (nothing fails then). The bundle's content hash is in its name
- * and the cache's, so a rebuilt bundle never meets a cache of an older one (V8
- * itself checks only the source's length). `OKC_CODE_CACHE=off` loads the
- * bundle without one; `OKC_CODE_CACHE=trace` says on stderr what happened.
+ * what `status` compiles. It is written when a command ends with exit code 0
+ * and no cache was accepted at its start: none yet, a damaged one (the file
+ * starts with the SHA-256 of V8's data, checked here), or one V8 refused
+ * (another Node, other V8 flags). It goes through a temporary file renamed
+ * into place, and not at all where the folder is not writable (nothing fails
+ * then). The bundle's content hash is in its name and the cache's, so a
+ * rebuilt bundle never meets an older bundle's cache (V8 itself checks only
+ * the source's length). `OKC_CODE_CACHE=off` loads the bundle without one;
+ * `OKC_CODE_CACHE=trace` says on stderr what happened.
  *
  * Plain Node only: this file runs before anything else and imports nothing of
  * the engine.
