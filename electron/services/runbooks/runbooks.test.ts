@@ -1,4 +1,4 @@
-import { appendFileSync, existsSync, linkSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, linkSync, mkdirSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { isOpsError } from '../../../shared/errors';
@@ -30,6 +30,7 @@ import {
   resumeImports,
   runOutcome,
   toChecklistRunView,
+  treeBytes,
   type CheckContext,
 } from './index';
 import type { Procedure } from './schema';
@@ -115,7 +116,46 @@ describe('checks', () => {
     expect(() => acknowledgeFailures(ws, db, { reason: 'again', now: new Date(Date.now() + 5000) })).toThrow(/nothing to acknowledge/);
   });
 
-  it('storage.capacity: warn and fail levels from settings, hard links counted once', () => {
+  it('treeBytes: every regular file once per inode (across folders and across calls sharing `seen`), the event loop turning every `slice` entries', async () => {
+    const root = join(dir, 'walk');
+    let expected = 0;
+    // 30 folders of 1 to 3 levels with 40 files each, of sizes 0..4,095.
+    for (let d = 0; d < 30; d++) {
+      const folder = join(root, `d${d}`, ...(d % 3 === 0 ? ['x', 'y'] : d % 3 === 1 ? ['x'] : []));
+      mkdirSync(folder, { recursive: true });
+      for (let i = 0; i < 40; i++) {
+        const size = (d * 131 + i * 97) % 4096;
+        writeFileSync(join(folder, `f${i}`), Buffer.alloc(size, 1));
+        expected += size;
+      }
+    }
+    // A hard link inside the tree counts once; a symbolic link not at all.
+    linkSync(join(root, 'd1', 'x', 'f3'), join(root, 'd2', 'again'));
+    symlinkSync(join(root, 'd2', 'f1'), join(root, 'd2', 'sym'));
+    let turns = 0;
+    let turning = true;
+    const spin = (): void => {
+      turns++;
+      if (turning) setImmediate(spin);
+    };
+    setImmediate(spin);
+    const seen = new Set<string>();
+    // A turn every 50 entries (2,000 in use): ~26 here.
+    const bytes = await treeBytes(root, seen, 50);
+    turning = false;
+    expect(bytes).toBe(expected);
+    expect(seen.size).toBe(30 * 40);
+    // The walk gives the event loop its turns (a blocking walk would give none until it ends).
+    expect(turns).toBeGreaterThanOrEqual(20);
+    // The same inodes seen by an earlier call (another generation's links) are not counted again.
+    mkdirSync(join(dir, 'walk2'));
+    linkSync(join(root, 'd0', 'x', 'y', 'f5'), join(dir, 'walk2', 'shared'));
+    writeFileSync(join(dir, 'walk2', 'own'), Buffer.alloc(777));
+    expect(await treeBytes(join(dir, 'walk2'), seen)).toBe(777);
+    expect(await treeBytes(join(dir, 'no-such-folder'))).toBe(0);
+  });
+
+  it('storage.capacity: warn and fail levels from settings, hard links counted once', async () => {
     const f = join(ws.layout.staging, 'x.bin');
     writeFileSync(f, Buffer.alloc(1_000_000));
     mkdirSync(join(ws.layout.library, 'a'), { recursive: true });
@@ -124,12 +164,12 @@ describe('checks', () => {
     mkdirSync(join(ws.layout.staging, '2'), { recursive: true });
     linkSync(f, join(ws.layout.staging, '2', 'x.bin'));
     const settings = { ...ws.settings, capacity: { warnBytes: 1_400_000, failBytes: 2_000_000, warnFreeBytes: 0, failFreeBytes: 0 } };
-    const r = CHECKS['storage.capacity'].run(ctx({ settings })) as unknown as { status: string; evidence: { usedBytes: number } };
+    const r = (await CHECKS['storage.capacity'].run(ctx({ settings }))) as unknown as { status: string; evidence: { usedBytes: number } };
     expect(r.evidence.usedBytes).toBe(1_500_000);
     expect(r.status).toBe('warn');
-    expect((CHECKS['storage.capacity'].run(ctx({ settings: { ...settings, capacity: { ...settings.capacity, failBytes: 1_500_000 } } })) as { status: string }).status).toBe('fail');
-    expect((CHECKS['storage.capacity'].run(ctx({ settings: { ...settings, capacity: { ...settings.capacity, warnBytes: 10_000_000, failBytes: 20_000_000 } } })) as { status: string }).status).toBe('pass');
-    expect((CHECKS['storage.capacity'].run(ctx({ settings: { ...settings, capacity: { warnBytes: 1e12, failBytes: 2e12, warnFreeBytes: 0, failFreeBytes: Number.MAX_SAFE_INTEGER } } })) as { status: string }).status).toBe('fail');
+    expect(((await CHECKS['storage.capacity'].run(ctx({ settings: { ...settings, capacity: { ...settings.capacity, failBytes: 1_500_000 } } }))) as { status: string }).status).toBe('fail');
+    expect(((await CHECKS['storage.capacity'].run(ctx({ settings: { ...settings, capacity: { ...settings.capacity, warnBytes: 10_000_000, failBytes: 20_000_000 } } }))) as { status: string }).status).toBe('pass');
+    expect(((await CHECKS['storage.capacity'].run(ctx({ settings: { ...settings, capacity: { warnBytes: 1e12, failBytes: 2e12, warnFreeBytes: 0, failFreeBytes: Number.MAX_SAFE_INTEGER } } }))) as { status: string }).status).toBe('fail');
   });
 
   it('imports.last reports the failure code and its runbook advice', () => {
