@@ -36,8 +36,8 @@ const common = {
   absWorkingDir: root,
 };
 
-// The CLI bundles zod (pure JS) into its chunks: loaded from node_modules it costs Node's ESM
-// loader ~40 ms of a command's start-up (one file per module), a third of a 1 % delta's apply.
+// The CLI bundles zod (pure JS): loaded from node_modules it cost Node's loader ~40 ms of a
+// command's start-up (one file per module), a third of a 1 % delta's apply.
 // age-encryption (an ES module only) too: the CLI is one CommonJS file run through node:vm, where an
 // `import()` of a package has no loader (and Node 20 has no require() of an ES module).
 const cliExternal = external.filter((x) => x !== 'zod' && x !== 'age-encryption');
@@ -94,8 +94,9 @@ async function cli() {
   const nonAscii = bundleText.findIndex((b) => b > 0x7f);
   if (nonAscii >= 0) throw new Error(`${bundleFile}: a non-ASCII byte at offset ${nonAscii}; the launcher reads the bundle as Latin-1`);
   // No `import()` may be left in it (see cliExternal): it would fail only when that path runs.
-  const dynamic = /\bimport\(\s*["'`]/.exec(bundleText.toString('latin1'));
-  if (dynamic) throw new Error(`${bundleFile}: a dynamic import() is left in the CLI bundle: ${dynamic[0].trim().slice(0, 160)}`);
+  const text = bundleText.toString('latin1');
+  const dynamic = /\bimport\(\s*["'`]/.exec(text);
+  if (dynamic) throw new Error(`${bundleFile}: a dynamic import() is left in the CLI bundle: …${text.slice(Math.max(0, dynamic.index - 80), dynamic.index + 80)}…`);
   await build({
     ...common,
     external: [],
