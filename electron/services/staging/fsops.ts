@@ -21,6 +21,8 @@ export interface StagingFs {
    */
   createFile(path: string): StagingFile;
   symlink(target: string, path: string): void;
+  /** fsync of a file already written and closed. */
+  fsyncFile(path: string): void;
   fsyncDir(path: string): void;
   rm(path: string): void;
   /** Removes a folder if it is empty; false when it is not (or is gone). */
@@ -79,6 +81,14 @@ export const nodeStagingFs: StagingFs = {
   },
   symlink(target, path) {
     symlinkSync(target, path);
+  },
+  fsyncFile(path) {
+    const fd = openSync(path, 'r');
+    try {
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
   },
   fsyncDir(path) {
     const fd = openSync(path, 'r');

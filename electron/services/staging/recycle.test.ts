@@ -263,6 +263,39 @@ describe('a delta built in the tree retention drops', () => {
     for (const g of [2, 3, 4]) expect((await verifyStagingTree(ws, { seq: g })).ok).toBe(true);
   });
 
+  it("the plan's new state.txt is made durable by the extraction's syncfs, or fsynced itself when that flush went file by file, before the journal", () => {
+    const ws = openWorkspace(join(tmp.dir, 'ws'), { create: true });
+    for (const n of [1, 2, 3]) apply(ws, n);
+    for (const [n, method] of [[4, 'syncfs'], [5, 'fsync-each']] as const) {
+      const steps: string[] = [];
+      const fs: StagingFs = {
+        ...nodeStagingFs,
+        fsyncFile: (p) => {
+          steps.push(`fsyncFile ${p.slice(ws.layout.incoming.length + 1)}`);
+          nodeStagingFs.fsyncFile(p);
+        },
+      };
+      const db = openDatabase(ws.layout.db);
+      try {
+        const fb = fakeVerifiedBundle(ws, spec(n));
+        const b = fb.prepared;
+        const r = applyPrepared(ws, db, { ...b, durable: { wait: () => (steps.push('flush'), method) } }, { hooks: { fs, checkpoint: (x) => steps.push(x) } });
+        expect(r.stats.recycled?.fromSeq).toBe(n - 3);
+        const own = steps.filter((x) => x.startsWith('fsyncFile'));
+        if (method === 'syncfs') expect(own).toEqual([]);
+        else {
+          expect(own).toEqual([`fsyncFile ${b.job}/state.txt`]);
+          expect(steps.indexOf(own[0])).toBeGreaterThan(steps.indexOf('flush'));
+        }
+        expect(steps.indexOf('flush')).toBeLessThan(steps.indexOf('journal:begin'));
+        expect(treeDigest(ws.layout.current)).toBe(fb.exp.state.digest);
+        expect(readState(db).current_seq).toBe(r.seq);
+      } finally {
+        db.close();
+      }
+    }
+  });
+
   it('never recycles a protected generation (a restore in progress needs it) and keeps it', async () => {
     const ws = openWorkspace(join(tmp.dir, 'ws'), { create: true });
     for (const n of [1, 2, 3]) apply(ws, n);
