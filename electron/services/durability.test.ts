@@ -60,6 +60,12 @@ describe('deferTreeDurable (a small tree, flushed when first waited for)', () =>
   it('reports a tree that is gone at wait() instead of claiming it is durable', () => {
     expect(() => deferTreeDurable(join(tmp.dir, 'missing'), process.env).wait()).toThrow(/ENOENT/);
   });
+  it('says its flush runs at wait() (so it covers what was written before then); a flush started at once does not', () => {
+    expect(deferTreeDurable(tmp.dir, process.env).atWait).toBe(true);
+    const early = startTreeDurable(tmp.dir, process.env);
+    expect(early.atWait).toBeFalsy();
+    expect(early.wait()).toBe('syncfs');
+  });
 });
 
 describe('the atomic writer (openAtomic, writeFileAtomic)', () => {

@@ -57,6 +57,12 @@ export function makeTreeDurable(root: string, env: NodeJS.ProcessEnv = process.e
 export interface PendingDurable {
   /** Returns how the tree was flushed; throws when even the per-file fallback failed. Idempotent. */
   wait(): SyncMethod;
+  /**
+   * True when the flush runs at the first wait() (deferTreeDurable): a syncfs then also covers what
+   * was written on that filesystem before the call, outside the tree too. A flush started earlier
+   * (startTreeDurable) covers only what was written before it started.
+   */
+  readonly atWait?: boolean;
 }
 
 /**
@@ -67,7 +73,7 @@ export interface PendingDurable {
  */
 export function deferTreeDurable(root: string, env: NodeJS.ProcessEnv = process.env): PendingDurable {
   let result: SyncMethod | null = null;
-  return { wait: () => (result ??= makeTreeDurable(root, env)) };
+  return { atWait: true, wait: () => (result ??= makeTreeDurable(root, env)) };
 }
 
 // Runs `sync -f` on a helper thread and reports through shared memory: 1 when it succeeded, 2 when

@@ -643,8 +643,10 @@ function buildGeneration(ctx: ApplyCtx, prepared: PreparedBundle, plan: ApplyPla
   // The extraction's flush (started when its verify ended) is done before anything builds on it.
   if (prepared.durable) {
     const tFlush = performance.now();
-    // Flushed file by file (no syncfs here): the plan's state text, outside the extracted tree, too.
-    if (prepared.durable.wait() !== 'syncfs' && plan.stateText) fs.fsyncFile(plan.stateText);
+    // The plan's state text (outside the extracted tree) is durable only through a syncfs run now;
+    // after a flush file by file, or one started before the plan wrote it, it is fsynced here.
+    const method = prepared.durable.wait();
+    if (plan.stateText && !(method === 'syncfs' && prepared.durable.atWait)) fs.fsyncFile(plan.stateText);
     stats.fsyncSeconds += (performance.now() - tFlush) / 1000;
   }
   ctx.step('apply', 0, plan.writtenBytes);
@@ -738,9 +740,9 @@ export function applyPrepared(ws: Workspace, db: Db, prepared: PreparedBundle, o
         ? new ChainDiffer(from, fromChain, ownPaths, limit)
         : new RecycleDiffer(from, generationState(ws, from.seq), limit);
       plan = planApply({ ...input, recycleDiff, stateSink: (chunk) => out.write(chunk) });
-      // The extraction's pending flush is a syncfs of this filesystem, waited for before the build
-      // (buildGeneration): it makes this file durable too, one journal commit instead of two. Without
-      // one, fsync it now.
+      // With an extraction flush still to come, the build makes this file durable after it
+      // (buildGeneration): a syncfs run at that point covers it, one journal commit instead of two.
+      // Without one, fsync it now.
       if (!prepared.durable) out.end();
     } finally {
       out.close();
