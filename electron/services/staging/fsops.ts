@@ -35,6 +35,16 @@ export interface StagingFile {
   close(): void;
 }
 
+/** fsync of a file or folder by its path (a folder's entries: opened read-only, as a file is). */
+function fsyncPath(path: string): void {
+  const fd = openSync(path, 'r');
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
 export const nodeStagingFs: StagingFs = {
   mkdir(path) {
     mkdirSync(path, { mode: 0o755 });
@@ -82,22 +92,8 @@ export const nodeStagingFs: StagingFs = {
   symlink(target, path) {
     symlinkSync(target, path);
   },
-  fsyncFile(path) {
-    const fd = openSync(path, 'r');
-    try {
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
-  },
-  fsyncDir(path) {
-    const fd = openSync(path, 'r');
-    try {
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
-  },
+  fsyncFile: fsyncPath,
+  fsyncDir: fsyncPath,
   rmdirIfEmpty(path) {
     try {
       rmdirSync(path);

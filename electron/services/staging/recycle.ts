@@ -391,11 +391,17 @@ export function recycleTree(
     touched.add(parentOf(e.path));
   }
   cp('recycle:fsync');
-  for (const d of touched) {
-    if (lstatKind(d === '' ? tree : `${tree}/${d}`) === 'dir') fs.fsyncDir(d === '' ? tree : `${tree}/${d}`);
-  }
+  fsyncFolders(fs, tree, touched);
   counts.touchedDirs = touched.size;
   return counts;
+}
+
+/** fsync of each folder of `tree` whose entries changed ('' is the tree itself) that is still a folder. */
+function fsyncFolders(fs: StagingFs, tree: string, touched: Iterable<string>): void {
+  for (const d of touched) {
+    const p = d === '' ? tree : `${tree}/${d}`;
+    if (lstatKind(p) === 'dir') fs.fsyncDir(p);
+  }
 }
 
 /** Renames `from` to `to`; false when `from` is not there (nothing at that path, or a file where a folder of it would be). */
@@ -462,9 +468,7 @@ export function revertRecycle(layout: WorkspaceLayout, fs: StagingFs, j: ApplyJo
     }
     // 2. Files moved out: put back from the undo folder.
     for (let k = 0; k < out.length; k++) if (moved[k]) putBack(`${undoTree}/${k}`, out[k]);
-    for (const d of touched) {
-      if (lstatKind(d === '' ? tree : `${tree}/${d}`) === 'dir') fs.fsyncDir(d === '' ? tree : `${tree}/${d}`);
-    }
+    fsyncFolders(fs, tree, touched);
     fs.rename(tree, generationDir(layout, fromSeq));
     fs.fsyncDir(layout.staging);
   }
