@@ -5,7 +5,7 @@
  * stderr what happened to the cache.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { REPO_ROOT, SHARED_DIR, tempDir } from '../services/testing/fixtures';
@@ -135,6 +135,19 @@ describe('the mirror launcher and its code cache', () => {
       expect(r.status, r.stdout + r.stderr).toBe(0);
       expect(r.trace[0]).toBe(`code cache: ${expected} ${cacheOf('verify')}`);
       expect(JSON.parse(r.stdout)).toMatchObject({ ok: true, kind: 'kit' });
+    }
+  });
+
+  it('a missing bundle (a build cut short) is said in one line with what to do, exit code 1, no stack trace', () => {
+    const file = join(cliDir, bundleName());
+    renameSync(file, `${file}.away`);
+    try {
+      const r = mirror(['--version']);
+      expect(r.status).toBe(1);
+      expect(r.stderr).toMatch(/^mirror: the CLI bundle .*mirror-.*\.cjs cannot be read \(ENOENT\)\. Rebuild it: npm install/m);
+      expect(r.stderr).not.toMatch(/\n\s+at /);
+    } finally {
+      renameSync(`${file}.away`, file);
     }
   });
 

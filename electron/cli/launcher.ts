@@ -54,7 +54,15 @@ if (cacheFile) {
 }
 // The CommonJS wrapper, as Node's own loader would give the bundle.
 // Latin-1: the build makes the bundle pure ASCII, so this is the text as is, with no UTF-8 decoding.
-const source = `(function (exports, require, module, __filename, __dirname) {${readFileSync(bundle, 'latin1')}\n})`;
+let text: string;
+try {
+  text = readFileSync(bundle, 'latin1');
+} catch (e) {
+  // A build cut short, or files removed by hand: say so, not a stack trace (exit 1: environment).
+  process.stderr.write(`mirror: the CLI bundle ${bundle} cannot be read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}). Rebuild it: npm install (or node build/build.mjs cli) in the console's folder.\n`);
+  process.exit(1);
+}
+const source = `(function (exports, require, module, __filename, __dirname) {${text}\n})`;
 const script = new Script(source, {
   filename: bundle,
   cachedData,
