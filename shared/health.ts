@@ -60,6 +60,8 @@ export interface StoragePoint {
 
 export interface StorageHealth extends HealthItem {
   stagingBytes: number;
+  /** How staging was measured: from what each build recorded, or by looking at every file. */
+  stagingMeasure?: 'ledger' | 'walk';
   libraryBytes: number;
   usedBytes: number;
   freeBytes: number | null;

@@ -16,7 +16,7 @@ const sha = (c: string): string => c.repeat(64);
 const e = (path: string, c: string, size: number) => ({ path, sha256: sha(c), size });
 
 function base(): GenerationRow {
-  return { seq: 3, export_id: 'exp-2', generation: 2, variant: 'full', reset_baseline: 0, tenant: 'acme', profile_id: 'nightly', run_id: null, created_at: '2026-01-01T00:00:00Z', export_json_sha256: sha('b'), state_digest: 'sha256:x', file_count: 3, total_bytes: 30, base_seq: null, library_sha256: null, applied_at: '2026-01-01T00:00:00Z', status: 'kept', pruned_at: null };
+  return { seq: 3, export_id: 'exp-2', generation: 2, variant: 'full', reset_baseline: 0, tenant: 'acme', profile_id: 'nightly', run_id: null, created_at: '2026-01-01T00:00:00Z', export_json_sha256: sha('b'), state_digest: 'sha256:x', file_count: 3, total_bytes: 30, base_seq: null, library_sha256: null, applied_at: '2026-01-01T00:00:00Z', new_bytes: 30, meta_bytes: 400, status: 'kept', pruned_at: null };
 }
 
 function input(over: Partial<StagingExport> = {}, wrongDigest = false): PlanInput {
@@ -48,6 +48,10 @@ describe('planApply (pure)', () => {
     expect(plan.writtenBytes).toBe(17);
     expect(plan.journal).toMatchObject({ op: 'apply', phase: 'building', seq: 4, prevSeq: 3, job: 'job-1', row: { seq: 4, base_seq: 3, variant: 'delta', state_digest: plan.digest, file_count: 3, total_bytes: 27 } });
     expect(plan.journal.audits.map((a) => a.action)).toEqual(['mirror.delta.applied']);
+    // What the build adds to the disk: the bundle's two files (the third is a link to the base's),
+    // and the .meta folder: the state text plus the kept export.json ('{}').
+    expect(plan.journal.row.new_bytes).toBe(17);
+    expect(plan.journal.row.meta_bytes).toBe(Buffer.byteLength(stateText(entries.map(({ path, sha256, size }) => ({ path, sha256, size })))) + 2);
     expect(plan.digest).toBe(digestOfText(stateText(entries.map(({ path, sha256, size }) => ({ path, sha256, size })))));
   });
 

@@ -27,13 +27,35 @@ export function maxSeq(db: Db): number {
   return r.m ?? 0;
 }
 
-export function insertGeneration(db: Db, row: Omit<GenerationRow, 'status' | 'pruned_at'>): void {
+export function insertGeneration(db: Db, row: Omit<GenerationRow, 'status' | 'pruned_at' | 'new_bytes' | 'meta_bytes'> & Partial<Pick<GenerationRow, 'new_bytes' | 'meta_bytes'>>): void {
   db.prepare(
     `INSERT INTO staging_generations (seq, export_id, generation, variant, reset_baseline, tenant, profile_id, run_id, created_at,
-       export_json_sha256, state_digest, file_count, total_bytes, base_seq, library_sha256, applied_at)
+       export_json_sha256, state_digest, file_count, total_bytes, base_seq, library_sha256, applied_at, new_bytes, meta_bytes)
      VALUES (@seq, @export_id, @generation, @variant, @reset_baseline, @tenant, @profile_id, @run_id, @created_at,
-       @export_json_sha256, @state_digest, @file_count, @total_bytes, @base_seq, @library_sha256, @applied_at)`,
-  ).run(row);
+       @export_json_sha256, @state_digest, @file_count, @total_bytes, @base_seq, @library_sha256, @applied_at, @new_bytes, @meta_bytes)`,
+    // A journal written before migration 3 (recovery after an upgrade) carries neither figure.
+  ).run({ new_bytes: null, meta_bytes: null, ...row });
+}
+
+/**
+ * Bytes the kept generations hold in staging (trees and .meta folders), from
+ * what each build recorded: a generation whose base is kept adds only the
+ * files its build created (the rest are hard links to files already counted);
+ * one whose base is gone (pruned, recycled) or that has none counts its whole
+ * tree. Exact while the trees are as the builds left them; more than the disk
+ * holds only when a generation between two kept ones was pruned (a protected
+ * old one during a restore: their shared files are counted twice). Null when a
+ * kept generation predates the figures (migration 3): look at the files then.
+ */
+export function stagingBytesFromLedger(db: Db): number | null {
+  const kept = listGenerations(db);
+  const seqs = new Set(kept.map((g) => g.seq));
+  let total = 0;
+  for (const g of kept) {
+    if (g.new_bytes === null || g.meta_bytes === null) return null;
+    total += (g.base_seq !== null && seqs.has(g.base_seq) ? g.new_bytes : g.total_bytes) + g.meta_bytes;
+  }
+  return total;
 }
 
 export function setCurrent(db: Db, seq: number, chain?: { tenant: string; profileId: string }): void {

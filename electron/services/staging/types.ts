@@ -66,6 +66,10 @@ export interface GenerationRow {
   base_seq: number | null;
   library_sha256: string | null;
   applied_at: string;
+  /** Bytes of the files its build created (the rest of its tree is hard links to its base's); null before migration 3. */
+  new_bytes: number | null;
+  /** Bytes of its staging/<seq>.meta files; null before migration 3. */
+  meta_bytes: number | null;
   status: 'kept' | 'pruned';
   pruned_at: string | null;
 }
