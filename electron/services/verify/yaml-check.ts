@@ -190,15 +190,26 @@ export class SimpleManifestLines {
       if (!m || this.seen.has(m[1])) return false;
       this.seen.add(m[1]);
     } else if (this.block === 'items') {
-      if ((m = ITEM_RE.exec(line))) this.seen = new Set([m[1]]);
-      else {
-        m = FIELD_RE.exec(line);
-        if (!m || this.seen.has(m[1])) return false;
-        this.seen.add(m[1]);
+      // The file list's three lines per file: test() and the key cut out (a key holds no ":"), one
+      // set reused, instead of a match array per line and a set per item (~50 MB of garbage at
+      // 100,000 files).
+      if (ITEM_RE.test(line)) {
+        this.seen.clear();
+        this.seen.add(keyAfter(line, 4));
+      } else {
+        if (!FIELD_RE.test(line)) return false;
+        const key = keyAfter(line, 4);
+        if (this.seen.has(key)) return false;
+        this.seen.add(key);
       }
     } else if (!SCALAR_ITEM_RE.test(line)) return false;
     return true;
   }
+}
+
+/** The key of a line that a KEY-capturing pattern matched, its first character at `start`. */
+function keyAfter(line: string, start: number): string {
+  return line.slice(start, line.indexOf(':', start));
 }
 
 /**
