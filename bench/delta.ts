@@ -12,6 +12,7 @@
  */
 import { join } from 'node:path';
 import { generateSigningKey, writeMirrorBundle } from '../electron/services/producer/index';
+import { openDatabase } from '../electron/services/db/index';
 import { smallFiles } from './corpora';
 import { findNumbers, manual, mirrorImport, probeImport, writeManualInputs } from './common';
 import { CLI, ensureCli, envInt, mb, metric, mustSucceed, newResult, runBench, skip, timed, timedShell, workDir, type BenchResult } from './lib';
@@ -69,6 +70,41 @@ runBench(r, async () => {
       console.log(`  delta ${i + 1} apply ${res.seconds.toFixed(2)} s (${st?.recycled ? `recycled tree: ${JSON.stringify(st.recycled)}` : `fresh tree, ${st?.linkedFiles ?? '?'} hard links`}), RSS ${mb(res.peakRssBytes)} MB`);
       runs.push(res);
     }
+    // `mirror status` on the workspace now (FILES files x 3 kept generations): its storage check from
+    // what the builds recorded, and (those figures hidden, as for generations from before them) by
+    // looking at every file, alternately, 3 runs each.
+    const status = { ledger: [] as number[], walk: [] as number[] };
+    const dbPath = join(ws, 'console.db');
+    for (let k = 0; k < 3; k++) {
+      for (const how of ['ledger', 'walk'] as const) {
+        const db = openDatabase(dbPath);
+        let saved: { seq: number; new_bytes: number | null }[] = [];
+        try {
+          if (how === 'walk') {
+            saved = db.prepare("SELECT seq, new_bytes FROM staging_generations WHERE status = 'kept'").all() as typeof saved;
+            db.prepare("UPDATE staging_generations SET new_bytes = NULL WHERE status = 'kept'").run();
+          }
+        } finally {
+          db.close();
+        }
+        const st = await timed(CLI, ['status', '--workspace', ws, '--json']);
+        if (saved.length) {
+          const db2 = openDatabase(dbPath);
+          try {
+            for (const row of saved) db2.prepare('UPDATE staging_generations SET new_bytes = ? WHERE seq = ?').run(row.new_bytes, row.seq);
+          } finally {
+            db2.close();
+          }
+        }
+        const measure = (JSON.parse(st.stdout) as { health?: { storage?: { stagingMeasure?: string } } }).health?.storage?.stagingMeasure;
+        if (st.exitCode !== 0 || measure !== how) throw new Error(`mirror status (${how}) exit ${st.exitCode}, measured by ${measure}`);
+        status[how].push(st.seconds);
+      }
+    }
+    const med = (xs: number[]) => [...xs].sort((a, b) => a - b)[1];
+    console.log(`  mirror status: ${med(status.ledger).toFixed(2)} s from the builds' figures, ${med(status.walk).toFixed(2)} s looking at every file (medians of 3)`);
+    metric(r, { name: `mirror status, ${FILES} files x 3 kept generations: storage from the builds' figures (median of 3)`, value: med(status.ledger), unit: 's' });
+    metric(r, { name: `mirror status, same workspace: every file looked at (median of 3)`, value: med(status.walk), unit: 's' });
     const d1 = runs[0];
     // The steady state: the median of deltas 4-6 (one run alone varies by +-30 % on this disk).
     const steady = runs.slice(3).sort((a, b) => a.seconds - b.seconds);
