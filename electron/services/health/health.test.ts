@@ -76,6 +76,9 @@ describe('health', () => {
     expect(h.storage.usedBytes).toBe(h.storage.stagingBytes + h.storage.libraryBytes);
     expect(h.storage.trend.length).toBeGreaterThan(0);
     expect(h.storage.trend[h.storage.trend.length - 1].libraryBytes).toBeGreaterThan(0);
+    // The trend's last point is the storage check's own figures (staging from the builds' records).
+    expect(h.storage.trend[h.storage.trend.length - 1]).toMatchObject({ stagingBytes: h.storage.stagingBytes, libraryBytes: h.storage.libraryBytes });
+    expect(h.storage.stagingMeasure).toBe('ledger');
     expect(h.lastImport).toMatchObject({ status: 'pass', ok: true, code: null });
     expect(h.history.filter((x) => x.kind === 'import' && x.ok).map((x) => x.generation)).toEqual(expect.arrayContaining([1, 2, 3]));
   });

@@ -29,7 +29,7 @@ import { listKeyRecords } from '../keys/index';
 import { CHECKS, type CheckResult } from '../runbooks/checks';
 import { listRuns, type RunRecord } from '../runbooks/runs';
 import type { RunbookServices } from '../runbooks/services';
-import { listGenerations, listLibrary, readState } from '../staging/store';
+import { ledgerBytes, listGenerations, listLibrary, readState } from '../staging/store';
 import type { Workspace } from '../workspace/index';
 import { unacknowledgedFailures } from '../runbooks/acknowledge';
 import type { Settings } from '../../../shared/settings';
@@ -202,23 +202,29 @@ export function chainTimeline(db: Db): ChainHealth {
 }
 
 /**
- * Storage over time: at each applied generation and each library addition,
- * staging = the generation current then (its total bytes), library = bytes of
- * the entries present then (pruned ones counted until their pruning).
+ * Storage over time: at each applied generation, each pruning and each
+ * library change, staging = what the generations kept then held (the storage
+ * check's rule, from what each build recorded: its last point is the check's
+ * staging figure when nothing else lies in staging/; a generation applied
+ * before those figures counts its whole tree), library = bytes of the entries
+ * present then (pruned ones counted until their pruning).
  */
 export function storageTrend(db: Db): StoragePoint[] {
-  const gens = listGenerations(db, { includePruned: true }).sort((a, b) => a.applied_at.localeCompare(b.applied_at));
+  const gens = listGenerations(db, { includePruned: true });
   const lib = listLibrary(db, { includePruned: true });
   const instants = new Set<string>();
-  for (const g of gens) instants.add(g.applied_at);
+  for (const g of gens) {
+    instants.add(g.applied_at);
+    if (g.pruned_at) instants.add(g.pruned_at);
+  }
   for (const l of lib) {
     instants.add(l.imported_at);
     if (l.pruned_at) instants.add(l.pruned_at);
   }
   const out: StoragePoint[] = [];
   for (const at of [...instants].sort()) {
-    let staging = 0;
-    for (const g of gens) if (g.applied_at <= at) staging = g.total_bytes;
+    const kept = gens.filter((g) => g.applied_at <= at && (!g.pruned_at || g.pruned_at > at));
+    const staging = ledgerBytes(kept, true) ?? 0;
     let library = 0;
     for (const l of lib) if (l.imported_at <= at && (!l.pruned_at || l.pruned_at > at)) library += l.size;
     out.push({ at, stagingBytes: staging, libraryBytes: library });

@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { openDatabase, type Db } from '../db/index';
 import { engineRunbookServices } from '../engine';
+import { storageTrend } from '../health/index';
 import { applyPrepared, type ApplyOptions } from '../staging/apply';
 import { faultChain, faultDelta, faultFull } from '../staging/fault-scenario';
 import { listGenerations } from '../staging/store';
@@ -53,13 +54,23 @@ describe('staging bytes from what each build recorded', () => {
       const m = await measures();
       expect(m.measure, `after generation ${n}`).toBe('ledger');
       expect(m.ledger, `after generation ${n}`).toBe(m.walk);
+      // The dashboard's storage trend ends at the same figure.
+      expect(storageTrend(db).at(-1)?.stagingBytes, `after generation ${n}`).toBe(m.walk);
     }
     // Both delta builds and the full import were exercised, and retention dropped generations.
     expect(seen).toEqual(['full', 'links', 'links', 'recycled', 'recycled', 'recycled', 'recycled']);
     // A delta built by links whose build prunes the oldest generation file by file.
+    const before8 = (await measures()).walk;
     expect(apply(spec(8), { recycle: false }).prunedSeqs).toEqual([5]);
     let m = await measures();
     expect(m.ledger).toBe(m.walk);
+    // The trend has the new tree of links beside generation 5, then the drop when 5 was pruned.
+    const trend = storageTrend(db);
+    expect(trend.at(-1)?.stagingBytes).toBe(m.walk);
+    const g8 = listGenerations(db).find((g) => g.seq === 8)!;
+    const at8 = trend.find((p) => p.at === g8.applied_at)!;
+    expect(at8.stagingBytes).toBeGreaterThan(before8);
+    expect(at8.stagingBytes).toBeGreaterThan(m.walk);
     // A full import on top: a tree of its own beside the kept deltas.
     const full9 = { ...faultFull(), exportId: 'exp-fault-9', generation: 9, createdAt: '2025-11-09T02:00:00Z' };
     apply(full9);

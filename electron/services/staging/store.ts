@@ -48,12 +48,23 @@ export function insertGeneration(db: Db, row: Omit<GenerationRow, 'status' | 'pr
  * kept generation predates the figures (migration 3): look at the files then.
  */
 export function stagingBytesFromLedger(db: Db): number | null {
-  const kept = listGenerations(db);
+  return ledgerBytes(listGenerations(db));
+}
+
+/**
+ * stagingBytesFromLedger's rule over any set of generations kept together
+ * (the storage trend applies it to each past instant). `lenient`: a
+ * generation without the figures counts its whole tree (no metadata) instead
+ * of making the result null.
+ */
+export function ledgerBytes(kept: readonly GenerationRow[], lenient = false): number | null {
   const seqs = new Set(kept.map((g) => g.seq));
   let total = 0;
   for (const g of kept) {
-    if (g.new_bytes === null || g.meta_bytes === null) return null;
-    total += (g.base_seq !== null && seqs.has(g.base_seq) ? g.new_bytes : g.total_bytes) + g.meta_bytes;
+    if (g.new_bytes === null || g.meta_bytes === null) {
+      if (!lenient) return null;
+      total += g.total_bytes;
+    } else total += (g.base_seq !== null && seqs.has(g.base_seq) ? g.new_bytes : g.total_bytes) + g.meta_bytes;
   }
   return total;
 }
