@@ -14,7 +14,7 @@ import { engineRunbookServices } from '../engine';
 import { storageTrend } from '../health/index';
 import { applyPrepared, type ApplyOptions } from '../staging/apply';
 import { faultChain, faultDelta, faultFull } from '../staging/fault-scenario';
-import { listGenerations } from '../staging/store';
+import { getGeneration, insertGeneration, listGenerations } from '../staging/store';
 import { fakeVerifiedBundle, type FakeBundleSpec } from '../staging/testing';
 import { tempDir } from '../testing/fixtures';
 import { openWorkspace, type Workspace } from '../workspace/index';
@@ -116,6 +116,13 @@ describe('staging bytes from what each build recorded', () => {
     // At most generation 3's whole tree more (its base is gone: counted in full).
     expect(m.ledger - m.walk).toBeLessThanOrEqual(kept.find((g) => g.seq === 3)!.total_bytes);
     expect(m.ledger).toBeGreaterThan(m.walk); // 1 and 3 share files: they are counted twice
+  });
+
+  it('a generation recorded from a journal written before the figures (recovery after an upgrade) has none', () => {
+    apply(spec(1));
+    const { new_bytes: _n, meta_bytes: _m, status: _s, pruned_at: _p, ...old } = getGeneration(db, 1)!;
+    insertGeneration(db, { ...old, seq: 99 });
+    expect(getGeneration(db, 99)).toMatchObject({ new_bytes: null, meta_bytes: null, total_bytes: old.total_bytes });
   });
 
   it('walk every file while a kept generation predates the figures (applied before migration 3)', async () => {

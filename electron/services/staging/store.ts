@@ -33,8 +33,9 @@ export function insertGeneration(db: Db, row: Omit<GenerationRow, 'status' | 'pr
        export_json_sha256, state_digest, file_count, total_bytes, base_seq, library_sha256, applied_at, new_bytes, meta_bytes)
      VALUES (@seq, @export_id, @generation, @variant, @reset_baseline, @tenant, @profile_id, @run_id, @created_at,
        @export_json_sha256, @state_digest, @file_count, @total_bytes, @base_seq, @library_sha256, @applied_at, @new_bytes, @meta_bytes)`,
-    // A journal written before migration 3 (recovery after an upgrade) carries neither figure.
-  ).run({ new_bytes: null, meta_bytes: null, ...row });
+  )
+    // A journal written before migration 3 (recovered after an upgrade) carries neither figure.
+    .run({ new_bytes: null, meta_bytes: null, ...row });
 }
 
 /**
