@@ -19,7 +19,7 @@ import { planRetention, runRetention } from '../library/index';
 import { openForWrite } from '../staging/index';
 import { generationName, workspaceLayout } from '../workspace/layout';
 import { verifyAuditChain } from '../audit/index';
-import { listGenerations, listLibrary, readKitManifest, readState, stagingBytesFromLedger, type LibraryRow } from '../staging/index';
+import { listGenerations, listLibrary, readKitManifest, readState, ledgerBytes, type LibraryRow } from '../staging/index';
 import type { Workspace } from '../workspace/index';
 import type { RunbookServices } from './services';
 import type { TrustedKey } from '../verify/keys';
@@ -145,17 +145,18 @@ export async function treeBytes(dir: string, seen: Set<string> = new Set(), slic
 
 /**
  * Bytes held in staging/: the kept generations' trees and .meta folders from
- * what their builds recorded (stagingBytesFromLedger: no file looked at), plus
+ * what their builds recorded (ledgerBytes: no file looked at), plus
  * a walk of anything else there (what a crash left before the next start
  * tidies it, a file put there by hand). Every file of every generation is
  * walked instead when `walk` is asked for or a kept generation predates the
  * figures: ~3 s at 100,000 files x 3 generations, ~30 s at a million.
  */
 export async function stagingBytes(ws: Workspace, db: Db, seen: Set<string>, walk = false): Promise<{ bytes: number; measure: 'ledger' | 'walk' }> {
-  const ledger = walk ? null : stagingBytesFromLedger(db);
+  const kept = listGenerations(db);
+  const ledger = walk ? null : ledgerBytes(kept);
   if (ledger === null) return { bytes: await treeBytes(ws.layout.staging, seen), measure: 'walk' };
   const known = new Set(['current']);
-  for (const g of listGenerations(db)) {
+  for (const g of kept) {
     known.add(generationName(g.seq));
     known.add(`${generationName(g.seq)}.meta`);
   }

@@ -1,6 +1,6 @@
 /**
  * storage.capacity measures staging from what each build recorded
- * (stagingBytesFromLedger, migration 3) instead of looking at every file of
+ * (ledgerBytes, migration 3) instead of looking at every file of
  * every kept generation; checked here against that walk on real workspaces
  * built by the engine: full imports, deltas by links, recycled trees,
  * pruning, a protected old generation, files left by hand, and generations

@@ -394,7 +394,7 @@ export function planApply(input: PlanInput): ApplyPlan {
     base_seq: base ? base.seq : null,
     library_sha256: prepared.library?.sha256 ?? null,
     applied_at: appliedAt,
-    // What the build adds to the disk (stagingBytesFromLedger): a tree of its own, or the bundle's
+    // What the build adds to the disk (ledgerBytes): a tree of its own, or the bundle's
     // files beside hard links to the base's; and the .meta folder (state.txt and export.json).
     new_bytes: base ? writtenBytes : totalBytes,
     meta_bytes: pass.textBytes + exportJsonSize(prepared),

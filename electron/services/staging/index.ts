@@ -36,7 +36,7 @@ export { installTrivy } from './trivy-install';
 export { readKitManifest, isKitDir } from './kit';
 export { nodeStagingFs } from './fsops';
 export { currentLinkSeq } from './switch';
-export { listGenerations, listLibrary, currentGeneration, readState, setImportsFrozen, stagingBytesFromLedger } from './store';
+export { listGenerations, listLibrary, currentGeneration, readState, setImportsFrozen, ledgerBytes } from './store';
 
 /** An open workspace for writing: lock held, recovery done, database open. */
 export interface WriteSession {

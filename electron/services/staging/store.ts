@@ -39,24 +39,16 @@ export function insertGeneration(db: Db, row: Omit<GenerationRow, 'status' | 'pr
 }
 
 /**
- * Bytes the kept generations hold in staging (trees and .meta folders), from
- * what each build recorded: a generation whose base is kept adds only the
- * files its build created (the rest are hard links to files already counted);
- * one whose base is gone (pruned, recycled) or that has none counts its whole
- * tree. Exact while the trees are as the builds left them; more than the disk
- * holds only when a generation between two kept ones was pruned (a protected
- * old one during a restore: their shared files are counted twice). Null when a
- * kept generation predates the figures (migration 3): look at the files then.
- */
-export function stagingBytesFromLedger(db: Db): number | null {
-  return ledgerBytes(listGenerations(db));
-}
-
-/**
- * stagingBytesFromLedger's rule over any set of generations kept together
- * (the storage trend applies it to each past instant). `lenient`: a
- * generation without the figures counts its whole tree (no metadata) instead
- * of making the result null.
+ * Bytes a set of generations kept together holds in staging (trees and .meta
+ * folders), from what each build recorded: a generation whose base is in the
+ * set adds only the files its build created (the rest are hard links to files
+ * already counted); one whose base is not (pruned, recycled) or that has none
+ * counts its whole tree. Exact while the trees are as the builds left them;
+ * more than the disk holds only when a generation between two kept ones was
+ * pruned (a protected old one during a restore: their shared files are
+ * counted twice). Null when one predates the figures (migration 3): look at
+ * the files then; `lenient` (the storage trend's past instants) counts its
+ * whole tree and no metadata instead.
  */
 export function ledgerBytes(kept: readonly GenerationRow[], lenient = false): number | null {
   const seqs = new Set(kept.map((g) => g.seq));
