@@ -17,16 +17,14 @@
  * `OKC_CODE_CACHE=trace` says on stderr what happened.
  *
  * Plain Node only: this file runs before anything else and imports nothing of
- * the engine but the hashing thread's boot (a leaf module).
+ * the engine.
  */
 import { createHash } from 'node:crypto';
-import { readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { availableParallelism } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Script } from 'node:vm';
-import { HASH_THREAD_MIN_BYTES, prestartHashThread } from '../services/verify/thread-boot';
 
 declare const __CLI_BUNDLE__: string;
 
@@ -35,17 +33,6 @@ const bundle = join(dir, __CLI_BUNDLE__);
 const mode = process.env.OKC_CODE_CACHE;
 const trace = mode === 'trace' ? (msg: string): void => void process.stderr.write(`code cache: ${msg}\n`) : (): void => {};
 const command = process.argv[2];
-// `verify`/`import` of a bundle large enough for a hashing thread: the thread boots on the other
-// core while this one loads the engine (~0.1 s less; electron/services/verify/thread-boot.ts).
-const bundleArg = process.argv[3];
-if ((command === 'verify' || command === 'import') && bundleArg && !bundleArg.startsWith('-') && availableParallelism() > 1) {
-  try {
-    const st = statSync(bundleArg);
-    if (st.isFile() && st.size >= HASH_THREAD_MIN_BYTES) prestartHashThread();
-  } catch {
-    /* not a file: the command says so */
-  }
-}
 // A command's name (lower-case letters and dashes) names its cache file, never a path; `--help`,
 // `--version` and other options first share one ("main").
 const key = mode === 'off' ? null : command === undefined || command.startsWith('-') ? 'main' : /^[a-z][a-z-]{0,31}$/.test(command) ? command : null;

@@ -1,7 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { hashPoolFor, InlinePool, SharedPool, SLOT_SIZE, type HashPool } from './hash-pool';
-import { prestartHashThread } from './thread-boot';
 
 const sha = (...bufs: Buffer[]) => {
   const h = createHash('sha256');
@@ -87,68 +86,5 @@ describe('hash pools', () => {
     const p = hashPoolFor(1024);
     expect(p).toBeInstanceOf(InlinePool);
     await p.close();
-  });
-
-  it('small members batched per slot get node:crypto\'s digests; a member not wholly in one slot, or no sink, is declined', async () => {
-    const pool = new SharedPool(2);
-    try {
-      const got = new Map<number, string>();
-      expect(pool.hashInBatch(Buffer.alloc(10), 0)).toBe(false); // no sink yet
-      pool.setBatchSink((tag, digests, at) => got.set(tag, digests.subarray(at, at + 32).toString('hex')));
-      const want = new Map<number, string>();
-      let tag = 0;
-      // 30 rounds over 2 slots: a slot comes back only once its batch was hashed.
-      for (let round = 0; round < 30; round++) {
-        const slot = await pool.acquire();
-        randomBytes(SLOT_SIZE).copy(slot);
-        for (let o = 0; o + 1500 <= 40_000; o += 1500 + (round % 7)) {
-          const m = slot.subarray(o, o + 1000 + (o % 500));
-          want.set(tag, sha(m));
-          expect(pool.hashInBatch(m, tag++)).toBe(true);
-        }
-        pool.done(slot);
-      }
-      expect(pool.hashInBatch(Buffer.alloc(100), tag)).toBe(false); // not a slot
-      await pool.batchesDone();
-      expect(got.size).toBe(want.size);
-      for (const [t, d] of want) expect(got.get(t)).toBe(d);
-    } finally {
-      await pool.close();
-    }
-    const inline = new InlinePool();
-    inline.setBatchSink(() => undefined);
-    expect(inline.hashInBatch(Buffer.alloc(10), 0)).toBe(false);
-    await inline.batchesDone();
-  });
-
-  it('a slot with a batch in it is not handed out again before the batch is hashed', async () => {
-    const pool = new SharedPool(1);
-    try {
-      const got: string[] = [];
-      pool.setBatchSink((_tag, d, at) => got.push(d.subarray(at, at + 32).toString('hex')));
-      const s1 = await pool.acquire();
-      s1.fill(7);
-      expect(pool.hashInBatch(s1.subarray(0, 512), 1)).toBe(true);
-      pool.done(s1); // the batch goes to the thread here; it still holds the slot
-      const again = await pool.acquire(); // handed out once hashed
-      expect(got).toEqual([sha(Buffer.alloc(512, 7))]);
-      pool.done(again);
-    } finally {
-      await pool.close();
-    }
-  });
-
-  it('a thread started ahead (the launcher\'s) is taken by the first pool and hashes as a new one does', async () => {
-    const key = Symbol.for('okc.hashThread');
-    prestartHashThread();
-    const g = globalThis as unknown as Record<symbol, unknown>;
-    expect(g[key]).toBeDefined();
-    const pool = new SharedPool(2);
-    try {
-      await interleaved(pool, 6);
-      expect(g[key]).toBeUndefined(); // adopted
-    } finally {
-      await pool.close();
-    }
   });
 });

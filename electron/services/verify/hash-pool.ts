@@ -9,11 +9,8 @@
  */
 import { createHash, type Hash } from 'node:crypto';
 import { availableParallelism } from 'node:os';
-import type { Worker } from 'node:worker_threads';
+import { Worker } from 'node:worker_threads';
 import { WRITE_BATCH_SOURCE, type FromWriter, type WriterTransport } from './stream/file-writer';
-import { INFLATE_SOURCE, type FromInflate, type InflateTransport } from './stream/inflate-thread';
-import { zstdBindingPath } from './stream/zstd';
-import { bootThread, HASH_THREAD_MIN_BYTES } from './thread-boot';
 
 export const SLOT_SIZE = 1024 * 1024;
 
@@ -34,21 +31,6 @@ export interface HashPool {
   close(): Promise<void>;
   /** The thread that also writes extracted files (file-writer.ts), or null when there is none. */
   writerTransport(): WriterTransport | null;
-  /** The thread that can decompress from and into slots (./stream/inflate-thread.ts), or null when there is none. */
-  inflateTransport(): InflateTransport | null;
-  /**
-   * Where batched digests go (hashInBatch): `tag`, and the 32 bytes at `at` in `digests`.
-   * Without a sink, hashInBatch declines.
-   */
-  setBatchSink(sink: (tag: number, digests: Buffer, at: number) => void): void;
-  /**
-   * The SHA-256 of a whole small member lying in one slot, computed on the hashing thread
-   * together with the slot's other members (one message per slot, not three per member).
-   * False: not possible here (no thread, not a slot, no sink): the caller hashes it itself.
-   */
-  hashInBatch(chunk: Buffer, tag: number): boolean;
-  /** Every batched digest has reached the sink. */
-  batchesDone(): Promise<void>;
 }
 
 /** Everything on the calling thread: fresh buffers, node:crypto hashes. */
@@ -84,45 +66,26 @@ export class InlinePool implements HashPool {
   writerTransport(): null {
     return null;
   }
-  inflateTransport(): null {
-    return null;
-  }
-  setBatchSink(): void {}
-  hashInBatch(): boolean {
-    return false;
-  }
-  batchesDone(): Promise<void> {
-    return Promise.resolve();
-  }
 }
 
-/** The hashing thread's program (run by ./thread-boot.ts's boot, with require, parentPort and workerData). */
 const WORKER_SOURCE = `
+const { parentPort, workerData } = require('node:worker_threads');
 ${WRITE_BATCH_SOURCE}
-${INFLATE_SOURCE}
-const { createHash, hash } = require('node:crypto');
-const sab = workerData.sab;
-const SLOT = ${SLOT_SIZE};
+const { createHash } = require('node:crypto');
+const sab = workerData;
 const hashes = new Map();
 parentPort.on('message', (m) => {
   switch (m.t) {
-    case 'zb': case 'zi': case 'zo': case 'ze': case 'zq': __inflate(m, sab, workerData.zstd, SLOT, (r) => parentPort.postMessage(r)); break;
     case 's': hashes.set(m.id, createHash('sha256')); break;
     case 'u': hashes.get(m.id).update(new Uint8Array(sab, m.o, m.n)); parentPort.postMessage({ t: 'a', s: m.s }); break;
     case 'c': hashes.get(m.id).update(new Uint8Array(m.b)); parentPort.postMessage({ t: 'b', n: m.b.byteLength }); break;
     case 'f': { const h = hashes.get(m.id); hashes.delete(m.id); parentPort.postMessage({ t: 'd', id: m.id, hex: h.digest('hex') }); break; }
     case 'w': __writeBatch(m, (r, t) => parentPort.postMessage(r, t)); break;
-    case 'hb': {
-      const r = m.r, n = r.length >> 1, out = new Uint8Array(32 * n);
-      for (let i = 0; i < n; i++) out.set(hash('sha256', new Uint8Array(sab, r[2 * i], r[2 * i + 1]), 'buffer'), 32 * i);
-      parentPort.postMessage({ t: 'hd', s: m.s, d: out.buffer }, [out.buffer]);
-      break;
-    }
   }
 });
 `;
 
-type FromWorker = { t: 'a'; s: number } | { t: 'b'; n: number } | { t: 'd'; id: number; hex: string } | { t: 'hd'; s: number; d: ArrayBuffer } | FromWriter | FromInflate;
+type FromWorker = { t: 'a'; s: number } | { t: 'b'; n: number } | { t: 'd'; id: number; hex: string } | FromWriter;
 
 /**
  * Slots in a SharedArrayBuffer; hashing on worker threads that read the slots
@@ -142,15 +105,6 @@ export class SharedPool implements HashPool {
   private next = 0;
   private failure: Error | null = null;
   private writer: { onReply: (m: FromWriter) => void; onFailure: (e: Error) => void } | null = null;
-  /** Decompression streams by id (their late answers, after a stop, still find them). */
-  private readonly inflaters = new Map<number, { onReply: (m: FromInflate) => void; onFailure: (e: Error) => void }>();
-  private inflateSeq = 0;
-  /** The slot whose small members are being gathered for one hashing message (it holds the slot once). */
-  private batch: { slot: number; ranges: number[]; tags: number[] } | null = null;
-  /** Tags of the batches sent, in order (the thread answers in order). */
-  private readonly batchTags: number[][] = [];
-  private batchSink: ((tag: number, digests: Buffer, at: number) => void) | null = null;
-  private batchWaiters: { resolve: () => void; reject: (e: Error) => void }[] = [];
 
   constructor(slots = 16, threads = 1) {
     this.sab = new SharedArrayBuffer(SLOT_SIZE * slots);
@@ -162,13 +116,11 @@ export class SharedPool implements HashPool {
   }
 
   private spawn(): Worker {
-    const worker = bootThread(WORKER_SOURCE, { sab: this.sab, zstd: zstdBindingPath() });
+    const worker = new Worker(WORKER_SOURCE, { eval: true, workerData: this.sab });
     worker.unref();
     worker.on('message', (m: FromWorker) => {
       if (m.t === 'wd' || m.t === 'we') this.writer?.onReply(m);
-      else if (m.t === 'zc' || m.t === 'zf' || m.t === 'zs' || m.t === 'zd' || m.t === 'zx') this.inflaters.get(m.q)?.onReply(m);
       else if (m.t === 'a') this.unref(m.s);
-      else if (m.t === 'hd') this.onBatch(m.s, Buffer.from(m.d));
       else if (m.t === 'b') {
         this.pending -= m.n;
         this.wakeDrain();
@@ -197,8 +149,6 @@ export class SharedPool implements HashPool {
     this.slotWaiters = [];
     this.wakeDrain();
     this.writer?.onFailure(e);
-    for (const z of this.inflaters.values()) z.onFailure(e);
-    for (const w of this.batchWaiters.splice(0)) w.reject(e);
   }
 
   private unref(slot: number): void {
@@ -235,50 +185,7 @@ export class SharedPool implements HashPool {
 
   done(buf: Buffer): void {
     const slot = this.slotOf(buf);
-    if (slot < 0) return;
-    // The reader is through with the slot: its batch is complete.
-    if (this.batch?.slot === slot) this.sendBatch();
-    this.unref(slot);
-  }
-
-  setBatchSink(sink: (tag: number, digests: Buffer, at: number) => void): void {
-    this.batchSink = sink;
-  }
-
-  hashInBatch(chunk: Buffer, tag: number): boolean {
-    const slot = this.slotOf(chunk);
-    if (slot < 0 || this.batchSink === null || chunk.length === 0 || Math.floor((chunk.byteOffset + chunk.length - 1) / SLOT_SIZE) !== slot) return false;
-    if (this.batch !== null && this.batch.slot !== slot) this.sendBatch();
-    if (this.batch === null) {
-      this.batch = { slot, ranges: [], tags: [] };
-      this.refs[slot]++;
-    }
-    this.batch.ranges.push(chunk.byteOffset, chunk.length);
-    this.batch.tags.push(tag);
-    return true;
-  }
-
-  private sendBatch(): void {
-    const b = this.batch;
-    if (b === null) return;
-    this.batch = null;
-    this.batchTags.push(b.tags);
-    this.workerOf(0).postMessage({ t: 'hb', s: b.slot, r: new Int32Array(b.ranges) });
-  }
-
-  private onBatch(slot: number, digests: Buffer): void {
-    const tags = this.batchTags.shift()!;
-    const sink = this.batchSink!;
-    for (let i = 0; i < tags.length; i++) sink(tags[i], digests, 32 * i);
-    this.unref(slot);
-    if (this.batchTags.length === 0 && this.batch === null) for (const w of this.batchWaiters.splice(0)) w.resolve();
-  }
-
-  batchesDone(): Promise<void> {
-    this.sendBatch();
-    if (this.failure) return Promise.reject(this.failure);
-    if (this.batchTags.length === 0) return Promise.resolve();
-    return new Promise((resolve, reject) => this.batchWaiters.push({ resolve, reject }));
+    if (slot >= 0) this.unref(slot);
   }
 
   hold(buf: Buffer): void {
@@ -334,26 +241,6 @@ export class SharedPool implements HashPool {
     };
   }
 
-  /** Decompression runs on the first hashing thread too (the one that hashes the raw stream). */
-  inflateTransport(): InflateTransport {
-    const q = this.inflateSeq++;
-    return {
-      post: (m) => this.workerOf(0).postMessage({ ...m, q }),
-      listen: (onReply, onFailure) => {
-        this.inflaters.set(q, { onReply, onFailure });
-        if (this.failure) onFailure(this.failure);
-      },
-      acquire: () => this.acquire(),
-      slotOf: (buf) => {
-        const slot = this.slotOf(buf);
-        return slot >= 0 && buf.length > 0 && Math.floor((buf.byteOffset + buf.length - 1) / SLOT_SIZE) === slot ? slot : -1;
-      },
-      view: (slot, n) => Buffer.from(this.sab, slot * SLOT_SIZE, n),
-      hold: (buf) => this.hold(buf),
-      release: (slot) => this.unref(slot),
-    };
-  }
-
   async close(): Promise<void> {
     const started = this.workers.filter((w): w is Worker => w !== undefined);
     for (const w of started) w.removeAllListeners('exit');
@@ -366,5 +253,5 @@ export function hashPoolFor(totalBytes: number): HashPool {
   const cores = availableParallelism();
   // One hashing thread keeps up with decompression on two cores; more help only with more cores.
   // 24 slots: decompression output, and the raw reads (read ahead, hashed and copied in place).
-  return totalBytes >= HASH_THREAD_MIN_BYTES && cores > 1 ? new SharedPool(24, cores >= 4 ? 2 : 1) : new InlinePool();
+  return totalBytes >= 32 * 1024 * 1024 && cores > 1 ? new SharedPool(24, cores >= 4 ? 2 : 1) : new InlinePool();
 }

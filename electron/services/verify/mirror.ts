@@ -162,7 +162,7 @@ async function readStream(file: string, total: number, opts: MirrorVerifyOptions
     reader = r;
     const raw = (): AsyncGenerator<Buffer> => r.chunks();
     const frames: FrameLog = { lastStart: -1 };
-    const zstd = (s: AsyncIterable<Buffer>): AsyncGenerator<Buffer> => zstdDecompress(zstdCheck(s, age !== 'none'), pool, frames, extractRoot === undefined);
+    const zstd = (s: AsyncIterable<Buffer>): AsyncGenerator<Buffer> => zstdDecompress(zstdCheck(s, age !== 'none'), pool, frames);
     const decrypt = (s: AsyncIterable<Buffer>): AsyncGenerator<Buffer> => ageDecrypt(s, opts);
     const sink = (s: AsyncIterable<Buffer>): Promise<void> => collector.consume(s);
     if (age === 'armored') await pipeline(raw, armorDecode, decrypt, zstd, sink);

@@ -154,15 +154,14 @@ export class PayloadTable {
   /** A payload member's bytes were read (its digest may still be on the hashing thread). */
   add(id: number, rel: string, size: number, location: string | undefined): void {
     this.sizes.set(id, size);
-    this.flags.set(id, this.flags.get(id) | 1);
+    this.flags.set(id, 1);
     if (location !== undefined) this.locations.set(id, location);
     this.pushName(rel);
     this.count++;
   }
 
-  /** The 32 bytes at `at` in `digest`. */
-  setDigest(id: number, digest: Buffer, at = 0): void {
-    this.digests.write(id, digest, at);
+  setDigest(id: number, digest: Buffer): void {
+    this.digests.write(id, digest);
     this.flags.set(id, this.flags.get(id) | 2);
   }
 
@@ -319,9 +318,7 @@ export class MemberCollector {
   /** Offset just after the tar end-of-archive marker in the decompressed stream (-1 before the end). */
   tarEnd = -1;
 
-  constructor(private readonly o: CollectorOptions) {
-    o.pool.setBatchSink((id, digests, at) => this.payload.setDigest(id, digests, at));
-  }
+  constructor(private readonly o: CollectorOptions) {}
 
   /** Reads the decompressed tar stream to its end; each chunk's slot is released once read. */
   async consume(source: AsyncIterable<Buffer>): Promise<void> {
@@ -360,7 +357,6 @@ export class MemberCollector {
 
   /** Waits for the digests computed on the hashing thread. */
   async settle(): Promise<void> {
-    await this.o.pool.batchesDone();
     await Promise.all(this.pendingDigests);
     this.pendingDigests.length = 0;
   }
@@ -608,25 +604,6 @@ export class MemberCollector {
       sink.close();
       this.openSinks.delete(sink);
     };
-    const p = this.o.pool;
-    if (declared <= INLINE_HASH_MAX && !sink && declared > 0) {
-      // A small member read only to be hashed: with its slot's other members on the hashing thread
-      // when it lies whole in the slot (most do), else here.
-      let batched = false;
-      let h: SmallDigest | null = null;
-      return {
-        data: (c: Buffer) => {
-          if (batched) throw new Error('more bytes than the member declared');
-          if (size === 0 && c.length === declared && p.hashInBatch(c, id)) batched = true;
-          else (h ??= new SmallDigest(declared)).update(c);
-          size += c.length;
-        },
-        end: () => {
-          table.add(id, rel, size, location);
-          if (!batched) table.setDigestBytes(id, (h ?? new SmallDigest(declared)).digest());
-        },
-      };
-    }
     if (declared <= INLINE_HASH_MAX) {
       // A small member is hashed here: cheaper than three messages to the hashing thread and back.
       const h = new SmallDigest(declared);
@@ -643,6 +620,7 @@ export class MemberCollector {
         },
       };
     }
+    const p = this.o.pool;
     const hid = p.start();
     return {
       data: (c: Buffer) => {

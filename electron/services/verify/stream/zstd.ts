@@ -6,18 +6,11 @@ import { createRequire } from 'node:module';
 import type * as ZstdBinding from 'zstd-napi/binding';
 import { OpsError } from '../../../../shared/errors';
 import type { HashPool } from '../hash-pool';
-import { ThreadInflate } from './inflate-thread';
 
 const ZSTD_MAGIC = Buffer.from([0x28, 0xb5, 0x2f, 0xfd]);
 const EMPTY = Buffer.alloc(0);
 // zstd-napi's low-level binding (a CommonJS native module without an exports map).
-const requireHere = createRequire(import.meta.url);
-const zstdBinding = requireHere('zstd-napi/binding') as typeof ZstdBinding;
-
-/** The binding's file, for the hashing thread (./inflate-thread.ts) to load. */
-export function zstdBindingPath(): string {
-  return requireHere.resolve('zstd-napi/binding');
-}
+const zstdBinding = createRequire(import.meta.url)('zstd-napi/binding') as typeof ZstdBinding;
 
 export async function* zstdCheck(source: AsyncIterable<Buffer>, afterAge: boolean): AsyncGenerator<Buffer> {
   let first = true;
@@ -62,12 +55,7 @@ export interface FrameLog {
   lastStart: number;
 }
 
-export async function* zstdDecompress(source: AsyncIterable<Buffer>, p: HashPool, frames?: FrameLog, onThread = false): AsyncGenerator<Buffer> {
-  const transport = onThread ? p.inflateTransport() : null;
-  if (transport) {
-    yield* threadDecompress(source, new ThreadInflate(transport), frames);
-    return;
-  }
+export async function* zstdDecompress(source: AsyncIterable<Buffer>, p: HashPool, frames?: FrameLog): AsyncGenerator<Buffer> {
   const dctx = new zstdBinding.DCtx();
   let ret = 0;
   let out = 0;
@@ -120,32 +108,4 @@ export async function* zstdDecompress(source: AsyncIterable<Buffer>, p: HashPool
   if (filled > 0) yield dst.subarray(0, filled);
   else p.done(dst);
   if (ret !== 0) throw new OpsError('ERR_BUNDLE_CORRUPT', 'The bundle\'s zstd stream ends in the middle of a frame: the bundle is truncated.');
-}
-
-/**
- * The same stage with the decompression on the hashing thread: the compressed
- * chunks are handed over as they are read (a task of their own), the filled
- * slots come back in order.
- */
-async function* threadDecompress(source: AsyncIterable<Buffer>, z: ThreadInflate, frames?: FrameLog): AsyncGenerator<Buffer> {
-  const feed = (async () => {
-    try {
-      for await (const chunk of source) await z.push(chunk);
-      z.end();
-    } catch (e) {
-      z.fail(e);
-    }
-  })();
-  try {
-    for (;;) {
-      const b = await z.next();
-      if (b === null) break;
-      yield b;
-    }
-    if (frames) frames.lastStart = z.lastStart;
-    if (z.ret !== 0) throw new OpsError('ERR_BUNDLE_CORRUPT', "The bundle's zstd stream ends in the middle of a frame: the bundle is truncated.");
-  } finally {
-    z.close();
-    await feed;
-  }
 }
