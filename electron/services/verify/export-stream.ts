@@ -316,8 +316,15 @@ export class ExportJsonStream {
 
   /** A value is complete: chunk[start, end) is its last part. */
   private finish(chunk: Buffer, start: number, end: number): number {
-    if (!this.append(chunk, start, end)) return chunk.length;
-    const bytes = this.cap.subarray(0, this.capLen);
+    let bytes: Buffer;
+    if (this.capLen === 0 && end - start <= this.capLimit) {
+      // The whole value is in this chunk (most are): read in place, not copied to the capture buffer first.
+      bytes = chunk.subarray(start, end);
+      this.capLen = end - start;
+    } else {
+      if (!this.append(chunk, start, end)) return chunk.length;
+      bytes = this.cap.subarray(0, this.capLen);
+    }
     const target = this.capTarget;
     if (target === T_ENTRY) {
       // The shape producers write, read straight from the bytes (no text, no JSON.parse, nothing to re-check).

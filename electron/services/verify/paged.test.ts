@@ -72,9 +72,9 @@ describe('paged tables', () => {
         let p = from;
         while (p < until) {
           const h = log.at(p, 4);
-          const len = h.b.readUInt32LE(h.o);
-          const body = log.at(p + 4, len);
-          out.push(body.b.toString('utf8', body.o, body.o + len));
+          const len = log.atBuffer.readUInt32LE(h);
+          const o = log.at(p + 4, len);
+          out.push(log.atBuffer.toString('utf8', o, o + len));
           p += 4 + len;
         }
         return p;
@@ -83,10 +83,9 @@ describe('paged tables', () => {
       for (let i = 0; i < 20_000; i++) {
         seed = (seed * 1103515245 + 12345) % 2 ** 31;
         const s = `${i}/` + 'n'.repeat(seed % (i % 500 === 0 ? 60_000 : 300));
-        log.append(4 + s.length, (b, o) => {
-          b.writeUInt32LE(s.length, o);
-          b.write(s, o + 4);
-        });
+        const o = log.reserve(4 + s.length);
+        log.buffer.writeUInt32LE(s.length, o);
+        log.buffer.write(s, o + 4);
         written.push(s);
         if (i % 7 === 0) pos = readTo(read, pos, log.end);
       }

@@ -15,6 +15,7 @@ import { closeSync, constants as fsc, openSync, readSync, writeSync } from 'node
 export const PAGE_SHIFT = 15;
 const PAGE = 1 << PAGE_SHIFT;
 const MASK = PAGE - 1;
+const EMPTY_PAGE = Buffer.alloc(0);
 
 type Typed = Float64Array<ArrayBuffer> | Int32Array<ArrayBuffer> | Uint32Array<ArrayBuffer> | Uint16Array<ArrayBuffer> | Uint8Array<ArrayBuffer>;
 
@@ -67,6 +68,15 @@ export class PagedRecords {
   private page(k: number): Buffer {
     while (this.pages.length <= k) this.pages.push(Buffer.allocUnsafe(this.width * PAGE));
     return this.pages[k];
+  }
+
+  /** The page that holds the record locate() found. */
+  located: Buffer = EMPTY_PAGE;
+
+  /** Record i's offset in `located` (no view made). */
+  locate(i: number): number {
+    this.located = this.page(i >>> PAGE_SHIFT);
+    return (i & MASK) * this.width;
   }
 
   /** Record i as a view (valid until the table is dropped). */
@@ -211,12 +221,21 @@ export class SpillLog {
     return this.flushed + this.len;
   }
 
-  /** Appends an entry of `n` bytes written by `fill` into `b` at `o`. */
-  append(n: number, fill: (b: Buffer, o: number) => void): void {
+  /**
+   * Room for an entry of `n` bytes: its offset in `buffer`, where the caller
+   * writes it now (before the next call). No closure or object per entry.
+   */
+  reserve(n: number): number {
     if (n > LOG_READ) throw new Error(`a log entry of ${n} bytes`);
     if (this.len + n > LOG_BUFFER) this.spill();
-    fill(this.buf, this.len);
+    const o = this.len;
     this.len += n;
+    return o;
+  }
+
+  /** The write buffer (see reserve). */
+  get buffer(): Buffer {
+    return this.buf;
   }
 
   private spill(): void {
@@ -226,13 +245,19 @@ export class SpillLog {
     this.len = 0;
   }
 
+  /** The buffer the last at() read from. */
+  atBuffer: Buffer = this.buf;
+
   /**
-   * The `n` bytes at `pos` (inside one entry) as a buffer and an offset in
-   * it, valid until the next call. Reads in order are served from a 256 KiB
+   * The `n` bytes at `pos` (inside one entry): their offset in `atBuffer`,
+   * valid until the next call. Reads in order are served from a 256 KiB
    * window over the file.
    */
-  at(pos: number, n: number): { b: Buffer; o: number } {
-    if (pos >= this.flushed) return { b: this.buf, o: pos - this.flushed };
+  at(pos: number, n: number): number {
+    if (pos >= this.flushed) {
+      this.atBuffer = this.buf;
+      return pos - this.flushed;
+    }
     const rbuf = (this.rbuf ??= Buffer.allocUnsafe(LOG_READ));
     if (pos < this.rstart || pos + n > this.rstart + this.rlen) {
       const want = Math.min(LOG_READ, this.flushed - pos);
@@ -246,7 +271,8 @@ export class SpillLog {
       this.rlen = got;
       if (n > got) throw new Error('the spilled log is shorter than written');
     }
-    return { b: rbuf, o: pos - this.rstart };
+    this.atBuffer = rbuf;
+    return pos - this.rstart;
   }
 
   /** Bytes resident (the buffers; the rest is in the file). */
