@@ -141,10 +141,11 @@ export class TarGate {
     if (before === FILE && isDir) throw this.unsafe(raw, 'a folder where an earlier member is a file of that name');
     if (before === FILE || before === DIRECTORY) throw this.unsafe(raw, 'a member that repeats an earlier one');
     const slash = path.lastIndexOf('/');
-    const parent = slash > 0 ? path.slice(0, slash) : null;
-    // A member below something that was a file (skipped when the folder is the last member's: checked then).
-    const walk = parent !== null && parent !== this.lastParent;
-    const parentIds: number[] = [];
+    // A member below something that was a file (skipped when the folder is the last member's: checked
+    // then; compared in place, no substring per member).
+    const last = this.lastParent;
+    const walk = slash > 0 && !(last !== null && last.length === slash && path.startsWith(last));
+    const parentIds: number[] = walk ? [] : NO_IDS;
     if (walk) {
       for (let i = path.indexOf('/'); i > 0; i = path.indexOf('/', i + 1)) {
         const id = this.seen.idOf(pathKey(path.slice(0, i)));
@@ -183,7 +184,8 @@ export class TarGate {
         this.seen.add(pathKey(path.slice(0, i)), IMPLIED);
       }
     }
-    this.lastParent = parent;
+    if (walk) this.lastParent = path.slice(0, slash);
+    else if (slash <= 0) this.lastParent = null;
     return { kind: isDir ? 'directory' : 'file', path, rel, id };
   }
 
@@ -223,6 +225,8 @@ export class TarGate {
     return { entries: this.seen.size, bytes: this.seen.heldBytes };
   }
 }
+
+const NO_IDS: number[] = [];
 
 function capitalise(s: string): string {
   return s.charAt(0).toUpperCase() + s.slice(1);

@@ -135,6 +135,8 @@ export class SimpleManifestLines {
   // What the lines after a `key:` head may be: a nested mapping, a list of mappings, or a list of scalars.
   private block: 'none' | 'head' | 'map' | 'items' | 'scalars' = 'none';
   private seen = new Set<string>();
+  /** The current item's lines so far (block 'items'). */
+  private readonly itemLines: string[] = [];
   private pendingEmpty = 0;
   private ok = true;
 
@@ -175,9 +177,10 @@ export class SimpleManifestLines {
     }
     if (this.block === 'none') return false;
     if (this.block === 'head') {
-      if ((m = ITEM_RE.exec(line))) {
+      if (ITEM_RE.test(line)) {
         this.block = 'items';
-        this.seen = new Set([m[1]]);
+        this.itemLines.length = 0;
+        this.itemLines.push(line);
       } else if (SCALAR_ITEM_RE.test(line)) this.block = 'scalars';
       else if ((m = MAP_FIELD_RE.exec(line))) {
         this.block = 'map';
@@ -193,23 +196,27 @@ export class SimpleManifestLines {
       // The file list's three lines per file: test() and the key cut out (a key holds no ":"), one
       // set reused, instead of a match array per line and a set per item (~50 MB of garbage at
       // 100,000 files).
+      // The item's keys are compared in place in its earlier lines (a handful per item): no
+      // substring and no set per line.
       if (ITEM_RE.test(line)) {
-        this.seen.clear();
-        this.seen.add(keyAfter(line, 4));
+        this.itemLines.length = 0;
       } else {
         if (!FIELD_RE.test(line)) return false;
-        const key = keyAfter(line, 4);
-        if (this.seen.has(key)) return false;
-        this.seen.add(key);
+        const lines = this.itemLines;
+        for (let j = 0; j < lines.length; j++) if (sameKeyAt4(line, lines[j])) return false;
       }
+      this.itemLines.push(line);
     } else if (!SCALAR_ITEM_RE.test(line)) return false;
     return true;
   }
 }
 
-/** The key of a line that a KEY-capturing pattern matched, its first character at `start`. */
-function keyAfter(line: string, start: number): string {
-  return line.slice(start, line.indexOf(':', start));
+/** Whether two item lines (`  - k: v` / `    k: v`, matched by ITEM_RE or FIELD_RE) have the same key (it starts at 4, ends at its ':'). */
+function sameKeyAt4(a: string, b: string): boolean {
+  const end = a.indexOf(':', 4);
+  if (b.indexOf(':', 4) !== end) return false;
+  for (let i = 4; i < end; i++) if (a.charCodeAt(i) !== b.charCodeAt(i)) return false;
+  return true;
 }
 
 /**

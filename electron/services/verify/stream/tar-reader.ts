@@ -163,6 +163,9 @@ function isZeroBlock(b: Buffer, off: number): boolean {
 }
 
 /** pax records: "<len> <key>=<value>\n" repeated. */
+/** No pax records (shared: replaced, never changed). */
+const NO_PAX: Readonly<Record<string, string>> = Object.freeze({});
+
 function parsePax(body: Buffer): Record<string, string> {
   const out: Record<string, string> = {};
   let pos = 0;
@@ -200,8 +203,8 @@ export class TarReader {
   private sink: TarMemberSink | null = null;
   private meta: { kind: Meta; parts: Buffer[]; size: number } | null = null;
   private zeroBlocks = 0;
-  private pax: Record<string, string> = {};
-  private globalPax: Record<string, string> = {};
+  private pax: Readonly<Record<string, string>> = NO_PAX;
+  private globalPax: Readonly<Record<string, string>> = NO_PAX;
   private longPath: string | null = null;
   private longLink: string | null = null;
   /** The path of the member being read (for messages). */
@@ -286,7 +289,7 @@ export class TarReader {
         // GNU.sparse.* records: GNU tar lists the member under another name with other bytes.
         if (sparse) throw new OpsError('ERR_BUNDLE_UNSAFE_ENTRY', `The bundle contains a GNU sparse record (${escapeUntrusted(sparse)})${this.pax.path ? ` for "${escapeUntrusted(this.pax.path)}"` : ''}: GNU tar would list a different member than this console reads. Nothing from it was used.`, this.pax.path ? { path: this.pax.path } : {});
       }
-      else if (m.kind === 'g') Object.assign(this.globalPax, parsePax(body));
+      else if (m.kind === 'g') this.globalPax = { ...this.globalPax, ...parsePax(body) };
       else if (m.kind === 'L') this.longPath = field(body, 0, body.length);
       else this.longLink = field(body, 0, body.length);
       return;
@@ -322,15 +325,17 @@ export class TarReader {
       if (size === 0) this.finishMember();
       return;
     }
-    const ustar = b.toString('latin1', off + 257, off + 262) === 'ustar';
+    // "ustar" at 257 (compared as bytes: no string per header); POSIX ustar ("ustar\0") adds a prefix field.
+    const ustar = b[off + 257] === 0x75 && b[off + 258] === 0x73 && b[off + 259] === 0x74 && b[off + 260] === 0x61 && b[off + 261] === 0x72;
     let path = field(b, off, 100);
-    if (ustar && b.toString('latin1', off + 257, off + 263) === 'ustar\0') {
+    if (ustar && b[off + 262] === 0) {
       const prefix = field(b, off + 345, 155);
       if (prefix) path = `${prefix}/${path}`;
     }
     let linkpath = field(b, off + 157, 100);
     let realSize = size;
-    const pax = { ...this.globalPax, ...this.pax };
+    // Most members have no pax records: no merged object per header then.
+    const pax = this.pax === NO_PAX && this.globalPax === NO_PAX ? NO_PAX : { ...this.globalPax, ...this.pax };
     if (this.longPath !== null) path = this.longPath;
     if (this.longLink !== null) linkpath = this.longLink;
     if (pax.path !== undefined) path = pax.path;
@@ -339,7 +344,7 @@ export class TarReader {
       if (!/^\d+$/.test(pax.size) || !Number.isSafeInteger(Number(pax.size))) throw corrupt(`a pax size "${pax.size}" that is not a number`);
       realSize = Number(pax.size);
     }
-    this.pax = {};
+    this.pax = NO_PAX;
     this.longPath = null;
     this.longLink = null;
     const type = TYPES[flag] ?? `Unsupported(${JSON.stringify(flag)})`;
