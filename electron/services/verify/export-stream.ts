@@ -65,6 +65,8 @@ export interface ExportStreamOptions extends PathPolicyOptions {
    * Digest sharing: `digests` holds digests by id, and `share` returns the id
    * under which it holds this entry's very digest (its member was read and
    * matched), or -1. The list then keeps 4 bytes for such an entry, not 32.
+   * An id also vouches for the path: the tar gate admitted `mirror/<path>`
+   * under the same path rules (see entry()).
    */
   digests?: DigestSource;
   share?: (e: FileEntry, pathBytes: Buffer) => number;
@@ -387,8 +389,14 @@ export class ExportJsonStream {
       }
     }
     const pathBytes = Buffer.from(e.path, 'utf8');
+    let shared = -1;
     if (!this.entryPath) {
-      const problem = bundlePathProblem(e.path, this.o);
+      shared = this.o.share?.(e, pathBytes) ?? -1;
+      // A shared entry names a member the tar gate admitted as `mirror/<path>` under the same rules
+      // (one call per path, not two): on that name they say the same of <path>, its segments,
+      // depth, length and normal form being a part of it, except a drive-letter start
+      // ("C:..."), absolute alone at the start of a name.
+      const problem = shared >= 0 ? (DRIVE_PREFIX.test(e.path) ? 'absolute' : null) : bundlePathProblem(e.path, this.o);
       if (problem) this.entryPath = corrupt(`"files" holds ${describePathProblem(problem, this.o)}: "${escapeUntrusted(e.path)}"`);
       else if (!isPayloadPath(e.path)) this.entryPath = corrupt(`"files" lists the control file "${escapeUntrusted(e.path)}", which is not a payload file`);
       else if (this.prevPath) {
@@ -401,7 +409,7 @@ export class ExportJsonStream {
     this.prevPath = pathBytes;
     if (this.entryPath) return; // the list is refused; only schema problems of later entries still matter
     // sha256 (and storedSha256) were checked above: by readPlainEntry, isPlainEntry or the schema.
-    const at = this.files.push(e, pathBytes, this.o.share?.(e, pathBytes) ?? -1, true);
+    const at = this.files.push(e, pathBytes, shared, true);
     // The state digest's lines, hashed some 64 KiB at a time (one call per line cost more than the hashing).
     this.stateLines += `${e.sha256} ${e.size} ${e.path}\n`;
     if (this.stateLines.length > 65536) {
@@ -468,6 +476,9 @@ export class ExportJsonStream {
     return exp;
   }
 }
+
+/** What bundlePathProblem calls absolute besides a leading '/' (which a gate-admitted member's part never has). */
+const DRIVE_PREFIX = /^[A-Za-z]:/;
 
 /** 1 for the bytes of lowercase hex digits. */
 const LOWER_HEX = new Uint8Array(256);

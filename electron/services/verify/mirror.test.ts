@@ -225,6 +225,27 @@ describe('producer bundles', () => {
     }
   });
 
+  // The tar gate admits mirror/C:/x (a drive letter is absolute only at the start of a name); the file
+  // list's "C:/x" is absolute. Entries whose member was read first skip the second full path check,
+  // not this rule.
+  it('a file listed as "C:/..." is an absolute path in export.json, whether its member came before export.json or after', async () => {
+    const content = Buffer.from('{"a":1}\n');
+    const entry = { path: 'C:/advisories.json', sha256: sha256(content), size: content.length };
+    for (const order of ['payload-first', 'control-first'] as const) {
+      const b = await bundle(`drive-${order}.tar.zst`, {
+        order,
+        tamper: {
+          rawMembers: [{ name: 'mirror/C:/advisories.json', content }],
+          // Listed with its true digest and size (first: "C" sorts before "data/"), so the member matches it.
+          exportJsonOverride: (doc) => ({ ...doc, files: [entry, ...doc.files] }),
+        },
+      });
+      const v = (await verify(b.file)).verdict;
+      expect(v.code, order).toBe('ERR_BUNDLE_CORRUPT');
+      expect(v.message, order).toMatch(/absolute path: "C:\/advisories\.json"/);
+    }
+  });
+
   it('a delta chain verifies (delta checks pass) and a delta without tombstones file is ERR_VERIFY_TOMBSTONE', async () => {
     const full = await bundle('chain-full.tar.zst');
     const files = samplePayload({ parts: 6, partSize: 700, seed: 'v2' }).slice(0, 2);
