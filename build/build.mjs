@@ -108,16 +108,10 @@ async function cli() {
     define: { ...common.define, __CLI_BUNDLE__: JSON.stringify(basename(bundleFile)) },
     // A young generation of 2 MiB semi-spaces (V8's default grows to 16): a verify of a
     // 1,000,000-file bundle peaks ~75 MB lower at the same speed (docs/benchmarks.md, issue 13).
-    // glibc's malloc asks for transparent huge pages (madvise, glibc 2.35+; where the kernel's THP
-    // mode is "madvise", as Debian's is): the slots, tables and buffers of a verify then take a
-    // page fault per 2 MiB, not per 4 KiB (a fault costs ~16 us on these VMs; 100k verify 13,400 ->
-    // 10,700 faults, ~50-85 ms; 512m verify 17,400 -> 10,700, ~80 ms). It replaces any
-    // GLIBC_TUNABLES of the caller's for this process. At most two malloc arenas: with huge pages
-    // each thread's own arena (main, hashing/writing thread, libuv's and V8's threads) would hold
-    // 2 MiB pages it barely uses (1m import: RSS 183.7 MB without the tunables, 195.6 MB with huge
-    // pages alone, 181.0 MB with both; faults 43,700 -> 16,300). `env -S` (coreutils 8.30+) splits
-    // the line into the variable, node and its flag.
-    banner: { js: '#!/usr/bin/env -S GLIBC_TUNABLES=glibc.malloc.hugetlb=1:glibc.malloc.arena_max=2 node --max-semi-space-size=2' },
+    // `env -S` (coreutils 8.30+) splits the line into node and its flag. (glibc's malloc on
+    // transparent huge pages, GLIBC_TUNABLES=glibc.malloc.hugetlb=1, made a verify 50-85 ms faster
+    // but raised the 1m import's peak RSS to 195.6-198.1 MB: not kept; docs/benchmarks.md.)
+    banner: { js: '#!/usr/bin/env -S node --max-semi-space-size=2' },
   });
   chmodSync(join(outdir, 'cli/mirror.mjs'), 0o755);
   // Worker entry points used by the engine (bundle work off the caller's thread).
