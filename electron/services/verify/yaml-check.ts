@@ -193,11 +193,9 @@ export class SimpleManifestLines {
       if (!m || this.seen.has(m[1])) return false;
       this.seen.add(m[1]);
     } else if (this.block === 'items') {
-      // The file list's three lines per file: test() and the key cut out (a key holds no ":"), one
-      // set reused, instead of a match array per line and a set per item (~50 MB of garbage at
-      // 100,000 files).
-      // The item's keys are compared in place in its earlier lines (a handful per item): no
-      // substring and no set per line.
+      // The file list's three lines per file: test() (no match array), and the item's keys
+      // compared in place in its earlier lines (a handful per item): no substring and no set per
+      // line or item.
       if (ITEM_RE.test(line)) {
         this.itemLines.length = 0;
       } else {

@@ -162,10 +162,10 @@ function isZeroBlock(b: Buffer, off: number): boolean {
   return true;
 }
 
-/** pax records: "<len> <key>=<value>\n" repeated. */
 /** No pax records (shared: replaced, never changed). */
 const NO_PAX: Readonly<Record<string, string>> = Object.freeze({});
 
+/** pax records: "<len> <key>=<value>\n" repeated. */
 function parsePax(body: Buffer): Record<string, string> {
   const out: Record<string, string> = {};
   let pos = 0;
