@@ -209,14 +209,27 @@ export function renderProm(state: MetricsState): string {
   return lines.join('\n') + '\n';
 }
 
-function update(ws: Workspace, kind: Kind, nameIn: string, labels: Record<string, string>, f: (old: number) => number): void {
+/** One change of recordMetrics: a counter added to, or a gauge set. `name` with or without the okc_ prefix. */
+export type MetricChange = { counter: string; labels?: Record<string, string>; by?: number } | { gauge: string; labels?: Record<string, string>; value: number };
+
+/**
+ * Applies several changes at once: one read of the persisted state and one
+ * rewrite of each file (two fsyncs however many series change; an apply
+ * changes four).
+ */
+export function recordMetrics(ws: Workspace, changes: readonly MetricChange[]): void {
+  if (changes.length === 0) return;
   try {
     mkdirSync(ws.layout.metrics, { recursive: true });
-    const name = metricName(nameIn);
     const state = readState(ws);
-    const key = seriesKey(name, labels);
-    const old = state.series[key]?.value ?? 0;
-    state.series[key] = { kind, name, labels: { ...labels }, value: f(old) };
+    for (const c of changes) {
+      const labels = c.labels ?? {};
+      const kind: Kind = 'counter' in c ? 'counter' : 'gauge';
+      const name = metricName('counter' in c ? c.counter : c.gauge);
+      const key = seriesKey(name, labels);
+      const value = 'counter' in c ? (state.series[key]?.value ?? 0) + (c.by ?? 1) : c.value;
+      state.series[key] = { kind, name, labels: { ...labels }, value };
+    }
     writeFileAtomic(stateFile(ws), JSON.stringify(state));
     writeFileAtomic(promFile(ws), renderProm(state));
   } catch {
@@ -226,12 +239,12 @@ function update(ws: Workspace, kind: Kind, nameIn: string, labels: Record<string
 
 /** Adds to a counter (persisted) and rewrites metrics/console.prom. `name` with or without the okc_ prefix. */
 export function bumpCounter(ws: Workspace, name: string, labels: Record<string, string> = {}, by = 1): void {
-  update(ws, 'counter', name, labels, (old) => old + by);
+  recordMetrics(ws, [{ counter: name, labels, by }]);
 }
 
 /** Sets a gauge and rewrites metrics/console.prom. */
 export function setGauge(ws: Workspace, name: string, labels: Record<string, string>, value: number): void {
-  update(ws, 'gauge', name, labels, () => value);
+  recordMetrics(ws, [{ gauge: name, labels, value }]);
 }
 
 /** Current value of a series (0 when never set). */

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { tempDir } from '../testing/fixtures';
 import { openWorkspace, type Workspace } from '../workspace/index';
-import { bumpCounter, logEvent, logFileFor, metricValue, promFile, readLogs, rotateLogs, setGauge, writeMetricsFile } from './index';
+import { bumpCounter, logEvent, logFileFor, metricValue, promFile, readLogs, recordMetrics, rotateLogs, setGauge, writeMetricsFile } from './index';
 
 let ws: Workspace;
 let cleanup: () => void;
@@ -60,6 +60,36 @@ describe('metrics', () => {
     bumpCounter(again, 'imports_total');
     expect(metricValue(again, 'imports_total')).toBe(3);
     expect(readFileSync(promFile(again), 'utf8')).toMatch(/^okc_imports_total 3$/m);
+  });
+
+  it('recordMetrics applies several changes in one write: counters added to what was persisted, gauges set, the same text as one call each', () => {
+    bumpCounter(ws, 'imports_total', { kind: 'mirror-delta' }, 2);
+    setGauge(ws, 'staging_bytes', {}, 7);
+    recordMetrics(ws, [
+      { counter: 'imports_total', labels: { kind: 'mirror-delta' } },
+      { counter: 'okc_apply_failures_total', labels: { error_code: 'ERR_NO_SPACE' }, by: 4 },
+      { gauge: 'staging_bytes', value: 12345 },
+      { gauge: 'okc_library_bytes', value: 99 },
+    ]);
+    const text = readFileSync(promFile(ws), 'utf8');
+    expect(text).toMatch(/^okc_imports_total\{kind="mirror-delta"\} 3$/m);
+    expect(text).toMatch(/^okc_apply_failures_total\{error_code="ERR_NO_SPACE"\} 4$/m);
+    expect(text).toMatch(/^okc_staging_bytes 12345$/m);
+    expect(text).toMatch(/^okc_library_bytes 99$/m);
+    expect(metricValue(openWorkspace(ws.dir), 'imports_total', { kind: 'mirror-delta' })).toBe(3);
+    // The same changes one call at a time give the same file.
+    const t2 = tempDir('okc-obs-');
+    try {
+      const other = openWorkspace(join(t2.dir, 'ws'), { create: true });
+      bumpCounter(other, 'imports_total', { kind: 'mirror-delta' }, 3);
+      bumpCounter(other, 'apply_failures_total', { error_code: 'ERR_NO_SPACE' }, 4);
+      setGauge(other, 'staging_bytes', {}, 12345);
+      setGauge(other, 'library_bytes', {}, 99);
+      expect(readFileSync(promFile(other), 'utf8')).toBe(text);
+    } finally {
+      t2.cleanup();
+    }
+    expect(readdirSync(ws.layout.metrics).filter((n) => n.includes('.tmp-'))).toEqual([]);
   });
 
   it('writeMetricsFile creates the file with zeroed counters', () => {

@@ -13,7 +13,7 @@ import { bundlePathProblem, describePathProblem, isPayloadPath } from '../../../
 import type { StateEntry } from '../../../shared/state-digest';
 import { appendAudit, type AuditEntryInput } from '../audit/index';
 import type { Db } from '../db/index';
-import { bumpCounter, logEvent, setGauge } from '../obs/index';
+import { bumpCounter, logEvent, recordMetrics, type MetricChange } from '../obs/index';
 import type { Workspace } from '../workspace/index';
 import { generationDir, generationMetaDir, generationName, parseGenerationName } from '../workspace/layout';
 import { freeBytes, hookedFs, isNoSpace, type StagingFile, type StagingFs, type StagingHooks } from './fsops';
@@ -777,18 +777,18 @@ export function applyPrepared(ws: Workspace, db: Db, prepared: PreparedBundle, o
   const prunedSeqs = afterCommit(ctx, db, prepared, plan, now, opts.keepSeqs);
   stats.totalSeconds = (performance.now() - tStart) / 1000 + stats.verifySeconds;
   logEvent(ws, { event: plan.variant === 'full' ? 'mirror.bundle.imported' : 'mirror.delta.applied', exportId: exp.exportId, runId: exp.runId ?? undefined, profile: exp.profile.id, generation: exp.generation, seq: plan.seq, forced: plan.forced, stats });
-  bumpCounter(ws, 'imports_total', { kind: plan.variant === 'full' ? 'mirror-full' : 'mirror-delta' });
-  updateGauges(ws, db, now());
+  updateGauges(ws, db, now(), [{ counter: 'imports_total', labels: { kind: plan.variant === 'full' ? 'mirror-full' : 'mirror-delta' } }]);
   return { seq: plan.seq, exportId: exp.exportId, generation: exp.generation, stateDigest: plan.digest, forced: plan.forced, prunedSeqs, stats };
 }
 
-export function updateGauges(ws: Workspace, db: Db, now: Date): void {
+/** The staging and library gauges from the database, with `also` (a counter the caller bumps), in one metrics write. */
+export function updateGauges(ws: Workspace, db: Db, now: Date, also: readonly MetricChange[] = []): void {
   const cur = currentGeneration(db);
-  setGauge(ws, 'staging_bytes', {}, cur?.total_bytes ?? 0);
   let lib = 0;
   for (const r of listLibrary(db)) lib += r.size;
-  setGauge(ws, 'library_bytes', {}, lib);
-  if (cur) setGauge(ws, 'last_successful_apply_timestamp_seconds', {}, Math.floor(Date.parse(cur.applied_at) / 1000) || Math.floor(now.getTime() / 1000));
+  const changes: MetricChange[] = [...also, { gauge: 'staging_bytes', value: cur?.total_bytes ?? 0 }, { gauge: 'library_bytes', value: lib }];
+  if (cur) changes.push({ gauge: 'last_successful_apply_timestamp_seconds', value: Math.floor(Date.parse(cur.applied_at) / 1000) || Math.floor(now.getTime() / 1000) });
+  recordMetrics(ws, changes);
 }
 
 /**
