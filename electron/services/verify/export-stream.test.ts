@@ -216,4 +216,29 @@ describe('FileList', () => {
     expect(l.at(0)).not.toBe(l.at(0)); // a fresh object each time
     expect(l.indexOfPath('nope')).toBe(-1);
   });
+
+  it("a short list (a delta's) is decoded once and its entries shared, frozen, by later iterations; a long one decodes each time; a push starts over", () => {
+    const mk = (n: number) => FileList.from(Array.from({ length: n }, (_, i) => ({ path: `d/f${String(i).padStart(6, '0')}`, sha256: hex(String(i)), size: i })));
+    const short = mk(1000);
+    const a = [...short];
+    const b = [...short];
+    expect(b).toEqual(a);
+    for (let i = 0; i < a.length; i++) expect(b[i]).toBe(a[i]);
+    expect(Object.isFrozen(a[0])).toBe(true);
+    expect(() => {
+      (a[0] as { size: number }).size = 5;
+    }).toThrow(TypeError);
+    expect(short.at(0)).not.toBe(a[0]); // at() still gives a fresh object
+    short.push({ path: 'e/last', sha256: hex('last'), size: 1 });
+    const c = [...short];
+    expect(c).toHaveLength(1001);
+    expect(c[1000].path).toBe('e/last');
+    expect(c[0]).not.toBe(a[0]);
+    const long = mk(20_000);
+    const x = [...long];
+    const y = [...long];
+    expect(y).toEqual(x);
+    expect(y[0]).not.toBe(x[0]);
+    expect(Object.isFrozen(x[0])).toBe(false);
+  });
 });
