@@ -35,14 +35,21 @@ Module._load = function (request, ...rest) { fs.appendFileSync(process.env.OKC_R
 }, 120_000);
 afterAll(() => tmp.cleanup());
 
-/** Runs the built CLI; returns the packages (not node: built-ins, not relative files) it asked the loader for. */
-function packagesLoaded(name: string, args: string[]): Set<string> {
+/** Runs the built CLI; returns what it asked the loader for: packages (not relative files), and node: built-ins apart. */
+function loaded(name: string, args: string[]): { packages: Set<string>; builtins: Set<string> } {
   const log = join(tmp.dir, `${name}.log`);
   writeFileSync(log, '');
   const r = spawnSync(process.execPath, ['--require', hook, cli, ...args], { encoding: 'utf8', env: { ...process.env, OKC_REQUIRE_LOG: log, NODE_PATH: join(REPO_ROOT, 'node_modules') } });
   expect(r.status, r.stderr + r.stdout).toBe(0);
   const requests = readFileSync(log, 'utf8').split('\n').filter(Boolean);
-  return new Set(requests.filter((q) => !isBuiltin(q) && !q.startsWith('.') && !q.startsWith('/')).map((q) => (q.startsWith('@') ? q.split('/').slice(0, 2).join('/') : q.split('/')[0])));
+  return {
+    packages: new Set(requests.filter((q) => !isBuiltin(q) && !q.startsWith('.') && !q.startsWith('/')).map((q) => (q.startsWith('@') ? q.split('/').slice(0, 2).join('/') : q.split('/')[0]))),
+    builtins: new Set(requests.filter((q) => isBuiltin(q)).map((q) => q.replace(/^node:/, ''))),
+  };
+}
+
+function packagesLoaded(name: string, args: string[]): Set<string> {
+  return loaded(name, args).packages;
 }
 
 describe('command start-up', () => {
@@ -53,10 +60,14 @@ describe('command start-up', () => {
     expect(pk.has('tar')).toBe(false);
     expect(pk.has('better-sqlite3')).toBe(false);
   });
-  it.skipIf(!existsSync(BUNDLE))('`mirror import` of a mirror bundle loads better-sqlite3 (its workspace) but not tar', () => {
-    const pk = packagesLoaded('import', ['import', BUNDLE, '--workspace', join(tmp.dir, 'ws'), '--key', KEY, '--json']);
+  it.skipIf(!existsSync(BUNDLE))('`mirror import` of a mirror bundle loads better-sqlite3 (its workspace) but not tar, nor node:zlib (Trivy bundles) or node:worker_threads (no helper thread for small members and an empty trash)', () => {
+    const { packages: pk, builtins } = loaded('import', ['import', BUNDLE, '--workspace', join(tmp.dir, 'ws'), '--key', KEY, '--json']);
     expect(pk.has('better-sqlite3')).toBe(true);
     expect(pk.has('tar')).toBe(false);
+    // The log does see built-ins the engine asks for: child_process is one (`sync -f`).
+    expect(builtins.has('child_process')).toBe(true);
+    expect(builtins.has('zlib')).toBe(false);
+    expect(builtins.has('worker_threads')).toBe(false);
   });
 
   it('the installed command starts without NODE_EXTRA_CA_CERTS (its shebang drops it: Node would read that file at every start, and mirror opens no connection)', () => {

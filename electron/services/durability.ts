@@ -6,9 +6,13 @@
  * Where `sync -f` is unavailable, every file and folder is fsynced instead.
  */
 import { spawnSync } from 'node:child_process';
-import { Worker } from 'node:worker_threads';
+import { createRequire } from 'node:module';
+import type * as WorkerThreads from 'node:worker_threads';
 import { closeSync, fsyncSync, openSync, readdirSync, renameSync, rmSync, writeSync, constants as fsc } from 'node:fs';
 import { dirname, join } from 'node:path';
+
+// node:worker_threads on first use: loading it costs ~1 ms of every command's start (issue 13).
+const workerThreads = (): typeof WorkerThreads => createRequire(import.meta.url)('node:worker_threads') as typeof WorkerThreads;
 
 /** fsync of every file and folder below `root` (the fallback, and for tests). */
 export function fsyncTree(root: string): number {
@@ -107,7 +111,7 @@ export function startTreeDurable(root: string, env: NodeJS.ProcessEnv = process.
   // [0]: 0 running, 1 flushed, 2 failed; [1]: 1 once the thread runs its script.
   const flag = new Int32Array(new SharedArrayBuffer(8));
   try {
-    const w = new Worker(SYNC_THREAD, { eval: true, env, workerData: { root, flag: flag.buffer }, stdout: true, stderr: true });
+    const w = new (workerThreads().Worker)(SYNC_THREAD, { eval: true, env, workerData: { root, flag: flag.buffer }, stdout: true, stderr: true });
     w.on('error', () => Atomics.store(flag, 0, 2));
     w.unref();
   } catch {

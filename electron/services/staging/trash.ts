@@ -17,9 +17,13 @@
 import { spawn } from 'node:child_process';
 import { lstatSync, readdirSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import { Worker } from 'node:worker_threads';
+import { createRequire } from 'node:module';
+import type * as WorkerThreads from 'node:worker_threads';
 import type { WorkspaceLayout } from '../workspace/layout';
 import type { StagingFs } from './fsops';
+
+// node:worker_threads on first use: loading it costs ~1 ms of every command's start (issue 13).
+const workerThreads = (): typeof WorkerThreads => createRequire(import.meta.url)('node:worker_threads') as typeof WorkerThreads;
 
 // A script, not a module file: no bundling or path lookup, and nothing to load but node:fs.
 // The removal is safe-fs.ts removeTree's walk (iterative, links removed and never followed), written
@@ -103,7 +107,7 @@ export function emptyTrash(layout: WorkspaceLayout): Promise<Error | null> {
   if (trashEntries(layout).length === 0) return Promise.resolve(null);
   return new Promise((resolve) => {
     let failure: Error | null = null;
-    const w = new Worker(EMPTY_TRASH, { eval: true, workerData: layout.trash, stdout: true, stderr: true });
+    const w = new (workerThreads().Worker)(EMPTY_TRASH, { eval: true, workerData: layout.trash, stdout: true, stderr: true });
     w.on('error', (e) => (failure = e instanceof Error ? e : new Error(String(e))));
     w.on('exit', (code) => resolve(failure ?? (code === 0 ? null : new Error(`the trash thread exited with code ${code}`))));
   });

@@ -9,8 +9,13 @@
  */
 import { createHash, type Hash } from 'node:crypto';
 import { availableParallelism } from 'node:os';
-import { Worker } from 'node:worker_threads';
+import { createRequire } from 'node:module';
+import type { Worker } from 'node:worker_threads';
+import type * as WorkerThreads from 'node:worker_threads';
 import { WRITE_BATCH_SOURCE, type FromWriter, type WriterTransport } from './stream/file-writer';
+
+// node:worker_threads on first use: loading it costs ~1 ms of every command's start (issue 13).
+const workerThreads = (): typeof WorkerThreads => createRequire(import.meta.url)('node:worker_threads') as typeof WorkerThreads;
 
 export const SLOT_SIZE = 1024 * 1024;
 
@@ -116,7 +121,7 @@ export class SharedPool implements HashPool {
   }
 
   private spawn(): Worker {
-    const worker = new Worker(WORKER_SOURCE, { eval: true, workerData: this.sab });
+    const worker = new (workerThreads().Worker)(WORKER_SOURCE, { eval: true, workerData: this.sab });
     worker.unref();
     worker.on('message', (m: FromWorker) => {
       if (m.t === 'wd' || m.t === 'we') this.writer?.onReply(m);
