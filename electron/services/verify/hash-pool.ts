@@ -19,6 +19,9 @@ const workerThreads = (): typeof WorkerThreads => createRequire(import.meta.url)
 
 export const SLOT_SIZE = 1024 * 1024;
 
+/** Atomics.waitAsync (in Node since 16; not in this TypeScript lib's declarations). */
+const waitAsync = (Atomics as unknown as { waitAsync(a: Int32Array, i: number, v: number, timeoutMs: number): { async: boolean; value: Promise<string> | string } }).waitAsync;
+
 export interface HashPool {
   /** A writable buffer of SLOT_SIZE bytes for the decompressor. */
   acquire(): Promise<Buffer>;
@@ -73,16 +76,22 @@ export class InlinePool implements HashPool {
   }
 }
 
+// A hashed range releases its slot in shared memory (no message back): the reader sees the slot
+// free at its next acquire() without waiting for its event loop to deliver an acknowledgement.
 const WORKER_SOURCE = `
 const { parentPort, workerData } = require('node:worker_threads');
 ${WRITE_BATCH_SOURCE}
 const { createHash } = require('node:crypto');
-const sab = workerData;
+const sab = workerData.sab;
+const refs = new Int32Array(workerData.refs);
 const hashes = new Map();
 parentPort.on('message', (m) => {
   switch (m.t) {
     case 's': hashes.set(m.id, createHash('sha256')); break;
-    case 'u': hashes.get(m.id).update(new Uint8Array(sab, m.o, m.n)); parentPort.postMessage({ t: 'a', s: m.s }); break;
+    case 'u':
+      hashes.get(m.id).update(new Uint8Array(sab, m.o, m.n));
+      if (Atomics.sub(refs, m.s, 1) === 1) { Atomics.add(refs, refs.length - 1, 1); Atomics.notify(refs, refs.length - 1); }
+      break;
     case 'c': hashes.get(m.id).update(new Uint8Array(m.b)); parentPort.postMessage({ t: 'b', n: m.b.byteLength }); break;
     case 'f': { const h = hashes.get(m.id); hashes.delete(m.id); parentPort.postMessage({ t: 'd', id: m.id, hex: h.digest('hex') }); break; }
     case 'w': __writeBatch(m, (r, t) => parentPort.postMessage(r, t)); break;
@@ -90,7 +99,7 @@ parentPort.on('message', (m) => {
 });
 `;
 
-type FromWorker = { t: 'a'; s: number } | { t: 'b'; n: number } | { t: 'd'; id: number; hex: string } | FromWriter;
+type FromWorker = { t: 'b'; n: number } | { t: 'd'; id: number; hex: string } | FromWriter;
 
 /**
  * Slots in a SharedArrayBuffer; hashing on worker threads that read the slots
@@ -100,10 +109,13 @@ export class SharedPool implements HashPool {
   private readonly sab: SharedArrayBuffer;
   /** Started on first use: a bundle of small members (hashed inline) never pays for a thread. */
   private readonly workers: (Worker | undefined)[];
-  /** Per slot: reader hold (1 while the reader may use it) + ranges not yet hashed. */
-  private readonly refs: number[];
-  private readonly free: number[] = [];
-  private slotWaiters: (() => void)[] = [];
+  /**
+   * Per slot, in shared memory: reader hold (1 while the reader may use it) + ranges not yet hashed
+   * (the hashing thread takes its part off itself). The last word counts slots freed by that thread
+   * (what a reader waiting for a slot waits on).
+   */
+  private readonly refs: Int32Array;
+  private readonly freedWord: number;
   private drainWaiters: { below: number; resolve: () => void }[] = [];
   private readonly results = new Map<number, { resolve: (hex: string) => void; reject: (e: Error) => void }>();
   private pending = 0;
@@ -113,19 +125,16 @@ export class SharedPool implements HashPool {
 
   constructor(slots = 16, threads = 1) {
     this.sab = new SharedArrayBuffer(SLOT_SIZE * slots);
-    this.refs = new Array<number>(slots).fill(0);
-    // Popped from the end: the slots freed last are reused first, so slots that were never needed
-    // at once are never touched (their pages never become resident).
-    for (let i = slots - 1; i >= 0; i--) this.free.push(i);
+    this.refs = new Int32Array(new SharedArrayBuffer(4 * (slots + 1)));
+    this.freedWord = slots;
     this.workers = new Array<Worker | undefined>(Math.max(1, threads)).fill(undefined);
   }
 
   private spawn(): Worker {
-    const worker = new (workerThreads().Worker)(WORKER_SOURCE, { eval: true, workerData: this.sab });
+    const worker = new (workerThreads().Worker)(WORKER_SOURCE, { eval: true, workerData: { sab: this.sab, refs: this.refs.buffer } });
     worker.unref();
     worker.on('message', (m: FromWorker) => {
       if (m.t === 'wd' || m.t === 'we') this.writer?.onReply(m);
-      else if (m.t === 'a') this.unref(m.s);
       else if (m.t === 'b') {
         this.pending -= m.n;
         this.wakeDrain();
@@ -150,18 +159,27 @@ export class SharedPool implements HashPool {
     this.failure = e;
     for (const r of this.results.values()) r.reject(e);
     this.results.clear();
-    for (const w of this.slotWaiters) w();
-    this.slotWaiters = [];
+    // A reader waiting for a slot wakes up and finds the failure.
+    Atomics.add(this.refs, this.freedWord, 1);
+    Atomics.notify(this.refs, this.freedWord);
     this.wakeDrain();
     this.writer?.onFailure(e);
   }
 
   private unref(slot: number): void {
-    if (--this.refs[slot] === 0) {
-      this.free.push(slot);
-      const w = this.slotWaiters.shift();
-      w?.();
+    if (Atomics.sub(this.refs, slot, 1) === 1) {
+      Atomics.add(this.refs, this.freedWord, 1);
+      Atomics.notify(this.refs, this.freedWord);
     }
+  }
+
+  /**
+   * The lowest free slot, taken (reader hold), or -1. Lowest first: slots never needed at once are
+   * never touched, so their pages never become resident.
+   */
+  private take(): number {
+    for (let i = 0; i < this.freedWord; i++) if (Atomics.compareExchange(this.refs, i, 0, 1) === 0) return i;
+    return -1;
   }
 
   private wakeDrain(): void {
@@ -174,14 +192,16 @@ export class SharedPool implements HashPool {
   }
 
   async acquire(): Promise<Buffer> {
-    while (this.free.length === 0) {
+    for (;;) {
       if (this.failure) throw this.failure;
-      await new Promise<void>((r) => this.slotWaiters.push(r));
+      const seen = Atomics.load(this.refs, this.freedWord);
+      const slot = this.take();
+      if (slot >= 0) return Buffer.from(this.sab, slot * SLOT_SIZE, SLOT_SIZE);
+      // Every slot is held: wait until one is freed (by the hashing thread, or by done() here: both
+      // count it in the last word and wake the waiter; the timeout only bounds a missed wake-up).
+      const w = waitAsync(this.refs, this.freedWord, seen, 50);
+      if (w.async) await w.value;
     }
-    if (this.failure) throw this.failure;
-    const slot = this.free.pop()!;
-    this.refs[slot] = 1;
-    return Buffer.from(this.sab, slot * SLOT_SIZE, SLOT_SIZE);
   }
 
   private slotOf(buf: Buffer): number {
@@ -195,7 +215,7 @@ export class SharedPool implements HashPool {
 
   hold(buf: Buffer): void {
     const slot = this.slotOf(buf);
-    if (slot >= 0) this.refs[slot]++;
+    if (slot >= 0) Atomics.add(this.refs, slot, 1);
   }
 
   start(): number {
@@ -208,7 +228,7 @@ export class SharedPool implements HashPool {
     if (chunk.length === 0) return;
     const slot = this.slotOf(chunk);
     if (slot >= 0 && Math.floor((chunk.byteOffset + chunk.length - 1) / SLOT_SIZE) === slot) {
-      this.refs[slot]++;
+      Atomics.add(this.refs, slot, 1);
       this.workerOf(id).postMessage({ t: 'u', id, o: chunk.byteOffset, n: chunk.length, s: slot });
       return;
     }
