@@ -6,13 +6,9 @@
  * Where `sync -f` is unavailable, every file and folder is fsynced instead.
  */
 import { spawnSync } from 'node:child_process';
-import { createRequire } from 'node:module';
-import type * as WorkerThreads from 'node:worker_threads';
 import { closeSync, fsyncSync, openSync, readdirSync, renameSync, rmSync, writeSync, constants as fsc } from 'node:fs';
 import { dirname, join } from 'node:path';
-
-// node:worker_threads on first use: loading it costs ~1 ms of every command's start (issue 13).
-const workerThreads = (): typeof WorkerThreads => createRequire(import.meta.url)('node:worker_threads') as typeof WorkerThreads;
+import { workerThreads } from './lazy-builtins';
 
 /** fsync of every file and folder below `root` (the fallback, and for tests). */
 export function fsyncTree(root: string): number {

@@ -17,13 +17,9 @@
 import { spawn } from 'node:child_process';
 import { lstatSync, readdirSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import { createRequire } from 'node:module';
-import type * as WorkerThreads from 'node:worker_threads';
+import { workerThreads } from '../lazy-builtins';
 import type { WorkspaceLayout } from '../workspace/layout';
 import type { StagingFs } from './fsops';
-
-// node:worker_threads on first use: loading it costs ~1 ms of every command's start (issue 13).
-const workerThreads = (): typeof WorkerThreads => createRequire(import.meta.url)('node:worker_threads') as typeof WorkerThreads;
 
 // A script, not a module file: no bundling or path lookup, and nothing to load but node:fs.
 // The removal is safe-fs.ts removeTree's walk (iterative, links removed and never followed), written

@@ -72,11 +72,15 @@ describe('hash pools', () => {
       const p = pool.acquire().then((b) => ((second = true), b));
       await new Promise((r) => setTimeout(r, 50));
       expect(second).toBe(false); // still held by the reader
+      // Hashed by now (the digest is back), so only the reader's hold keeps the slot: releasing it
+      // here on the reader's own thread must wake the waiting acquire().
+      const digest = await pool.finish(id);
+      expect(second).toBe(false);
       pool.done(s1);
       const s2 = await p;
       expect(second).toBe(true);
       pool.done(s2);
-      expect(await pool.finish(id)).toBe(sha(Buffer.alloc(SLOT_SIZE, 1)));
+      expect(digest).toBe(sha(Buffer.alloc(SLOT_SIZE, 1)));
     } finally {
       await pool.close();
     }

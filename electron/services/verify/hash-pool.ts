@@ -9,18 +9,14 @@
  */
 import { createHash, type Hash } from 'node:crypto';
 import { availableParallelism } from 'node:os';
-import { createRequire } from 'node:module';
 import type { Worker } from 'node:worker_threads';
-import type * as WorkerThreads from 'node:worker_threads';
+import { workerThreads } from '../lazy-builtins';
 import { WRITE_BATCH_SOURCE, type FromWriter, type WriterTransport } from './stream/file-writer';
-
-// node:worker_threads on first use: loading it costs ~1 ms of every command's start (issue 13).
-const workerThreads = (): typeof WorkerThreads => createRequire(import.meta.url)('node:worker_threads') as typeof WorkerThreads;
 
 export const SLOT_SIZE = 1024 * 1024;
 
 /** Atomics.waitAsync (in Node since 16; not in this TypeScript lib's declarations). */
-const waitAsync = (Atomics as unknown as { waitAsync(a: Int32Array, i: number, v: number, timeoutMs: number): { async: boolean; value: Promise<string> | string } }).waitAsync;
+const waitAsync = (Atomics as unknown as { waitAsync(a: Int32Array, i: number, v: number): { async: boolean; value: Promise<string> | string } }).waitAsync;
 
 export interface HashPool {
   /** A writable buffer of SLOT_SIZE bytes for the decompressor. */
@@ -160,17 +156,19 @@ export class SharedPool implements HashPool {
     for (const r of this.results.values()) r.reject(e);
     this.results.clear();
     // A reader waiting for a slot wakes up and finds the failure.
-    Atomics.add(this.refs, this.freedWord, 1);
-    Atomics.notify(this.refs, this.freedWord);
+    this.wakeSlotWaiter();
     this.wakeDrain();
     this.writer?.onFailure(e);
   }
 
   private unref(slot: number): void {
-    if (Atomics.sub(this.refs, slot, 1) === 1) {
-      Atomics.add(this.refs, this.freedWord, 1);
-      Atomics.notify(this.refs, this.freedWord);
-    }
+    if (Atomics.sub(this.refs, slot, 1) === 1) this.wakeSlotWaiter();
+  }
+
+  /** Counts a freed slot (or a failure) in the last word and wakes a reader waiting in acquire(), as the hashing thread does. */
+  private wakeSlotWaiter(): void {
+    Atomics.add(this.refs, this.freedWord, 1);
+    Atomics.notify(this.refs, this.freedWord);
   }
 
   /**
@@ -198,8 +196,9 @@ export class SharedPool implements HashPool {
       const slot = this.take();
       if (slot >= 0) return Buffer.from(this.sab, slot * SLOT_SIZE, SLOT_SIZE);
       // Every slot is held: wait until one is freed (by the hashing thread, or by done() here: both
-      // count it in the last word and wake the waiter; the timeout only bounds a missed wake-up).
-      const w = waitAsync(this.refs, this.freedWord, seen, 50);
+      // count it in the last word and wake the waiter). A count that moved since `seen` (a slot
+      // freed in between) ends the wait at once, so no wake-up is missed and none needs a timeout.
+      const w = waitAsync(this.refs, this.freedWord, seen);
       if (w.async) await w.value;
     }
   }

@@ -15,7 +15,6 @@ import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { Writable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import type * as Zlib from 'node:zlib';
 import { createRequire } from 'node:module';
 import type * as Tar from 'tar';
 import type { ReadEntry } from 'tar';
@@ -31,12 +30,11 @@ import { TarGate } from './tar-gate';
 import type { VerifyOptions } from './types';
 import { openRegular, readRegular, removeTreeQuiet } from '../safe-fs';
 import { newSqlite, type Db } from '../db/index';
+import { zlib } from '../lazy-builtins';
 
 // Loaded on first use: verifying or importing a mirror bundle does not need it (~33 ms of a
 // command's start-up on the 2-core build machine).
 let tarModule: typeof Tar | undefined;
-// node:zlib on first use (Trivy bundles only): ~1 ms of every command's start otherwise (issue 13).
-const zlib = (): typeof Zlib => createRequire(import.meta.url)('node:zlib') as typeof Zlib;
 const tar = (): typeof Tar => (tarModule ??= createRequire(import.meta.url)('tar') as typeof Tar);
 
 function existsNoFollow(p: string): boolean {
