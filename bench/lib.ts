@@ -13,7 +13,7 @@ import { fileURLToPath } from 'node:url';
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 /** The mirror CLI under test (BENCH_CLI overrides, e.g. to compare another build). */
 /** The CLI under test, run as the operator's `mirror` command runs: through its shebang (and the V8 flag it sets). */
-export const CLI = process.env.BENCH_CLI ? resolve(process.env.BENCH_CLI) : join(ROOT, 'dist/cli/mirror.mjs');
+export const CLI = process.env.BENCH_CLI ? resolve(process.env.BENCH_CLI) : join(ROOT, 'dist/cli/mirror.cjs');
 export const RESULTS_DIR = join(ROOT, 'bench-results');
 export const MiB = 1024 * 1024;
 const GNU_TIME = '/usr/bin/time';

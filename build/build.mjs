@@ -1,7 +1,7 @@
 // Builds the Node-side bundles with esbuild: the `mirror` CLI (run by `prepare`),
 // and, for `all`, the Electron main process and preload. The renderer is built by Vite.
 import { build } from 'esbuild';
-import { chmodSync, existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { chmodSync, existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -102,10 +102,12 @@ async function cli() {
     external: [],
     entryPoints: { 'cli/mirror': 'electron/cli/launcher.ts' },
     outdir,
-    outExtension: { '.js': '.mjs' },
-    format: 'esm',
+    // CommonJS too: an ES module entry starts Node's ESM loader first (~8 ms of every command's
+    // start, measured in 20 alternating pairs of a 1 % delta's verify; docs/benchmarks.md).
+    outExtension: { '.js': '.cjs' },
+    format: 'cjs',
     sourcemap: false,
-    define: { ...common.define, __CLI_BUNDLE__: JSON.stringify(basename(bundleFile)) },
+    define: { ...common.define, __CLI_BUNDLE__: JSON.stringify(basename(bundleFile)), 'import.meta.url': '__okcLauncherUrl' },
     // A young generation of 2 MiB semi-spaces (V8's default grows to 16): a verify of a
     // 1,000,000-file bundle peaks ~75 MB lower at the same speed (docs/benchmarks.md, issue 13).
     // `env -S` (coreutils 8.30+) splits the line into node and its flag. (glibc's malloc on
@@ -114,8 +116,17 @@ async function cli() {
     // `-u NODE_EXTRA_CA_CERTS`: Node reads and parses that CA file at every start, before any of
     // our code runs (40 ms of a 100 ms start on the build machine, where it is set); mirror never
     // opens a network connection, so the certificates are of no use to it or its children.
-    banner: { js: '#!/usr/bin/env -S -u NODE_EXTRA_CA_CERTS node --max-semi-space-size=2' },
+    banner: { js: '#!/usr/bin/env -S -u NODE_EXTRA_CA_CERTS node --max-semi-space-size=2\n"use strict";const __okcLauncherUrl = require("node:url").pathToFileURL(__filename).href;' },
   });
+  chmodSync(join(outdir, 'cli/mirror.cjs'), 0o755);
+  // The launcher's name before 2026-12-07 (an ES module then): npm's npx cache keeps the bin link a
+  // project had (~/.npm/_npx/<hash>/node_modules/.bin/mirror -> dist/cli/mirror.mjs), so that name
+  // stays, as a shim that runs mirror.cjs (with the ES module loader's cost the new name avoids).
+  writeFileSync(
+    join(outdir, 'cli/mirror.mjs'),
+    "#!/usr/bin/env -S -u NODE_EXTRA_CA_CERTS node --max-semi-space-size=2\n// The mirror command under its former name: package.json's bin is mirror.cjs.\nimport { createRequire } from 'node:module';\ncreateRequire(import.meta.url)('./mirror.cjs');\n",
+    { mode: 0o755 },
+  );
   chmodSync(join(outdir, 'cli/mirror.mjs'), 0o755);
   // Worker entry points used by the engine (bundle work off the caller's thread).
   // dist/jobs/worker.mjs: the job runner's worker (electron/services/jobs), found from dist/cli and dist/main.

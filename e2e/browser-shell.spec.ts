@@ -93,7 +93,7 @@ async function startConsole(): Promise<Started> {
 
 /** The workspace is released (lock free, database closed): the CLI can read it. */
 function cliStatus(workspace: string): { code: number | null; json: Record<string, unknown> | null } {
-  const r = spawnSync(process.execPath, [join(REPO_ROOT, 'dist', 'cli', 'mirror.mjs'), 'status', '--workspace', workspace, '--json'], { encoding: 'utf8' });
+  const r = spawnSync(process.execPath, [join(REPO_ROOT, 'dist', 'cli', 'mirror.cjs'), 'status', '--workspace', workspace, '--json'], { encoding: 'utf8' });
   let json: Record<string, unknown> | null = null;
   try {
     json = JSON.parse(r.stdout) as Record<string, unknown>;

@@ -1,5 +1,5 @@
 /**
- * Ctrl-C on a real terminal: the built CLI (dist/cli/mirror.mjs, `node
+ * Ctrl-C on a real terminal: the built CLI (dist/cli/mirror.cjs, `node
  * build/build.mjs cli`) runs under a pseudo-terminal (Python's pty module) and
  * gets the ^C character once it is waiting (at a prompt, or in the middle of a
  * long verify or import), as an operator's keyboard would send it. Each wait
@@ -13,7 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateSigningKey, writeMirrorBundle, type SigningKey } from '../services/producer/index';
 import { REPO_ROOT, tempDir } from '../services/testing/fixtures';
 
-const CLI = join(REPO_ROOT, 'dist', 'cli', 'mirror.mjs');
+const CLI = join(REPO_ROOT, 'dist', 'cli', 'mirror.cjs');
 
 /** Runs argv under a pty; when `trigger` appears in its output, types ^C. Reports the exit and how long the exit took after ^C. */
 const PTY_DRIVER = String.raw`

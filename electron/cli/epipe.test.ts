@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { REPO_ROOT } from '../services/testing/fixtures';
 
-const CLI = join(REPO_ROOT, 'dist', 'cli', 'mirror.mjs');
+const CLI = join(REPO_ROOT, 'dist', 'cli', 'mirror.cjs');
 
 describe('mirror writing into a closed pipe', () => {
   it.skipIf(!existsSync(CLI))('stops quietly when the reader goes away (`mirror verify … | head -c 10`)', () => {

@@ -31,7 +31,7 @@ beforeAll(() => {
 afterAll(() => tmp.cleanup());
 
 function mirror(args: string[], env: Record<string, string> = {}): { status: number | null; stdout: string; stderr: string; trace: string[] } {
-  const r = spawnSync(join(cliDir, 'mirror.mjs'), args, { encoding: 'utf8', env: { ...process.env, NODE_PATH: join(REPO_ROOT, 'node_modules'), OKC_CODE_CACHE: 'trace', ...env } });
+  const r = spawnSync(join(cliDir, 'mirror.cjs'), args, { encoding: 'utf8', env: { ...process.env, NODE_PATH: join(REPO_ROOT, 'node_modules'), OKC_CODE_CACHE: 'trace', ...env } });
   const trace = r.stderr.split('\n').filter((l) => l.startsWith('code cache: '));
   return { status: r.status, stdout: r.stdout, stderr: r.stderr, trace };
 }
@@ -79,7 +79,7 @@ describe('the mirror launcher and its code cache', () => {
 
   it.skipIf(!have)('a cache V8 refuses (made under other V8 flags) is replaced', () => {
     rmSync(cacheOf('verify'), { force: true });
-    const other = spawnSync(process.execPath, ['--max-semi-space-size=4', '--no-opt', join(cliDir, 'mirror.mjs'), ...verify], { encoding: 'utf8', env: { ...process.env, NODE_PATH: join(REPO_ROOT, 'node_modules'), OKC_CODE_CACHE: 'trace' } });
+    const other = spawnSync(process.execPath, ['--max-semi-space-size=4', '--no-opt', join(cliDir, 'mirror.cjs'), ...verify], { encoding: 'utf8', env: { ...process.env, NODE_PATH: join(REPO_ROOT, 'node_modules'), OKC_CODE_CACHE: 'trace' } });
     expect(other.status, other.stderr).toBe(0);
     expect(other.stderr).toContain(`code cache: written ${cacheOf('verify')}`);
     const r = mirror(verify);
@@ -156,6 +156,15 @@ describe('the mirror launcher and its code cache', () => {
     expect(caches().length).toBeGreaterThan(0);
     build();
     expect(caches()).toEqual([]);
-    expect(readdirSync(cliDir).filter((f) => f.endsWith('.cjs'))).toEqual([bundleName()]);
+    expect(readdirSync(cliDir).filter((f) => /^mirror-.*\.cjs$/.test(f))).toEqual([bundleName()]);
   }, 120_000);
+
+  it.skipIf(!have)('the launcher is CommonJS (mirror.cjs, the bin); its former name mirror.mjs still runs the same command', () => {
+    const pkg = JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')) as { bin: Record<string, string> };
+    expect(pkg.bin.mirror).toBe('dist/cli/mirror.cjs');
+    const viaNew = mirror(verify);
+    const viaOld = spawnSync(join(cliDir, 'mirror.mjs'), verify, { encoding: 'utf8', env: { ...process.env, NODE_PATH: join(REPO_ROOT, 'node_modules') } });
+    expect(viaOld.status, viaOld.stderr).toBe(0);
+    expect(verdict(viaOld.stdout)).toEqual(verdict(viaNew.stdout));
+  });
 });

@@ -1,5 +1,5 @@
 /**
- * The `mirror` command as installed (dist/cli/mirror.mjs, package.json `bin`):
+ * The `mirror` command as installed (dist/cli/mirror.cjs, package.json `bin`):
  * loads the CLI bundle (one CommonJS file, dist/cli/mirror-<hash>.cjs) with a
  * V8 code cache, so a command does not parse and compile the engine again at
  * every start (issue 13: ~45 ms of a 1 % delta's ~0.8 s).

@@ -65,7 +65,7 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
   }
 }
 
-/** Process entry point (the bundled `dist/cli/mirror.mjs`, and `<app> mirror …` in the packaged app). */
+/** Process entry point (the bundled `dist/cli/mirror.cjs`, and `<app> mirror …` in the packaged app). */
 export async function main(argv: string[] = process.argv.slice(2)): Promise<number> {
   const controller = new AbortController();
   let interrupted = false;

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { REPO_ROOT } from '../services/testing/fixtures';
 
-const built = existsSync(join(REPO_ROOT, 'dist', 'cli', 'mirror.mjs'));
+const built = existsSync(join(REPO_ROOT, 'dist', 'cli', 'mirror.cjs'));
 const version = (JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')) as { version: string }).version;
 const npx = (args: string[]) => spawnSync('npx', args, { cwd: REPO_ROOT, encoding: 'utf8', env: { ...process.env, npm_config_yes: 'false' } });
 

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { REPO_ROOT, tempDir } from '../services/testing/fixtures';
 
-const built = existsSync(join(REPO_ROOT, 'dist', 'cli', 'mirror.mjs'));
+const built = existsSync(join(REPO_ROOT, 'dist', 'cli', 'mirror.cjs'));
 const readme = readFileSync(join(REPO_ROOT, 'README.md'), 'utf8');
 
 interface Line {

@@ -25,7 +25,7 @@ beforeAll(() => {
   tmp = tempDir('okc-startup-');
   const r = spawnSync(process.execPath, [join(REPO_ROOT, 'build/build.mjs'), 'cli'], { cwd: REPO_ROOT, env: { ...process.env, OKC_BUILD_DIST: tmp.dir }, encoding: 'utf8' });
   expect(r.status, r.stderr).toBe(0);
-  cli = join(tmp.dir, 'cli', 'mirror.mjs');
+  cli = join(tmp.dir, 'cli', 'mirror.cjs');
   hook = join(tmp.dir, 'log-requires.cjs');
   writeFileSync(
     hook,

@@ -56,7 +56,7 @@ export async function runMirror(args: string[]): Promise<{ code: number; out: st
   return { code, out, err };
 }
 
-const CLI = join(REPO_ROOT, 'dist', 'cli', 'mirror.mjs');
+const CLI = join(REPO_ROOT, 'dist', 'cli', 'mirror.cjs');
 
 let tmp: { dir: string; cleanup: () => void };
 let key: SigningKey;

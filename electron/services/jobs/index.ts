@@ -33,7 +33,7 @@ function fromShape(s: OpsErrorShape): OpsError {
 /**
  * Where the worker entry is: beside this module when running from source
  * (worker-dev.mjs, which loads worker.ts through tsx), or `jobs/worker.mjs` next to the bundle's
- * folder in a build (dist/cli/mirror.mjs or a chunk in dist/cli/chunks/ → dist/jobs/worker.mjs).
+ * folder in a build (dist/cli/mirror.cjs or a chunk in dist/cli/chunks/ → dist/jobs/worker.mjs).
  */
 export function workerEntry(): { file: string; execArgv: string[] } {
   const here = fileURLToPath(import.meta.url);
