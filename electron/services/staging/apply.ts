@@ -6,7 +6,6 @@
  */
 import { closeSync, fstatSync, openSync, readdirSync, readSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { performance } from 'node:perf_hooks';
 import { OpsError } from '../../../shared/errors';
 import { escapeUntrusted } from '../../../shared/escape';
 import { bundlePathProblem, describePathProblem, isPayloadPath } from '../../../shared/paths';
@@ -26,6 +25,7 @@ import { currentLinkSeq, switchLink } from './switch';
 import { ChainDiffer, chainChangedPaths, finishRecycle, generationsToDrop, RecycleDiffer, recycleCandidate, recycleTree, revertRecycle, type RecycleDiff, type RecyclePlan } from './recycle';
 import { moveToTrash } from './trash';
 import type { ApplyResult, ApplyStats, GenerationRow, PreparedBundle, StagingExport } from './types';
+import { nowMs } from '../clock';
 
 export interface ApplyOptions {
   /** Written reason that lets a full or resetBaseline bundle go over ERR_IMPORT_NON_MONOTONIC (audited). */
@@ -509,7 +509,7 @@ function fsyncOnLeave(fs: StagingFs, genDir: string): (rel: string) => void {
 function buildFromTree(ctx: ApplyCtx, prepared: PreparedBundle, plan: ApplyPlan): FolderCursor {
   const { fs, cp, ws } = ctx;
   const genDir = generationDir(ws.layout, plan.seq);
-  const t = performance.now();
+  const t = nowMs();
   cp('build:move-tree');
   fs.rename(prepared.filesDir, genDir);
   cp('build:chmod');
@@ -528,7 +528,7 @@ function buildFromTree(ctx: ApplyCtx, prepared: PreparedBundle, plan: ApplyPlan)
     state.close();
   }
   ctx.stats.writtenFiles = plan.fileCount;
-  ctx.stats.writeSeconds = (performance.now() - t) / 1000;
+  ctx.stats.writeSeconds = (nowMs() - t) / 1000;
   return folders;
 }
 
@@ -556,7 +556,7 @@ function buildByLinks(ctx: ApplyCtx, prepared: PreparedBundle, plan: ApplyPlan):
   let placed = 0;
   try {
     for (const e of newStateOf(plan)) {
-      const t = performance.now();
+      const t = nowMs();
       folders.enter(parentOf(e.path));
       if (e.changed) {
         cp('build:move');
@@ -564,12 +564,12 @@ function buildByLinks(ctx: ApplyCtx, prepared: PreparedBundle, plan: ApplyPlan):
         stats.writtenFiles++;
         placed += e.size;
         ctx.step('apply', placed, plan.writtenBytes);
-        moveMs += performance.now() - t;
+        moveMs += nowMs() - t;
       } else {
         cp('build:link');
         fs.link(`${baseDir}/${e.path}`, `${genDir}/${e.path}`);
         stats.linkedFiles++;
-        linkMs += performance.now() - t;
+        linkMs += nowMs() - t;
       }
       state.add(e);
     }
@@ -591,7 +591,7 @@ function buildByLinks(ctx: ApplyCtx, prepared: PreparedBundle, plan: ApplyPlan):
 function buildByRecycling(ctx: ApplyCtx, prepared: PreparedBundle, plan: ApplyPlan): null {
   const { fs, cp, ws, stats } = ctx;
   const rp = plan.recycle!;
-  const t = performance.now();
+  const t = nowMs();
   cp('build:mkdir');
   fs.mkdir(generationMetaDir(ws.layout, plan.seq));
   fs.rename(plan.stateText!, generationStateFile(ws, plan.seq));
@@ -599,7 +599,7 @@ function buildByRecycling(ctx: ApplyCtx, prepared: PreparedBundle, plan: ApplyPl
   stats.linkedFiles = counts.linked;
   stats.writtenFiles = counts.placedFromBundle;
   stats.recycled = { fromSeq: rp.from.seq, movedOut: counts.moved, placed: counts.linked + counts.placedFromBundle, touchedDirs: counts.touchedDirs };
-  stats.writeSeconds = (performance.now() - t) / 1000;
+  stats.writeSeconds = (nowMs() - t) / 1000;
   return null;
 }
 
@@ -646,12 +646,12 @@ function buildGeneration(ctx: ApplyCtx, prepared: PreparedBundle, plan: ApplyPla
   const { fs, cp, ws, stats } = ctx;
   // The extraction's flush (started when its verify ended) is done before anything builds on it.
   if (prepared.durable) {
-    const tFlush = performance.now();
+    const tFlush = nowMs();
     // The plan's state text (outside the extracted tree) is durable only through a syncfs run now;
     // after a flush file by file, or one started before the plan wrote it, it is fsynced here.
     const method = prepared.durable.wait();
     if (plan.stateText && !(method === 'syncfs' && prepared.durable.atWait)) fs.fsyncFile(plan.stateText);
-    stats.fsyncSeconds += (performance.now() - tFlush) / 1000;
+    stats.fsyncSeconds += (nowMs() - tFlush) / 1000;
   }
   ctx.step('apply', 0, plan.writtenBytes);
   cp('journal:begin');
@@ -659,17 +659,17 @@ function buildGeneration(ctx: ApplyCtx, prepared: PreparedBundle, plan: ApplyPla
   const folders = plan.recycle ? buildByRecycling(ctx, prepared, plan) : plan.base ? buildByLinks(ctx, prepared, plan) : buildFromTree(ctx, prepared, plan);
   stats.dirs = folders ? folders.count : 0;
   const metaDir = generationMetaDir(ws.layout, plan.seq);
-  const tMeta = performance.now();
+  const tMeta = nowMs();
   cp('meta:write');
   writeExportJson(fs, prepared, join(metaDir, 'export.json'));
   if (plan.journal.library) placeInLibrary(ws, fs, cp, plan.journal.library);
-  stats.writeSeconds += (performance.now() - tMeta) / 1000;
-  const tSync = performance.now();
+  stats.writeSeconds += (nowMs() - tMeta) / 1000;
+  const tSync = nowMs();
   cp('build:fsync');
   folders?.finish();
   fs.fsyncDir(metaDir);
   fs.fsyncDir(ws.layout.staging);
-  stats.fsyncSeconds += (performance.now() - tSync) / 1000;
+  stats.fsyncSeconds += (nowMs() - tSync) / 1000;
   ctx.step('apply', plan.writtenBytes, plan.writtenBytes);
 }
 
@@ -680,9 +680,9 @@ function commitApply(ctx: ApplyCtx, plan: ApplyPlan): void {
   cp('journal:commit');
   plan.journal.phase = 'committed';
   writeJournal(fs, ws.layout, plan.journal);
-  const tSwitch = performance.now();
+  const tSwitch = nowMs();
   switchLink(fs, ws.layout.current, generationName(plan.seq), cp);
-  ctx.stats.switchSeconds = (performance.now() - tSwitch) / 1000;
+  ctx.stats.switchSeconds = (nowMs() - tSwitch) / 1000;
 }
 
 /**
@@ -712,7 +712,7 @@ function afterCommit(ctx: ApplyCtx, db: Db, prepared: PreparedBundle, plan: Appl
  * ERR_VERIFY_DIGEST, ERR_NO_SPACE), or returns the new generation.
  */
 export function applyPrepared(ws: Workspace, db: Db, prepared: PreparedBundle, opts: ApplyOptions = {}): ApplyResult {
-  const tStart = performance.now();
+  const tStart = nowMs();
   const { fs, cp } = hookedFs(opts.hooks);
   const now = opts.now ?? (() => new Date());
   const exp = prepared.exp;
@@ -775,7 +775,7 @@ export function applyPrepared(ws: Workspace, db: Db, prepared: PreparedBundle, o
     }
   }
   const prunedSeqs = afterCommit(ctx, db, prepared, plan, now, opts.keepSeqs);
-  stats.totalSeconds = (performance.now() - tStart) / 1000 + stats.verifySeconds;
+  stats.totalSeconds = (nowMs() - tStart) / 1000 + stats.verifySeconds;
   logEvent(ws, { event: plan.variant === 'full' ? 'mirror.bundle.imported' : 'mirror.delta.applied', exportId: exp.exportId, runId: exp.runId ?? undefined, profile: exp.profile.id, generation: exp.generation, seq: plan.seq, forced: plan.forced, stats });
   updateGauges(ws, db, now(), [{ counter: 'imports_total', labels: { kind: plan.variant === 'full' ? 'mirror-full' : 'mirror-delta' } }]);
   return { seq: plan.seq, exportId: exp.exportId, generation: exp.generation, stateDigest: plan.digest, forced: plan.forced, prunedSeqs, stats };

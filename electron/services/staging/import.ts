@@ -7,7 +7,6 @@ import { createHash, randomBytes } from 'node:crypto';
 import { closeSync, existsSync, mkdirSync, readSync, realpathSync, statSync } from 'node:fs';
 import { openRegular, readRegular, removeTreeQuiet } from '../safe-fs';
 import { basename, dirname, join, resolve } from 'node:path';
-import { performance } from 'node:perf_hooks';
 import { OpsError, isOpsError, runbookAdvice, toErrorShape, type ErrorCode } from '../../../shared/errors';
 import type { BundleKind, JobProgress, Verdict } from '../../../shared/types';
 import { appendAudit } from '../audit/index';
@@ -28,6 +27,7 @@ import { libraryTmpFile } from './library-place';
 import { rollback as rollbackLocked } from './rollback';
 import type { GenerationRow, ImportItem, ImportResult, PreparedBundle, StagingExport } from './types';
 import type { Limits } from '../../../shared/settings';
+import { nowMs } from '../clock';
 
 export interface ImportOptions {
   /** Keys trusted for this import (workspace keys and any --key / --keyring). */
@@ -103,7 +103,7 @@ async function verifyInto(ws: Workspace, db: Db, file: string, shownPath: string
   mkdirSync(jobDir, { recursive: true, mode: 0o700 });
   const filesDir = join(jobDir, 'files');
   const libTmp = libraryTmpFile(ws, job);
-  const t0 = performance.now();
+  const t0 = nowMs();
   const rawSize = statSync(file).size;
   let free = freeBytes(ws.dir);
   if (free !== null && free < rawSize * 2 && opts.trashEmptied) {
@@ -141,7 +141,7 @@ async function verifyInto(ws: Workspace, db: Db, file: string, shownPath: string
     if (isNoSpace(e)) throw noSpaceError(`verifying and extracting ${shownPath}`, rawSize * 2, freeBytes(ws.dir), e);
     throw e;
   }
-  const verifySeconds = (performance.now() - t0) / 1000;
+  const verifySeconds = (nowMs() - t0) / 1000;
   const v: Verdict = res.verdict;
   const exp = res.exportJson as StagingExport | undefined;
   // A full disk while extracting is an environment problem, not a damaged bundle.

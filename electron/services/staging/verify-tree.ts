@@ -7,7 +7,6 @@ import { createHash } from 'node:crypto';
 import { closeSync, constants as fsc, createReadStream, existsSync, fstatSync, openSync, readSync } from 'node:fs';
 import { lstat, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { performance } from 'node:perf_hooks';
 import { OpsError } from '../../../shared/errors';
 import type { StateEntry } from '../../../shared/state-digest';
 import type { Check, Failure, Verdict } from '../../../shared/types';
@@ -19,6 +18,7 @@ import { readKeptExport } from './kept-export';
 import { currentGeneration, getGeneration } from './store';
 import type { GenerationRow } from './types';
 import { buildVerdict, reportOf } from '../verify/verdict';
+import { nowMs } from '../clock';
 
 async function hashFile(file: string, signal?: AbortSignal): Promise<{ sha256: string; size: number }> {
   const h = createHash('sha256');
@@ -243,7 +243,7 @@ function generationVerdict(path: string, row: GenerationRow, f: TreeFindings, wa
 
 /** Deep-verifies one generation (current by default) and returns a Verdict of kind 'workspace': kept export.json → kept state list → the tree → the state digest. */
 export async function verifyGeneration(ws: Workspace, db: Db, opts: TreeVerifyOptions = {}): Promise<Verdict> {
-  const t0 = performance.now();
+  const t0 = nowMs();
   const path = opts.path ?? ws.dir;
   const row = opts.seq !== undefined ? getGeneration(db, opts.seq) : currentGeneration(db);
   if (!row || row.status !== 'kept') {
@@ -254,7 +254,7 @@ export async function verifyGeneration(ws: Workspace, db: Db, opts: TreeVerifyOp
       kind: 'workspace',
       exportId: null,
       generation: null,
-      stats: { bytes: 0, files: 0, seconds: (performance.now() - t0) / 1000 },
+      stats: { bytes: 0, files: 0, seconds: (nowMs() - t0) / 1000 },
       okMessage: '',
       refusal: { message, action: 'Import a full bundle (mirror import <bundle> --workspace <dir>) and the deltas after it.' },
     });
@@ -268,5 +268,5 @@ export async function verifyGeneration(ws: Workspace, db: Db, opts: TreeVerifyOp
   f.checks.push({ name: 'files', ok: !f.failures.some((x) => x.path && x.path !== 'export.json' && x.path !== 'state.txt'), detail: `${files} files checked` });
   f.checks.push({ name: 'state digest', ok: tree === want, detail: tree === want ? want : `tree hashes to ${tree}, signed state is ${want}` });
   if (tree !== want && f.failures.length === 0) f.failures.push({ code: 'ERR_VERIFY_DIGEST', message: `The staging tree hashes to ${tree}, the signed state is ${want}.` });
-  return generationVerdict(path, row, f, want, { bytes, files, seconds: (performance.now() - t0) / 1000 });
+  return generationVerdict(path, row, f, want, { bytes, files, seconds: (nowMs() - t0) / 1000 });
 }

@@ -10,6 +10,7 @@ import { KIT_MANIFEST, verifyKit } from './kit';
 import { buildVerdict, Report, verifyMirrorBundle } from './mirror';
 import { trivyKindFromName, verifyTrivyBundle } from './trivy';
 import type { VerifyOptions } from './types';
+import { nowMs } from '../clock';
 
 export type { VerifyOptions, WorkspaceVerifier } from './types';
 export type { TrustedKey } from './keys';
@@ -54,7 +55,7 @@ export function classifyInput(path: string): InputKind {
 function failed(path: string, code: 'ERR_INPUT_NOT_FOUND' | 'ERR_USAGE', message: string): Verdict {
   const report = new Report();
   report.fail('input', code, message);
-  return buildVerdict({ report, path, kind: 'mirror-full', exportId: null, generation: null, bytes: 0, files: 0, started: performance.now(), okMessage: '' });
+  return buildVerdict({ report, path, kind: 'mirror-full', exportId: null, generation: null, bytes: 0, files: 0, started: nowMs(), okMessage: '' });
 }
 
 /**

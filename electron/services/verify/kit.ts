@@ -21,6 +21,7 @@ import { loadPublicKey, verifyDetached } from './keys';
 import { buildVerdict, checkSignerTenant, Report, verifyMirrorBundle, type MirrorBundleResult } from './mirror';
 import { verifyTrivyBundle } from './trivy';
 import type { VerifyOptions } from './types';
+import { nowMs } from '../clock';
 
 export const KIT_MANIFEST = 'offline-manifest.json';
 export const KIT_MANIFEST_SIG = 'offline-manifest.json.sig';
@@ -433,7 +434,7 @@ function warnUnlisted(run: KitRun, listed: Set<string>): void {
  * throws for a bad kit: the verdict says what is wrong.
  */
 export async function verifyKit(dirIn: string, opts: VerifyOptions): Promise<KitVerdict> {
-  const run: KitRun = { dirIn, root: resolve(dirIn), started: performance.now(), report: new Report(), plan: [], items: [], bytes: 0, files: 0, tenant: null };
+  const run: KitRun = { dirIn, root: resolve(dirIn), started: nowMs(), report: new Report(), plan: [], items: [], bytes: 0, files: 0, tenant: null };
   const manifestBytes = checkKitManifestSignature(run, opts);
   if (!manifestBytes) return finishKit(run);
   const manifest = checkKitManifestSchema(run, manifestBytes, opts);

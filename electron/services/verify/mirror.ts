@@ -28,6 +28,7 @@ import { zstdCheck, zstdDecompress, type FrameLog } from './stream/zstd';
 import { TarGate } from './tar-gate';
 import type { VerifyOptions } from './types';
 import { buildVerdict, Report } from './verdict';
+import { nowMs } from '../clock';
 
 /** An extraction at least this large (bytes or files) is flushed on a helper thread (durability.ts). */
 const BACKGROUND_FLUSH_BYTES = 32 * 1024 * 1024;
@@ -258,7 +259,7 @@ async function judge(report: Report, s: StreamOutcome, opts: MirrorVerifyOptions
  * extraction folder) and failures of this host while writing.
  */
 export async function verifyMirrorBundle(file: string, opts: MirrorVerifyOptions): Promise<MirrorBundleResult> {
-  const started = performance.now();
+  const started = nowMs();
   const report = new Report();
   const guessKind: VerdictKind = /-delta\.tar\.zst(\.age)?$/.test(file) ? 'mirror-delta' : 'mirror-full';
   let total: number;

@@ -7,6 +7,7 @@
 import { pickReportedCode, runbookAdvice, type ErrorCode } from '../../../shared/errors';
 import { escapeUntrusted } from '../../../shared/escape';
 import type { Check, Failure, Verdict, VerdictKind } from '../../../shared/types';
+import { nowMs } from '../clock';
 
 /** Collects checks and failures; the reported code follows the spec's precedence. */
 export class Report {
@@ -34,7 +35,7 @@ export interface VerdictInput {
   exportId: string | null;
   generation: number | null;
   okMessage: string;
-  /** bytes, files, and when the work started (performance.now()), or the stats as measured. */
+  /** bytes, files, and when the work started (nowMs()), or the stats as measured. */
   bytes?: number;
   files?: number;
   started?: number;
@@ -69,7 +70,7 @@ export function buildVerdict(input: VerdictInput): Verdict {
     checks: report.checks,
     items: input.items ?? [],
     warnings: report.warnings.map((w) => escapeUntrusted(w, 'text')),
-    stats: input.stats ?? { bytes: input.bytes ?? 0, files: input.files ?? 0, seconds: Math.round(performance.now() - (input.started ?? performance.now())) / 1000 },
+    stats: input.stats ?? { bytes: input.bytes ?? 0, files: input.files ?? 0, seconds: Math.round(nowMs() - (input.started ?? nowMs())) / 1000 },
   };
   if (report.failures.length) v.failures = report.failures;
   if (memberFailure?.path) v.member = escapeUntrusted(memberFailure.path);

@@ -17,6 +17,7 @@ import { open as openAsync, type FileHandle } from 'node:fs/promises';
 import { OpsError, isOpsError } from '../../../../shared/errors';
 import type { JobProgress } from '../../../../shared/types';
 import type { HashPool } from '../hash-pool';
+import { nowMs } from '../../clock';
 
 const READ_CHUNK = 4 * 1024 * 1024;
 /** Bytes of raw file data handed to the hashing thread before the reader waits for it. */
@@ -74,7 +75,7 @@ export class RawReader {
           this.writeCopy(copy, chunk);
           while (this.copyWrites.size > COPY_IN_FLIGHT) await Promise.race(this.copyWrites);
         }
-        const now = performance.now();
+        const now = nowMs();
         if (this.o.onProgress && (now - lastProgress > 100 || this.size === this.o.total)) {
           lastProgress = now;
           const p: JobProgress = { jobId: '', phase: 'verify', bytesDone: this.size, bytesTotal: this.o.total };
