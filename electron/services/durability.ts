@@ -10,9 +10,18 @@ import { closeSync, fsyncSync, openSync, readdirSync, renameSync, rmSync, writeS
 import { dirname, join } from 'node:path';
 import { workerThreads } from './lazy-builtins';
 
-/** fsync of every file and folder below `root` (the fallback, and for tests). */
-export function fsyncTree(root: string): number {
+/** fsync of every file and folder below `root`, and of the files `also` (the fallback, and for tests). */
+export function fsyncTree(root: string, also: readonly string[] = []): number {
   let n = 0;
+  for (const f of also) {
+    const fd = openSync(f, fsc.O_RDONLY | fsc.O_NOFOLLOW);
+    try {
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    n++;
+  }
   const walk = (dir: string): void => {
     for (const d of readdirSync(dir, { withFileTypes: true })) {
       const p = join(dir, d.name);
@@ -41,15 +50,17 @@ export function fsyncTree(root: string): number {
 export type SyncMethod = 'syncfs' | 'fsync-each';
 
 /**
- * Flushes everything written below `root` to stable storage. Returns how.
- * `OKC_DURABILITY=fsync-each` forces the per-file path (tests, odd filesystems).
+ * Flushes everything written below `root`, and the files `also` (written
+ * elsewhere on the same filesystem: spare files an extraction reused), to
+ * stable storage. Returns how. `OKC_DURABILITY=fsync-each` forces the
+ * per-file path (tests, odd filesystems).
  */
-export function makeTreeDurable(root: string, env: NodeJS.ProcessEnv = process.env): SyncMethod {
+export function makeTreeDurable(root: string, env: NodeJS.ProcessEnv = process.env, also: readonly string[] = []): SyncMethod {
   if (env.OKC_DURABILITY !== 'fsync-each') {
     const r = spawnSync('sync', ['-f', root], { stdio: 'ignore' });
     if (r.status === 0) return 'syncfs';
   }
-  fsyncTree(root);
+  fsyncTree(root, also);
   return 'fsync-each';
 }
 
@@ -71,9 +82,9 @@ export interface PendingDurable {
  * start (~150 ms of CPU on a two-core machine, measured on a 1 % delta) than
  * its overlap with the caller's work saves.
  */
-export function deferTreeDurable(root: string, env: NodeJS.ProcessEnv = process.env): PendingDurable {
+export function deferTreeDurable(root: string, env: NodeJS.ProcessEnv = process.env, also: readonly string[] = []): PendingDurable {
   let result: SyncMethod | null = null;
-  return { atWait: true, wait: () => (result ??= makeTreeDurable(root, env)) };
+  return { atWait: true, wait: () => (result ??= makeTreeDurable(root, env, also)) };
 }
 
 // Runs `sync -f` on a helper thread and reports through shared memory: 1 when it succeeded, 2 when
@@ -97,10 +108,10 @@ Atomics.notify(flag, 0);
  * there then. The thread does not keep the process alive: a caller that never
  * waits (the bundle was refused) does not need the flush.
  */
-export function startTreeDurable(root: string, env: NodeJS.ProcessEnv = process.env): PendingDurable {
+export function startTreeDurable(root: string, env: NodeJS.ProcessEnv = process.env, also: readonly string[] = []): PendingDurable {
   let result: SyncMethod | null = null;
   const fallback = (): SyncMethod => {
-    fsyncTree(root);
+    fsyncTree(root, also);
     return 'fsync-each';
   };
   if (env.OKC_DURABILITY === 'fsync-each') return { wait: () => (result ??= fallback()) };

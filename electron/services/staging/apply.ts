@@ -4,8 +4,8 @@
  * moved in), state digest from known digests, fsync, journal commit, atomic
  * switch, database transaction with the audit row, pruning.
  */
-import { closeSync, fstatSync, openSync, readdirSync, readSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { closeSync, fstatSync, mkdirSync, openSync, readdirSync, readSync, statSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { OpsError } from '../../../shared/errors';
 import { escapeUntrusted } from '../../../shared/escape';
 import { bundlePathProblem, describePathProblem, isPayloadPath } from '../../../shared/paths';
@@ -500,6 +500,11 @@ function fsyncOnLeave(fs: StagingFs, genDir: string): (rel: string) => void {
   return (rel) => fs.fsyncDir(rel === '' ? genDir : `${genDir}/${rel}`);
 }
 
+/** Where the verified file at `path` of a bundle is: a spare file the extraction wrote it into, or the incoming folder. */
+function incomingFile(prepared: PreparedBundle, path: string): string {
+  return prepared.placed?.get(path) ?? `${prepared.filesDir}/${path}`;
+}
+
 /**
  * A full (or resetBaseline) bundle's verified extraction tree holds exactly
  * the listed files (the verifier refused missing and extra ones), so it
@@ -510,6 +515,12 @@ function buildFromTree(ctx: ApplyCtx, prepared: PreparedBundle, plan: ApplyPlan)
   const { fs, cp, ws } = ctx;
   const genDir = generationDir(ws.layout, plan.seq);
   const t = nowMs();
+  // The extraction writes only a delta's files into spare files (never a full-like bundle's); should
+  // one be there, it joins the tree before the tree moves.
+  for (const [path, from] of prepared.placed ?? []) {
+    mkdirSync(dirname(`${prepared.filesDir}/${path}`), { recursive: true, mode: 0o755 });
+    fs.rename(from, `${prepared.filesDir}/${path}`);
+  }
   cp('build:move-tree');
   fs.rename(prepared.filesDir, genDir);
   cp('build:chmod');
@@ -560,7 +571,7 @@ function buildByLinks(ctx: ApplyCtx, prepared: PreparedBundle, plan: ApplyPlan):
       folders.enter(parentOf(e.path));
       if (e.changed) {
         cp('build:move');
-        fs.rename(`${prepared.filesDir}/${e.path}`, `${genDir}/${e.path}`);
+        fs.rename(incomingFile(prepared, e.path), `${genDir}/${e.path}`);
         stats.writtenFiles++;
         placed += e.size;
         ctx.step('apply', placed, plan.writtenBytes);
@@ -595,7 +606,7 @@ function buildByRecycling(ctx: ApplyCtx, prepared: PreparedBundle, plan: ApplyPl
   cp('build:mkdir');
   fs.mkdir(generationMetaDir(ws.layout, plan.seq));
   fs.rename(plan.stateText!, generationStateFile(ws, plan.seq));
-  const counts = recycleTree(ws, fs, cp, plan.seq, rp, { incoming: prepared.filesDir, baseDir: generationDir(ws.layout, plan.base!.seq) }, (placed) => ctx.step('apply', placed, plan.writtenBytes));
+  const counts = recycleTree(ws, fs, cp, plan.seq, rp, { incoming: (path) => incomingFile(prepared, path), baseDir: generationDir(ws.layout, plan.base!.seq) }, (placed) => ctx.step('apply', placed, plan.writtenBytes));
   stats.linkedFiles = counts.linked;
   stats.writtenFiles = counts.placedFromBundle;
   stats.recycled = { fromSeq: rp.from.seq, movedOut: counts.moved, placed: counts.linked + counts.placedFromBundle, touchedDirs: counts.touchedDirs };
@@ -734,14 +745,15 @@ export function applyPrepared(ws: Workspace, db: Db, prepared: PreparedBundle, o
       // failing that (a long chain, a missing or altered file), its whole state is diffed.
       const limit = Math.max(16, from.file_count);
       const own = exp.files.length + (exp.removed?.length ?? 0);
-      const fromChain = own <= limit ? chainChangedPaths(ws.layout, (s) => getGeneration(db, s), chain.base!, from.seq, limit - own) : null;
+      const firstHop: string[] = [];
+      const fromChain = own <= limit ? chainChangedPaths(ws.layout, (s) => getGeneration(db, s), chain.base!, from.seq, limit - own, firstHop) : null;
       const ownPaths: string[] = [];
       if (fromChain) {
         for (const f of exp.files) ownPaths.push(f.path);
         for (const r of exp.removed ?? []) ownPaths.push(r);
       }
       const recycleDiff: RecycleDiff = fromChain
-        ? new ChainDiffer(from, fromChain, ownPaths, limit)
+        ? new ChainDiffer(from, fromChain, ownPaths, limit, firstHop)
         : new RecycleDiffer(from, generationState(ws, from.seq), limit);
       plan = planApply({ ...input, recycleDiff, stateSink: (chunk) => out.write(chunk) });
       // With an extraction flush still to come, the build makes this file durable after it

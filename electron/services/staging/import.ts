@@ -19,6 +19,7 @@ import type { TrustedKey } from '../verify/keys';
 import type { Workspace } from '../workspace/index';
 import { incomingJobDir } from '../workspace/layout';
 import { applyPrepared, isFullLike, noSpaceError, recordApplyFailure } from './apply';
+import { SparePool } from './spares';
 import { freeBytes, isNoSpace, type StagingHooks } from './fsops';
 import { isKitDir, kitEntryFile, kitSignatureFile, readKitManifest, type KitEntry, type KitManifest } from './kit';
 import { currentGeneration, getLibrary, readState, setLastApply } from './store';
@@ -57,6 +58,8 @@ export interface ImportOptions {
   bundleOf?: { index: number; count: number; name: string };
   /** Set by the import itself: the emptying of trash/ it started (a space check waits for it before it refuses). */
   trashEmptied?: Promise<unknown>;
+  /** Set by the import itself: the workspace's spare files, one pool for all its bundles (a spare is handed out once). */
+  spares?: SparePool;
   now?: () => Date;
 }
 
@@ -131,6 +134,9 @@ async function verifyInto(ws: Workspace, db: Db, file: string, shownPath: string
       // The extraction is flushed on a helper thread while the apply plans; its build waits for it.
       flushLater: true,
       copyTo: libTmp,
+      spares: opts.spares,
+      // Spooled inside the job's own folder: the kept export.json is then a second name of the spool.
+      spoolIn: jobDir,
       // export.json handed over as a file, never read back into memory (a million-entry list is ~200 MB).
       controlBytes: false,
       keepExportJsonAt: join(jobDir, 'export.json'),
@@ -187,6 +193,7 @@ async function verifyInto(ws: Workspace, db: Db, file: string, shownPath: string
       library: { tmpFile: libTmp, sha256: res.rawSha256, size: res.rawSize, name: basename(file) },
       verifySeconds,
       ...(res.durable ? { durable: res.durable } : {}),
+      ...(res.placed ? { placed: res.placed } : {}),
     },
   };
 }
@@ -582,7 +589,9 @@ export async function importLocked(ws: Workspace, db: Db, paths: string[], opts:
   // The last delta's undo folder (trash.ts) is removed on a helper thread while this import verifies.
   const trash = opts.dryRun ? Promise.resolve(null) : emptyTrash(ws.layout);
   try {
-    return await importChecked(ws, db, paths, { ...opts, trashEmptied: trash }, out);
+    // A delta's small files are written into the spare files the last recycled delta left (spares.ts).
+    const spares = opts.dryRun ? undefined : new SparePool(ws.layout);
+    return await importChecked(ws, db, paths, { ...opts, trashEmptied: trash, spares }, out);
   } catch (e) {
     if (isOpsError(e) && e.code === 'ERR_NO_SPACE' && !opts.dryRun) recordWholeRefusal(ws, db, paths, opts, e);
     throw e;

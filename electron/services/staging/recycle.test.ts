@@ -22,6 +22,7 @@ import { nodeStagingFs, type StagingFs } from './fsops';
 import { recoverInterruptedApply, verifyStagingTree } from './index';
 import { getGeneration, listGenerations, readState } from './store';
 import { emptyTrash } from './trash';
+import { spareSets } from './spares';
 import { fakeExport, fakeVerifiedBundle, type FakeBundleSpec } from './testing';
 
 let tmp: { dir: string; cleanup: () => void };
@@ -74,8 +75,16 @@ describe('a delta built in the tree retention drops', () => {
       expect(r.stats.linkedFiles).toBeLessThan(byLinks.stats.linkedFiles / 2);
       expect(kept(ws)).toEqual([n - 2, n - 1, n]);
       expect(readdirSync(ws.layout.staging).sort()).toEqual([...[n - 2, n - 1, n].flatMap((g) => [generationName(g), `${generationName(g)}.meta`]), 'current']);
-      // The undo folder went to trash/ in one rename (emptied by the next import, trash.ts): one file per path moved out.
-      expect(readdirSync(join(ws.layout.trash, `${generationName(n)}.undo`, 'tree'))).toHaveLength(movedOut);
+      // What was moved out: the files a kept generation also holds went to trash/ with the undo folder
+      // (emptied by the next import, trash.ts); those no generation holds became spare set n (spares.ts),
+      // each with one link: a later extraction writes into them.
+      const trashed = readdirSync(join(ws.layout.trash, `${generationName(n)}.undo`, 'tree'));
+      const spares = readdirSync(join(ws.layout.spare, `${n}.spare`));
+      expect(trashed.length + spares.length).toBe(movedOut);
+      expect(spares.length).toBeGreaterThan(0);
+      for (const f of spares) expect(statSync(join(ws.layout.spare, `${n}.spare`, f)).nlink, `spare ${f}`).toBe(1);
+      for (const f of trashed) expect(statSync(join(ws.layout.trash, `${generationName(n)}.undo`, 'tree', f)).nlink, `trashed ${f}`).toBeGreaterThan(1);
+      expect(spareSets(ws.layout)).toEqual([n, n - 1].filter((g) => g >= 4).map((g) => `${g}.spare`));
       expect(await emptyTrash(ws.layout)).toBeNull();
       expect(readdirSync(ws.layout.trash)).toEqual([]);
       for (const g of [n - 2, n - 1, n]) {

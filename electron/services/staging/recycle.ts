@@ -29,6 +29,7 @@ import type { Workspace } from '../workspace/index';
 import { generationDir, generationMetaDir, generationName, type WorkspaceLayout } from '../workspace/layout';
 import type { StagingFs } from './fsops';
 import { moveToTrash } from './trash';
+import { keepAsSpares } from './spares';
 import type { ApplyJournal } from './journal';
 import type { StateEntry } from '../../../shared/state-digest';
 import { comparePaths, parentOf, type MergedEntry } from './state';
@@ -57,6 +58,14 @@ export interface RecyclePlan {
    * it in one rename, and a revert links the base's file back (not listed in `out`).
    */
   into: { path: string; fromBundle: boolean; size: number; overBase?: boolean }[];
+  /**
+   * Per path of `out`: true when the tree's file there is one only that tree
+   * holds once the older spare set is gone (a path the first delta after the
+   * recycled generation changed: its older twin went to trash with the
+   * recycle before). Such files are moved out to undo/keep/ and become spare
+   * files after the commit (spares.ts); the others, to undo/tree/, go to trash.
+   */
+  keep?: boolean[];
 }
 
 /**
@@ -147,11 +156,15 @@ const MAX_CHAIN_EXPORT_BYTES = 64 << 20;
  * generation's kept export.json (its SHA-256 checked against the database
  * first). Null when the chain is not deltas only, a file is missing, altered
  * or too large, or the paths pass `limit`: the caller then diffs states.
+ * `firstHop` receives the paths of the delta right after `fromSeq` (the
+ * chain's oldest), a subset of the result.
  */
-export function chainChangedPaths(layout: WorkspaceLayout, getRow: (seq: number) => GenerationRow | undefined, base: GenerationRow, fromSeq: number, limit: number): string[] | null {
+export function chainChangedPaths(layout: WorkspaceLayout, getRow: (seq: number) => GenerationRow | undefined, base: GenerationRow, fromSeq: number, limit: number, firstHop?: string[]): string[] | null {
   const paths: string[] = [];
+  let hopStart = 0;
   let g: GenerationRow | undefined = base;
   for (let hops = 0; g && g.seq !== fromSeq; hops++) {
+    hopStart = paths.length;
     if (hops > 64 || g.variant !== 'delta' || g.reset_baseline || g.base_seq === null) return null;
     let bytes: Buffer;
     try {
@@ -180,7 +193,9 @@ export function chainChangedPaths(layout: WorkspaceLayout, getRow: (seq: number)
     if (paths.length > limit) return null;
     g = getRow(g.base_seq);
   }
-  return g ? paths : null;
+  if (!g) return null;
+  if (firstHop) for (let i = hopStart; i < paths.length; i++) firstHop.push(paths[i]);
+  return paths;
 }
 
 /**
@@ -201,15 +216,20 @@ export class ChainDiffer implements RecycleDiff {
   private readonly hits: { path: string; e: MergedEntry | null }[] = [];
 
   /** `chainPaths`: what the kept deltas since the recycled generation changed; `ownPaths`: this bundle's files and removals. */
+  private readonly firstHop: Set<string>;
+
+  /** `firstHop`: the chain's paths the delta right after the recycled generation changed (RecyclePlan.keep). */
   constructor(
     private readonly from: GenerationRow,
     chainPaths: readonly string[],
     ownPaths: readonly string[] = [],
     private readonly limit: number = Math.max(16, from.file_count),
+    firstHop: readonly string[] = [],
   ) {
     const sorted = sortBytewise([...chainPaths, ...ownPaths]);
     this.changed = sorted.filter((p, k) => k === 0 || p !== sorted[k - 1]);
     this.chain = new Set(chainPaths);
+    this.firstHop = new Set(firstHop);
   }
 
   /** The paths it asks about, sorted, without duplicates (the sparse pass visits exactly these besides the delta's). */
@@ -229,16 +249,18 @@ export class ChainDiffer implements RecycleDiff {
   finish(): RecyclePlan | null {
     while (this.i < this.changed.length) this.hits.push({ path: this.changed[this.i++], e: null });
     const out: string[] = [];
+    const keep: boolean[] = [];
     const into: RecyclePlan['into'] = [];
     for (const { path, e } of this.hits) {
       if (e && e.changed && !this.chain.has(path)) into.push({ path, fromBundle: true, size: e.size, overBase: true });
       else {
         out.push(path);
+        keep.push(this.firstHop.has(path));
         if (e) into.push({ path, fromBundle: e.changed, size: e.size });
       }
       if (out.length + into.length > this.limit) return null;
     }
-    return { from: this.from, out, into };
+    return { from: this.from, out, into, keep };
   }
 }
 
@@ -324,8 +346,8 @@ export interface RecycleCounts {
 /**
  * The recycling build's disk work, after the journal (with `recycle`) is
  * written: the touched-path list, the claim, the moves out, the placements,
- * and the fsync of every folder touched. `incoming` is the verified
- * extraction folder; `baseDir` the base generation's tree.
+ * and the fsync of every folder touched. `incoming` says where the verified
+ * file of a path is; `baseDir` is the base generation's tree.
  */
 export function recycleTree(
   ws: Workspace,
@@ -333,7 +355,7 @@ export function recycleTree(
   cp: (s: string) => void,
   seq: number,
   plan: RecyclePlan,
-  dirs: { incoming: string; baseDir: string },
+  dirs: { incoming: (path: string) => string; baseDir: string },
   progress: (placedBytes: number) => void,
 ): RecycleCounts {
   const layout = ws.layout;
@@ -344,6 +366,7 @@ export function recycleTree(
   fs.mkdir(undo);
   fs.writeFile(join(undo, 'paths.txt'), pathsText(plan));
   fs.mkdir(join(undo, 'tree'));
+  fs.mkdir(join(undo, 'keep'));
   fs.fsyncDir(undo);
   fs.fsyncDir(layout.staging);
   cp('recycle:claim');
@@ -352,22 +375,25 @@ export function recycleTree(
 
   const touched = new Set<string>();
   const undoTree = join(undo, 'tree');
+  const undoKeep = join(undo, 'keep');
   const replaced = new Set<string>();
   for (const e of plan.into) replaced.add(e.path);
-  // The undo folder is flat: the k-th path moved out is tree/<k> (paths.txt names it), so no folders
-  // are made or fsynced there, and removing it after the commit is one unlink per file. A path the
-  // tree does not hold has no tree/<k>. In reverse path order: the files under a name go before the
-  // name itself comes up, so a folder that becomes a file is emptied, pruned, and then not there.
+  // The undo folder is flat: the k-th path moved out is tree/<k> or keep/<k> (paths.txt names it; keep/
+  // for the files that become spares, RecyclePlan.keep), so no folders are made or fsynced there, and
+  // removing it after the commit is one unlink per file. A path the tree does not hold has neither.
+  // In reverse path order: the files under a name go before the name itself comes up, so a folder
+  // that becomes a file is emptied, pruned, and then not there.
   for (let k = plan.out.length - 1; k >= 0; k--) {
     const p = plan.out[k];
     cp('recycle:undo');
-    if (!moveIfThere(fs, `${tree}/${p}`, `${undoTree}/${k}`)) continue;
+    if (!moveIfThere(fs, `${tree}/${p}`, `${plan.keep?.[k] ? undoKeep : undoTree}/${k}`)) continue;
     counts.moved++;
     // A folder left empty goes (the new tree may need a file of that name; an empty folder is no state).
     if (replaced.has(p)) touched.add(parentOf(p));
     else pruneEmptyParents(fs, tree, p, touched);
   }
   fs.fsyncDir(undoTree);
+  fs.fsyncDir(undoKeep);
   // Every path that may go has gone (or was not there): from here on, the revert takes a file at a
   // placed path that the undo folder does not hold for one placed (see revertRecycle).
   cp('recycle:placing');
@@ -379,7 +405,7 @@ export function recycleTree(
     ensureFolders(fs, tree, e.path, known, touched, cp);
     if (e.fromBundle) {
       cp('recycle:move');
-      fs.rename(`${dirs.incoming}/${e.path}`, `${tree}/${e.path}`);
+      fs.rename(dirs.incoming(e.path), `${tree}/${e.path}`);
       counts.placedFromBundle++;
       counts.placedBytes += e.size;
       progress(counts.placedBytes);
@@ -432,11 +458,11 @@ export function revertRecycle(layout: WorkspaceLayout, fs: StagingFs, j: ApplyJo
   if (lstatKind(tree) === 'dir') {
     const { out, into, overBase } = parsePathsText(readFileSync(join(undo, 'paths.txt'), 'utf8'));
     const touched = new Set<string>();
-    const undoTree = join(undo, 'tree');
-    // What was moved out is what the undo folder holds (tree/<k> for the k-th listed path). It stays
-    // there until the end (put back by a link, not a rename), so a revert that is itself interrupted
-    // finds the same when run again, and never takes a file it put back for a placed one.
-    const moved = out.map((_, k) => lstatKind(`${undoTree}/${k}`) === 'file');
+    // What was moved out is what the undo folder holds (tree/<k> or keep/<k> for the k-th listed path).
+    // It stays there until the end (put back by a link, not a rename), so a revert that is itself
+    // interrupted finds the same when run again, and never takes a file it put back for a placed one.
+    const movedTo = out.map((_, k) => [join(undo, 'tree', String(k)), join(undo, 'keep', String(k))].find((f) => lstatKind(f) === 'file') ?? null);
+    const moved = movedTo.map((f) => f !== null);
     const wasThere = new Set(out.filter((_, k) => moved[k]));
     // Before "placing" (the moves out not all done), nothing was placed: a file at a listed path is
     // the old tree's own, not yet moved.
@@ -467,7 +493,7 @@ export function revertRecycle(layout: WorkspaceLayout, fs: StagingFs, j: ApplyJo
       else removePlaced(p);
     }
     // 2. Files moved out: put back from the undo folder.
-    for (let k = 0; k < out.length; k++) if (moved[k]) putBack(`${undoTree}/${k}`, out[k]);
+    for (let k = 0; k < out.length; k++) if (movedTo[k] !== null) putBack(movedTo[k]!, out[k]);
     fsyncFolders(fs, tree, touched);
     fs.rename(tree, generationDir(layout, fromSeq));
     fs.fsyncDir(layout.staging);
@@ -478,12 +504,15 @@ export function revertRecycle(layout: WorkspaceLayout, fs: StagingFs, j: ApplyJo
 /**
  * After the commit: the undo folder (one file per path the delta touched)
  * and the recycled generation's metadata (a state.txt as large as the
- * tree's file list) are no longer needed. Each goes to trash/ in one rename,
- * removed right after the command by a detached process, or by the next
- * import (trash.ts).
+ * tree's file list) are no longer needed. The undo folder's files become
+ * spare files for the next delta's extraction (spares.ts: rewriting them
+ * costs less than creating files after deleting as many); the rest goes to
+ * trash/ in one rename, removed right after the command by a detached
+ * process, or by the next import (trash.ts).
  */
 export function finishRecycle(layout: WorkspaceLayout, fs: StagingFs, j: ApplyJournal): void {
   if (!j.recycle) return;
+  keepAsSpares(layout, fs, join(undoDir(layout, j.seq), 'keep'), j.seq);
   moveToTrash(layout, fs, undoDir(layout, j.seq));
   moveToTrash(layout, fs, generationMetaDir(layout, j.recycle.fromSeq));
 }

@@ -38,8 +38,10 @@ export interface PreparedBundle {
   exportJsonFile?: string;
   /** hex sha256 of export.json's bytes. */
   exportJsonSha256: string;
-  /** incoming/<job>/files: holds every path of exp.files, verified. */
+  /** incoming/<job>/files: holds every path of exp.files, verified, but those in `placed`. */
   filesDir: string;
+  /** Files of a delta the extraction wrote into spare files (path -> where; spares.ts): moved into place from there. */
+  placed?: ReadonlyMap<string, string>;
   job: string;
   /** The raw bundle copy to put in the library with this apply (teed during verification). */
   library?: { tmpFile: string; sha256: string; size: number; name: string };

@@ -10,7 +10,7 @@
  * delta rules, and per-file decryption where export.json asks for it
  * (./decrypt). The verdict is built by ./verdict.
  */
-import { constants as fsc, closeSync, copyFileSync, mkdirSync, openSync, readdirSync, readSync, statSync } from 'node:fs';
+import { constants as fsc, closeSync, copyFileSync, linkSync, mkdirSync, openSync, readdirSync, readSync, statSync } from 'node:fs';
 import { open as openAsync, type FileHandle } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { pipeline } from 'node:stream/promises';
@@ -20,6 +20,7 @@ import { deferTreeDurable, makeTreeDurable, startTreeDurable, type PendingDurabl
 import { checkContent, checkDeltaOrIgnored, checkManifestYaml, checkProvenance, checkSchema, checkSignatures, checkSignerTenant, checkStateDigest, type KeysInfo } from './checks';
 import { decryptPerFile } from './decrypt';
 import type { ExportJson } from './export-schema';
+import type { SpareFiles } from './stream/spare';
 import { hashPoolFor, type HashPool } from './hash-pool';
 import { ageDecrypt, ageFormat, armorDecode, wantsDecrypt } from './stream/age';
 import { MemberCollector } from './stream/collector';
@@ -64,6 +65,8 @@ export interface MirrorBundleResult {
   tables?: { members: number; gate: number; payload: number; files: number };
   /** With `flushLater` (and a bundle that verified): the extracted tree's flush, running; wait() before committing to it. */
   durable?: PendingDurable;
+  /** With `spares`: payload files written into spare files (path -> the spare's path); every other one is below `extractTo`. */
+  placed?: ReadonlyMap<string, string>;
 }
 
 export type MirrorVerifyOptions = VerifyOptions & {
@@ -78,6 +81,10 @@ export type MirrorVerifyOptions = VerifyOptions & {
   flushLater?: boolean;
   /** The raw bundle bytes are copied to this (new) file during the same read. */
   copyTo?: string;
+  /** With `extractTo`: spare files to write a plain delta's small files into (collector.ts), named in `placed`. */
+  spares?: SpareFiles;
+  /** A private folder to spool into instead of one of its own in the temporary folder (collector.ts `spoolIn`). */
+  spoolIn?: string;
   /**
    * Hand back export.json's and manifest.yaml's bytes (`exportJsonBytes`,
    * `manifestYamlBytes`; default true). export.json is streamed to a private
@@ -150,7 +157,7 @@ async function readStream(file: string, total: number, opts: MirrorVerifyOptions
   const age = ageFormat(sniff(file, 64));
   const pool: HashPool = hashPoolFor(total);
   const gate = new TarGate({ top: 'mirror', limits: opts.limits, label: 'the bundle' });
-  const collector = new MemberCollector({ pool, gate, extractRoot, keepEncrypted: wantsDecrypt(opts), keys: opts.keys, signal: opts.signal });
+  const collector = new MemberCollector({ pool, gate, extractRoot, keepEncrypted: wantsDecrypt(opts), keys: opts.keys, signal: opts.signal, spares: extractRoot ? opts.spares : undefined, spoolIn: opts.spoolIn });
   const wantRaw = opts.rawDigest !== false || opts.copyTo !== undefined;
   const rawId = wantRaw ? pool.start() : -1;
   let copy: FileHandle | undefined;
@@ -279,7 +286,9 @@ export async function verifyMirrorBundle(file: string, opts: MirrorVerifyOptions
     j = await judge(report, s, opts, extractRoot, result);
     const exportBlob = s.collector.exportBlob;
     if (opts.keepExportJsonAt && !report.failed && exportBlob) {
-      copyFileSync(exportBlob.spoolPath, opts.keepExportJsonAt, fsc.COPYFILE_EXCL);
+      // A spool on the same filesystem gives its file a second name (a new one: never over another file).
+      if (opts.spoolIn) linkSync(exportBlob.spoolPath, opts.keepExportJsonAt);
+      else copyFileSync(exportBlob.spoolPath, opts.keepExportJsonAt, fsc.COPYFILE_EXCL);
       result.exportJsonFile = opts.keepExportJsonAt;
     }
   } finally {
@@ -292,8 +301,11 @@ export async function verifyMirrorBundle(file: string, opts: MirrorVerifyOptions
     const unpacked = exp?.files.bytes ?? 0;
     opts.onProgress?.({ jobId: '', phase: 'extract', bytesDone: 0, bytesTotal: unpacked });
     // A large tree is flushed on a helper thread while the apply plans; a small one when it is needed.
-    if (opts.flushLater) result.durable = unpacked >= BACKGROUND_FLUSH_BYTES || (exp?.files.length ?? 0) >= BACKGROUND_FLUSH_FILES ? startTreeDurable(extractRoot) : deferTreeDurable(extractRoot);
-    else makeTreeDurable(extractRoot);
+    const placed = s.collector.placed;
+    const also = [...placed.values()];
+    if (placed.size) result.placed = placed;
+    if (opts.flushLater) result.durable = unpacked >= BACKGROUND_FLUSH_BYTES || (exp?.files.length ?? 0) >= BACKGROUND_FLUSH_FILES ? startTreeDurable(extractRoot, process.env, also) : deferTreeDurable(extractRoot, process.env, also);
+    else makeTreeDurable(extractRoot, process.env, also);
     opts.onProgress?.({ jobId: '', phase: 'extract', bytesDone: unpacked, bytesTotal: unpacked });
   }
   result.tables = { members: s.gate.members, gate: s.gate.table.bytes, payload: s.collector.payload.heldBytes, files: exp?.files.heldBytes ?? 0 };

@@ -62,7 +62,7 @@ export function openWorkspace(dirIn: string, opts: { create?: boolean } = {}): W
     throw new OpsError('ERR_WORKSPACE_INVALID', `The workspace at ${dir} was written by a newer console (format ${manifest.format}); this console reads format ${WORKSPACE_FORMAT}. Upgrade the console.`, { path: dir });
   }
   refusePlantedLinks(layout);
-  for (const d of [layout.library, layout.incoming, layout.staging, layout.trivy, layout.journal, layout.logs, layout.metrics, layout.evidence, layout.trash]) {
+  for (const d of [layout.library, layout.incoming, layout.staging, layout.trivy, layout.journal, layout.logs, layout.metrics, layout.evidence, layout.trash, layout.spare]) {
     mkdirSync(d, { recursive: true, mode: 0o700 });
   }
   // Recovery of an interrupted apply is the composition root's job (services/engine.ts
@@ -79,7 +79,7 @@ function refusePlantedLinks(layout: WorkspaceLayout): void {
   const refuse = (p: string, what: string): never => {
     throw new OpsError('ERR_WORKSPACE_INVALID', `${p} is ${what}, not a folder or file of the workspace: nothing is written through it. Remove it (the console recreates its folders), then try again.`, { path: p });
   };
-  for (const d of [layout.library, layout.incoming, layout.staging, layout.trivy, layout.journal, layout.logs, layout.metrics, layout.evidence, layout.trash]) {
+  for (const d of [layout.library, layout.incoming, layout.staging, layout.trivy, layout.journal, layout.logs, layout.metrics, layout.evidence, layout.trash, layout.spare]) {
     let st;
     try {
       st = lstatSync(d);

@@ -17,6 +17,8 @@ export interface WorkspaceLayout {
   evidence: string;
   /** trash/: folders committed for removal (a recycled delta's undo folder), emptied in the background by the next import. */
   trash: string;
+  /** spare/: files a recycled delta moved out, rewritten by the next delta's extraction instead of new ones (staging/spares.ts). */
+  spare: string;
 }
 
 export function workspaceLayout(dir: string): WorkspaceLayout {
@@ -35,6 +37,7 @@ export function workspaceLayout(dir: string): WorkspaceLayout {
     metrics: join(dir, 'metrics'),
     evidence: join(dir, 'evidence'),
     trash: join(dir, 'trash'),
+    spare: join(dir, 'spare'),
   };
 }
 

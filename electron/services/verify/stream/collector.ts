@@ -30,6 +30,7 @@ import type { TarGate } from '../tar-gate';
 import { checkAbort } from './read';
 import { FileWriterThread } from './file-writer';
 import { SinkFile } from './sink';
+import { SPARE_MAX_BYTES, SpareSink, type SpareFiles } from './spare';
 import { TarReader, type TarHeader, type TarMemberSink } from './tar-reader';
 
 export interface Member {
@@ -373,6 +374,19 @@ export interface CollectorOptions {
   /** Trusted keys: their signature verifiers are fed as export.json streams. */
   keys: TrustedKey[];
   signal?: AbortSignal;
+  /**
+   * Spare files (a workspace's, spare.ts) the small files of a plain delta
+   * are written into instead of new files below `extractRoot`; `placed`
+   * then names where each went.
+   */
+  spares?: SpareFiles;
+  /**
+   * A private folder of the caller's to spool into (export.json, manifest.yaml,
+   * large tables), instead of a folder of its own in the temporary folder:
+   * an import's extraction folder, where the kept export.json is then a link
+   * away and nothing is swept or removed besides the spool files themselves.
+   */
+  spoolIn?: string;
 }
 
 export class MemberCollector {
@@ -394,7 +408,9 @@ export class MemberCollector {
   private controlBytes = 0;
   private spoolDir: string | undefined;
   private spoolSeq = 0;
-  private readonly openSinks = new Set<SinkFile>();
+  private readonly openSinks = new Set<SinkFile | SpareSink>();
+  /** Payload files written into spare files (their path below the bundle's root -> the spare's path); the others are below extractRoot. */
+  readonly placed = new Map<string, string>();
   /** Folders already made below the extraction root (each is made once). */
   private readonly madeDirs = new Set<string>();
   private readonly pendingDigests: Promise<unknown>[] = [];
@@ -484,7 +500,15 @@ export class MemberCollector {
     this.manifestBlob?.close();
   }
 
+  /** Spool files made in the caller's folder (spoolIn), removed by removeSpool. */
+  private readonly spooledIn: string[] = [];
+
   private spoolFile(): string {
+    if (this.o.spoolIn) {
+      const f = join(this.o.spoolIn, `spool-${this.spoolSeq++}`);
+      this.spooledIn.push(f);
+      return f;
+    }
     if (!this.spoolDir) {
       sweepStaleSpools(tmpdir());
       this.spoolDir = mkdtempSync(join(tmpdir(), `okc-spool-${process.pid}-`));
@@ -497,6 +521,7 @@ export class MemberCollector {
     this.payload.close();
     if (this.spoolDir) removeTreeQuiet(this.spoolDir);
     this.spoolDir = undefined;
+    for (const f of this.spooledIn.splice(0)) removeTreeQuiet(f);
   }
 
   /** Payload members (not control files). */
@@ -678,11 +703,50 @@ export class MemberCollector {
 
   /** Payload file: hashed while streaming; kept on disk when extracting or when it may need decryption. */
   private payloadFile(rel: string, id: number, declared: number): TarMemberSink {
+    const spare = this.spareFor(declared);
+    if (spare) return this.spareSink(rel, id, declared, new SpareSink(spare));
     const target = this.targetOf(rel);
     // A small member read only to be hashed (a verify): the one reused sink, nothing allocated per
     // member (not even the closures' context, which payloadSink allocates on entry).
     if (!target && declared <= INLINE_HASH_MAX) return (this.hashOnly ??= new HashOnlySink(this.payload)).reset(id, rel, declared);
     return this.payloadSink(rel, id, declared, target);
+  }
+
+  /**
+   * A spare file for a small payload file, unless export.json (when it came
+   * first) says the bundle is not a plain delta: a full or new-baseline
+   * bundle's extraction folder becomes the tree as a whole, and per-file
+   * encryption decrypts below it. (Members come in any order, and producers
+   * write export.json after the payload: a full bundle read before it
+   * shows may get some spares, which its apply moves into the tree first.)
+   */
+  private spareFor(declared: number): ReturnType<SpareFiles['take']> {
+    if (!this.o.spares || !this.o.extractRoot || this.o.keepEncrypted || declared > SPARE_MAX_BYTES) return null;
+    const exp = this.exportJson;
+    if (exp && (exp.profile.variant === 'full' || exp.resetBaseline || exp.encryption)) return null;
+    return this.o.spares.take();
+  }
+
+  /** A small payload file written into a spare file, hashed here. */
+  private spareSink(rel: string, id: number, declared: number, sink: SpareSink): TarMemberSink {
+    const table = this.payload;
+    this.openSinks.add(sink);
+    const h = new SmallDigest(declared);
+    let size = 0;
+    return {
+      data: (c: Buffer) => {
+        h.update(c);
+        size += c.length;
+        sink.write(c);
+      },
+      end: () => {
+        sink.close();
+        this.openSinks.delete(sink);
+        this.placed.set(rel, sink.path);
+        table.add(id, rel, size, undefined);
+        table.setDigestBytes(id, h.digest());
+      },
+    };
   }
 
   private payloadSink(rel: string, id: number, declared: number, target: string | undefined): TarMemberSink {
