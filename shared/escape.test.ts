@@ -42,3 +42,16 @@ describe('escapeUntrusted', () => {
     expect(RAW_CONTROL.test(html)).toBe(false);
   });
 });
+
+describe('layout mode', () => {
+  it('escapes every character text mode escapes, but the line breaks and tabs it keeps (its shortcut for clean output skips nothing)', () => {
+    for (let c = 0; c <= 0xffff; c++) {
+      if (c === 0x0a || c === 0x09 || c === 0x0d) continue;
+      const s = `a${String.fromCharCode(c)}b`;
+      expect(escapeUntrusted(s, 'layout'), `U+${c.toString(16)}`).toBe(escapeUntrusted(s, 'text'));
+    }
+    const report = '{\n\t"path": "C:\\\\x",\r\n  "ok": true\n}';
+    expect(escapeUntrusted(report, 'layout')).toBe(report);
+    expect(escapeUntrusted(`${report}\u001b[2J`, 'layout')).toBe(`${report}\\x1b[2J`);
+  });
+});

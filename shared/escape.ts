@@ -25,6 +25,9 @@ export type EscapeMode = 'name' | 'text' | 'layout';
 // eslint-disable-next-line no-control-regex
 const NEEDS = /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069\ufeff\ud800-\udfff\\]/;
 
+// eslint-disable-next-line no-control-regex
+const NEEDS_IN_LAYOUT = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069\ufeff\ud800-\udfff]/;
+
 function isSpecial(c: number): boolean {
   return (
     c < 0x20 ||
@@ -42,8 +45,10 @@ function isSpecial(c: number): boolean {
 }
 
 export function escapeUntrusted(s: string, mode: EscapeMode = 'name'): string {
-  if (!NEEDS.test(s)) return s;
   const layout = mode === 'layout';
+  // Layout keeps the backslash, \n, \t and \r as they are: output without anything else to escape (a
+  // command's JSON report, say) is returned without a walk over every character.
+  if (!(layout ? NEEDS_IN_LAYOUT : NEEDS).test(s)) return s;
   let out = '';
   // for..of walks code points: a valid surrogate pair arrives as one (> 0xFFFF), a lone one alone.
   for (const ch of s) {
