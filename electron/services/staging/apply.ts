@@ -745,7 +745,7 @@ export function applyPrepared(ws: Workspace, db: Db, prepared: PreparedBundle, o
       // failing that (a long chain, a missing or altered file), its whole state is diffed.
       const limit = Math.max(16, from.file_count);
       const own = exp.files.length + (exp.removed?.length ?? 0);
-      const firstHop: string[] = [];
+      const firstHop: string[] & { seq?: number } = [];
       const fromChain = own <= limit ? chainChangedPaths(ws.layout, (s) => getGeneration(db, s), chain.base!, from.seq, limit - own, firstHop) : null;
       const ownPaths: string[] = [];
       if (fromChain) {

@@ -3,7 +3,7 @@
  * so tests can inject failures (ENOSPC) and crash points (SIGKILL at the N-th
  * step) without a tiny filesystem or root-proof permissions.
  */
-import { chmodSync, closeSync, fsyncSync, linkSync, mkdirSync, openSync, renameSync, rmdirSync, symlinkSync, writeSync, statfsSync } from 'node:fs';
+import { chmodSync, closeSync, fsyncSync, linkSync, mkdirSync, openSync, renameSync, rmdirSync, symlinkSync, unlinkSync, writeSync, statfsSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { removeTree } from '../safe-fs';
 
@@ -25,6 +25,8 @@ export interface StagingFs {
   fsyncFile(path: string): void;
   fsyncDir(path: string): void;
   rm(path: string): void;
+  /** Removes one name of a file (never a folder). */
+  unlink(path: string): void;
   /** Removes a folder if it is empty; false when it is not (or is gone). */
   rmdirIfEmpty(path: string): boolean;
 }
@@ -107,6 +109,9 @@ export const nodeStagingFs: StagingFs = {
   rm(path) {
     // Iterative: a tree of any depth is removed without recursion (safe-fs.ts).
     removeTree(path);
+  },
+  unlink(path) {
+    unlinkSync(path);
   },
 };
 

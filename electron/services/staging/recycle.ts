@@ -66,6 +66,13 @@ export interface RecyclePlan {
    * files after the commit (spares.ts); the others, to undo/tree/, go to trash.
    */
   keep?: boolean[];
+  /**
+   * The generation whose tree holds the recycled tree's file at every path of
+   * `out` not kept (the chain's oldest delta, which did not change them: an
+   * unchanged path shares its base's file). Those names are removed instead of
+   * moved out (paths.txt "~" lines), and a revert links that tree's file back.
+   */
+  heldBy?: number;
 }
 
 /**
@@ -157,14 +164,16 @@ const MAX_CHAIN_EXPORT_BYTES = 64 << 20;
  * first). Null when the chain is not deltas only, a file is missing, altered
  * or too large, or the paths pass `limit`: the caller then diffs states.
  * `firstHop` receives the paths of the delta right after `fromSeq` (the
- * chain's oldest), a subset of the result.
+ * chain's oldest), a subset of the result, and its `seq`.
  */
-export function chainChangedPaths(layout: WorkspaceLayout, getRow: (seq: number) => GenerationRow | undefined, base: GenerationRow, fromSeq: number, limit: number, firstHop?: string[]): string[] | null {
+export function chainChangedPaths(layout: WorkspaceLayout, getRow: (seq: number) => GenerationRow | undefined, base: GenerationRow, fromSeq: number, limit: number, firstHop?: string[] & { seq?: number }): string[] | null {
   const paths: string[] = [];
   let hopStart = 0;
+  let hopSeq = base.seq;
   let g: GenerationRow | undefined = base;
   for (let hops = 0; g && g.seq !== fromSeq; hops++) {
     hopStart = paths.length;
+    hopSeq = g.seq;
     if (hops > 64 || g.variant !== 'delta' || g.reset_baseline || g.base_seq === null) return null;
     let bytes: Buffer;
     try {
@@ -194,7 +203,10 @@ export function chainChangedPaths(layout: WorkspaceLayout, getRow: (seq: number)
     g = getRow(g.base_seq);
   }
   if (!g) return null;
-  if (firstHop) for (let i = hopStart; i < paths.length; i++) firstHop.push(paths[i]);
+  if (firstHop) {
+    for (let i = hopStart; i < paths.length; i++) firstHop.push(paths[i]);
+    firstHop.seq = hopSeq;
+  }
   return paths;
 }
 
@@ -217,19 +229,24 @@ export class ChainDiffer implements RecycleDiff {
 
   /** `chainPaths`: what the kept deltas since the recycled generation changed; `ownPaths`: this bundle's files and removals. */
   private readonly firstHop: Set<string>;
+  private readonly heldBy: number | undefined;
 
-  /** `firstHop`: the chain's paths the delta right after the recycled generation changed (RecyclePlan.keep). */
+  /**
+   * `firstHop`: the chain's paths the delta right after the recycled generation changed, and that
+   * generation's seq (RecyclePlan.keep and heldBy; a chain of one delta holds none of the others).
+   */
   constructor(
     private readonly from: GenerationRow,
     chainPaths: readonly string[],
     ownPaths: readonly string[] = [],
     private readonly limit: number = Math.max(16, from.file_count),
-    firstHop: readonly string[] = [],
+    firstHop: readonly string[] & { seq?: number } = [],
   ) {
     const sorted = sortBytewise([...chainPaths, ...ownPaths]);
     this.changed = sorted.filter((p, k) => k === 0 || p !== sorted[k - 1]);
     this.chain = new Set(chainPaths);
     this.firstHop = new Set(firstHop);
+    this.heldBy = firstHop.seq;
   }
 
   /** The paths it asks about, sorted, without duplicates (the sparse pass visits exactly these besides the delta's). */
@@ -260,7 +277,7 @@ export class ChainDiffer implements RecycleDiff {
       }
       if (out.length + into.length > this.limit) return null;
     }
-    return { from: this.from, out, into, keep };
+    return { from: this.from, out, into, keep, ...(this.heldBy !== undefined ? { heldBy: this.heldBy } : {}) };
   }
 }
 
@@ -270,26 +287,39 @@ export function recycleCandidate(drop: readonly GenerationRow[]): GenerationRow 
 }
 
 /**
- * The touched-path list: "-" a path that may be moved out, "+" a path placed,
- * "=" a path placed over the base's own file (one per line; paths hold no newline).
+ * The touched-path list: "-" a path that may be moved out, "~" a path whose
+ * name may be removed (generation `heldBy` holds its file: "@<heldBy>" on the
+ * first line), "+" a path placed, "=" a path placed over the base's own file
+ * (one per line; paths hold no newline). The k-th "-" or "~" line is out[k].
  */
 function pathsText(plan: RecyclePlan): string {
   const lines: string[] = [];
-  for (const p of plan.out) lines.push(`-${p}`);
+  if (plan.heldBy !== undefined) lines.push(`@${plan.heldBy}`);
+  plan.out.forEach((p, k) => lines.push(`${dropped(plan, k) ? '~' : '-'}${p}`));
   for (const e of plan.into) lines.push(`${e.overBase ? '=' : '+'}${e.path}`);
   return lines.join('\n') + '\n';
 }
 
-function parsePathsText(text: string): { out: string[]; into: string[]; overBase: string[] } {
+/** Whether out[k]'s name is removed (its file held by generation heldBy) rather than moved to the undo folder. */
+function dropped(plan: RecyclePlan, k: number): boolean {
+  return plan.heldBy !== undefined && plan.keep !== undefined && !plan.keep[k];
+}
+
+function parsePathsText(text: string): { out: string[]; held: boolean[]; heldBy: number | null; into: string[]; overBase: string[] } {
   const out: string[] = [];
+  const held: boolean[] = [];
+  let heldBy: number | null = null;
   const into: string[] = [];
   const overBase: string[] = [];
   for (const line of text.split('\n')) {
-    if (line.startsWith('-')) out.push(line.slice(1));
-    else if (line.startsWith('+')) into.push(line.slice(1));
+    if (line.startsWith('-') || line.startsWith('~')) {
+      out.push(line.slice(1));
+      held.push(line.startsWith('~'));
+    } else if (line.startsWith('+')) into.push(line.slice(1));
     else if (line.startsWith('=')) overBase.push(line.slice(1));
+    else if (line.startsWith('@')) heldBy = Number(line.slice(1));
   }
-  return { out, into, overBase };
+  return { out, held, heldBy, into, overBase };
 }
 
 /** What is at `p`: null when nothing is (or a file stands where a folder of it would be). */
@@ -386,7 +416,7 @@ export function recycleTree(
   for (let k = plan.out.length - 1; k >= 0; k--) {
     const p = plan.out[k];
     cp('recycle:undo');
-    if (!moveIfThere(fs, `${tree}/${p}`, `${plan.keep?.[k] ? undoKeep : undoTree}/${k}`)) continue;
+    if (dropped(plan, k) ? !unlinkIfThere(fs, `${tree}/${p}`) : !moveIfThere(fs, `${tree}/${p}`, `${plan.keep?.[k] ? undoKeep : undoTree}/${k}`)) continue;
     counts.moved++;
     // A folder left empty goes (the new tree may need a file of that name; an empty folder is no state).
     if (replaced.has(p)) touched.add(parentOf(p));
@@ -430,6 +460,22 @@ function fsyncFolders(fs: StagingFs, tree: string, touched: Iterable<string>): v
   }
 }
 
+/**
+ * Removes the file name `p`; false when no file is there (nothing, a file where a folder of it would
+ * be, or an empty folder a build cut short left: removed too).
+ */
+function unlinkIfThere(fs: StagingFs, p: string): boolean {
+  try {
+    fs.unlink(p);
+    return true;
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR') return false;
+    if (code === 'EISDIR' && fs.rmdirIfEmpty(p)) return false;
+    throw e;
+  }
+}
+
 /** Renames `from` to `to`; false when `from` is not there (nothing at that path, or a file where a folder of it would be). */
 function moveIfThere(fs: StagingFs, from: string, to: string): boolean {
   try {
@@ -456,22 +502,27 @@ export function revertRecycle(layout: WorkspaceLayout, fs: StagingFs, j: ApplyJo
   const tree = generationDir(layout, j.seq);
   const undo = undoDir(layout, j.seq);
   if (lstatKind(tree) === 'dir') {
-    const { out, into, overBase } = parsePathsText(readFileSync(join(undo, 'paths.txt'), 'utf8'));
+    const { out, held, heldBy, into, overBase } = parsePathsText(readFileSync(join(undo, 'paths.txt'), 'utf8'));
     const touched = new Set<string>();
     // What was moved out is what the undo folder holds (tree/<k> or keep/<k> for the k-th listed path).
     // It stays there until the end (put back by a link, not a rename), so a revert that is itself
     // interrupted finds the same when run again, and never takes a file it put back for a placed one.
-    const movedTo = out.map((_, k) => [join(undo, 'tree', String(k)), join(undo, 'keep', String(k))].find((f) => lstatKind(f) === 'file') ?? null);
+    // A "~" path's file is generation heldBy's at that path (the same file, not changed since): the
+    // tree had one there exactly when that tree has one, whether or not its name was removed yet.
+    const heldTree = heldBy === null ? null : generationDir(layout, heldBy);
+    const movedTo = out.map((p, k) =>
+      held[k] ? (heldTree !== null && lstatKind(`${heldTree}/${p}`) === 'file' ? `${heldTree}/${p}` : null) : ([join(undo, 'tree', String(k)), join(undo, 'keep', String(k))].find((f) => lstatKind(f) === 'file') ?? null),
+    );
     const moved = movedTo.map((f) => f !== null);
     const wasThere = new Set(out.filter((_, k) => moved[k]));
     // Before "placing" (the moves out not all done), nothing was placed: a file at a listed path is
     // the old tree's own, not yet moved.
     const placing = lstatKind(join(undo, 'placing')) === 'dir';
     const known = new Set<string>();
-    // A placed file at `p` removed (only a file: a folder there is the old tree's).
+    // A placed file at `p` removed (only a file: a folder there is the old tree's), and the folders the
+    // placement made, also when it was cut short between making them and moving the file in.
     const removePlaced = (p: string): void => {
-      if (lstatKind(`${tree}/${p}`) !== 'file') return;
-      fs.rm(`${tree}/${p}`);
+      if (lstatKind(`${tree}/${p}`) === 'file') fs.rm(`${tree}/${p}`);
       pruneEmptyParents(fs, tree, p, touched);
     };
     // `source`'s inode put at `p` (over a placed file, if any) through a temporary link: `source` stays.
