@@ -12,7 +12,7 @@ import type { BundleKind, JobProgress, Verdict } from '../../../shared/types';
 import { appendAudit } from '../audit/index';
 import type { Db } from '../db/index';
 import { bumpCounter, logEvent } from '../obs/index';
-import { emptyTrash, removeTrashDetached } from './trash';
+import { disposeTrash, emptyTrash } from './trash';
 import { verifyMirrorBundle } from '../verify/index';
 import { logTrivyVerdictEvents, verifyTrivyBundle } from '../verify/trivy';
 import type { TrustedKey } from '../verify/keys';
@@ -598,8 +598,9 @@ export async function importLocked(ws: Workspace, db: Db, paths: string[], opts:
   } finally {
     const failed = await trash;
     if (failed) logEvent(ws, { event: 'workspace.trash.failed', level: 'warn', path: ws.layout.trash, message: `could not empty ${ws.layout.trash}: ${failed.message} (the next import tries again)` });
-    // What this import put there (undo folder, dropped metadata, extraction folders, pruned trees) goes in a detached process, after it.
-    else if (!opts.dryRun) removeTrashDetached(ws.layout);
+    // What this import put there (undo folder, dropped metadata, extraction folders, pruned trees): removed
+    // here when small, else by a detached process after it (trash.ts disposeTrash).
+    else if (!opts.dryRun) disposeTrash(ws.layout);
   }
 }
 

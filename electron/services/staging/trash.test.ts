@@ -13,7 +13,7 @@ import { loadPublicKey } from '../verify/keys';
 import { openWorkspace } from '../workspace/index';
 import { importBundles, workspaceStatus } from './index';
 import { nodeStagingFs } from './fsops';
-import { emptyTrash, moveToTrash, removeTrashDetached, trashEntries } from './trash';
+import { disposeTrash, emptyTrash, moveToTrash, REMOVE_HERE_MAX_NAMES, removeTrashDetached, trashEntries } from './trash';
 
 let tmp: { dir: string; cleanup: () => void };
 beforeEach(() => {
@@ -177,6 +177,26 @@ const iv = setInterval(() => { try { if (readdirSync(dir).length < ${total}) { c
     expect(await trashDrained(ws.layout.trash)).toEqual([]);
     expect(readFileSync(outside, 'utf8')).toBe('precious');
     expect((await workspaceStatus(ws)).generation).toBe(full.generation);
+  });
+
+  it('a small trash (a daily delta\'s) is removed by the import before it returns; a large one goes to the detached rm', async () => {
+    const ws = openWorkspace(join(tmp.dir, 'ws'), { create: true });
+    expect(disposeTrash(ws.layout)).toBe('empty');
+    const outside = join(tmp.dir, 'keep-me');
+    writeFileSync(outside, 'precious');
+    const small = (name: string, files: number): void => {
+      mkdirSync(join(ws.layout.trash, name, 'tree'), { recursive: true });
+      for (let k = 0; k < files; k++) writeFileSync(join(ws.layout.trash, name, 'tree', String(k)), 'old');
+      symlinkSync(outside, join(ws.layout.trash, name, 'link'));
+    };
+    small('000009.undo', 10);
+    expect(disposeTrash(ws.layout)).toBe('here');
+    expect(trashEntries(ws.layout)).toEqual([]);
+    expect(readFileSync(outside, 'utf8')).toBe('precious');
+    small('000010.undo', REMOVE_HERE_MAX_NAMES + 5);
+    expect(disposeTrash(ws.layout)).toBe('detached');
+    expect(await trashDrained(ws.layout.trash)).toEqual([]);
+    expect(readFileSync(outside, 'utf8')).toBe('precious');
   });
 
   it('hands over nothing when the trash is empty; where `nice`/`rm` cannot start, the next emptying removes it', async () => {
