@@ -23,6 +23,8 @@ import { recoverInterruptedApply, verifyStagingTree } from './index';
 import { getGeneration, listGenerations, readState } from './store';
 import { emptyTrash } from './trash';
 import { spareSets } from './spares';
+import { SPARE_MAX_BYTES } from '../verify/stream/spare';
+import type { GenerationRow } from './types';
 import { fakeExport, fakeVerifiedBundle, type FakeBundleSpec } from './testing';
 
 let tmp: { dir: string; cleanup: () => void };
@@ -75,14 +77,17 @@ describe('a delta built in the tree retention drops', () => {
       expect(r.stats.linkedFiles).toBeLessThan(byLinks.stats.linkedFiles / 2);
       expect(kept(ws)).toEqual([n - 2, n - 1, n]);
       expect(readdirSync(ws.layout.staging).sort()).toEqual([...[n - 2, n - 1, n].flatMap((g) => [generationName(g), `${generationName(g)}.meta`]), 'current']);
-      // What was moved out: the files no generation holds became spare set n (spares.ts), each with one
-      // link: a later extraction writes into them. The others are generation n-2's own files (the chain's
-      // oldest delta did not change them): only their names in the recycled tree were removed.
+      // What was moved out: the files no generation holds went to the undo folder, and then the small ones
+      // became spare set n (spares.ts), the others trash; each has one link (a spare is rewritten by a later
+      // extraction). The rest are generation n-2's own files (the chain's oldest delta did not change
+      // them): only their names in the recycled tree were removed.
       const spares = readdirSync(join(ws.layout.spare, `${n}.spare`));
+      const trashed = readdirSync(join(ws.layout.trash, `${generationName(n)}.undo`, 'tree'));
       expect(spares.length).toBeGreaterThan(0);
-      expect(spares.length).toBeLessThan(movedOut);
+      expect(spares.length + trashed.length).toBeLessThan(movedOut);
       for (const f of spares) expect(statSync(join(ws.layout.spare, `${n}.spare`, f)).nlink, `spare ${f}`).toBe(1);
-      expect(readdirSync(join(ws.layout.trash, `${generationName(n)}.undo`, 'tree'))).toEqual([]);
+      for (const f of spares) expect(statSync(join(ws.layout.spare, `${n}.spare`, f)).size, `spare ${f}`).toBeLessThanOrEqual(SPARE_MAX_BYTES);
+      for (const f of trashed) expect(statSync(join(ws.layout.trash, `${generationName(n)}.undo`, 'tree', f)).nlink, `trashed ${f}`).toBe(1);
       expect(spareSets(ws.layout)).toEqual([n, n - 1].filter((g) => g >= 4).map((g) => `${g}.spare`));
       expect(await emptyTrash(ws.layout)).toBeNull();
       expect(readdirSync(ws.layout.trash)).toEqual([]);
@@ -337,5 +342,27 @@ describe('a delta built in the tree retention drops', () => {
     }
     const v = await verifyStagingTree(ws);
     expect(v.ok, v.message).toBe(true);
+  });
+});
+
+describe('what a recycled build does with the files it moves out', () => {
+  it('removes only names the chain\'s oldest delta left alone (its tree holds them), moves every file of a path that delta changed to the undo folder, and keeps small ones as spares', () => {
+    const from = { seq: 1, file_count: 1000 } as GenerationRow;
+    const firstHop = ['a/changed-small', 'a/changed-large', 'a/changed-then-removed'] as string[] & { seq?: number };
+    firstHop.seq = 2;
+    const chain = [...firstHop, 'b/changed-later', 'b/removed-later'];
+    const d = new ChainDiffer(from, chain, ['c/own'], 1000, firstHop);
+    const entry = (path: string, size: number, changed = false) => ({ path, sha256: 'ab'.repeat(32), size, changed });
+    for (const e of [entry('a/changed-large', SPARE_MAX_BYTES + 1), entry('a/changed-small', 100), entry('b/changed-later', 100), entry('c/own', 100, true)]) d.add(e);
+    const plan = d.finish()!;
+    expect(plan.heldBy).toBe(2);
+    const byPath = Object.fromEntries(plan.out.map((p, k) => [p, { keep: plan.keep![k], held: plan.held![k] }]));
+    expect(byPath).toEqual({
+      'a/changed-large': { keep: false, held: false }, // its old file only the recycled tree holds: to the undo folder (then trash)
+      'a/changed-small': { keep: true, held: false }, // the same, and small: a spare after the commit
+      'a/changed-then-removed': { keep: false, held: false },
+      'b/changed-later': { keep: false, held: true }, // generation 2 holds the same file: the name is removed
+      'b/removed-later': { keep: false, held: true },
+    });
   });
 });

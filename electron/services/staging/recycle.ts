@@ -30,6 +30,7 @@ import { generationDir, generationMetaDir, generationName, type WorkspaceLayout 
 import type { StagingFs } from './fsops';
 import { moveToTrash } from './trash';
 import { keepAsSpares } from './spares';
+import { SPARE_MAX_BYTES } from '../verify/stream/spare';
 import type { ApplyJournal } from './journal';
 import type { StateEntry } from '../../../shared/state-digest';
 import { comparePaths, parentOf, type MergedEntry } from './state';
@@ -60,18 +61,20 @@ export interface RecyclePlan {
   into: { path: string; fromBundle: boolean; size: number; overBase?: boolean }[];
   /**
    * Per path of `out`: true when the tree's file there is one only that tree
-   * holds once the older spare set is gone (a path the first delta after the
-   * recycled generation changed: its older twin went to trash with the
-   * recycle before). Such files are moved out to undo/keep/ and become spare
-   * files after the commit (spares.ts); the others, to undo/tree/, go to trash.
+   * holds (a path the first delta after the recycled generation changed; its
+   * older twin went to trash with the recycle before) and the new state's
+   * file there is small. Such files are moved out to undo/keep/ and become
+   * spare files after the commit (spares.ts: rewritten with small files);
+   * the others moved out go to undo/tree/ and to trash.
    */
   keep?: boolean[];
   /**
-   * The generation whose tree holds the recycled tree's file at every path of
-   * `out` not kept (the chain's oldest delta, which did not change them: an
-   * unchanged path shares its base's file). Those names are removed instead of
-   * moved out (paths.txt "~" lines), and a revert links that tree's file back.
+   * Per path of `out`: true when generation `heldBy` holds the recycled
+   * tree's file there (a path the chain's oldest delta did not change: an
+   * unchanged path shares its base's file). Those names are removed instead
+   * of moved out (paths.txt "~" lines), and a revert links that tree's file back.
    */
+  held?: boolean[];
   heldBy?: number;
 }
 
@@ -267,17 +270,22 @@ export class ChainDiffer implements RecycleDiff {
     while (this.i < this.changed.length) this.hits.push({ path: this.changed[this.i++], e: null });
     const out: string[] = [];
     const keep: boolean[] = [];
+    const held: boolean[] = [];
     const into: RecyclePlan['into'] = [];
     for (const { path, e } of this.hits) {
       if (e && e.changed && !this.chain.has(path)) into.push({ path, fromBundle: true, size: e.size, overBase: true });
       else {
         out.push(path);
-        keep.push(this.firstHop.has(path));
+        const first = this.firstHop.has(path);
+        held.push(this.heldBy !== undefined && !first);
+        // Spares serve small files (SPARE_MAX_BYTES): the old version at a path that is large now (or
+        // gone) most likely is large too, and would only wait in spare/ until its set is dropped.
+        keep.push(first && e !== null && e.size <= SPARE_MAX_BYTES);
         if (e) into.push({ path, fromBundle: e.changed, size: e.size });
       }
       if (out.length + into.length > this.limit) return null;
     }
-    return { from: this.from, out, into, keep, ...(this.heldBy !== undefined ? { heldBy: this.heldBy } : {}) };
+    return { from: this.from, out, into, keep, ...(this.heldBy !== undefined ? { held, heldBy: this.heldBy } : {}) };
   }
 }
 
@@ -302,7 +310,7 @@ function pathsText(plan: RecyclePlan): string {
 
 /** Whether out[k]'s name is removed (its file held by generation heldBy) rather than moved to the undo folder. */
 function dropped(plan: RecyclePlan, k: number): boolean {
-  return plan.heldBy !== undefined && plan.keep !== undefined && !plan.keep[k];
+  return plan.heldBy !== undefined && plan.held?.[k] === true;
 }
 
 function parsePathsText(text: string): { out: string[]; held: boolean[]; heldBy: number | null; into: string[]; overBase: string[] } {
