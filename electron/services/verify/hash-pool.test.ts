@@ -61,6 +61,26 @@ describe('hash pools', () => {
     await pool.close();
   });
 
+  it('InlinePool hands a buffer out again only once every holder is done with it (a view counts as the buffer)', async () => {
+    const pool = new InlinePool();
+    const a = await pool.acquire();
+    pool.hold(a.subarray(10, 20)); // a write in flight
+    pool.done(a);
+    const b = await pool.acquire();
+    expect(b.buffer).not.toBe(a.buffer);
+    pool.done(a.subarray(0, 5)); // the write ends
+    const c = await pool.acquire();
+    expect(c.buffer).toBe(a.buffer);
+    expect(c.length).toBe(SLOT_SIZE);
+    pool.done(b);
+    pool.done(c);
+    pool.done(c); // once too often: ignored, not handed out twice
+    const d = await pool.acquire();
+    const e = await pool.acquire();
+    expect(d.buffer).not.toBe(e.buffer);
+    await pool.close();
+  });
+
   it('a slot is not handed out again while a range in it is still to be hashed or held by the reader', async () => {
     const pool = new SharedPool(1);
     try {
