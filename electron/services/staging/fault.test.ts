@@ -8,10 +8,11 @@
  * (OKC_FAULT_SEED to replay a run).
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { build } from 'esbuild';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { generateSigningKey, writeMirrorBundle, type PayloadFile } from '../producer/index';
 import { KITS, REPO_ROOT, tempDir } from '../testing/fixtures';
 import { loadPublicKey } from '../verify/keys';
 import { openWorkspace } from '../workspace/index';
@@ -20,6 +21,7 @@ import { applyPrepared } from './apply';
 import { faultChain, faultDelta, faultFull } from './fault-scenario';
 import { importBundles, openForWrite, verifyStagingTree, workspaceStatus } from './index';
 import { fakeExport, fakeVerifiedBundle } from './testing';
+import { spareSets } from './spares';
 
 const POINTS = Math.max(50, Number(process.env.OKC_FAULT_POINTS ?? '50'));
 const SEED = Number(process.env.OKC_FAULT_SEED ?? String(Date.now() % 1_000_000));
@@ -59,6 +61,9 @@ function freshWorkspace(name: string): string {
   if (cp.status !== 0) throw new Error(`cp failed: ${cp.stderr}`);
   return dir;
 }
+
+/** The generation trees in a staging folder (their sequence numbers). */
+const keptSeqs = (staging: string): number[] => readdirSync(staging).filter((n) => /^\d{6}$/.test(n)).map(Number);
 
 function runDriver(ws: string, killAt: number, scenario = 'delta') {
   return spawnSync(process.execPath, [driver], { env: { ...process.env, OKC_WS: ws, OKC_KILL_AT: String(killAt), OKC_SCENARIO: scenario }, encoding: 'utf8', timeout: 60_000 });
@@ -313,5 +318,73 @@ describe('crash safety (SIGKILL at random points)', () => {
       } else seen.new++;
     }
     console.log(`real-import kills: ${n} at random times within the ${full_ms.toFixed(0)} ms of the import; outcomes ${JSON.stringify(seen)}`);
+  }, 600_000);
+
+  it('a real recycled delta that writes into spare files, killed at random times, recovers to the old or the new generation; every kept generation and every spare stays sound', async () => {
+    const key = generateSigningKey('ecdsa-p256');
+    const keyFile = join(tmp.dir, 'spares.pub');
+    writeFileSync(keyFile, key.publicPem);
+    const keys = [loadPublicKey(key.publicPem, 'cli')];
+    const files: PayloadFile[] = Array.from({ length: 300 }, (_, i) => ({ path: `data/d${i % 10}/f-${String(i).padStart(4, '0')}.ndjson`, content: { size: 400 + ((i * 31) % 600), seed: `s:${i}`, kind: 'ndjson' as const } }));
+    const change = (d: number) => files.filter((_, i) => (i + d) % 10 === 0).map((f) => ({ path: f.path, content: { size: 300 + ((d * 53) % 700), seed: `d${d}:${f.path}`, kind: 'ndjson' as const } }));
+    // A workspace at the full bundle and four deltas: the last ones recycled trees and left spare sets.
+    const base = join(tmp.dir, 'spares-template');
+    const ws0 = openWorkspace(base, { create: true });
+    let b = await writeMirrorBundle(join(tmp.dir, 'sp-full.tar.zst'), { key, files });
+    expect((await importBundles(ws0, [b.file], { keys })).ok).toBe(true);
+    for (let d = 1; d <= 4; d++) {
+      b = await writeMirrorBundle(join(tmp.dir, `sp-d${d}.tar.zst`), { key, base: b, files: change(d) });
+      expect((await importBundles(ws0, [b.file], { keys })).ok).toBe(true);
+    }
+    expect(spareSets(ws0.layout).length).toBeGreaterThan(0);
+    const oldDigest = (await workspaceStatus(ws0)).stateDigest;
+    const next = await writeMirrorBundle(join(tmp.dir, 'sp-d5.tar.zst'), { key, base: b, files: change(5) });
+    const run = (wsDir: string) => spawn(process.execPath, [driver], { env: { ...process.env, OKC_WS: wsDir, OKC_REAL_BUNDLE: next.file, OKC_KEY: keyFile }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const started = (child: ReturnType<typeof run>) =>
+      new Promise<void>((resolve) => {
+        let buf = '';
+        child.stdout!.on('data', (d: Buffer) => {
+          buf += d.toString();
+          if (buf.includes('start\n')) resolve();
+        });
+        child.once('exit', () => resolve());
+      });
+    const probeDir = join(tmp.dir, 'spares-probe');
+    spawnSync('cp', ['-a', base, probeDir]);
+    const probe = run(probeDir);
+    const probeExit = new Promise<number | null>((r) => probe.once('exit', r));
+    await started(probe);
+    const t0 = performance.now();
+    expect(await probeExit).toBe(0);
+    const fullMs = performance.now() - t0;
+    const newDigest = next.exportJson.state.digest;
+    expect((await workspaceStatus(openWorkspace(probeDir))).stateDigest).toBe(newDigest);
+    const rand = rng(SEED + 2);
+    const seen = { old: 0, new: 0 };
+    for (let i = 0; i < 8; i++) {
+      const wsDir = join(tmp.dir, `spares-${i}`);
+      spawnSync('cp', ['-a', base, wsDir]);
+      const child = run(wsDir);
+      const exited = new Promise<void>((r) => child.once('exit', () => r()));
+      await started(child);
+      const delay = rand() * fullMs * 1.2;
+      await new Promise((r) => setTimeout(r, delay));
+      child.kill('SIGKILL');
+      await exited;
+      openForWrite(wsDir, 'next start').close();
+      const ws = openWorkspace(wsDir);
+      const st = await workspaceStatus(ws);
+      expect([oldDigest, newDigest], `killed after ${delay.toFixed(0)} ms`).toContain(st.stateDigest);
+      for (const g of keptSeqs(ws.layout.staging)) expect((await verifyStagingTree(ws, { seq: g })).ok, `generation ${g}, killed after ${delay.toFixed(0)} ms`).toBe(true);
+      for (const set of spareSets(ws.layout)) for (const f of readdirSync(join(ws.layout.spare, set))) expect(statSync(join(ws.layout.spare, set, f)).nlink).toBe(1);
+      if (st.stateDigest === oldDigest) {
+        seen.old++;
+        const r = await importBundles(ws, [next.file], { keys });
+        expect(r.ok, r.message).toBe(true);
+        expect((await workspaceStatus(ws)).stateDigest).toBe(newDigest);
+        for (const g of keptSeqs(ws.layout.staging)) expect((await verifyStagingTree(ws, { seq: g })).ok).toBe(true);
+      } else seen.new++;
+    }
+    console.log(`spare-file import kills: 8 at random times within the ${fullMs.toFixed(0)} ms of the import; outcomes ${JSON.stringify(seen)}`);
   }, 600_000);
 });
