@@ -19,8 +19,8 @@ import type { TrustedKey } from '../verify/keys';
 import type { Workspace } from '../workspace/index';
 import { incomingJobDir } from '../workspace/layout';
 import { applyPrepared, isFullLike, noSpaceError, recordApplyFailure } from './apply';
-import { SparePool } from './spares';
-import { freeBytes, isNoSpace, type StagingHooks } from './fsops';
+import { SparePool, trimSpares } from './spares';
+import { freeBytes, isNoSpace, nodeStagingFs, type StagingHooks } from './fsops';
 import { isKitDir, kitEntryFile, kitSignatureFile, readKitManifest, type KitEntry, type KitManifest } from './kit';
 import { currentGeneration, getLibrary, readState, setLastApply } from './store';
 import { installTrivy, type TrivyKind } from './trivy-install';
@@ -596,6 +596,14 @@ export async function importLocked(ws: Workspace, db: Db, paths: string[], opts:
     if (isOpsError(e) && e.code === 'ERR_NO_SPACE' && !opts.dryRun) recordWholeRefusal(ws, db, paths, opts, e);
     throw e;
   } finally {
+    // Spare sets beyond the newest two: dropped now that no bundle of this import can still be in one.
+    if (!opts.dryRun) {
+      try {
+        trimSpares(ws.layout, nodeStagingFs);
+      } catch {
+        /* the next import trims again */
+      }
+    }
     const failed = await trash;
     if (failed) logEvent(ws, { event: 'workspace.trash.failed', level: 'warn', path: ws.layout.trash, message: `could not empty ${ws.layout.trash}: ${failed.message} (the next import tries again)` });
     // What this import put there (undo folder, dropped metadata, extraction folders, pruned trees): removed

@@ -15,7 +15,7 @@ import { openSpare, SPARE_MAX_BYTES, SpareSink } from '../verify/stream/spare';
 import { openWorkspace, type Workspace } from '../workspace/index';
 import { generationDir } from '../workspace/layout';
 import { importBundles, verifyStagingTree, workspaceStatus } from './index';
-import { keepAsSpares, KEEP_SPARE_SETS, SparePool, spareSets } from './spares';
+import { keepAsSpares, KEEP_SPARE_SETS, SparePool, spareSets, trimSpares } from './spares';
 import { trashEntries } from './trash';
 
 let tmp: { dir: string; cleanup: () => void };
@@ -129,6 +129,7 @@ describe('spare files', () => {
       writeFileSync(join(undoKeep, '0'), `from ${seq}`);
       if (seq === 5) writeFileSync(join(ws.layout.spare, 'stray-file'), 'x');
       keepAsSpares(ws.layout, nodeStagingFs, undoKeep, seq);
+      trimSpares(ws.layout, nodeStagingFs); // as at the end of each import
     }
     expect(spareSets(ws.layout)).toEqual(['8.spare', '5.spare']);
     expect(readdirSync(ws.layout.spare).sort()).toEqual(['5.spare', '8.spare']);
@@ -136,6 +137,7 @@ describe('spare files', () => {
     expect(readFileSync(join(ws.layout.spare, '8.spare', '0'), 'utf8')).toBe('from 8');
     // Run again (recovery finishing a committed apply): nothing left to move, nothing changes.
     keepAsSpares(ws.layout, nodeStagingFs, join(tmp.dir, 'undo-8'), 8);
+    trimSpares(ws.layout, nodeStagingFs);
     expect(spareSets(ws.layout)).toEqual(['8.spare', '5.spare']);
   });
 
@@ -152,5 +154,32 @@ describe('spare files', () => {
     expect((await verifyStagingTree(ws, { seq: st.current!.seq })).ok).toBe(true);
     const used = next.filter((f) => before.has(statSync(join(generationDir(ws.layout, st.current!.seq), f.path)).ino)).length;
     expect(used).toBeGreaterThan(0);
+  }, 120_000);
+});
+
+describe('spare files in an import of several bundles', () => {
+  it('every bundle of the import is extracted before the first applies: no spare one of them holds is dropped with its set before its own build', async () => {
+    let base = await writeMirrorBundle(join(tmp.dir, 'full.tar.zst'), { key, files });
+    expect((await importBundles(ws, [base.file], { keys })).ok).toBe(true);
+    for (let d = 1; d <= 5; d++) {
+      base = await writeMirrorBundle(join(tmp.dir, `d${d}.tar.zst`), { key, base, ...deltaFiles(d) });
+      expect((await importBundles(ws, [base.file], { keys })).ok).toBe(true);
+    }
+    expect(spareSets(ws.layout).length).toBe(KEEP_SPARE_SETS);
+    const three: string[] = [];
+    // Smaller deltas than a spare set: the first bundle leaves the oldest set partly unused, the next
+    // one takes the rest of it (the sets are only trimmed when the whole import is done).
+    for (let d = 6; d <= 8; d++) {
+      const small = files.filter((_, i) => (i + d) % 40 === 0).map((f) => ({ path: f.path, content: { size: 350, seed: `small${d}:${f.path}`, kind: 'ndjson' as const } }));
+      base = await writeMirrorBundle(join(tmp.dir, `d${d}.tar.zst`), { key, base, files: small });
+      three.push(base.file);
+    }
+    const r = await importBundles(ws, three, { keys });
+    expect(r.ok, r.message).toBe(true);
+    expect(r.items.map((i) => i.outcome)).toEqual(['applied', 'applied', 'applied']);
+    const st = await workspaceStatus(ws);
+    expect(st.stateDigest).toBe(base.exportJson.state.digest);
+    for (const g of [st.current!.seq - 2, st.current!.seq - 1, st.current!.seq]) expect((await verifyStagingTree(ws, { seq: g })).ok).toBe(true);
+    expect(spareSets(ws.layout).length).toBeLessThanOrEqual(KEEP_SPARE_SETS);
   }, 120_000);
 });

@@ -35,10 +35,11 @@ export function spareSets(layout: WorkspaceLayout): string[] {
 
 /**
  * After a recycled delta's commit: its undo folder's files (`from`, a flat
- * folder) become spare set <seq> in one rename, and sets beyond the newest
- * KEEP_SPARE_SETS go to trash/. Idempotent (finishRecycle may run again in
- * recovery): a `from` that is gone is skipped. Anything in spare/ that is
- * not a set is trash too.
+ * folder) become spare set <seq> in one rename. Idempotent (finishRecycle
+ * may run again in recovery): a `from` that is gone is skipped. Older sets
+ * are dropped by trimSpares once the whole import is done: every bundle of
+ * an import is extracted before the first is applied, so a later bundle's
+ * files may still be in an older set.
  */
 export function keepAsSpares(layout: WorkspaceLayout, fs: StagingFs, from: string, seq: number): void {
   try {
@@ -59,8 +60,21 @@ export function keepAsSpares(layout: WorkspaceLayout, fs: StagingFs, from: strin
     /* none */
   }
   fs.rename(from, join(layout.spare, name));
+}
+
+/**
+ * At the end of an import: the newest KEEP_SPARE_SETS sets stay, older ones
+ * (and anything in spare/ that is not a set) go to trash/.
+ */
+export function trimSpares(layout: WorkspaceLayout, fs: StagingFs): void {
+  let names: string[];
+  try {
+    names = readdirSync(layout.spare);
+  } catch {
+    return;
+  }
   const keep = new Set(spareSets(layout).slice(0, KEEP_SPARE_SETS));
-  for (const n of readdirSync(layout.spare)) if (!keep.has(n)) moveToTrash(layout, fs, join(layout.spare, n));
+  for (const n of names) if (!keep.has(n)) moveToTrash(layout, fs, join(layout.spare, n));
 }
 
 /**
