@@ -122,6 +122,51 @@ describe('spare files', () => {
     }
   });
 
+  it('writes whole pages and cuts to size: every length around page boundaries, in any chunking, over a longer or shorter old file', () => {
+    const f = join(tmp.dir, 'paged');
+    const sizes = [0, 1, 1000, 4095, 4096, 4097, 8191, 8192, 8195, 12_000, SPARE_MAX_BYTES - 1, SPARE_MAX_BYTES];
+    let seed = 7;
+    const rand = (n: number) => ((seed = (seed * 1103515245 + 12345) >>> 0) % n);
+    for (const size of sizes) {
+      for (const old of [0, 5, size + 1, size + 5000, SPARE_MAX_BYTES]) {
+        const content = Buffer.alloc(size);
+        for (let i = 0; i < size; i++) content[i] = 1 + ((i * 31 + size) % 250);
+        writeFileSync(f, Buffer.alloc(Math.min(old, SPARE_MAX_BYTES), 0xee));
+        const r = openSpare(f);
+        if (!('spare' in r)) throw new Error(r.why);
+        const sink = new SpareSink(r.spare);
+        for (let off = 0; off < size; ) {
+          const n = Math.min(size - off, 1 + rand(6000));
+          sink.write(content.subarray(off, off + n));
+          off += n;
+        }
+        sink.close();
+        expect(readFileSync(f).equals(content), `size ${size} over ${old}`).toBe(true);
+      }
+    }
+  });
+
+  it('two spare sinks open at once each write their own bytes', () => {
+    const [a, b] = [join(tmp.dir, 'a'), join(tmp.dir, 'b')];
+    writeFileSync(a, 'old a');
+    writeFileSync(b, 'old b, longer');
+    const open = (p: string) => {
+      const r = openSpare(p);
+      if (!('spare' in r)) throw new Error(r.why);
+      return new SpareSink(r.spare);
+    };
+    const [sa, sb] = [open(a), open(b)];
+    const [ca, cb] = [Buffer.alloc(5000, 0x61), Buffer.alloc(3000, 0x62)];
+    sa.write(ca.subarray(0, 100));
+    sb.write(cb.subarray(0, 2000));
+    sa.write(ca.subarray(100));
+    sb.write(cb.subarray(2000));
+    sb.close();
+    sa.close();
+    expect(readFileSync(a).equals(ca)).toBe(true);
+    expect(readFileSync(b).equals(cb)).toBe(true);
+  });
+
   it(`keeps the newest ${KEEP_SPARE_SETS} sets; older sets go to trash/, anything else in spare/ is removed`, () => {
     for (const seq of [3, 5, 8]) {
       const undoKeep = join(tmp.dir, `undo-${seq}`);

@@ -63,9 +63,30 @@ export function openSpare(path: string): { spare: SpareFile } | { why: 'gone' | 
   }
 }
 
-/** Writes a member into a spare file from its start; close() cuts off what is left of the old content. */
+/**
+ * Whole pages only: a spare is an old file, and its pages are rarely still
+ * cached when a daily delta comes. Writing part of a page that is on disk
+ * but not in memory makes the kernel read that page first (a synchronous
+ * disk read per file: 1,000 rewrites of 1 KiB took 60-86 ms with the cache
+ * dropped, against 19-31 ms written as whole pages and cut to size, and
+ * 16-29 ms against 18-25 ms with the old pages cached).
+ */
+const PAGE = 4096;
+
+/** One tail page for the sink being written (members come one at a time); a second open sink gets its own. */
+let sharedTail: Buffer | null = null;
+let sharedTailUser: SpareSink | null = null;
+
+/**
+ * Writes a member into a spare file from its start, a whole page at a time:
+ * the last page goes out padded with zeros, and close() cuts the file to
+ * exactly what was written (the padding and what is left of the old content).
+ */
 export class SpareSink {
+  /** Bytes written to the file: whole pages. */
   private written = 0;
+  private tail: Buffer | null = null;
+  private tailLen = 0;
   private open = true;
 
   constructor(private readonly f: SpareFile) {}
@@ -76,26 +97,64 @@ export class SpareSink {
 
   write(chunk: Buffer): void {
     let off = 0;
-    while (off < chunk.length) {
-      const n = writeSync(this.f.fd, chunk, off, chunk.length - off, this.written);
-      off += n;
-      this.written += n;
+    if (this.tailLen > 0) {
+      const tail = this.tail!;
+      off = chunk.copy(tail, this.tailLen, 0, Math.min(chunk.length, PAGE - this.tailLen));
+      this.tailLen += off;
+      if (this.tailLen < PAGE) return;
+      this.writeOut(tail, 0, PAGE);
+      this.tailLen = 0;
     }
+    const whole = (chunk.length - off) - ((chunk.length - off) % PAGE);
+    if (whole > 0) this.writeOut(chunk, off, whole);
+    off += whole;
+    if (off < chunk.length) this.tailLen = chunk.copy(this.tailPage(), 0, off);
   }
 
   close(): void {
     if (!this.open) return;
     this.open = false;
     try {
-      if (this.written < this.f.size) ftruncateSync(this.f.fd, this.written);
+      let size = this.written;
+      if (this.tailLen > 0) {
+        const tail = this.tail!;
+        tail.fill(0, this.tailLen);
+        this.writeOut(tail, 0, PAGE);
+        size = this.written - PAGE + this.tailLen;
+      }
+      if (Math.max(this.f.size, this.written) !== size) ftruncateSync(this.f.fd, size);
     } finally {
+      this.release();
       closeSync(this.f.fd);
     }
+  }
+
+  private writeOut(b: Buffer, from: number, length: number): void {
+    for (let off = from; off < from + length; ) {
+      const n = writeSync(this.f.fd, b, off, from + length - off, this.written);
+      off += n;
+      this.written += n;
+    }
+  }
+
+  private tailPage(): Buffer {
+    if (this.tail) return this.tail;
+    if (sharedTailUser === null) {
+      sharedTailUser = this;
+      this.tail = sharedTail ??= Buffer.allocUnsafeSlow(PAGE);
+    } else this.tail = Buffer.allocUnsafe(PAGE);
+    return this.tail;
+  }
+
+  private release(): void {
+    if (sharedTailUser === this) sharedTailUser = null;
+    this.tail = null;
   }
 
   abandon(): void {
     if (!this.open) return;
     this.open = false;
+    this.release();
     try {
       closeSync(this.f.fd);
     } catch {
