@@ -75,7 +75,7 @@ const PAGE = 4096;
 
 /** One tail page for the sink being written (members come one at a time); a second open sink gets its own. */
 let sharedTail: Buffer | null = null;
-let sharedTailUser: SpareSink | null = null;
+let sharedTailBusy = false;
 
 /**
  * Writes a member into a spare file from its start, a whole page at a time:
@@ -87,6 +87,7 @@ export class SpareSink {
   private written = 0;
   private tail: Buffer | null = null;
   private tailLen = 0;
+  private usesShared = false;
   private open = true;
 
   constructor(private readonly f: SpareFile) {}
@@ -139,15 +140,15 @@ export class SpareSink {
 
   private tailPage(): Buffer {
     if (this.tail) return this.tail;
-    if (sharedTailUser === null) {
-      sharedTailUser = this;
+    if (!sharedTailBusy) {
+      sharedTailBusy = this.usesShared = true;
       this.tail = sharedTail ??= Buffer.allocUnsafeSlow(PAGE);
     } else this.tail = Buffer.allocUnsafe(PAGE);
     return this.tail;
   }
 
   private release(): void {
-    if (sharedTailUser === this) sharedTailUser = null;
+    if (this.usesShared) sharedTailBusy = this.usesShared = false;
     this.tail = null;
   }
 
