@@ -95,7 +95,10 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<numb
   const io: CliIo = {
     stdout: guardedStream(process.stdout),
     stderr: guardedStream(process.stderr),
-    stdin: process.stdin,
+    // Looked up only by a command that asks (process.stdin sets up a stream on first use: ~6 ms).
+    get stdin() {
+      return process.stdin;
+    },
     env: process.env,
     cwd: process.cwd(),
     signal: controller.signal,
