@@ -183,7 +183,7 @@ describe('ExportJsonStream', () => {
 describe('FileList', () => {
   it('shares digests and sizes with a member table: the same entries, 4 bytes each instead of 40', () => {
     const files = Array.from({ length: 3000 }, (_, i) => ({ path: `d/f${String(i).padStart(5, '0')}`, sha256: hex(String(i)), size: i * 3 }));
-    const source = { digestOf: (id: number) => Buffer.from(files[id].sha256, 'hex'), sizeOf: (id: number) => files[id].size };
+    const source = { digestOf: (id: number) => Buffer.from(files[id].sha256, 'hex'), digestHexOf: (id: number) => files[id].sha256, sizeOf: (id: number) => files[id].size };
     const bytes = Buffer.from(JSON.stringify(doc(files)));
     const plain = parseExportJson(bytes);
     // Every other entry "matched a member" (shared), the rest keep their own digest.

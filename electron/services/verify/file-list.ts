@@ -31,6 +31,8 @@ export interface FileEntry {
 export interface DigestSource {
   /** 32 raw bytes of entry `id` (a view). */
   digestOf(id: number): Buffer;
+  /** The same as lowercase hex. */
+  digestHexOf(id: number): string;
   sizeOf(id: number): number;
 }
 
@@ -239,6 +241,16 @@ export class FileList implements FileListLike {
     return this.digests.view(k);
   }
 
+  /** Digest i as lowercase hex. */
+  digestHexAt(i: number): string {
+    if (this.refs) {
+      const r = this.refs.get(i);
+      if (r >= 0) return this.source!.digestHexOf(r);
+      return this.digests.hexAt(-r - 1);
+    }
+    return this.digests.hexAt(i);
+  }
+
   sizeAt(i: number): number {
     if (this.refs) {
       const r = this.refs.get(i);
@@ -257,12 +269,14 @@ export class FileList implements FileListLike {
   at(i: number): FileEntry | undefined {
     if (i < 0) i += this.n;
     if (!(i >= 0 && i < this.n)) return undefined;
-    const e: FileEntry = { path: this.pathAt(i), sha256: this.digestAt(i).toString('hex'), size: this.sizeAt(i) };
+    const e: FileEntry = { path: this.pathAt(i), sha256: this.digestHexAt(i), size: this.sizeAt(i) };
     const m = this.media.get(i);
     if (m !== NO_MEDIA) e.mediaType = this.mediaTypes[m];
-    const st = this.storedAt(i);
-    if (st.sha256) e.storedSha256 = st.sha256.toString('hex');
-    if (st.size !== undefined) e.storedSize = st.size;
+    if (this.storedFlags) {
+      const st = this.storedAt(i);
+      if (st.sha256) e.storedSha256 = st.sha256.toString('hex');
+      if (st.size !== undefined) e.storedSize = st.size;
+    }
     return e;
   }
 

@@ -22,6 +22,7 @@ describe('paged tables', () => {
     else r.writeHex(i, key(i).toString('hex'));
     for (const i of [0, 1, (1 << PAGE_SHIFT) - 1, 1 << PAGE_SHIFT, n - 1]) {
       expect(r.view(i).equals(key(i))).toBe(true);
+      expect(r.hexAt(i)).toBe(key(i).toString('hex'));
       expect(r.equalsLatin1(i, key(i).toString('latin1'))).toBe(true);
       expect(r.equalsLatin1(i, key(i + 1).toString('latin1'))).toBe(false);
       expect(r.u32(i, 12)).toBe(key(i).readUInt32LE(12));

@@ -285,6 +285,10 @@ export class PayloadTable {
     return this.digests.view(id);
   }
 
+  digestHexOf(id: number): string {
+    return this.digests.hexAt(id);
+  }
+
   locationOf(id: number): string | undefined {
     return this.locations.get(id);
   }
