@@ -227,6 +227,8 @@ export interface PlanInput {
  * (the verifier refuses any other, so the plan can merge without sorting).
  */
 export function checkListedPaths(exp: StagingExport): boolean {
+  // Checked as export.json was parsed, with the workspace's limits (export-stream.ts): nothing to add.
+  if ((exp.files as { pathsChecked?: unknown }).pathsChecked === true) return true;
   const check = (p: string): void => {
     const problem = bundlePathProblem(p);
     if (problem || !isPayloadPath(p)) {

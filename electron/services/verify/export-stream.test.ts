@@ -5,6 +5,8 @@ import { stateDigestText } from '../../../shared/state-digest';
 import { strictJsonProblem } from '../../../shared/strict-json';
 import { ExportJsonStream, parseExportJson } from './export-stream';
 import { FileList } from './file-list';
+import { checkListedPaths } from '../staging/apply';
+import type { StagingExport } from '../staging/types';
 
 const hex = (s: string): string => createHash('sha256').update(s).digest('hex');
 
@@ -240,5 +242,23 @@ describe('FileList', () => {
     expect(y).toEqual(x);
     expect(y[0]).not.toBe(x[0]);
     expect(Object.isFrozen(x[0])).toBe(false);
+  });
+
+  it('a parsed list is marked as checked (with the limits it was parsed under), and the apply does not check it again with other limits', () => {
+    const deep = `data/${Array.from({ length: 70 }, (_, i) => `d${i}`).join('/')}/f.json`;
+    const files = [{ path: 'data/a.json', sha256: hex('a'), size: 1 }, { path: deep, sha256: hex('deep'), size: 2 }];
+    const bytes = Buffer.from(JSON.stringify(doc(files)));
+    // The default limit (64 folders) refuses the path; a workspace allowing 100 accepts it.
+    expect(errorOf(() => parseExportJson(bytes))?.code).toBe('ERR_BUNDLE_CORRUPT');
+    const exp = parseExportJson(bytes, { maxDepth: 100 });
+    expect(exp.files.pathsChecked).toBe(true);
+    expect(checkListedPaths(exp as unknown as StagingExport)).toBe(true);
+    // The same entries not from the parser are checked by the apply itself (its default limit).
+    const plain = { ...exp, files: FileList.from(files) } as unknown as StagingExport;
+    expect(FileList.from(files).pathsChecked).toBe(false);
+    expect(errorOf(() => checkListedPaths(plain))?.code).toBe('ERR_BUNDLE_UNSAFE_ENTRY');
+    // A list changed after the parse is not marked any more.
+    exp.files.push({ path: 'data/z.json', sha256: hex('z'), size: 3 });
+    expect(exp.files.pathsChecked).toBe(false);
   });
 });

@@ -473,6 +473,7 @@ export class ExportJsonStream {
     files.stateDigest = this.stateDigest;
     const exp = { ...r.data!, files } as ExportJson;
     checkRemoved(exp, this.o);
+    files.pathsChecked = true;
     return exp;
   }
 }

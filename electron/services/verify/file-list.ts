@@ -87,6 +87,13 @@ export class FileList implements FileListLike {
   private totalBytes = 0;
   /** The state digest of the list ("sha256:<hex>", spec section 3), when the parser computed it as the entries came in. */
   stateDigest: string | undefined;
+  /**
+   * Set by the export.json parser once the whole document passed: every path
+   * here and in its "removed" list met the bundle path rules (with the
+   * workspace's limits) and names a payload file, both lists strictly sorted.
+   * The apply then does not check them again. Cleared by push.
+   */
+  pathsChecked = false;
   /** The entries decoded by the first iteration of a short list (KEEP_DECODED_MAX); dropped by push. */
   private decoded: readonly FileEntry[] | null = null;
 
@@ -122,6 +129,7 @@ export class FileList implements FileListLike {
     const i = this.n;
     if (pathBytes.length > 0xffff) throw new Error('a path longer than 65,535 bytes');
     this.decoded = null;
+    this.pathsChecked = false;
     let shared = 0;
     if ((i & BLOCK_MASK) !== 0) {
       const prev = this.prevPath;
