@@ -81,6 +81,8 @@ export interface MirrorTamper {
   noTombstones?: boolean;
   /** Delta: manifest.diff.json disagrees with export.json (lists no removals). */
   diffDisagrees?: boolean;
+  /** Delta: manifest.diff.json names another path in place of the last file (same count, ERR_VERIFY_TOMBSTONE). */
+  diffOtherPath?: string;
   /** schemaVersion other than 1, signed as usual (ERR_EXPORT_UNSUPPORTED_SCHEMA). */
   schemaVersion?: number;
   /** files[] in reverse order (ERR_BUNDLE_CORRUPT). */
@@ -472,6 +474,13 @@ export async function writeMirrorBundle(outFile: string, spec: MirrorBundleSpec)
       const baseState = new Set((base?.state ?? []).map((e) => e.path));
       const added = files.filter((f) => !baseState.has(f.path)).map((f) => f.path);
       const changed = files.filter((f) => baseState.has(f.path)).map((f) => f.path);
+      if (tamper.diffOtherPath) {
+        const last = [...files].map((f) => f.path).sort().pop();
+        for (const list of [added, changed]) {
+          const at = list.indexOf(last!);
+          if (at >= 0) list.splice(at, 1, tamper.diffOtherPath);
+        }
+      }
       const diffRemoved = tamper.diffDisagrees ? [] : removed;
       out.set(
         'delta/manifest.diff.json',

@@ -263,6 +263,7 @@ describe('producer bundles', () => {
     ['no manifest.diff.json', { noDiff: true }],
     ['no tombstones.jsonl', { noTombstones: true }],
     ['diff disagrees with export.json', { diffDisagrees: true }],
+    ['diff names another path (same count)', { diffOtherPath: 'data/zz-not-in-export.json' }],
   ];
   for (const [label, tamper] of deltaTampers) {
     it(`delta: ${label} → ERR_VERIFY_TOMBSTONE`, async () => {
