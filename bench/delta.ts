@@ -6,16 +6,31 @@
  * tree retention drops, after a delta that did the same, so that the
  * removal of the previous delta's undo folder is counted; delta 1, a fresh
  * tree of hard links, reported beside it), bytes written, and how the
- * import splits its work where its JSON report says.
+ * import splits its work where its JSON report says. Then, as context, a
+ * seventh delta with every cache dropped first (root only): a daily delta
+ * the next morning.
  *
  *   npx tsx bench/delta.ts   (BENCH_DELTA_FILES=100000 BENCH_DELTA_PERCENT=1)
  */
+import { execFileSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { generateSigningKey, writeMirrorBundle } from '../electron/services/producer/index';
 import { openDatabase } from '../electron/services/db/index';
 import { smallFiles } from './corpora';
 import { findNumbers, manual, mirrorImport, probeImport, writeManualInputs } from './common';
 import { CLI, ensureCli, envInt, mb, metric, mustSucceed, newResult, runBench, skip, timed, timedShell, workDir, type BenchResult } from './lib';
+
+/** Writes what is dirty, then drops the page, dentry and inode caches; false when this host does not let us. */
+function dropCaches(): boolean {
+  try {
+    execFileSync('sync');
+    writeFileSync('/proc/sys/vm/drop_caches', '3');
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 const FILES = envInt('BENCH_DELTA_FILES', 100_000);
 const BYTES = 1024;
@@ -42,7 +57,8 @@ runBench(r, async () => {
     // finds the undo folder of the one before it to remove: the steady state of a daily delta.
     const deltas: Awaited<ReturnType<typeof writeMirrorBundle>>[] = [];
     let base = full;
-    for (let d = 1; d <= DELTAS; d++) {
+    // One more than the timed series: applied with every cache dropped (below), when this host lets us.
+    for (let d = 1; d <= DELTAS + 1; d++) {
       const changed = files.filter((_, i) => (i + d - 1) % step === 0).map((f) => ({ path: f.path, content: { size: BYTES, seed: `changed-${d}:${f.path}`, kind: 'ndjson' as const } }));
       const delta = await writeMirrorBundle(join(w.dir, `mirror-2025103${d}-delta.tar.zst`), { key, base, files: changed, compressionLevel: 3 });
       deltas.push(delta);
@@ -63,6 +79,7 @@ runBench(r, async () => {
     const ws = join(w.dir, 'ws');
     const f = await mirrorImport(full.file, ws, pub);
     console.log(`  full import ${f.seconds.toFixed(2)} s, wrote ${mb(f.writtenBytes)} MB`);
+    const cold = deltas.pop()!;
     const runs = [];
     for (const [i, delta] of deltas.entries()) {
       const res = await mirrorImport(delta.file, ws, pub);
@@ -100,6 +117,17 @@ runBench(r, async () => {
         if (st.exitCode !== 0 || measure !== how) throw new Error(`mirror status (${how}) exit ${st.exitCode}, measured by ${measure}`);
         status[how].push(st.seconds);
       }
+    }
+    // The next morning: a daily delta finds nothing of the workspace in memory (its spare files, the
+    // tree's folders, the state text, Node itself). Context, no target: the caches are dropped (root
+    // only), then the seventh delta is applied.
+    if (dropCaches()) {
+      const c = await mirrorImport(cold.file, ws, pub);
+      console.log(`  delta 7 apply with every cache dropped first ${c.seconds.toFixed(2)} s, RSS ${mb(c.peakRssBytes)} MB`);
+      metric(r, { name: 'delta 7 apply, every cache dropped first (the next morning; context)', value: c.seconds, unit: 's' });
+    } else {
+      r.notes.push('The cold delta (caches dropped first) needs root: not run.');
+      console.log('  (delta with every cache dropped: not run, /proc/sys/vm/drop_caches is not writable here)');
     }
     const med = (xs: number[]) => [...xs].sort((a, b) => a - b)[1];
     console.log(`  mirror status: ${med(status.ledger).toFixed(2)} s from the builds' figures, ${med(status.walk).toFixed(2)} s looking at every file (medians of 3)`);
