@@ -475,7 +475,7 @@ export async function writeMirrorBundle(outFile: string, spec: MirrorBundleSpec)
       const added = files.filter((f) => !baseState.has(f.path)).map((f) => f.path);
       const changed = files.filter((f) => baseState.has(f.path)).map((f) => f.path);
       if (tamper.diffOtherPath) {
-        const last = [...files].map((f) => f.path).sort().pop();
+        const last = files.map((f) => f.path).sort().pop();
         for (const list of [added, changed]) {
           const at = list.indexOf(last!);
           if (at >= 0) list.splice(at, 1, tamper.diffOtherPath);

@@ -146,6 +146,25 @@ describe('spare files', () => {
     }
   });
 
+  it('writes nothing until it has a whole page or is closed (no partial page reaches the file before the end)', () => {
+    const f = join(tmp.dir, 'pages');
+    const old = Buffer.alloc(9000, 0xee);
+    writeFileSync(f, old);
+    const r = openSpare(f);
+    if (!('spare' in r)) throw new Error(r.why);
+    const sink = new SpareSink(r.spare);
+    const content = Buffer.alloc(6000, 0x61);
+    sink.write(content.subarray(0, 1000));
+    expect(readFileSync(f).equals(old), 'after 1,000 bytes: the old file untouched').toBe(true);
+    sink.write(content.subarray(1000, 5000));
+    const mid = readFileSync(f);
+    expect(mid.subarray(0, 4096).equals(content.subarray(0, 4096)), 'the first page written whole').toBe(true);
+    expect(mid.subarray(4096).equals(old.subarray(4096)), 'the rest not yet').toBe(true);
+    sink.write(content.subarray(5000));
+    sink.close();
+    expect(readFileSync(f).equals(content)).toBe(true);
+  });
+
   it('two spare sinks open at once each write their own bytes', () => {
     const [a, b] = [join(tmp.dir, 'a'), join(tmp.dir, 'b')];
     writeFileSync(a, 'old a');

@@ -207,7 +207,7 @@ export function checkStateDigest(report: Report, exp: ExportJson): void {
 /** The state digest of a sorted list, line by line. */
 function stateDigestOf(files: FileList): string {
   const h = createHash('sha256');
-  for (let i = 0; i < files.length; i++) h.update(`${files.digestAt(i).toString('hex')} ${files.sizeAt(i)} ${files.pathAt(i)}\n`, 'utf8');
+  for (let i = 0; i < files.length; i++) h.update(`${files.digestHexAt(i)} ${files.sizeAt(i)} ${files.pathAt(i)}\n`, 'utf8');
   return 'sha256:' + h.digest('hex');
 }
 
@@ -321,17 +321,10 @@ function checkDiff(exp: ExportJson, diffBytes: Buffer, fail: DeltaFail): void {
       fail('manifest.diff.json must hold sorted, unique "added", "changed" and "removed" lists.', where);
     } else {
       const union = sortBytewise([...added, ...changed]);
-      // In order through the list's iterator: a short list decodes once, and the apply reuses that.
+      // In order (FileList.paths): a short list decodes once, and the apply reuses that.
       let same = union.length === files.length;
-      if (same) {
-        let i = 0;
-        for (const f of files) {
-          if (f.path !== union[i++]) {
-            same = false;
-            break;
-          }
-        }
-      }
+      let i = 0;
+      if (same) for (const p of files.paths()) if (p !== union[i++]) same = false;
       if (!same) {
         fail(`manifest.diff.json "added" + "changed" (${union.length} paths) do not equal the files export.json lists (${files.length}).`, where);
       }

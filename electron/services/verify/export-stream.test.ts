@@ -244,6 +244,15 @@ describe('FileList', () => {
     expect(Object.isFrozen(x[0])).toBe(false);
   });
 
+  it('paths() gives the paths in order, for a short list and for one past the decoded-entries limit', () => {
+    for (const n of [3, 16_385]) {
+      const entries = Array.from({ length: n }, (_, i) => ({ path: `d${i % 7}/f${String(i).padStart(6, '0')}`, sha256: hex(String(i)), size: i }));
+      entries.sort((a, b) => (a.path < b.path ? -1 : 1));
+      const l = FileList.from(entries);
+      expect([...l.paths()], `${n} entries`).toEqual(entries.map((e) => e.path));
+    }
+  });
+
   it('a parsed list is marked as checked (with the limits it was parsed under), and the apply does not check it again with other limits', () => {
     const deep = `data/${Array.from({ length: 70 }, (_, i) => `d${i}`).join('/')}/f.json`;
     const files = [{ path: 'data/a.json', sha256: hex('a'), size: 1 }, { path: deep, sha256: hex('deep'), size: 2 }];

@@ -299,6 +299,13 @@ export class FileList implements FileListLike {
     return this.decoded[Symbol.iterator]();
   }
 
+  /** The paths in order: from the shared decoded entries for a short list (decoding them once), else one at a time (no digest decoded). */
+  *paths(): Generator<string> {
+    if (this.n > KEEP_DECODED_MAX) {
+      for (let i = 0; i < this.n; i++) yield this.pathAt(i);
+    } else for (const e of this) yield e.path;
+  }
+
   private *decodeEach(): Iterator<FileEntry> {
     for (let i = 0; i < this.n; i++) yield this.at(i)!;
   }
