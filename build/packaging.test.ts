@@ -169,7 +169,7 @@ describe('every path it names exists after the build', () => {
   it('the package holds what the app loads at run time: main (with the headless CLI), preload, worker, renderer, runbooks, demo kit, operator docs; no source maps, no sources', () => {
     const files = packaged();
     const main = (raw.extraMetadata as { main: string }).main;
-    for (const f of [main, 'package.json', 'dist/preload/preload.cjs', 'dist/jobs/worker.mjs', 'dist/renderer/index.html', 'resources/demo-kit.pub', 'docs/operator/README.md', 'docs/operator/errors.md']) {
+    for (const f of [main, 'package.json', 'dist/preload/preload.cjs', 'dist/jobs/worker.mjs', 'dist/renderer/index.html', 'resources/demo-kit.pub', 'docs/operator/README.md', 'docs/operator/errors.md', 'native/okc-fs/build/Release/okc_fs.node']) {
       expect(files, f).toContain(f);
     }
     expect(files.some((f) => f.startsWith('dist/renderer/assets/') && f.endsWith('.js'))).toBe(true);
@@ -196,6 +196,7 @@ describe('every path it names exists after the build', () => {
     const DATA_ONLY: Record<string, string> = {
       OKC_WORKSPACE: 'the workspace folder (data; the operator chooses it)',
       OKC_DURABILITY: 'fsync policy of the engine (no code is loaded)',
+      OKC_NATIVE_FS: 'turns the packaged native flush module off (less code is loaded, never other code)',
     };
     const mainSrc = readFileSync(join(dist, 'main', 'main.mjs'), 'utf8');
     // Read as env.NAME or named in a string ('NAME', as DEV_ONLY_ENV lists them); identifiers such as ELECTRON_NATIVE_DIR are not variables.
@@ -317,6 +318,7 @@ describe('a real electron-builder run (Linux dir, x64) over a stand-in Electron 
     const unpacked = join(app, 'resources', 'app.asar.unpacked');
     expect(existsSync(join(unpacked, 'node_modules', 'better-sqlite3', 'build', 'Release', 'better_sqlite3.node'))).toBe(true);
     expect(existsSync(join(unpacked, 'node_modules', 'zstd-napi', 'build', 'Release', 'binding.node'))).toBe(true);
+    expect(existsSync(join(unpacked, 'native', 'okc-fs', 'build', 'Release', 'okc_fs.node'))).toBe(true);
     expect(readdirSync(join(unpacked, 'resources', 'runbooks')).some((f) => f.endsWith('.json'))).toBe(true);
     expect(existsSync(join(unpacked, 'resources', 'demo-kit.pub'))).toBe(true);
     expect(existsSync(join(unpacked, 'docs', 'operator', 'errors.md'))).toBe(true);

@@ -1,7 +1,7 @@
 import { mkdirSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { deferTreeDurable, fsyncTree, makeTreeDurable, openAtomic, startTreeDurable, writeFileAtomic } from './durability';
+import { deferTreeDurable, fsyncTree, makeTreeDurable, openAtomic, startNativeTreeDurable, startTreeDurable, writeFileAtomic } from './durability';
 import { tempDir } from './testing/fixtures';
 
 let tmp: { dir: string; cleanup: () => void };
@@ -15,8 +15,16 @@ beforeEach(() => {
 afterEach(() => tmp.cleanup());
 
 describe('makeTreeDurable', () => {
-  it('uses one syncfs (coreutils sync -f) where it is available', () => {
+  it('uses one syncfs: on the native module\'s thread, or through coreutils sync -f without it', () => {
     expect(makeTreeDurable(tmp.dir, {})).toBe('syncfs');
+    expect(makeTreeDurable(tmp.dir, { OKC_NATIVE_FS: 'off' })).toBe('syncfs');
+  });
+  it('without the native module nor `sync`, fsyncs every file and folder', () => {
+    expect(makeTreeDurable(tmp.dir, { OKC_NATIVE_FS: 'off', PATH: join(tmp.dir, 'no-such-bin') })).toBe('fsync-each');
+  });
+  it('a syncfs that fails (the tree is gone) is reported, not taken as done', () => {
+    expect(() => makeTreeDurable(join(tmp.dir, 'missing'), {})).toThrow(/ENOENT/);
+    expect(() => makeTreeDurable(join(tmp.dir, 'missing'), { OKC_NATIVE_FS: 'off' })).toThrow(/ENOENT/);
   });
   it('falls back to an fsync of every file and folder', () => {
     expect(makeTreeDurable(tmp.dir, { OKC_DURABILITY: 'fsync-each' })).toBe('fsync-each');
@@ -33,8 +41,8 @@ describe('startTreeDurable (the flush on a helper thread, waited for later)', ()
     expect(p.wait()).toBe('syncfs');
     expect(p.wait()).toBe('syncfs');
   });
-  it('where `sync` cannot run on the thread, wait() fsyncs every file itself', () => {
-    const p = startTreeDurable(tmp.dir, { ...process.env, PATH: join(tmp.dir, 'no-such-bin') });
+  it('where `sync` cannot run on the thread (no native module), wait() fsyncs every file itself', () => {
+    const p = startTreeDurable(tmp.dir, { ...process.env, OKC_NATIVE_FS: 'off', PATH: join(tmp.dir, 'no-such-bin') });
     expect(p.wait()).toBe('fsync-each');
   });
   it('where `sync -f` fails (the tree is gone), wait() reports it instead of claiming the tree is durable', () => {
@@ -43,6 +51,26 @@ describe('startTreeDurable (the flush on a helper thread, waited for later)', ()
   });
   it('OKC_DURABILITY=fsync-each starts no thread and fsyncs on wait()', () => {
     expect(startTreeDurable(tmp.dir, { OKC_DURABILITY: 'fsync-each' }).wait()).toBe('fsync-each');
+  });
+});
+
+describe('startNativeTreeDurable (the syncfs on a thread of the native module, started now)', () => {
+  it('flushes what was written before the call; it covers only that, so it says so (atWait false)', () => {
+    const p = startNativeTreeDurable(tmp.dir, process.env, [join(tmp.dir, 'three')])!;
+    expect(p.atWait).toBe(false);
+    expect(p.wait()).toBe('syncfs');
+    expect(p.wait()).toBe('syncfs');
+  });
+  it('is not offered without the module, or where every file is to be fsynced', () => {
+    expect(startNativeTreeDurable(tmp.dir, { OKC_NATIVE_FS: 'off' })).toBeNull();
+    expect(startNativeTreeDurable(tmp.dir, { OKC_DURABILITY: 'fsync-each' })).toBeNull();
+  });
+  it('a syncfs that fails falls back to fsyncing each file, which reports what is missing', () => {
+    const p = startNativeTreeDurable(join(tmp.dir, 'missing'), process.env)!;
+    expect(() => p.wait()).toThrow(/ENOENT/);
+  });
+  it('startTreeDurable uses it where the module is built (no helper thread of Node)', () => {
+    expect(startTreeDurable(tmp.dir, process.env).atWait).toBe(false);
   });
 });
 

@@ -2,13 +2,14 @@
  * Making a freshly written tree durable in one step. Extraction writes many
  * files; an fsync per file costs about a millisecond each (a journal commit
  * per call), which dominates imports of bundles with many small files. One
- * syncfs(2) of the filesystem (coreutils `sync -f`) flushes them all at once.
- * Where `sync -f` is unavailable, every file and folder is fsynced instead.
+ * syncfs(2) of the filesystem flushes them all at once: on a thread of the
+ * native module (native-fs.ts) where it is built, else through coreutils
+ * `sync -f`. Where neither works, every file and folder is fsynced instead.
  */
-import { spawnSync } from 'node:child_process';
 import { closeSync, fsyncSync, openSync, readdirSync, renameSync, rmSync, writeSync, constants as fsc } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { workerThreads } from './lazy-builtins';
+import { childProcess, workerThreads } from './lazy-builtins';
+import { nativeFs } from './native-fs';
 
 /** fsync of every file and folder below `root`, and of the files `also` (the fallback, and for tests). */
 export function fsyncTree(root: string, also: readonly string[] = []): number {
@@ -57,8 +58,15 @@ export type SyncMethod = 'syncfs' | 'fsync-each';
  */
 export function makeTreeDurable(root: string, env: NodeJS.ProcessEnv = process.env, also: readonly string[] = []): SyncMethod {
   if (env.OKC_DURABILITY !== 'fsync-each') {
-    const r = spawnSync('sync', ['-f', root], { stdio: 'ignore' });
-    if (r.status === 0) return 'syncfs';
+    const native = nativeFs(env);
+    if (native) {
+      try {
+        native.startSyncfs(root).wait();
+        return 'syncfs';
+      } catch {
+        /* the per-file path below says which file could not be written */
+      }
+    } else if (childProcess().spawnSync('sync', ['-f', root], { stdio: 'ignore', env }).status === 0) return 'syncfs';
   }
   fsyncTree(root, also);
   return 'fsync-each';
@@ -115,6 +123,8 @@ export function startTreeDurable(root: string, env: NodeJS.ProcessEnv = process.
     return 'fsync-each';
   };
   if (env.OKC_DURABILITY === 'fsync-each') return { wait: () => (result ??= fallback()) };
+  const native = startNativeTreeDurable(root, env, also);
+  if (native) return native;
   // [0]: 0 running, 1 flushed, 2 failed; [1]: 1 once the thread runs its script.
   const flag = new Int32Array(new SharedArrayBuffer(8));
   try {
@@ -132,6 +142,35 @@ export function startTreeDurable(root: string, env: NodeJS.ProcessEnv = process.
       const since = Date.now();
       while (Atomics.load(flag, 0) === 0 && (Atomics.load(flag, 1) === 1 || Date.now() - since < 60_000)) Atomics.wait(flag, 0, 0, 1000);
       result = Atomics.load(flag, 0) === 1 ? 'syncfs' : fallback();
+      return result;
+    },
+  };
+}
+
+/**
+ * The flush on a thread of the native module, started now (the caller goes
+ * on: an import judges and plans its bundle meanwhile); null where the module
+ * is not there. It covers what was written on the filesystem before this
+ * call; `wait()` falls back to fsyncing every file below `root` and `also`
+ * when the syncfs reports a failure, so that failure is pinned on a file.
+ */
+export function startNativeTreeDurable(root: string, env: NodeJS.ProcessEnv = process.env, also: readonly string[] = []): PendingDurable | null {
+  if (env.OKC_DURABILITY === 'fsync-each') return null;
+  const native = nativeFs(env);
+  if (!native) return null;
+  const job = native.startSyncfs(root);
+  let result: SyncMethod | null = null;
+  return {
+    atWait: false,
+    wait() {
+      if (result) return result;
+      try {
+        job.wait();
+        result = 'syncfs';
+      } catch {
+        fsyncTree(root, also);
+        result = 'fsync-each';
+      }
       return result;
     },
   };

@@ -4,10 +4,14 @@
  * members with an empty trash needs neither.
  */
 import { createRequire } from 'node:module';
+import type * as ChildProcess from 'node:child_process';
 import type * as WorkerThreads from 'node:worker_threads';
 import type * as Zlib from 'node:zlib';
 
 const nodeRequire = createRequire(import.meta.url);
+
+/** node:child_process (`sync -f` where the native module is not built; ~8 ms to load). */
+export const childProcess = (): typeof ChildProcess => nodeRequire('node:child_process') as typeof ChildProcess;
 
 /** node:worker_threads (helper threads: hashing, flushing, emptying the trash). */
 export const workerThreads = (): typeof WorkerThreads => nodeRequire('node:worker_threads') as typeof WorkerThreads;

@@ -462,6 +462,8 @@ interface ApplyCtx {
   stats: ApplyStats;
   /** Progress (ApplyOptions.onStep). */
   step: (step: 'apply' | 'switch', done: number, total: number) => void;
+  /** The plan's state text still to be fsynced: started by the recycled build once it is in place, waited for before the build ends. */
+  stateSync?: 'due' | { wait(): void };
 }
 
 /**
@@ -608,6 +610,7 @@ function buildByRecycling(ctx: ApplyCtx, prepared: PreparedBundle, plan: ApplyPl
   cp('build:mkdir');
   fs.mkdir(generationMetaDir(ws.layout, plan.seq));
   fs.rename(plan.stateText!, generationStateFile(ws, plan.seq));
+  if (ctx.stateSync === 'due') ctx.stateSync = fs.fsyncStart!(generationStateFile(ws, plan.seq));
   const counts = recycleTree(ws, fs, cp, plan.seq, rp, { incoming: (path) => incomingFile(prepared, path), baseDir: generationDir(ws.layout, plan.base!.seq) }, (placed) => ctx.step('apply', placed, plan.writtenBytes));
   stats.linkedFiles = counts.linked;
   stats.writtenFiles = counts.placedFromBundle;
@@ -663,7 +666,12 @@ function buildGeneration(ctx: ApplyCtx, prepared: PreparedBundle, plan: ApplyPla
     // The plan's state text (outside the extracted tree) is durable only through a syncfs run now;
     // after a flush file by file, or one started before the plan wrote it, it is fsynced here.
     const method = prepared.durable.wait();
-    if (plan.stateText && !(method === 'syncfs' && prepared.durable.atWait)) fs.fsyncFile(plan.stateText);
+    if (plan.stateText && !(method === 'syncfs' && prepared.durable.atWait)) {
+      // Not covered by the flush (it started before the plan wrote it): fsynced on the native
+      // module's thread while the recycled build moves names (fsyncStart), else here.
+      if (fs.fsyncStart && plan.recycle) ctx.stateSync = 'due';
+      else fs.fsyncFile(plan.stateText);
+    }
     stats.fsyncSeconds += (nowMs() - tFlush) / 1000;
   }
   ctx.step('apply', 0, plan.writtenBytes);
@@ -679,6 +687,7 @@ function buildGeneration(ctx: ApplyCtx, prepared: PreparedBundle, plan: ApplyPla
   stats.writeSeconds += (nowMs() - tMeta) / 1000;
   const tSync = nowMs();
   cp('build:fsync');
+  if (ctx.stateSync && ctx.stateSync !== 'due') ctx.stateSync.wait();
   folders?.finish();
   fs.fsyncDir(metaDir);
   fs.fsyncDir(ws.layout.staging);

@@ -5,6 +5,7 @@
  */
 import { chmodSync, closeSync, fsyncSync, linkSync, mkdirSync, openSync, renameSync, rmdirSync, symlinkSync, unlinkSync, writeSync, statfsSync } from 'node:fs';
 import { dirname } from 'node:path';
+import { nativeFs } from '../native-fs';
 import { removeTree } from '../safe-fs';
 
 export interface StagingFs {
@@ -24,6 +25,17 @@ export interface StagingFs {
   /** fsync of a file already written and closed. */
   fsyncFile(path: string): void;
   fsyncDir(path: string): void;
+  /**
+   * fsync of many files or folders, all done when it returns (none a symbolic link): a few at a
+   * time where the native module is built (native-fs.ts), else one after another. Optional: a
+   * StagingFs without it has fsyncDir called for each.
+   */
+  fsyncAll?(paths: readonly string[]): void;
+  /**
+   * fsync of one file started now, on the native module's thread where it is built (the caller goes
+   * on); `wait()` returns once it is done and throws its failure. Optional, as fsyncAll.
+   */
+  fsyncStart?(path: string): { wait(): void };
   rm(path: string): void;
   /** Removes one name of a file (never a folder). */
   unlink(path: string): void;
@@ -36,6 +48,13 @@ export interface StagingFile {
   end(): void;
   close(): void;
 }
+
+/**
+ * Folders fsynced at once by fsyncAll: the device takes several flushes in flight (100 folders of a
+ * 1 % delta: ~19 ms one after another, ~11-15 ms four at a time, measured here); more threads than
+ * that gained nothing.
+ */
+const FSYNC_THREADS = 4;
 
 /** fsync of a file or folder by its path (a folder's entries: opened read-only, as a file is). */
 function fsyncPath(path: string): void {
@@ -96,6 +115,22 @@ export const nodeStagingFs: StagingFs = {
   },
   fsyncFile: fsyncPath,
   fsyncDir: fsyncPath,
+  fsyncStart(path) {
+    const native = nativeFs();
+    if (native) return native.startFsyncs([path], 1);
+    let done = false;
+    return {
+      wait() {
+        if (!done) fsyncPath(path);
+        done = true;
+      },
+    };
+  },
+  fsyncAll(paths) {
+    const native = paths.length > 1 ? nativeFs() : null;
+    if (native) native.startFsyncs(paths, FSYNC_THREADS).wait();
+    else for (const p of paths) fsyncPath(p);
+  },
   rmdirIfEmpty(path) {
     try {
       rmdirSync(path);

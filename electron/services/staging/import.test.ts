@@ -1,4 +1,5 @@
 import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, readlinkSync, mkdirSync, symlinkSync, copyFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -55,6 +56,30 @@ describe.each(MIRROR_KITS)('kit %s', (kit) => {
     expect(st.generation).toBe(entries.at(-1)!.generation);
     expect(st.library.map((l) => l.generation).sort()).toEqual(entries.map((e) => e.generation));
     for (const l of st.library) expect(existsSync(join(ws.dir, l.file))).toBe(true);
+  });
+});
+
+// The flush: on the native module's thread, started when the read ends (it also covers the library copy,
+// whose own fsync is then skipped), or, with the module off, `sync -f` run by the build and the copy
+// fsynced itself. Either way every generation and library copy is whole.
+describe.each(['on', 'off'])('the native flush module %s', (native) => {
+  it('full then deltas: each tree is its signed state, each library copy the bundle byte for byte', async () => {
+    const before = process.env.OKC_NATIVE_FS;
+    if (native === 'off') process.env.OKC_NATIVE_FS = 'off';
+    try {
+      for (const e of kitMirrorEntries('ecdsa-p256')) {
+        const file = join(KITS, 'ecdsa-p256', e.path);
+        const r = await importBundles(ws, [file], { keys: keysFor('ecdsa-p256') });
+        expect(r.code, r.message).toBeNull();
+        expect(treeDigest(ws.layout.current)).toBe(signedStateDigest('ecdsa-p256', e.path));
+        expect((await verifyStagingTree(ws)).ok).toBe(true);
+        const lib = (await workspaceStatus(ws)).library.find((l) => l.generation === e.generation)!;
+        expect(createHash('sha256').update(readFileSync(join(ws.dir, lib.file))).digest('hex')).toBe(createHash('sha256').update(readFileSync(file)).digest('hex'));
+      }
+    } finally {
+      if (before === undefined) delete process.env.OKC_NATIVE_FS;
+      else process.env.OKC_NATIVE_FS = before;
+    }
   });
 });
 

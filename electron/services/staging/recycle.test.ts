@@ -280,11 +280,13 @@ describe('a delta built in the tree retention drops', () => {
     for (const g of [2, 3, 4]) expect((await verifyStagingTree(ws, { seq: g })).ok).toBe(true);
   });
 
-  it("the plan's new state.txt is made durable by a syncfs run at the build, else fsynced itself (a flush file by file, or one started before the plan wrote it), before the journal", () => {
+  it("the plan's new state.txt is made durable by a syncfs run at the build, else fsynced itself (a flush file by file, or one started before the plan wrote it), before the journal commits", () => {
     const ws = openWorkspace(join(tmp.dir, 'ws'), { create: true });
     for (const n of [1, 2, 3]) apply(ws, n);
-    // atWait: the flush runs when waited for (deferTreeDurable); without it, it ran earlier (startTreeDurable).
-    for (const [n, method, atWait] of [[4, 'syncfs', true], [5, 'fsync-each', true], [6, 'syncfs', false]] as const) {
+    // atWait: the flush runs when waited for (deferTreeDurable); without it, it ran earlier (startTreeDurable,
+    // startNativeTreeDurable). `started`: a StagingFs with fsyncStart (the native module's thread) fsyncs the
+    // state text once it is in place while the recycled build goes on, and waits for it before the build ends.
+    for (const [n, method, atWait, started] of [[4, 'syncfs', true, true], [5, 'fsync-each', true, true], [6, 'syncfs', false, true], [7, 'syncfs', false, false], [8, 'fsync-each', false, false]] as const) {
       const steps: string[] = [];
       const fs: StagingFs = {
         ...nodeStagingFs,
@@ -292,6 +294,13 @@ describe('a delta built in the tree retention drops', () => {
           steps.push(`fsyncFile ${p.slice(ws.layout.incoming.length + 1)}`);
           nodeStagingFs.fsyncFile(p);
         },
+        fsyncStart: started
+          ? (p) => {
+              steps.push(`fsyncStart ${p.slice(ws.layout.staging.length + 1)}`);
+              const job = nodeStagingFs.fsyncStart!(p);
+              return { wait: () => (steps.push('fsyncStart:wait'), job.wait()) };
+            }
+          : undefined,
       };
       const db = openDatabase(ws.layout.db);
       try {
@@ -299,11 +308,17 @@ describe('a delta built in the tree retention drops', () => {
         const b = fb.prepared;
         const r = applyPrepared(ws, db, { ...b, durable: { atWait, wait: () => (steps.push('flush'), method) } }, { hooks: { fs, checkpoint: (x) => steps.push(x) } });
         expect(r.stats.recycled?.fromSeq).toBe(n - 3);
-        const own = steps.filter((x) => x.startsWith('fsyncFile'));
+        const own = steps.filter((x) => x.startsWith('fsyncFile') || x.startsWith('fsyncStart'));
         if (method === 'syncfs' && atWait) expect(own).toEqual([]);
-        else {
+        else if (started) {
+          // Started on the file in its place, after the flush; waited for before the journal commits.
+          expect(own).toEqual([`fsyncStart ${generationName(n)}.meta/state.txt`, 'fsyncStart:wait']);
+          expect(steps.indexOf(own[0])).toBeGreaterThan(steps.indexOf('flush'));
+          expect(steps.indexOf('fsyncStart:wait')).toBeLessThan(steps.indexOf('journal:commit'));
+        } else {
           expect(own).toEqual([`fsyncFile ${b.job}/state.txt`]);
           expect(steps.indexOf(own[0])).toBeGreaterThan(steps.indexOf('flush'));
+          expect(steps.indexOf(own[0])).toBeLessThan(steps.indexOf('journal:begin'));
         }
         expect(steps.indexOf('flush')).toBeLessThan(steps.indexOf('journal:begin'));
         expect(treeDigest(ws.layout.current)).toBe(fb.exp.state.digest);

@@ -462,10 +462,13 @@ export function recycleTree(
 
 /** fsync of each folder of `tree` whose entries changed ('' is the tree itself) that is still a folder. */
 function fsyncFolders(fs: StagingFs, tree: string, touched: Iterable<string>): void {
+  const dirs: string[] = [];
   for (const d of touched) {
     const p = d === '' ? tree : `${tree}/${d}`;
-    if (lstatKind(p) === 'dir') fs.fsyncDir(p);
+    if (lstatKind(p) === 'dir') dirs.push(p);
   }
+  if (fs.fsyncAll) fs.fsyncAll(dirs);
+  else for (const p of dirs) fs.fsyncDir(p);
 }
 
 /**

@@ -15,10 +15,9 @@
  * delta on 100,000 files), usually finds the trash empty. Where that process
  * cannot start or has not finished, the next import's thread does the rest.
  */
-import { spawn } from 'node:child_process';
 import { lstatSync, readdirSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import { workerThreads } from '../lazy-builtins';
+import { childProcess, workerThreads } from '../lazy-builtins';
 import { removeTree } from '../safe-fs';
 import type { WorkspaceLayout } from '../workspace/layout';
 import type { StagingFs } from './fsops';
@@ -167,7 +166,7 @@ export function removeTrashDetached(layout: WorkspaceLayout): number {
   const names = trashEntries(layout);
   if (names.length === 0) return 0;
   try {
-    const child = spawn('nice', ['-n', '19', 'rm', '-rf', '--', ...names.map((n) => join(layout.trash, n))], { detached: true, stdio: 'ignore' });
+    const child = childProcess().spawn('nice', ['-n', '19', 'rm', '-rf', '--', ...names.map((n) => join(layout.trash, n))], { detached: true, stdio: 'ignore' });
     // A missing `nice` or `rm` arrives as an event: nothing to do (the next import's thread removes them).
     child.on('error', () => {});
     child.unref();

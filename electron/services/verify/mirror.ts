@@ -12,11 +12,12 @@
  */
 import { constants as fsc, closeSync, copyFileSync, linkSync, mkdirSync, openSync, readdirSync, readSync, statSync } from 'node:fs';
 import { open as openAsync, type FileHandle } from 'node:fs/promises';
-import { resolve } from 'node:path';
+import { dirname, resolve } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { OpsError, isOpsError } from '../../../shared/errors';
 import type { Verdict, VerdictKind } from '../../../shared/types';
-import { deferTreeDurable, makeTreeDurable, startTreeDurable, type PendingDurable } from '../durability';
+import { deferTreeDurable, makeTreeDurable, startNativeTreeDurable, startTreeDurable, type PendingDurable } from '../durability';
+import { nativeFs } from '../native-fs';
 import { checkContent, checkDeltaOrIgnored, checkManifestYaml, checkProvenance, checkSchema, checkSignatures, checkSignerTenant, checkStateDigest, type KeysInfo } from './checks';
 import { decryptPerFile } from './decrypt';
 import type { ExportJson } from './export-schema';
@@ -153,7 +154,7 @@ interface StreamOutcome {
  * Throws only for a failure of this host (disk full, I/O error while writing)
  * or a usage problem; everything about the bundle is in `streamError`.
  */
-async function readStream(file: string, total: number, opts: MirrorVerifyOptions, extractRoot: string | undefined): Promise<StreamOutcome> {
+async function readStream(file: string, total: number, opts: MirrorVerifyOptions, extractRoot: string | undefined, copyFlushedLater: boolean): Promise<StreamOutcome> {
   const age = ageFormat(sniff(file, 64));
   const pool: HashPool = hashPoolFor(total);
   const gate = new TarGate({ top: 'mirror', limits: opts.limits, label: 'the bundle' });
@@ -180,7 +181,9 @@ async function readStream(file: string, total: number, opts: MirrorVerifyOptions
     if (frames.lastStart >= 0 && collector.tarEnd >= 0 && frames.lastStart >= collector.tarEnd) {
       throw new OpsError('ERR_BUNDLE_CORRUPT', 'The bundle holds another zstd frame after the one(s) holding the tar archive: bytes no signature covers. It was not kept.');
     }
-    if (copy) await copy.sync();
+    // The copy's own fsync, unless the extraction's flush (one syncfs of the same filesystem, started
+    // after this read) covers it.
+    if (copy && !copyFlushedLater) await copy.sync();
     if (wantRaw) rawHex = await pool.finish(rawId);
     await collector.settle();
   } catch (e) {
@@ -260,6 +263,15 @@ async function judge(report: Report, s: StreamOutcome, opts: MirrorVerifyOptions
   return { exp, keys, plaintext };
 }
 
+/** Whether two existing paths are on one filesystem (a syncfs of one covers the other). */
+function sameFilesystem(a: string, b: string): boolean {
+  try {
+    return statSync(a).dev === statSync(b).dev;
+  } catch {
+    return false;
+  }
+}
+
 /**
  * Verifies one mirror bundle file. Never throws for a bad bundle: the verdict
  * says what is wrong. Throws only for usage problems (for example a non-empty
@@ -279,7 +291,14 @@ export async function verifyMirrorBundle(file: string, opts: MirrorVerifyOptions
     return { verdict: buildVerdict({ report, path: file, kind: guessKind, exportId: null, generation: null, bytes: 0, files: 0, started, okMessage: '' }), rawSha256: '', rawSize: 0, plaintextVerified: false };
   }
   const extractRoot = opts.extractTo ? prepareExtractRoot(opts.extractTo) : undefined;
-  const s = await readStream(file, total, opts, extractRoot);
+  // With the native module, an import's flush starts as soon as the read is done, on a thread of its
+  // own, while the bundle is judged and planned; it then also covers the library copy when that is on
+  // the same filesystem (the copy's own fsync is skipped). Not when files are decrypted one by one
+  // after the read (they are written into the tree while the bundle is judged).
+  const nativeFlush = !!extractRoot && !!opts.flushLater && !wantsDecrypt(opts) && process.env.OKC_DURABILITY !== 'fsync-each' && nativeFs() !== null;
+  const copyFlushedLater = nativeFlush && !!opts.copyTo && sameFilesystem(dirname(opts.copyTo), extractRoot!);
+  const s = await readStream(file, total, opts, extractRoot, copyFlushedLater);
+  const earlyFlush = nativeFlush && !s.streamError ? startNativeTreeDurable(extractRoot!, process.env, [...s.collector.placed.values(), ...(copyFlushedLater ? [opts.copyTo!] : [])]) : null;
   const result: MirrorBundleResult = { verdict: undefined as unknown as Verdict, rawSha256: s.rawHex, rawSize: s.rawSize, plaintextVerified: false };
   let j: Awaited<ReturnType<typeof judge>>;
   try {
@@ -304,7 +323,8 @@ export async function verifyMirrorBundle(file: string, opts: MirrorVerifyOptions
     const placed = s.collector.placed;
     const also = [...placed.values()];
     if (placed.size) result.placed = placed;
-    if (opts.flushLater) result.durable = unpacked >= BACKGROUND_FLUSH_BYTES || (exp?.files.length ?? 0) >= BACKGROUND_FLUSH_FILES ? startTreeDurable(extractRoot, process.env, also) : deferTreeDurable(extractRoot, process.env, also);
+    if (earlyFlush) result.durable = earlyFlush;
+    else if (opts.flushLater) result.durable = unpacked >= BACKGROUND_FLUSH_BYTES || (exp?.files.length ?? 0) >= BACKGROUND_FLUSH_FILES ? startTreeDurable(extractRoot, process.env, also) : deferTreeDurable(extractRoot, process.env, also);
     else makeTreeDurable(extractRoot, process.env, also);
     opts.onProgress?.({ jobId: '', phase: 'extract', bytesDone: unpacked, bytesTotal: unpacked });
   }
