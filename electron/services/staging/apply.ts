@@ -610,8 +610,12 @@ function buildByRecycling(ctx: ApplyCtx, prepared: PreparedBundle, plan: ApplyPl
   cp('build:mkdir');
   fs.mkdir(generationMetaDir(ws.layout, plan.seq));
   fs.rename(plan.stateText!, generationStateFile(ws, plan.seq));
-  if (ctx.stateSync === 'due') ctx.stateSync = fs.fsyncStart!(generationStateFile(ws, plan.seq));
-  const counts = recycleTree(ws, fs, cp, plan.seq, rp, { incoming: (path) => incomingFile(prepared, path), baseDir: generationDir(ws.layout, plan.base!.seq) }, (placed) => ctx.step('apply', placed, plan.writtenBytes));
+  // The state text's fsync (when due) starts once the undo list and the claim are durable: started
+  // earlier, their few fsyncs would queue behind its 10 MB; the moves that follow take longer than it.
+  const afterClaim = (): void => {
+    if (ctx.stateSync === 'due') ctx.stateSync = fs.fsyncStart!(generationStateFile(ws, plan.seq));
+  };
+  const counts = recycleTree(ws, fs, cp, plan.seq, rp, { incoming: (path) => incomingFile(prepared, path), baseDir: generationDir(ws.layout, plan.base!.seq), afterClaim }, (placed) => ctx.step('apply', placed, plan.writtenBytes));
   stats.linkedFiles = counts.linked;
   stats.writtenFiles = counts.placedFromBundle;
   stats.recycled = { fromSeq: rp.from.seq, movedOut: counts.moved, placed: counts.linked + counts.placedFromBundle, touchedDirs: counts.touchedDirs };
@@ -687,7 +691,8 @@ function buildGeneration(ctx: ApplyCtx, prepared: PreparedBundle, plan: ApplyPla
   stats.writeSeconds += (nowMs() - tMeta) / 1000;
   const tSync = nowMs();
   cp('build:fsync');
-  if (ctx.stateSync && ctx.stateSync !== 'due') ctx.stateSync.wait();
+  if (ctx.stateSync === 'due') fs.fsyncFile(generationStateFile(ws, plan.seq)); // never started: fsynced here
+  else if (ctx.stateSync) ctx.stateSync.wait();
   folders?.finish();
   fs.fsyncDir(metaDir);
   fs.fsyncDir(ws.layout.staging);

@@ -311,9 +311,12 @@ describe('a delta built in the tree retention drops', () => {
         const own = steps.filter((x) => x.startsWith('fsyncFile') || x.startsWith('fsyncStart'));
         if (method === 'syncfs' && atWait) expect(own).toEqual([]);
         else if (started) {
-          // Started on the file in its place, after the flush; waited for before the journal commits.
+          // Started on the file in its place, after the flush and once the tree is claimed (the undo
+          // list's fsyncs do not queue behind it), before the names move; waited for before the journal commits.
           expect(own).toEqual([`fsyncStart ${generationName(n)}.meta/state.txt`, 'fsyncStart:wait']);
           expect(steps.indexOf(own[0])).toBeGreaterThan(steps.indexOf('flush'));
+          expect(steps.indexOf(own[0])).toBeGreaterThan(steps.indexOf('recycle:claim'));
+          expect(steps.indexOf(own[0])).toBeLessThan(steps.indexOf('recycle:undo'));
           expect(steps.indexOf('fsyncStart:wait')).toBeLessThan(steps.indexOf('journal:commit'));
         } else {
           expect(own).toEqual([`fsyncFile ${b.job}/state.txt`]);

@@ -393,7 +393,7 @@ export function recycleTree(
   cp: (s: string) => void,
   seq: number,
   plan: RecyclePlan,
-  dirs: { incoming: (path: string) => string; baseDir: string },
+  dirs: { incoming: (path: string) => string; baseDir: string; afterClaim?: () => void },
   progress: (placedBytes: number) => void,
 ): RecycleCounts {
   const layout = ws.layout;
@@ -410,6 +410,7 @@ export function recycleTree(
   cp('recycle:claim');
   fs.rename(generationDir(layout, plan.from.seq), tree);
   fs.fsyncDir(layout.staging);
+  dirs.afterClaim?.();
 
   const touched = new Set<string>();
   const undoTree = join(undo, 'tree');
