@@ -23,7 +23,8 @@ describe('makeTreeDurable', () => {
     expect(makeTreeDurable(tmp.dir, { OKC_NATIVE_FS: 'off', PATH: join(tmp.dir, 'no-such-bin') })).toBe('fsync-each');
   });
   it('a syncfs that fails (the tree is gone) is reported, not taken as done', () => {
-    expect(() => makeTreeDurable(join(tmp.dir, 'missing'), {})).toThrow(/ENOENT/);
+    // The module's syncfs failure itself, not an fsync of each file after it (which could miss a write-back error).
+    expect(() => makeTreeDurable(join(tmp.dir, 'missing'), {})).toThrow(expect.objectContaining({ code: 'ENOENT', syscall: 'syncfs' }));
     expect(() => makeTreeDurable(join(tmp.dir, 'missing'), { OKC_NATIVE_FS: 'off' })).toThrow(/ENOENT/);
   });
   it('falls back to an fsync of every file and folder', () => {
@@ -65,8 +66,10 @@ describe('startNativeTreeDurable (the syncfs on a thread of the native module, s
     expect(startNativeTreeDurable(tmp.dir, { OKC_NATIVE_FS: 'off' })).toBeNull();
     expect(startNativeTreeDurable(tmp.dir, { OKC_DURABILITY: 'fsync-each' })).toBeNull();
   });
-  it('a syncfs that fails falls back to fsyncing each file, which reports what is missing', () => {
-    const p = startNativeTreeDurable(join(tmp.dir, 'missing'), process.env)!;
+  it('a syncfs that fails is thrown as it is (naming the call and the tree), at every wait', () => {
+    const missing = join(tmp.dir, 'missing');
+    const p = startNativeTreeDurable(missing, process.env)!;
+    expect(() => p.wait()).toThrow(expect.objectContaining({ code: 'ENOENT', syscall: 'syncfs', path: missing }));
     expect(() => p.wait()).toThrow(/ENOENT/);
   });
   it('startTreeDurable uses it where the module is built (no helper thread of Node)', () => {

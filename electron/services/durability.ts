@@ -58,15 +58,9 @@ export type SyncMethod = 'syncfs' | 'fsync-each';
  */
 export function makeTreeDurable(root: string, env: NodeJS.ProcessEnv = process.env, also: readonly string[] = []): SyncMethod {
   if (env.OKC_DURABILITY !== 'fsync-each') {
-    const native = nativeFs(env);
-    if (native) {
-      try {
-        native.startSyncfs(root).wait();
-        return 'syncfs';
-      } catch {
-        /* the per-file path below says which file could not be written */
-      }
-    } else if (childProcess().spawnSync('sync', ['-f', root], { stdio: 'ignore', env }).status === 0) return 'syncfs';
+    const native = startNativeTreeDurable(root, env, also);
+    if (native) return native.wait();
+    if (childProcess().spawnSync('sync', ['-f', root], { stdio: 'ignore', env }).status === 0) return 'syncfs';
   }
   fsyncTree(root, also);
   return 'fsync-each';
@@ -147,16 +141,27 @@ export function startTreeDurable(root: string, env: NodeJS.ProcessEnv = process.
   };
 }
 
+/** Whether startNativeTreeDurable starts a flush here (the module is built, per-file fsync not forced). */
+export function canFlushNatively(env: NodeJS.ProcessEnv = process.env): boolean {
+  return env.OKC_DURABILITY !== 'fsync-each' && nativeFs(env) !== null;
+}
+
+/** syncfs(2) errors that say the call is not there, not that a write failed. */
+const SYNCFS_UNSUPPORTED = new Set(['ENOSYS', 'EOPNOTSUPP', 'ENOTSUP']);
+
 /**
  * The flush on a thread of the native module, started now (the caller goes
  * on: an import judges and plans its bundle meanwhile); null where the module
  * is not there. It covers what was written on the filesystem before this
- * call; `wait()` falls back to fsyncing every file below `root` and `also`
- * when the syncfs reports a failure, so that failure is pinned on a file.
+ * call. A failure of the syncfs is thrown as it is (EIO, ENOSPC, ENOENT,
+ * naming the call and `root`): an fsync of each file after it would open
+ * new descriptors, which Linux does not tell of a write-back error recorded
+ * before they were opened, and so could report the tree durable when it is
+ * not. Only a kernel without syncfs(2) (ENOSYS) or a filesystem that does
+ * not offer it falls back to fsyncing every file below `root` and `also`.
  */
 export function startNativeTreeDurable(root: string, env: NodeJS.ProcessEnv = process.env, also: readonly string[] = []): PendingDurable | null {
-  if (env.OKC_DURABILITY === 'fsync-each') return null;
-  const native = nativeFs(env);
+  const native = env.OKC_DURABILITY === 'fsync-each' ? null : nativeFs(env);
   if (!native) return null;
   const job = native.startSyncfs(root);
   let result: SyncMethod | null = null;
@@ -167,7 +172,8 @@ export function startNativeTreeDurable(root: string, env: NodeJS.ProcessEnv = pr
       try {
         job.wait();
         result = 'syncfs';
-      } catch {
+      } catch (e) {
+        if (!SYNCFS_UNSUPPORTED.has((e as NodeJS.ErrnoException).code ?? '')) throw e;
         fsyncTree(root, also);
         result = 'fsync-each';
       }

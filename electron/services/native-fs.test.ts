@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -68,10 +69,23 @@ describe('native/okc-fs (built by npm install)', () => {
     expect(() => b([1, 2] as unknown, 2)).toThrow();
   });
 
-  it('a job nobody waits for finishes on its own (its handle may be collected first)', async () => {
-    for (let i = 0; i < 20; i++) nativeFs()!.startSyncfs(tmp.dir);
-    (globalThis as { gc?: () => void }).gc?.();
-    await new Promise((r) => setTimeout(r, 50));
-    expect(() => nativeFs()!.startSyncfs(tmp.dir).wait()).not.toThrow();
+  it('a path with a NUL inside is refused (EINVAL), never cut at the NUL and fsynced as another path', () => {
+    writeFileSync(join(tmp.dir, 'real'), 'x');
+    const cut = `${join(tmp.dir, 'real')}\0/ignored`;
+    expect(() => nativeFs()!.startFsyncs([cut]).wait()).toThrow(expect.objectContaining({ code: 'EINVAL', path: cut }));
+  });
+
+  it('jobs nobody waits for, their handles collected while they run, finish on their own (a process with gc exposed)', () => {
+    const script = [
+      `const b = require(${JSON.stringify(nativeFsModulePath())});`,
+      `for (let i = 0; i < 50; i++) b.start(1, [${JSON.stringify(tmp.dir)}], 1);`,
+      `for (let i = 0; i < 50; i++) b.start(0, [${JSON.stringify(tmp.dir)}, ${JSON.stringify(tmp.dir)}], 2);`,
+      'globalThis.gc(); globalThis.gc();',
+      `setTimeout(() => { globalThis.gc(); const e = b.wait(b.start(1, [${JSON.stringify(tmp.dir)}], 1)); process.stdout.write('done ' + e[0]); }, 200);`,
+    ].join('\n');
+    const r = spawnSync(process.execPath, ['--expose-gc', '-e', script], { encoding: 'utf8' });
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    expect(r.stdout).toBe('done 0');
   });
 });

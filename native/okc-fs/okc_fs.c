@@ -58,6 +58,7 @@ static void *run(void *arg) {
       if (last) job_free(j);
       return NULL;
     }
+    if (j->errs[i] != 0) continue; /* refused before it started (a NUL inside the path) */
     int fd = open(j->paths[i], O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
     if (fd < 0) {
       j->errs[i] = errno;

@@ -1,5 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
+import { canFlushNatively } from '../durability';
 import { existsSync, readdirSync, readFileSync, readlinkSync, mkdirSync, symlinkSync, copyFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -67,6 +68,8 @@ describe.each(['on', 'off'])('the native flush module %s', (native) => {
     const before = process.env.OKC_NATIVE_FS;
     if (native === 'off') process.env.OKC_NATIVE_FS = 'off';
     try {
+      // The path under test is the one taken (the module is built on this host: native-fs.test.ts).
+      expect(canFlushNatively()).toBe(native === 'on');
       for (const e of kitMirrorEntries('ecdsa-p256')) {
         const file = join(KITS, 'ecdsa-p256', e.path);
         const r = await importBundles(ws, [file], { keys: keysFor('ecdsa-p256') });

@@ -16,8 +16,7 @@ import { dirname, resolve } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { OpsError, isOpsError } from '../../../shared/errors';
 import type { Verdict, VerdictKind } from '../../../shared/types';
-import { deferTreeDurable, makeTreeDurable, startNativeTreeDurable, startTreeDurable, type PendingDurable } from '../durability';
-import { nativeFs } from '../native-fs';
+import { canFlushNatively, deferTreeDurable, makeTreeDurable, startNativeTreeDurable, startTreeDurable, type PendingDurable } from '../durability';
 import { checkContent, checkDeltaOrIgnored, checkManifestYaml, checkProvenance, checkSchema, checkSignatures, checkSignerTenant, checkStateDigest, type KeysInfo } from './checks';
 import { decryptPerFile } from './decrypt';
 import type { ExportJson } from './export-schema';
@@ -295,7 +294,7 @@ export async function verifyMirrorBundle(file: string, opts: MirrorVerifyOptions
   // own, while the bundle is judged and planned; it then also covers the library copy when that is on
   // the same filesystem (the copy's own fsync is skipped). Not when files are decrypted one by one
   // after the read (they are written into the tree while the bundle is judged).
-  const nativeFlush = !!extractRoot && !!opts.flushLater && !wantsDecrypt(opts) && process.env.OKC_DURABILITY !== 'fsync-each' && nativeFs() !== null;
+  const nativeFlush = !!extractRoot && !!opts.flushLater && !wantsDecrypt(opts) && canFlushNatively();
   const copyFlushedLater = nativeFlush && !!opts.copyTo && sameFilesystem(dirname(opts.copyTo), extractRoot!);
   const s = await readStream(file, total, opts, extractRoot, copyFlushedLater);
   const earlyFlush = nativeFlush && !s.streamError ? startNativeTreeDurable(extractRoot!, process.env, [...s.collector.placed.values(), ...(copyFlushedLater ? [opts.copyTo!] : [])]) : null;
