@@ -1,7 +1,7 @@
-import { mkdirSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { deferTreeDurable, fsyncTree, makeTreeDurable, openAtomic, startNativeTreeDurable, startTreeDurable, writeFileAtomic } from './durability';
+import { deferTreeDurable, fsyncTree, makeTreeDurable, openAtomic, startNativeTreeDurable, startTreeDurable, syncOutcome, writeFileAtomic } from './durability';
 import { tempDir } from './testing/fixtures';
 
 let tmp: { dir: string; cleanup: () => void };
@@ -52,6 +52,43 @@ describe('startTreeDurable (the flush on a helper thread, waited for later)', ()
   });
   it('OKC_DURABILITY=fsync-each starts no thread and fsyncs on wait()', () => {
     expect(startTreeDurable(tmp.dir, { OKC_DURABILITY: 'fsync-each' }).wait()).toBe('fsync-each');
+  });
+});
+
+describe('the `sync -f` path (no native module): a failed flush is thrown, only "cannot flush this way" falls back', () => {
+  /** A `sync` first in PATH that says `line` on stderr and exits 1 (what coreutils prints, C locale). */
+  function fakeSync(line: string): NodeJS.ProcessEnv {
+    const bin = join(tmp.dir, 'fake-bin');
+    mkdirSync(bin, { recursive: true });
+    writeFileSync(join(bin, 'sync'), `#!/bin/sh\necho "${line}" >&2\nexit 1\n`);
+    chmodSync(join(bin, 'sync'), 0o755);
+    return { ...process.env, OKC_NATIVE_FS: 'off', PATH: `${bin}:${process.env.PATH}` };
+  }
+  const tree = (): string => join(tmp.dir, 'a');
+
+  it('an I/O error of the flush is thrown (code, syscall, the tree), never followed by an fsync of each file', () => {
+    const env = fakeSync("sync: error syncing 'x': Input/output error");
+    // The previous code fsynced each file here and answered 'fsync-each': a write-back error recorded before those new descriptors went unseen.
+    expect(() => makeTreeDurable(tree(), env)).toThrow(expect.objectContaining({ code: 'EIO', syscall: 'syncfs', path: tree() }));
+    expect(() => startTreeDurable(tree(), env).wait()).toThrow(expect.objectContaining({ code: 'EIO', syscall: 'syncfs', path: tree() }));
+    expect(() => makeTreeDurable(tree(), fakeSync("sync: error syncing 'x': No space left on device"))).toThrow(expect.objectContaining({ code: 'ENOSPC' }));
+  });
+
+  it('a sync without -f, or a kernel or filesystem without syncfs, falls back to an fsync of every file and folder', () => {
+    for (const line of ["sync: invalid option -- 'f'", "sync: error syncing 'x': Function not implemented", "sync: error syncing 'x': Operation not supported"]) {
+      expect(makeTreeDurable(tree(), fakeSync(line)), line).toBe('fsync-each');
+      expect(startTreeDurable(tree(), fakeSync(line)).wait(), line).toBe('fsync-each');
+    }
+  });
+
+  it('syncOutcome: done, unsupported (sync could not run), a known message to its code, anything else EIO with what sync said', () => {
+    expect(syncOutcome(0, '', '/t')).toBe('done');
+    expect(syncOutcome(null, '', '/t')).toBe('unsupported');
+    expect(syncOutcome(1, "sync: error syncing '/t': Read-only file system\n", '/t')).toMatchObject({ code: 'EROFS', syscall: 'syncfs', path: '/t' });
+    const other = syncOutcome(1, 'sync: something new\n', '/t') as NodeJS.ErrnoException;
+    expect(other).toMatchObject({ code: 'EIO', syscall: 'syncfs' });
+    expect(other.message).toContain('something new');
+    expect((syncOutcome(3, '', '/t') as Error).message).toContain('exit status 3');
   });
 });
 

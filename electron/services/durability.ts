@@ -60,10 +60,48 @@ export function makeTreeDurable(root: string, env: NodeJS.ProcessEnv = process.e
   if (env.OKC_DURABILITY !== 'fsync-each') {
     const native = startNativeTreeDurable(root, env, also);
     if (native) return native.wait();
-    if (childProcess().spawnSync('sync', ['-f', root], { stdio: 'ignore', env }).status === 0) return 'syncfs';
+    const r = childProcess().spawnSync('sync', ['-f', root], { stdio: ['ignore', 'ignore', 'pipe'], env: { ...env, LC_ALL: 'C' }, encoding: 'utf8' });
+    const outcome = syncOutcome(r.error ? null : r.status, r.stderr ?? '', root);
+    if (outcome === 'done') return 'syncfs';
+    if (outcome !== 'unsupported') throw outcome;
   }
   fsyncTree(root, also);
   return 'fsync-each';
+}
+
+/** Messages (C locale) of the errors `sync -f` reports for a failed syncfs(2), and their codes. */
+const SYNC_ERRORS: [string, string][] = [
+  ['Input/output error', 'EIO'],
+  ['No space left on device', 'ENOSPC'],
+  ['Disk quota exceeded', 'EDQUOT'],
+  ['Read-only file system', 'EROFS'],
+  ['No such file or directory', 'ENOENT'],
+  ['Not a directory', 'ENOTDIR'],
+  ['Permission denied', 'EACCES'],
+  ['Too many levels of symbolic links', 'ELOOP'],
+];
+
+/** What says that `sync -f` cannot flush this way at all (no syncfs, or an old sync without -f): then fsync each file. */
+const SYNC_UNSUPPORTED = /Function not implemented|Operation not supported|invalid option|unrecognized option|extra operand/;
+
+/**
+ * What a `sync -f <root>` run (C locale) says: 'done'; 'unsupported' when it
+ * could not run (status null: no `sync` here) or cannot flush this way; else
+ * the failure as an error (code, syscall syncfs, the path), to be thrown: an
+ * fsync of each file after a failed syncfs opens new descriptors, which Linux
+ * does not tell of a write-back error recorded before they were opened, so
+ * it could report the tree durable when it is not (as startNativeTreeDurable).
+ */
+export function syncOutcome(status: number | null, stderr: string, root: string): 'done' | 'unsupported' | NodeJS.ErrnoException {
+  if (status === 0) return 'done';
+  if (status === null || SYNC_UNSUPPORTED.test(stderr)) return 'unsupported';
+  const code = SYNC_ERRORS.find(([text]) => stderr.includes(text))?.[1] ?? 'EIO';
+  const said = stderr.trim().split('\n').pop()?.slice(0, 300) || `exit status ${status}`;
+  const e = new Error(`${code}: the flush of ${root} failed (sync -f: ${said}), syncfs '${root}'`) as NodeJS.ErrnoException;
+  e.code = code;
+  e.syscall = 'syncfs';
+  e.path = root;
+  return e;
 }
 
 /** A flush started in the background: `wait()` blocks until the tree is on stable storage. */
@@ -91,13 +129,26 @@ export function deferTreeDurable(root: string, env: NodeJS.ProcessEnv = process.
 
 // Runs `sync -f` on a helper thread and reports through shared memory: 1 when it succeeded, 2 when
 // not (the waiter then fsyncs file by file). A script, not a module file: nothing to bundle or look up.
+// The run's status (-1: it could not start) and what it printed go back through shared memory too:
+// wait() blocks, so no message could be received meanwhile.
 const SYNC_THREAD = `
 const { workerData } = require('node:worker_threads');
 const flag = new Int32Array(workerData.flag);
 Atomics.store(flag, 1, 1);
-let ok = false;
-try { ok = require('node:child_process').spawnSync('sync', ['-f', workerData.root], { stdio: 'ignore' }).status === 0; } catch {}
-Atomics.store(flag, 0, ok ? 1 : 2);
+let status = -1;
+try {
+  const r = require('node:child_process').spawnSync('sync', ['-f', workerData.root], { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, LC_ALL: 'C' }, encoding: 'utf8' });
+  if (!r.error) {
+    status = r.status ?? 1;
+    const said = new TextEncoder().encode(String(r.stderr ?? '').slice(-1000));
+    const out = new Uint8Array(workerData.said);
+    const n = Math.min(said.length, out.length);
+    out.set(said.subarray(0, n));
+    Atomics.store(flag, 3, n);
+  }
+} catch {}
+Atomics.store(flag, 2, status);
+Atomics.store(flag, 0, status === 0 ? 1 : 2);
 Atomics.notify(flag, 0);
 `;
 
@@ -105,9 +156,10 @@ Atomics.notify(flag, 0);
  * makeTreeDurable, started now and finished by `wait()`: the syncfs runs on a
  * helper thread while the caller goes on (an apply plans while its bundle's
  * extraction is flushed), and `wait()` blocks on shared memory (the apply is
- * synchronous). Where the thread cannot start, or `sync -f` fails, `wait()`
- * fsyncs every file and folder below `root` itself, so `root` must still be
- * there then. The thread does not keep the process alive: a caller that never
+ * synchronous). Where the thread cannot start, or `sync -f` cannot flush this
+ * way (syncOutcome), `wait()` fsyncs every file and folder below `root`
+ * itself, so `root` must still be there then; a flush that failed (EIO, say)
+ * is thrown. The thread does not keep the process alive: a caller that never
  * waits (the bundle was refused) does not need the flush.
  */
 export function startTreeDurable(root: string, env: NodeJS.ProcessEnv = process.env, also: readonly string[] = []): PendingDurable {
@@ -119,10 +171,13 @@ export function startTreeDurable(root: string, env: NodeJS.ProcessEnv = process.
   if (env.OKC_DURABILITY === 'fsync-each') return { wait: () => (result ??= fallback()) };
   const native = startNativeTreeDurable(root, env, also);
   if (native) return native;
-  // [0]: 0 running, 1 flushed, 2 failed; [1]: 1 once the thread runs its script.
-  const flag = new Int32Array(new SharedArrayBuffer(8));
+  // [0]: 0 running, 1 flushed, 2 failed; [1]: 1 once the thread runs its script; [2]: sync's exit
+  // status (-1: it could not run); [3]: bytes of what it printed, in `said`.
+  const flag = new Int32Array(new SharedArrayBuffer(16));
+  const said = new SharedArrayBuffer(4096);
+  Atomics.store(flag, 2, -1);
   try {
-    const w = new (workerThreads().Worker)(SYNC_THREAD, { eval: true, env, workerData: { root, flag: flag.buffer }, stdout: true, stderr: true });
+    const w = new (workerThreads().Worker)(SYNC_THREAD, { eval: true, env, workerData: { root, flag: flag.buffer, said }, stdout: true, stderr: true });
     w.on('error', () => Atomics.store(flag, 0, 2));
     w.unref();
   } catch {
@@ -135,7 +190,11 @@ export function startTreeDurable(root: string, env: NodeJS.ProcessEnv = process.
       // that, flush here. A started `sync -f` always sets the flag, however long the disk takes.
       const since = Date.now();
       while (Atomics.load(flag, 0) === 0 && (Atomics.load(flag, 1) === 1 || Date.now() - since < 60_000)) Atomics.wait(flag, 0, 0, 1000);
-      result = Atomics.load(flag, 0) === 1 ? 'syncfs' : fallback();
+      if (Atomics.load(flag, 0) === 1) return (result = 'syncfs');
+      const status = Atomics.load(flag, 0) === 0 ? -1 : Atomics.load(flag, 2);
+      const outcome = syncOutcome(status < 0 ? null : status, new TextDecoder().decode(new Uint8Array(said, 0, Atomics.load(flag, 3))), root);
+      if (outcome !== 'unsupported' && outcome !== 'done') throw outcome;
+      result = fallback();
       return result;
     },
   };
