@@ -58,9 +58,6 @@ const zodEnglishOnly = {
   },
 };
 
-/** How the installed `mirror` starts Node (see the launcher's build below for each part). */
-const CLI_SHEBANG = '#!/usr/bin/env -S -u NODE_EXTRA_CA_CERTS node --max-semi-space-size=2 --v8-pool-size=1';
-
 async function cli() {
   // Earlier builds' bundles, their code caches and the chunks of the ESM build before them.
   rmSync(join(outdir, 'cli/chunks'), { recursive: true, force: true });
@@ -119,12 +116,7 @@ async function cli() {
     // `-u NODE_EXTRA_CA_CERTS`: Node reads and parses that CA file at every start, before any of
     // our code runs (40 ms of a 100 ms start on the build machine, where it is set); mirror never
     // opens a network connection, so the certificates are of no use to it or its children.
-    // `--v8-pool-size=1`: one V8 background thread (compiles, concurrent marking) instead of Node's
-    // four. On the two-vCPU build machines the four took ~240 ms of CPU during a 1 % delta and
-    // preempted the main thread: one made the delta ~30 ms faster (3 x 16 alternating pairs, 15 of
-    // 16 and 14 of 16 faster; two threads no better than one), the 512m and 100k verify and import
-    // the same, peak RSS ~4 MB lower (docs/benchmarks.md, issue 13).
-    banner: { js: `${CLI_SHEBANG}\n"use strict";const __okcLauncherUrl = require("node:url").pathToFileURL(__filename).href;` },
+    banner: { js: '#!/usr/bin/env -S -u NODE_EXTRA_CA_CERTS node --max-semi-space-size=2\n"use strict";const __okcLauncherUrl = require("node:url").pathToFileURL(__filename).href;' },
   });
   chmodSync(join(outdir, 'cli/mirror.cjs'), 0o755);
   // The launcher's name before 2026-12-07 (an ES module then): npm's npx cache keeps the bin link a
@@ -132,7 +124,7 @@ async function cli() {
   // stays, as a shim that runs mirror.cjs (with the ES module loader's cost the new name avoids).
   writeFileSync(
     join(outdir, 'cli/mirror.mjs'),
-    `${CLI_SHEBANG}\n// The mirror command under its former name: package.json's bin is mirror.cjs.\nimport { createRequire } from 'node:module';\ncreateRequire(import.meta.url)('./mirror.cjs');\n`,
+    "#!/usr/bin/env -S -u NODE_EXTRA_CA_CERTS node --max-semi-space-size=2\n// The mirror command under its former name: package.json's bin is mirror.cjs.\nimport { createRequire } from 'node:module';\ncreateRequire(import.meta.url)('./mirror.cjs');\n",
     { mode: 0o755 },
   );
   chmodSync(join(outdir, 'cli/mirror.mjs'), 0o755);

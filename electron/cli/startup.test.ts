@@ -82,23 +82,4 @@ describe('command start-up', () => {
     expect(installed.stdout).toBe(plain.stdout);
     expect(installed.stderr).not.toContain('no-such-ca.pem');
   });
-
-  it('the installed command runs V8 with one background thread (its shebang: --v8-pool-size=1; Node\'s four made a 1 % delta ~30 ms slower on two vCPUs)', () => {
-    // At exit: the process's thread count (Linux) and the flags Node was started with.
-    const probe = join(tmp.dir, 'threads.cjs');
-    writeFileSync(probe, "process.on('exit', () => { const t = /Threads:\\s+(\\d+)/.exec(require('node:fs').readFileSync('/proc/self/status', 'utf8'))[1]; require('node:fs').writeSync(2, `threads=${t} argv=${process.execArgv.join(' ')}\\n`); });\n");
-    const env = { ...process.env, NODE_OPTIONS: `--require ${probe}`, NODE_PATH: join(REPO_ROOT, 'node_modules') };
-    const seen = (r: ReturnType<typeof spawnSync>): { threads: number; argv: string } => {
-      expect(r.status, String(r.stderr)).toBe(0);
-      const m = /threads=(\d+) argv=(.*)/.exec(String(r.stderr));
-      expect(m, String(r.stderr)).not.toBeNull();
-      return { threads: Number(m![1]), argv: m![2] };
-    };
-    const installed = seen(spawnSync(cli, ['--version'], { encoding: 'utf8', env }));
-    const plain = seen(spawnSync(process.execPath, [cli, '--version'], { encoding: 'utf8', env }));
-    expect(installed.argv.split(' ')).toEqual(expect.arrayContaining(['--v8-pool-size=1', '--max-semi-space-size=2']));
-    expect(plain.argv).not.toContain('--v8-pool-size');
-    // Node's default pool is four threads: three fewer here.
-    expect(plain.threads - installed.threads).toBe(3);
-  });
 });
