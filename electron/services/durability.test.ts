@@ -74,6 +74,16 @@ describe('the `sync -f` path (no native module): a failed flush is thrown, only 
     expect(() => makeTreeDurable(tree(), fakeSync("sync: error syncing 'x': No space left on device"))).toThrow(expect.objectContaining({ code: 'ENOSPC' }));
   });
 
+  it('a sync stopped by a signal is a failed flush, said so, on both paths (not a host without sync)', () => {
+    const bin = join(tmp.dir, 'killed-bin');
+    mkdirSync(bin, { recursive: true });
+    writeFileSync(join(bin, 'sync'), '#!/bin/sh\nkill -9 $$\n');
+    chmodSync(join(bin, 'sync'), 0o755);
+    const env = { ...process.env, OKC_NATIVE_FS: 'off', PATH: `${bin}:${process.env.PATH}` };
+    expect(() => makeTreeDurable(tree(), env)).toThrow(expect.objectContaining({ code: 'EIO', syscall: 'syncfs', message: expect.stringContaining('stopped by SIGKILL') }));
+    expect(() => startTreeDurable(tree(), env).wait()).toThrow(expect.objectContaining({ code: 'EIO', message: expect.stringContaining('stopped by SIGKILL') }));
+  });
+
   it('a sync without -f, or a kernel or filesystem without syncfs, falls back to an fsync of every file and folder', () => {
     for (const line of ["sync: invalid option -- 'f'", "sync: error syncing 'x': Function not implemented", "sync: error syncing 'x': Operation not supported"]) {
       expect(makeTreeDurable(tree(), fakeSync(line)), line).toBe('fsync-each');

@@ -61,7 +61,8 @@ export function makeTreeDurable(root: string, env: NodeJS.ProcessEnv = process.e
     const native = startNativeTreeDurable(root, env, also);
     if (native) return native.wait();
     const r = childProcess().spawnSync('sync', ['-f', root], { stdio: ['ignore', 'ignore', 'pipe'], env: { ...env, LC_ALL: 'C' }, encoding: 'utf8' });
-    const outcome = syncOutcome(r.error ? null : r.status, r.stderr ?? '', root);
+    // A sync stopped by a signal (status null, no spawn error) failed; it is not a host without `sync`.
+    const outcome = r.error ? syncOutcome(null, '', root) : syncOutcome(r.status ?? 1, r.status === null ? `sync -f was stopped by ${r.signal}` : r.stderr ?? '', root);
     if (outcome === 'done') return 'syncfs';
     if (outcome !== 'unsupported') throw outcome;
   }
@@ -97,7 +98,7 @@ export function syncOutcome(status: number | null, stderr: string, root: string)
   if (status === null || SYNC_UNSUPPORTED.test(stderr)) return 'unsupported';
   const code = SYNC_ERRORS.find(([text]) => stderr.includes(text))?.[1] ?? 'EIO';
   const said = stderr.trim().split('\n').pop()?.slice(0, 300) || `exit status ${status}`;
-  const e = new Error(`${code}: the flush of ${root} failed (sync -f: ${said}), syncfs '${root}'`) as NodeJS.ErrnoException;
+  const e = new Error(`${code}: syncfs '${root}' failed (${said})`) as NodeJS.ErrnoException;
   e.code = code;
   e.syscall = 'syncfs';
   e.path = root;
@@ -140,7 +141,8 @@ try {
   const r = require('node:child_process').spawnSync('sync', ['-f', workerData.root], { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, LC_ALL: 'C' }, encoding: 'utf8' });
   if (!r.error) {
     status = r.status ?? 1;
-    const said = new TextEncoder().encode(String(r.stderr ?? '').slice(-1000));
+    const text = r.status === null ? 'sync -f was stopped by ' + r.signal : String(r.stderr ?? '');
+    const said = new TextEncoder().encode(text.slice(-1000));
     const out = new Uint8Array(workerData.said);
     const n = Math.min(said.length, out.length);
     out.set(said.subarray(0, n));
