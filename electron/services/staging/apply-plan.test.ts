@@ -4,7 +4,8 @@
  * (no workspace exists in these tests).
  */
 import { describe, expect, it } from 'vitest';
-import { writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { closeSync, openSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { errorCodeOf, tempDir } from '../testing/fixtures';
 import { newStateOf, planApply, type PlanInput } from './apply';
@@ -96,6 +97,46 @@ describe('planApply (pure)', () => {
       // A base state.txt whose last line is cut is not held as bytes: the line-by-line pass decides.
       writeFileSync(baseFile, stateText(baseEntries).slice(0, -1));
       expect(planApply({ ...i, recycleDiff: new ChainDiffer(from, keys) }).digest).toBe(lineByLine.digest);
+    } finally {
+      tmp.cleanup();
+    }
+  });
+
+  it('plans a recycling delta over a base state.txt of any size through the window: 70 MB, a folder per file, no line-by-line pass', () => {
+    const tmp = tempDir('okc-plan-big-');
+    try {
+      // 72,000 lines of ~1 KB (the 1,000,000-file corpus's state is ~110 MB): above the 64 MiB a
+      // base state.txt was once held whole up to (larger ones were merged line by line, every line parsed).
+      const N = 72_000;
+      const pad = 'p'.repeat(960);
+      const at = (k: number) => e(`f${String(k).padStart(6, '0')}/${pad}.json`, 'a', 1);
+      const changed = { ...at(4321), sha256: sha('b'), size: 2 };
+      const baseFile = join(tmp.dir, 'state.txt');
+      const fd = openSync(baseFile, 'w');
+      const want = createHash('sha256');
+      try {
+        for (let k = 0; k < N; k += 1000) {
+          const chunk = Array.from({ length: Math.min(1000, N - k) }, (_, j) => at(k + j));
+          writeSync(fd, stateText(chunk));
+          want.update(stateText(chunk.map((x) => (x.path === changed.path ? changed : x))));
+        }
+      } finally {
+        closeSync(fd);
+      }
+      const digest = 'sha256:' + want.digest('hex');
+      const i0 = input({ files: [changed], removed: [], state: { digest, fileCount: N, totalBytes: N + 1 } } as Partial<StagingExport>);
+      // Only the line-by-line pass reads these (lazily); the sparse pass reads state.txt.
+      function* baseEntries() {
+        for (let k = 0; k < N; k++) yield at(k);
+      }
+      const i: PlanInput = { ...i0, base: { ...base(), file_count: N, total_bytes: N }, baseEntries: baseEntries(), filesInOrder: true, baseStateFile: baseFile };
+      const plan = planApply({ ...i, recycleDiff: new ChainDiffer({ ...base(), seq: 1 }, [changed.path]) });
+      expect(plan.digest).toBe(digest);
+      expect(plan.recycle?.into).toEqual([{ path: changed.path, fromBundle: true, size: 2 }]);
+      // The sparse pass counts only the folders the build may make; the line-by-line one every
+      // folder of the tree (N x 4 KiB more).
+      const textBytes = N * Buffer.byteLength(stateText([at(0)])) + 1;
+      expect(plan.neededBytes).toBeLessThan(textBytes + (1 << 20));
     } finally {
       tmp.cleanup();
     }

@@ -19,7 +19,7 @@ import { freeBytes, hookedFs, isNoSpace, type StagingFile, type StagingFs, type 
 import { readJournal, removeJournal, writeJournal, type ApplyJournal, type GenerationInsert } from './journal';
 import { discardLibraryPlacement, placeInLibrary, planLibraryPlacement, type LibraryPlacement } from './library-place';
 import { comparePaths, FileFolderCheck, FolderCursor, mergeJoin, parentOf, sortedPaths, stateFile, StateWriter, type MergedEntry } from './state';
-import { fileSource, MAX_SPARSE_STATE_BYTES, sparseMerge } from './sparse-state';
+import { fileSource, sparseMerge } from './sparse-state';
 import { currentGeneration, getGeneration, insertGeneration, listLibrary, markGenerationPruned, maxSeq, readState, setCurrent, setLastApply, upsertLibrary } from './store';
 import { currentLinkSeq, switchLink } from './switch';
 import { ChainDiffer, chainChangedPaths, finishRecycle, generationsToDrop, RecycleDiffer, recycleCandidate, recycleTree, revertRecycle, type RecycleDiff, type RecyclePlan } from './recycle';
@@ -322,8 +322,9 @@ function fullPass(input: PlanInput, files: Iterable<StateEntry>, removed: string
 
 /**
  * The same result for a recycling delta, visiting only the delta's paths
- * and the chain's (sparse-state.ts): null when the base state.txt is too
- * large to hold or does not end a line (the line-by-line pass then decides).
+ * and the chain's (sparse-state.ts), through a window whatever the base's
+ * size: null when the base state.txt cannot be opened or does not end a
+ * line (the line-by-line pass then decides).
  */
 function sparsePass(input: PlanInput, files: Iterable<StateEntry>, removed: readonly string[], differ: ChainDiffer): StatePass | null {
   const { base, baseStateFile } = input;
@@ -336,7 +337,6 @@ function sparsePass(input: PlanInput, files: Iterable<StateEntry>, removed: read
   }
   try {
     const size = fstatSync(fd).size;
-    if (size > MAX_SPARSE_STATE_BYTES) return null;
     if (size > 0) {
       const last = Buffer.alloc(1);
       if (readSync(fd, last, 0, 1, size - 1) !== 1 || last[0] !== 0x0a) return null;

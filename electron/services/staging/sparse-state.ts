@@ -22,9 +22,6 @@ import { readSync } from 'node:fs';
 import type { StateEntry } from '../../../shared/state-digest';
 import { comparePaths, StateWriter, type MergedEntry } from './state';
 
-/** A base state.txt larger than this is merged line by line instead (memory flat in file count). */
-export const MAX_SPARSE_STATE_BYTES = 64 << 20;
-
 /** Where the base state.txt's bytes come from: a file read a window at a time, or bytes in memory. */
 export interface StateSource {
   readonly size: number;
@@ -44,7 +41,9 @@ export interface SparseMergeInput {
   /**
    * The base state.txt (it ends with a newline unless empty): read in order through one window
    * (1 MiB unless `windowBytes`), not held whole: 11 MB read into fresh memory cost ~33 ms per
-   * 100,000-file delta here, against ~4 ms through one reused buffer.
+   * 100,000-file delta here, against ~4 ms through one reused buffer; and a 1,000,000-file base
+   * (~110 MB) is merged the same way, in the same memory. A delta that adds paths reads it
+   * through the window a second time (findClash), as far as its last lookup.
    */
   base: Buffer | StateSource;
   windowBytes?: number;
@@ -231,16 +230,6 @@ class Window {
   }
 }
 
-function readWhole(src: StateSource): Buffer {
-  const b = Buffer.allocUnsafe(src.size);
-  for (let off = 0; off < b.length; ) {
-    const n = src.read(b, off, b.length - off, off);
-    if (n <= 0) throw new Error(`state text ended at byte ${off} of ${src.size}`);
-    off += n;
-  }
-  return b;
-}
-
 /** Index of the first element of sorted `list` (by `pathOf`) that is >= key. */
 function lowerIndex<T>(list: readonly T[], key: string, pathOf: (x: T) => string): number {
   let lo = 0;
@@ -333,8 +322,8 @@ export function sparseMerge(input: SparseMergeInput): SparseMergeResult {
   }
   while (next());
   const digest = out.digest();
-  // An added path needs lookups anywhere in the base (its folders, what lies under it): read whole then.
-  const clash = added.length === 0 ? null : findClash(new StateBytes(Buffer.isBuffer(input.base) ? input.base : readWhole(src)), F, R, added);
+  // An added path needs lookups elsewhere in the base (its folders, what lies under it): a second pass.
+  const clash = findClash(src, input.windowBytes ?? 1 << 20, F, R, added);
   return { digest, fileCount: count, totalBytes: total, textBytes: out.textBytes, writtenBytes: written, newDirs: foldersAbove(added), clash };
 }
 
@@ -346,37 +335,39 @@ function foldersAbove(paths: readonly string[]): number {
 
 /**
  * The first clash (by the path under the file, in path order: what the
- * line-by-line FileFolderCheck reports) that the added paths make.
+ * line-by-line FileFolderCheck reports) that the added paths make. The base
+ * is looked up in one more forward pass through a window (memory flat in
+ * its size, like the merge): the lookups an added path needs (its folders,
+ * exactly; what lies under it, by prefix) are sorted and answered in order.
  */
-function findClash(base: StateBytes, F: readonly StateEntry[], R: readonly string[], added: readonly string[]): [string, string] | null {
+function findClash(src: StateSource, windowBytes: number, F: readonly StateEntry[], R: readonly string[], added: readonly string[]): [string, string] | null {
   if (added.length === 0) return null;
   const removed = new Set(R);
   const inFiles = (p: string): boolean => {
     const i = lowerIndex(F, p, pathOfEntry);
     return i < F.length && F[i].path === p;
   };
-  const isFile = (p: string): boolean => {
-    if (inFiles(p)) return true;
-    if (removed.has(p)) return false;
-    const key = Buffer.from(p, 'utf8');
-    const s = base.lowerBound(key, 0);
-    return s < base.len && base.cmp(s, key) === 0;
-  };
+  // Lookups in the base: a folder of an added path that the bundle neither lists nor removes (is
+  // it a file there?), and "q/" for each added q (the first path under q that stays). A path never
+  // ends with "/", so the two kinds never share a key.
+  const lookups = new Set<string>();
+  for (const q of added) {
+    for (let i = q.indexOf('/'); i !== -1; i = q.indexOf('/', i + 1)) {
+      const a = q.slice(0, i);
+      if (!inFiles(a) && !removed.has(a)) lookups.add(a);
+    }
+    lookups.add(`${q}/`);
+  }
+  const found = lookupInOrder(src, windowBytes, [...lookups].sort(comparePaths), (e) => !removed.has(e) || inFiles(e));
+  const isFile = (p: string): boolean => inFiles(p) || (!removed.has(p) && found.has(p));
   // The first path of the new state under `dir` ("dir/..."), or null.
   const firstUnder = (dir: string): string | null => {
     const prefix = `${dir}/`;
     const i = lowerIndex(F, prefix, pathOfEntry);
-    let best = i < F.length && F[i].path.startsWith(prefix) ? F[i].path : null;
-    const pb = Buffer.from(prefix, 'utf8');
-    for (let s = base.lowerBound(pb, 0); s < base.len && base.startsWith(s, pb); ) {
-      const e = base.entry(s);
-      if (!removed.has(e.path) || inFiles(e.path)) {
-        if (best === null || comparePaths(e.path, best) < 0) best = e.path;
-        break;
-      }
-      s = e.next;
-    }
-    return best;
+    const fromFiles = i < F.length && F[i].path.startsWith(prefix) ? F[i].path : null;
+    const fromBase = found.get(prefix) ?? null;
+    if (fromFiles === null || fromBase === null) return fromFiles ?? fromBase;
+    return comparePaths(fromFiles, fromBase) < 0 ? fromFiles : fromBase;
   };
   let clash: [string, string] | null = null;
   const consider = (c: [string, string]): void => {
@@ -394,4 +385,58 @@ function findClash(base: StateBytes, F: readonly StateEntry[], R: readonly strin
     if (under !== null) consider([q, under]);
   }
   return clash;
+}
+
+/**
+ * Answers sorted lookups in one forward pass over the base through a window:
+ * for a path, whether a line has it (the map holds it, mapped to itself);
+ * for a key ending in "/", the first path under it that `stays` (the map
+ * holds the key, mapped to that path). The lines a prefix lookup passes over
+ * (paths that do not stay: removed ones) can answer no later lookup
+ * (exact lookups are asked only for paths that are not removed; a later
+ * prefix finds what stays), so the cursor never goes back.
+ */
+function lookupInOrder(src: StateSource, windowBytes: number, keys: readonly string[], stays: (path: string) => boolean): Map<string, string> {
+  const found = new Map<string, string>();
+  const win = new Window(src, windowBytes);
+  win.slide(0);
+  const base = new StateBytes(win.buf, win.cut);
+  let cur = 0;
+  // Moves the window on, keeping the lines from `from`; false at the end of the file.
+  const slide = (from: number): boolean => {
+    if (win.atEnd) return false;
+    win.slide(from);
+    base.buf = win.buf;
+    base.len = win.cut;
+    cur = 0;
+    return true;
+  };
+  const seek = (key: Buffer): number => {
+    for (;;) {
+      if (cur < base.len && base.cmp(base.lineStartAt(base.len - 1), key) >= 0) return base.lowerBound(key, cur);
+      if (!slide(base.len)) return (cur = base.len);
+    }
+  };
+  for (const k of keys) {
+    const key = Buffer.from(k, 'utf8');
+    cur = seek(key);
+    if (!k.endsWith('/')) {
+      if (cur < base.len && base.cmp(cur, key) === 0) found.set(k, k);
+      continue;
+    }
+    for (;;) {
+      if (cur >= base.len) {
+        if (slide(cur)) continue;
+        break;
+      }
+      if (!base.startsWith(cur, key)) break;
+      const e = base.entry(cur);
+      if (stays(e.path)) {
+        found.set(k, e.path);
+        break;
+      }
+      cur = e.next;
+    }
+  }
+  return found;
 }

@@ -272,4 +272,33 @@ describe('sparse merge (a small delta over a large base, visiting only its paths
     const broken = Buffer.from(stateText(base).replace(`${base[777].sha256} 777 `, `${base[777].sha256} 7x7 `));
     expect(() => sparseMerge({ base: broken, baseCount: base.length, baseTotal: 0, files, removed, keys: [] })).toThrow(/malformed state line/);
   });
+
+  it('checks added paths against a base read through a small window: a folder replaced by a file (its removed files span many windows), a file under a file far on', () => {
+    const base: StateEntry[] = [];
+    for (let i = 0; i < 3000; i++) base.push({ path: `a/${String(i).padStart(5, '0')}.json`, sha256: (i % 16).toString(16).repeat(64), size: i });
+    for (let i = 0; i < 3000; i++) base.push({ path: `b/${String(i).padStart(5, '0')}.json`, sha256: 'e'.repeat(64), size: 7 });
+    const text = Buffer.from(stateText(base));
+    const total = base.reduce((n, e) => n + e.size, 0);
+    const run = (files: StateEntry[], removed: string[], windowBytes: number) =>
+      sparseMerge({ base: bufferSource(text), windowBytes, baseCount: base.length, baseTotal: total, files, removed: sortedPaths(removed), keys: [] });
+    const aFile = { path: 'a', sha256: '1'.repeat(64), size: 3 };
+    const allOfA = base.filter((e) => e.path.startsWith('a/')).map((e) => e.path);
+    for (const windowBytes of [256, 4096, 1 << 20]) {
+      // Every file of folder "a" removed (~360 KB of lines, past many windows), "a" added as a file: a tree.
+      const ok = run([aFile], allOfA, windowBytes);
+      const want = lineByLine(base, [aFile], allOfA, new Set());
+      expect(ok.clash, `window ${windowBytes}`).toBeNull();
+      expect(ok.digest).toBe(want.digest);
+      expect(ok.fileCount).toBe(3001);
+      // One file of it kept, the last: "a" is both.
+      const keepLast = allOfA.slice(0, -1);
+      expect(run([aFile], keepLast, windowBytes).clash).toEqual(['a', 'a/02999.json']);
+      expect(lineByLine(base, [aFile], keepLast, new Set()).clash).toEqual(['a', 'a/02999.json']);
+      // A file added under a file near the end of the base.
+      const under = { path: 'b/02998.json/x', sha256: '2'.repeat(64), size: 1 };
+      expect(run([under], [], windowBytes).clash).toEqual(['b/02998.json', 'b/02998.json/x']);
+      // ... and none once that file is removed.
+      expect(run([under], ['b/02998.json'], windowBytes).clash).toBeNull();
+    }
+  });
 });
