@@ -192,11 +192,12 @@ class Window {
   have = 0;
   cut = 0;
 
+  /** `bytes`: the window's size, or a buffer to use (one a finished pass no longer needs). */
   constructor(
     private readonly src: StateSource,
-    bytes: number,
+    bytes: number | Buffer,
   ) {
-    this.buf = Buffer.allocUnsafe(Math.max(64, Math.min(bytes, src.size)));
+    this.buf = Buffer.isBuffer(bytes) ? bytes : Buffer.allocUnsafe(Math.max(64, Math.min(bytes, src.size)));
   }
 
   get atEnd(): boolean {
@@ -323,7 +324,7 @@ export function sparseMerge(input: SparseMergeInput): SparseMergeResult {
   while (next());
   const digest = out.digest();
   // An added path needs lookups elsewhere in the base (its folders, what lies under it): a second pass.
-  const clash = findClash(src, input.windowBytes ?? 1 << 20, F, R, added);
+  const clash = findClash(src, win.buf, F, R, added);
   return { digest, fileCount: count, totalBytes: total, textBytes: out.textBytes, writtenBytes: written, newDirs: foldersAbove(added), clash };
 }
 
@@ -340,7 +341,7 @@ function foldersAbove(paths: readonly string[]): number {
  * its size, like the merge): the lookups an added path needs (its folders,
  * exactly; what lies under it, by prefix) are sorted and answered in order.
  */
-function findClash(src: StateSource, windowBytes: number, F: readonly StateEntry[], R: readonly string[], added: readonly string[]): [string, string] | null {
+function findClash(src: StateSource, window: Buffer, F: readonly StateEntry[], R: readonly string[], added: readonly string[]): [string, string] | null {
   if (added.length === 0) return null;
   const removed = new Set(R);
   const inFiles = (p: string): boolean => {
@@ -358,7 +359,7 @@ function findClash(src: StateSource, windowBytes: number, F: readonly StateEntry
     }
     lookups.add(`${q}/`);
   }
-  const found = lookupInOrder(src, windowBytes, [...lookups].sort(comparePaths), (e) => !removed.has(e) || inFiles(e));
+  const found = lookupInOrder(src, window, [...lookups].sort(comparePaths), (e) => !removed.has(e) || inFiles(e));
   const isFile = (p: string): boolean => inFiles(p) || (!removed.has(p) && found.has(p));
   // The first path of the new state under `dir` ("dir/..."), or null.
   const firstUnder = (dir: string): string | null => {
@@ -396,9 +397,9 @@ function findClash(src: StateSource, windowBytes: number, F: readonly StateEntry
  * (exact lookups are asked only for paths that are not removed; a later
  * prefix finds what stays), so the cursor never goes back.
  */
-function lookupInOrder(src: StateSource, windowBytes: number, keys: readonly string[], stays: (path: string) => boolean): Map<string, string> {
+function lookupInOrder(src: StateSource, window: Buffer, keys: readonly string[], stays: (path: string) => boolean): Map<string, string> {
   const found = new Map<string, string>();
-  const win = new Window(src, windowBytes);
+  const win = new Window(src, window);
   win.slide(0);
   const base = new StateBytes(win.buf, win.cut);
   let cur = 0;
