@@ -129,9 +129,10 @@ export function deferTreeDurable(root: string, env: NodeJS.ProcessEnv = process.
 }
 
 // Runs `sync -f` on a helper thread and reports through shared memory: 1 when it succeeded, 2 when
-// not (the waiter then fsyncs file by file). A script, not a module file: nothing to bundle or look up.
-// The run's status (-1: it could not start) and what it printed go back through shared memory too:
-// wait() blocks, so no message could be received meanwhile.
+// not; then the waiter reads the run's status (-1: it could not start) and what it printed, also
+// from shared memory (wait() blocks, so no message could be received meanwhile), and syncOutcome
+// decides: a failed flush is thrown, only a host that cannot flush this way fsyncs file by file.
+// A script, not a module file: nothing to bundle or look up.
 const SYNC_THREAD = `
 const { workerData } = require('node:worker_threads');
 const flag = new Int32Array(workerData.flag);

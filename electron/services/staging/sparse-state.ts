@@ -231,6 +231,69 @@ class Window {
   }
 }
 
+/**
+ * The lines of a state source read forward through a window (the merge's
+ * pass and the lookups' pass): `cur` is a line start in `base`; `onLeave`
+ * runs before the window's lines are left behind (the merge writes out its
+ * run then).
+ */
+class LineCursor {
+  private readonly win: Window;
+  readonly base: StateBytes;
+  cur = 0;
+
+  constructor(
+    src: StateSource,
+    bytes: number | Buffer,
+    private readonly onLeave: () => void = () => {},
+  ) {
+    this.win = new Window(src, bytes);
+    this.win.slide(0);
+    this.base = new StateBytes(this.win.buf, this.win.cut);
+  }
+
+  /** The window's buffer (for a later pass to reuse). */
+  get buf(): Buffer {
+    return this.win.buf;
+  }
+
+  /** File offset of base.buf[0]. */
+  get pos(): number {
+    return this.win.pos;
+  }
+
+  /** Moves the window on, keeping the lines from `from` (cur becomes 0); false at the end of the file. */
+  slide(from: number): boolean {
+    if (this.win.atEnd) return false;
+    this.win.slide(from);
+    this.base.buf = this.win.buf;
+    this.base.len = this.win.cut;
+    this.cur = 0;
+    return true;
+  }
+
+  /** Leaves every line of the window behind: false at the end of the file (cur then at its end). */
+  private leave(): boolean {
+    this.onLeave();
+    if (this.slide(this.base.len)) return true;
+    this.cur = this.base.len;
+    return false;
+  }
+
+  /** The first line at or after `cur` whose path is >= key (base.len: none in the file). */
+  seek(key: Buffer): number {
+    for (;;) {
+      if (this.cur < this.base.len && this.base.cmp(this.base.lineStartAt(this.base.len - 1), key) >= 0) return this.base.lowerBound(key, this.cur);
+      if (!this.leave()) return this.base.len;
+    }
+  }
+
+  /** Leaves the rest of the file behind (onLeave for each window). */
+  finish(): void {
+    while (this.leave());
+  }
+}
+
 /** Index of the first element of sorted `list` (by `pathOf`) that is >= key. */
 function lowerIndex<T>(list: readonly T[], key: string, pathOf: (x: T) => string): number {
   let lo = 0;
@@ -249,40 +312,23 @@ const pathOfEntry = (e: StateEntry): string => e.path;
 export function sparseMerge(input: SparseMergeInput): SparseMergeResult {
   const { files: F, removed: R, keys: X } = input;
   const src = Buffer.isBuffer(input.base) ? bufferSource(input.base) : input.base;
-  const win = new Window(src, input.windowBytes ?? 1 << 20);
-  win.slide(0);
-  const base = new StateBytes(win.buf, win.cut);
   // Counts and bytes are the base's adjusted below; the writer only hashes and hands on the text.
   const out = new StateWriter(input.sink ?? null);
+  // The run of base lines not written out yet starts at file offset `run`; it goes out whole when
+  // the window moves on.
+  let run = 0;
+  const c: LineCursor = new LineCursor(src, input.windowBytes ?? 1 << 20, () => {
+    out.addLines(c.base.buf, run - c.pos, c.base.len);
+    run = c.pos + c.base.len;
+  });
+  const base = c.base;
   let count = input.baseCount;
   let total = input.baseTotal;
   let written = 0;
   const added: string[] = [];
-  let runStart = 0;
-  let cur = 0;
   let fi = 0;
   let ri = 0;
   let xi = 0;
-  // The run so far goes out and the window moves on; false at the end of the file (all of it out).
-  const next = (): boolean => {
-    out.addLines(base.buf, runStart, base.len);
-    if (win.atEnd) {
-      runStart = cur = base.len;
-      return false;
-    }
-    win.slide(base.len);
-    base.buf = win.buf;
-    base.len = win.cut;
-    runStart = cur = 0;
-    return true;
-  };
-  // The first line at or after the cursor whose path is >= key (len: none in the file), in the window.
-  const seek = (key: Buffer): number => {
-    for (;;) {
-      if (cur < base.len && base.cmp(base.lineStartAt(base.len - 1), key) >= 0) return base.lowerBound(key, cur);
-      if (!next()) return base.len;
-    }
-  };
   for (;;) {
     let k: string | null = fi < F.length ? F[fi].path : null;
     if (ri < R.length && (k === null || comparePaths(R[ri], k) < 0)) k = R[ri];
@@ -296,15 +342,15 @@ export function sparseMerge(input: SparseMergeInput): SparseMergeResult {
     }
     while (xi < X.length && X[xi] === k) xi++;
     const key = Buffer.from(k, 'utf8');
-    const s = seek(key);
+    const s = c.seek(key);
     const old = s < base.len && base.cmp(s, key) === 0 ? base.entry(s) : null;
-    cur = old ? old.next : s;
+    c.cur = old ? old.next : s;
     let e: MergedEntry | null = null;
     if (f) {
       // The bundle's file replaces the base line or is added.
-      out.addLines(base.buf, runStart, s);
+      out.addLines(base.buf, run - c.pos, s);
       out.add(f);
-      runStart = cur;
+      run = c.pos + c.cur;
       if (old) {
         count--;
         total -= old.size;
@@ -314,17 +360,17 @@ export function sparseMerge(input: SparseMergeInput): SparseMergeResult {
       written += f.size;
       e = { path: k, sha256: f.sha256, size: f.size, changed: true };
     } else if (old && gone) {
-      out.addLines(base.buf, runStart, s);
-      runStart = cur;
+      out.addLines(base.buf, run - c.pos, s);
+      run = c.pos + c.cur;
       count--;
       total -= old.size;
     } else if (old) e = { path: k, sha256: old.sha256, size: old.size, changed: false };
     if (e) input.onEntry?.(e);
   }
-  while (next());
+  c.finish();
   const digest = out.digest();
   // An added path needs lookups elsewhere in the base (its folders, what lies under it): a second pass.
-  const clash = findClash(src, win.buf, F, R, added);
+  const clash = findClash(src, c.buf, F, R, added);
   return { digest, fileCount: count, totalBytes: total, textBytes: out.textBytes, writtenBytes: written, newDirs: foldersAbove(added), clash };
 }
 
@@ -399,44 +445,27 @@ function findClash(src: StateSource, window: Buffer, F: readonly StateEntry[], R
  */
 function lookupInOrder(src: StateSource, window: Buffer, keys: readonly string[], stays: (path: string) => boolean): Map<string, string> {
   const found = new Map<string, string>();
-  const win = new Window(src, window);
-  win.slide(0);
-  const base = new StateBytes(win.buf, win.cut);
-  let cur = 0;
-  // Moves the window on, keeping the lines from `from`; false at the end of the file.
-  const slide = (from: number): boolean => {
-    if (win.atEnd) return false;
-    win.slide(from);
-    base.buf = win.buf;
-    base.len = win.cut;
-    cur = 0;
-    return true;
-  };
-  const seek = (key: Buffer): number => {
-    for (;;) {
-      if (cur < base.len && base.cmp(base.lineStartAt(base.len - 1), key) >= 0) return base.lowerBound(key, cur);
-      if (!slide(base.len)) return (cur = base.len);
-    }
-  };
+  const c = new LineCursor(src, window);
+  const base = c.base;
   for (const k of keys) {
     const key = Buffer.from(k, 'utf8');
-    cur = seek(key);
+    c.cur = c.seek(key);
     if (!k.endsWith('/')) {
-      if (cur < base.len && base.cmp(cur, key) === 0) found.set(k, k);
+      if (c.cur < base.len && base.cmp(c.cur, key) === 0) found.set(k, k);
       continue;
     }
     for (;;) {
-      if (cur >= base.len) {
-        if (slide(cur)) continue;
+      if (c.cur >= base.len) {
+        if (c.slide(c.cur)) continue;
         break;
       }
-      if (!base.startsWith(cur, key)) break;
-      const e = base.entry(cur);
+      if (!base.startsWith(c.cur, key)) break;
+      const e = base.entry(c.cur);
       if (stays(e.path)) {
         found.set(k, e.path);
         break;
       }
-      cur = e.next;
+      c.cur = e.next;
     }
   }
   return found;
