@@ -77,6 +77,10 @@ const CONSOLE_NOTES: Partial<Record<ErrorCode, Note>> = {
     cause: 'A value sent from the app is not valid (for example a setting out of range, or an unknown request).',
     action: 'Correct the value shown next to the error; if it appears without your input, report it with the logs.',
   },
+  ERR_ENGINE_LOST: {
+    cause: 'The resident engine (`mirror serve`) that ran this import stopped or was killed before the import finished.',
+    action: 'Run the import again: the next command finishes or rolls back the interrupted apply first, and staging keeps its last good generation meanwhile. Restart `mirror serve` if you want imports to run in it.',
+  },
   ERR_INTERNAL: {
     cause: 'An unexpected error inside the console (a bug), not a problem of the bundle.',
     action: 'Nothing was applied. Keep logs/<date>.jsonl and report it with the command used; retry once.',

@@ -41,6 +41,7 @@ export const CONSOLE_ERROR_CODES = [
   'ERR_CHECKLIST_STATE',
   'ERR_IPC_SENDER',
   'ERR_IPC_INPUT',
+  'ERR_ENGINE_LOST',
   'ERR_INTERNAL',
 ] as const;
 

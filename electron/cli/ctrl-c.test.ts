@@ -6,7 +6,7 @@
  * must end with exit 130 and a message, and leave the workspace consistent:
  * the next commands find it intact and the next import succeeds.
  */
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -69,8 +69,8 @@ interface PtyRun {
   output: string;
 }
 
-function underPty(args: string[], trigger: string): PtyRun {
-  const r = spawnSync('python3', [driver, JSON.stringify([process.execPath, CLI, ...args]), trigger], { encoding: 'utf8', timeout: 180_000, cwd: tmp.dir });
+function underPty(args: string[], trigger: string, env: Record<string, string> = {}): PtyRun {
+  const r = spawnSync('python3', [driver, JSON.stringify([process.execPath, CLI, ...args]), trigger], { encoding: 'utf8', timeout: 180_000, cwd: tmp.dir, env: { ...process.env, ...env } });
   expect(r.status, r.stderr).toBe(0);
   return JSON.parse(r.stdout) as PtyRun;
 }
@@ -78,6 +78,12 @@ function underPty(args: string[], trigger: string): PtyRun {
 function mirror(args: string[]): { code: number; json: Record<string, unknown> } {
   const r = spawnSync(process.execPath, [CLI, ...args, '--json'], { encoding: 'utf8', timeout: 180_000 });
   return { code: r.status ?? -1, json: JSON.parse(r.stdout || '{}') as Record<string, unknown> };
+}
+
+/** Waits (up to 30 s) for `ok()`; fails with what `what()` says then. */
+async function until(ok: () => boolean, what: () => string): Promise<void> {
+  for (let i = 0; i < 300 && !ok(); i++) await new Promise((r) => setTimeout(r, 100));
+  expect(ok(), what()).toBe(true);
 }
 
 async function bigBundle(name: string): Promise<string> {
@@ -147,6 +153,36 @@ describe('Ctrl-C during a wait: exit 130, a message, the workspace consistent', 
     expect(r.output).toMatch(/ERR_CANCELLED/);
     expect(r.afterCtrlC_ms!).toBeLessThan(10_000);
     await consistent(ws, before);
+  }, 180_000);
+
+  it('in the middle of an import a resident engine runs (mirror serve): cancelled there, the engine serves the next import', async () => {
+    const ws = join(tmp.dir, 'ws-engine');
+    expect(mirror(['import', await smallBundle('engine-first.tar.zst'), '--workspace', ws, '--key', keyFile]).code).toBe(0);
+    const before = mirror(['status', '--workspace', ws]).json.generation as number;
+    const serve = spawn(process.execPath, [CLI, 'serve', '--workspace', ws], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let log = '';
+    serve.stdout.on('data', (c: Buffer) => (log += c.toString()));
+    serve.stderr.on('data', (c: Buffer) => (log += c.toString()));
+    try {
+      await until(() => log.includes('mirror serve: serving'), () => log);
+      // The pty's ^C reaches the client's process group only: the engine learns of it from the client.
+      const r = underPty(['import', await bigBundle('big-engine.tar.zst'), '--workspace', ws, '--key', keyFile], 'MiB / ', { OKC_ENGINE: 'trace' });
+      latencies.importInEngine = r.afterCtrlC_ms;
+      expect(r.output).toMatch(/engine: forwarded to /);
+      expect(r.sent, r.output).toBe(true);
+      expect(r.code, r.output).toBe(130);
+      expect(r.output).toMatch(/ERR_CANCELLED/);
+      expect(r.afterCtrlC_ms!).toBeLessThan(10_000);
+      await until(() => /import for pid \d+: exit 130 .*\(cancelled\)/.test(log), () => log);
+      expect(serve.exitCode).toBe(null);
+      // `consistent` runs its commands with the engine still serving: its import goes to the engine.
+      await consistent(ws, before);
+      await until(() => /import for pid \d+: exit 0/.test(log), () => log);
+    } finally {
+      serve.kill('SIGTERM');
+      await new Promise((resolve) => serve.once('exit', resolve));
+    }
+    expect(log).toMatch(/mirror serve: stopped/);
   }, 180_000);
 
   it('at the fingerprint prompt of keys add: nothing is trusted', async () => {

@@ -21,5 +21,6 @@ export const commands: readonly CommandEntry[] = [
   { name: 'keys', summary: 'Trust, list, rotate or revoke signing keys per tenant', load: async () => (await import('./keys')).keysCommand },
   { name: 'audit', summary: 'Verify, export or list the tamper-evident audit log', load: async () => (await import('./audit')).auditCommand },
   { name: 'settings', summary: 'Show or change workspace settings (validated, audited with a reason)', load: async () => (await import('./settings')).settingsCommand },
+  { name: 'serve', summary: 'Keep the engine loaded for a workspace, so imports on it skip the process start-up.', load: async () => (await import('./serve')).serveCommand },
   { name: 'checklist', summary: 'Run the runbook procedures (daily, weekly, pre-release, recovery playbooks)', load: async () => (await import('./checklist')).checklistCommand },
 ];

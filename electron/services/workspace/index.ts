@@ -4,7 +4,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { closeSync, existsSync, linkSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, unlinkSync, writeSync } from 'node:fs';
-import { homedir, hostname } from 'node:os';
+import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import { z } from 'zod';
 import { OpsError } from '../../../shared/errors';
@@ -28,11 +28,7 @@ export interface Workspace {
   settings: Settings;
 }
 
-/** The default workspace in the user's data folder ($XDG_DATA_HOME). */
-export function defaultWorkspaceDir(env: NodeJS.ProcessEnv = process.env): string {
-  const base = env.XDG_DATA_HOME && env.XDG_DATA_HOME.length > 0 ? env.XDG_DATA_HOME : join(homedir(), '.local', 'share');
-  return join(base, 'export-center-console', 'workspace');
-}
+export { defaultWorkspaceDir } from './default-dir';
 
 export function isWorkspaceDir(dir: string): boolean {
   return existsSync(join(dir, 'workspace.json'));

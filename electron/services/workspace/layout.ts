@@ -19,6 +19,8 @@ export interface WorkspaceLayout {
   trash: string;
   /** spare/: files a recycled delta moved out, rewritten by the next delta's extraction instead of new ones (staging/spares.ts). */
   spare: string;
+  /** engine/: the resident engine's socket and pid file (`mirror serve`; 0700, made by serve only). */
+  engine: string;
 }
 
 export function workspaceLayout(dir: string): WorkspaceLayout {
@@ -38,6 +40,7 @@ export function workspaceLayout(dir: string): WorkspaceLayout {
     evidence: join(dir, 'evidence'),
     trash: join(dir, 'trash'),
     spare: join(dir, 'spare'),
+    engine: join(dir, 'engine'),
   };
 }
 

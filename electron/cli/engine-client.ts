@@ -1,0 +1,159 @@
+/**
+ * The launcher's side of the resident engine (`mirror serve`, issue 13): an
+ * `import` on a workspace an engine serves is handed to it over its socket,
+ * before the CLI bundle is loaded. The engine runs the command and sends back
+ * what it writes and its exit code; this process prints them and exits with it.
+ *
+ * It falls back to running the command here, as if there were no engine,
+ * whenever the engine has not taken the command: no socket (the usual case:
+ * one lstat), nobody answering on it (an engine that was killed), an engine
+ * of another build or one that is stopping, or no answer within 10 s. Once the
+ * engine has taken it, Ctrl-C is sent on to it (the import is cancelled and
+ * rolled back there, exit 130), and an engine that dies meanwhile is reported
+ * as ERR_ENGINE_LOST (exit 1): the command is not run a second time here.
+ *
+ * `OKC_ENGINE=off` never forwards; `OKC_ENGINE=trace` says on stderr what happened.
+ */
+import { lstatSync } from 'node:fs';
+import { connect } from 'node:net';
+import { ENGINE_PROTOCOL, engineSocketPath, FORWARDED_COMMANDS, frame, frameReader, workspaceOfArgv, type EngineRequest } from './engine-link';
+
+/** How long the engine has to take a command before it runs here instead. */
+const ANSWER_WAIT_MS = 10_000;
+/** After Ctrl-C, how long the engine has to report the cancelled command (as the CLI's own 2 s rule). */
+const CANCEL_WAIT_MS = 1_500;
+/** Largest frame taken from the engine (what one write of the command can be). */
+const MAX_FRAME = 256 * 1024 * 1024;
+
+/** Exits once what was written to stdout and stderr is handed to the kernel (as bin.ts). */
+function exitWhenFlushed(code: number): void {
+  process.exitCode = code;
+  let pending = 2;
+  const done = (): void => {
+    if (--pending === 0) process.exit(code);
+  };
+  process.stdout.write('', done);
+  process.stderr.write('', done);
+}
+
+/**
+ * Hands the command to the engine serving its workspace. Resolves false when
+ * the command is to run in this process (no engine took it); true when the
+ * engine took it, in which case this module prints its output and ends the process.
+ */
+export function runThroughEngine(argv: string[], build: string, env: NodeJS.ProcessEnv = process.env, cwd: string = process.cwd()): Promise<boolean> {
+  const mode = env.OKC_ENGINE;
+  const trace = mode === 'trace' ? (msg: string): void => void process.stderr.write(`engine: ${msg}\n`) : (): void => {};
+  if (mode === 'off' || !FORWARDED_COMMANDS.includes(argv[0]) || argv.includes('--help') || argv.includes('-h')) return Promise.resolve(false);
+  const workspace = workspaceOfArgv(argv.slice(1), env, cwd);
+  const socket = engineSocketPath(workspace);
+  try {
+    if (!lstatSync(socket).isSocket()) return Promise.resolve(false);
+  } catch {
+    trace(`none at ${socket}`);
+    return Promise.resolve(false);
+  }
+  const json = argv.includes('--json');
+  return new Promise((resolve) => {
+    const conn = connect(socket);
+    let taken = false;
+    let ended = false;
+    let interrupted = false;
+    const fallback = (why: string, note?: string): void => {
+      if (taken || ended) return;
+      ended = true;
+      clearTimeout(timer);
+      conn.destroy();
+      trace(`${why}; running here`);
+      if (note) process.stderr.write(`note: ${note}\n`);
+      resolve(false);
+    };
+    const timer = setTimeout(() => fallback('no answer in 10 s', `the engine serving ${workspace} (mirror serve) did not answer within 10 s; the import runs in this process instead.`), ANSWER_WAIT_MS);
+    const lost = (): void => {
+      if (ended) return;
+      ended = true;
+      const message = `The engine serving ${workspace} (mirror serve) stopped before the import finished.`;
+      const action = 'Run the import again: the next command finishes or rolls back the interrupted apply first; staging keeps its last good generation meanwhile.';
+      if (json) process.stdout.write(JSON.stringify({ ok: false, code: 'ERR_ENGINE_LOST', message, action, path: null }, null, 2) + '\n');
+      else process.stderr.write(`error [ERR_ENGINE_LOST]: ${message}\n  what to do: ${action}\n`);
+      exitWhenFlushed(interrupted ? 130 : 1);
+    };
+    conn.on('connect', () => {
+      const request: EngineRequest = {
+        t: 'run',
+        v: ENGINE_PROTOCOL,
+        build,
+        argv,
+        cwd,
+        env: Object.fromEntries(Object.entries(env).filter((e): e is [string, string] => typeof e[1] === 'string')),
+        tty: { stdout: !!process.stdout.isTTY, stderr: !!process.stderr.isTTY, ...(process.stderr.isTTY && process.stderr.columns ? { columns: process.stderr.columns } : {}) },
+        pid: process.pid,
+      };
+      conn.write(frame(request));
+    });
+    conn.on('error', (e: NodeJS.ErrnoException) => {
+      if (!taken) fallback(`not reachable at ${socket} (${e.code ?? e.message})`);
+    });
+    conn.on('close', () => {
+      if (!taken) fallback('the connection closed before the engine took the command');
+      else lost();
+    });
+    conn.on(
+      'data',
+      frameReader(
+        MAX_FRAME,
+        (value) => {
+          const f = value as { t?: unknown; d?: unknown; code?: unknown; reason?: unknown; build?: unknown };
+          if (!taken) {
+            if (f.t === 'ok') {
+              taken = true;
+              clearTimeout(timer);
+              trace(`forwarded to ${socket}`);
+              onTaken();
+              resolve(true);
+            } else if (f.t === 'refused' && f.reason === 'build') {
+              fallback(`refused: the engine runs ${String(f.build)}, this is ${build}`, `the engine serving ${workspace} (mirror serve) runs another build of mirror; the import runs in this process. Restart mirror serve after an upgrade.`);
+            } else fallback(`refused (${String(f.reason)})`);
+            return;
+          }
+          if (ended) return;
+          if (f.t === 'o' && typeof f.d === 'string') process.stdout.write(f.d);
+          else if (f.t === 'e' && typeof f.d === 'string') process.stderr.write(f.d);
+          else if (f.t === 'x' && typeof f.code === 'number') {
+            ended = true;
+            conn.end();
+            exitWhenFlushed(interrupted && f.code !== 0 ? 130 : f.code);
+          }
+        },
+        () => {
+          if (!taken) fallback('the engine does not speak this protocol');
+          else {
+            conn.destroy();
+            lost();
+          }
+        },
+      ),
+    );
+    function onTaken(): void {
+      // `mirror import … | head`: the reader went away. Stop quietly (the engine cancels the import), as main() does.
+      for (const stream of [process.stdout, process.stderr]) {
+        stream.on('error', (e: NodeJS.ErrnoException) => {
+          if (e.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+          throw e;
+        });
+      }
+      process.on('SIGINT', () => {
+        if (interrupted) {
+          process.stderr.write('Interrupted again: exiting now (exit 130). What was recorded so far is kept.\n');
+          process.exit(130);
+        }
+        interrupted = true;
+        conn.write(frame({ t: 'abort' }));
+        setTimeout(() => {
+          process.stderr.write('error [ERR_CANCELLED]: Cancelled by the operator (SIGINT); stopped without waiting for the current step. Anything unfinished is rolled back at the next start.\n');
+          process.exit(130);
+        }, CANCEL_WAIT_MS).unref();
+      });
+    }
+  });
+}
