@@ -1,5 +1,6 @@
 /** Shared set-up for the bundle benchmarks: the manual pipeline's inputs, the import probe and runner. */
-import { writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { MirrorBundleResult, SigningKey } from '../electron/services/producer/index';
 import { CLI, firstLine, parseJsonOut, ROOT, timed } from './lib';
@@ -26,14 +27,45 @@ export async function probeImport(scratch: string): Promise<string | null> {
   return `mirror import does not import the demo kit yet (exit ${t.exitCode}: ${msg})`;
 }
 
-/** `mirror import <bundle> --workspace <ws> --key <pub> --json`, timed; throws when it does not succeed. */
-export async function mirrorImport(bundle: string, ws: string, pub: string) {
-  const t = await timed(CLI, ['import', bundle, '--workspace', ws, '--key', pub, '--json']);
+/**
+ * `mirror import <bundle> --workspace <ws> --key <pub> --json`, timed; throws when it does not
+ * succeed. `via`: in a process of its own (no engine used), or handed to the resident engine
+ * serving ws (`mirror serve`, started by {@link startEngine}); either is checked, not assumed.
+ */
+export async function mirrorImport(bundle: string, ws: string, pub: string, via: 'own-process' | 'engine' = 'own-process') {
+  const t = await timed(CLI, ['import', bundle, '--workspace', ws, '--key', pub, '--json'], { env: { OKC_ENGINE: via === 'engine' ? 'trace' : 'off' } });
   const j = parseJsonOut(t.stdout);
   if (t.exitCode !== 0 || (j && j.ok === false)) {
     throw new Error(`mirror import failed (exit ${t.exitCode}): ${j ? `${String(j.code)} ${String(j.message)}` : t.stderr.slice(0, 500)}`);
   }
+  if (via === 'engine' && !/^engine: forwarded to /m.test(t.stderr)) throw new Error(`mirror import did not go to the engine: ${t.stderr.slice(0, 500)}`);
   return { ...t, json: j };
+}
+
+/** `mirror serve --workspace <ws>` in the background, once it serves; its peak and current RSS from /proc. */
+export async function startEngine(ws: string): Promise<{ pid: number; rss: () => { peak: number; now: number }; stop: () => Promise<void> }> {
+  const child = spawn(CLI, ['serve', '--workspace', ws], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let log = '';
+  child.stdout.on('data', (d: Buffer) => (log += d.toString('utf8')));
+  child.stderr.on('data', (d: Buffer) => (log += d.toString('utf8')));
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  for (let i = 0; i < 600 && !log.includes('mirror serve: serving'); i++) {
+    if (child.exitCode !== null) throw new Error(`mirror serve stopped: ${log}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  if (!log.includes('mirror serve: serving')) throw new Error(`mirror serve did not start: ${log}`);
+  return {
+    pid: child.pid!,
+    rss: () => {
+      const status = readFileSync(`/proc/${child.pid}/status`, 'utf8');
+      const kb = (field: string): number => Number(new RegExp(`${field}:\\s+(\\d+) kB`).exec(status)?.[1] ?? 0) * 1024;
+      return { peak: kb('VmHWM'), now: kb('VmRSS') };
+    },
+    stop: async () => {
+      child.kill('SIGTERM');
+      await exited;
+    },
+  };
 }
 
 /** Numeric fields anywhere in a JSON value whose key matches the pattern (e.g. how an import split its work). */

@@ -6,8 +6,9 @@
  *
  * It falls back to running the command here, as if there were no engine,
  * whenever the engine has not taken the command: no socket (the usual case:
- * one lstat), nobody answering on it (an engine that was killed), an engine
- * of another build or one that is stopping, or no answer within 10 s. Once the
+ * one lstat), a socket of another user, nobody answering on it (an engine
+ * that was killed), an engine of another build or one that is stopping, or
+ * no answer within 10 s. Once the
  * engine has taken it, Ctrl-C is sent on to it (the import is cancelled and
  * rolled back there, exit 130), and an engine that dies meanwhile is reported
  * as ERR_ENGINE_LOST (exit 1): the command is not run a second time here.
@@ -48,7 +49,15 @@ export function runThroughEngine(argv: string[], build: string, env: NodeJS.Proc
   const workspace = workspaceOfArgv(argv.slice(1), env, cwd);
   const socket = engineSocketPath(workspace);
   try {
-    if (!lstatSync(socket).isSocket()) return Promise.resolve(false);
+    const st = lstatSync(socket);
+    if (!st.isSocket()) return Promise.resolve(false);
+    // Only an engine of this same user runs this user's import (root's included): the files it
+    // writes, and what it may read, are then the same as in a process of the operator's own.
+    const uid = process.getuid?.();
+    if (uid !== undefined && st.uid !== uid) {
+      trace(`${socket} belongs to uid ${st.uid}, not to this user (uid ${uid}); running here`);
+      return Promise.resolve(false);
+    }
   } catch {
     trace(`none at ${socket}`);
     return Promise.resolve(false);

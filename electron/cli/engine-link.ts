@@ -9,6 +9,7 @@
  *   engine → client: {t:'ok'} or {t:'refused', reason, build}, then {t:'o'|'e', d} for what
  *   the command writes to stdout / stderr, then {t:'x', code} with its exit code.
  */
+import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { defaultWorkspaceDir } from '../services/workspace/default-dir';
 import { workspaceLayout } from '../services/workspace/layout';
@@ -53,6 +54,24 @@ export function workspaceOfArgv(argv: readonly string[], env: NodeJS.ProcessEnv,
     else if (a.startsWith('--workspace=')) given = a.slice('--workspace='.length);
   }
   return given ? resolve(cwd, given) : defaultWorkspaceDir(env);
+}
+
+/** Who serves a workspace, from its engine's pid file; null when none has (or it stopped cleanly). */
+export function readEngineHolder(workspaceDir: string): { pid: number; since: string; build: string; alive: boolean } | null {
+  let v: { pid?: unknown; since?: unknown; build?: unknown };
+  try {
+    v = JSON.parse(readFileSync(enginePidPath(workspaceDir), 'utf8')) as typeof v;
+  } catch {
+    return null;
+  }
+  if (typeof v.pid !== 'number' || !Number.isInteger(v.pid) || v.pid <= 0) return null;
+  let alive = true;
+  try {
+    process.kill(v.pid, 0);
+  } catch (e) {
+    alive = (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+  return { pid: v.pid, since: typeof v.since === 'string' ? v.since : '?', build: typeof v.build === 'string' ? v.build : '?', alive };
 }
 
 export interface EngineRequest {

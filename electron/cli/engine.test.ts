@@ -5,7 +5,7 @@
  * `OKC_ENGINE=trace` makes the launcher say on stderr which way it went.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { chownSync, copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join, relative } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -138,8 +138,10 @@ describe('mirror serve: imports on the served workspace run in the engine', () =
       await until(() => (engine.log().match(/import for pid \d+: exit \d+/g) ?? []).length === steps.length + 1, () => engine.log());
       expect(engine.log()).toMatch(/exit 8 in/);
       expect(mirror(['audit', 'verify', '--workspace', served]).code).toBe(0);
-      const st = JSON.parse(mirror(['status', '--workspace', served, '--json']).stdout) as { generation: number };
+      const st = JSON.parse(mirror(['status', '--workspace', served, '--json']).stdout) as { generation: number; engine: unknown };
       expect(st.generation).toBe(3);
+      expect(st.engine).toMatchObject({ pid: engine.child.pid, alive: true });
+      expect(mirror(['status', '--workspace', served]).stdout).toMatch(new RegExp(`^engine: mirror serve \\(pid ${engine.child.pid}, since .*\\) serves this workspace`, 'm'));
       // A second engine on the same workspace is refused.
       const second = mirror(['serve', '--workspace', served]);
       expect(second.code).toBe(1);
@@ -149,6 +151,7 @@ describe('mirror serve: imports on the served workspace run in the engine', () =
     }
     // Stopped: the socket is gone and imports run in their own process again.
     expect(existsSync(engineSocketPath(served))).toBe(false);
+    expect((JSON.parse(mirror(['status', '--workspace', served, '--json']).stdout) as { engine: unknown }).engine).toBe(null);
     expect(engine.log()).toMatch(/mirror serve: stopped/);
     const after = mirror(['import', DELTA2, '--workspace', served, '--key', KIT_KEY, '--json']);
     expect(route(after)).toBe('here');
@@ -163,6 +166,8 @@ describe('mirror serve: imports on the served workspace run in the engine', () =
     engine.child.kill('SIGKILL');
     await new Promise((r) => engine.child.once('exit', r));
     expect(existsSync(engineSocketPath(ws))).toBe(true); // left behind by the killed engine
+    await new Promise((r) => setTimeout(r, 200)); // reaped
+    expect(mirror(['status', '--workspace', ws]).stdout).toMatch(/^engine: none \(the last one, pid \d+, was killed/m);
     const stale = mirror(['import', FULL, '--workspace', ws, '--key', KIT_KEY, '--json']);
     expect(stale.stderr).toMatch(/engine: not reachable at .*ECONNREFUSED.*running here/);
     expect(stale.code, stale.stdout).toBe(0);
@@ -181,6 +186,15 @@ describe('mirror serve: imports on the served workspace run in the engine', () =
       expect(r.stderr).toMatch(/note: the engine serving .* runs another build of mirror/);
       expect(r.code, r.stdout + r.stderr).toBe(0);
       expect(again.log()).not.toMatch(/import for pid/);
+      // A socket of another user: this user's import is not handed to that user's engine.
+      const uid = process.getuid?.();
+      if (uid === 0) {
+        chownSync(engineSocketPath(ws), 65534, 65534);
+        const foreign = mirror(['import', DELTA2, '--workspace', ws, '--key', KIT_KEY, '--dry-run', '--json']);
+        expect(foreign.stderr).toMatch(/engine: .*sock belongs to uid 65534, not to this user \(uid 0\); running here/);
+        expect(foreign.code, foreign.stdout).toBe(0);
+        chownSync(engineSocketPath(ws), 0, 0);
+      }
       // The engine's own build still goes to it.
       const mine = mirror(['import', DELTA2, '--workspace', ws, '--key', KIT_KEY, '--json']);
       expect(route(mine)).toBe('engine');

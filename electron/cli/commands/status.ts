@@ -5,6 +5,7 @@ import { parseCommandArgs, type CliIo, type Command } from '../command';
 import type { HealthReport, HealthStatus } from '../../../shared/health';
 import { formatBytes, printJson, reportError } from '../output';
 import { withWorkspace } from '../shared';
+import { readEngineHolder } from '../engine-link';
 
 const USAGE = `Usage: mirror status [--workspace <dir>] [--deep] [--json]
 
@@ -14,6 +15,7 @@ generations (for mirror rollback), the bundle library and the last apply result.
   --json   {exportId, generation, stateDigest, generations[{generation, exportId, appliedAt}],
             library[{file, kind, exportId, generation, sha256}], lastApply,
             lock: null | {pid, host, since, command, alive, stale},
+            engine: null | {pid, since, build, alive} (mirror serve on this workspace),
             health: {overall, freshness, chain, storage, lastImport, failures, keys,
                      checklist, retention, ...} (the same report as the app's dashboard)}
 The health section (freshness against the staleness budget, the delta chain,
@@ -37,12 +39,14 @@ export const statusCommand: Command = {
       const { ws, st, health } = await withWorkspace(io, values.workspace, async (e) => ({ ws: e.ws, st: await e.status({ deep: !!values.deep, signal: io.signal }), health: await e.health() }));
       const code = st.deep && !st.deep.ok ? st.deep.code : null;
       const lock = readLockHolder(ws);
+      const engine = readEngineHolder(ws.dir);
       if (json) {
-        printJson(io, { exportId: st.exportId, generation: st.generation, stateDigest: st.stateDigest, generations: st.generations, library: st.library, lastApply: st.lastApply, lock, health });
+        printJson(io, { exportId: st.exportId, generation: st.generation, stateDigest: st.stateDigest, generations: st.generations, library: st.library, lastApply: st.lastApply, lock, engine, health });
         if (st.deep && !st.deep.ok) io.stderr.write(`${st.deep.message}\n`);
       } else {
         const lines: string[] = [];
         lines.push(`workspace: ${ws.dir}`);
+        if (engine) lines.push(engine.alive ? `engine: mirror serve (pid ${engine.pid}, since ${engine.since}) serves this workspace: imports on it run there` : `engine: none (the last one, pid ${engine.pid}, was killed; its socket is ignored and the next mirror serve takes it over)`);
         if (!lock) lines.push('lock: free');
         else if (lock.stale) lines.push(`lock: left by pid ${lock.pid} on ${lock.host} since ${lock.since} (${lock.command}), which no longer runs: the next command takes it over`);
         else lines.push(`lock: held by pid ${lock.pid} on ${lock.host} since ${lock.since}: ${lock.command}${lock.alive === null ? ' (another host: cannot tell whether it still runs)' : ''}`);
