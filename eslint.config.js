@@ -115,8 +115,8 @@ export default tseslint.config(
   ...layer({
     files: ['electron/main/**/*.ts'],
     name: 'electron/main',
-    allow: ['electron/main', 'electron/ipc', 'electron/cli/mirror.ts', 'electron/cli/help.ts', 'shared'],
-    why: 'The shell registers the IPC handler table (which opens the engine through its composition root) and, in headless mode, runs the CLI entry; it reaches the services only through them.',
+    allow: ['electron/main', 'electron/ipc', 'electron/cli/mirror.ts', 'electron/cli/help.ts', 'electron/cli/engine-client.ts', 'electron/cli/engine-link.ts', 'shared'],
+    why: 'The shell registers the IPC handler table (which opens the engine through its composition root) and, in headless mode, runs the CLI entry (first handing an import to a resident engine, as the launcher does); it reaches the services only through them.',
     forbidPackages: [noReact('The shell never imports the renderer: it serves the built files.')],
   }),
   ...layer({

@@ -42,7 +42,7 @@ function exitWhenFlushed(code: number): void {
  * the command is to run in this process (no engine took it); true when the
  * engine took it, in which case this module prints its output and ends the process.
  */
-export function runThroughEngine(argv: string[], build: string, env: NodeJS.ProcessEnv = process.env, cwd: string = process.cwd()): Promise<boolean> {
+export function runThroughEngine(argv: string[], buildOf: () => string, env: NodeJS.ProcessEnv = process.env, cwd: string = process.cwd()): Promise<boolean> {
   const mode = env.OKC_ENGINE;
   const trace = mode === 'trace' ? (msg: string): void => void process.stderr.write(`engine: ${msg}\n`) : (): void => {};
   if (mode === 'off' || !FORWARDED_COMMANDS.includes(argv[0]) || argv.includes('--help') || argv.includes('-h')) return Promise.resolve(false);
@@ -61,6 +61,12 @@ export function runThroughEngine(argv: string[], build: string, env: NodeJS.Proc
   } catch {
     trace(`none at ${socket}`);
     return Promise.resolve(false);
+  }
+  let build: string;
+  try {
+    build = buildOf();
+  } catch {
+    return Promise.resolve(false); // the bundle cannot be read: running here says so
   }
   const json = argv.includes('--json');
   return new Promise((resolve) => {

@@ -9,8 +9,8 @@
  *   engine → client: {t:'ok'} or {t:'refused', reason, build}, then {t:'o'|'e', d} for what
  *   the command writes to stdout / stderr, then {t:'x', code} with its exit code.
  */
-import { readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { readFileSync, statSync } from 'node:fs';
+import { basename, resolve } from 'node:path';
 import { defaultWorkspaceDir } from '../services/workspace/default-dir';
 import { workspaceLayout } from '../services/workspace/layout';
 
@@ -77,7 +77,7 @@ export function readEngineHolder(workspaceDir: string): { pid: number; since: st
 export interface EngineRequest {
   t: 'run';
   v: number;
-  /** The CLI bundle's file name (its content hash): an engine of another build refuses. */
+  /** The client's build ({@link buildIdOf}): an engine of another build refuses. */
   build: string;
   argv: string[];
   cwd: string;
@@ -95,6 +95,18 @@ export type EngineFrame =
   | { t: 'x'; code: number };
 
 export type ClientFrame = EngineRequest | { t: 'abort' };
+
+/**
+ * The build a process runs, as client and engine compare it: the file of the
+ * running code (the CLI bundle, whose name carries its content hash; the
+ * app's main.mjs in the packaged app), its size and modification time. An
+ * upgrade changes it, so an engine started before one refuses the new
+ * client's commands instead of running them with the old code.
+ */
+export function buildIdOf(file: string): string {
+  const st = statSync(file);
+  return `${basename(file)}:${st.size}:${Math.round(st.mtimeMs)}`;
+}
 
 /** One frame as a line. */
 export function frame(value: EngineFrame | ClientFrame): string {

@@ -39,7 +39,7 @@ const REQUEST_WAIT_MS = 10_000;
 
 export interface EngineServerOptions {
   workspaceDir: string;
-  /** This engine's build (the CLI bundle's file name); a client of another build is refused. */
+  /** This engine's build (buildIdOf its code's file); a client of another build is refused. */
   build: string;
   /** Runs one command (the CLI's runCli). */
   run: (argv: string[], io: CliIo) => Promise<number>;

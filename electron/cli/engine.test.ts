@@ -5,7 +5,7 @@
  * `OKC_ENGINE=trace` makes the launcher say on stderr which way it went.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { chownSync, copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join, relative } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -173,16 +173,18 @@ describe('mirror serve: imports on the served workspace run in the engine', () =
     expect(stale.code, stale.stdout).toBe(0);
     // A new engine takes the stale socket over.
     const again = await serve(ws);
-    // Another build: a copy of the CLI whose bundle has another name (as after an upgrade) is refused by the engine.
+    // Another build: a copy of the CLI (as after an upgrade in place: the same file names, other
+    // files) is refused by the engine, and runs here.
     const other = join(tmp.dir, 'cli-other');
     mkdirSync(other);
-    const bundle = readdirSync(CLI_DIR).find((f) => /^mirror-.*\.cjs$/.test(f))!;
-    const renamed = bundle.replace(/^mirror-/, 'mirror-x');
-    copyFileSync(join(CLI_DIR, bundle), join(other, renamed));
-    writeFileSync(join(other, 'mirror.cjs'), readFileSync(join(CLI_DIR, 'mirror.cjs'), 'utf8').split(JSON.stringify(bundle)).join(JSON.stringify(renamed)), { mode: 0o755 });
+    for (const f of readdirSync(CLI_DIR).filter((n) => n.endsWith('.cjs'))) copyFileSync(join(CLI_DIR, f), join(other, f));
+    chmodSync(join(other, 'mirror.cjs'), 0o755);
+    utimesSync(join(other, readdirSync(CLI_DIR).find((f) => /^mirror-.*\.cjs$/.test(f))!), new Date(), new Date(Date.now() - 3_600_000));
     try {
       const r = mirror(['import', DELTA1, '--workspace', ws, '--key', KIT_KEY, '--json'], { cli: join(other, 'mirror.cjs'), env: { NODE_PATH: join(REPO_ROOT, 'node_modules') } });
-      expect(r.stderr).toMatch(/engine: refused: the engine runs mirror-.*\.cjs, this is mirror-x/);
+      const [, theirs, ours] = /engine: refused: the engine runs (\S+), this is (\S+);/.exec(r.stderr) ?? [];
+      expect(theirs, r.stderr).toMatch(/^mirror-.*\.cjs:\d+:\d+$/);
+      expect(ours).not.toBe(theirs);
       expect(r.stderr).toMatch(/note: the engine serving .* runs another build of mirror/);
       expect(r.code, r.stdout + r.stderr).toBe(0);
       expect(again.log()).not.toMatch(/import for pid/);

@@ -30,7 +30,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Script } from 'node:vm';
 import { runThroughEngine } from './engine-client';
-import { FORWARDED_COMMANDS } from './engine-link';
+import { buildIdOf, FORWARDED_COMMANDS } from './engine-link';
 
 declare const __CLI_BUNDLE__: string;
 
@@ -99,7 +99,7 @@ function runBundle(): void {
 // or when no engine takes it, here.
 const args = process.argv.slice(2);
 if (FORWARDED_COMMANDS.includes(args[0] ?? '') && process.env.OKC_ENGINE !== 'off') {
-  void runThroughEngine(args, __CLI_BUNDLE__).then((taken) => {
+  void runThroughEngine(args, () => buildIdOf(bundle)).then((taken) => {
     if (!taken) runBundle();
   });
 } else runBundle();

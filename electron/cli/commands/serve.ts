@@ -3,10 +3,10 @@
  * so that `mirror import … --workspace <dir>` runs in this process instead of
  * starting its own (electron/cli/engine-server.ts, issue 13).
  */
-import { basename } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createEngine } from '../../services/engine';
 import { parseCommandArgs, type CliIo, type Command } from '../command';
+import { buildIdOf } from '../engine-link';
 import { socketFor, startEngineServer } from '../engine-server';
 import { runCli } from '../mirror';
 import { reportError } from '../output';
@@ -36,8 +36,6 @@ Exit codes: 0 stopped; 1 workspace busy (another engine serves it) or invalid; 4
 
 const OPTIONS = { workspace: { type: 'string' } } as const;
 
-/** This engine's build: the CLI bundle's file name, which carries its content hash. */
-const BUILD = basename(fileURLToPath(import.meta.url));
 
 export const serveCommand: Command = {
   name: 'serve',
@@ -55,7 +53,7 @@ export const serveCommand: Command = {
       const recovered = engine.recovery.recovered;
       engine.close();
       if (recovered) io.stderr.write(`note: an interrupted operation was recovered first: ${recovered.detail}\n`);
-      const server = await startEngineServer({ workspaceDir: dir, build: BUILD, run: runCli, log: (line) => io.stdout.write(line + '\n') });
+      const server = await startEngineServer({ workspaceDir: dir, build: buildIdOf(fileURLToPath(import.meta.url)), run: runCli, log: (line) => io.stdout.write(line + '\n') });
       io.stdout.write(`mirror serve: serving ${dir} (pid ${process.pid}, socket ${server.socket}); imports on this workspace now run here. Ctrl-C or SIGTERM stops it.\n`);
       let onTerm: (() => void) | undefined;
       await new Promise<void>((resolve) => {
