@@ -16,7 +16,7 @@
  * `OKC_ENGINE=off` never forwards; `OKC_ENGINE=trace` says on stderr what happened.
  */
 import { lstatSync } from 'node:fs';
-import { connect } from 'node:net';
+import { net } from '../services/lazy-builtins';
 import { ENGINE_PROTOCOL, engineSocketPath, FORWARDED_COMMANDS, frame, frameReader, workspaceOfArgv, type EngineRequest } from './engine-link';
 
 /** How long the engine has to take a command before it runs here instead. */
@@ -70,7 +70,7 @@ export function runThroughEngine(argv: string[], buildOf: () => string, env: Nod
   }
   const json = argv.includes('--json');
   return new Promise((resolve) => {
-    const conn = connect(socket);
+    const conn = net().connect(socket);
     let taken = false;
     let ended = false;
     let interrupted = false;

@@ -5,6 +5,7 @@
  */
 import { createRequire } from 'node:module';
 import type * as ChildProcess from 'node:child_process';
+import type * as Net from 'node:net';
 import type * as WorkerThreads from 'node:worker_threads';
 import type * as Zlib from 'node:zlib';
 
@@ -18,3 +19,6 @@ export const workerThreads = (): typeof WorkerThreads => nodeRequire('node:worke
 
 /** node:zlib (Trivy bundles only). */
 export const zlib = (): typeof Zlib => nodeRequire('node:zlib') as typeof Zlib;
+
+/** node:net (the launcher's link to a resident engine, only when its socket exists; ~6 ms to load). */
+export const net = (): typeof Net => nodeRequire('node:net') as typeof Net;
