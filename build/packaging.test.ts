@@ -197,6 +197,7 @@ describe('every path it names exists after the build', () => {
       OKC_WORKSPACE: 'the workspace folder (data; the operator chooses it)',
       OKC_DURABILITY: 'fsync policy of the engine (no code is loaded)',
       OKC_NATIVE_FS: 'turns the packaged native flush module off (less code is loaded, never other code)',
+      OKC_ENGINE: 'off: an import never goes to a resident engine (mirror serve); trace: says which way it went (no code is loaded; the engine is of the same build and user)',
     };
     const mainSrc = readFileSync(join(dist, 'main', 'main.mjs'), 'utf8');
     // Read as env.NAME or named in a string ('NAME', as DEV_ONLY_ENV lists them); identifiers such as ELECTRON_NATIVE_DIR are not variables.

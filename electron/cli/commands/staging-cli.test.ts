@@ -63,8 +63,9 @@ describe('mirror import / status / rollback / retention', () => {
     const st = await run(['status', '--workspace', wsDir, '--json']);
     expect(st.code).toBe(0);
     const s = st.json();
-    expect(Object.keys(s).sort()).toEqual(['exportId', 'generation', 'generations', 'health', 'lastApply', 'library', 'lock', 'stateDigest']);
+    expect(Object.keys(s).sort()).toEqual(['engine', 'exportId', 'generation', 'generations', 'health', 'lastApply', 'library', 'lock', 'stateDigest']);
     expect(s.lock).toBeNull(); // nobody holds the workspace after the import
+    expect(s.engine).toBeNull(); // no mirror serve on it
     expect(s.generation).toBe(3);
     expect((s.generations as object[]).every((g) => Object.keys(g).sort().join() === 'appliedAt,exportId,generation')).toBe(true);
     expect((s.library as object[]).every((l) => Object.keys(l).sort().join() === 'exportId,file,generation,kind,sha256')).toBe(true);
