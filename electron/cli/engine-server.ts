@@ -43,8 +43,18 @@ export interface EngineServerOptions {
   build: string;
   /** Runs one command (the CLI's runCli). */
   run: (argv: string[], io: CliIo) => Promise<number>;
-  /** One line per command served. */
-  log?: (line: string) => void;
+  /** Called when a command served has ended. */
+  onServed?: (e: ServedCommand) => void;
+}
+
+export interface ServedCommand {
+  at: string;
+  command: string;
+  /** The client's pid. */
+  pid: number;
+  exitCode: number;
+  seconds: number;
+  cancelled: boolean;
 }
 
 export interface EngineServer {
@@ -207,8 +217,7 @@ export async function startEngineServer(opts: EngineServerOptions): Promise<Engi
     if (controller.signal.aborted && code !== 0) code = 130;
     send(conn, { t: 'x', code });
     conn.end();
-    const secs = Number(process.hrtime.bigint() - t0) / 1e9;
-    opts.log?.(`${new Date().toISOString()} ${req.argv[0]} for pid ${req.pid}: exit ${code} in ${secs.toFixed(2)} s${controller.signal.aborted ? ' (cancelled)' : ''}`);
+    opts.onServed?.({ at: new Date().toISOString(), command: req.argv[0], pid: req.pid, exitCode: code, seconds: Number(process.hrtime.bigint() - t0) / 1e9, cancelled: controller.signal.aborted });
   }
 
   return {

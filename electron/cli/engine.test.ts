@@ -58,14 +58,14 @@ async function until(ok: () => boolean, what: () => string, ms = 30_000): Promis
 }
 
 /** Starts `mirror serve` on ws and waits until it serves. */
-async function serve(ws: string, cli = CLI): Promise<{ child: ChildProcess; log: () => string; stop: () => Promise<number | null> }> {
-  const child = spawn(cli, ['serve', '--workspace', ws], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env } });
+async function serve(ws: string, extra: string[] = []): Promise<{ child: ChildProcess; log: () => string; stop: () => Promise<number | null> }> {
+  const child = spawn(CLI, ['serve', '--workspace', ws, ...extra], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env } });
   engines.push(child);
   let text = '';
   child.stdout!.on('data', (c: Buffer) => (text += c.toString()));
   child.stderr!.on('data', (c: Buffer) => (text += c.toString()));
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  await until(() => text.includes('mirror serve: serving') || child.exitCode !== null, () => text);
+  await until(() => text.includes('mirror serve: serving') || text.includes('"event":"serving"') || child.exitCode !== null, () => text);
   return {
     child,
     log: () => text,
@@ -289,6 +289,21 @@ describe('mirror serve: imports on the served workspace run in the engine', () =
       expect(await engine.stop()).toBe(0);
     }
   }, 180_000);
+
+  it('--json: one JSON object per line and event, for a supervisor', async () => {
+    const ws = join(tmp.dir, 'ws-json');
+    const engine = await serve(ws, ['--json']);
+    const r = mirror(['import', await bundleOf('json-1.tar.zst', 1, 1), '--workspace', ws, '--key', keyFile]);
+    expect(route(r)).toBe('engine');
+    expect(r.code).toBe(0);
+    await until(() => engine.log().includes('"event":"served"'), () => engine.log());
+    expect(await engine.stop()).toBe(0);
+    const events = engine.log().trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(events.map((e) => e.event)).toEqual(['serving', 'served', 'stopped']);
+    expect(events[0]).toMatchObject({ workspace: ws, pid: engine.child.pid, socket: engineSocketPath(ws) });
+    expect(events[1]).toMatchObject({ command: 'import', exitCode: 0, cancelled: false });
+    expect(typeof events[1].seconds).toBe('number');
+  }, 60_000);
 
   it('refuses a workspace path too long for a socket, and a folder that is not a workspace', () => {
     const long = join(tmp.dir, 'w'.repeat(120));

@@ -32,9 +32,12 @@ an import still running is cancelled and rolled back, as Ctrl-C on it would.
 
 Options:
   --workspace <dir>   the workspace to serve (created if new; default ${'$'}XDG_DATA_HOME/export-center-console/workspace)
+  --json              one JSON object per line and event on stdout: {event: "serving", workspace, pid, socket},
+                      {event: "served", command, pid, exitCode, seconds, cancelled} per import,
+                      {event: "stopping", cancelling}, {event: "stopped"}; an error is one {ok: false, code, …}
 Exit codes: 0 stopped; 1 workspace busy (another engine serves it) or invalid; 4 usage.`;
 
-const OPTIONS = { workspace: { type: 'string' } } as const;
+const OPTIONS = { workspace: { type: 'string' }, json: { type: 'boolean' } } as const;
 
 
 export const serveCommand: Command = {
@@ -42,6 +45,7 @@ export const serveCommand: Command = {
   summary: 'Keep the engine loaded for a workspace, so imports on it skip the process start-up.',
   usage: USAGE,
   async run(argv: string[], io: CliIo): Promise<number> {
+    const json = argv.includes('--json');
     try {
       const { values } = parseCommandArgs(argv, OPTIONS, false);
       const dir = workspaceDirFrom(io, values.workspace);
@@ -53,8 +57,17 @@ export const serveCommand: Command = {
       const recovered = engine.recovery.recovered;
       engine.close();
       if (recovered) io.stderr.write(`note: an interrupted operation was recovered first: ${recovered.detail}\n`);
-      const server = await startEngineServer({ workspaceDir: dir, build: buildIdOf(fileURLToPath(import.meta.url)), run: runCli, log: (line) => io.stdout.write(line + '\n') });
-      io.stdout.write(`mirror serve: serving ${dir} (pid ${process.pid}, socket ${server.socket}); imports on this workspace now run here. Ctrl-C or SIGTERM stops it.\n`);
+      // --json: one JSON object per line and event (serving, served, stopping, stopped), for a supervisor's log.
+      const event = (name: string, fields: Record<string, unknown>, text: string): void => {
+        io.stdout.write((json ? JSON.stringify({ event: name, at: new Date().toISOString(), ...fields }) : text) + '\n');
+      };
+      const server = await startEngineServer({
+        workspaceDir: dir,
+        build: buildIdOf(fileURLToPath(import.meta.url)),
+        run: runCli,
+        onServed: (e) => event('served', { ...e }, `${e.at} ${e.command} for pid ${e.pid}: exit ${e.exitCode} in ${e.seconds.toFixed(2)} s${e.cancelled ? ' (cancelled)' : ''}`),
+      });
+      event('serving', { workspace: dir, pid: process.pid, socket: server.socket }, `mirror serve: serving ${dir} (pid ${process.pid}, socket ${server.socket}); imports on this workspace now run here. Ctrl-C or SIGTERM stops it.`);
       let onTerm: (() => void) | undefined;
       await new Promise<void>((resolve) => {
         if (io.signal.aborted) return resolve();
@@ -64,12 +77,12 @@ export const serveCommand: Command = {
       });
       if (onTerm) process.removeListener('SIGTERM', onTerm);
       const running = server.running;
-      if (running) io.stdout.write(`mirror serve: stopping; cancelling ${running} running import(s)\n`);
+      if (running) event('stopping', { cancelling: running }, `mirror serve: stopping; cancelling ${running} running import(s)`);
       await server.close();
-      io.stdout.write('mirror serve: stopped\n');
+      event('stopped', {}, 'mirror serve: stopped');
       return 0;
     } catch (e) {
-      return reportError(io, e, false);
+      return reportError(io, e, json);
     }
   },
 };
