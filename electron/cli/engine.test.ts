@@ -277,6 +277,11 @@ describe('mirror serve: imports on the served workspace run in the engine', () =
       const big = await bundleOf('client-2.tar.zst', 2, 48);
       const client = spawn(CLI, ['import', big, '--workspace', ws, '--key', keyFile], { stdio: 'ignore' });
       await until(() => existsSync(join(ws, 'lock')) && readdirSync(join(ws, 'incoming')).length > 0, () => engine.log());
+      // A second import meanwhile meets the workspace lock, as a second process would.
+      const second = mirror(['import', big, '--workspace', ws, '--key', keyFile]);
+      expect(route(second)).toBe('engine');
+      expect(second.code).toBe(1);
+      expect(second.stderr).toMatch(new RegExp(`error \\[ERR_WORKSPACE_BUSY\\]: The workspace is busy: another command in the same process \\(pid ${engine.child.pid}: the desktop app, or mirror serve\\) holds it`));
       client.kill('SIGKILL');
       await until(() => /import for pid \d+: exit 130 .*\(cancelled\)/.test(engine.log()), () => engine.log());
       const st = JSON.parse(mirror(['status', '--workspace', ws, '--json']).stdout) as { generation: number; lock: unknown };

@@ -305,7 +305,7 @@ export function acquireWriteLock(ws: Workspace, purpose: string, hooks: LockHook
         });
       }
       if (holder && holder.pid === process.pid) {
-        throw new OpsError('ERR_WORKSPACE_BUSY', `The workspace is busy: this process already holds it since ${holder.since} (${holder.purpose}).`, { path: ws.dir });
+        throw new OpsError('ERR_WORKSPACE_BUSY', `The workspace is busy: another command in the same process (pid ${holder.pid}: the desktop app, or mirror serve) holds it since ${holder.since} (${holder.purpose}). Wait for it to finish.`, { path: ws.dir });
       }
       // Stale (a dead holder on this host, or an unreadable lock): take it over, checked under the mutex.
       hooks.onStale?.(raw);
