@@ -42,18 +42,18 @@ export async function mirrorImport(bundle: string, ws: string, pub: string, via:
   return { ...t, json: j };
 }
 
-/** `mirror serve --workspace <ws>` in the background, once it serves; its peak and current RSS from /proc. */
-export async function startEngine(ws: string): Promise<{ pid: number; rss: () => { peak: number; now: number }; stop: () => Promise<void> }> {
-  const child = spawn(CLI, ['serve', '--workspace', ws], { stdio: ['ignore', 'pipe', 'pipe'] });
+/** `mirror serve --workspace <ws> --json` in the background, once it serves; its peak and current RSS from /proc, and its imports' times. */
+export async function startEngine(ws: string): Promise<{ pid: number; rss: () => { peak: number; now: number }; served: () => number[]; stop: () => Promise<void> }> {
+  const child = spawn(CLI, ['serve', '--workspace', ws, '--json'], { stdio: ['ignore', 'pipe', 'pipe'] });
   let log = '';
   child.stdout.on('data', (d: Buffer) => (log += d.toString('utf8')));
   child.stderr.on('data', (d: Buffer) => (log += d.toString('utf8')));
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  for (let i = 0; i < 600 && !log.includes('mirror serve: serving'); i++) {
+  for (let i = 0; i < 600 && !log.includes('"event":"serving"'); i++) {
     if (child.exitCode !== null) throw new Error(`mirror serve stopped: ${log}`);
     await new Promise((r) => setTimeout(r, 50));
   }
-  if (!log.includes('mirror serve: serving')) throw new Error(`mirror serve did not start: ${log}`);
+  if (!log.includes('"event":"serving"')) throw new Error(`mirror serve did not start: ${log}`);
   return {
     pid: child.pid!,
     rss: () => {
@@ -61,6 +61,12 @@ export async function startEngine(ws: string): Promise<{ pid: number; rss: () =>
       const kb = (field: string): number => Number(new RegExp(`${field}:\\s+(\\d+) kB`).exec(status)?.[1] ?? 0) * 1024;
       return { peak: kb('VmHWM'), now: kb('VmRSS') };
     },
+    /** Each import's own time in the engine (from its `served` events), in order. */
+    served: () =>
+      log
+        .split('\n')
+        .filter((l) => l.includes('"event":"served"'))
+        .map((l) => (JSON.parse(l) as { seconds: number }).seconds),
     stop: async () => {
       child.kill('SIGTERM');
       await exited;
