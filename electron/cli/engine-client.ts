@@ -17,24 +17,17 @@
  */
 import { lstatSync } from 'node:fs';
 import { net } from '../services/lazy-builtins';
+import { exitWhenFlushed, onCtrlC, stopQuietlyOnEpipe } from './process-end';
 import { ENGINE_PROTOCOL, engineSocketPath, FORWARDED_COMMANDS, frame, frameReader, workspaceOfArgv, type EngineRequest } from './engine-link';
 
 /** How long the engine has to take a command before it runs here instead. */
 const ANSWER_WAIT_MS = 10_000;
-/** After Ctrl-C, how long the engine has to report the cancelled command (as the CLI's own 2 s rule). */
-const CANCEL_WAIT_MS = 1_500;
 /** Largest frame taken from the engine (what one write of the command can be). */
 const MAX_FRAME = 256 * 1024 * 1024;
 
-/** Exits once what was written to stdout and stderr is handed to the kernel (as bin.ts). */
-function exitWhenFlushed(code: number): void {
-  process.exitCode = code;
-  let pending = 2;
-  const done = (): void => {
-    if (--pending === 0) process.exit(code);
-  };
-  process.stdout.write('', done);
-  process.stderr.write('', done);
+/** Whether this command line may go to an engine at all (before any file is looked at). */
+export function forwardable(argv: readonly string[], env: NodeJS.ProcessEnv): boolean {
+  return env.OKC_ENGINE !== 'off' && FORWARDED_COMMANDS.includes(argv[0] ?? '') && !argv.includes('--help') && !argv.includes('-h');
 }
 
 /**
@@ -45,7 +38,7 @@ function exitWhenFlushed(code: number): void {
 export function runThroughEngine(argv: string[], buildOf: () => string, env: NodeJS.ProcessEnv = process.env, cwd: string = process.cwd()): Promise<boolean> {
   const mode = env.OKC_ENGINE;
   const trace = mode === 'trace' ? (msg: string): void => void process.stderr.write(`engine: ${msg}\n`) : (): void => {};
-  if (mode === 'off' || !FORWARDED_COMMANDS.includes(argv[0]) || argv.includes('--help') || argv.includes('-h')) return Promise.resolve(false);
+  if (!forwardable(argv, env)) return Promise.resolve(false);
   const workspace = workspaceOfArgv(argv.slice(1), env, cwd);
   const socket = engineSocketPath(workspace);
   try {
@@ -73,7 +66,7 @@ export function runThroughEngine(argv: string[], buildOf: () => string, env: Nod
     const conn = net().connect(socket);
     let taken = false;
     let ended = false;
-    let interrupted = false;
+    let interrupted = (): boolean => false;
     const fallback = (why: string, note?: string): void => {
       if (taken || ended) return;
       ended = true;
@@ -91,7 +84,7 @@ export function runThroughEngine(argv: string[], buildOf: () => string, env: Nod
       const action = 'Run the import again: the next command finishes or rolls back the interrupted apply first; staging keeps its last good generation meanwhile.';
       if (json) process.stdout.write(JSON.stringify({ ok: false, code: 'ERR_ENGINE_LOST', message, action, path: null }, null, 2) + '\n');
       else process.stderr.write(`error [ERR_ENGINE_LOST]: ${message}\n  what to do: ${action}\n`);
-      exitWhenFlushed(interrupted ? 130 : 1);
+      exitWhenFlushed(interrupted() ? 130 : 1);
     };
     conn.on('connect', () => {
       const request: EngineRequest = {
@@ -137,7 +130,7 @@ export function runThroughEngine(argv: string[], buildOf: () => string, env: Nod
           else if (f.t === 'x' && typeof f.code === 'number') {
             ended = true;
             conn.end();
-            exitWhenFlushed(interrupted && f.code !== 0 ? 130 : f.code);
+            exitWhenFlushed(interrupted() && f.code !== 0 ? 130 : f.code);
           }
         },
         () => {
@@ -150,25 +143,8 @@ export function runThroughEngine(argv: string[], buildOf: () => string, env: Nod
       ),
     );
     function onTaken(): void {
-      // `mirror import … | head`: the reader went away. Stop quietly (the engine cancels the import), as main() does.
-      for (const stream of [process.stdout, process.stderr]) {
-        stream.on('error', (e: NodeJS.ErrnoException) => {
-          if (e.code === 'EPIPE') process.exit(process.exitCode ?? 0);
-          throw e;
-        });
-      }
-      process.on('SIGINT', () => {
-        if (interrupted) {
-          process.stderr.write('Interrupted again: exiting now (exit 130). What was recorded so far is kept.\n');
-          process.exit(130);
-        }
-        interrupted = true;
-        conn.write(frame({ t: 'abort' }));
-        setTimeout(() => {
-          process.stderr.write('error [ERR_CANCELLED]: Cancelled by the operator (SIGINT); stopped without waiting for the current step. Anything unfinished is rolled back at the next start.\n');
-          process.exit(130);
-        }, CANCEL_WAIT_MS).unref();
-      });
+      stopQuietlyOnEpipe(); // the engine then sees the connection close and cancels the import
+      interrupted = onCtrlC(() => conn.write(frame({ t: 'abort' })));
     }
   });
 }

@@ -143,7 +143,6 @@ export function frameReader(maxLine: number, onFrame: (f: unknown) => void, onBa
         return onBad('a frame that is not JSON');
       }
       onFrame(value);
-      if (bad) return;
     }
     if (start < chunk.length) {
       pending.push(chunk.subarray(start));

@@ -13,14 +13,14 @@
  * client runs the same build, and forwards bytes. A client that goes away
  * (killed, its terminal closed) aborts its command as Ctrl-C would.
  */
-import { chmodSync, lstatSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, lstatSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createConnection, createServer, type Socket } from 'node:net';
 import { PassThrough, Writable } from 'node:stream';
 import { z } from 'zod';
 import { OpsError } from '../../shared/errors';
 import { workspaceLayout } from '../services/workspace/layout';
 import type { CliIo } from './command';
-import { ENGINE_PROTOCOL, enginePidPath, engineSocketPath, FORWARDED_COMMANDS, frame, frameReader, MAX_REQUEST_BYTES, MAX_SOCKET_PATH_BYTES, type EngineFrame } from './engine-link';
+import { ENGINE_PROTOCOL, enginePidPath, engineSocketPath, FORWARDED_COMMANDS, frame, frameReader, MAX_REQUEST_BYTES, MAX_SOCKET_PATH_BYTES, readEngineHolder, type EngineFrame } from './engine-link';
 import { guardedStream } from './output';
 
 const RequestSchema = z.object({
@@ -77,15 +77,6 @@ function answers(socket: string): Promise<boolean> {
   });
 }
 
-function readPid(file: string): string {
-  try {
-    const v = JSON.parse(readFileSync(file, 'utf8')) as { pid?: unknown; since?: unknown };
-    return typeof v.pid === 'number' ? `pid ${v.pid}${typeof v.since === 'string' ? ` since ${v.since}` : ''}` : 'pid unknown';
-  } catch {
-    return 'pid unknown';
-  }
-}
-
 /** engine/: made 0700 by its owner; anything else there (a symlink, another user's folder) is refused. */
 function prepareFolder(dir: string): void {
   try {
@@ -129,7 +120,8 @@ export async function startEngineServer(opts: EngineServerOptions): Promise<Engi
   try {
     lstatSync(socket);
     if (await answers(socket)) {
-      throw new OpsError('ERR_WORKSPACE_BUSY', `An engine already serves ${opts.workspaceDir} (${readPid(pidFile)}). Use that one, or stop it first (Ctrl-C where it runs, or kill that pid).`, { path: opts.workspaceDir });
+      const holder = readEngineHolder(opts.workspaceDir);
+      throw new OpsError('ERR_WORKSPACE_BUSY', `An engine already serves ${opts.workspaceDir} (${holder ? `pid ${holder.pid} since ${holder.since}` : 'pid unknown'}). Use that one, or stop it first (Ctrl-C where it runs, or kill that pid).`, { path: opts.workspaceDir });
     }
     rmSync(socket, { force: true }); // left by an engine that was killed
   } catch (e) {

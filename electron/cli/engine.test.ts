@@ -58,7 +58,7 @@ async function until(ok: () => boolean, what: () => string, ms = 30_000): Promis
 }
 
 /** Starts `mirror serve` on ws and waits until it serves. */
-async function serve(ws: string, extra: string[] = []): Promise<{ child: ChildProcess; log: () => string; stop: () => Promise<number | null> }> {
+async function serve(ws: string, extra: string[] = []): Promise<{ child: ChildProcess; log: () => string; exited: Promise<number | null>; stop: () => Promise<number | null> }> {
   const child = spawn(CLI, ['serve', '--workspace', ws, ...extra], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env } });
   engines.push(child);
   let text = '';
@@ -69,6 +69,7 @@ async function serve(ws: string, extra: string[] = []): Promise<{ child: ChildPr
   return {
     child,
     log: () => text,
+    exited,
     stop: async () => {
       child.kill('SIGTERM');
       return exited;
@@ -86,6 +87,22 @@ async function bundleOf(name: string, generation: number, files: number): Promis
     files: Array.from({ length: files }, (_, i) => ({ path: `data/raw/advisories/part-${i}.jsonl.zst`, content: { size: 4 << 20, seed: `${name}-${i}` } })),
   });
   return file;
+}
+
+/**
+ * An import under way through the engine on ws: generation 1 applied first, then a 192 MiB bundle
+ * (generation 2) whose import has taken the workspace (its lock file) and begun to write.
+ */
+async function importUnderWay(ws: string, name: string): Promise<{ big: string; client: ChildProcess; output: () => string; exit: Promise<number | null> }> {
+  expect(mirror(['import', await bundleOf(`${name}-1.tar.zst`, 1, 1), '--workspace', ws, '--key', keyFile]).code).toBe(0);
+  const big = await bundleOf(`${name}-2.tar.zst`, 2, 48);
+  const client = spawn(CLI, ['import', big, '--workspace', ws, '--key', keyFile], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, OKC_ENGINE: 'trace' } });
+  let out = '';
+  client.stdout.on('data', (c: Buffer) => (out += c.toString()));
+  client.stderr.on('data', (c: Buffer) => (out += c.toString()));
+  const exit = new Promise<number | null>((resolve) => client.once('exit', (c) => resolve(c)));
+  await until(() => existsSync(join(ws, 'lock')) && readdirSync(join(ws, 'incoming')).length > 0, () => out);
+  return { big, client, output: () => out, exit };
 }
 
 beforeAll(() => {
@@ -146,6 +163,7 @@ describe('mirror serve: imports on the served workspace run in the engine', () =
       const second = mirror(['serve', '--workspace', served]);
       expect(second.code).toBe(1);
       expect(second.stderr).toMatch(/ERR_WORKSPACE_BUSY.*already serves/);
+      expect(second.stderr).toMatch(new RegExp(`already serves .* \\(pid ${engine.child.pid} since `));
     } finally {
       expect(await engine.stop()).toBe(0);
     }
@@ -164,9 +182,8 @@ describe('mirror serve: imports on the served workspace run in the engine', () =
     const ws = join(tmp.dir, 'ws-fallback');
     const engine = await serve(ws);
     engine.child.kill('SIGKILL');
-    await new Promise((r) => engine.child.once('exit', r));
+    await engine.exited; // reaped
     expect(existsSync(engineSocketPath(ws))).toBe(true); // left behind by the killed engine
-    await new Promise((r) => setTimeout(r, 200)); // reaped
     expect(mirror(['status', '--workspace', ws]).stdout).toMatch(/^engine: none \(the last one, pid \d+, was killed/m);
     const stale = mirror(['import', FULL, '--workspace', ws, '--key', KIT_KEY, '--json']);
     expect(stale.stderr).toMatch(/engine: not reachable at .*ECONNREFUSED.*running here/);
@@ -246,21 +263,13 @@ describe('mirror serve: imports on the served workspace run in the engine', () =
   it('an engine killed during an import: the client says ERR_ENGINE_LOST; the next import recovers and applies', async () => {
     const ws = join(tmp.dir, 'ws-killed');
     const engine = await serve(ws);
-    const first = await bundleOf('killed-1.tar.zst', 1, 1);
-    expect(mirror(['import', first, '--workspace', ws, '--key', keyFile]).code).toBe(0);
-    const big = await bundleOf('killed-2.tar.zst', 2, 48);
-    const client = spawn(CLI, ['import', big, '--workspace', ws, '--key', keyFile], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, OKC_ENGINE: 'trace' } });
-    let out = '';
-    client.stdout.on('data', (c: Buffer) => (out += c.toString()));
-    client.stderr.on('data', (c: Buffer) => (out += c.toString()));
-    const code = new Promise<number | null>((resolve) => client.once('exit', (c) => resolve(c)));
-    // Killed once the import holds the workspace (its lock file) and has begun to write.
-    await until(() => existsSync(join(ws, 'lock')) && readdirSync(join(ws, 'incoming')).length > 0, () => out);
+    const { big, output, exit } = await importUnderWay(ws, 'killed');
     engine.child.kill('SIGKILL');
-    expect(await code).toBe(1);
+    expect(await exit).toBe(1);
+    await engine.exited; // reaped: its lock is seen as stale
+    const out = output();
     expect(out).toMatch(/engine: forwarded to /);
     expect(out).toMatch(/error \[ERR_ENGINE_LOST\]: The engine serving .* stopped before the import finished/);
-    await new Promise((r) => setTimeout(r, 200)); // the killed engine is reaped, so its lock is seen as stale
     const st = JSON.parse(mirror(['status', '--workspace', ws, '--json']).stdout) as { generation: number };
     expect(st.generation).toBe(1);
     const again = mirror(['import', big, '--workspace', ws, '--key', keyFile, '--json']);
@@ -273,10 +282,7 @@ describe('mirror serve: imports on the served workspace run in the engine', () =
     const ws = join(tmp.dir, 'ws-client-killed');
     const engine = await serve(ws);
     try {
-      expect(mirror(['import', await bundleOf('client-1.tar.zst', 1, 1), '--workspace', ws, '--key', keyFile]).code).toBe(0);
-      const big = await bundleOf('client-2.tar.zst', 2, 48);
-      const client = spawn(CLI, ['import', big, '--workspace', ws, '--key', keyFile], { stdio: 'ignore' });
-      await until(() => existsSync(join(ws, 'lock')) && readdirSync(join(ws, 'incoming')).length > 0, () => engine.log());
+      const { big, client } = await importUnderWay(ws, 'client');
       // A second import meanwhile meets the workspace lock, as a second process would.
       const second = mirror(['import', big, '--workspace', ws, '--key', keyFile]);
       expect(route(second)).toBe('engine');

@@ -29,8 +29,8 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Script } from 'node:vm';
-import { runThroughEngine } from './engine-client';
-import { buildIdOf, FORWARDED_COMMANDS } from './engine-link';
+import { forwardable, runThroughEngine } from './engine-client';
+import { buildIdOf } from './engine-link';
 
 declare const __CLI_BUNDLE__: string;
 
@@ -98,7 +98,7 @@ function runBundle(): void {
 // An `import` on a workspace a resident engine serves (`mirror serve`) runs there; anything else,
 // or when no engine takes it, here.
 const args = process.argv.slice(2);
-if (FORWARDED_COMMANDS.includes(args[0] ?? '') && process.env.OKC_ENGINE !== 'off') {
+if (forwardable(args, process.env)) {
   void runThroughEngine(args, () => buildIdOf(bundle)).then((taken) => {
     if (!taken) runBundle();
   });

@@ -7,6 +7,7 @@ import { OpsError } from '../../shared/errors';
 import { APP_VERSION } from '../services/version';
 import type { CliIo } from './command';
 import { guardedStream, reportError } from './output';
+import { onCtrlC, stopQuietlyOnEpipe } from './process-end';
 import { commands } from './commands/index';
 
 function mainUsage(): string {
@@ -68,30 +69,8 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
 /** Process entry point (the bundled `dist/cli/mirror.cjs`, and `<app> mirror …` in the packaged app). */
 export async function main(argv: string[] = process.argv.slice(2)): Promise<number> {
   const controller = new AbortController();
-  let interrupted = false;
-  // `mirror verify … | head`: the reader went away. Stop quietly, as Unix tools do.
-  for (const stream of [process.stdout, process.stderr]) {
-    stream.on('error', (e: NodeJS.ErrnoException) => {
-      if (e.code === 'EPIPE') process.exit(process.exitCode ?? 0);
-      throw e;
-    });
-  }
-  process.on('SIGINT', () => {
-    if (interrupted) {
-      process.stderr.write('Interrupted again: exiting now (exit 130). What was recorded so far is kept.\n');
-      process.exit(130);
-    }
-    interrupted = true;
-    controller.abort(new OpsError('ERR_CANCELLED', 'Cancelled by the operator (SIGINT).'));
-    // Every wait honours the signal; a wait that cannot be interrupted (a read the
-    // kernel keeps blocked) must not keep the operator waiting: exit 130 within 2 s.
-    // Whatever was in flight is rolled back by the journal at the next start, and
-    // the workspace lock of a dead process is taken over.
-    setTimeout(() => {
-      process.stderr.write('error [ERR_CANCELLED]: Cancelled by the operator (SIGINT); stopped without waiting for the current step. Anything unfinished is rolled back at the next start.\n');
-      process.exit(130);
-    }, 1500).unref();
-  });
+  stopQuietlyOnEpipe();
+  const interrupted = onCtrlC(() => controller.abort(new OpsError('ERR_CANCELLED', 'Cancelled by the operator (SIGINT).')));
   const io: CliIo = {
     stdout: guardedStream(process.stdout),
     stderr: guardedStream(process.stderr),
@@ -104,6 +83,6 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<numb
     signal: controller.signal,
   };
   const code = await runCli(argv, io);
-  process.exitCode = interrupted && code !== 0 ? 130 : code;
+  process.exitCode = interrupted() && code !== 0 ? 130 : code;
   return process.exitCode;
 }

@@ -14,7 +14,7 @@ import { createHandlers, isTrustedSenderUrl, registerHandlers, type Handlers } f
 import { workerExec } from '../ipc/engine';
 import { main as runMirrorCli } from '../cli/mirror';
 import { runThroughEngine } from '../cli/engine-client';
-import { buildIdOf, FORWARDED_COMMANDS } from '../cli/engine-link';
+import { buildIdOf } from '../cli/engine-link';
 import { headlessCliArgs, lockDownDevOverrides } from './headless';
 import { configureNativeBinding } from './native';
 import { APP_INDEX, APP_SCHEME, isAllowedRequestUrl, serveRendererRequest } from './renderer-files';
@@ -146,7 +146,7 @@ async function runHeadless(args: string[]): Promise<void> {
   if (!app.isPackaged) configureNativeBinding(appRoot, process.versions.electron);
   // An import on a workspace `<app> mirror serve` serves runs there (electron/cli/engine-client.ts);
   // the client then prints its output and ends this process itself.
-  if (FORWARDED_COMMANDS.includes(args[0] ?? '') && (await runThroughEngine(args, () => buildIdOf(fileURLToPath(import.meta.url))))) return;
+  if (await runThroughEngine(args, () => buildIdOf(fileURLToPath(import.meta.url)))) return;
   let code = 1;
   try {
     code = await runMirrorCli(args);
